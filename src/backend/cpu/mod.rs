@@ -1,0 +1,264 @@
+//! The reference backend: ndarray on the host. Every GPU kernel is tested against the twin of
+//! the same name in [`ops`].
+
+pub mod ops;
+
+use std::sync::Arc;
+
+use ndarray::Array2;
+
+use super::{
+    AdamStep, Backend, BackendError, DropoutSpec, MemCategory, MemGuard, MemoryTracker, ReduceOrder, SgdStep, Shape,
+    SparseLayout, STATS_WIDTH,
+};
+use crate::graph::Csr;
+use crate::tensor::HostMatrix;
+
+pub struct CpuBackend {
+    memory: Arc<MemoryTracker>,
+}
+
+impl Default for CpuBackend {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CpuBackend {
+    pub fn new() -> Self {
+        Self { memory: MemoryTracker::new() }
+    }
+}
+
+#[derive(Debug)]
+pub struct CpuMatrix {
+    pub data: Array2<f32>,
+    _mem: MemGuard,
+}
+
+impl Shape for CpuMatrix {
+    fn rows(&self) -> usize {
+        self.data.nrows()
+    }
+    fn cols(&self) -> usize {
+        self.data.ncols()
+    }
+}
+
+/// Structure shared between a sparse matrix and its `sparse_like` copies.
+#[derive(Debug)]
+pub struct CpuSparseStructure {
+    pub rows: usize,
+    pub cols: usize,
+    pub row_ptr: Vec<u32>,
+    pub col_idx: Vec<u32>,
+    _mem: MemGuard,
+}
+
+#[derive(Debug)]
+pub struct CpuSparse {
+    pub structure: Arc<CpuSparseStructure>,
+    pub values: Vec<f32>,
+    _mem: MemGuard,
+}
+
+impl Shape for CpuSparse {
+    fn rows(&self) -> usize {
+        self.structure.rows
+    }
+    fn cols(&self) -> usize {
+        self.structure.cols
+    }
+}
+
+impl CpuSparse {
+    pub fn view(&self) -> ops::CsrView<'_> {
+        ops::CsrView {
+            rows: self.structure.rows,
+            cols: self.structure.cols,
+            row_ptr: &self.structure.row_ptr,
+            col_idx: &self.structure.col_idx,
+            values: &self.values,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct CpuIndex {
+    pub data: Vec<u32>,
+    _mem: MemGuard,
+}
+
+#[derive(Debug)]
+pub struct CpuStats {
+    pub data: Vec<f32>,
+    _mem: MemGuard,
+}
+
+impl Backend for CpuBackend {
+    type Matrix = CpuMatrix;
+    type Sparse = CpuSparse;
+    type Index = CpuIndex;
+    type Stats = CpuStats;
+
+    fn describe(&self) -> String {
+        "cpu (ndarray reference backend)".to_string()
+    }
+
+    fn memory(&self) -> &MemoryTracker {
+        &self.memory
+    }
+
+    fn alloc(&self, rows: usize, cols: usize, category: MemCategory, _label: &str) -> Result<CpuMatrix, BackendError> {
+        Ok(CpuMatrix { data: Array2::zeros((rows, cols)), _mem: self.memory.track(category, 4 * (rows * cols) as u64) })
+    }
+
+    fn upload(&self, host: &HostMatrix, category: MemCategory, _label: &str) -> Result<CpuMatrix, BackendError> {
+        let data =
+            Array2::from_shape_vec((host.rows, host.cols), host.data.clone()).expect("HostMatrix shape is consistent");
+        Ok(CpuMatrix { data, _mem: self.memory.track(category, host.byte_len()) })
+    }
+
+    fn download(&self, m: &CpuMatrix) -> Result<HostMatrix, BackendError> {
+        Ok(HostMatrix::from_vec(m.rows(), m.cols(), m.data.iter().copied().collect()))
+    }
+
+    fn upload_sparse(&self, csr: &Csr, category: MemCategory, _label: &str) -> Result<CpuSparse, BackendError> {
+        assert!(csr.values.len() == csr.nnz(), "upload_sparse: the CSR must carry values");
+        let structure = Arc::new(CpuSparseStructure {
+            rows: csr.rows,
+            cols: csr.cols,
+            row_ptr: csr.row_ptr.clone(),
+            col_idx: csr.col_idx.clone(),
+            _mem: self.memory.track(category, 4 * (csr.row_ptr.len() + csr.col_idx.len()) as u64),
+        });
+        Ok(CpuSparse { structure, values: csr.values.clone(), _mem: self.memory.track(category, 4 * csr.nnz() as u64) })
+    }
+
+    fn sparse_like(&self, s: &CpuSparse, category: MemCategory, _label: &str) -> Result<CpuSparse, BackendError> {
+        let n = s.values.len();
+        Ok(CpuSparse {
+            structure: Arc::clone(&s.structure),
+            values: vec![0.0; n],
+            _mem: self.memory.track(category, 4 * n as u64),
+        })
+    }
+
+    fn upload_index(&self, data: &[u32], category: MemCategory, _label: &str) -> Result<CpuIndex, BackendError> {
+        Ok(CpuIndex { data: data.to_vec(), _mem: self.memory.track(category, 4 * data.len() as u64) })
+    }
+
+    fn alloc_stats(&self, slots: usize, _label: &str) -> Result<CpuStats, BackendError> {
+        let n = slots * STATS_WIDTH;
+        Ok(CpuStats { data: vec![0.0; n], _mem: self.memory.track(MemCategory::Staging, 4 * n as u64) })
+    }
+
+    fn read_stats(&self, stats: &CpuStats) -> Result<Vec<f32>, BackendError> {
+        Ok(stats.data.clone())
+    }
+
+    fn flush(&self) -> Result<(), BackendError> {
+        Ok(())
+    }
+
+    fn copy(&self, src: &CpuMatrix, dst: &mut CpuMatrix) {
+        super::check_shape("copy", "dst", (dst.rows(), dst.cols()), (src.rows(), src.cols()));
+        dst.data.assign(&src.data);
+    }
+
+    fn spmm(&self, a: &CpuSparse, x: &CpuMatrix, out: &mut CpuMatrix) {
+        super::check_shape("spmm", "out", (out.rows(), out.cols()), (a.rows(), x.cols()));
+        ops::spmm(&a.view(), slice(&x.data), x.cols(), slice_mut(&mut out.data));
+    }
+
+    fn matmul(&self, a: &CpuMatrix, b: &CpuMatrix, out: &mut CpuMatrix, transpose_a: bool, transpose_b: bool) {
+        ops::matmul(a.data.view(), b.data.view(), out.data.view_mut(), transpose_a, transpose_b);
+    }
+
+    fn relu(&self, x: &CpuMatrix, out: &mut CpuMatrix) {
+        super::check_shape("relu", "out", (out.rows(), out.cols()), (x.rows(), x.cols()));
+        ops::relu(slice(&x.data), slice_mut(&mut out.data));
+    }
+
+    fn relu_backward(&self, output: &CpuMatrix, grad: &CpuMatrix, out: &mut CpuMatrix) {
+        super::check_shape("relu_backward", "grad", (grad.rows(), grad.cols()), (output.rows(), output.cols()));
+        super::check_shape("relu_backward", "out", (out.rows(), out.cols()), (output.rows(), output.cols()));
+        ops::relu_backward(slice(&output.data), slice(&grad.data), slice_mut(&mut out.data));
+    }
+
+    fn dropout(&self, x: &CpuMatrix, node_ids: &CpuIndex, spec: &DropoutSpec, out: &mut CpuMatrix) {
+        super::check_shape("dropout", "out", (out.rows(), out.cols()), (x.rows(), x.cols()));
+        ops::dropout(slice(&x.data), x.cols(), &node_ids.data, spec, slice_mut(&mut out.data));
+    }
+
+    fn dropout_sparse(
+        &self,
+        x: &CpuSparse,
+        node_ids: &CpuIndex,
+        layout: SparseLayout,
+        spec: &DropoutSpec,
+        out: &mut CpuSparse,
+    ) {
+        assert!(Arc::ptr_eq(&x.structure, &out.structure), "dropout_sparse: out must come from sparse_like(x)");
+        ops::dropout_sparse(&x.view(), &node_ids.data, layout, spec, &mut out.values);
+    }
+
+    fn softmax_xent(
+        &self,
+        logits: &CpuMatrix,
+        labels: &CpuIndex,
+        split: &CpuIndex,
+        grad_scale: f32,
+        grad: Option<&mut CpuMatrix>,
+        stats: &mut CpuStats,
+        slot: usize,
+    ) {
+        let grad = grad.map(|g| {
+            super::check_shape("softmax_xent", "grad", (g.rows(), g.cols()), (logits.rows(), logits.cols()));
+            slice_mut(&mut g.data)
+        });
+        let slot = &mut stats.data[slot * STATS_WIDTH..(slot + 1) * STATS_WIDTH];
+        ops::softmax_xent(slice(&logits.data), logits.cols(), &labels.data, &split.data, grad_scale, grad, slot);
+    }
+
+    fn sum_squares(&self, m: &CpuMatrix, stats: &mut CpuStats, slot: usize) {
+        stats.data[slot * STATS_WIDTH + super::stat::AUX] = ops::sum_squares(slice(&m.data));
+    }
+
+    fn weighted_sum(&self, inputs: &[&CpuMatrix], weights: &[f32], order: ReduceOrder, out: &mut CpuMatrix) {
+        for m in inputs {
+            super::check_shape("weighted_sum", "input", (m.rows(), m.cols()), (out.rows(), out.cols()));
+        }
+        let slices: Vec<&[f32]> = inputs.iter().map(|m| slice(&m.data)).collect();
+        ops::weighted_sum(&slices, weights, order, slice_mut(&mut out.data));
+    }
+
+    fn adam_step(
+        &self,
+        param: &mut CpuMatrix,
+        grad: &CpuMatrix,
+        m: &mut CpuMatrix,
+        v: &mut CpuMatrix,
+        step: &AdamStep,
+    ) {
+        ops::adam_step(
+            slice_mut(&mut param.data),
+            slice(&grad.data),
+            slice_mut(&mut m.data),
+            slice_mut(&mut v.data),
+            step,
+        );
+    }
+
+    fn sgd_step(&self, param: &mut CpuMatrix, grad: &CpuMatrix, step: &SgdStep) {
+        ops::sgd_step(slice_mut(&mut param.data), slice(&grad.data), step);
+    }
+}
+
+fn slice(a: &Array2<f32>) -> &[f32] {
+    a.as_slice().expect("backend matrices are standard-layout")
+}
+
+fn slice_mut(a: &mut Array2<f32>) -> &mut [f32] {
+    a.as_slice_mut().expect("backend matrices are standard-layout")
+}

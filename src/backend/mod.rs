@@ -1,0 +1,204 @@
+//! The small, GCN-specific backend trait. The model, the trainer and the parameter server are
+//! generic over it; the CPU (ndarray) backend is the reference every GPU kernel is tested against.
+//!
+//! Calls *record* work: the CPU backend executes at once, the GPU backend encodes into the
+//! current command encoder and submits on [`Backend::flush`] (one submission per epoch). Only
+//! `download` and `read_stats` wait for results.
+//!
+//! Shape mismatches are bugs and panic with the operation's name; resource limits (a buffer
+//! larger than the device allows) are [`BackendError`]s.
+
+pub mod cpu;
+pub mod gpu;
+pub mod memory;
+
+use crate::graph::Csr;
+use crate::tensor::HostMatrix;
+
+pub use memory::{MemCategory, MemGuard, MemorySnapshot, MemoryTracker};
+
+/// Width of one stats slot, written by [`Backend::softmax_xent`] and [`Backend::sum_squares`].
+pub const STATS_WIDTH: usize = 10;
+/// Offsets inside a stats slot: (loss sum, correct count, node count) for each split, then AUX.
+pub mod stat {
+    pub const TRAIN: usize = 0;
+    pub const VALID: usize = 3;
+    pub const TEST: usize = 6;
+    pub const LOSS: usize = 0;
+    pub const CORRECT: usize = 1;
+    pub const COUNT: usize = 2;
+    /// Σ w² written by `sum_squares` (for the weight-decay term of the loss).
+    pub const AUX: usize = 9;
+}
+
+/// One dropout application: `out = keep ? x * scale : 0` with
+/// `keep = rng::dropout_keep(stream, node_id, column, rate)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DropoutSpec {
+    /// `rng::MaskKey::stream()` of (seed, epoch, layer).
+    pub stream: u32,
+    pub rate: f32,
+    /// `1 / (1 - rate)`, computed once on the host in f32 so every backend multiplies by the
+    /// same number.
+    pub scale: f32,
+}
+
+impl DropoutSpec {
+    pub fn new(key: crate::rng::MaskKey, rate: f32) -> Self {
+        Self { stream: key.stream(), rate, scale: 1.0 / (1.0 - rate) }
+    }
+}
+
+/// Which index of a sparse matrix is the node id, for dropout on sparse input features.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SparseLayout {
+    /// X: rows are nodes (local row r is global node `node_ids[r]`), columns are features.
+    NodeRows,
+    /// Xᵀ: rows are features, column c is global node `node_ids[c]`.
+    NodeCols,
+}
+
+/// Order of the sum over P gradients; both are fixed, so results are deterministic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum ReduceOrder {
+    /// `((w0·g0 + w1·g1) + w2·g2) + …`
+    #[default]
+    Flat,
+    /// ⌈log2 P⌉ rounds; round r adds element i + 2^r into i for i a multiple of 2^(r+1)
+    /// (Spark's treeReduce shape).
+    Tree,
+}
+
+/// One Adam step (TensorFlow's form, as Kipf's code): `g += wd·p; m = β1 m + (1-β1) g;
+/// v = β2 v + (1-β2) g²; p -= lr_t · m / (√v + ε)` with `lr_t = lr·√(1-β2^t)/(1-β1^t)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamStep {
+    pub lr_t: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    pub weight_decay: f32,
+}
+
+/// One SGD step: `p -= lr · (g + wd·p)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SgdStep {
+    pub lr: f32,
+    pub weight_decay: f32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error("buffer `{label}` needs {size} bytes but the device allows at most {limit} bytes ({limit_name}); use fewer nodes per partition or a smaller hidden size")]
+    BufferTooLarge { label: String, size: u64, limit: u64, limit_name: &'static str },
+    #[error("no GPU adapter found (wgpu saw none for Vulkan/Metal/DX12/GL); install a Vulkan driver (e.g. mesa-vulkan-drivers) or use --backend cpu")]
+    NoAdapter,
+    #[error("GPU device: {0}")]
+    Device(String),
+    #[error("GPU readback: {0}")]
+    Readback(String),
+}
+
+/// Dense shape of a backend matrix.
+pub trait Shape {
+    fn rows(&self) -> usize;
+    fn cols(&self) -> usize;
+    fn len(&self) -> usize {
+        self.rows() * self.cols()
+    }
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+pub trait Backend {
+    /// Dense f32, row-major, resident on the backend's device.
+    type Matrix: Shape;
+    /// CSR with f32 values (Â, Âᵀ, X, Xᵀ), resident on the device.
+    type Sparse: Shape;
+    /// u32 vector (labels, split codes, global node ids).
+    type Index;
+    /// `slots × STATS_WIDTH` f32 accumulators.
+    type Stats;
+
+    /// Human name: backend, adapter, driver.
+    fn describe(&self) -> String;
+    /// Live bytes per category, fed by every allocation of this backend.
+    fn memory(&self) -> &MemoryTracker;
+
+    /// Zero-filled matrix.
+    fn alloc(&self, rows: usize, cols: usize, category: MemCategory, label: &str)
+        -> Result<Self::Matrix, BackendError>;
+    fn upload(&self, host: &HostMatrix, category: MemCategory, label: &str) -> Result<Self::Matrix, BackendError>;
+    /// Waits for all recorded work, then copies to the host.
+    fn download(&self, m: &Self::Matrix) -> Result<HostMatrix, BackendError>;
+    /// `csr` must carry values.
+    fn upload_sparse(&self, csr: &Csr, category: MemCategory, label: &str) -> Result<Self::Sparse, BackendError>;
+    /// A sparse matrix with the same structure (shared, not copied) and its own values.
+    fn sparse_like(&self, s: &Self::Sparse, category: MemCategory, label: &str) -> Result<Self::Sparse, BackendError>;
+    fn upload_index(&self, data: &[u32], category: MemCategory, label: &str) -> Result<Self::Index, BackendError>;
+    fn alloc_stats(&self, slots: usize, label: &str) -> Result<Self::Stats, BackendError>;
+    /// Waits for all recorded work, then returns `slots × STATS_WIDTH` values.
+    fn read_stats(&self, stats: &Self::Stats) -> Result<Vec<f32>, BackendError>;
+    /// Submits recorded work (GPU); the CPU backend has nothing to do.
+    fn flush(&self) -> Result<(), BackendError>;
+
+    /// `dst = src` (same shape).
+    fn copy(&self, src: &Self::Matrix, dst: &mut Self::Matrix);
+    /// `out = A · X`.
+    fn spmm(&self, a: &Self::Sparse, x: &Self::Matrix, out: &mut Self::Matrix);
+    /// `out = op(A) · op(B)` with op = transpose where asked. Used forms: (false, false) X·W,
+    /// (true, false) Xᵀ·G, (false, true) G·Wᵀ.
+    fn matmul(&self, a: &Self::Matrix, b: &Self::Matrix, out: &mut Self::Matrix, transpose_a: bool, transpose_b: bool);
+    /// `out = max(x, 0)`.
+    fn relu(&self, x: &Self::Matrix, out: &mut Self::Matrix);
+    /// `out = grad · [output > 0]`.
+    fn relu_backward(&self, output: &Self::Matrix, grad: &Self::Matrix, out: &mut Self::Matrix);
+    /// Row r is global node `node_ids[r]`. Also the backward pass (same mask, same scale).
+    fn dropout(&self, x: &Self::Matrix, node_ids: &Self::Index, spec: &DropoutSpec, out: &mut Self::Matrix);
+    /// Dropout on the values of a sparse matrix; `out` comes from `sparse_like(x)`.
+    fn dropout_sparse(
+        &self,
+        x: &Self::Sparse,
+        node_ids: &Self::Index,
+        layout: SparseLayout,
+        spec: &DropoutSpec,
+        out: &mut Self::Sparse,
+    );
+    /// Masked softmax cross-entropy. For every row r with `split[r]` ∈ {1 train, 2 valid, 3 test}:
+    /// loss_r = logsumexp(logits_r) − logits_r[label_r], correct_r = (first argmax == label_r).
+    /// Overwrites entries 0..9 of `stats[slot]` with per-split (Σ loss, Σ correct, count).
+    /// If `grad` is given: `grad_r = (softmax(logits_r) − onehot(label_r)) · grad_scale` for
+    /// training rows, 0 for every other row.
+    #[allow(clippy::too_many_arguments)]
+    fn softmax_xent(
+        &self,
+        logits: &Self::Matrix,
+        labels: &Self::Index,
+        split: &Self::Index,
+        grad_scale: f32,
+        grad: Option<&mut Self::Matrix>,
+        stats: &mut Self::Stats,
+        slot: usize,
+    );
+    /// Overwrites `stats[slot][AUX]` with Σ m².
+    fn sum_squares(&self, m: &Self::Matrix, stats: &mut Self::Stats, slot: usize);
+    /// `out = Σ_p weights[p] · inputs[p]` summed in `order`.
+    fn weighted_sum(&self, inputs: &[&Self::Matrix], weights: &[f32], order: ReduceOrder, out: &mut Self::Matrix);
+    fn adam_step(
+        &self,
+        param: &mut Self::Matrix,
+        grad: &Self::Matrix,
+        m: &mut Self::Matrix,
+        v: &mut Self::Matrix,
+        step: &AdamStep,
+    );
+    fn sgd_step(&self, param: &mut Self::Matrix, grad: &Self::Matrix, step: &SgdStep);
+}
+
+/// Panics with the operation's name when shapes disagree: a bug in the caller, not bad input.
+#[track_caller]
+pub fn check_shape(op: &str, what: &str, got: (usize, usize), want: (usize, usize)) {
+    assert!(got == want, "{op}: {what} is {}x{}, expected {}x{}", got.0, got.1, want.0, want.1);
+}

@@ -1,0 +1,90 @@
+//! Datasets: the in-memory form, the OGB raw-layout loader, and the CSBM generator.
+
+pub mod csbm;
+pub mod info;
+pub mod ogb;
+pub mod spec;
+pub mod testdata;
+
+use std::path::PathBuf;
+
+use crate::graph::Csr;
+use crate::tensor::HostMatrix;
+
+pub use spec::DatasetSpec;
+
+/// A node-classification dataset as loaded, before any preprocessing.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    pub name: String,
+    /// Symmetric adjacency pattern, no self-loops, no duplicates.
+    pub adjacency: Csr,
+    /// Raw dense features, one row per node.
+    pub features: HostMatrix,
+    /// One label per node, in `0..num_classes`.
+    pub labels: Vec<u32>,
+    pub num_classes: usize,
+    pub split: Split,
+}
+
+impl Dataset {
+    pub fn num_nodes(&self) -> usize {
+        self.adjacency.rows
+    }
+
+    /// Undirected edges (each counted once).
+    pub fn num_undirected_edges(&self) -> usize {
+        self.adjacency.nnz() / 2
+    }
+}
+
+/// Train/valid/test node sets: sorted, disjoint, non-empty global node ids.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Split {
+    pub train: Vec<u32>,
+    pub valid: Vec<u32>,
+    pub test: Vec<u32>,
+}
+
+/// Which split a node belongs to, as a small code shared with the GPU kernels.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SplitCode {
+    None = 0,
+    Train = 1,
+    Valid = 2,
+    Test = 3,
+}
+
+impl Split {
+    /// One code per node (see [`SplitCode`]).
+    pub fn codes(&self, num_nodes: usize) -> Vec<u32> {
+        let mut codes = vec![SplitCode::None as u32; num_nodes];
+        for (ids, code) in
+            [(&self.train, SplitCode::Train), (&self.valid, SplitCode::Valid), (&self.test, SplitCode::Test)]
+        {
+            for &i in ids {
+                codes[i as usize] = code as u32;
+            }
+        }
+        codes
+    }
+}
+
+/// Everything that can be wrong with a dataset. Each variant names the file (and line where
+/// there is one) so a user can go and fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: {message}")]
+    Parse { path: PathBuf, line: u64, message: String },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("dataset spec `{spec}`: {message}")]
+    Spec { spec: String, message: String },
+}

@@ -1,0 +1,582 @@
+//! Loader for the OGB node-property-prediction raw layout.
+//!
+//! ```text
+//! <dir>/raw/edge.csv.gz           src,dst            one line per edge
+//! <dir>/raw/node-feat.csv.gz      f1,...,fF          one line per node
+//! <dir>/raw/node-label.csv.gz     label              one line per node
+//! <dir>/raw/num-node-list.csv.gz  N
+//! <dir>/raw/num-edge-list.csv.gz  E                  optional, checked against edge.csv
+//! <dir>/split/<name>/{train,valid,test}.csv.gz       one node id per line
+//! ```
+//!
+//! Every file may also be a plain `.csv`. Files are read streaming (ogbn-arxiv has 1.2M edges and
+//! 169k × 128 features), reusing one `ByteRecord`, so nothing is allocated per line. Every
+//! problem is reported with the file and, where one applies, the 1-based line.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use csv::ByteRecord;
+use flate2::read::GzDecoder;
+
+use super::{DataError, Dataset, Split};
+use crate::graph::Csr;
+use crate::tensor::HostMatrix;
+
+/// How to read an OGB directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OgbOptions {
+    /// Folder under `split/` to use; `None` means "the only one there is".
+    pub split: Option<String>,
+    /// Make the graph undirected (GCN needs a symmetric Â).
+    pub symmetrize: bool,
+}
+
+impl Default for OgbOptions {
+    fn default() -> Self {
+        Self { split: None, symmetrize: true }
+    }
+}
+
+/// Loads the dataset in `dir` (see the module docs for the layout).
+pub fn load(dir: &Path, opts: &OgbOptions) -> Result<Dataset, DataError> {
+    let raw = dir.join("raw");
+    let num_nodes = read_node_count(&find_file(&raw, "num-node-list")?)?;
+
+    let edge_path = find_file(&raw, "edge")?;
+    let (pairs, edge_lines) = read_edges(&edge_path, num_nodes, opts.symmetrize)?;
+    check_edge_count(&raw, &edge_path, edge_lines)?;
+    let adjacency = Csr::from_pairs(num_nodes, num_nodes, pairs, true);
+
+    let features = read_features(&find_file(&raw, "node-feat")?, num_nodes)?;
+    let labels = read_labels(&find_file(&raw, "node-label")?, num_nodes)?;
+    let num_classes = labels.iter().max().map_or(0, |&m| m as usize + 1);
+    let split = read_split(&split_dir(dir, opts.split.as_deref())?, num_nodes)?;
+
+    Ok(Dataset { name: dataset_name(dir), adjacency, features, labels, num_classes, split })
+}
+
+/// The folder's own name ("cora"), resolving `.` and friends through the file system.
+fn dataset_name(dir: &Path) -> String {
+    let canonical = || dir.canonicalize().ok()?.file_name().map(|n| n.to_os_string());
+    let name = dir.file_name().map(|n| n.to_os_string()).or_else(canonical);
+    name.map_or_else(|| "dataset".to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files and records
+// ---------------------------------------------------------------------------------------------
+
+/// `<dir>/<stem>.csv.gz`, else `<dir>/<stem>.csv`; the error names both paths it tried.
+fn find_file(dir: &Path, stem: &str) -> Result<PathBuf, DataError> {
+    let gz = dir.join(format!("{stem}.csv.gz"));
+    let plain = dir.join(format!("{stem}.csv"));
+    if gz.is_file() {
+        return Ok(gz);
+    }
+    if plain.is_file() {
+        return Ok(plain);
+    }
+    let message = format!("file not found (also tried {})", plain.display());
+    Err(DataError::Io { path: gz, source: std::io::Error::new(std::io::ErrorKind::NotFound, message) })
+}
+
+fn open(path: &Path) -> Result<Box<dyn Read>, DataError> {
+    let file = File::open(path).map_err(|source| DataError::Io { path: path.to_owned(), source })?;
+    let buffered = BufReader::with_capacity(1 << 16, file);
+    if path.extension().is_some_and(|e| e == "gz") {
+        Ok(Box::new(GzDecoder::new(buffered)))
+    } else {
+        Ok(Box::new(buffered))
+    }
+}
+
+/// Calls `visit(record, line)` for every non-empty line of `path`; a message returned by `visit`
+/// becomes a [`DataError::Parse`] at that line. Returns the number of records.
+fn for_each_record(
+    path: &Path,
+    mut visit: impl FnMut(&ByteRecord, u64) -> Result<(), String>,
+) -> Result<u64, DataError> {
+    // `flexible`: a wrong column count is reported by the callers, with their own wording.
+    let mut reader =
+        csv::ReaderBuilder::new().has_headers(false).flexible(true).buffer_capacity(1 << 16).from_reader(open(path)?);
+    let mut record = ByteRecord::new();
+    let mut count = 0u64;
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => return Ok(count),
+            Ok(true) => {}
+            Err(e) => return Err(csv_error(path, e, count)),
+        }
+        let line = record.position().map_or(count + 1, |p| p.line());
+        visit(&record, line).map_err(|message| DataError::Parse { path: path.to_owned(), line, message })?;
+        count += 1;
+    }
+}
+
+fn csv_error(path: &Path, error: csv::Error, records_so_far: u64) -> DataError {
+    let line = error.position().map_or(records_so_far + 1, |p| p.line());
+    match error.into_kind() {
+        csv::ErrorKind::Io(source) => DataError::Io { path: path.to_owned(), source },
+        other => DataError::Parse { path: path.to_owned(), line, message: format!("{other:?}") },
+    }
+}
+
+fn expect_fields(record: &ByteRecord, expected: usize, what: &str) -> Result<(), String> {
+    if record.len() == expected {
+        Ok(())
+    } else {
+        Err(format!("expected {expected} field(s) ({what}), found {}", record.len()))
+    }
+}
+
+fn field_str(record: &ByteRecord, i: usize) -> Result<&str, String> {
+    let bytes = record.get(i).unwrap_or_default();
+    std::str::from_utf8(bytes).map(str::trim).map_err(|_| format!("field {}: not valid UTF-8", i + 1))
+}
+
+fn parse_field<T: FromStr>(record: &ByteRecord, i: usize, kind: &str) -> Result<T, String> {
+    let text = field_str(record, i)?;
+    text.parse().map_err(|_| format!("field {}: expected {kind}, found `{text}`", i + 1))
+}
+
+/// A non-negative integer that fits in u32 (labels, node ids, counts).
+fn parse_index(record: &ByteRecord, i: usize, what: &str) -> Result<u32, String> {
+    let value: i64 = parse_field(record, i, "an integer")?;
+    if value < 0 {
+        return Err(format!("negative {what} {value}"));
+    }
+    u32::try_from(value).map_err(|_| format!("{what} {value} is too large"))
+}
+
+fn parse_node_id(record: &ByteRecord, i: usize, num_nodes: usize) -> Result<u32, String> {
+    let id = parse_index(record, i, "node id")?;
+    if id as usize >= num_nodes {
+        return Err(format!("node id {id} out of range (the graph has {num_nodes} nodes)"));
+    }
+    Ok(id)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The individual files
+// ---------------------------------------------------------------------------------------------
+
+fn read_single_count(path: &Path, what: &str) -> Result<u64, DataError> {
+    let mut value = None;
+    let lines = for_each_record(path, |record, _| {
+        expect_fields(record, 1, what)?;
+        value = Some(parse_field::<u64>(record, 0, "a non-negative integer")?);
+        Ok(())
+    })?;
+    match value {
+        Some(v) if lines == 1 => Ok(v),
+        _ => Err(DataError::Invalid {
+            path: path.to_owned(),
+            message: format!("expected exactly one line ({what}), found {lines}"),
+        }),
+    }
+}
+
+fn read_node_count(path: &Path) -> Result<usize, DataError> {
+    let n = read_single_count(path, "the node count")?;
+    // Node ids are u32 throughout gcnsim.
+    if n == 0 || n > u32::MAX as u64 {
+        return Err(DataError::Invalid { path: path.to_owned(), message: format!("unsupported node count {n}") });
+    }
+    Ok(n as usize)
+}
+
+/// Edge pairs (both directions when `symmetrize`) and the number of edge lines.
+fn read_edges(path: &Path, num_nodes: usize, symmetrize: bool) -> Result<(Vec<(u32, u32)>, u64), DataError> {
+    let mut pairs = Vec::new();
+    let lines = for_each_record(path, |record, _| {
+        expect_fields(record, 2, "source,target")?;
+        let src = parse_node_id(record, 0, num_nodes)?;
+        let dst = parse_node_id(record, 1, num_nodes)?;
+        // Csr offsets are u32; stop before they would wrap.
+        if pairs.len() + 2 > u32::MAX as usize {
+            return Err("too many edges for u32 adjacency offsets".to_string());
+        }
+        pairs.push((src, dst));
+        if symmetrize {
+            pairs.push((dst, src));
+        }
+        Ok(())
+    })?;
+    Ok((pairs, lines))
+}
+
+/// `num-edge-list` is optional; when present it must agree with the edge file.
+fn check_edge_count(raw: &Path, edge_path: &Path, edge_lines: u64) -> Result<(), DataError> {
+    let Ok(count_path) = find_file(raw, "num-edge-list") else {
+        return Ok(());
+    };
+    let declared = read_single_count(&count_path, "the edge count")?;
+    if declared != edge_lines {
+        let message = format!("declares {declared} edges but {} has {edge_lines} lines", edge_path.display());
+        return Err(DataError::Invalid { path: count_path, message });
+    }
+    Ok(())
+}
+
+fn read_features(path: &Path, num_nodes: usize) -> Result<HostMatrix, DataError> {
+    let mut width = 0usize;
+    let mut data: Vec<f32> = Vec::new();
+    let rows = for_each_record(path, |record, _| {
+        if width == 0 {
+            width = record.len();
+            data.reserve_exact(num_nodes.saturating_mul(width));
+        } else if record.len() != width {
+            return Err(format!("expected {width} features (as on line 1), found {}", record.len()));
+        }
+        for i in 0..width {
+            let value: f32 = parse_field(record, i, "a number")?;
+            if !value.is_finite() {
+                return Err(format!("field {}: feature is not finite ({value})", i + 1));
+            }
+            data.push(value);
+        }
+        Ok(())
+    })?;
+    check_row_count(path, rows, num_nodes, "feature rows")?;
+    Ok(HostMatrix::from_vec(num_nodes, width, data))
+}
+
+fn read_labels(path: &Path, num_nodes: usize) -> Result<Vec<u32>, DataError> {
+    let mut labels = Vec::with_capacity(num_nodes);
+    let rows = for_each_record(path, |record, _| {
+        expect_fields(record, 1, "one label per node")?;
+        labels.push(parse_index(record, 0, "label")?);
+        Ok(())
+    })?;
+    check_row_count(path, rows, num_nodes, "labels")?;
+    Ok(labels)
+}
+
+fn check_row_count(path: &Path, rows: u64, num_nodes: usize, what: &str) -> Result<(), DataError> {
+    if rows == num_nodes as u64 {
+        return Ok(());
+    }
+    let message = format!("has {rows} {what} but num-node-list says {num_nodes} nodes");
+    Err(DataError::Invalid { path: path.to_owned(), message })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Splits
+// ---------------------------------------------------------------------------------------------
+
+/// `split/<wanted>`, or the only folder under `split/`.
+fn split_dir(dir: &Path, wanted: Option<&str>) -> Result<PathBuf, DataError> {
+    let root = dir.join("split");
+    let available = list_subdirs(&root)?;
+    let invalid = |message: String| DataError::Invalid { path: root.clone(), message };
+    let listing = || {
+        if available.is_empty() {
+            "none".to_string()
+        } else {
+            available.join(", ")
+        }
+    };
+    match wanted {
+        Some(name) if available.iter().any(|a| a == name) => Ok(root.join(name)),
+        Some(name) => Err(invalid(format!("no split named `{name}`; available: {}", listing()))),
+        None if available.len() == 1 => Ok(root.join(&available[0])),
+        None if available.is_empty() => Err(invalid("no split folders".to_string())),
+        None => Err(invalid(format!("several splits, name one of: {}", listing()))),
+    }
+}
+
+fn list_subdirs(root: &Path) -> Result<Vec<String>, DataError> {
+    let io_error = |source| DataError::Io { path: root.to_owned(), source };
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(root).map_err(io_error)? {
+        let entry = entry.map_err(io_error)?;
+        if entry.path().is_dir() {
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+fn read_split(dir: &Path, num_nodes: usize) -> Result<Split, DataError> {
+    // Which file claimed each node so far (index into `paths` + 1; 0 = none).
+    let mut owner = vec![0u8; num_nodes];
+    let mut paths = Vec::new();
+    let mut sets = Vec::new();
+    for (index, stem) in ["train", "valid", "test"].into_iter().enumerate() {
+        let path = find_file(dir, stem)?;
+        sets.push(read_split_file(&path, index as u8 + 1, &mut owner, &paths)?);
+        paths.push(path);
+    }
+    let test = sets.pop().unwrap_or_default();
+    let valid = sets.pop().unwrap_or_default();
+    let train = sets.pop().unwrap_or_default();
+    Ok(Split { train, valid, test })
+}
+
+/// Sorted ids of one split file. `owner` records which file took each node, so a node in two
+/// files (or twice in one) is caught on the line where it reappears.
+fn read_split_file(path: &Path, code: u8, owner: &mut [u8], earlier: &[PathBuf]) -> Result<Vec<u32>, DataError> {
+    let mut ids = Vec::new();
+    for_each_record(path, |record, _| {
+        expect_fields(record, 1, "one node id per line")?;
+        let id = parse_node_id(record, 0, owner.len())?;
+        match owner[id as usize] {
+            0 => owner[id as usize] = code,
+            c if c == code => return Err(format!("duplicate node id {id}")),
+            c => return Err(format!("node id {id} is also in {}", earlier[c as usize - 1].display())),
+        }
+        ids.push(id);
+        Ok(())
+    })?;
+    if ids.is_empty() {
+        return Err(DataError::Invalid { path: path.to_owned(), message: "split file is empty".to_string() });
+    }
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    /// A 4-node graph: path 0-1-2 plus the isolated node 3, 2 features, 2 classes.
+    struct Files {
+        edges: String,
+        feats: String,
+        labels: String,
+        nodes: String,
+        num_edges: Option<String>,
+        train: String,
+        valid: String,
+        test: String,
+    }
+
+    impl Default for Files {
+        fn default() -> Self {
+            Self {
+                edges: "0,1\n1,2\n2,1\n".into(),
+                feats: "1.0,0\n0,1\n0.5,-2e-1\n0,0\n".into(),
+                labels: "0\n1\n1\n0\n".into(),
+                nodes: "4\n".into(),
+                num_edges: Some("3\n".into()),
+                train: "1\n0\n".into(),
+                valid: "2\n".into(),
+                test: "3\n".into(),
+            }
+        }
+    }
+
+    fn write(path: &Path, text: &str, gzip: bool) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        if gzip {
+            let file = File::create(path.with_extension("csv.gz")).unwrap();
+            let mut enc = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+            enc.write_all(text.as_bytes()).unwrap();
+            enc.finish().unwrap();
+        } else {
+            std::fs::write(path.with_extension("csv"), text).unwrap();
+        }
+    }
+
+    impl Files {
+        fn write_to(&self, dir: &Path, gzip: bool) {
+            let raw = dir.join("raw");
+            let split = dir.join("split").join("s");
+            write(&raw.join("edge"), &self.edges, gzip);
+            write(&raw.join("node-feat"), &self.feats, gzip);
+            write(&raw.join("node-label"), &self.labels, gzip);
+            write(&raw.join("num-node-list"), &self.nodes, gzip);
+            if let Some(e) = &self.num_edges {
+                write(&raw.join("num-edge-list"), e, gzip);
+            }
+            write(&split.join("train"), &self.train, gzip);
+            write(&split.join("valid"), &self.valid, gzip);
+            write(&split.join("test"), &self.test, gzip);
+        }
+
+        fn load(&self) -> Result<Dataset, DataError> {
+            let dir = tempfile::tempdir().unwrap();
+            self.write_to(dir.path(), false);
+            load(dir.path(), &OgbOptions::default())
+        }
+
+        /// The error's Display string; panics if loading succeeded.
+        fn error(&self) -> String {
+            match self.load() {
+                Ok(_) => panic!("expected an error"),
+                Err(e) => e.to_string(),
+            }
+        }
+    }
+
+    fn assert_mentions(message: &str, parts: &[&str]) {
+        for part in parts {
+            assert!(message.contains(part), "`{message}` should mention `{part}`");
+        }
+    }
+
+    #[test]
+    fn loads_plain_csv() {
+        let ds = Files::default().load().unwrap();
+        assert_eq!(ds.num_nodes(), 4);
+        assert_eq!(ds.num_undirected_edges(), 2);
+        assert!(ds.adjacency.is_symmetric());
+        assert_eq!(ds.adjacency.row(1), &[0, 2]);
+        assert_eq!(ds.features.cols, 2);
+        assert_eq!(ds.features.row(2), &[0.5, -0.2]);
+        assert_eq!(ds.labels, vec![0, 1, 1, 0]);
+        assert_eq!(ds.num_classes, 2);
+        assert_eq!(ds.split, Split { train: vec![0, 1], valid: vec![2], test: vec![3] });
+    }
+
+    #[test]
+    fn loads_gzip_and_matches_plain() {
+        let files = Files::default();
+        let (gz, plain) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        files.write_to(gz.path(), true);
+        files.write_to(plain.path(), false);
+        let a = load(gz.path(), &OgbOptions::default()).unwrap();
+        let b = load(plain.path(), &OgbOptions::default()).unwrap();
+        assert_eq!(a.adjacency, b.adjacency);
+        assert_eq!(a.features, b.features);
+        assert_eq!(a.labels, b.labels);
+        assert_eq!(a.split, b.split);
+    }
+
+    #[test]
+    fn gzip_errors_carry_line_numbers() {
+        let files = Files { edges: "0,1\n1,x\n".into(), ..Files::default() };
+        let dir = tempfile::tempdir().unwrap();
+        files.write_to(dir.path(), true);
+        let message = load(dir.path(), &OgbOptions::default()).unwrap_err().to_string();
+        assert_mentions(&message, &["edge.csv.gz", ":2:", "`x`"]);
+    }
+
+    #[test]
+    fn directed_keeps_direction_but_drops_self_loops_and_duplicates() {
+        let files = Files { edges: "0,1\n0,1\n1,1\n2,1\n".into(), num_edges: None, ..Files::default() };
+        let dir = tempfile::tempdir().unwrap();
+        files.write_to(dir.path(), false);
+        let ds = load(dir.path(), &OgbOptions { symmetrize: false, ..OgbOptions::default() }).unwrap();
+        assert_eq!(ds.adjacency.nnz(), 2);
+        assert_eq!(ds.adjacency.row(0), &[1]);
+        assert_eq!(ds.adjacency.row(1), &[] as &[u32]);
+        assert_eq!(ds.adjacency.row(2), &[1]);
+    }
+
+    #[test]
+    fn missing_file_names_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        Files::default().write_to(dir.path(), false);
+        std::fs::remove_file(dir.path().join("raw/node-label.csv")).unwrap();
+        let message = load(dir.path(), &OgbOptions::default()).unwrap_err().to_string();
+        assert_mentions(&message, &["raw/node-label.csv.gz", "raw/node-label.csv)", "not found"]);
+    }
+
+    #[test]
+    fn edge_line_with_wrong_column_count() {
+        let one = Files { edges: "0,1\n2\n".into(), ..Files::default() }.error();
+        assert_mentions(&one, &["edge.csv", ":2:", "expected 2 field(s)", "found 1"]);
+        let three = Files { edges: "0,1,2\n".into(), ..Files::default() }.error();
+        assert_mentions(&three, &["edge.csv", ":1:", "found 3"]);
+    }
+
+    #[test]
+    fn feature_line_with_different_width() {
+        let message = Files { feats: "1,0\n0,1\n0,1,2\n0,0\n".into(), ..Files::default() }.error();
+        assert_mentions(&message, &["node-feat.csv", ":3:", "expected 2 features", "found 3"]);
+    }
+
+    #[test]
+    fn non_numeric_fields() {
+        let feat = Files { feats: "1,0\n0,abc\n0,1\n0,0\n".into(), ..Files::default() }.error();
+        assert_mentions(&feat, &["node-feat.csv", ":2:", "field 2", "`abc`"]);
+        let label = Files { labels: "0\n1\none\n0\n".into(), ..Files::default() }.error();
+        assert_mentions(&label, &["node-label.csv", ":3:", "`one`"]);
+        let count = Files { nodes: "four\n".into(), ..Files::default() }.error();
+        assert_mentions(&count, &["num-node-list.csv", ":1:", "`four`"]);
+    }
+
+    #[test]
+    fn node_id_out_of_range_in_edges_and_splits() {
+        let edge = Files { edges: "0,1\n1,4\n".into(), ..Files::default() }.error();
+        assert_mentions(&edge, &["edge.csv", ":2:", "node id 4 out of range", "4 nodes"]);
+        let split = Files { test: "3\n9\n".into(), ..Files::default() }.error();
+        assert_mentions(&split, &["split/s/test.csv", ":2:", "node id 9 out of range"]);
+    }
+
+    #[test]
+    fn negative_label_and_node_id() {
+        let label = Files { labels: "0\n-1\n1\n0\n".into(), ..Files::default() }.error();
+        assert_mentions(&label, &["node-label.csv", ":2:", "negative label -1"]);
+        let edge = Files { edges: "0,1\n-2,1\n".into(), ..Files::default() }.error();
+        assert_mentions(&edge, &["edge.csv", ":2:", "negative node id -2"]);
+        let split = Files { train: "-1\n".into(), ..Files::default() }.error();
+        assert_mentions(&split, &["train.csv", ":1:", "negative node id -1"]);
+    }
+
+    #[test]
+    fn label_and_feature_counts_must_match_node_count() {
+        let labels = Files { labels: "0\n1\n1\n".into(), ..Files::default() }.error();
+        assert_mentions(&labels, &["node-label.csv", "3 labels", "4 nodes"]);
+        let feats = Files { feats: "1,0\n0,1\n0,1\n0,0\n1,1\n".into(), ..Files::default() }.error();
+        assert_mentions(&feats, &["node-feat.csv", "5 feature rows", "4 nodes"]);
+    }
+
+    #[test]
+    fn edge_count_must_match_num_edge_list() {
+        let message = Files { num_edges: Some("5\n".into()), ..Files::default() }.error();
+        assert_mentions(&message, &["num-edge-list.csv", "declares 5 edges", "edge.csv has 3 lines"]);
+    }
+
+    #[test]
+    fn nan_and_inf_features_are_rejected() {
+        for bad in ["nan", "inf", "-inf", "NaN"] {
+            let feats = format!("1,0\n0,1\n0,{bad}\n0,0\n");
+            let message = Files { feats, ..Files::default() }.error();
+            assert_mentions(&message, &["node-feat.csv", ":3:", "not finite"]);
+        }
+    }
+
+    #[test]
+    fn empty_split_file() {
+        let message = Files { valid: String::new(), ..Files::default() }.error();
+        assert_mentions(&message, &["valid.csv", "empty"]);
+    }
+
+    #[test]
+    fn overlapping_splits_name_both_files() {
+        let message = Files { test: "3\n1\n".into(), ..Files::default() }.error();
+        assert_mentions(&message, &["test.csv:2:", "node id 1", "train.csv"]);
+    }
+
+    #[test]
+    fn duplicate_id_within_a_split() {
+        let message = Files { train: "0\n1\n0\n".into(), ..Files::default() }.error();
+        assert_mentions(&message, &["train.csv:3:", "duplicate node id 0"]);
+    }
+
+    #[test]
+    fn split_folder_selection() {
+        let dir = tempfile::tempdir().unwrap();
+        Files::default().write_to(dir.path(), false);
+        for stem in ["train", "valid", "test"] {
+            let from = dir.path().join("split/s").join(format!("{stem}.csv"));
+            let to = dir.path().join("split/other").join(format!("{stem}.csv"));
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(from, to).unwrap();
+        }
+        let ambiguous = load(dir.path(), &OgbOptions::default()).unwrap_err().to_string();
+        assert_mentions(&ambiguous, &["split", "other, s"]);
+        let missing = OgbOptions { split: Some("nope".into()), ..OgbOptions::default() };
+        assert_mentions(&load(dir.path(), &missing).unwrap_err().to_string(), &["`nope`", "other, s"]);
+        let chosen = OgbOptions { split: Some("other".into()), ..OgbOptions::default() };
+        assert_eq!(load(dir.path(), &chosen).unwrap().split.train, vec![0, 1]);
+    }
+}

@@ -1,0 +1,239 @@
+//! Which dataset to use, as written on the command line.
+//!
+//! - `csbm` — the built-in synthetic graph ([`CsbmParams::default`]);
+//! - `csbm:nodes=1000,classes=4,homophily=0.9,seed=3` — the same with overrides;
+//! - anything else — a directory in the OGB raw layout, optionally `<dir>:split=<name>` to pick a
+//!   folder under `split/`. A bare name (`cora`) that is not a directory here is also looked up
+//!   under `$GCNSIM_DATA_DIR` and `../shared/datasets`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use super::csbm::{self, CsbmParams};
+use super::ogb::{self, OgbOptions};
+use super::{DataError, Dataset};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum DatasetSpec {
+    Dir { path: PathBuf, split: Option<String> },
+    Csbm(CsbmParams),
+}
+
+const CSBM: &str = "csbm";
+const SPLIT_SUFFIX: &str = ":split=";
+
+/// The keys of `csbm:key=value,...`, exactly the [`CsbmParams`] field names.
+pub const CSBM_KEYS: [&str; 10] =
+    ["nodes", "classes", "avg_degree", "homophily", "features", "signal", "seed", "train_per_class", "valid", "test"];
+
+impl FromStr for DatasetSpec {
+    type Err = DataError;
+
+    fn from_str(s: &str) -> Result<Self, DataError> {
+        if s == CSBM {
+            return Ok(DatasetSpec::Csbm(CsbmParams::default()));
+        }
+        if let Some(overrides) = s.strip_prefix("csbm:") {
+            // Only parsed here; `load` validates, so a spec can be built up before it is complete.
+            return parse_csbm_overrides(s, overrides).map(DatasetSpec::Csbm);
+        }
+        Ok(parse_dir(s))
+    }
+}
+
+fn parse_dir(s: &str) -> DatasetSpec {
+    match s.rsplit_once(SPLIT_SUFFIX) {
+        Some((path, split)) if !path.is_empty() && !split.is_empty() && !split.contains('/') => {
+            DatasetSpec::Dir { path: PathBuf::from(path), split: Some(split.to_string()) }
+        }
+        _ => DatasetSpec::Dir { path: PathBuf::from(s), split: None },
+    }
+}
+
+fn parse_csbm_overrides(spec: &str, overrides: &str) -> Result<CsbmParams, DataError> {
+    let mut params = CsbmParams::default();
+    for item in overrides.split(',').filter(|item| !item.trim().is_empty()) {
+        let fail = |message: String| DataError::Spec { spec: spec.to_string(), message };
+        let (key, value) = item.split_once('=').ok_or_else(|| fail(format!("`{item}` is not key=value")))?;
+        set_csbm_key(&mut params, key.trim(), value.trim()).map_err(fail)?;
+    }
+    Ok(params)
+}
+
+fn set_csbm_key(p: &mut CsbmParams, key: &str, value: &str) -> Result<(), String> {
+    match key {
+        "nodes" => p.nodes = parse_value(key, value)?,
+        "classes" => p.classes = parse_value(key, value)?,
+        "avg_degree" => p.avg_degree = parse_value(key, value)?,
+        "homophily" => p.homophily = parse_value(key, value)?,
+        "features" => p.features = parse_value(key, value)?,
+        "signal" => p.signal = parse_value(key, value)?,
+        "seed" => p.seed = parse_value(key, value)?,
+        "train_per_class" => p.train_per_class = parse_value(key, value)?,
+        "valid" => p.valid = parse_value(key, value)?,
+        "test" => p.test = parse_value(key, value)?,
+        _ => return Err(format!("unknown key `{key}`; valid keys: {}", CSBM_KEYS.join(", "))),
+    }
+    Ok(())
+}
+
+fn parse_value<T: FromStr>(key: &str, value: &str) -> Result<T, String> {
+    value.parse().map_err(|_| format!("key `{key}`: invalid value `{value}`; valid keys: {}", CSBM_KEYS.join(", ")))
+}
+
+/// `key=value` for every field of `p` that differs from the default, in field order.
+fn csbm_overrides(p: &CsbmParams) -> Vec<String> {
+    let d = CsbmParams::default();
+    let fields: [(&str, String, bool); 10] = [
+        ("nodes", p.nodes.to_string(), p.nodes != d.nodes),
+        ("classes", p.classes.to_string(), p.classes != d.classes),
+        ("avg_degree", p.avg_degree.to_string(), p.avg_degree.to_bits() != d.avg_degree.to_bits()),
+        ("homophily", p.homophily.to_string(), p.homophily.to_bits() != d.homophily.to_bits()),
+        ("features", p.features.to_string(), p.features != d.features),
+        ("signal", p.signal.to_string(), p.signal.to_bits() != d.signal.to_bits()),
+        ("seed", p.seed.to_string(), p.seed != d.seed),
+        ("train_per_class", p.train_per_class.to_string(), p.train_per_class != d.train_per_class),
+        ("valid", p.valid.to_string(), p.valid != d.valid),
+        ("test", p.test.to_string(), p.test != d.test),
+    ];
+    fields.into_iter().filter(|(_, _, changed)| *changed).map(|(k, v, _)| format!("{k}={v}")).collect()
+}
+
+impl fmt::Display for DatasetSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DatasetSpec::Dir { path, split: None } => write!(f, "{}", path.display()),
+            DatasetSpec::Dir { path, split: Some(split) } => write!(f, "{}{SPLIT_SUFFIX}{split}", path.display()),
+            DatasetSpec::Csbm(p) => {
+                let overrides = csbm_overrides(p);
+                if overrides.is_empty() {
+                    write!(f, "{CSBM}")
+                } else {
+                    write!(f, "{CSBM}:{}", overrides.join(","))
+                }
+            }
+        }
+    }
+}
+
+impl DatasetSpec {
+    /// Loads (or generates) the dataset. Directories are symmetrized: GCN needs an undirected
+    /// graph.
+    pub fn load(&self) -> Result<Dataset, DataError> {
+        match self {
+            DatasetSpec::Csbm(params) => csbm::generate(params),
+            DatasetSpec::Dir { path, split } => {
+                let env_root = std::env::var_os("GCNSIM_DATA_DIR").map(PathBuf::from);
+                let dir = resolve_dir(path, env_root.as_deref(), Path::new("../shared/datasets"))?;
+                ogb::load(&dir, &OgbOptions { split: split.clone(), symmetrize: true })
+            }
+        }
+    }
+}
+
+/// `path` itself if it exists; for a bare name, also `<env_root>/<name>` then
+/// `<fallback_root>/<name>`. The error lists every place tried.
+fn resolve_dir(path: &Path, env_root: Option<&Path>, fallback_root: &Path) -> Result<PathBuf, DataError> {
+    if path.exists() {
+        return Ok(path.to_owned());
+    }
+    let is_bare_name = !path.as_os_str().is_empty() && !path.to_string_lossy().contains('/');
+    let candidates: Vec<PathBuf> = if is_bare_name {
+        env_root.into_iter().chain([fallback_root]).map(|root| root.join(path)).collect()
+    } else {
+        Vec::new()
+    };
+    if let Some(found) = candidates.iter().find(|c| c.exists()) {
+        return Ok(found.clone());
+    }
+    let tried: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();
+    let message = if tried.is_empty() {
+        "dataset directory not found".to_string()
+    } else {
+        format!("dataset directory not found (also tried {})", tried.join(", "))
+    };
+    Err(DataError::Invalid { path: path.to_owned(), message })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> DatasetSpec {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn csbm_defaults_and_overrides() {
+        assert_eq!(parse("csbm"), DatasetSpec::Csbm(CsbmParams::default()));
+        let expected = CsbmParams { nodes: 1000, classes: 4, homophily: 0.9, seed: 3, ..CsbmParams::default() };
+        assert_eq!(parse("csbm:nodes=1000,classes=4,homophily=0.9,seed=3"), DatasetSpec::Csbm(expected));
+        assert_eq!(parse("csbm:"), DatasetSpec::Csbm(CsbmParams::default()));
+    }
+
+    #[test]
+    fn csbm_errors_name_the_key_and_list_valid_keys() {
+        let unknown = "csbm:nodes=1000,colour=red".parse::<DatasetSpec>().unwrap_err().to_string();
+        assert!(unknown.contains("`colour`") && unknown.contains("avg_degree, homophily"), "{unknown}");
+        let bad = "csbm:nodes=lots".parse::<DatasetSpec>().unwrap_err().to_string();
+        assert!(bad.contains("`nodes`") && bad.contains("`lots`") && bad.contains("valid keys"), "{bad}");
+        let negative = "csbm:seed=-1".parse::<DatasetSpec>().unwrap_err().to_string();
+        assert!(negative.contains("`seed`"), "{negative}");
+        let no_equals = "csbm:nodes".parse::<DatasetSpec>().unwrap_err().to_string();
+        assert!(no_equals.contains("key=value"), "{no_equals}");
+        let invalid = parse("csbm:homophily=2").load().unwrap_err().to_string();
+        assert!(invalid.contains("homophily"), "{invalid}");
+        // Parses, but 1000 nodes cannot hold the default 500 valid + 1000 test nodes.
+        let too_small = parse("csbm:nodes=1000,classes=4").load().unwrap_err().to_string();
+        assert!(too_small.contains("nodes = 1000") && too_small.contains("1580"), "{too_small}");
+    }
+
+    #[test]
+    fn display_round_trips() {
+        let specs = [
+            "csbm",
+            "csbm:nodes=1000,classes=4,homophily=0.9,seed=3",
+            "csbm:avg_degree=2.5,signal=0.1,train_per_class=3,valid=7,test=9,features=3",
+            "data/cora",
+            "cora",
+            "/abs/ogbn-arxiv:split=time",
+        ];
+        for s in specs {
+            let spec = parse(s);
+            assert_eq!(parse(&spec.to_string()), spec, "{s}");
+        }
+        assert_eq!(parse("csbm:seed=3,nodes=1000").to_string(), "csbm:nodes=1000,seed=3");
+        assert_eq!(parse("csbm:nodes=3000").to_string(), "csbm");
+    }
+
+    #[test]
+    fn directories_and_split_suffix() {
+        assert_eq!(parse("data/cora"), DatasetSpec::Dir { path: "data/cora".into(), split: None });
+        let with_split = DatasetSpec::Dir { path: "data/arxiv".into(), split: Some("time".into()) };
+        assert_eq!(parse("data/arxiv:split=time"), with_split);
+    }
+
+    #[test]
+    fn bare_names_are_looked_up_in_data_roots() {
+        let env_root = tempfile::tempdir().unwrap();
+        let fallback = tempfile::tempdir().unwrap();
+        std::fs::create_dir(fallback.path().join("tiny")).unwrap();
+        let found = resolve_dir(Path::new("tiny"), Some(env_root.path()), fallback.path()).unwrap();
+        assert_eq!(found, fallback.path().join("tiny"));
+        std::fs::create_dir(env_root.path().join("tiny")).unwrap();
+        let preferred = resolve_dir(Path::new("tiny"), Some(env_root.path()), fallback.path()).unwrap();
+        assert_eq!(preferred, env_root.path().join("tiny"));
+        let missing = resolve_dir(Path::new("nothing"), Some(env_root.path()), fallback.path()).unwrap_err();
+        assert!(missing.to_string().contains("also tried"), "{missing}");
+        let not_bare = resolve_dir(Path::new("no/such/dir"), Some(env_root.path()), fallback.path()).unwrap_err();
+        assert!(!not_bare.to_string().contains("also tried"), "{not_bare}");
+    }
+
+    #[test]
+    fn loads_csbm() {
+        let ds = parse("csbm:nodes=300,train_per_class=2,valid=20,test=30").load().unwrap();
+        assert_eq!(ds.num_nodes(), 300);
+        assert_eq!(ds.split.train.len(), 10);
+    }
+}

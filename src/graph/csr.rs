@@ -1,0 +1,227 @@
+//! Compressed sparse rows with u32 indices; the one sparse format of gcnsim.
+//!
+//! Used for the adjacency (values empty = all ones), the normalized operator Â, and sparse
+//! input features (rows = nodes, columns = feature dimensions).
+
+use crate::tensor::HostMatrix;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Csr {
+    pub rows: usize,
+    pub cols: usize,
+    /// `rows + 1` offsets into `col_idx`.
+    pub row_ptr: Vec<u32>,
+    pub col_idx: Vec<u32>,
+    /// One value per entry, or empty for a pattern (every value 1).
+    pub values: Vec<f32>,
+}
+
+impl Csr {
+    pub fn empty(rows: usize, cols: usize) -> Self {
+        Self { rows, cols, row_ptr: vec![0; rows + 1], col_idx: Vec::new(), values: Vec::new() }
+    }
+
+    pub fn nnz(&self) -> usize {
+        self.col_idx.len()
+    }
+
+    pub fn row(&self, r: usize) -> &[u32] {
+        &self.col_idx[self.row_ptr[r] as usize..self.row_ptr[r + 1] as usize]
+    }
+
+    pub fn row_values(&self, r: usize) -> &[f32] {
+        &self.values[self.row_ptr[r] as usize..self.row_ptr[r + 1] as usize]
+    }
+
+    pub fn degree(&self, r: usize) -> usize {
+        (self.row_ptr[r + 1] - self.row_ptr[r]) as usize
+    }
+
+    pub fn has_values(&self) -> bool {
+        !self.values.is_empty() || self.nnz() == 0
+    }
+
+    /// Value of entry `k` (1 for a pattern).
+    #[inline]
+    pub fn value(&self, k: usize) -> f32 {
+        if self.values.is_empty() {
+            1.0
+        } else {
+            self.values[k]
+        }
+    }
+
+    /// Builds a pattern from (row, col) pairs: sorted columns, duplicates removed, and self-loops
+    /// dropped when `drop_self_loops`. `pairs` is consumed (sorted in place).
+    pub fn from_pairs(rows: usize, cols: usize, mut pairs: Vec<(u32, u32)>, drop_self_loops: bool) -> Self {
+        if drop_self_loops {
+            pairs.retain(|&(r, c)| r != c);
+        }
+        pairs.sort_unstable();
+        pairs.dedup();
+        let mut row_ptr = vec![0u32; rows + 1];
+        for &(r, _) in &pairs {
+            row_ptr[r as usize + 1] += 1;
+        }
+        for r in 0..rows {
+            row_ptr[r + 1] += row_ptr[r];
+        }
+        let col_idx = pairs.into_iter().map(|(_, c)| c).collect();
+        Self { rows, cols, row_ptr, col_idx, values: Vec::new() }
+    }
+
+    /// Undirected version: every edge in both directions, self-loops and duplicates removed.
+    pub fn symmetrized(&self) -> Csr {
+        assert_eq!(self.rows, self.cols, "symmetrize needs a square matrix");
+        let mut pairs = Vec::with_capacity(self.nnz() * 2);
+        for r in 0..self.rows {
+            for &c in self.row(r) {
+                pairs.push((r as u32, c));
+                pairs.push((c, r as u32));
+            }
+        }
+        Csr::from_pairs(self.rows, self.cols, pairs, true)
+    }
+
+    /// Whether every entry (r, c) has a matching (c, r).
+    pub fn is_symmetric(&self) -> bool {
+        self.rows == self.cols
+            && (0..self.rows)
+                .all(|r| self.row(r).iter().all(|&c| self.row(c as usize).binary_search(&(r as u32)).is_ok()))
+    }
+
+    /// The transpose, with values carried along. Entries of each output row stay sorted by column
+    /// because input rows are visited in order (a stable counting sort).
+    pub fn transpose(&self) -> Csr {
+        let mut row_ptr = vec![0u32; self.cols + 1];
+        for &c in &self.col_idx {
+            row_ptr[c as usize + 1] += 1;
+        }
+        for c in 0..self.cols {
+            row_ptr[c + 1] += row_ptr[c];
+        }
+        let mut next = row_ptr.clone();
+        let mut col_idx = vec![0u32; self.nnz()];
+        let mut values = if self.values.is_empty() { Vec::new() } else { vec![0.0f32; self.nnz()] };
+        for r in 0..self.rows {
+            for k in self.row_ptr[r] as usize..self.row_ptr[r + 1] as usize {
+                let c = self.col_idx[k] as usize;
+                let dst = next[c] as usize;
+                next[c] += 1;
+                col_idx[dst] = r as u32;
+                if !values.is_empty() {
+                    values[dst] = self.values[k];
+                }
+            }
+        }
+        Csr { rows: self.cols, cols: self.rows, row_ptr, col_idx, values }
+    }
+
+    /// Sparse copy of a dense matrix, keeping entries that are not exactly zero.
+    pub fn from_dense(m: &HostMatrix) -> Csr {
+        let mut row_ptr = Vec::with_capacity(m.rows + 1);
+        let mut col_idx = Vec::new();
+        let mut values = Vec::new();
+        row_ptr.push(0u32);
+        for r in 0..m.rows {
+            for (c, &v) in m.row(r).iter().enumerate() {
+                if v != 0.0 {
+                    col_idx.push(c as u32);
+                    values.push(v);
+                }
+            }
+            row_ptr.push(col_idx.len() as u32);
+        }
+        Csr { rows: m.rows, cols: m.cols, row_ptr, col_idx, values }
+    }
+
+    pub fn to_dense(&self) -> HostMatrix {
+        let mut m = HostMatrix::zeros(self.rows, self.cols);
+        for r in 0..self.rows {
+            for k in self.row_ptr[r] as usize..self.row_ptr[r + 1] as usize {
+                m.data[r * self.cols + self.col_idx[k] as usize] += self.value(k);
+            }
+        }
+        m
+    }
+
+    /// The submatrix on `rows` × `cols` given as sorted global ids; indices renumbered to
+    /// positions in those lists. Entries whose column is not in `cols` are dropped.
+    pub fn submatrix(&self, rows: &[u32], cols: &[u32]) -> Csr {
+        let mut local_of = vec![u32::MAX; self.cols];
+        for (i, &c) in cols.iter().enumerate() {
+            local_of[c as usize] = i as u32;
+        }
+        let mut row_ptr = Vec::with_capacity(rows.len() + 1);
+        row_ptr.push(0u32);
+        let mut col_idx = Vec::new();
+        let mut values = Vec::new();
+        for &r in rows {
+            let r = r as usize;
+            for k in self.row_ptr[r] as usize..self.row_ptr[r + 1] as usize {
+                let l = local_of[self.col_idx[k] as usize];
+                if l != u32::MAX {
+                    col_idx.push(l);
+                    if !self.values.is_empty() {
+                        values.push(self.values[k]);
+                    }
+                }
+            }
+            row_ptr.push(col_idx.len() as u32);
+        }
+        Csr { rows: rows.len(), cols: cols.len(), row_ptr, col_idx, values }
+    }
+
+    pub fn byte_len(&self) -> u64 {
+        4 * (self.row_ptr.len() + self.col_idx.len() + self.values.len()) as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small() -> Csr {
+        // 0-1, 1-2 one-directional with a self-loop and a duplicate.
+        Csr::from_pairs(3, 3, vec![(0, 1), (1, 2), (1, 2), (2, 2)], false)
+    }
+
+    #[test]
+    fn from_pairs_dedups_and_sorts() {
+        let a = small();
+        assert_eq!(a.row_ptr, vec![0, 1, 2, 3]);
+        assert_eq!(a.col_idx, vec![1, 2, 2]);
+    }
+
+    #[test]
+    fn symmetrize_drops_self_loops() {
+        let s = small().symmetrized();
+        assert_eq!(s.row(0), &[1]);
+        assert_eq!(s.row(1), &[0, 2]);
+        assert_eq!(s.row(2), &[1]);
+        assert!(s.is_symmetric());
+        assert!(!small().is_symmetric());
+    }
+
+    #[test]
+    fn transpose_twice_is_identity_and_matches_dense() {
+        let mut a = small();
+        a.values = vec![1.0, 2.0, 3.0];
+        let t = a.transpose();
+        let (d, dt) = (a.to_dense(), t.to_dense());
+        for r in 0..3 {
+            for c in 0..3 {
+                assert_eq!(d.get(r, c), dt.get(c, r));
+            }
+        }
+        assert_eq!(t.transpose(), a);
+    }
+
+    #[test]
+    fn submatrix_renumbers() {
+        let s = small().symmetrized();
+        let sub = s.submatrix(&[1, 2], &[1, 2]);
+        assert_eq!(sub.row(0), &[1]);
+        assert_eq!(sub.row(1), &[0]);
+    }
+}

@@ -1,0 +1,9 @@
+//! Graph structure: CSR storage, normalization, partitioning and halos.
+
+pub mod csr;
+pub mod halo;
+pub mod normalize;
+pub mod partition;
+
+pub use csr::Csr;
+pub use normalize::Normalization;

@@ -1,0 +1,101 @@
+//! Preprocessing, named: the GCN propagation operator and feature normalization.
+
+use super::Csr;
+use crate::tensor::HostMatrix;
+
+/// How the adjacency becomes the propagation operator Â.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Normalization {
+    /// Â = D^-1/2 (A+I) D^-1/2, D the degree of A+I: Kipf & Welling's renormalization trick.
+    Symmetric,
+}
+
+impl Normalization {
+    /// Â for a symmetric pattern `adj` without self-loops. Values are computed in f64 and rounded
+    /// once, so partitioned copies of a row (halo mode) carry the same f32 values.
+    pub fn apply(self, adj: &Csr) -> Csr {
+        match self {
+            Normalization::Symmetric => symmetric_with_self_loops(adj),
+        }
+    }
+}
+
+/// Degree of A+I per node.
+pub fn degrees_with_self_loops(adj: &Csr) -> Vec<f64> {
+    (0..adj.rows).map(|r| adj.degree(r) as f64 + 1.0).collect()
+}
+
+fn symmetric_with_self_loops(adj: &Csr) -> Csr {
+    let deg = degrees_with_self_loops(adj);
+    symmetric_with_degrees(adj, &deg, &deg)
+}
+
+/// D_r^-1/2 (A+I) D_c^-1/2 with given row and column degrees. Self-loops are added on the
+/// diagonal (rows that index a column of the same local id; the caller keeps ids aligned).
+pub fn symmetric_with_degrees(adj: &Csr, row_deg: &[f64], col_deg: &[f64]) -> Csr {
+    let mut row_ptr = Vec::with_capacity(adj.rows + 1);
+    row_ptr.push(0u32);
+    let mut col_idx = Vec::with_capacity(adj.nnz() + adj.rows);
+    let mut values = Vec::with_capacity(adj.nnz() + adj.rows);
+    for r in 0..adj.rows {
+        let mut self_done = r >= adj.cols;
+        for &c in adj.row(r) {
+            if !self_done && c as usize > r {
+                col_idx.push(r as u32);
+                values.push((1.0 / (row_deg[r].sqrt() * col_deg[r].sqrt())) as f32);
+                self_done = true;
+            }
+            col_idx.push(c);
+            values.push((1.0 / (row_deg[r].sqrt() * col_deg[c as usize].sqrt())) as f32);
+        }
+        if !self_done {
+            col_idx.push(r as u32);
+            values.push((1.0 / (row_deg[r].sqrt() * col_deg[r].sqrt())) as f32);
+        }
+        row_ptr.push(col_idx.len() as u32);
+    }
+    Csr { rows: adj.rows, cols: adj.cols, row_ptr, col_idx, values }
+}
+
+/// Scales every row of the features to sum 1 (rows summing to 0 stay 0), as Kipf's
+/// `preprocess_features`.
+pub fn row_normalize(features: &mut HostMatrix) {
+    for r in 0..features.rows {
+        let row = features.row_mut(r);
+        let sum: f64 = row.iter().map(|&x| x as f64).sum();
+        if sum != 0.0 {
+            let inv = 1.0 / sum;
+            for x in row.iter_mut() {
+                *x = (*x as f64 * inv) as f32;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symmetric_matches_dense_formula() {
+        let adj = Csr::from_pairs(3, 3, vec![(0, 1), (1, 0), (1, 2), (2, 1)], true);
+        let a_hat = Normalization::Symmetric.apply(&adj).to_dense();
+        let deg = [2.0f64, 3.0, 2.0];
+        let a_plus_i = [[1.0, 1.0, 0.0], [1.0, 1.0, 1.0], [0.0, 1.0, 1.0]];
+        for r in 0..3 {
+            for c in 0..3 {
+                let want = a_plus_i[r][c] / (deg[r] * deg[c]).sqrt();
+                assert!((a_hat.get(r, c) as f64 - want).abs() < 1e-7);
+            }
+        }
+    }
+
+    #[test]
+    fn row_normalize_sums_to_one() {
+        let mut m = HostMatrix::from_vec(2, 3, vec![1.0, 1.0, 2.0, 0.0, 0.0, 0.0]);
+        row_normalize(&mut m);
+        assert_eq!(m.row(0), &[0.25, 0.25, 0.5]);
+        assert_eq!(m.row(1), &[0.0, 0.0, 0.0]);
+    }
+}

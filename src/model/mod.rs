@@ -1,0 +1,39 @@
+//! The GCN of Kipf & Welling (2017), written once over [`crate::backend::Backend`].
+//!
+//! Layer l: `H_d = dropout(H_l)`, `support = H_d · W_l`, `Z_l = Â · support`,
+//! `H_{l+1} = ReLU(Z_l)` (no activation on the last layer: its Z is the logits).
+
+pub mod gcn;
+pub mod init;
+pub mod input;
+
+pub use gcn::{GcnWorkspace, Pass};
+pub use init::glorot_uniform;
+pub use input::{InputFeatures, LocalGraph};
+
+/// Shape of the network.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct GcnShape {
+    pub in_features: usize,
+    pub hidden: usize,
+    pub layers: usize,
+    pub classes: usize,
+}
+
+impl GcnShape {
+    /// (fan_in, fan_out) of every layer: F → hidden → … → hidden → C.
+    pub fn layer_dims(&self) -> Vec<(usize, usize)> {
+        (0..self.layers)
+            .map(|l| {
+                let fan_in = if l == 0 { self.in_features } else { self.hidden };
+                let fan_out = if l + 1 == self.layers { self.classes } else { self.hidden };
+                (fan_in, fan_out)
+            })
+            .collect()
+    }
+
+    /// Number of f32 parameters.
+    pub fn parameter_count(&self) -> usize {
+        self.layer_dims().iter().map(|(i, o)| i * o).sum()
+    }
+}

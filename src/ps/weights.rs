@@ -1,0 +1,102 @@
+//! The versioned weight store. The PS owns a master copy that the optimizer updates; each epoch
+//! it publishes a new version (a fresh set of device buffers the workers read) and releases the
+//! previous one, like Spark's `broadcast.unpersist`. With `keep_versions` nothing is released,
+//! which shows the leak in the memory curves.
+
+use std::collections::VecDeque;
+
+use crate::backend::{Backend, BackendError, MemCategory, Shape};
+use crate::tensor::HostMatrix;
+
+pub struct WeightStore<B: Backend> {
+    master: Vec<B::Matrix>,
+    published: VecDeque<(u64, Vec<B::Matrix>)>,
+    keep_versions: bool,
+    next_version: u64,
+}
+
+impl<B: Backend> WeightStore<B> {
+    pub fn new(b: &B, initial: &[HostMatrix], keep_versions: bool) -> Result<Self, BackendError> {
+        let master = initial
+            .iter()
+            .enumerate()
+            .map(|(l, w)| b.upload(w, MemCategory::Weights, &format!("ps/master/W{l}")))
+            .collect::<Result<_, _>>()?;
+        Ok(Self { master, published: VecDeque::new(), keep_versions, next_version: 0 })
+    }
+
+    /// The optimizer's view.
+    pub fn master_mut(&mut self) -> &mut [B::Matrix] {
+        &mut self.master
+    }
+
+    pub fn master(&self) -> &[B::Matrix] {
+        &self.master
+    }
+
+    /// Copies the master weights into a new version's buffers; returns the version.
+    pub fn publish(&mut self, b: &B) -> Result<u64, BackendError> {
+        let v = self.next_version;
+        let mut set = Vec::with_capacity(self.master.len());
+        for (l, m) in self.master.iter().enumerate() {
+            let mut copy = b.alloc(m.rows(), m.cols(), MemCategory::Weights, &format!("ps/v{v}/W{l}"))?;
+            b.copy(m, &mut copy);
+            set.push(copy);
+        }
+        self.published.push_back((v, set));
+        self.next_version += 1;
+        Ok(v)
+    }
+
+    /// The newest published version and its weights.
+    pub fn current(&self) -> (u64, &[B::Matrix]) {
+        let (v, w) = self.published.back().expect("publish before reading weights");
+        (*v, w)
+    }
+
+    /// Destroys the buffers of every version older than `keep_from` (unless `keep_versions`).
+    /// Returns the versions released.
+    pub fn release_older_than(&mut self, keep_from: u64) -> Vec<u64> {
+        let mut released = Vec::new();
+        if self.keep_versions {
+            return released;
+        }
+        while self.published.front().is_some_and(|(v, _)| *v < keep_from) {
+            let (v, _buffers) = self.published.pop_front().expect("checked non-empty");
+            released.push(v);
+        }
+        released
+    }
+
+    /// Versions whose buffers are alive.
+    pub fn live_versions(&self) -> Vec<u64> {
+        self.published.iter().map(|(v, _)| *v).collect()
+    }
+
+    /// Bytes of one weight set.
+    pub fn set_bytes(&self) -> u64 {
+        self.master.iter().map(|m| 4 * m.len() as u64).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::cpu::CpuBackend;
+
+    #[test]
+    fn release_keeps_one_version_and_keep_versions_leaks() {
+        let b = CpuBackend::new();
+        let w = vec![HostMatrix::zeros(3, 2)];
+        for keep in [false, true] {
+            let mut s = WeightStore::new(&b, &w, keep).unwrap();
+            for epoch in 0..5 {
+                let v = s.publish(&b).unwrap();
+                s.release_older_than(v);
+                let live_versions = b.memory().snapshot().live(MemCategory::Weights) / s.set_bytes() - 1;
+                assert_eq!(live_versions, if keep { epoch + 1 } else { 1 });
+            }
+            assert_eq!(s.current().0, 4);
+        }
+    }
+}

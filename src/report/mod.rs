@@ -1,0 +1,1 @@
+//! Reports: CSVs, JSON summaries, plots, progress.

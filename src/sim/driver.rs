@@ -1,0 +1,176 @@
+//! The epoch loop: workers compute gradients from the published weight version, the BSP
+//! barrier collects them, the PS reduces them on the device, steps the optimizer, publishes the
+//! next version and releases the old one. One epoch is one submission; the only readback is the
+//! small stats buffer.
+
+use std::time::Instant;
+
+use super::config::RunConfig;
+use super::problem::Problem;
+use super::record::{EpochRecord, RunOutcome};
+use crate::backend::{stat, Backend, BackendError, MemCategory, STATS_WIDTH};
+use crate::model::{glorot_uniform, GcnWorkspace, Pass};
+use crate::ps::{BspBarrier, EventKind, EventLog, Optimizer, PsError, WeightStore};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error(transparent)]
+    Config(#[from] super::ConfigError),
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    #[error(transparent)]
+    Protocol(#[from] PsError),
+    #[error(transparent)]
+    Partition(#[from] crate::graph::partition::PartitionError),
+    #[error("training diverged at epoch {epoch}: the training loss is {loss}")]
+    Diverged { epoch: u32, loss: f64 },
+}
+
+/// Runs the whole training. `on_epoch` sees every record as it is made (progress bars, traces).
+pub fn run<B: Backend>(
+    b: &B,
+    problem: &Problem,
+    cfg: &RunConfig,
+    events: &mut EventLog,
+    on_epoch: &mut dyn FnMut(&EpochRecord),
+) -> Result<(Vec<EpochRecord>, RunOutcome), SimError> {
+    cfg.validate()?;
+    let t = &cfg.train;
+    let p = problem.locals.len();
+    let mut workers = problem
+        .locals
+        .iter()
+        .enumerate()
+        .map(|(i, g)| GcnWorkspace::new(b, g, &problem.shape, t.dropout, &format!("worker{i}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let init = glorot_uniform(&problem.shape, t.seed);
+    let mut store = WeightStore::new(b, &init, cfg.parallel.keep_versions)?;
+    let layer_decay: Vec<f32> = (0..t.layers).map(|l| if l == 0 { t.weight_decay } else { 0.0 }).collect();
+    let mut optimizer = Optimizer::new(b, t.optimizer, t.lr, layer_decay, store.master())?;
+    let mut aggregated = init
+        .iter()
+        .enumerate()
+        .map(|(l, w)| b.alloc(w.rows, w.cols, MemCategory::Gradients, &format!("ps/aggregated_dW{l}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let train_counts: Vec<usize> = workers.iter().map(|w| w.num_train()).collect();
+    let agg_weights = cfg.parallel.aggregate.weights(&train_counts);
+    // Slots: 2p = worker p's training pass, 2p+1 its evaluation pass; 2P, 2P+1 = ‖W0‖² of the
+    // version trained from and of the next one.
+    let mut stats = b.alloc_stats(2 * p + 2, "ps/stats")?;
+    let mut barrier = BspBarrier::new(p, 0);
+    let set_bytes = store.set_bytes();
+
+    let v0 = store.publish(b)?;
+    events.push(0, EventKind::Publish, v0, None, format!("{} bytes to {p} workers", set_bytes));
+
+    let mut records: Vec<EpochRecord> = Vec::with_capacity(t.epochs);
+    let mut stopped_early = false;
+    for e in 0..t.epochs as u32 {
+        let started = Instant::now();
+        b.memory().reset_peak();
+        let epoch = e + 1;
+        let (version, weights) = store.current();
+        for (i, w) in workers.iter_mut().enumerate() {
+            w.run(b, weights, Pass::Train { seed: t.seed, epoch: e }, &mut stats, 2 * i);
+            barrier.arrive(i, version)?;
+            events.push(
+                epoch,
+                EventKind::Compute,
+                version,
+                Some(i),
+                format!("{} nodes, {} training", w.num_nodes(), w.num_train()),
+            );
+        }
+        b.sum_squares(&weights[0], &mut stats, 2 * p);
+        barrier.advance()?;
+        for (l, out) in aggregated.iter_mut().enumerate() {
+            let grads: Vec<&B::Matrix> = workers.iter().map(|w| &w.weight_grads()[l]).collect();
+            b.weighted_sum(&grads, &agg_weights, cfg.parallel.reduce, out);
+        }
+        events.push(
+            epoch,
+            EventKind::Aggregate,
+            version,
+            None,
+            format!("{:?} over {p} gradients, {:?} order", cfg.parallel.aggregate, cfg.parallel.reduce).to_lowercase(),
+        );
+        optimizer.step(b, store.master_mut(), &aggregated);
+        events.push(epoch, EventKind::Update, version, None, format!("{:?}", t.optimizer).to_lowercase());
+        let next = store.publish(b)?;
+        events.push(epoch, EventKind::Publish, next, None, format!("{set_bytes} bytes to {p} workers"));
+        for released in store.release_older_than(next) {
+            events.push(epoch, EventKind::Release, released, None, format!("{set_bytes} bytes"));
+        }
+        let (_, next_weights) = store.current();
+        for (i, w) in workers.iter_mut().enumerate() {
+            w.run(b, next_weights, Pass::Eval, &mut stats, 2 * i + 1);
+        }
+        b.sum_squares(&next_weights[0], &mut stats, 2 * p + 1);
+        let values = b.read_stats(&stats)?;
+
+        let record = epoch_record(&values, p, t.weight_decay, epoch, version, b, &store, problem, e == 0, started);
+        if !record.train_loss.is_finite() {
+            return Err(SimError::Diverged { epoch, loss: record.train_loss });
+        }
+        on_epoch(&record);
+        records.push(record);
+        if let Some(window) = t.early_stopping {
+            if kipf_early_stop(&records, window) {
+                stopped_early = true;
+                break;
+            }
+        }
+    }
+    let outcome = RunOutcome::from_records(&records, stopped_early);
+    Ok((records, outcome))
+}
+
+/// Kipf's rule: after `window` epochs, stop when the validation loss exceeds the mean of the
+/// previous `window` epochs.
+fn kipf_early_stop(records: &[EpochRecord], window: usize) -> bool {
+    let n = records.len();
+    if n <= window {
+        return false;
+    }
+    let previous = &records[n - 1 - window..n - 1];
+    let mean = previous.iter().map(|r| r.valid_loss).sum::<f64>() / window as f64;
+    records[n - 1].valid_loss > mean
+}
+
+#[allow(clippy::too_many_arguments)]
+fn epoch_record<B: Backend>(
+    values: &[f32],
+    p: usize,
+    weight_decay: f32,
+    epoch: u32,
+    version: u64,
+    b: &B,
+    store: &WeightStore<B>,
+    problem: &Problem,
+    first: bool,
+    started: Instant,
+) -> EpochRecord {
+    // Sum the workers' slots in worker order (fixed, so deterministic).
+    let sum = |pass: usize, offset: usize| -> f64 {
+        (0..p).map(|i| values[(2 * i + pass) * STATS_WIDTH + offset] as f64).sum()
+    };
+    let ratio = |num: f64, den: f64| if den > 0.0 { num / den } else { 0.0 };
+    let decay = |slot: usize| 0.5 * weight_decay as f64 * values[slot * STATS_WIDTH + stat::AUX] as f64;
+    let set_bytes = store.set_bytes();
+    EpochRecord {
+        epoch,
+        version,
+        train_loss: ratio(sum(0, stat::TRAIN + stat::LOSS), sum(0, stat::TRAIN + stat::COUNT)) + decay(2 * p),
+        train_acc: ratio(sum(0, stat::TRAIN + stat::CORRECT), sum(0, stat::TRAIN + stat::COUNT)),
+        valid_loss: ratio(sum(1, stat::VALID + stat::LOSS), sum(1, stat::VALID + stat::COUNT)) + decay(2 * p + 1),
+        valid_acc: ratio(sum(1, stat::VALID + stat::CORRECT), sum(1, stat::VALID + stat::COUNT)),
+        test_loss: ratio(sum(1, stat::TEST + stat::LOSS), sum(1, stat::TEST + stat::COUNT)),
+        test_acc: ratio(sum(1, stat::TEST + stat::CORRECT), sum(1, stat::TEST + stat::COUNT)),
+        memory: b.memory().snapshot(),
+        comm_broadcast_bytes: p as u64 * set_bytes,
+        comm_gradient_bytes: p as u64 * set_bytes,
+        comm_halo_bytes: if first { problem.halo_feature_bytes() } else { 0 },
+        live_versions: store.live_versions().len(),
+        wall_ms: started.elapsed().as_secs_f64() * 1e3,
+    }
+}

@@ -1,0 +1,12 @@
+//! The driver: prepares the problem (normalization, partitions, halos), runs epochs of
+//! bulk-synchronous training over P workers and the parameter server, and records metrics.
+
+pub mod config;
+pub mod driver;
+pub mod problem;
+pub mod record;
+
+pub use config::{Boundary, ConfigError, FeatureNorm, ParallelConfig, RunConfig, TrainConfig};
+pub use driver::{run, SimError};
+pub use problem::{prepare, Problem};
+pub use record::{EpochRecord, RunOutcome};

@@ -1,0 +1,64 @@
+//! From a dataset and a config to what the workers train on: normalized features, Â, and one
+//! local graph per partition.
+
+use super::config::{FeatureNorm, RunConfig};
+use crate::data::Dataset;
+use crate::graph::halo::{self, PartitionStats};
+use crate::graph::{normalize, partition, Normalization};
+use crate::model::{GcnShape, InputFeatures, LocalGraph};
+
+pub struct Problem {
+    pub name: String,
+    pub shape: GcnShape,
+    pub locals: Vec<LocalGraph>,
+    /// One entry per partition (also for P = 1).
+    pub partitions: Vec<PartitionStats>,
+    pub total_train: usize,
+    pub row_normalized: bool,
+}
+
+impl Problem {
+    /// Input-feature bytes fetched from other partitions (once, at set-up).
+    pub fn halo_feature_bytes(&self) -> u64 {
+        self.partitions.iter().map(|p| p.halo_feature_bytes).sum()
+    }
+}
+
+/// Preprocesses `ds` for `cfg` (validated against the dataset first).
+pub fn prepare(ds: &Dataset, cfg: &RunConfig) -> Result<Problem, super::SimError> {
+    cfg.validate_for(ds.num_nodes())?;
+    let mut features = ds.features.clone();
+    let row_normalized = match cfg.train.feature_norm {
+        FeatureNorm::Row => true,
+        FeatureNorm::None => false,
+        FeatureNorm::Auto => features.data.iter().all(|&x| x >= 0.0),
+    };
+    if row_normalized {
+        normalize::row_normalize(&mut features);
+    }
+    let features = InputFeatures::auto(features);
+    let a_hat = Normalization::Symmetric.apply(&ds.adjacency);
+    let codes = ds.split.codes(ds.num_nodes());
+    let p = &cfg.parallel;
+    let assignment = partition::assign(&ds.adjacency, p.partitions, p.partitioner, cfg.train.seed)?;
+    let (locals, partitions) = halo::build_local_graphs(
+        &halo::GlobalGraph {
+            adjacency: &ds.adjacency,
+            a_hat: &a_hat,
+            features: &features,
+            labels: &ds.labels,
+            split_codes: &codes,
+        },
+        &assignment,
+        p.partitions,
+        p.boundary,
+        cfg.train.layers,
+    );
+    let shape = GcnShape {
+        in_features: features.cols(),
+        hidden: cfg.train.hidden,
+        layers: cfg.train.layers,
+        classes: ds.num_classes,
+    };
+    Ok(Problem { name: ds.name.clone(), shape, locals, partitions, total_train: ds.split.train.len(), row_normalized })
+}

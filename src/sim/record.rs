@@ -1,0 +1,65 @@
+//! What a run produces: one record per epoch and the outcome.
+
+use crate::backend::MemorySnapshot;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct EpochRecord {
+    /// 1-based.
+    pub epoch: u32,
+    /// The weight version the gradients were computed from.
+    pub version: u64,
+    /// Training pass (dropout on) over owned training nodes, weight decay term included.
+    pub train_loss: f64,
+    pub train_acc: f64,
+    /// Evaluation pass (dropout off) with the updated weights.
+    pub valid_loss: f64,
+    pub valid_acc: f64,
+    pub test_loss: f64,
+    pub test_acc: f64,
+    /// Live bytes at the end of the epoch, and the peak during it.
+    pub memory: MemorySnapshot,
+    /// Simulated traffic of this epoch.
+    pub comm_broadcast_bytes: u64,
+    pub comm_gradient_bytes: u64,
+    pub comm_halo_bytes: u64,
+    /// Weight versions alive at the end of the epoch.
+    pub live_versions: usize,
+    /// Wall-clock time; not part of the deterministic metrics.
+    pub wall_ms: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct RunOutcome {
+    pub epochs_run: u32,
+    pub stopped_early: bool,
+    /// 1-based epoch of the best validation accuracy (the first one reaching it).
+    pub best_valid_epoch: u32,
+    pub best_valid_acc: f64,
+    pub test_acc_at_best_valid: f64,
+    pub final_train_loss: f64,
+    pub final_valid_acc: f64,
+    pub final_test_acc: f64,
+    pub peak_bytes: u64,
+    pub mean_epoch_ms: f64,
+}
+
+impl RunOutcome {
+    pub fn from_records(records: &[EpochRecord], stopped_early: bool) -> Self {
+        let last = records.last().expect("a run has at least one epoch");
+        let best = records.iter().fold(&records[0], |best, r| if r.valid_acc > best.valid_acc { r } else { best });
+        // The first epoch pays set-up costs (shader compilation, caches): leave it out of the mean.
+        let timed = if records.len() > 1 { &records[1..] } else { records };
+        Self {
+            epochs_run: last.epoch,
+            stopped_early,
+            best_valid_epoch: best.epoch,
+            best_valid_acc: best.valid_acc,
+            test_acc_at_best_valid: best.test_acc,
+            final_train_loss: last.train_loss,
+            final_valid_acc: last.valid_acc,
+            final_test_acc: last.test_acc,
+            peak_bytes: records.iter().map(|r| r.memory.peak_total).max().unwrap_or(0),
+            mean_epoch_ms: timed.iter().map(|r| r.wall_ms).sum::<f64>() / timed.len() as f64,
+        }
+    }
+}
