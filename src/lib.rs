@@ -5,7 +5,9 @@
 //! parameter server (versioned weights, aggregation, optimizers), `sim` drives epochs and
 //! workers, `report` writes CSVs, plots and progress.
 
+pub mod app;
 pub mod backend;
+pub mod cli;
 pub mod data;
 pub mod graph;
 pub mod model;

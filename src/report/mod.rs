@@ -1,1 +1,10 @@
-//! Reports: CSVs, JSON summaries, plots, progress.
+//! Reports: CSVs (one row type each), JSON summaries, plots and progress bars. Files are
+//! written to a temporary name and renamed when complete, so an interrupted run leaves no
+//! half-written file behind.
+
+pub mod atomic;
+pub mod metrics;
+pub mod progress;
+pub mod summary;
+
+pub use atomic::{write_atomic, write_csv_atomic, ReportError};

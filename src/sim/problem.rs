@@ -14,6 +14,7 @@ pub struct Problem {
     /// One entry per partition (also for P = 1).
     pub partitions: Vec<PartitionStats>,
     pub total_train: usize,
+    pub undirected_edges: usize,
     pub row_normalized: bool,
 }
 
@@ -60,5 +61,13 @@ pub fn prepare(ds: &Dataset, cfg: &RunConfig) -> Result<Problem, super::SimError
         layers: cfg.train.layers,
         classes: ds.num_classes,
     };
-    Ok(Problem { name: ds.name.clone(), shape, locals, partitions, total_train: ds.split.train.len(), row_normalized })
+    Ok(Problem {
+        name: ds.name.clone(),
+        shape,
+        locals,
+        partitions,
+        total_train: ds.split.train.len(),
+        undirected_edges: ds.num_undirected_edges(),
+        row_normalized,
+    })
 }

@@ -1,0 +1,17 @@
+//! The edge of the program: each subcommand as a function returning `anyhow::Result`.
+
+pub mod backend;
+pub mod info;
+pub mod train;
+
+use crate::cli::{Cli, Command};
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Train(args) => train::train_command(&args),
+        Command::DatasetInfo(args) => info::dataset_info(&args),
+        Command::PartitionInfo(args) => info::partition_info(&args),
+        Command::Devices => backend::devices(),
+        Command::Run(_) | Command::Plot(_) | Command::Bench(_) => anyhow::bail!("not built yet"),
+    }
+}

@@ -1,0 +1,89 @@
+//! Per-epoch CSV rows. `metrics.csv` is deterministic (same config and seed ⇒ same bytes);
+//! wall-clock time lives apart in `timing.csv`.
+
+use crate::backend::MemCategory;
+use crate::ps::Event;
+use crate::sim::EpochRecord;
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MetricsRow {
+    pub epoch: u32,
+    pub weight_version: u64,
+    pub train_loss: f64,
+    pub train_acc: f64,
+    pub valid_loss: f64,
+    pub valid_acc: f64,
+    pub test_loss: f64,
+    pub test_acc: f64,
+    pub live_graph_bytes: u64,
+    pub live_features_bytes: u64,
+    pub live_activations_bytes: u64,
+    pub live_gradients_bytes: u64,
+    pub live_weights_bytes: u64,
+    pub live_optimizer_state_bytes: u64,
+    pub live_staging_bytes: u64,
+    pub live_total_bytes: u64,
+    pub peak_total_bytes: u64,
+    pub live_weight_versions: usize,
+    pub comm_broadcast_bytes: u64,
+    pub comm_gradient_bytes: u64,
+    pub comm_halo_bytes: u64,
+}
+
+impl From<&EpochRecord> for MetricsRow {
+    fn from(r: &EpochRecord) -> Self {
+        let m = &r.memory;
+        Self {
+            epoch: r.epoch,
+            weight_version: r.version,
+            train_loss: r.train_loss,
+            train_acc: r.train_acc,
+            valid_loss: r.valid_loss,
+            valid_acc: r.valid_acc,
+            test_loss: r.test_loss,
+            test_acc: r.test_acc,
+            live_graph_bytes: m.live(MemCategory::Graph),
+            live_features_bytes: m.live(MemCategory::Features),
+            live_activations_bytes: m.live(MemCategory::Activations),
+            live_gradients_bytes: m.live(MemCategory::Gradients),
+            live_weights_bytes: m.live(MemCategory::Weights),
+            live_optimizer_state_bytes: m.live(MemCategory::OptimizerState),
+            live_staging_bytes: m.live(MemCategory::Staging),
+            live_total_bytes: m.live_total(),
+            peak_total_bytes: m.peak_total,
+            live_weight_versions: r.live_versions,
+            comm_broadcast_bytes: r.comm_broadcast_bytes,
+            comm_gradient_bytes: r.comm_gradient_bytes,
+            comm_halo_bytes: r.comm_halo_bytes,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TimingRow {
+    pub epoch: u32,
+    pub wall_ms: f64,
+}
+
+impl From<&EpochRecord> for TimingRow {
+    fn from(r: &EpochRecord) -> Self {
+        Self { epoch: r.epoch, wall_ms: r.wall_ms }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct EventRow {
+    pub seq: u64,
+    pub epoch: u32,
+    pub event: String,
+    pub version: u64,
+    pub worker: Option<usize>,
+    pub detail: String,
+}
+
+impl From<&Event> for EventRow {
+    fn from(e: &Event) -> Self {
+        let event = serde_json::to_value(&e.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        Self { seq: e.seq, epoch: e.epoch, event, version: e.version, worker: e.worker, detail: e.detail.clone() }
+    }
+}

@@ -1,0 +1,18 @@
+//! `summary.json` of one training run.
+
+use crate::graph::halo::{PartitionStats, PartitioningSummary};
+use crate::sim::{RunConfig, RunOutcome};
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RunSummary {
+    pub gcnsim_version: &'static str,
+    pub dataset: String,
+    pub backend: String,
+    pub config: RunConfig,
+    pub seed: u64,
+    pub features_row_normalized: bool,
+    pub parameters: usize,
+    pub outcome: RunOutcome,
+    pub partitioning: PartitioningSummary,
+    pub partitions: Vec<PartitionStats>,
+}
