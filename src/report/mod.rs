@@ -5,6 +5,7 @@
 pub mod atomic;
 pub mod metrics;
 pub mod progress;
+pub mod rows;
 pub mod summary;
 
 pub use atomic::{write_atomic, write_csv_atomic, ReportError};

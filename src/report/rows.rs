@@ -1,0 +1,108 @@
+//! Row types of an experiment's results folder. Plots read these (never live simulator state),
+//! so `gcnsim plot` can redraw everything from the CSVs alone.
+
+use super::metrics::MetricsRow;
+
+/// `runs.csv`: one row per run.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunRow {
+    /// Unique within the experiment, e.g. `p4-exact-metis-s0`.
+    pub run_id: String,
+    /// The configuration without the seed: runs with equal labels are seeds of one line.
+    pub label: String,
+    pub seed: u64,
+    pub partitions: usize,
+    pub partitioner: String,
+    pub boundary: String,
+    pub aggregate: String,
+    pub reduce: String,
+    pub keep_versions: bool,
+    pub optimizer: String,
+    pub epochs_run: u32,
+    pub final_train_loss: f64,
+    pub final_valid_acc: f64,
+    pub final_test_acc: f64,
+    pub best_valid_epoch: u32,
+    pub best_valid_acc: f64,
+    pub test_acc_at_best_valid: f64,
+    pub peak_bytes: u64,
+    /// Undirected edges between partitions.
+    pub edge_cut: usize,
+    pub edge_cut_fraction: f64,
+    /// Halo nodes summed over partitions (0 for `drop`).
+    pub halo_nodes: usize,
+    pub replication_factor: f64,
+    /// Wall clock: the one column that differs between identical re-runs.
+    pub ms_per_epoch: f64,
+}
+
+impl RunRow {
+    /// Serial training (P = 1) is drawn distinctly in the plots.
+    pub fn is_serial(&self) -> bool {
+        self.partitions == 1
+    }
+}
+
+/// `metrics.csv`: tidy long format, one row per run × epoch.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LongMetricsRow {
+    pub run_id: String,
+    pub label: String,
+    pub seed: u64,
+    pub partitions: usize,
+    pub keep_versions: bool,
+    pub epoch: u32,
+    pub weight_version: u64,
+    pub train_loss: f64,
+    pub train_acc: f64,
+    pub valid_loss: f64,
+    pub valid_acc: f64,
+    pub test_loss: f64,
+    pub test_acc: f64,
+    pub live_graph_bytes: u64,
+    pub live_features_bytes: u64,
+    pub live_activations_bytes: u64,
+    pub live_gradients_bytes: u64,
+    pub live_weights_bytes: u64,
+    pub live_optimizer_state_bytes: u64,
+    pub live_staging_bytes: u64,
+    pub live_total_bytes: u64,
+    pub peak_total_bytes: u64,
+    pub live_weight_versions: usize,
+    pub comm_broadcast_bytes: u64,
+    pub comm_gradient_bytes: u64,
+    pub comm_halo_bytes: u64,
+}
+
+impl LongMetricsRow {
+    pub fn new(run: &RunRow, m: &MetricsRow) -> Self {
+        Self {
+            run_id: run.run_id.clone(),
+            label: run.label.clone(),
+            seed: run.seed,
+            partitions: run.partitions,
+            keep_versions: run.keep_versions,
+            epoch: m.epoch,
+            weight_version: m.weight_version,
+            train_loss: m.train_loss,
+            train_acc: m.train_acc,
+            valid_loss: m.valid_loss,
+            valid_acc: m.valid_acc,
+            test_loss: m.test_loss,
+            test_acc: m.test_acc,
+            live_graph_bytes: m.live_graph_bytes,
+            live_features_bytes: m.live_features_bytes,
+            live_activations_bytes: m.live_activations_bytes,
+            live_gradients_bytes: m.live_gradients_bytes,
+            live_weights_bytes: m.live_weights_bytes,
+            live_optimizer_state_bytes: m.live_optimizer_state_bytes,
+            live_staging_bytes: m.live_staging_bytes,
+            live_total_bytes: m.live_total_bytes,
+            peak_total_bytes: m.peak_total_bytes,
+            live_weight_versions: m.live_weight_versions,
+            comm_broadcast_bytes: m.comm_broadcast_bytes,
+            comm_gradient_bytes: m.comm_gradient_bytes,
+            comm_halo_bytes: m.comm_halo_bytes,
+        }
+    }
+}
