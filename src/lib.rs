@@ -9,6 +9,7 @@ pub mod app;
 pub mod backend;
 pub mod cli;
 pub mod data;
+pub mod experiment;
 pub mod graph;
 pub mod model;
 pub mod ps;

@@ -35,7 +35,8 @@ fn malformed_dataset_fails_naming_file_and_line_and_writes_nothing() {
     tiny_dataset(dir.path());
     write(dir.path(), "raw/edge.csv", "0,1\n1,x\n");
     let out = dir.path().join("out");
-    let o = gcnsim(&["train", "--dataset", dir.path().to_str().unwrap(), "--epochs", "2", "--out", out.to_str().unwrap()]);
+    let o =
+        gcnsim(&["train", "--dataset", dir.path().to_str().unwrap(), "--epochs", "2", "--out", out.to_str().unwrap()]);
     assert!(!o.status.success());
     let err = stderr(&o);
     assert!(err.contains("edge.csv:2:"), "{err}");
@@ -47,7 +48,17 @@ fn tiny_dataset_trains_and_writes_every_file() {
     let dir = tempfile::tempdir().unwrap();
     tiny_dataset(dir.path());
     let out = dir.path().join("out");
-    let o = gcnsim(&["train", "--dataset", dir.path().to_str().unwrap(), "--epochs", "3", "--backend", "cpu", "--out", out.to_str().unwrap()]);
+    let o = gcnsim(&[
+        "train",
+        "--dataset",
+        dir.path().to_str().unwrap(),
+        "--epochs",
+        "3",
+        "--backend",
+        "cpu",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     for f in ["metrics.csv", "timing.csv", "events.csv", "summary.json"] {
         assert!(out.join(f).is_file(), "{f} missing");
@@ -60,7 +71,19 @@ fn same_seed_gives_byte_identical_metrics() {
     let dir = tempfile::tempdir().unwrap();
     let run = |name: &str| {
         let out = dir.path().join(name);
-        let o = gcnsim(&["train", "--dataset", "csbm", "--epochs", "30", "--partitions", "2", "--backend", "cpu", "--out", out.to_str().unwrap()]);
+        let o = gcnsim(&[
+            "train",
+            "--dataset",
+            "csbm",
+            "--epochs",
+            "30",
+            "--partitions",
+            "2",
+            "--backend",
+            "cpu",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
         assert!(o.status.success(), "{}", stderr(&o));
         fs::read(out.join("metrics.csv")).unwrap()
     };
@@ -75,7 +98,8 @@ fn default_csbm_learns_well_above_chance() {
     let out = dir.path().join("csbm");
     let o = gcnsim(&["train", "--dataset", "csbm", "--backend", "cpu", "--out", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let summary: serde_json::Value = serde_json::from_str(&fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     let acc = summary["outcome"]["final_test_acc"].as_f64().unwrap();
     // 5 classes: chance is 0.2. Raw features alone give ~0.38 (nearest class mean).
     assert!(acc > 0.8, "CSBM test accuracy {acc} (chance 0.2)");

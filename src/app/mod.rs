@@ -1,6 +1,7 @@
 //! The edge of the program: each subcommand as a function returning `anyhow::Result`.
 
 pub mod backend;
+pub mod experiment;
 pub mod info;
 pub mod train;
 
@@ -12,6 +13,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::DatasetInfo(args) => info::dataset_info(&args),
         Command::PartitionInfo(args) => info::partition_info(&args),
         Command::Devices => backend::devices(),
-        Command::Run(_) | Command::Plot(_) | Command::Bench(_) => anyhow::bail!("not built yet"),
+        Command::Run(args) => experiment::run_command(&args),
+        Command::Plot(_) | Command::Bench(_) => anyhow::bail!("not built yet"),
     }
 }

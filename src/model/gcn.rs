@@ -262,9 +262,16 @@ mod tests {
     /// A random graph of `n` nodes with features of which about half are zero.
     fn random_problem(n: usize, f: usize, classes: usize, sparse: bool, seed: u64) -> LocalGraph {
         let mut rng = SplitMix64::new(seed);
-        let pairs = (0..3 * n).map(|_| (rng.below(n as u64) as u32, rng.below(n as u64) as u32)).flat_map(|(u, v)| [(u, v), (v, u)]).collect();
+        let pairs = (0..3 * n)
+            .map(|_| (rng.below(n as u64) as u32, rng.below(n as u64) as u32))
+            .flat_map(|(u, v)| [(u, v), (v, u)])
+            .collect();
         let adj = Csr::from_pairs(n, n, pairs, true);
-        let x = HostMatrix::from_vec(n, f, (0..n * f).map(|_| if rng.next_f64() < 0.5 { 0.0 } else { rng.normal() as f32 }).collect());
+        let x = HostMatrix::from_vec(
+            n,
+            f,
+            (0..n * f).map(|_| if rng.next_f64() < 0.5 { 0.0 } else { rng.normal() as f32 }).collect(),
+        );
         LocalGraph {
             node_ids: (0..n as u32).collect(),
             num_owned: n,
@@ -277,11 +284,16 @@ mod tests {
     }
 
     /// The mean training loss, and which hidden units are active (to see ReLU kinks).
-    fn mean_train_loss(b: &CpuBackend, ws: &mut GcnWorkspace<CpuBackend>, weights: &[crate::backend::cpu::CpuMatrix]) -> (f64, Vec<bool>) {
+    fn mean_train_loss(
+        b: &CpuBackend,
+        ws: &mut GcnWorkspace<CpuBackend>,
+        weights: &[crate::backend::cpu::CpuMatrix],
+    ) -> (f64, Vec<bool>) {
         let mut stats = b.alloc_stats(1, "stats").unwrap();
         ws.run(b, weights, Pass::Eval, &mut stats, 0);
         let s = b.read_stats(&stats).unwrap();
-        let active = ws.layers.iter().filter_map(|l| l.h.as_ref()).flat_map(|h| h.data.iter().map(|&x| x > 0.0)).collect();
+        let active =
+            ws.layers.iter().filter_map(|l| l.h.as_ref()).flat_map(|h| h.data.iter().map(|&x| x > 0.0)).collect();
         (s[stat::TRAIN + stat::LOSS] as f64 / s[stat::TRAIN + stat::COUNT] as f64, active)
     }
 
@@ -319,7 +331,10 @@ mod tests {
                     continue;
                 };
                 checked += 1;
-                assert!((numeric - got).abs() <= abs_tol + 1e-2 * got.abs(), "layers {layers}, sparse {sparse}: dW{l}[{r},{c}] analytic {got:e} vs numeric {numeric:e}");
+                assert!(
+                    (numeric - got).abs() <= abs_tol + 1e-2 * got.abs(),
+                    "layers {layers}, sparse {sparse}: dW{l}[{r},{c}] analytic {got:e} vs numeric {numeric:e}"
+                );
             }
         }
         assert!(kinks * 10 <= checked, "too many ReLU kinks to judge: {kinks} skipped, {checked} checked");

@@ -1,0 +1,23 @@
+//! `gcnsim run`: an experiment file to a results folder.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::cli::RunArgs;
+use crate::experiment::{run_experiment, Experiment};
+
+pub fn run_command(args: &RunArgs) -> anyhow::Result<()> {
+    let exp = Experiment::load(&args.experiment)?;
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&exp.name));
+    println!("experiment {}: {} runs on {}", exp.name, exp.runs.len(), exp.dataset);
+    let started = std::time::Instant::now();
+    let output = run_experiment(&exp, &out, args.backend, true)
+        .with_context(|| format!("experiment {}", args.experiment.display()))?;
+    println!("{:<32} {:>8} {:>10} {:>10}", "run", "epochs", "test acc", "ms/epoch");
+    for r in &output.runs {
+        println!("{:<32} {:>8} {:>10.4} {:>10.2}", r.run_id, r.epochs_run, r.final_test_acc, r.ms_per_epoch);
+    }
+    println!("backend {} | {:.1} s | wrote {}", output.backend, started.elapsed().as_secs_f64(), output.dir.display());
+    Ok(())
+}

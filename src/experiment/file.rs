@@ -1,0 +1,339 @@
+//! Parsing and validating an experiment file into the list of runs it asks for.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::backend::ReduceOrder;
+use crate::cli::BackendChoice;
+use crate::graph::partition::PartitionerKind;
+use crate::ps::{Aggregation, OptimizerKind};
+use crate::sim::{Boundary, FeatureNorm, ParallelConfig, RunConfig, TrainConfig};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExperimentError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Toml { path: PathBuf, message: String },
+    #[error("{path}: key `{key}`: {message}")]
+    Key { path: PathBuf, key: String, message: String },
+}
+
+/// Every key a run can set, in `[base]` or as a `[grid]` list. All optional: unset keys take
+/// `gcnsim train`'s defaults.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunKeys {
+    pub epochs: Option<usize>,
+    pub hidden: Option<usize>,
+    pub layers: Option<usize>,
+    pub lr: Option<f32>,
+    pub dropout: Option<f32>,
+    pub weight_decay: Option<f32>,
+    pub optimizer: Option<OptimizerKind>,
+    pub seed: Option<u64>,
+    pub early_stopping: Option<usize>,
+    pub feature_norm: Option<FeatureNorm>,
+    pub partitions: Option<usize>,
+    pub partitioner: Option<PartitionerKind>,
+    pub boundary: Option<Boundary>,
+    pub aggregate: Option<Aggregation>,
+    pub reduce: Option<ReduceOrder>,
+    pub keep_versions: Option<bool>,
+}
+
+pub const RUN_KEYS: [&str; 16] = [
+    "epochs",
+    "hidden",
+    "layers",
+    "lr",
+    "dropout",
+    "weight_decay",
+    "optimizer",
+    "seed",
+    "early_stopping",
+    "feature_norm",
+    "partitions",
+    "partitioner",
+    "boundary",
+    "aggregate",
+    "reduce",
+    "keep_versions",
+];
+
+impl RunKeys {
+    fn config(&self) -> RunConfig {
+        let (t, p) = (TrainConfig::default(), ParallelConfig::default());
+        RunConfig {
+            train: TrainConfig {
+                epochs: self.epochs.unwrap_or(t.epochs),
+                hidden: self.hidden.unwrap_or(t.hidden),
+                layers: self.layers.unwrap_or(t.layers),
+                lr: self.lr.unwrap_or(t.lr),
+                dropout: self.dropout.unwrap_or(t.dropout),
+                weight_decay: self.weight_decay.unwrap_or(t.weight_decay),
+                optimizer: self.optimizer.unwrap_or(t.optimizer),
+                seed: self.seed.unwrap_or(t.seed),
+                early_stopping: self.early_stopping.or(t.early_stopping),
+                feature_norm: self.feature_norm.unwrap_or(t.feature_norm),
+            },
+            parallel: ParallelConfig {
+                partitions: self.partitions.unwrap_or(p.partitions),
+                partitioner: self.partitioner.unwrap_or(p.partitioner),
+                boundary: self.boundary.unwrap_or(p.boundary),
+                aggregate: self.aggregate.unwrap_or(p.aggregate),
+                reduce: self.reduce.unwrap_or(p.reduce),
+                keep_versions: self.keep_versions.unwrap_or(p.keep_versions),
+            },
+        }
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExperimentFile {
+    name: Option<String>,
+    description: Option<String>,
+    dataset: String,
+    backend: Option<BackendChoice>,
+    #[serde(default)]
+    base: toml::Table,
+    #[serde(default)]
+    grid: Grids,
+}
+
+/// `[grid]` (one grid) or `[[grid]]` (several, their runs joined).
+#[derive(Debug, serde::Deserialize)]
+#[serde(untagged)]
+enum Grids {
+    One(BTreeMap<String, Vec<toml::Value>>),
+    Many(Vec<BTreeMap<String, Vec<toml::Value>>>),
+}
+
+impl Default for Grids {
+    fn default() -> Self {
+        Grids::One(BTreeMap::new())
+    }
+}
+
+impl Grids {
+    fn list(&self) -> Vec<&BTreeMap<String, Vec<toml::Value>>> {
+        match self {
+            Grids::One(g) => vec![g],
+            Grids::Many(gs) => gs.iter().collect(),
+        }
+    }
+}
+
+/// One run of the grid.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct RunSpec {
+    pub run_id: String,
+    /// The configuration without the seed.
+    pub label: String,
+    pub config: RunConfig,
+}
+
+/// A validated experiment.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Experiment {
+    pub name: String,
+    pub description: String,
+    pub dataset: String,
+    pub backend: BackendChoice,
+    pub runs: Vec<RunSpec>,
+}
+
+impl Experiment {
+    pub fn load(path: &Path) -> Result<Experiment, ExperimentError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ExperimentError::Io { path: path.to_path_buf(), source })?;
+        Self::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Experiment, ExperimentError> {
+        let file: ExperimentFile = toml::from_str(text).map_err(|e| ExperimentError::Toml {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        let key_err = |key: String, message: String| ExperimentError::Key { path: path.to_path_buf(), key, message };
+        let grids = file.grid.list();
+        for key in file.base.keys().chain(grids.iter().flat_map(|g| g.keys())) {
+            if !RUN_KEYS.contains(&key.as_str()) {
+                let section = if file.base.contains_key(key) { "base" } else { "grid" };
+                return Err(key_err(
+                    format!("{section}.{key}"),
+                    format!("unknown key; valid keys: {}", RUN_KEYS.join(", ")),
+                ));
+            }
+        }
+        // Typed check of [base] on its own, so its errors say `base`.
+        keys_from_table(file.base.clone()).map_err(|m| key_err("base".into(), m))?;
+        // Each grid value alone, so an error names the key and the value.
+        for (key, values) in grids.iter().flat_map(|g| g.iter()) {
+            if values.is_empty() {
+                return Err(key_err(format!("grid.{key}"), "an empty list gives no runs".into()));
+            }
+            for v in values {
+                let mut t = toml::Table::new();
+                t.insert(key.clone(), v.clone());
+                keys_from_table(t).map_err(|m| key_err(format!("grid.{key}"), m))?;
+            }
+        }
+        let mut runs: Vec<RunSpec> = Vec::new();
+        for (grid, point) in grids.iter().flat_map(|g| cartesian(g).into_iter().map(move |p| (*g, p))) {
+            let mut table = file.base.clone();
+            table.extend(point.iter().map(|(k, v)| (k.clone(), v.clone())));
+            let keys = keys_from_table(table).map_err(|m| key_err("grid".into(), m))?;
+            let mut config = keys.config();
+            config.validate().map_err(|e| {
+                key_err(e.key.clone(), format!("{} (in the run {})", e.message, describe_point(&point)))
+            })?;
+            if config.parallel.partitions == 1 {
+                // The partitioning keys don't apply to serial training.
+                config.parallel =
+                    ParallelConfig { keep_versions: config.parallel.keep_versions, ..ParallelConfig::default() };
+            }
+            let label = label_of(&config, grid);
+            let run_id = format!("{}-s{}", slug(&label), config.train.seed);
+            if !runs.iter().any(|r| r.config == config) {
+                runs.push(RunSpec { run_id, label, config });
+            }
+        }
+        let name = file.name.unwrap_or_else(|| {
+            path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "experiment".into())
+        });
+        Ok(Experiment {
+            name,
+            description: file.description.unwrap_or_default(),
+            dataset: file.dataset,
+            backend: file.backend.unwrap_or_default(),
+            runs,
+        })
+    }
+
+    pub fn seeds(&self) -> Vec<u64> {
+        let mut s: Vec<u64> = self.runs.iter().map(|r| r.config.train.seed).collect();
+        s.sort_unstable();
+        s.dedup();
+        s
+    }
+}
+
+fn keys_from_table(t: toml::Table) -> Result<RunKeys, String> {
+    toml::Value::Table(t).try_into::<RunKeys>().map_err(|e| e.to_string().trim_end().replace('\n', " "))
+}
+
+fn cartesian(grid: &BTreeMap<String, Vec<toml::Value>>) -> Vec<Vec<(String, toml::Value)>> {
+    let mut points: Vec<Vec<(String, toml::Value)>> = vec![Vec::new()];
+    for (key, values) in grid {
+        points = points
+            .into_iter()
+            .flat_map(|p| values.iter().map(move |v| [p.clone(), vec![(key.clone(), v.clone())]].concat()))
+            .collect();
+    }
+    points
+}
+
+fn describe_point(point: &[(String, toml::Value)]) -> String {
+    point.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+}
+
+/// A readable name of the configuration from the keys the grid varies (seed aside).
+fn label_of(c: &RunConfig, grid: &BTreeMap<String, Vec<toml::Value>>) -> String {
+    let p = &c.parallel;
+    let varies = |k: &str| grid.get(k).is_some_and(|v| v.len() > 1);
+    let mut parts = Vec::new();
+    if p.partitions == 1 {
+        parts.push("serial".to_string());
+    } else {
+        parts.push(format!("P={}", p.partitions));
+        parts.push(format!("{:?}", p.boundary).to_lowercase());
+        parts.push(format!("{:?}", p.partitioner).to_lowercase());
+        if varies("aggregate") || p.aggregate != Aggregation::Weighted {
+            parts.push(format!("{:?}", p.aggregate).to_lowercase());
+        }
+        if varies("reduce") || p.reduce != ReduceOrder::Flat {
+            parts.push(format!("{:?}-reduce", p.reduce).to_lowercase());
+        }
+    }
+    if p.keep_versions || varies("keep_versions") {
+        parts.push(if p.keep_versions { "keep_versions".into() } else { "release".into() });
+    }
+    for (key, value) in [
+        ("epochs", c.train.epochs.to_string()),
+        ("hidden", c.train.hidden.to_string()),
+        ("layers", c.train.layers.to_string()),
+        ("lr", c.train.lr.to_string()),
+        ("dropout", c.train.dropout.to_string()),
+        ("weight_decay", c.train.weight_decay.to_string()),
+        ("optimizer", format!("{:?}", c.train.optimizer).to_lowercase()),
+    ] {
+        if varies(key) {
+            parts.push(format!("{key}={value}"));
+        }
+    }
+    parts.join(" ")
+}
+
+fn slug(label: &str) -> String {
+    label
+        .replace("P=", "p")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '.' { c.to_ascii_lowercase() } else { '-' })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Experiment, ExperimentError> {
+        Experiment::parse(text, Path::new("experiments/t.toml"))
+    }
+
+    #[test]
+    fn grid_expands_and_dedups_serial() {
+        let e = parse("dataset = \"csbm\"\n[base]\nepochs = 5\n[grid]\npartitions = [1, 2]\nboundary = [\"exact\", \"drop\"]\nseed = [0, 1]\n").unwrap();
+        // serial × 2 seeds + P=2 × 2 boundaries × 2 seeds.
+        assert_eq!(e.runs.len(), 6);
+        assert!(e.runs.iter().all(|r| r.config.train.epochs == 5));
+        let labels: Vec<&str> = e.runs.iter().map(|r| r.label.as_str()).collect();
+        assert!(labels.contains(&"serial") && labels.contains(&"P=2 drop metis"), "{labels:?}");
+        let mut ids: Vec<&str> = e.runs.iter().map(|r| r.run_id.as_str()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 6, "run ids are unique");
+        assert_eq!(e.name, "t");
+    }
+
+    #[test]
+    fn several_grids_join_their_runs() {
+        let e = parse("dataset = \"csbm\"\n[[grid]]\npartitions = [1, 2]\n[[grid]]\npartitions = [2]\nkeep_versions = [false, true]\n").unwrap();
+        // serial, P=2, and P=2 keep_versions (P=2 release is the same run as the first grid's).
+        assert_eq!(e.runs.len(), 3, "{:?}", e.runs.iter().map(|r| &r.run_id).collect::<Vec<_>>());
+        assert_eq!(e.runs[1].run_id, "p2-exact-metis-s0");
+        assert_eq!(e.runs[2].label, "P=2 exact metis keep_versions");
+    }
+
+    #[test]
+    fn errors_name_the_file_and_key() {
+        let cases = [
+            ("dataset = \"csbm\"\n[base]\nepoch = 5\n", "base.epoch"),
+            ("dataset = \"csbm\"\n[grid]\nboundary = [\"exact\", \"fuzzy\"]\n", "grid.boundary"),
+            ("dataset = \"csbm\"\n[base]\nlr = \"fast\"\n", "base"),
+            ("dataset = \"csbm\"\n[grid]\npartitions = [0]\n", "partitions"),
+            ("dataset = \"csbm\"\ncolour = 1\n", "colour"),
+            ("[base]\nepochs = 1\n", "dataset"),
+            ("dataset = \"csbm\"\n[grid]\nseed = []\n", "grid.seed"),
+        ];
+        for (text, needle) in cases {
+            let msg = parse(text).unwrap_err().to_string();
+            assert!(msg.contains("experiments/t.toml") && msg.contains(needle), "{text:?}: {msg}");
+        }
+    }
+}
