@@ -193,13 +193,19 @@ pub struct BenchArgs {
     /// Backends to time.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = vec![BackendChoice::Cpu, BackendChoice::Gpu])]
     pub backends: Vec<BackendChoice>,
-    /// Partition counts to time (BSP, exact halos, metis).
+    /// Partition counts to time (BSP, metis).
     #[arg(long, value_delimiter = ',', default_values_t = vec![1usize])]
     pub partitions: Vec<usize>,
-    /// Timed epochs per measurement (after warm-up).
+    /// Boundary modes to time when P > 1.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = vec![Boundary::Exact])]
+    pub boundaries: Vec<Boundary>,
+    /// Timed epochs per measurement (after one warm-up epoch).
     #[arg(long, default_value_t = 20)]
     pub epochs: usize,
-    /// Output folder.
+    /// Output folder; results are appended to OUT/bench.csv (one row per measurement).
     #[arg(long, default_value = "results/bench")]
     pub out: PathBuf,
+    /// A free-text tag stored with each row (e.g. the machine).
+    #[arg(long, default_value = "")]
+    pub tag: String,
 }

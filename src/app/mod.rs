@@ -1,6 +1,7 @@
 //! The edge of the program: each subcommand as a function returning `anyhow::Result`.
 
 pub mod backend;
+pub mod bench;
 pub mod experiment;
 pub mod info;
 pub mod train;
@@ -14,6 +15,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::PartitionInfo(args) => info::partition_info(&args),
         Command::Devices => backend::devices(),
         Command::Run(args) => experiment::run_command(&args),
-        Command::Plot(_) | Command::Bench(_) => anyhow::bail!("not built yet"),
+        Command::Bench(args) => bench::bench_command(&args),
+        Command::Plot(_) => anyhow::bail!("not built yet"),
     }
 }
