@@ -13,7 +13,9 @@ pub enum FeatureNorm {
     /// signed features (e.g. Gaussian CSBM features) as they are, since their rows can sum to ~0.
     #[default]
     Auto,
+    /// Always row-normalize.
     Row,
+    /// Use the features as loaded.
     None,
 }
 
