@@ -1,1 +1,361 @@
-//! GPU backend (wgpu): see the submodules.
+//! GPU backend on wgpu (Vulkan, Metal, DX12; lavapipe in CI).
+//!
+//! - [`context`]: adapter choice and device (the adapter's own limits).
+//! - [`alloc`]: the one allocator; every buffer is limit-checked and memory-tracked there.
+//! - [`recorder`]: the open command encoder every op records into, the per-submission
+//!   parameter arena, the bind-group cache and scratch buffers. One submission per
+//!   [`Backend::flush`]; only `download` / `read_stats` wait.
+//! - [`kernels`]: one typed wrapper per WGSL kernel family in [`shaders`].
+
+pub mod alloc;
+pub mod context;
+pub mod kernels;
+pub mod recorder;
+pub mod shaders;
+#[cfg(test)]
+mod tests;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+pub use alloc::{Allocator, GpuBuffer};
+pub use context::{list_adapters, AdapterPreference, AdapterSummary, GpuContext};
+
+use super::{
+    check_shape, AdamStep, Backend, BackendError, DropoutSpec, MemCategory, MemoryTracker, ReduceOrder, SgdStep, Shape,
+    SparseLayout, STATS_WIDTH,
+};
+use crate::graph::Csr;
+use crate::tensor::HostMatrix;
+use kernels::Kernels;
+pub use recorder::Counters;
+use recorder::Recorder;
+
+/// Dense row-major f32 matrix in a storage buffer.
+#[derive(Debug)]
+pub struct GpuMatrix {
+    rows: usize,
+    cols: usize,
+    buf: GpuBuffer,
+}
+
+impl GpuMatrix {
+    pub fn buffer(&self) -> &GpuBuffer {
+        &self.buf
+    }
+}
+
+impl Shape for GpuMatrix {
+    fn rows(&self) -> usize {
+        self.rows
+    }
+    fn cols(&self) -> usize {
+        self.cols
+    }
+}
+
+/// CSR structure (u32 row offsets and column indices), shared by `sparse_like` copies.
+#[derive(Debug)]
+pub struct GpuSparseStructure {
+    pub rows: usize,
+    pub cols: usize,
+    pub nnz: usize,
+    pub row_ptr: GpuBuffer,
+    pub col_idx: GpuBuffer,
+}
+
+/// CSR with its own f32 values.
+#[derive(Debug)]
+pub struct GpuSparse {
+    pub structure: Arc<GpuSparseStructure>,
+    pub values: GpuBuffer,
+}
+
+impl GpuSparse {
+    pub fn nnz(&self) -> usize {
+        self.structure.nnz
+    }
+}
+
+impl Shape for GpuSparse {
+    fn rows(&self) -> usize {
+        self.structure.rows
+    }
+    fn cols(&self) -> usize {
+        self.structure.cols
+    }
+}
+
+/// u32 vector.
+#[derive(Debug)]
+pub struct GpuIndex {
+    len: usize,
+    buf: GpuBuffer,
+}
+
+impl GpuIndex {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    pub fn buffer(&self) -> &GpuBuffer {
+        &self.buf
+    }
+}
+
+/// `slots × STATS_WIDTH` f32 accumulators.
+#[derive(Debug)]
+pub struct GpuStats {
+    slots: usize,
+    buf: GpuBuffer,
+}
+
+impl GpuStats {
+    pub fn slots(&self) -> usize {
+        self.slots
+    }
+    pub fn buffer(&self) -> &GpuBuffer {
+        &self.buf
+    }
+}
+
+pub struct GpuBackend {
+    ctx: GpuContext,
+    memory: Arc<MemoryTracker>,
+    alloc: Allocator,
+    kernels: Kernels,
+    rec: Mutex<Recorder>,
+}
+
+impl GpuBackend {
+    /// The best adapter (discrete > integrated > virtual > CPU); [`BackendError::NoAdapter`] if
+    /// there is none.
+    pub fn new() -> Result<Self, BackendError> {
+        Self::with_preference(&AdapterPreference::Best)
+    }
+
+    pub fn with_preference(preference: &AdapterPreference) -> Result<Self, BackendError> {
+        let ctx = GpuContext::new(preference)?;
+        let memory = MemoryTracker::new();
+        let alloc = Allocator::new(ctx.device.clone(), ctx.queue.clone(), ctx.limits.clone(), Arc::clone(&memory));
+        let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let rec = Recorder::new(ctx.device.clone(), ctx.queue.clone(), alloc.clone());
+        let kernels = Kernels::new(&ctx.device, &rec);
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(BackendError::Device(format!("building kernels on {}: {e}", ctx.info.name)));
+        }
+        Ok(Self { ctx, memory, alloc, kernels, rec: Mutex::new(rec) })
+    }
+
+    pub fn context(&self) -> &GpuContext {
+        &self.ctx
+    }
+
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.ctx.limits
+    }
+
+    pub fn allocator(&self) -> &Allocator {
+        &self.alloc
+    }
+
+    /// Dispatches, submissions and bind groups created since creation.
+    pub fn counters(&self) -> Counters {
+        self.rec().counters
+    }
+
+    fn rec(&self) -> MutexGuard<'_, Recorder> {
+        // A panic while recording (a caller bug) leaves at worst a partial op in the encoder.
+        self.rec.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The backend for GPU tests: `Some` with a device; with no adapter, `None` after printing
+/// `skipping: <reason>`, unless `GCNSIM_REQUIRE_GPU` is set (and not "0"), which makes it panic
+/// so that CI fails instead of silently skipping. Any other error (a kernel that does not
+/// build, a failed device request) always panics: that is a bug, not a missing GPU.
+pub fn gpu_for_tests() -> Option<GpuBackend> {
+    match GpuBackend::new() {
+        Ok(b) => Some(b),
+        Err(e @ BackendError::NoAdapter) => {
+            let required = std::env::var("GCNSIM_REQUIRE_GPU").is_ok_and(|v| !v.is_empty() && v != "0");
+            assert!(!required, "GCNSIM_REQUIRE_GPU is set but there is no GPU adapter: {e}");
+            println!("skipping: {e}");
+            None
+        }
+        Err(e) => panic!("GPU backend failed to start: {e}"),
+    }
+}
+
+impl Backend for GpuBackend {
+    type Matrix = GpuMatrix;
+    type Sparse = GpuSparse;
+    type Index = GpuIndex;
+    type Stats = GpuStats;
+
+    fn describe(&self) -> String {
+        format!("gpu (wgpu): {}", self.ctx.describe())
+    }
+
+    fn memory(&self) -> &MemoryTracker {
+        &self.memory
+    }
+
+    fn alloc(&self, rows: usize, cols: usize, category: MemCategory, label: &str) -> Result<GpuMatrix, BackendError> {
+        let buf = self.alloc.create(label, category, 4 * (rows * cols) as u64, alloc::STORAGE)?;
+        Ok(GpuMatrix { rows, cols, buf })
+    }
+
+    fn upload(&self, host: &HostMatrix, category: MemCategory, label: &str) -> Result<GpuMatrix, BackendError> {
+        let buf = self.alloc.create_init(label, category, bytemuck::cast_slice(&host.data), alloc::STORAGE)?;
+        Ok(GpuMatrix { rows: host.rows, cols: host.cols, buf })
+    }
+
+    fn download(&self, m: &GpuMatrix) -> Result<HostMatrix, BackendError> {
+        let data = self.rec().read(&m.buf, 4 * m.len() as u64)?;
+        Ok(HostMatrix::from_vec(m.rows, m.cols, data))
+    }
+
+    fn upload_sparse(&self, csr: &Csr, category: MemCategory, label: &str) -> Result<GpuSparse, BackendError> {
+        assert!(csr.values.len() == csr.nnz(), "upload_sparse: the CSR must carry values");
+        assert_eq!(csr.row_ptr.len(), csr.rows + 1, "upload_sparse: row_ptr must have rows + 1 entries");
+        let structure = Arc::new(GpuSparseStructure {
+            rows: csr.rows,
+            cols: csr.cols,
+            nnz: csr.nnz(),
+            row_ptr: self.alloc.create_init(
+                &format!("{label}.row_ptr"),
+                category,
+                bytemuck::cast_slice(&csr.row_ptr),
+                alloc::STORAGE,
+            )?,
+            col_idx: self.alloc.create_init(
+                &format!("{label}.col_idx"),
+                category,
+                bytemuck::cast_slice(&csr.col_idx),
+                alloc::STORAGE,
+            )?,
+        });
+        let values = self.alloc.create_init(
+            &format!("{label}.values"),
+            category,
+            bytemuck::cast_slice(&csr.values),
+            alloc::STORAGE,
+        )?;
+        Ok(GpuSparse { structure, values })
+    }
+
+    fn sparse_like(&self, s: &GpuSparse, category: MemCategory, label: &str) -> Result<GpuSparse, BackendError> {
+        let values = self.alloc.create(&format!("{label}.values"), category, 4 * s.nnz() as u64, alloc::STORAGE)?;
+        Ok(GpuSparse { structure: Arc::clone(&s.structure), values })
+    }
+
+    fn upload_index(&self, data: &[u32], category: MemCategory, label: &str) -> Result<GpuIndex, BackendError> {
+        let buf = self.alloc.create_init(label, category, bytemuck::cast_slice(data), alloc::STORAGE)?;
+        Ok(GpuIndex { len: data.len(), buf })
+    }
+
+    fn alloc_stats(&self, slots: usize, label: &str) -> Result<GpuStats, BackendError> {
+        let buf = self.alloc.create(label, MemCategory::Staging, 4 * (slots * STATS_WIDTH) as u64, alloc::STORAGE)?;
+        Ok(GpuStats { slots, buf })
+    }
+
+    fn read_stats(&self, stats: &GpuStats) -> Result<Vec<f32>, BackendError> {
+        self.rec().read(&stats.buf, 4 * (stats.slots * STATS_WIDTH) as u64)
+    }
+
+    fn flush(&self) -> Result<(), BackendError> {
+        self.rec().flush()
+    }
+
+    fn copy(&self, src: &GpuMatrix, dst: &mut GpuMatrix) {
+        check_shape("copy", "dst", (dst.rows, dst.cols), (src.rows, src.cols));
+        self.rec().copy(&src.buf, 0, &dst.buf, 0, 4 * src.len() as u64);
+    }
+
+    fn spmm(&self, a: &GpuSparse, x: &GpuMatrix, out: &mut GpuMatrix) {
+        self.kernels.spmm.encode(&mut self.rec(), a, x, out);
+    }
+
+    fn matmul(&self, a: &GpuMatrix, b: &GpuMatrix, out: &mut GpuMatrix, transpose_a: bool, transpose_b: bool) {
+        self.kernels.matmul.encode(&mut self.rec(), a, b, out, transpose_a, transpose_b);
+    }
+
+    fn relu(&self, x: &GpuMatrix, out: &mut GpuMatrix) {
+        self.kernels.relu.relu(&mut self.rec(), x, out);
+    }
+
+    fn relu_backward(&self, output: &GpuMatrix, grad: &GpuMatrix, out: &mut GpuMatrix) {
+        self.kernels.relu.relu_backward(&mut self.rec(), output, grad, out);
+    }
+
+    fn dropout(&self, x: &GpuMatrix, node_ids: &GpuIndex, spec: &DropoutSpec, out: &mut GpuMatrix) {
+        self.kernels.dropout.dense(&mut self.rec(), x, node_ids, spec, out);
+    }
+
+    fn dropout_sparse(
+        &self,
+        x: &GpuSparse,
+        node_ids: &GpuIndex,
+        layout: SparseLayout,
+        spec: &DropoutSpec,
+        out: &mut GpuSparse,
+    ) {
+        self.kernels.dropout.sparse(&mut self.rec(), x, node_ids, layout, spec, out);
+    }
+
+    fn softmax_xent(
+        &self,
+        logits: &GpuMatrix,
+        labels: &GpuIndex,
+        split: &GpuIndex,
+        grad_scale: f32,
+        grad: Option<&mut GpuMatrix>,
+        stats: &mut GpuStats,
+        slot: usize,
+    ) {
+        self.kernels.softmax_xent.encode(
+            &mut self.rec(),
+            &self.kernels.reduce,
+            logits,
+            labels,
+            split,
+            grad_scale,
+            grad.map(|g| &*g),
+            stats,
+            slot,
+        );
+    }
+
+    fn sum_squares(&self, m: &GpuMatrix, stats: &mut GpuStats, slot: usize) {
+        self.kernels.reduce.sum_squares(&mut self.rec(), m, stats, slot);
+    }
+
+    fn weighted_sum(&self, inputs: &[&GpuMatrix], weights: &[f32], order: ReduceOrder, out: &mut GpuMatrix) {
+        self.kernels.weighted_sum.encode(&mut self.rec(), inputs, weights, order, out);
+    }
+
+    fn adam_step(
+        &self,
+        param: &mut GpuMatrix,
+        grad: &GpuMatrix,
+        m: &mut GpuMatrix,
+        v: &mut GpuMatrix,
+        step: &AdamStep,
+    ) {
+        self.kernels.optimizer.adam(&mut self.rec(), param, grad, m, v, step);
+    }
+
+    fn sgd_step(&self, param: &mut GpuMatrix, grad: &GpuMatrix, step: &SgdStep) {
+        self.kernels.optimizer.sgd(&mut self.rec(), param, grad, step);
+    }
+}
+
+// The backend is shared like the CPU one (e.g. behind an Arc across threads).
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<GpuBackend>();
+    send_sync::<GpuMatrix>();
+    send_sync::<GpuSparse>();
+};

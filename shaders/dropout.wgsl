@@ -1,0 +1,84 @@
+// Dropout with the counter-based mask of src/rng.rs (bit-identical: u32 arithmetic only, the
+// 24-bit uniform is exact in f32): keep element (node, column) iff mask_uniform >= rate, then
+// out = x * scale, else 0.
+// dropout: dense, row r is node node_ids[r]. dropout_sparse: one thread per stored entry, the
+// entry's row found by binary search in row_ptr; node_cols selects the layout.
+
+struct Params {
+    n: u32,        // elements (dense) or stored entries (sparse)
+    cols: u32,     // dense columns
+    rows: u32,     // sparse rows
+    stream: u32,
+    rate: f32,
+    scale: f32,
+    node_cols: u32, // 0 = NodeRows, 1 = NodeCols
+    _pad0: u32,
+}
+
+const WG: u32 = 256u;
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> node_ids: array<u32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<storage, read> row_ptr: array<u32>;
+@group(0) @binding(4) var<storage, read> col_idx: array<u32>;
+@group(1) @binding(0) var<uniform> p: Params;
+
+// rng::hash32 (lowbias32).
+fn hash32(v: u32) -> u32 {
+    var h = v;
+    h ^= h >> 16u;
+    h *= 0x7feb352du;
+    h ^= h >> 15u;
+    h *= 0x846ca68bu;
+    h ^= h >> 16u;
+    return h;
+}
+
+// rng::mask_uniform.
+fn mask_uniform(stream: u32, node: u32, column: u32) -> f32 {
+    let h = hash32(hash32(stream ^ (node * 0x27d4eb2fu)) ^ column);
+    return f32(h >> 8u) * (1.0 / 16777216.0);
+}
+
+fn apply(v: f32, node: u32, column: u32) -> f32 {
+    return select(0.0, v * p.scale, mask_uniform(p.stream, node, column) >= p.rate);
+}
+
+@compute @workgroup_size(256)
+fn dropout(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.x + wid.y * nwg.x) * WG + lid;
+    if i >= p.n {
+        return;
+    }
+    let r = i / p.cols;
+    let c = i - r * p.cols;
+    out[i] = apply(x[i], node_ids[r], c);
+}
+
+@compute @workgroup_size(256)
+fn dropout_sparse(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let e = (wid.x + wid.y * nwg.x) * WG + lid;
+    if e >= p.n {
+        return;
+    }
+    // Largest r with row_ptr[r] <= e; row_ptr[rows] = n > e, so empty rows are skipped.
+    var lo = 0u;
+    var hi = p.rows;
+    while hi - lo > 1u {
+        let mid = (lo + hi) / 2u;
+        if row_ptr[mid] <= e {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let c = col_idx[e];
+    var node = node_ids[lo];
+    var column = c;
+    if p.node_cols == 1u {
+        node = node_ids[c];
+        column = lo;
+    }
+    out[e] = apply(x[e], node, column);
+}

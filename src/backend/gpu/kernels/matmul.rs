@@ -1,0 +1,134 @@
+//! `out = op(A) · op(B)`: see `shaders/matmul.wgsl`.
+
+use bytemuck::{Pod, Zeroable};
+
+use super::{check_buf, groups, kernel, kernel_with, module, Access};
+use crate::backend::gpu::recorder::{Bind, Kernel, Recorder, PARAM_BYTES};
+use crate::backend::gpu::{shaders, GpuMatrix};
+use crate::backend::{check_shape, Shape};
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct MatmulParams {
+    pub m: u32,
+    pub n: u32,
+    pub kd: u32,
+    pub lda: u32,
+    pub ldb: u32,
+    pub ta: u32,
+    pub tb: u32,
+    pub tiles_n: u32,
+    pub tiles: u32,
+    pub splits: u32,
+    pub chunk: u32,
+    pub _pad: u32,
+}
+const _: () = assert!(size_of::<MatmulParams>() as u64 <= PARAM_BYTES);
+
+pub struct Matmul {
+    /// [R = 1, R = 4] variants.
+    direct: [Kernel; 2],
+    split: [Kernel; 2],
+    sum_splits: Kernel,
+}
+
+impl Matmul {
+    /// Output tile: 16·R rows × BN columns per workgroup of 16 × 16 threads, R rows per thread.
+    pub const BN: usize = 16;
+    pub const BK: usize = 16;
+    pub const WORKGROUP: u32 = 256;
+    /// Split k only when each chunk still gets at least this much k.
+    pub const MIN_CHUNK: usize = 256;
+    /// Split k until about this many workgroups run.
+    pub const TARGET_GROUPS: usize = 512;
+
+    pub fn new(device: &wgpu::Device, params_layout: &wgpu::BindGroupLayout) -> Self {
+        let m = module(device, "matmul.wgsl", shaders::MATMUL);
+        let (r, w) = (Access::Read, Access::ReadWrite);
+        let rw = [(0, r), (1, r), (2, w)];
+        let rs = [(0, r), (1, r), (3, w)];
+        Self {
+            direct: [
+                kernel_with(device, params_layout, &m, "matmul", "matmul r1", &rw, &[("R", 1.0)]),
+                kernel_with(device, params_layout, &m, "matmul", "matmul r4", &rw, &[("R", 4.0)]),
+            ],
+            split: [
+                kernel_with(device, params_layout, &m, "matmul_split", "matmul_split r1", &rs, &[("R", 1.0)]),
+                kernel_with(device, params_layout, &m, "matmul_split", "matmul_split r4", &rs, &[("R", 4.0)]),
+            ],
+            sum_splits: kernel(device, params_layout, &m, "matmul_sum_splits", &[(2, w), (3, w)]),
+        }
+    }
+
+    /// Rows per thread: 1 when one 16-row tile covers m (no padding rows computed), else 4.
+    pub fn rows_per_thread(m: usize) -> usize {
+        if m <= 16 {
+            1
+        } else {
+            4
+        }
+    }
+
+    /// (splits, chunk) for k = `kd` over `tiles` output tiles. Depends on the shape only, so a
+    /// result is reproducible on every device.
+    pub fn split_k(kd: usize, tiles: usize) -> (usize, usize) {
+        let want = Self::TARGET_GROUPS.div_ceil(tiles.max(1));
+        let splits = kd.div_ceil(Self::MIN_CHUNK).min(want).max(1);
+        let chunk = kd.div_ceil(splits).next_multiple_of(Self::BK).max(Self::BK);
+        (kd.div_ceil(chunk).max(1), chunk)
+    }
+
+    pub fn encode(&self, rec: &mut Recorder, a: &GpuMatrix, b: &GpuMatrix, out: &GpuMatrix, ta: bool, tb: bool) {
+        let (m, ka) = if ta { (a.cols(), a.rows()) } else { (a.rows(), a.cols()) };
+        let (kb, n) = if tb { (b.cols(), b.rows()) } else { (b.rows(), b.cols()) };
+        assert!(ka == kb, "matmul: inner dimensions {ka} and {kb} differ");
+        check_shape("matmul", "out", (out.rows(), out.cols()), (m, n));
+        check_buf("matmul", "a", &a.buf, a.len());
+        check_buf("matmul", "b", &b.buf, b.len());
+        check_buf("matmul", "out", &out.buf, out.len());
+        if m == 0 || n == 0 {
+            return;
+        }
+        let rows = Self::rows_per_thread(m);
+        let variant = usize::from(rows == 4);
+        let tiles_n = n.div_ceil(Self::BN);
+        let tiles = groups("matmul", m, 16 * rows) as usize * tiles_n;
+        let (splits, chunk) = Self::split_k(ka, tiles);
+        let mut params = MatmulParams {
+            m: m as u32,
+            n: n as u32,
+            kd: ka as u32,
+            lda: a.cols() as u32,
+            ldb: b.cols() as u32,
+            ta: ta as u32,
+            tb: tb as u32,
+            tiles_n: tiles_n as u32,
+            tiles: tiles as u32,
+            splits: 1,
+            chunk: ka.max(1) as u32,
+            _pad: 0,
+        };
+        let total = u32::try_from(tiles * splits).expect("matmul: too many workgroups");
+        if splits == 1 {
+            let slot = rec.params(&params);
+            rec.dispatch(
+                &self.direct[variant],
+                &[Bind::Buf(&a.buf), Bind::Buf(&b.buf), Bind::Buf(&out.buf)],
+                slot,
+                total,
+            );
+            return;
+        }
+        params.splits = splits as u32;
+        params.chunk = chunk as u32;
+        let part = rec.scratch("matmul split-k partials", 4 * (splits * m * n) as u64);
+        let slot = rec.params(&params);
+        rec.dispatch(&self.split[variant], &[Bind::Buf(&a.buf), Bind::Buf(&b.buf), Bind::Buf(&part)], slot, total);
+        rec.dispatch(
+            &self.sum_splits,
+            &[Bind::Buf(&out.buf), Bind::Buf(&part)],
+            slot,
+            groups("matmul", m * n, Self::WORKGROUP as usize),
+        );
+    }
+}

@@ -1,0 +1,124 @@
+//! One typed wrapper per kernel family. Each owns its pipeline(s) with an explicit group-0
+//! bind-group layout, mirrors its WGSL `Params` in a `#[repr(C)]` Pod struct, checks shapes and
+//! buffer sizes (panicking with the op's name: a caller bug), and records through the
+//! [`Recorder`].
+
+pub mod dropout;
+pub mod matmul;
+pub mod optimizer;
+pub mod reduce;
+pub mod relu;
+pub mod softmax_xent;
+pub mod spmm;
+pub mod weighted_sum;
+
+use super::alloc::GpuBuffer;
+use super::recorder::{Kernel, Recorder};
+
+/// How a kernel accesses a group-0 storage binding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    ReadWrite,
+}
+
+pub fn module(device: &wgpu::Device, label: &str, source: &'static str) -> wgpu::ShaderModule {
+    device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(label),
+        source: wgpu::ShaderSource::Wgsl(source.into()),
+    })
+}
+
+/// A pipeline for `entry` of `module` with an explicit layout: group 0 = storage buffers at the
+/// given binding numbers, group 1 = the shared parameter uniform.
+pub fn kernel(
+    device: &wgpu::Device,
+    params_layout: &wgpu::BindGroupLayout,
+    module: &wgpu::ShaderModule,
+    entry: &'static str,
+    bindings: &[(u32, Access)],
+) -> Kernel {
+    kernel_with(device, params_layout, module, entry, entry, bindings, &[])
+}
+
+/// [`kernel`] with WGSL `override` constants; `name` tells the variants apart.
+pub fn kernel_with(
+    device: &wgpu::Device,
+    params_layout: &wgpu::BindGroupLayout,
+    module: &wgpu::ShaderModule,
+    entry: &'static str,
+    name: &'static str,
+    bindings: &[(u32, Access)],
+    constants: &[(&str, f64)],
+) -> Kernel {
+    let entries: Vec<wgpu::BindGroupLayoutEntry> = bindings
+        .iter()
+        .map(|&(binding, access)| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Storage { read_only: access == Access::Read },
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        })
+        .collect();
+    let layout =
+        device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(name), entries: &entries });
+    let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some(name),
+        bind_group_layouts: &[Some(&layout), Some(params_layout)],
+        immediate_size: 0,
+    });
+    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(name),
+        layout: Some(&pipeline_layout),
+        module,
+        entry_point: Some(entry),
+        // Every kernel writes its workgroup memory before reading it; skipping wgpu's zero
+        // fill saves a pass over it (and a barrier) per workgroup.
+        compilation_options: wgpu::PipelineCompilationOptions { constants, zero_initialize_workgroup_memory: false },
+        cache: None,
+    });
+    Kernel { name, pipeline, layout, bindings: bindings.iter().map(|b| b.0).collect() }
+}
+
+/// Workgroups for `n` items at `per_group` items each, as the u32 a dispatch takes.
+pub fn groups(op: &str, n: usize, per_group: usize) -> u32 {
+    u32::try_from(n.div_ceil(per_group)).unwrap_or_else(|_| panic!("{op}: {n} items need too many workgroups"))
+}
+
+/// Panics unless `buf` holds at least `elems` 4-byte elements.
+#[track_caller]
+pub fn check_buf(op: &str, what: &str, buf: &GpuBuffer, elems: usize) {
+    assert!(buf.size() >= 4 * elems as u64, "{op}: {what} buffer has {} bytes, needs {}", buf.size(), 4 * elems);
+}
+
+/// Every kernel family, built once per device.
+pub struct Kernels {
+    pub spmm: spmm::Spmm,
+    pub matmul: matmul::Matmul,
+    pub relu: relu::Relu,
+    pub dropout: dropout::Dropout,
+    pub softmax_xent: softmax_xent::SoftmaxXent,
+    pub reduce: reduce::Reduce,
+    pub weighted_sum: weighted_sum::WeightedSum,
+    pub optimizer: optimizer::Optimizer,
+}
+
+impl Kernels {
+    pub fn new(device: &wgpu::Device, rec: &Recorder) -> Self {
+        let pl = rec.params_layout();
+        Self {
+            spmm: spmm::Spmm::new(device, pl),
+            matmul: matmul::Matmul::new(device, pl),
+            relu: relu::Relu::new(device, pl),
+            dropout: dropout::Dropout::new(device, pl),
+            softmax_xent: softmax_xent::SoftmaxXent::new(device, pl),
+            reduce: reduce::Reduce::new(device, pl),
+            weighted_sum: weighted_sum::WeightedSum::new(device, pl),
+            optimizer: optimizer::Optimizer::new(device, pl),
+        }
+    }
+}

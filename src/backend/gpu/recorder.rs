@@ -1,0 +1,378 @@
+//! The command recorder: one open `CommandEncoder` (and compute pass) that every op appends to,
+//! the per-submission parameter arena, the bind-group cache and the reusable scratch buffers.
+//!
+//! Parameters: every dispatch gets its own slot in a chunked uniform arena, bound at group 1
+//! with a dynamic offset. Slots are filled on the host while recording and uploaded with one
+//! `queue.write_buffer` per used chunk right before the submission, so the recorded dispatches
+//! never see each other's parameters. Chunks, their bind groups and the group-0 bind groups
+//! (keyed by kernel and buffer ids) are reused across submissions.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use super::alloc::{Allocator, GpuBuffer, READBACK};
+use crate::backend::{BackendError, MemCategory};
+
+/// Binding size of the parameter uniform; every kernel's `Params` fits (checked at compile time).
+pub const PARAM_BYTES: u64 = 64;
+/// Bytes per arena chunk.
+const CHUNK_BYTES: u64 = 64 * 1024;
+/// Workgroups per grid dimension we use even if a device allows more.
+const MAX_GRID_DIM: u32 = 65_535;
+
+/// A compute pipeline with its explicit group-0 layout.
+pub struct Kernel {
+    pub name: &'static str,
+    pub pipeline: wgpu::ComputePipeline,
+    pub layout: wgpu::BindGroupLayout,
+    /// Binding numbers of group 0, in the order `dispatch` receives the buffers.
+    pub bindings: Vec<u32>,
+}
+
+/// One group-0 resource of a dispatch.
+#[derive(Clone, Copy)]
+pub enum Bind<'a> {
+    Buf(&'a GpuBuffer),
+    /// The arena chunk holding this dispatch's parameters (for extra data like weights).
+    Arena,
+}
+
+/// Where a dispatch's parameters (and extra data) live.
+#[derive(Clone, Copy, Debug)]
+pub struct ParamSlot {
+    chunk: usize,
+    offset: u32,
+    /// Byte offset of the extra data within the chunk.
+    pub extra_offset: u32,
+}
+
+struct Chunk {
+    buf: GpuBuffer,
+    group: wgpu::BindGroup,
+    host: Vec<u8>,
+    used: u64,
+}
+
+/// Most group-0 bindings a kernel has.
+pub const MAX_BINDINGS: usize = 6;
+
+/// Kernel and buffer ids (0 = unused; ids start at 1). A fixed array: no allocation per lookup.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct BindKey {
+    kernel: &'static str,
+    ids: [u64; MAX_BINDINGS],
+}
+
+/// What the recorder did since it was created (diagnostics and tests).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub dispatches: u64,
+    pub submissions: u64,
+    /// Group-0 bind groups created; stays flat once a training loop's buffers are all seen.
+    pub bind_groups_created: u64,
+}
+
+pub struct Recorder {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    alloc: Allocator,
+    params_layout: wgpu::BindGroupLayout,
+    // Declared before `encoder`: a pass must end before its encoder goes.
+    pass: Option<wgpu::ComputePass<'static>>,
+    encoder: Option<wgpu::CommandEncoder>,
+    chunks: Vec<Chunk>,
+    current_chunk: usize,
+    stride: u64,
+    bind_cache: HashMap<BindKey, wgpu::BindGroup>,
+    scratch: HashMap<&'static str, Arc<GpuBuffer>>,
+    readback: Option<GpuBuffer>,
+    grid_dim: u32,
+    pub counters: Counters,
+}
+
+impl Recorder {
+    pub fn new(device: wgpu::Device, queue: wgpu::Queue, alloc: Allocator) -> Self {
+        let params_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("params"),
+            entries: &[wgpu::BindGroupLayoutEntry {
+                binding: 0,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: true,
+                    min_binding_size: wgpu::BufferSize::new(PARAM_BYTES),
+                },
+                count: None,
+            }],
+        });
+        let limits = alloc.limits();
+        let align = limits.min_uniform_buffer_offset_alignment.max(limits.min_storage_buffer_offset_alignment) as u64;
+        let stride = PARAM_BYTES.next_multiple_of(align);
+        let grid_dim = limits.max_compute_workgroups_per_dimension.min(MAX_GRID_DIM);
+        Self {
+            device,
+            queue,
+            alloc,
+            params_layout,
+            pass: None,
+            encoder: None,
+            chunks: Vec::new(),
+            current_chunk: 0,
+            stride,
+            bind_cache: HashMap::new(),
+            scratch: HashMap::new(),
+            readback: None,
+            grid_dim,
+            counters: Counters::default(),
+        }
+    }
+
+    /// Caps workgroups per grid dimension (tests use a tiny cap to exercise 2-D grids).
+    pub fn set_max_grid_dim(&mut self, dim: u32) {
+        self.grid_dim = dim.clamp(1, self.alloc.limits().max_compute_workgroups_per_dimension);
+    }
+
+    pub fn params_layout(&self) -> &wgpu::BindGroupLayout {
+        &self.params_layout
+    }
+
+    pub fn alloc(&self) -> &Allocator {
+        &self.alloc
+    }
+
+    /// Reserves a parameter slot for one dispatch (uploaded at flush).
+    pub fn params<P: bytemuck::Pod>(&mut self, params: &P) -> ParamSlot {
+        self.params_extra(&[], |_| *params)
+    }
+
+    /// Like [`Self::params`], followed by `extra` bytes in the same arena chunk; `make` gets the
+    /// extra data's byte offset within the chunk (bind the chunk with [`Bind::Arena`]).
+    pub fn params_extra<P: bytemuck::Pod>(&mut self, extra: &[u8], make: impl FnOnce(u32) -> P) -> ParamSlot {
+        let slot = self.reserve(extra);
+        let params = make(slot.extra_offset);
+        let bytes = bytemuck::bytes_of(&params);
+        assert!(bytes.len() as u64 <= PARAM_BYTES, "kernel params exceed {PARAM_BYTES} bytes");
+        let at = slot.offset as usize;
+        self.chunks[slot.chunk].host[at..at + bytes.len()].copy_from_slice(bytes);
+        slot
+    }
+
+    fn reserve(&mut self, extra: &[u8]) -> ParamSlot {
+        let extra_at = self.stride;
+        let need = (extra_at + extra.len() as u64).next_multiple_of(self.stride);
+        let fits = |c: &Chunk| c.used + need <= c.host.len() as u64;
+        if self.chunks.get(self.current_chunk).is_some_and(|c| !fits(c)) {
+            self.current_chunk += 1;
+        }
+        // Skip reused chunks too small for an unusually large request.
+        while self.chunks.get(self.current_chunk).is_some_and(|c| !fits(c)) {
+            self.current_chunk += 1;
+        }
+        if self.current_chunk == self.chunks.len() {
+            let chunk = self.new_chunk(need.max(CHUNK_BYTES));
+            self.chunks.push(chunk);
+        }
+        let c = &mut self.chunks[self.current_chunk];
+        let offset = c.used;
+        let e = (offset + extra_at) as usize;
+        c.host[e..e + extra.len()].copy_from_slice(extra);
+        c.used += need;
+        ParamSlot { chunk: self.current_chunk, offset: offset as u32, extra_offset: e as u32 }
+    }
+
+    fn new_chunk(&self, bytes: u64) -> Chunk {
+        let usage = wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST;
+        let buf = self
+            .alloc
+            .create("param arena", MemCategory::Staging, bytes, usage)
+            .unwrap_or_else(|e| panic!("parameter arena: {e}"));
+        let group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("params"),
+            layout: &self.params_layout,
+            entries: &[wgpu::BindGroupEntry {
+                binding: 0,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: buf.raw(),
+                    offset: 0,
+                    size: wgpu::BufferSize::new(PARAM_BYTES),
+                }),
+            }],
+        });
+        Chunk { buf, group, host: vec![0; bytes as usize], used: 0 }
+    }
+
+    fn encoder(&mut self) -> &mut wgpu::CommandEncoder {
+        self.encoder.get_or_insert_with(|| {
+            self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("gcnsim step") })
+        })
+    }
+
+    fn end_pass(&mut self) {
+        self.pass = None;
+    }
+
+    /// Splits `groups` workgroups over x and y; shaders recover the linear index as
+    /// `wid.x + wid.y * num_workgroups.x` and skip indices past their own bound.
+    pub fn grid(&self, groups: u32) -> (u32, u32) {
+        if groups <= self.grid_dim {
+            (groups.max(1), 1)
+        } else {
+            (self.grid_dim, groups.div_ceil(self.grid_dim))
+        }
+    }
+
+    /// Records one dispatch of `groups` workgroups.
+    pub fn dispatch(&mut self, kernel: &Kernel, binds: &[Bind<'_>], slot: ParamSlot, groups: u32) {
+        assert_eq!(binds.len(), kernel.bindings.len(), "{}: wrong number of bindings", kernel.name);
+        assert!(binds.len() <= MAX_BINDINGS, "{}: more than {MAX_BINDINGS} bindings", kernel.name);
+        if groups == 0 {
+            return;
+        }
+        let arena = &self.chunks[slot.chunk].buf;
+        let mut key = BindKey { kernel: kernel.name, ids: [0; MAX_BINDINGS] };
+        for (id, b) in key.ids.iter_mut().zip(binds) {
+            *id = resolve(b, arena).id();
+        }
+        if !self.bind_cache.contains_key(&key) {
+            let entries: Vec<wgpu::BindGroupEntry<'_>> = binds
+                .iter()
+                .zip(&kernel.bindings)
+                .map(|(b, &binding)| wgpu::BindGroupEntry {
+                    binding,
+                    resource: resolve(b, arena).raw().as_entire_binding(),
+                })
+                .collect();
+            let group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some(kernel.name),
+                layout: &kernel.layout,
+                entries: &entries,
+            });
+            self.bind_cache.insert(key, group);
+            self.counters.bind_groups_created += 1;
+        }
+        let (x, y) = self.grid(groups);
+        if self.pass.is_none() {
+            let pass = self
+                .encoder()
+                .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("gcnsim ops"), timestamp_writes: None })
+                .forget_lifetime();
+            self.pass = Some(pass);
+        }
+        let pass = self.pass.as_mut().expect("pass just opened");
+        pass.set_pipeline(&kernel.pipeline);
+        pass.set_bind_group(0, &self.bind_cache[&key], &[]);
+        pass.set_bind_group(1, &self.chunks[slot.chunk].group, &[slot.offset]);
+        pass.dispatch_workgroups(x, y, 1);
+        self.counters.dispatches += 1;
+    }
+
+    /// Records a buffer-to-buffer copy of `bytes` (no-op for 0).
+    pub fn copy(&mut self, src: &GpuBuffer, src_offset: u64, dst: &GpuBuffer, dst_offset: u64, bytes: u64) {
+        if bytes == 0 {
+            return;
+        }
+        assert!(src_offset + bytes <= src.size() && dst_offset + bytes <= dst.size(), "copy: range out of bounds");
+        self.end_pass();
+        self.encoder().copy_buffer_to_buffer(src.raw(), src_offset, dst.raw(), dst_offset, bytes);
+    }
+
+    /// A scratch buffer named `name` of at least `bytes`, grown (replaced) when too small. Only
+    /// commands recorded later may use it; earlier commands keep the old one alive.
+    pub fn scratch(&mut self, name: &'static str, bytes: u64) -> Arc<GpuBuffer> {
+        let grow = self.scratch.get(name).is_none_or(|b| b.size() < bytes);
+        if grow {
+            // Grow geometrically so slowly increasing sizes don't reallocate every call.
+            let current = self.scratch.get(name).map_or(0, |b| b.size());
+            let want = bytes.max(current + current / 2);
+            let buf = match self.alloc.create(name, MemCategory::Staging, want, super::alloc::STORAGE) {
+                Ok(b) => b,
+                Err(_) => self
+                    .alloc
+                    .create(name, MemCategory::Staging, bytes, super::alloc::STORAGE)
+                    .unwrap_or_else(|e| panic!("{name}: {e}")),
+            };
+            self.scratch.insert(name, Arc::new(buf));
+        }
+        Arc::clone(&self.scratch[name])
+    }
+
+    /// Finishes the encoder, uploads the parameter arena and submits. No-op when nothing was
+    /// recorded.
+    pub fn flush(&mut self) -> Result<(), BackendError> {
+        self.end_pass();
+        let Some(encoder) = self.encoder.take() else {
+            return Ok(());
+        };
+        for c in self.chunks.iter_mut().filter(|c| c.used > 0) {
+            self.queue.write_buffer(c.buf.raw(), 0, &c.host[..c.used as usize]);
+            c.used = 0;
+        }
+        self.current_chunk = 0;
+        self.queue.submit([encoder.finish()]);
+        self.counters.submissions += 1;
+        self.prune();
+        // Non-blocking: lets wgpu retire finished submissions and free dropped buffers.
+        self.device.poll(wgpu::PollType::Poll).map_err(|e| BackendError::Device(e.to_string()))?;
+        Ok(())
+    }
+
+    /// Forgets cached bind groups that reference dropped buffers (so their memory can go).
+    fn prune(&mut self) {
+        let dead: HashSet<u64> = self.alloc.take_dead().into_iter().collect();
+        if !dead.is_empty() {
+            self.bind_cache.retain(|k, _| !k.ids.iter().any(|id| dead.contains(id)));
+        }
+    }
+
+    /// Records a copy of the first `bytes` of `src` into the readback buffer, submits everything
+    /// and waits; returns them as f32 (u32 data can be bit-cast back).
+    pub fn read(&mut self, src: &GpuBuffer, bytes: u64) -> Result<Vec<f32>, BackendError> {
+        if bytes == 0 {
+            return Ok(Vec::new());
+        }
+        if self.readback.as_ref().is_none_or(|b| b.size() < bytes) {
+            self.readback = None;
+            self.readback = Some(self.alloc.create("readback", MemCategory::Staging, bytes, READBACK)?);
+        }
+        let rb = self.readback.take().expect("readback buffer exists");
+        self.copy(src, 0, &rb, 0, bytes);
+        let result = self.flush().and_then(|()| self.map_read(&rb, bytes));
+        self.readback = Some(rb);
+        result
+    }
+
+    fn map_read(&self, rb: &GpuBuffer, bytes: u64) -> Result<Vec<f32>, BackendError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        rb.raw().map_async(wgpu::MapMode::Read, 0..bytes, move |r| {
+            let _ = tx.send(r);
+        });
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| BackendError::Readback(format!("waiting for the GPU: {e}")))?;
+        match rx.try_recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(BackendError::Readback(format!("map_async: {e}"))),
+            Err(_) => return Err(BackendError::Readback("map_async callback did not run".into())),
+        }
+        let out = {
+            let view = rb
+                .raw()
+                .get_mapped_range(0..bytes)
+                .map_err(|e| BackendError::Readback(format!("get_mapped_range: {e}")))?;
+            // Mapped ranges are MAP_ALIGNMENT (8) aligned; fall back to bytewise if ever not.
+            match bytemuck::try_cast_slice::<u8, f32>(&view) {
+                Ok(v) => v.to_vec(),
+                Err(_) => view.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+            }
+        };
+        rb.raw().unmap();
+        Ok(out)
+    }
+}
+
+fn resolve<'a>(b: &Bind<'a>, arena: &'a GpuBuffer) -> &'a GpuBuffer {
+    match b {
+        Bind::Buf(buf) => buf,
+        Bind::Arena => arena,
+    }
+}

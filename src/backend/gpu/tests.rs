@@ -1,0 +1,849 @@
+//! GPU kernels against their CPU twins (through the `Backend` trait on both sides), plus
+//! shader validation, limits, memory accounting and an end-to-end GCN step.
+//!
+//! Tolerance: `|x − y| ≤ max(rel·|x + y|, abs)`, stated per test with its reason. Outputs are
+//! pre-filled with NaN so an element the kernel never writes fails the comparison.
+
+use super::*;
+use crate::backend::cpu::CpuBackend;
+use crate::backend::{stat, Backend, DropoutSpec, MemCategory, ReduceOrder, SparseLayout};
+use crate::rng::{MaskKey, SplitMix64};
+
+macro_rules! gpu_or_skip {
+    () => {
+        match gpu_for_tests() {
+            Some(g) => g,
+            None => return,
+        }
+    };
+}
+
+fn rand_matrix(rng: &mut SplitMix64, rows: usize, cols: usize) -> HostMatrix {
+    HostMatrix::from_vec(rows, cols, (0..rows * cols).map(|_| (rng.next_f64() * 2.0 - 1.0) as f32).collect())
+}
+
+fn nan_matrix(rows: usize, cols: usize) -> HostMatrix {
+    HostMatrix::from_vec(rows, cols, vec![f32::NAN; rows * cols])
+}
+
+/// Random CSR with values; every 7th row (and row 0) is empty.
+fn rand_csr(rng: &mut SplitMix64, rows: usize, cols: usize, density: f64) -> Csr {
+    let mut row_ptr = vec![0u32];
+    let (mut col_idx, mut values) = (Vec::new(), Vec::new());
+    for r in 0..rows {
+        if r % 7 != 0 {
+            for c in 0..cols {
+                if rng.next_f64() < density {
+                    col_idx.push(c as u32);
+                    values.push((rng.next_f64() * 2.0 - 1.0) as f32);
+                }
+            }
+        }
+        row_ptr.push(col_idx.len() as u32);
+    }
+    Csr { rows, cols, row_ptr, col_idx, values }
+}
+
+#[track_caller]
+fn assert_close(what: &str, got: &[f32], want: &[f32], rel: f32, abs: f32) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    for (i, (&x, &y)) in got.iter().zip(want).enumerate() {
+        let d = (x - y).abs();
+        // NaN (an unwritten element) fails this comparison.
+        let ok = d <= (rel * (x + y).abs()).max(abs);
+        assert!(ok, "{what}: element {i}: gpu {x} vs cpu {y} (|diff| {d}, rel {rel}, abs {abs})");
+    }
+}
+
+#[track_caller]
+fn assert_bits_eq(what: &str, got: &[f32], want: &[f32]) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    for (i, (&x, &y)) in got.iter().zip(want).enumerate() {
+        assert!(x.to_bits() == y.to_bits(), "{what}: element {i}: gpu {x} vs cpu {y} not bit-equal");
+    }
+}
+
+fn up<B: Backend>(b: &B, m: &HostMatrix) -> B::Matrix {
+    b.upload(m, MemCategory::Activations, "test").expect("upload")
+}
+
+fn down<B: Backend>(b: &B, m: &B::Matrix) -> Vec<f32> {
+    b.download(m).expect("download").data
+}
+
+// ---------------------------------------------------------------- shaders, limits, memory
+
+#[test]
+fn shaders_validate_with_naga() {
+    for (name, src) in shaders::ALL {
+        let module = naga::front::wgsl::parse_str(src).unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
+        naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
+            .validate(&module)
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    }
+}
+
+#[test]
+fn buffer_too_large_names_label() {
+    let gpu = gpu_or_skip!();
+    let limit = gpu.limits().max_storage_buffer_binding_size.min(gpu.limits().max_buffer_size);
+    let cols = 1024usize;
+    let rows = (limit / 4 / cols as u64 + 1) as usize; // just above the limit
+    let before = gpu.memory().snapshot().live_total();
+    match gpu.alloc(rows, cols, MemCategory::Activations, "huge_activation") {
+        Err(BackendError::BufferTooLarge { label, size, limit: l, limit_name }) => {
+            assert_eq!(label, "huge_activation");
+            assert!(size > l && l == limit, "size {size} limit {l}");
+            assert!(limit_name.starts_with("max_"), "{limit_name}");
+            let msg = BackendError::BufferTooLarge { label, size, limit: l, limit_name }.to_string();
+            assert!(msg.contains("huge_activation"), "{msg}");
+        }
+        Err(e) => panic!("expected BufferTooLarge, got {e}"),
+        Ok(_) => panic!("a buffer above the device limit was allocated"),
+    }
+    assert_eq!(gpu.memory().snapshot().live_total(), before, "nothing may be counted for a refused buffer");
+}
+
+#[test]
+fn memory_tracker_counts_gpu_buffers() {
+    let gpu = gpu_or_skip!();
+    let base = gpu.memory().snapshot();
+    let m = gpu.alloc(100, 30, MemCategory::Weights, "w").expect("alloc");
+    let s = gpu.memory().snapshot();
+    assert_eq!(s.live(MemCategory::Weights), base.live(MemCategory::Weights) + 12_000);
+    let idx = gpu.upload_index(&[1, 2, 3], MemCategory::Graph, "ids").expect("index");
+    let z = gpu.alloc(0, 5, MemCategory::Gradients, "empty").expect("zero-size alloc");
+    let s2 = gpu.memory().snapshot();
+    assert_eq!(s2.live(MemCategory::Graph), base.live(MemCategory::Graph) + 12);
+    assert_eq!(
+        s2.live(MemCategory::Gradients),
+        base.live(MemCategory::Gradients) + 4,
+        "zero-size rounds up to 4 bytes"
+    );
+    drop((m, idx, z));
+    let e = gpu.memory().snapshot();
+    for c in [MemCategory::Weights, MemCategory::Graph, MemCategory::Gradients] {
+        assert_eq!(e.live(c), base.live(c), "{c:?} back down after drop");
+    }
+    assert!(e.peak_total >= base.live_total() + 12_016);
+}
+
+#[test]
+fn list_adapters_reports_limits() {
+    let Some(gpu) = gpu_for_tests() else { return };
+    let all = list_adapters();
+    let l = gpu.limits();
+    // Shown with --nocapture: what CI ran on.
+    println!(
+        "{} | max_buffer_size {} max_storage_buffer_binding_size {} min_uniform_buffer_offset_alignment {}",
+        gpu.describe(),
+        l.max_buffer_size,
+        l.max_storage_buffer_binding_size,
+        l.min_uniform_buffer_offset_alignment
+    );
+    assert!(!all.is_empty());
+    assert!(all.iter().any(|a| a.name == gpu.context().info.name && a.max_buffer_size > 0));
+    assert!(gpu.describe().contains(&gpu.context().info.name));
+    for pref in [AdapterPreference::Name("no such adapter".into()), AdapterPreference::Index(all.len())] {
+        assert!(matches!(GpuBackend::with_preference(&pref), Err(BackendError::NoAdapter)), "{pref:?}");
+    }
+}
+
+#[test]
+fn buffers_dropped_before_flush_stay_valid() {
+    // Recorded commands keep their buffers alive until they ran, even when the handles (and
+    // their memory accounting) are gone.
+    let gpu = gpu_or_skip!();
+    let x = HostMatrix::from_vec(2, 2, vec![-1.0, 2.0, 3.0, -4.0]);
+    let mut out = up(&gpu, &nan_matrix(2, 2));
+    {
+        let src = up(&gpu, &x);
+        let mut tmp = gpu.alloc(2, 2, MemCategory::Activations, "tmp").unwrap();
+        gpu.relu(&src, &mut tmp);
+        gpu.copy(&tmp, &mut out);
+    }
+    gpu.flush().unwrap();
+    assert_bits_eq("relu via dropped temporaries", &down(&gpu, &out), &[0.0, 2.0, 3.0, 0.0]);
+}
+
+// ---------------------------------------------------------------- kernels
+
+#[test]
+fn spmm_matches_cpu() {
+    let gpu = gpu_or_skip!();
+    let cpu = CpuBackend::new();
+    let mut rng = SplitMix64::new(11);
+    // (rows, cols, k, density): ragged sizes, k = 1, k > 64 (column tiles), wide sparse X.
+    let cases = [
+        (37, 29, 5, 0.2),
+        (300, 257, 1, 0.05),
+        (65, 70, 100, 0.3),
+        (1, 1, 1, 1.0),
+        (10, 10, 64, 0.0),
+        (3000, 1433, 16, 0.013),
+        (3000, 1433, 65, 0.013),
+    ];
+    for (rows, cols, k, density) in cases {
+        let a = rand_csr(&mut rng, rows, cols, density);
+        let x = rand_matrix(&mut rng, cols, k);
+        // Also the transposed operator, as the backward pass uses it.
+        for (name, a) in [("A", a.clone()), ("At", a.transpose())] {
+            let xr = if name == "A" { x.clone() } else { rand_matrix(&mut rng, a.cols, k) };
+            let run = |b_out: Vec<f32>, c_out: Vec<f32>| {
+                // Each element is one dot product over a row in stored order on both sides, but
+                // the GPU may contract a·b + c into an FMA: 1e-5 relative; abs for cancellation.
+                assert_close(&format!("spmm {name} {rows}x{cols}·{k}"), &b_out, &c_out, 1e-5, 1e-6);
+            };
+            let (ga, gx) = (gpu.upload_sparse(&a, MemCategory::Graph, "a").unwrap(), up(&gpu, &xr));
+            let mut go = up(&gpu, &nan_matrix(a.rows, k));
+            gpu.spmm(&ga, &gx, &mut go);
+            let (ca, cx) = (cpu.upload_sparse(&a, MemCategory::Graph, "a").unwrap(), up(&cpu, &xr));
+            let mut co = cpu.alloc(a.rows, k, MemCategory::Activations, "o").unwrap();
+            cpu.spmm(&ca, &cx, &mut co);
+            run(down(&gpu, &go), down(&cpu, &co));
+        }
+    }
+}
+
+#[test]
+fn matmul_matches_cpu() {
+    let gpu = gpu_or_skip!();
+    let cpu = CpuBackend::new();
+    let mut rng = SplitMix64::new(12);
+    // (m, k, n) of op(A)·op(B): ragged, one column, inner 0, a 16-row output with a long k
+    // (split-k), and Cora-sized wide inputs: X·W with X 3000×1433, W 1433×16 and, with
+    // (1433, 3000, 16) in the transposed form, Xᵀ·G with G 3000×16 (split-k).
+    let cases = [
+        (37, 23, 19),
+        (1, 1, 1),
+        (5, 40, 1),
+        (17, 0, 3),
+        (100, 17, 33),
+        (16, 2708, 7),
+        (3000, 1433, 16),
+        (1433, 3000, 16),
+    ];
+    for (m, k, n) in cases {
+        for (ta, tb) in [(false, false), (true, false), (false, true)] {
+            let a = if ta { rand_matrix(&mut rng, k, m) } else { rand_matrix(&mut rng, m, k) };
+            let b = if tb { rand_matrix(&mut rng, n, k) } else { rand_matrix(&mut rng, k, n) };
+            let mut go = up(&gpu, &nan_matrix(m, n));
+            gpu.matmul(&up(&gpu, &a), &up(&gpu, &b), &mut go, ta, tb);
+            let mut co = cpu.alloc(m, n, MemCategory::Activations, "o").unwrap();
+            cpu.matmul(&up(&cpu, &a), &up(&cpu, &b), &mut co, ta, tb);
+            // Same products, different summation order (ndarray blocks and may use FMA; the
+            // GPU sums 16-wide tiles in k order): 1e-5 relative; plus an absolute floor of
+            // 5e-8·k because k signed terms |a·b| < 1 can cancel to ~0 while each order keeps
+            // its own rounding (measured: both ≤ 2.2e-5 from an f64 reference at k = 1433).
+            let abs = (k as f32 * 5e-8).max(1e-6);
+            assert_close(&format!("matmul {m}x{k}x{n} ta={ta} tb={tb}"), &down(&gpu, &go), &down(&cpu, &co), 1e-5, abs);
+        }
+    }
+}
+
+#[test]
+fn relu_matches_cpu() {
+    let gpu = gpu_or_skip!();
+    let cpu = CpuBackend::new();
+    let mut rng = SplitMix64::new(13);
+    for (r, c) in [(1, 1), (37, 29), (300, 257)] {
+        let x = rand_matrix(&mut rng, r, c);
+        let mut go = up(&gpu, &nan_matrix(r, c));
+        gpu.relu(&up(&gpu, &x), &mut go);
+        let mut co = up(&cpu, &x);
+        cpu.relu(&up(&cpu, &x), &mut co);
+        // A select: exact.
+        assert_bits_eq("relu", &down(&gpu, &go), &down(&cpu, &co));
+    }
+}
+
+#[test]
+fn relu_backward_matches_cpu() {
+    let gpu = gpu_or_skip!();
+    let cpu = CpuBackend::new();
+    let mut rng = SplitMix64::new(14);
+    for (r, c) in [(1, 1), (37, 29), (300, 257)] {
+        let (y, g) = (rand_matrix(&mut rng, r, c), rand_matrix(&mut rng, r, c));
+        let mut go = up(&gpu, &nan_matrix(r, c));
+        gpu.relu_backward(&up(&gpu, &y), &up(&gpu, &g), &mut go);
+        let mut co = up(&cpu, &y);
+        cpu.relu_backward(&up(&cpu, &y), &up(&cpu, &g), &mut co);
+        // A select: exact.
+        assert_bits_eq("relu_backward", &down(&gpu, &go), &down(&cpu, &co));
+    }
+}
+
+#[test]
+fn dropout_matches_cpu() {
+    let gpu = gpu_or_skip!();
+    let cpu = CpuBackend::new();
+    let mut rng = SplitMix64::new(15);
+    for (r, c, rate) in [(1, 1, 0.5), (37, 29, 0.5), (513, 100, 0.1), (50, 16, 0.9)] {
+        let x = rand_matrix(&mut rng, r, c);
+        // Non-contiguous global ids, as a partition has.
+        let ids: Vec<u32> = (0..r as u32).map(|i| i * 3 + 7).collect();
+        let spec = DropoutSpec::new(MaskKey { seed: 42, epoch: 3, layer: 1 }, rate);
+        let mut go = up(&gpu, &nan_matrix(r, c));
+        gpu.dropout(&up(&gpu, &x), &gpu.upload_index(&ids, MemCategory::Graph, "ids").unwrap(), &spec, &mut go);
+        let mut co = up(&cpu, &x);
+        cpu.dropout(&up(&cpu, &x), &cpu.upload_index(&ids, MemCategory::Graph, "ids").unwrap(), &spec, &mut co);
+        // Same u32 hash, exact 24-bit uniform, one multiply: bit-equal.
+        assert_bits_eq(&format!("dropout {r}x{c} rate {rate}"), &down(&gpu, &go), &down(&cpu, &co));
+    }
+}
+
+#[test]
+fn dropout_sparse_matches_cpu() {
+    let gpu = gpu_or_skip!();
+    let cpu = CpuBackend::new();
+    let mut rng = SplitMix64::new(16);
+    for (r, c, d) in [(1, 1, 1.0), (37, 29, 0.3), (3000, 1433, 0.013)] {
+        let x = rand_csr(&mut rng, r, c, d);
+        let ids: Vec<u32> = (0..r as u32).map(|i| i * 2 + 1).collect();
+        let spec = DropoutSpec::new(MaskKey { seed: 5, epoch: 9, layer: 0 }, 0.5);
+        for (layout, m) in [(SparseLayout::NodeRows, x.clone()), (SparseLayout::NodeCols, x.transpose())] {
+            let gx = gpu.upload_sparse(&m, MemCategory::Features, "x").unwrap();
+            let mut go = gpu.sparse_like(&gx, MemCategory::Features, "xd").unwrap();
+            // NaN pre-fill of the output values.
+            gpu.rec().copy(
+                &gpu.upload(&nan_matrix(1, m.nnz()), MemCategory::Staging, "nan").unwrap().buf,
+                0,
+                &go.values,
+                0,
+                4 * m.nnz() as u64,
+            );
+            gpu.dropout_sparse(
+                &gx,
+                &gpu.upload_index(&ids, MemCategory::Graph, "ids").unwrap(),
+                layout,
+                &spec,
+                &mut go,
+            );
+            let cx = cpu.upload_sparse(&m, MemCategory::Features, "x").unwrap();
+            let mut co = cpu.sparse_like(&cx, MemCategory::Features, "xd").unwrap();
+            cpu.dropout_sparse(
+                &cx,
+                &cpu.upload_index(&ids, MemCategory::Graph, "ids").unwrap(),
+                layout,
+                &spec,
+                &mut co,
+            );
+            // Same mask function: bit-equal.
+            assert_bits_eq(
+                &format!("dropout_sparse {r}x{c} {layout:?}"),
+                &gpu.rec().read(&go.values, 4 * m.nnz() as u64).unwrap(),
+                &co.values,
+            );
+        }
+    }
+}
+
+fn xent_inputs(rng: &mut SplitMix64, rows: usize, cols: usize) -> (HostMatrix, Vec<u32>, Vec<u32>) {
+    let mut logits = rand_matrix(rng, rows, cols);
+    for v in &mut logits.data {
+        *v *= 4.0;
+    }
+    // Exact ties in a few rows exercise the first-argmax rule.
+    for r in (0..rows).step_by(11) {
+        if cols > 1 {
+            logits.data[r * cols + 1] = logits.data[r * cols];
+        }
+    }
+    let labels = (0..rows).map(|_| rng.below(cols as u64) as u32).collect();
+    let split = (0..rows).map(|_| rng.below(4) as u32).collect();
+    (logits, labels, split)
+}
+
+#[test]
+fn softmax_xent_matches_cpu() {
+    let gpu = gpu_or_skip!();
+    let cpu = CpuBackend::new();
+    let mut rng = SplitMix64::new(17);
+    // 0 rows, one row, ragged, and > 1024 rows (a second reduction pass).
+    for (rows, cols) in [(0, 7), (1, 1), (37, 7), (2708, 7), (5000, 41)] {
+        let (logits, labels, split) = xent_inputs(&mut rng, rows, cols);
+        for with_grad in [true, false] {
+            let slot = 1;
+            // Stats pre-filled with NaN: slot 1 entries 0..9 must be overwritten, AUX and the
+            // other slots left alone.
+            let gstats_init = vec![f32::NAN; 3 * STATS_WIDTH];
+            let mut gs = GpuStats {
+                slots: 3,
+                buf: gpu
+                    .alloc
+                    .create_init("stats", MemCategory::Staging, bytemuck::cast_slice(&gstats_init), alloc::STORAGE)
+                    .unwrap(),
+            };
+            let mut gg = up(&gpu, &nan_matrix(rows, cols));
+            let (gl, gy, gsp) = (
+                up(&gpu, &logits),
+                gpu.upload_index(&labels, MemCategory::Graph, "y").unwrap(),
+                gpu.upload_index(&split, MemCategory::Graph, "s").unwrap(),
+            );
+            gpu.softmax_xent(&gl, &gy, &gsp, 0.25, if with_grad { Some(&mut gg) } else { None }, &mut gs, slot);
+            let mut cs = cpu.alloc_stats(3, "stats").unwrap();
+            let mut cg = up(&cpu, &nan_matrix(rows, cols));
+            let (cl, cy, csp) = (
+                up(&cpu, &logits),
+                cpu.upload_index(&labels, MemCategory::Graph, "y").unwrap(),
+                cpu.upload_index(&split, MemCategory::Graph, "s").unwrap(),
+            );
+            cpu.softmax_xent(&cl, &cy, &csp, 0.25, if with_grad { Some(&mut cg) } else { None }, &mut cs, slot);
+            let g_stats = gpu.read_stats(&gs).unwrap();
+            let c_stats = cpu.read_stats(&cs).unwrap();
+            let (gslot, cslot) = (&g_stats[STATS_WIDTH..2 * STATS_WIDTH], &c_stats[STATS_WIDTH..2 * STATS_WIDTH]);
+            for s in [stat::TRAIN, stat::VALID, stat::TEST] {
+                // Counts and correct counts are integers (< 2^24) and argmax comparisons are
+                // exact: equal.
+                assert_eq!(gslot[s + stat::COUNT], cslot[s + stat::COUNT], "count {rows}x{cols}");
+                assert_eq!(gslot[s + stat::CORRECT], cslot[s + stat::CORRECT], "correct {rows}x{cols}");
+            }
+            // Loss sums: GPU exp/log are within a few ulp of libm and the sum is an f32 tree,
+            // the CPU sums in f64: 1e-5 relative.
+            let losses = |v: &[f32]| [v[stat::TRAIN], v[stat::VALID], v[stat::TEST]];
+            assert_close(&format!("xent loss {rows}x{cols}"), &losses(gslot), &losses(cslot), 1e-5, 1e-6);
+            assert!(gslot[stat::AUX].is_nan(), "AUX must not be touched");
+            assert!(
+                g_stats[..STATS_WIDTH].iter().chain(&g_stats[2 * STATS_WIDTH..]).all(|v| v.is_nan()),
+                "other slots untouched"
+            );
+            if with_grad {
+                // p = exp(l − lse) with GPU exp (few ulp): 1e-5 relative, 1e-7 absolute for the
+                // near-zero probabilities (scaled by grad_scale 0.25).
+                assert_close(&format!("xent grad {rows}x{cols}"), &down(&gpu, &gg), &down(&cpu, &cg), 1e-5, 1e-7);
+            } else {
+                assert!(down(&gpu, &gg).iter().all(|v| v.is_nan()), "grad untouched without Some");
+            }
+        }
+    }
+}
+
+#[test]
+fn sum_squares_matches_cpu() {
+    let gpu = gpu_or_skip!();
+    let cpu = CpuBackend::new();
+    let mut rng = SplitMix64::new(18);
+    // 0, 1, ragged, 2 passes, and > 1024² items for 3 passes (ping-pong scratch).
+    for (r, c) in [(0, 3), (1, 1), (37, 29), (1433, 16), (1100, 1000)] {
+        let m = rand_matrix(&mut rng, r, c);
+        let mut gs = GpuStats {
+            slots: 2,
+            buf: gpu
+                .alloc
+                .create_init(
+                    "stats",
+                    MemCategory::Staging,
+                    bytemuck::cast_slice(&[f32::NAN; 2 * STATS_WIDTH]),
+                    alloc::STORAGE,
+                )
+                .unwrap(),
+        };
+        gpu.sum_squares(&up(&gpu, &m), &mut gs, 1);
+        let mut cs = cpu.alloc_stats(2, "s").unwrap();
+        cpu.sum_squares(&up(&cpu, &m), &mut cs, 1);
+        let (g, c_) = (gpu.read_stats(&gs).unwrap(), cpu.read_stats(&cs).unwrap());
+        // f32 tree sum (log-depth error) against an f64 sequential sum: 1e-5 relative.
+        assert_close(
+            &format!("sum_squares {r}x{c}"),
+            &[g[STATS_WIDTH + stat::AUX]],
+            &[c_[STATS_WIDTH + stat::AUX]],
+            1e-5,
+            0.0,
+        );
+        assert!(g[..STATS_WIDTH + stat::AUX].iter().all(|v| v.is_nan()), "only AUX of the slot is written");
+    }
+}
+
+#[test]
+fn weighted_sum_matches_cpu() {
+    let gpu = gpu_or_skip!();
+    let cpu = CpuBackend::new();
+    let mut rng = SplitMix64::new(19);
+    for p in [1usize, 2, 3, 5, 7, 16, 33, 64] {
+        let (r, c) = (37, 19);
+        let inputs: Vec<HostMatrix> = (0..p).map(|_| rand_matrix(&mut rng, r, c)).collect();
+        let weights: Vec<f32> = (0..p).map(|_| rng.next_f64() as f32).collect();
+        for order in [ReduceOrder::Flat, ReduceOrder::Tree] {
+            let gi: Vec<GpuMatrix> = inputs.iter().map(|m| up(&gpu, m)).collect();
+            let mut go = up(&gpu, &nan_matrix(r, c));
+            gpu.weighted_sum(&gi.iter().collect::<Vec<_>>(), &weights, order, &mut go);
+            let ci: Vec<_> = inputs.iter().map(|m| up(&cpu, m)).collect();
+            let mut co = cpu.alloc(r, c, MemCategory::Gradients, "o").unwrap();
+            cpu.weighted_sum(&ci.iter().collect::<Vec<_>>(), &weights, order, &mut co);
+            // Same order of the same operations; only FMA contraction of w·x + acc may differ:
+            // 1e-5 relative, abs for terms cancelling to ~0.
+            assert_close(&format!("weighted_sum P={p} {order:?}"), &down(&gpu, &go), &down(&cpu, &co), 1e-5, 1e-6);
+        }
+    }
+    // The order itself: with power-of-two weights every product is exact, so FMA contraction
+    // cannot change anything and only the association of the additions differs between Flat
+    // and Tree. Values of mixed magnitude make those roundings visible: bit-equal per order,
+    // and Flat ≠ Tree somewhere.
+    for p in [4usize, 6, 13, 64] {
+        let (r, c) = (17, 23);
+        let inputs: Vec<HostMatrix> = (0..p)
+            .map(|_| {
+                let mut m = rand_matrix(&mut rng, r, c);
+                for v in &mut m.data {
+                    *v *= (1u32 << rng.below(20)) as f32;
+                }
+                m
+            })
+            .collect();
+        let weights: Vec<f32> = (0..p).map(|_| [0.25f32, 0.5, 1.0, 2.0][rng.below(4) as usize]).collect();
+        let mut results = Vec::new();
+        for order in [ReduceOrder::Flat, ReduceOrder::Tree] {
+            let gi: Vec<GpuMatrix> = inputs.iter().map(|m| up(&gpu, m)).collect();
+            let mut go = up(&gpu, &nan_matrix(r, c));
+            gpu.weighted_sum(&gi.iter().collect::<Vec<_>>(), &weights, order, &mut go);
+            let ci: Vec<_> = inputs.iter().map(|m| up(&cpu, m)).collect();
+            let mut co = cpu.alloc(r, c, MemCategory::Gradients, "o").unwrap();
+            cpu.weighted_sum(&ci.iter().collect::<Vec<_>>(), &weights, order, &mut co);
+            let g = down(&gpu, &go);
+            assert_bits_eq(&format!("weighted_sum exact P={p} {order:?}"), &g, &down(&cpu, &co));
+            results.push(g);
+        }
+        assert!(results[0] != results[1], "P={p}: inputs too tame to tell Flat from Tree");
+    }
+}
+
+#[test]
+fn adam_step_matches_cpu() {
+    let gpu = gpu_or_skip!();
+    let cpu = CpuBackend::new();
+    let mut rng = SplitMix64::new(20);
+    let (r, c) = (300, 17);
+    let (p, g, m) = (rand_matrix(&mut rng, r, c), rand_matrix(&mut rng, r, c), rand_matrix(&mut rng, r, c));
+    let v = HostMatrix::from_vec(r, c, (0..r * c).map(|_| rng.next_f64() as f32).collect());
+    let step = AdamStep { lr_t: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 5e-4 };
+    let (mut gp, gg, mut gm, mut gv) = (up(&gpu, &p), up(&gpu, &g), up(&gpu, &m), up(&gpu, &v));
+    let (mut cp, cg, mut cm, mut cv) = (up(&cpu, &p), up(&cpu, &g), up(&cpu, &m), up(&cpu, &v));
+    for _ in 0..3 {
+        gpu.adam_step(&mut gp, &gg, &mut gm, &mut gv, &step);
+        cpu.adam_step(&mut cp, &cg, &mut cm, &mut cv, &step);
+    }
+    // Same operation order; GPU sqrt and division need not be correctly rounded (Vulkan
+    // allows a few ulp) and FMA contraction may apply: 1e-5 relative.
+    for (name, a, b) in [("param", &gp, &cp), ("m", &gm, &cm), ("v", &gv, &cv)] {
+        assert_close(&format!("adam {name}"), &down(&gpu, a), &down(&cpu, b), 1e-5, 1e-7);
+    }
+}
+
+#[test]
+fn sgd_step_matches_cpu() {
+    let gpu = gpu_or_skip!();
+    let cpu = CpuBackend::new();
+    let mut rng = SplitMix64::new(21);
+    let (r, c) = (1433, 16);
+    let (p, g) = (rand_matrix(&mut rng, r, c), rand_matrix(&mut rng, r, c));
+    let (mut gp, gg) = (up(&gpu, &p), up(&gpu, &g));
+    let (mut cp, cg) = (up(&cpu, &p), up(&cpu, &g));
+    // Several recorded steps with different parameters in one submission: each dispatch must
+    // see its own uniform slot.
+    for i in 0..5 {
+        let step = SgdStep { lr: 0.1 * (i + 1) as f32, weight_decay: 1e-3 * i as f32 };
+        gpu.sgd_step(&mut gp, &gg, &step);
+        cpu.sgd_step(&mut cp, &cg, &step);
+    }
+    // Same operations; FMA contraction may differ: 1e-5 relative.
+    assert_close("sgd", &down(&gpu, &gp), &down(&cpu, &cp), 1e-5, 1e-6);
+}
+
+#[test]
+fn copy_matches_cpu() {
+    let gpu = gpu_or_skip!();
+    let mut rng = SplitMix64::new(22);
+    let x = rand_matrix(&mut rng, 33, 7);
+    let mut go = up(&gpu, &nan_matrix(33, 7));
+    gpu.copy(&up(&gpu, &x), &mut go);
+    // A byte copy: exact.
+    assert_bits_eq("copy", &down(&gpu, &go), &x.data);
+}
+
+#[test]
+fn param_arena_survives_many_dispatches() {
+    // More dispatches than one arena chunk holds, recorded before one submission, then again
+    // (chunks reused) in a second one.
+    let gpu = gpu_or_skip!();
+    let x = HostMatrix::from_vec(1, 3, vec![1.0, 2.0, 3.0]);
+    let mut a = up(&gpu, &x);
+    let g = up(&gpu, &HostMatrix::from_vec(1, 3, vec![1.0, 1.0, 1.0]));
+    let mut want = x.data.clone();
+    for round in 0..2 {
+        for i in 0..700 {
+            let lr = ((i % 13) as f32 - 6.0) * 0.25 * (round + 1) as f32;
+            gpu.sgd_step(&mut a, &g, &SgdStep { lr, weight_decay: 0.0 });
+            for w in &mut want {
+                *w -= lr * 1.0;
+            }
+        }
+        gpu.flush().unwrap();
+    }
+    // Multiples of 0.25 on small integers: exact in f32 on both sides.
+    assert_bits_eq("arena", &down(&gpu, &a), &want);
+}
+
+// ---------------------------------------------------------------- end to end
+
+struct Problem {
+    a_hat: Csr,
+    x: Csr,
+    w0: HostMatrix,
+    w1: HostMatrix,
+    labels: Vec<u32>,
+    split: Vec<u32>,
+    node_ids: Vec<u32>,
+}
+
+fn problem() -> Problem {
+    problem_sized(61, 45, 8, 5)
+}
+
+fn problem_sized(n: usize, f: usize, h: usize, c: usize) -> Problem {
+    let mut rng = SplitMix64::new(23);
+    let mut pairs = Vec::new();
+    for _ in 0..n * 5 / 2 {
+        pairs.push((rng.below(n as u64) as u32, rng.below(n as u64) as u32));
+    }
+    let adj = Csr::from_pairs(n, n, pairs, true).symmetrized();
+    let a_hat = crate::graph::Normalization::Symmetric.apply(&adj);
+    let mut x = rand_csr(&mut rng, n, f, 0.15);
+    for v in &mut x.values {
+        *v = v.abs();
+    }
+    let w0 = rand_matrix(&mut rng, f, h);
+    let w1 = rand_matrix(&mut rng, h, c);
+    let labels = (0..n).map(|_| rng.below(c as u64) as u32).collect();
+    let split = (0..n).map(|i| [1, 1, 2, 3, 0][i % 5]).collect();
+    let node_ids = (0..n as u32).map(|i| i + 100).collect();
+    Problem { a_hat, x, w0, w1, labels, split, node_ids }
+}
+
+/// Results of `step`: weights after 2 epochs, stats of both epochs, the last logits.
+struct StepOut {
+    w0: Vec<f32>,
+    w1: Vec<f32>,
+    stats: Vec<f32>,
+    dw0: Vec<f32>,
+}
+
+/// Two epochs of a 2-layer GCN (dropout on sparse input and hidden layer, forward, backward,
+/// gradient aggregation, Adam on W0, SGD on W1) written only against the trait.
+fn step<B: Backend>(b: &B, p: &Problem) -> StepOut {
+    let cat = MemCategory::Activations;
+    let n = p.a_hat.rows;
+    let (f, h, c) = (p.x.cols, p.w0.cols, p.w1.cols);
+    let a = b.upload_sparse(&p.a_hat, MemCategory::Graph, "a").unwrap();
+    let at = b.upload_sparse(&p.a_hat.transpose(), MemCategory::Graph, "at").unwrap();
+    let x = b.upload_sparse(&p.x, MemCategory::Features, "x").unwrap();
+    let xt = b.upload_sparse(&p.x.transpose(), MemCategory::Features, "xt").unwrap();
+    let mut xd = b.sparse_like(&x, MemCategory::Features, "xd").unwrap();
+    let mut xdt = b.sparse_like(&xt, MemCategory::Features, "xdt").unwrap();
+    let ids = b.upload_index(&p.node_ids, MemCategory::Graph, "ids").unwrap();
+    let labels = b.upload_index(&p.labels, MemCategory::Graph, "labels").unwrap();
+    let split = b.upload_index(&p.split, MemCategory::Graph, "split").unwrap();
+    let mut w0 = b.upload(&p.w0, MemCategory::Weights, "w0").unwrap();
+    let mut w1 = b.upload(&p.w1, MemCategory::Weights, "w1").unwrap();
+    let mut m0 = b.alloc(f, h, MemCategory::OptimizerState, "m0").unwrap();
+    let mut v0 = b.alloc(f, h, MemCategory::OptimizerState, "v0").unwrap();
+    let mut stats = b.alloc_stats(4, "stats").unwrap();
+    let al = |r, c| b.alloc(r, c, cat, "t").unwrap();
+    let (mut xw, mut h0, mut a0, mut d1, mut z, mut logits, mut g) =
+        (al(n, h), al(n, h), al(n, h), al(n, h), al(n, c), al(n, c), al(n, c));
+    let (mut dz, mut dw1, mut dd1, mut da0, mut dh0, mut dxw, mut dw0) =
+        (al(n, c), al(h, c), al(n, h), al(n, h), al(n, h), al(n, h), al(f, h));
+    let (mut dw0b, mut agg) = (al(f, h), al(f, h));
+    let ntrain = p.split.iter().filter(|&&s| s == 1).count() as f32;
+    for epoch in 0..2u32 {
+        let in_drop = DropoutSpec::new(MaskKey { seed: 7, epoch, layer: 0 }, 0.5);
+        let hid_drop = DropoutSpec::new(MaskKey { seed: 7, epoch, layer: 1 }, 0.5);
+        b.dropout_sparse(&x, &ids, SparseLayout::NodeRows, &in_drop, &mut xd);
+        b.dropout_sparse(&xt, &ids, SparseLayout::NodeCols, &in_drop, &mut xdt);
+        b.spmm(&xd, &w0, &mut xw);
+        b.spmm(&a, &xw, &mut h0);
+        b.relu(&h0, &mut a0);
+        b.dropout(&a0, &ids, &hid_drop, &mut d1);
+        b.matmul(&d1, &w1, &mut z, false, false);
+        b.spmm(&a, &z, &mut logits);
+        b.softmax_xent(&logits, &labels, &split, 1.0 / ntrain, Some(&mut g), &mut stats, epoch as usize);
+        b.sum_squares(&w0, &mut stats, 2 + epoch as usize);
+        b.spmm(&at, &g, &mut dz);
+        b.matmul(&d1, &dz, &mut dw1, true, false);
+        b.matmul(&dz, &w1, &mut dd1, false, true);
+        b.dropout(&dd1, &ids, &hid_drop, &mut da0);
+        b.relu_backward(&a0, &da0, &mut dh0);
+        b.spmm(&at, &dh0, &mut dxw);
+        b.spmm(&xdt, &dxw, &mut dw0);
+        b.copy(&dw0, &mut dw0b);
+        b.weighted_sum(&[&dw0, &dw0b, &dw0], &[0.25, 0.5, 0.25], ReduceOrder::Tree, &mut agg);
+        b.adam_step(
+            &mut w0,
+            &agg,
+            &mut m0,
+            &mut v0,
+            &AdamStep { lr_t: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 5e-4 },
+        );
+        b.sgd_step(&mut w1, &dw1, &SgdStep { lr: 0.1, weight_decay: 0.0 });
+        b.flush().unwrap();
+    }
+    StepOut {
+        w0: b.download(&w0).unwrap().data,
+        w1: b.download(&w1).unwrap().data,
+        stats: b.read_stats(&stats).unwrap(),
+        dw0: b.download(&dw0).unwrap().data,
+    }
+}
+
+#[test]
+fn gcn_step_matches_cpu() {
+    let gpu = gpu_or_skip!();
+    let p = problem();
+    let g = step(&gpu, &p);
+    let c = step(&CpuBackend::new(), &p);
+    // Chained kernels (each ≤ 1e-5) through two epochs and Adam's division by √v (which
+    // amplifies relative gradient error for tiny v): 1e-4 relative, 1e-5 absolute.
+    assert_close("e2e stats", &g.stats, &c.stats, 1e-4, 1e-5);
+    assert_close("e2e dW0", &g.dw0, &c.dw0, 1e-4, 1e-6);
+    assert_close("e2e W0", &g.w0, &c.w0, 1e-4, 1e-5);
+    assert_close("e2e W1", &g.w1, &c.w1, 1e-4, 1e-5);
+    let k = gpu.counters();
+    assert!(k.dispatches > 0);
+    assert!(k.submissions <= 2 + 4, "one submission per flush plus the downloads, got {}", k.submissions);
+}
+
+#[test]
+fn kernels_handle_2d_grids() {
+    // Large inputs need more workgroups than one grid dimension allows (65535); a cap of 3
+    // sends every kernel of the GCN step through the 2-D grid path with surplus workgroups.
+    let gpu = gpu_or_skip!();
+    let p = problem_sized(700, 300, 20, 7);
+    let c = step(&CpuBackend::new(), &p);
+    for cap in [2, 3] {
+        gpu.rec().set_max_grid_dim(cap);
+        let g = step(&gpu, &p);
+        // As gcn_step_matches_cpu.
+        assert_close("2-D grid stats", &g.stats, &c.stats, 1e-4, 1e-5);
+        assert_close("2-D grid dW0", &g.dw0, &c.dw0, 1e-4, 1e-6);
+        assert_close("2-D grid W0", &g.w0, &c.w0, 1e-4, 1e-5);
+        assert_close("2-D grid W1", &g.w1, &c.w1, 1e-4, 1e-5);
+    }
+}
+
+#[test]
+fn bind_groups_are_cached_across_epochs() {
+    let gpu = gpu_or_skip!();
+    let p = problem();
+    step(&gpu, &p);
+    let first = gpu.counters();
+    // A second run allocates new buffers (new bind groups), but within it the second epoch
+    // must reuse the first epoch's: at most one epoch's worth of new groups.
+    step(&gpu, &p);
+    let second = gpu.counters();
+    let per_run = second.bind_groups_created - first.bind_groups_created;
+    let dispatches_per_run = second.dispatches - first.dispatches;
+    assert!(
+        per_run * 2 <= dispatches_per_run + 2,
+        "{per_run} bind groups for {dispatches_per_run} dispatches over 2 epochs"
+    );
+}
+
+/// Timing only (`cargo test --release perf_ -- --ignored --nocapture`): Cora-sized epochs
+/// (2708 nodes, 1433 sparse features, 16 hidden, 7 classes) on both backends.
+#[test]
+#[ignore]
+fn perf_cora_sized_epoch() {
+    let gpu = gpu_or_skip!();
+    let mut rng = SplitMix64::new(99);
+    let (n, f, h, c) = (2708, 1433, 16, 7);
+    let mut pairs = Vec::new();
+    for _ in 0..5429 {
+        pairs.push((rng.below(n as u64) as u32, rng.below(n as u64) as u32));
+    }
+    let adj = Csr::from_pairs(n, n, pairs, true).symmetrized();
+    let p = Problem {
+        a_hat: crate::graph::Normalization::Symmetric.apply(&adj),
+        x: rand_csr(&mut rng, n, f, 0.0127),
+        w0: rand_matrix(&mut rng, f, h),
+        w1: rand_matrix(&mut rng, h, c),
+        labels: (0..n).map(|_| rng.below(c as u64) as u32).collect(),
+        split: (0..n).map(|i| [1, 2, 3, 0][i % 4]).collect(),
+        node_ids: (0..n as u32).collect(),
+    };
+    for name in ["gpu", "cpu"] {
+        let t = std::time::Instant::now();
+        let reps = 10;
+        for _ in 0..reps {
+            if name == "gpu" {
+                step(&gpu, &p);
+            } else {
+                step(&CpuBackend::new(), &p);
+            }
+        }
+        println!(
+            "{name}: {:.2} ms per 2-epoch run (incl. upload and download)",
+            t.elapsed().as_secs_f64() * 1e3 / reps as f64
+        );
+    }
+    println!("{:?}", gpu.counters());
+}
+
+/// Timing only: each op 50× on Cora-sized operands in one submission.
+#[test]
+#[ignore]
+fn perf_kernels_cora_sized() {
+    let gpu = gpu_or_skip!();
+    let mut rng = SplitMix64::new(99);
+    let (n, f, h, c) = (2708, 1433, 16, 7);
+    let mut pairs = Vec::new();
+    for _ in 0..5429 {
+        pairs.push((rng.below(n as u64) as u32, rng.below(n as u64) as u32));
+    }
+    let adj = Csr::from_pairs(n, n, pairs, true).symmetrized();
+    let a_hat = crate::graph::Normalization::Symmetric.apply(&adj);
+    let x = rand_csr(&mut rng, n, f, 0.0127);
+    let a = gpu.upload_sparse(&a_hat, MemCategory::Graph, "a").unwrap();
+    let xs = gpu.upload_sparse(&x, MemCategory::Graph, "x").unwrap();
+    let xt = gpu.upload_sparse(&x.transpose(), MemCategory::Graph, "xt").unwrap();
+    let mut xd = gpu.sparse_like(&xs, MemCategory::Graph, "xd").unwrap();
+    let ids = gpu.upload_index(&(0..n as u32).collect::<Vec<_>>(), MemCategory::Graph, "ids").unwrap();
+    let w0 = up(&gpu, &rand_matrix(&mut rng, f, h));
+    let w1 = up(&gpu, &rand_matrix(&mut rng, h, c));
+    let hm = up(&gpu, &rand_matrix(&mut rng, n, h));
+    let mut o16 = up(&gpu, &rand_matrix(&mut rng, n, h));
+    let mut o7 = up(&gpu, &rand_matrix(&mut rng, n, c));
+    let mut of = up(&gpu, &rand_matrix(&mut rng, f, h));
+    let labels = gpu
+        .upload_index(&(0..n).map(|_| rng.below(c as u64) as u32).collect::<Vec<_>>(), MemCategory::Graph, "y")
+        .unwrap();
+    let split =
+        gpu.upload_index(&(0..n).map(|i| [1, 2, 3, 0][i % 4]).collect::<Vec<_>>(), MemCategory::Graph, "s").unwrap();
+    let mut stats = gpu.alloc_stats(1, "st").unwrap();
+    let spec = DropoutSpec::new(MaskKey { seed: 1, epoch: 1, layer: 0 }, 0.5);
+    let reps = 50;
+    let sync = up(&gpu, &nan_matrix(1, 1));
+    let time = |name: &str, f: &mut dyn FnMut()| {
+        gpu.download(&sync).unwrap();
+        let t = std::time::Instant::now();
+        for _ in 0..reps {
+            f();
+        }
+        gpu.flush().unwrap();
+        gpu.download(&sync).unwrap();
+        println!("{name}: {:.3} ms", t.elapsed().as_secs_f64() * 1e3 / reps as f64);
+    };
+    time("dropout_sparse X", &mut || gpu.dropout_sparse(&xs, &ids, SparseLayout::NodeRows, &spec, &mut xd));
+    time("spmm X·W0", &mut || gpu.spmm(&xs, &w0, &mut o16));
+    time("spmm A·H", &mut || gpu.spmm(&a, &hm, &mut o16));
+    time("spmm Xt·G", &mut || gpu.spmm(&xt, &hm, &mut of));
+    time("dropout dense", &mut || gpu.dropout(&hm, &ids, &spec, &mut o16));
+    time("matmul H·W1", &mut || gpu.matmul(&hm, &w1, &mut o7, false, false));
+    time("matmul Ht·G", &mut || gpu.matmul(&hm, &o7, &mut up(&gpu, &nan_matrix(h, c)), true, false));
+    time("relu", &mut || gpu.relu(&hm, &mut o16));
+    time("softmax_xent", &mut || {
+        let l = &o7;
+        let mut g = gpu.alloc(n, c, MemCategory::Activations, "g").unwrap();
+        gpu.softmax_xent(l, &labels, &split, 0.1, Some(&mut g), &mut stats, 0)
+    });
+    time("sum_squares", &mut || gpu.sum_squares(&w0, &mut stats, 0));
+    time("empty flush", &mut || gpu.flush().unwrap());
+}

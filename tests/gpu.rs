@@ -1,0 +1,86 @@
+//! The GPU backend end to end, against the CPU reference. Runs on any wgpu adapter (lavapipe in
+//! CI, where GCNSIM_REQUIRE_GPU=1 turns a missing adapter into a failure); skips otherwise.
+
+mod common;
+
+use gcnsim::backend::cpu::CpuBackend;
+use gcnsim::backend::gpu::gpu_for_tests;
+use gcnsim::backend::Backend;
+use gcnsim::ps::EventLog;
+use gcnsim::sim::{self, RunConfig};
+
+/// 50 epochs of Cora, dropout on (identical masks from the counter-based hash), same seed:
+/// training losses agree to 1e-4 relative at every epoch. The tolerance covers f32 summation
+/// order (GPU tree reductions, fused multiply-add) compounded through 50 Adam steps.
+#[test]
+fn gpu_and_cpu_training_losses_agree_on_cora() {
+    let Some(gpu) = gpu_for_tests() else { return };
+    let Some(ds) = common::cora() else { return };
+    let mut cfg = RunConfig::default();
+    cfg.train.epochs = 50;
+    let (cpu_records, _) = common::train(&CpuBackend::new(), &ds, &cfg);
+    let (gpu_records, _) = common::train(&gpu, &ds, &cfg);
+    let mut worst = 0.0f64;
+    for (c, g) in cpu_records.iter().zip(&gpu_records) {
+        let rel = (c.train_loss - g.train_loss).abs() / c.train_loss.abs();
+        worst = worst.max(rel);
+        assert!(rel <= 1e-4, "epoch {}: GPU loss {} vs CPU {}", c.epoch, g.train_loss, c.train_loss);
+    }
+    eprintln!("worst relative training-loss gap over 50 epochs: {worst:.2e}");
+}
+
+/// Acceptance: GPU mean test accuracy over seeds 0-9 ≥ 80.5% (200 epochs, Kipf's settings).
+#[test]
+fn gpu_cora_mean_test_accuracy_over_ten_seeds() {
+    let Some(gpu) = gpu_for_tests() else { return };
+    let Some(ds) = common::cora() else { return };
+    let mut accs = Vec::new();
+    for seed in 0..10 {
+        let mut cfg = RunConfig::default();
+        cfg.train.seed = seed;
+        let (records, _) = common::train(&gpu, &ds, &cfg);
+        accs.push(records.last().unwrap().test_acc);
+    }
+    let mean = accs.iter().sum::<f64>() / accs.len() as f64;
+    eprintln!("GPU mean test accuracy over seeds 0-9: {mean:.4} ({accs:?})");
+    assert!(mean >= 0.805, "GPU mean test accuracy {mean:.4} < 0.805");
+}
+
+#[test]
+fn exact_bsp_equals_serial_on_cora_gpu() {
+    let Some(gpu) = gpu_for_tests() else { return };
+    let Some(ds) = common::cora() else { return };
+    common::exact_bsp_equals_serial(&gpu, &ds);
+}
+
+#[test]
+fn weight_versions_memory_gpu() {
+    let Some(gpu) = gpu_for_tests() else { return };
+    common::weight_versions_memory(&gpu);
+}
+
+/// The allocator's live bytes against wgpu's own count of buffer memory, at every epoch of a
+/// partitioned run. wgpu counts what the driver allocated: sizes rounded up to its alignment, and
+/// buffers whose handles dropped but whose memory waits for the GPU to finish.
+#[test]
+fn allocator_agrees_with_wgpu_counters() {
+    let Some(gpu) = gpu_for_tests() else { return };
+    let ds = common::csbm("csbm:nodes=2000");
+    let mut cfg = RunConfig::default();
+    cfg.train.epochs = 5;
+    cfg.parallel.partitions = 4;
+    let problem = sim::prepare(&ds, &cfg).unwrap();
+    let mut seen = Vec::new();
+    sim::run(&gpu, &problem, &cfg, &mut EventLog::default(), &mut |_| {
+        let ours = gpu.memory().snapshot().live_total();
+        let theirs = gpu.context().device.get_internal_counters().hal.buffer_memory.read();
+        seen.push((ours, theirs));
+    })
+    .unwrap();
+    eprintln!("(allocator, wgpu) live bytes per epoch: {seen:?}");
+    for &(ours, theirs) in &seen {
+        let theirs = theirs as u64;
+        assert!(theirs >= ours, "wgpu counts {theirs} bytes, fewer than the allocator's {ours}");
+        assert!(theirs <= ours + ours / 4 + (1 << 20), "wgpu counts {theirs} bytes, far above the allocator's {ours}");
+    }
+}
