@@ -74,6 +74,8 @@ pub fn dropout(x: &[f32], cols: usize, node_ids: &[u32], spec: &DropoutSpec, out
 
 /// Dropout on the stored values of a sparse matrix (Kipf's sparse dropout): the mask of entry
 /// (r, c) is the dense mask of (node, feature), so sparse and dense inputs drop alike.
+// The entry index `e` addresses three parallel arrays (col_idx, values, out).
+#[allow(clippy::needless_range_loop)]
 pub fn dropout_sparse(x: &CsrView<'_>, node_ids: &[u32], layout: SparseLayout, spec: &DropoutSpec, out: &mut [f32]) {
     for r in 0..x.rows {
         for e in x.row_ptr[r] as usize..x.row_ptr[r + 1] as usize {
