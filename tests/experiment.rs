@@ -1,0 +1,120 @@
+//! `gcnsim run` and `gcnsim plot` end to end.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn gcnsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gcnsim")).args(args).output().expect("the binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const SMALL: &str = r#"
+name = "small"
+dataset = "csbm:nodes=2000"
+backend = "cpu"
+
+[base]
+epochs = 15
+
+[[grid]]
+partitions = [1, 2]
+boundary = ["exact", "drop"]
+seed = [0, 1]
+
+[[grid]]
+partitions = [2]
+keep_versions = [false, true]
+"#;
+
+fn run(dir: &Path, toml: &str, out: &str) -> Output {
+    let file = dir.join("exp.toml");
+    fs::write(&file, toml).unwrap();
+    gcnsim(&["run", file.to_str().unwrap(), "--out", dir.join(out).to_str().unwrap()])
+}
+
+/// `runs.csv` without its wall-clock column.
+fn runs_without_timing(path: &Path) -> Vec<String> {
+    let text = fs::read_to_string(path).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let timing = header.iter().position(|&h| h == "ms_per_epoch").expect("runs.csv has ms_per_epoch");
+    text.lines()
+        .map(|l| l.split(',').enumerate().filter(|&(i, _)| i != timing).map(|(_, f)| f).collect::<Vec<_>>().join(","))
+        .collect()
+}
+
+#[test]
+fn experiment_writes_every_file_and_reruns_byte_identically() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (run(dir.path(), SMALL, "a"), run(dir.path(), SMALL, "b"));
+    assert!(a.status.success(), "{}", stderr(&a));
+    assert!(b.status.success(), "{}", stderr(&b));
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    for f in ["experiment.resolved.toml", "runs.csv", "metrics.csv", "env.json"] {
+        assert!(a.join(f).is_file(), "{f} missing");
+    }
+    // serial ×2 seeds, P=2 × 2 boundaries × 2 seeds, P=2 keep_versions.
+    assert_eq!(fs::read_to_string(a.join("runs.csv")).unwrap().lines().count(), 1 + 7);
+    assert_eq!(fs::read(a.join("metrics.csv")).unwrap(), fs::read(b.join("metrics.csv")).unwrap());
+    assert_eq!(runs_without_timing(&a.join("runs.csv")), runs_without_timing(&b.join("runs.csv")));
+    assert!(!dir.path().join(".a.incomplete").exists(), "the staging folder is gone");
+}
+
+#[test]
+fn a_failing_run_leaves_the_previous_results_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = run(dir.path(), SMALL, "r");
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let before = fs::read(dir.path().join("r/metrics.csv")).unwrap();
+    // The second run's learning rate makes the loss overflow: the experiment stops there.
+    let diverging =
+        "dataset = \"csbm:nodes=2000\"\nbackend = \"cpu\"\n[base]\nepochs = 30\n[grid]\nlr = [0.01, 1e30]\n";
+    let failed = run(dir.path(), diverging, "r");
+    assert!(!failed.status.success());
+    assert!(stderr(&failed).contains("diverged"), "{}", stderr(&failed));
+    assert_eq!(fs::read(dir.path().join("r/metrics.csv")).unwrap(), before, "earlier results untouched");
+    let stage = dir.path().join(".r.incomplete");
+    assert!(stage.join("INCOMPLETE").is_file(), "the interrupted run is marked incomplete");
+    assert!(!stage.join("metrics.csv").exists(), "no partial CSV");
+}
+
+#[test]
+fn bad_experiment_files_name_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for (toml, needle) in [
+        ("dataset = \"csbm\"\n[base]\nepoch = 3\n", "base.epoch"),
+        ("dataset = \"csbm\"\n[grid]\npartitioner = [\"metis\", \"spectral\"]\n", "grid.partitioner"),
+        ("dataset = \"csbm\"\n[base]\ndropout = 2.0\n", "dropout"),
+        ("dataset = \"csbm\"\n[base\n", "exp.toml"),
+    ] {
+        let o = run(dir.path(), toml, "x");
+        assert!(!o.status.success(), "{toml:?} was accepted");
+        let err = stderr(&o);
+        assert!(err.contains("exp.toml") && err.contains(needle), "{toml:?}: {err}");
+        assert!(!dir.path().join("x").exists());
+    }
+}
+
+#[test]
+fn gpu_without_adapter_fails_and_auto_falls_back_to_cpu() {
+    // No adapter can exist for Metal on Linux: wgpu sees none.
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    let no_gpu = |backend: &str| {
+        Command::new(env!("CARGO_BIN_EXE_gcnsim"))
+            .env("WGPU_BACKEND", "metal")
+            .args(["train", "--epochs", "2", "--backend", backend])
+            .output()
+            .unwrap()
+    };
+    let gpu = no_gpu("gpu");
+    assert!(!gpu.status.success());
+    assert!(stderr(&gpu).contains("no GPU adapter"), "{}", stderr(&gpu));
+    let auto = no_gpu("auto");
+    assert!(auto.status.success(), "{}", stderr(&auto));
+    assert!(stderr(&auto).contains("using the CPU backend"), "{}", stderr(&auto));
+}
