@@ -118,3 +118,30 @@ fn gpu_without_adapter_fails_and_auto_falls_back_to_cpu() {
     assert!(auto.status.success(), "{}", stderr(&auto));
     assert!(stderr(&auto).contains("using the CPU backend"), "{}", stderr(&auto));
 }
+
+#[test]
+fn plot_redraws_every_figure_from_the_csvs() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(dir.path(), SMALL, "p");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = dir.path().join("p");
+    let figures =
+        ["convergence.png", "convergence.svg", "memory.png", "memory.svg", "partitions.png", "partitions.svg"];
+    let originals: Vec<Vec<u8>> =
+        figures.iter().map(|f| fs::read(out.join(f)).unwrap_or_else(|_| panic!("{f} missing"))).collect();
+    for f in figures {
+        fs::remove_file(out.join(f)).unwrap();
+    }
+    let plot = gcnsim(&["plot", out.to_str().unwrap()]);
+    assert!(plot.status.success(), "{}", stderr(&plot));
+    for (f, original) in figures.iter().zip(&originals) {
+        // Same rows, same pixels: the figures come from the CSVs alone.
+        assert!(&fs::read(out.join(f)).unwrap() == original, "{f} differs when redrawn");
+    }
+    // A results folder without runs.csv is a clear error.
+    let empty = dir.path().join("empty");
+    fs::create_dir(&empty).unwrap();
+    let bad = gcnsim(&["plot", empty.to_str().unwrap()]);
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("runs.csv"), "{}", stderr(&bad));
+}

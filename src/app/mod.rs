@@ -16,6 +16,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Devices => backend::devices(),
         Command::Run(args) => experiment::run_command(&args),
         Command::Bench(args) => bench::bench_command(&args),
-        Command::Plot(_) => anyhow::bail!("not built yet"),
+        Command::Plot(args) => experiment::plot_command(&args),
     }
 }

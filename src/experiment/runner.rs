@@ -167,6 +167,7 @@ fn write_results(
         runs: runs.len(),
     };
     write_json_atomic(&dir.join("env.json"), &env)?;
+    crate::report::plots::draw_all_titled(dir, &exp.name, runs, metrics)?;
     Ok(())
 }
 

@@ -20,6 +20,9 @@ pub enum ReportError {
     },
     #[error("{path}: {message}")]
     Format { path: PathBuf, message: String },
+    /// A row that does not parse: `line` is 1-based and counts the header.
+    #[error("{path}:{line}: {message}")]
+    Parse { path: PathBuf, line: u64, message: String },
     #[error("{path}: drawing failed: {message}")]
     Plot { path: PathBuf, message: String },
 }

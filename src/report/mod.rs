@@ -4,6 +4,7 @@
 
 pub mod atomic;
 pub mod metrics;
+pub mod plots;
 pub mod progress;
 pub mod rows;
 pub mod summary;

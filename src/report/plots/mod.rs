@@ -1,0 +1,210 @@
+//! Figures of an experiment's results folder, drawn from `runs.csv` and `metrics.csv` alone:
+//! `convergence`, `memory` and (with several partition counts) `partitions`, each as PNG and
+//! SVG from the same drawing code.
+//!
+//! Text uses DejaVu Sans embedded in the binary (plotters' `ab_glyph` feature), so drawing
+//! needs no system font library; PNG text is rasterized by `text::GlyphText`, which fixes
+//! plotters' glyph spacing. SVG text is left to the viewer's sans-serif font.
+
+mod common;
+mod convergence;
+mod memory;
+mod partitions;
+mod text;
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+pub use convergence::draw_convergence;
+pub use memory::draw_memory;
+pub use partitions::draw_partitions;
+
+use super::atomic::{write_atomic, ReportError};
+use super::rows::{LongMetricsRow, RunRow};
+
+/// Pixel size of every PNG (and the SVG canvas).
+pub const FIGURE_SIZE: (u32, u32) = (1600, 1000);
+
+static DEJAVU_SANS: &[u8] = include_bytes!("../../../assets/DejaVuSans.ttf");
+
+/// Registers the embedded font as plotters' "sans-serif", once per process. The draw
+/// functions call it too, so they work outside `draw_all`; there a failure still surfaces,
+/// as the font error of their first text.
+fn ensure_font() -> Result<(), String> {
+    static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
+    REGISTERED
+        .get_or_init(|| {
+            plotters::style::register_font(common::FONT, FontStyle::Normal, DEJAVU_SANS)
+                .map_err(|_| "the embedded DejaVuSans.ttf is not a valid font".to_string())
+        })
+        .clone()
+}
+
+/// Reads `dir/runs.csv` and `dir/metrics.csv`. A row that does not parse is reported with
+/// its file and line.
+pub fn read_results(dir: &Path) -> Result<(Vec<RunRow>, Vec<LongMetricsRow>), ReportError> {
+    Ok((read_csv(&dir.join("runs.csv"))?, read_csv(&dir.join("metrics.csv"))?))
+}
+
+fn read_csv<R: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<R>, ReportError> {
+    let file = File::open(path).map_err(|source| ReportError::Io { path: path.to_path_buf(), source })?;
+    let mut reader = csv::Reader::from_reader(BufReader::new(file));
+    let headers = reader.headers().map_err(|e| csv_error(path, e))?.clone();
+    let mut record = csv::StringRecord::new();
+    let mut rows = Vec::new();
+    while reader.read_record(&mut record).map_err(|e| csv_error(path, e))? {
+        rows.push(record.deserialize(Some(&headers)).map_err(|e| csv_error(path, e))?);
+    }
+    Ok(rows)
+}
+
+/// `Parse` with the line when csv knows it (it does for every malformed row), else `Csv`.
+fn csv_error(path: &Path, e: csv::Error) -> ReportError {
+    let Some(line) = e.position().map(csv::Position::line) else {
+        return ReportError::Csv { path: path.to_path_buf(), source: e };
+    };
+    // csv's own message repeats the position; keep only what is wrong.
+    let message = match e.kind() {
+        csv::ErrorKind::Deserialize { err, .. } => err.to_string(),
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+            format!("{len} fields where the header has {expected_len}")
+        }
+        _ => e.to_string(),
+    };
+    ReportError::Parse { path: path.to_path_buf(), line, message }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Figure {
+    Convergence,
+    Memory,
+    Partitions,
+}
+
+struct Inputs<'a> {
+    experiment: &'a str,
+    runs: &'a [RunRow],
+    metrics: &'a [LongMetricsRow],
+}
+
+impl Figure {
+    fn stem(self) -> &'static str {
+        match self {
+            Figure::Convergence => "convergence",
+            Figure::Memory => "memory",
+            Figure::Partitions => "partitions",
+        }
+    }
+
+    fn draw<DB: DrawingBackend>(
+        self,
+        root: &DrawingArea<DB, Shift>,
+        inputs: &Inputs<'_>,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        match self {
+            Figure::Convergence => draw_convergence(root, inputs.experiment, inputs.metrics),
+            Figure::Memory => draw_memory(root, inputs.experiment, inputs.metrics),
+            Figure::Partitions => draw_partitions(root, inputs.experiment, inputs.runs),
+        }
+    }
+}
+
+/// Draws every figure into `dir` as PNG and SVG and returns the paths written. The
+/// experiment name in the titles is `dir`'s folder name. `partitions` needs runs with at
+/// least two distinct partition counts and is skipped otherwise.
+pub fn draw_all(dir: &Path, runs: &[RunRow], metrics: &[LongMetricsRow]) -> Result<Vec<PathBuf>, ReportError> {
+    let named = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    let name = named(dir).or_else(|| named(&dir.canonicalize().ok()?)).unwrap_or_else(|| "experiment".into());
+    draw_all_titled(dir, &name, runs, metrics)
+}
+
+/// As [`draw_all`], with the experiment name given (the runner draws into a staging folder).
+pub fn draw_all_titled(
+    dir: &Path,
+    name: &str,
+    runs: &[RunRow],
+    metrics: &[LongMetricsRow],
+) -> Result<Vec<PathBuf>, ReportError> {
+    ensure_font().map_err(|m| plot_error(dir, m))?;
+    let inputs = Inputs { experiment: name, runs, metrics };
+    let mut figures = vec![Figure::Convergence, Figure::Memory];
+    if runs.iter().map(|r| r.partitions).collect::<BTreeSet<_>>().len() >= 2 {
+        figures.push(Figure::Partitions);
+    }
+    let mut written = Vec::with_capacity(2 * figures.len());
+    for fig in figures {
+        let png = dir.join(format!("{}.png", fig.stem()));
+        write_png(&png, fig, &inputs)?;
+        written.push(png);
+        let svg = dir.join(format!("{}.svg", fig.stem()));
+        write_svg(&svg, fig, &inputs)?;
+        written.push(svg);
+    }
+    Ok(written)
+}
+
+fn plot_error(path: &Path, e: impl std::fmt::Display) -> ReportError {
+    ReportError::Plot { path: path.to_path_buf(), message: e.to_string() }
+}
+
+/// Renders into memory and writes the encoded PNG atomically: plotters' own file output
+/// picks the format from the extension, which the temporary name does not have.
+fn write_png(path: &Path, fig: Figure, inputs: &Inputs<'_>) -> Result<(), ReportError> {
+    let (w, h) = FIGURE_SIZE;
+    let mut rgb = vec![0u8; 3 * w as usize * h as usize];
+    {
+        let root = text::GlyphText(BitMapBackend::with_buffer(&mut rgb, (w, h))).into_drawing_area();
+        fig.draw(&root, inputs).map_err(|e| plot_error(path, e))?;
+    }
+    let png = encode_png(&rgb, w, h).map_err(|e| plot_error(path, e))?;
+    write_atomic(path, |out| out.write_all(&png))
+}
+
+fn write_svg(path: &Path, fig: Figure, inputs: &Inputs<'_>) -> Result<(), ReportError> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, FIGURE_SIZE).into_drawing_area();
+        fig.draw(&root, inputs).map_err(|e| plot_error(path, e))?;
+    }
+    write_atomic(path, |out| out.write_all(svg.as_bytes()))
+}
+
+/// A minimal PNG (8-bit RGB, filter 0 on every row, one zlib IDAT) from a packed RGB buffer;
+/// flate2 is already a dependency, so no image crate is needed.
+fn encode_png(rgb: &[u8], w: u32, h: u32) -> std::io::Result<Vec<u8>> {
+    let stride = 3 * w as usize;
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    for row in rgb.chunks_exact(stride).take(h as usize) {
+        z.write_all(&[0])?;
+        z.write_all(row)?;
+    }
+    let idat = z.finish()?;
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::with_capacity(13);
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // depth 8, RGB, deflate, filter method 0, no interlace
+    png_chunk(&mut out, b"IHDR", &ihdr);
+    png_chunk(&mut out, b"IDAT", &idat);
+    png_chunk(&mut out, b"IEND", &[]);
+    Ok(out)
+}
+
+fn png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    out.extend_from_slice(kind);
+    out.extend_from_slice(data);
+    let mut crc = flate2::Crc::new();
+    crc.update(kind);
+    crc.update(data);
+    out.extend_from_slice(&crc.sum().to_be_bytes());
+}
+
+#[cfg(test)]
+mod tests;
