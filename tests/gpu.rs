@@ -84,3 +84,20 @@ fn allocator_agrees_with_wgpu_counters() {
         assert!(theirs <= ours + ours / 4 + (1 << 20), "wgpu counts {theirs} bytes, far above the allocator's {ours}");
     }
 }
+
+/// One epoch is one submission: every worker's passes, the reduction, the optimizer step, the
+/// publish copy and the stats readback go into one command buffer.
+#[test]
+fn one_submission_per_epoch() {
+    let Some(gpu) = gpu_for_tests() else { return };
+    let ds = common::csbm("csbm:nodes=2000");
+    let mut cfg = RunConfig::default();
+    cfg.train.epochs = 6;
+    cfg.parallel.partitions = 4;
+    let problem = sim::prepare(&ds, &cfg).unwrap();
+    let mut submissions = Vec::new();
+    sim::run(&gpu, &problem, &cfg, &mut EventLog::default(), &mut |_| submissions.push(gpu.counters().submissions))
+        .unwrap();
+    let per_epoch: Vec<u64> = submissions.windows(2).map(|w| w[1] - w[0]).collect();
+    assert_eq!(per_epoch, vec![1; 5], "submissions per epoch");
+}

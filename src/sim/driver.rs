@@ -174,3 +174,67 @@ fn epoch_record<B: Backend>(
         wall_ms: started.elapsed().as_secs_f64() * 1e3,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::cpu::CpuBackend;
+    use crate::backend::MemorySnapshot;
+    use crate::data::DatasetSpec;
+    use crate::ps::OptimizerKind;
+
+    fn record(epoch: u32, valid_loss: f64) -> EpochRecord {
+        EpochRecord {
+            epoch,
+            version: epoch as u64 - 1,
+            train_loss: 1.0,
+            train_acc: 0.0,
+            valid_loss,
+            valid_acc: 0.0,
+            test_loss: 0.0,
+            test_acc: 0.0,
+            memory: MemorySnapshot::default(),
+            comm_broadcast_bytes: 0,
+            comm_gradient_bytes: 0,
+            comm_halo_bytes: 0,
+            live_versions: 1,
+            wall_ms: 0.0,
+        }
+    }
+
+    #[test]
+    fn kipf_early_stopping_rule() {
+        // Falling validation loss: never stop.
+        let falling: Vec<EpochRecord> = (1..=30).map(|e| record(e, 2.0 - e as f64 * 0.01)).collect();
+        assert!((11..=30).all(|n| !kipf_early_stop(&falling[..n], 10)));
+        // Not before the window is full, even if the loss jumps.
+        let mut jump: Vec<EpochRecord> = (1..=10).map(|e| record(e, 1.0)).collect();
+        jump.push(record(11, 1.0));
+        assert!(!kipf_early_stop(&jump[..10], 10));
+        // Above the mean of the previous 10: stop.
+        jump.push(record(12, 1.01));
+        assert!(kipf_early_stop(&jump, 10));
+    }
+
+    #[test]
+    fn early_stopping_ends_a_run_and_sgd_trains() {
+        let ds = "csbm:nodes=2000".parse::<DatasetSpec>().unwrap().load().unwrap();
+        let mut cfg = RunConfig::default();
+        cfg.train.epochs = 300;
+        cfg.train.early_stopping = Some(10);
+        let problem = super::super::prepare(&ds, &cfg).unwrap();
+        let (records, outcome) =
+            run(&CpuBackend::new(), &problem, &cfg, &mut EventLog::default(), &mut |_| {}).unwrap();
+        assert!(outcome.stopped_early && records.len() < 300, "ran {} epochs", records.len());
+        assert!(kipf_early_stop(&records, 10));
+
+        cfg.train.early_stopping = None;
+        cfg.train.epochs = 100;
+        cfg.train.optimizer = OptimizerKind::Sgd;
+        cfg.train.lr = 0.5;
+        let (records, outcome) =
+            run(&CpuBackend::new(), &problem, &cfg, &mut EventLog::default(), &mut |_| {}).unwrap();
+        assert!(records.last().unwrap().train_loss < 0.8 * records[0].train_loss, "SGD did not reduce the loss");
+        assert!(outcome.final_test_acc > 0.6, "SGD test accuracy {} (chance 0.2)", outcome.final_test_acc);
+    }
+}
