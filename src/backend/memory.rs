@@ -69,8 +69,7 @@ impl MemoryTracker {
 
     /// Registers `bytes` as live until the returned guard drops.
     pub fn track(self: &Arc<Self>, category: MemCategory, bytes: u64) -> MemGuard {
-        let now = self.live[category as usize].fetch_add(bytes, Ordering::Relaxed) + bytes;
-        let _ = now;
+        self.live[category as usize].fetch_add(bytes, Ordering::Relaxed);
         let total: u64 = self.live.iter().map(|a| a.load(Ordering::Relaxed)).sum();
         self.peak_total.fetch_max(total, Ordering::Relaxed);
         MemGuard { tracker: Arc::clone(self), category, bytes }

@@ -13,7 +13,6 @@ pub struct Problem {
     pub locals: Vec<LocalGraph>,
     /// One entry per partition (also for P = 1).
     pub partitions: Vec<PartitionStats>,
-    pub total_train: usize,
     pub undirected_edges: usize,
     pub row_normalized: bool,
 }
@@ -66,7 +65,6 @@ pub fn prepare(ds: &Dataset, cfg: &RunConfig) -> Result<Problem, super::SimError
         shape,
         locals,
         partitions,
-        total_train: ds.split.train.len(),
         undirected_edges: ds.num_undirected_edges(),
         row_normalized,
     })
