@@ -36,7 +36,12 @@ pub fn draw_memory<DB: DrawingBackend>(
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let _ = super::ensure_font(); // a failure shows up as the font error of the first text
     let groups = group_by_label(metrics);
-    let looks = looks(&groups);
+    // keep_versions runs are dashed in every panel, as in (b): dashed means "never released".
+    let looks: Vec<Look> = looks(&groups)
+        .into_iter()
+        .zip(&groups)
+        .map(|(look, g)| Look { dashed: look.dashed || g.keep_versions, ..look })
+        .collect();
     let any_keep = groups.iter().any(|g| g.keep_versions);
 
     // The run broken down by category: a keep_versions run shows its weights growing among
