@@ -133,8 +133,8 @@ fn build_one(
         nodes.iter().enumerate().map(|(i, &v)| if i < owned_count { g.split_codes[v as usize] } else { 0 }).collect();
     let owned_train = split_codes.iter().filter(|&&c| c == crate::data::SplitCode::Train as u32).count();
     let features = g.features.gather_rows(&nodes);
-    let halo_feature_bytes =
-        if nodes.len() > owned_count { g.features.gather_rows(&nodes[owned_count..]).byte_len() } else { 0 };
+    // Halo rows follow the owned rows in the local features: count them there, no second gather.
+    let halo_feature_bytes = features.rows_byte_len(owned_count..nodes.len());
     let stats = PartitionStats {
         part,
         owned: owned_count,

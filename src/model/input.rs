@@ -46,6 +46,21 @@ impl InputFeatures {
         }
     }
 
+    /// Bytes of the rows in `rows`, as `gather_rows` of them would hold (values, plus row
+    /// offsets and column indices when sparse).
+    pub fn rows_byte_len(&self, rows: std::ops::Range<usize>) -> u64 {
+        if rows.is_empty() {
+            return 0;
+        }
+        match self {
+            InputFeatures::Dense(m) => 4 * (rows.len() * m.cols) as u64,
+            InputFeatures::Sparse(s) => {
+                let nnz = (s.row_ptr[rows.end] - s.row_ptr[rows.start]) as u64;
+                4 * (rows.len() as u64 + 1 + 2 * nnz)
+            }
+        }
+    }
+
     pub fn byte_len(&self) -> u64 {
         match self {
             InputFeatures::Dense(m) => m.byte_len(),
