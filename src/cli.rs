@@ -2,8 +2,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
+pub use crate::backend::BackendChoice;
 use crate::backend::ReduceOrder;
 use crate::graph::partition::PartitionerKind;
 use crate::ps::{Aggregation, OptimizerKind};
@@ -32,19 +33,6 @@ pub enum Command {
     Devices,
     /// Measure milliseconds per training epoch for each backend and write results/bench/.
     Bench(BenchArgs),
-}
-
-/// Which compute backend runs the GCN.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BackendChoice {
-    /// A hardware GPU adapter if there is one, else the CPU backend (with a warning).
-    #[default]
-    Auto,
-    /// The wgpu backend on the best adapter, software (lavapipe) included; fails without one.
-    Gpu,
-    /// The ndarray reference backend.
-    Cpu,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -114,10 +102,13 @@ pub struct TrainArgs {
     /// Never release old weight versions (shows the leak in the memory curve).
     #[arg(long)]
     pub keep_versions: bool,
-    /// Print the parameter-server protocol (publish, compute, aggregate, update, release).
-    #[arg(long)]
-    pub trace: bool,
-    /// Write metrics.csv, timing.csv, events.csv and summary.json here.
+    /// Print the parameter-server protocol (publish, compute, aggregate, update, release), one
+    /// line per event, to stdout or to FILE.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    pub trace: Option<PathBuf>,
+    /// Write metrics.csv, timing.csv, events.csv and summary.json into this folder (created; an
+    /// existing folder is replaced only if it is empty or an earlier gcnsim output). It is
+    /// checked before training starts.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 }
@@ -202,8 +193,10 @@ pub struct BenchArgs {
     /// Timed epochs per measurement (after one warm-up epoch).
     #[arg(long, default_value_t = 20)]
     pub epochs: usize,
-    /// Output folder; results are appended to OUT/bench.csv (one row per measurement).
-    #[arg(long, default_value = "results/bench")]
+    /// Output folder; results are appended to OUT/bench.csv (one row per measurement). The
+    /// default lies in the build folder, which git ignores; the committed measurements in
+    /// results/bench were made with `--out results/bench`.
+    #[arg(long, default_value = "target/bench")]
     pub out: PathBuf,
     /// A free-text tag stored with each row (e.g. the machine).
     #[arg(long, default_value = "")]

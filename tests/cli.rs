@@ -128,3 +128,69 @@ fn unknown_csbm_key_is_named() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("nodez"), "{}", stderr(&o));
 }
+
+#[test]
+fn train_checks_its_output_folder_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    fs::write(&file, "not a folder").unwrap();
+    let o = gcnsim(&["train", "--epochs", "20", "--backend", "cpu", "--out", file.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("not a folder"), "{err}");
+    // Without a terminal, training prints a line every few epochs: none appeared.
+    assert!(!err.contains("epoch"), "it trained before refusing: {err}");
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("test acc"), "it trained before refusing");
+    assert_eq!(fs::read_to_string(&file).unwrap(), "not a folder");
+}
+
+#[test]
+fn train_writes_its_files_as_one_set_and_replaces_only_its_own_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let train = |epochs: &str| {
+        gcnsim(&[
+            "train",
+            "--epochs",
+            epochs,
+            "--backend",
+            "cpu",
+            "--dataset",
+            "csbm:nodes=2000",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let o = train("3");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(out.join("metrics.csv")).unwrap().lines().count(), 4);
+    // Progress without a terminal: lines on stderr.
+    assert!(stderr(&o).contains("train epoch 3/3"), "{}", stderr(&o));
+    // Re-running replaces the earlier output as a whole.
+    let o = train("5");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(out.join("metrics.csv")).unwrap().lines().count(), 6);
+    let names: Vec<String> =
+        fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(names, ["run"], "no staging or aside folders left");
+    // summary.json is deterministic too (wall clock lives in timing.csv).
+    let first = fs::read(out.join("summary.json")).unwrap();
+    assert!(train("5").status.success());
+    assert_eq!(first, fs::read(out.join("summary.json")).unwrap());
+}
+
+#[test]
+fn trace_goes_to_stdout_or_a_file_and_names_owned_and_halo_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = gcnsim(&["train", "--epochs", "1", "--partitions", "2", "--backend", "cpu", "--trace"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("publish v0") && out.contains("owned") && out.contains("halo"), "{out}");
+    assert!(!stderr(&o).contains("publish v0"));
+    let file = dir.path().join("trace.txt");
+    let o =
+        gcnsim(&["train", "--epochs", "1", "--partitions", "2", "--backend", "cpu", "--trace", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = fs::read_to_string(&file).unwrap();
+    assert!(text.lines().count() >= 7 && text.contains("release v0"), "{text}");
+}

@@ -36,13 +36,11 @@ fn run(dir: &Path, toml: &str, out: &str) -> Output {
     gcnsim(&["run", file.to_str().unwrap(), "--out", dir.join(out).to_str().unwrap()])
 }
 
-/// `runs.csv` without its wall-clock column.
-fn runs_without_timing(path: &Path) -> Vec<String> {
-    let text = fs::read_to_string(path).unwrap();
-    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
-    let timing = header.iter().position(|&h| h == "ms_per_epoch").expect("runs.csv has ms_per_epoch");
-    text.lines()
-        .map(|l| l.split(',').enumerate().filter(|&(i, _)| i != timing).map(|(_, f)| f).collect::<Vec<_>>().join(","))
+fn staging_folders(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
         .collect()
 }
 
@@ -53,14 +51,21 @@ fn experiment_writes_every_file_and_reruns_byte_identically() {
     assert!(a.status.success(), "{}", stderr(&a));
     assert!(b.status.success(), "{}", stderr(&b));
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-    for f in ["experiment.resolved.toml", "runs.csv", "metrics.csv", "env.json"] {
+    for f in ["experiment.resolved.toml", "runs.csv", "metrics.csv", "timing.csv", "env.json", ".gcnsim-output"] {
         assert!(a.join(f).is_file(), "{f} missing");
     }
     // serial ×2 seeds, P=2 × 2 boundaries × 2 seeds, P=2 keep_versions.
     assert_eq!(fs::read_to_string(a.join("runs.csv")).unwrap().lines().count(), 1 + 7);
-    assert_eq!(fs::read(a.join("metrics.csv")).unwrap(), fs::read(b.join("metrics.csv")).unwrap());
-    assert_eq!(runs_without_timing(&a.join("runs.csv")), runs_without_timing(&b.join("runs.csv")));
-    assert!(!dir.path().join(".a.incomplete").exists(), "the staging folder is gone");
+    // Everything but the timing file is byte-identical on a re-run.
+    for entry in fs::read_dir(&a).unwrap() {
+        let name = entry.unwrap().file_name();
+        if name != "timing.csv" {
+            assert!(fs::read(a.join(&name)).unwrap() == fs::read(b.join(&name)).unwrap(), "{name:?} differs");
+        }
+    }
+    let timing = fs::read_to_string(a.join("timing.csv")).unwrap();
+    assert!(timing.starts_with("run_id,ms_per_epoch,seconds"), "{timing}");
+    assert!(staging_folders(dir.path()).is_empty(), "no staging folder left: {:?}", staging_folders(dir.path()));
 }
 
 #[test]
@@ -76,9 +81,48 @@ fn a_failing_run_leaves_the_previous_results_intact() {
     assert!(!failed.status.success());
     assert!(stderr(&failed).contains("diverged"), "{}", stderr(&failed));
     assert_eq!(fs::read(dir.path().join("r/metrics.csv")).unwrap(), before, "earlier results untouched");
-    let stage = dir.path().join(".r.incomplete");
-    assert!(stage.join("INCOMPLETE").is_file(), "the interrupted run is marked incomplete");
-    assert!(!stage.join("metrics.csv").exists(), "no partial CSV");
+    assert!(staging_folders(dir.path()).is_empty(), "nothing half-written left: {:?}", staging_folders(dir.path()));
+}
+
+#[test]
+fn run_never_replaces_a_folder_gcnsim_did_not_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    fs::create_dir(&work).unwrap();
+    fs::write(work.join("sentinel.txt"), "keep me").unwrap();
+    let exp = work.join("exp.toml");
+    fs::write(&exp, SMALL).unwrap();
+    // `--out .` and `--out ..` from inside the folder, and the folder itself by path.
+    for out in [".", "..", work.to_str().unwrap()] {
+        let o = Command::new(env!("CARGO_BIN_EXE_gcnsim"))
+            .current_dir(&work)
+            .args(["run", "exp.toml", "--out", out])
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "--out {out} was accepted");
+        assert!(stderr(&o).contains("working directory"), "--out {out}: {}", stderr(&o));
+        assert_eq!(fs::read_to_string(work.join("sentinel.txt")).unwrap(), "keep me");
+        assert!(exp.is_file(), "the experiment file survives");
+    }
+    // A foreign non-empty folder elsewhere: refused, untouched, with a way forward.
+    let foreign = dir.path().join("thesis");
+    fs::create_dir(&foreign).unwrap();
+    fs::write(foreign.join("chapter1.tex"), "text").unwrap();
+    let o = gcnsim(&["run", exp.to_str().unwrap(), "--out", foreign.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not written by gcnsim"), "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(foreign.join("chapter1.tex")).unwrap(), "text");
+    // An experiment name that points elsewhere is rejected before anything runs.
+    for name in ["..", "", "/tmp", "a/b"] {
+        let toml = format!("name = \"{name}\"\n{SMALL}").replace("name = \"small\"\n", "");
+        let file = work.join("named.toml");
+        fs::write(&file, toml).unwrap();
+        let o =
+            Command::new(env!("CARGO_BIN_EXE_gcnsim")).current_dir(&work).args(["run", "named.toml"]).output().unwrap();
+        assert!(!o.status.success(), "name {name:?} accepted");
+        assert!(stderr(&o).contains("key `name`"), "{name:?}: {}", stderr(&o));
+    }
+    assert_eq!(fs::read_to_string(work.join("sentinel.txt")).unwrap(), "keep me");
 }
 
 #[test]

@@ -5,13 +5,12 @@ use std::fs;
 
 use anyhow::Context;
 
-use super::backend::{with_backend, BackendTask};
 use super::info::load_dataset;
-use super::train::TrainTask;
-use crate::backend::Backend;
-use crate::cli::{BackendChoice, BenchArgs};
+use crate::backend::{with_backend, Backend, BackendChoice, BackendTask};
+use crate::cli::BenchArgs;
 use crate::data::Dataset;
-use crate::sim::{self, Boundary, RunConfig};
+use crate::ps::EventLog;
+use crate::sim::{self, Boundary, RunConfig, TrainTask};
 
 /// The benchmark's large graph: 100k nodes, ~1M undirected edges, 128 dense features.
 pub const LARGE_CSBM: &str = "csbm:nodes=100000,avg_degree=20,features=128";
@@ -42,9 +41,10 @@ struct Measure<'a> {
 impl BackendTask for Measure<'_> {
     type Output = (String, Vec<f64>, f64, f64);
 
-    fn run<B: Backend>(self, b: &B) -> anyhow::Result<Self::Output> {
+    fn run<B: Backend>(self, b: &B) -> anyhow::Result<(String, Vec<f64>, f64, f64)> {
         let problem = sim::prepare(self.ds, &self.cfg)?;
-        let run = TrainTask { problem: &problem, config: &self.cfg, trace: false, bar: None }.run(b)?;
+        let run =
+            TrainTask { problem: &problem, config: &self.cfg, log: EventLog::new(), on_epoch: &mut |_| {} }.run(b)?;
         // The first epoch compiles pipelines and fills caches: not timed.
         let times: Vec<f64> = run.records.iter().skip(1).map(|r| r.wall_ms).collect();
         Ok((run.backend, times, run.outcome.peak_bytes as f64 / (1u64 << 20) as f64, run.outcome.final_test_acc))
@@ -52,6 +52,8 @@ impl BackendTask for Measure<'_> {
 }
 
 pub fn bench_command(args: &BenchArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.epochs >= 1, "--epochs must be at least 1 (timed epochs per measurement)");
+    anyhow::ensure!(!args.partitions.contains(&0), "--partitions: every count must be at least 1");
     let specs: Vec<String> =
         if args.dataset.is_empty() { vec!["cora".into(), LARGE_CSBM.into()] } else { args.dataset.clone() };
     let mut rows = Vec::new();

@@ -1,66 +1,52 @@
 //! `gcnsim train`: one run, printed and optionally written to a folder.
 
+use std::fs::File;
+use std::io::BufWriter;
 use std::path::Path;
 
 use anyhow::Context;
-use indicatif::ProgressBar;
 
-use super::backend::{with_backend, BackendTask};
 use super::info::load_dataset;
-use crate::backend::Backend;
+use crate::backend::with_backend;
 use crate::cli::TrainArgs;
 use crate::graph::halo;
-use crate::ps::{Event, EventLog};
+use crate::ps::EventLog;
 use crate::report::metrics::{EventRow, MetricsRow, TimingRow};
+use crate::report::output::{OutputDir, OutputKind};
+use crate::report::progress::{EpochProgress, ProgressMode};
 use crate::report::summary::RunSummary;
-use crate::report::{atomic::write_json_atomic, progress, write_csv_atomic, ReportError};
-use crate::sim::{self, EpochRecord, Problem, RunConfig, RunOutcome};
-
-/// Everything one run produced.
-pub struct TrainedRun {
-    pub backend: String,
-    pub records: Vec<EpochRecord>,
-    pub outcome: RunOutcome,
-    pub events: Vec<Event>,
-}
-
-/// One training run on the chosen backend.
-pub struct TrainTask<'a> {
-    pub problem: &'a Problem,
-    pub config: &'a RunConfig,
-    pub trace: bool,
-    pub bar: Option<&'a ProgressBar>,
-}
-
-impl BackendTask for TrainTask<'_> {
-    type Output = TrainedRun;
-
-    fn run<B: Backend>(self, b: &B) -> anyhow::Result<TrainedRun> {
-        let mut log = EventLog::new(self.trace);
-        let bar = self.bar;
-        let (records, outcome) = sim::run(b, self.problem, self.config, &mut log, &mut |r| {
-            if let Some(bar) = bar {
-                bar.set_position(r.epoch as u64);
-                bar.set_message(format!("loss {:.4} valid {:.3} test {:.3}", r.train_loss, r.valid_acc, r.test_acc));
-            }
-        })?;
-        Ok(TrainedRun { backend: b.describe(), records, outcome, events: log.events().to_vec() })
-    }
-}
+use crate::report::{atomic::write_json_atomic, write_csv_atomic, ReportError};
+use crate::sim::{self, Problem, RunConfig, TrainTask, TrainedRun};
 
 pub fn train_command(args: &TrainArgs) -> anyhow::Result<()> {
     let cfg = args.config();
     cfg.validate().context("invalid options")?;
+    // Before any work: a 10-minute run must not find out at the end that it cannot write.
+    let output = args.out.as_deref().map(|out| OutputDir::begin(out, OutputKind::Train)).transpose()?;
     let ds = load_dataset(&args.dataset)?;
     let problem = sim::prepare(&ds, &cfg).context("preparing the problem")?;
-    let bar = if args.trace { ProgressBar::hidden() } else { progress::epoch_bar(cfg.train.epochs as u64, "train") };
-    let run =
-        with_backend(args.backend, TrainTask { problem: &problem, config: &cfg, trace: args.trace, bar: Some(&bar) })?;
-    bar.finish_and_clear();
+    let log = match &args.trace {
+        None => EventLog::new(),
+        Some(p) if p.as_os_str() == "-" => EventLog::with_sink(Box::new(std::io::stdout())),
+        Some(p) => EventLog::with_sink(Box::new(BufWriter::new(
+            File::create(p).with_context(|| format!("creating the trace file {}", p.display()))?,
+        ))),
+    };
+    // The trace on stdout and progress bars on stderr would interleave on a terminal.
+    let mode = if args.trace.as_deref().is_some_and(|p| p.as_os_str() == "-") {
+        ProgressMode::Quiet
+    } else {
+        ProgressMode::detect()
+    };
+    let progress = EpochProgress::new(mode, cfg.train.epochs as u64, "train");
+    let mut on_epoch = |r: &sim::EpochRecord| progress.epoch(r);
+    let run = with_backend(args.backend, TrainTask { problem: &problem, config: &cfg, log, on_epoch: &mut on_epoch })?;
+    progress.finish();
     print_outcome(&problem, &cfg, &run);
-    if let Some(out) = &args.out {
-        write_run_dir(out, &problem, &cfg, &run).with_context(|| format!("writing results to {}", out.display()))?;
-        println!("wrote {}", out.display());
+    if let Some(output) = output {
+        write_run_dir(output.staging(), &problem, &cfg, &run)?;
+        let dir = output.commit()?;
+        println!("wrote {}", dir.display());
     }
     Ok(())
 }

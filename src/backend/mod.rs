@@ -8,6 +8,7 @@
 //! Shape mismatches are bugs and panic with the operation's name; resource limits (a buffer
 //! larger than the device allows) are [`BackendError`]s.
 
+pub mod choice;
 pub mod cpu;
 pub mod gpu;
 pub mod memory;
@@ -15,6 +16,7 @@ pub mod memory;
 use crate::graph::Csr;
 use crate::tensor::HostMatrix;
 
+pub use choice::{with_backend, BackendChoice, BackendTask};
 pub use memory::{MemCategory, MemGuard, MemorySnapshot, MemoryTracker};
 
 /// Width of one stats slot, written by [`Backend::softmax_xent`] and [`Backend::sum_squares`].

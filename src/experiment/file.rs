@@ -204,9 +204,22 @@ impl Experiment {
                 runs.push(RunSpec { run_id, label, config });
             }
         }
-        let name = file.name.unwrap_or_else(|| {
-            path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "experiment".into())
-        });
+        let name = match file.name {
+            Some(name) => {
+                check_name(&name).map_err(|m| key_err("name".into(), m))?;
+                name
+            }
+            None => {
+                let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                check_name(&stem).map_err(|m| {
+                    key_err(
+                        "name".into(),
+                        format!("the file name `{stem}` cannot name the results folder ({m}); set `name`"),
+                    )
+                })?;
+                stem
+            }
+        };
         Ok(Experiment {
             name,
             description: file.description.unwrap_or_default(),
@@ -222,6 +235,18 @@ impl Experiment {
         s.dedup();
         s
     }
+}
+
+/// An experiment name becomes the folder `results/NAME`: a plain file name only, so that no
+/// name can point outside `results/`.
+fn check_name(name: &str) -> Result<(), String> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if name.is_empty() || name == "." || name == ".." || !name.chars().all(plain) {
+        return Err(format!(
+            "`{name}` is not a plain folder name: use letters, digits, `-`, `_` and `.` (not `.` or `..` alone)"
+        ));
+    }
+    Ok(())
 }
 
 fn keys_from_table(t: toml::Table) -> Result<RunKeys, String> {
@@ -245,39 +270,7 @@ fn describe_point(point: &[(String, toml::Value)]) -> String {
 
 /// A readable name of the configuration from the keys the grid varies (seed aside).
 fn label_of(c: &RunConfig, grid: &BTreeMap<String, Vec<toml::Value>>) -> String {
-    let p = &c.parallel;
-    let varies = |k: &str| grid.get(k).is_some_and(|v| v.len() > 1);
-    let mut parts = Vec::new();
-    if p.partitions == 1 {
-        parts.push("serial".to_string());
-    } else {
-        parts.push(format!("P={}", p.partitions));
-        parts.push(format!("{:?}", p.boundary).to_lowercase());
-        parts.push(format!("{:?}", p.partitioner).to_lowercase());
-        if varies("aggregate") || p.aggregate != Aggregation::Weighted {
-            parts.push(format!("{:?}", p.aggregate).to_lowercase());
-        }
-        if varies("reduce") || p.reduce != ReduceOrder::Flat {
-            parts.push(format!("{:?}-reduce", p.reduce).to_lowercase());
-        }
-    }
-    if p.keep_versions || varies("keep_versions") {
-        parts.push(if p.keep_versions { "keep_versions".into() } else { "release".into() });
-    }
-    for (key, value) in [
-        ("epochs", c.train.epochs.to_string()),
-        ("hidden", c.train.hidden.to_string()),
-        ("layers", c.train.layers.to_string()),
-        ("lr", c.train.lr.to_string()),
-        ("dropout", c.train.dropout.to_string()),
-        ("weight_decay", c.train.weight_decay.to_string()),
-        ("optimizer", format!("{:?}", c.train.optimizer).to_lowercase()),
-    ] {
-        if varies(key) {
-            parts.push(format!("{key}={value}"));
-        }
-    }
-    parts.join(" ")
+    c.label_with(|k| grid.get(k).is_some_and(|v| v.len() > 1))
 }
 
 fn slug(label: &str) -> String {
@@ -330,6 +323,10 @@ mod tests {
             ("dataset = \"csbm\"\ncolour = 1\n", "colour"),
             ("[base]\nepochs = 1\n", "dataset"),
             ("dataset = \"csbm\"\n[grid]\nseed = []\n", "grid.seed"),
+            ("name = \"..\"\ndataset = \"csbm\"\n", "name"),
+            ("name = \"\"\ndataset = \"csbm\"\n", "name"),
+            ("name = \"/tmp/x\"\ndataset = \"csbm\"\n", "name"),
+            ("name = \"a/../../b\"\ndataset = \"csbm\"\n", "name"),
         ];
         for (text, needle) in cases {
             let msg = parse(text).unwrap_err().to_string();

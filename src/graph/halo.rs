@@ -35,7 +35,7 @@ impl PartitionStats {
 }
 
 /// Whole-partitioning summaries.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PartitioningSummary {
     pub parts: usize,
     /// Undirected edges whose ends are owned by different partitions.

@@ -49,16 +49,30 @@ impl fmt::Display for Event {
     }
 }
 
-/// Append-only log; `echo` prints each event as it happens.
-#[derive(Debug, Default)]
+/// Append-only log. With a sink (`--trace`: stdout or a file) each event is also written there
+/// as it happens; a failed write is kept and reported by [`EventLog::flush_sink`].
+#[derive(Default)]
 pub struct EventLog {
     events: Vec<Event>,
-    pub echo: bool,
+    sink: Option<Box<dyn std::io::Write>>,
+    sink_error: Option<std::io::Error>,
+}
+
+impl fmt::Debug for EventLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventLog").field("events", &self.events.len()).field("sink", &self.sink.is_some()).finish()
+    }
 }
 
 impl EventLog {
-    pub fn new(echo: bool) -> Self {
-        Self { events: Vec::new(), echo }
+    /// A log that only records.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A log that also writes every event, one line each, to `sink`.
+    pub fn with_sink(sink: Box<dyn std::io::Write>) -> Self {
+        Self { sink: Some(sink), ..Self::default() }
     }
 
     pub fn push(
@@ -70,13 +84,27 @@ impl EventLog {
         detail: impl Into<String>,
     ) {
         let e = Event { seq: self.events.len() as u64, epoch, kind, version, worker, detail: detail.into() };
-        if self.echo {
-            eprintln!("{e}");
+        if let (Some(sink), None) = (self.sink.as_mut(), self.sink_error.as_ref()) {
+            if let Err(err) = writeln!(sink, "{e}") {
+                self.sink_error = Some(err);
+            }
         }
         self.events.push(e);
     }
 
     pub fn events(&self) -> &[Event] {
         &self.events
+    }
+
+    pub fn into_events(self) -> Vec<Event> {
+        self.events
+    }
+
+    /// Flushes the sink; the first write error, if any.
+    pub fn flush_sink(&mut self) -> std::io::Result<()> {
+        if let Some(e) = self.sink_error.take() {
+            return Err(e);
+        }
+        self.sink.as_mut().map_or(Ok(()), |s| s.flush())
     }
 }

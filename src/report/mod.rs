@@ -4,8 +4,10 @@
 
 pub mod atomic;
 pub mod metrics;
+pub mod output;
 pub mod plots;
 pub mod progress;
+pub mod provenance;
 pub mod rows;
 pub mod summary;
 

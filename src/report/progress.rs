@@ -1,9 +1,132 @@
-//! Progress bars (indicatif), drawn on stderr and hidden when stderr is not a terminal.
+//! Progress on stderr: indicatif bars on a terminal; elsewhere (a log file, CI, a pipe), plain
+//! lines — one every few epochs for `train`, one per finished run for `run` — since bars draw
+//! nothing until the end there.
 
-use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::sim::EpochRecord;
+
+/// How progress is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProgressMode {
+    Bars,
+    Lines,
+    Quiet,
+}
+
+impl ProgressMode {
+    /// Bars when stderr is a terminal, else lines.
+    pub fn detect() -> Self {
+        if std::io::stderr().is_terminal() {
+            ProgressMode::Bars
+        } else {
+            ProgressMode::Lines
+        }
+    }
+}
+
+/// Lines a run prints without a terminal: about ten, on round epoch numbers.
+fn line_every(epochs: u64) -> u64 {
+    let raw = (epochs / 10).max(1);
+    [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000].into_iter().find(|&s| s >= raw).unwrap_or(raw)
+}
+
+fn describe(r: &EpochRecord) -> String {
+    format!("loss {:.4} valid {:.3} test {:.3}", r.train_loss, r.valid_acc, r.test_acc)
+}
+
+/// Progress over one run's epochs.
+pub struct EpochProgress {
+    mode: ProgressMode,
+    bar: ProgressBar,
+    prefix: String,
+    epochs: u64,
+}
+
+impl EpochProgress {
+    pub fn new(mode: ProgressMode, epochs: u64, prefix: &str) -> Self {
+        let bar = if mode == ProgressMode::Bars { epoch_bar(epochs, prefix) } else { ProgressBar::hidden() };
+        Self { mode, bar, prefix: prefix.to_string(), epochs }
+    }
+
+    /// Under a [`MultiProgress`] (the experiment's overall bar).
+    pub fn in_multi(multi: &MultiProgress, mode: ProgressMode, epochs: u64, prefix: &str) -> Self {
+        let p = Self::new(mode, epochs, prefix);
+        if mode == ProgressMode::Bars {
+            multi.add(p.bar.clone());
+        }
+        p
+    }
+
+    pub fn epoch(&self, r: &EpochRecord) {
+        match self.mode {
+            ProgressMode::Bars => {
+                self.bar.set_position(u64::from(r.epoch));
+                self.bar.set_message(describe(r));
+            }
+            ProgressMode::Lines => {
+                let e = u64::from(r.epoch);
+                if e % line_every(self.epochs) == 0 || e == self.epochs {
+                    eprintln!("{} epoch {e}/{}: {}", self.prefix, self.epochs, describe(r));
+                }
+            }
+            ProgressMode::Quiet => {}
+        }
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+
+    pub fn bar(&self) -> &ProgressBar {
+        &self.bar
+    }
+}
+
+/// An experiment's progress over its runs.
+pub struct RunsProgress {
+    mode: ProgressMode,
+    multi: MultiProgress,
+    overall: ProgressBar,
+    total: u64,
+}
+
+impl RunsProgress {
+    pub fn new(mode: ProgressMode, runs: u64) -> Self {
+        let multi = MultiProgress::new();
+        if mode != ProgressMode::Bars {
+            multi.set_draw_target(ProgressDrawTarget::hidden());
+        }
+        let overall = multi.add(runs_bar(runs));
+        Self { mode, multi, overall, total: runs }
+    }
+
+    /// The progress of the next run's epochs.
+    pub fn start_run(&self, run_id: &str, epochs: u64) -> EpochProgress {
+        self.overall.set_message(run_id.to_string());
+        // Without a terminal an experiment prints one line per run, not per epoch.
+        let mode = if self.mode == ProgressMode::Bars { ProgressMode::Bars } else { ProgressMode::Quiet };
+        EpochProgress::in_multi(&self.multi, mode, epochs, run_id)
+    }
+
+    pub fn finish_run(&self, run: EpochProgress, summary: &str) {
+        run.finish();
+        self.multi.remove(run.bar());
+        self.overall.inc(1);
+        if self.mode == ProgressMode::Lines {
+            eprintln!("[{}/{}] {summary}", self.overall.position(), self.total);
+        }
+    }
+
+    pub fn finish(&self) {
+        self.overall.finish_and_clear();
+    }
+}
 
 /// A bar over `epochs` epochs that shows the latest losses.
-pub fn epoch_bar(epochs: u64, prefix: &str) -> ProgressBar {
+fn epoch_bar(epochs: u64, prefix: &str) -> ProgressBar {
     let bar = ProgressBar::new(epochs);
     bar.set_style(
         ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} epochs, eta {eta} {msg}")
@@ -15,7 +138,7 @@ pub fn epoch_bar(epochs: u64, prefix: &str) -> ProgressBar {
 }
 
 /// A bar over the runs of an experiment.
-pub fn runs_bar(runs: u64) -> ProgressBar {
+fn runs_bar(runs: u64) -> ProgressBar {
     let bar = ProgressBar::new(runs);
     bar.set_style(
         ProgressStyle::with_template("runs [{bar:30}] {pos}/{len}, elapsed {elapsed}, eta {eta} {msg}")
@@ -23,4 +146,17 @@ pub fn runs_bar(runs: u64) -> ProgressBar {
             .progress_chars("=> "),
     );
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn about_ten_lines_on_round_epochs() {
+        assert_eq!(line_every(200), 20);
+        assert_eq!(line_every(3), 1);
+        assert_eq!(line_every(1000), 100);
+        assert_eq!(line_every(150), 20);
+    }
 }

@@ -2,6 +2,8 @@
 //! so `gcnsim plot` can redraw everything from the CSVs alone.
 
 use super::metrics::MetricsRow;
+use crate::graph::halo::PartitioningSummary;
+use crate::sim::{RunConfig, RunOutcome};
 
 /// `runs.csv`: one row per run.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -32,11 +34,48 @@ pub struct RunRow {
     /// Halo nodes summed over partitions (0 for `drop`).
     pub halo_nodes: usize,
     pub replication_factor: f64,
-    /// Wall clock: the one column that differs between identical re-runs.
+}
+
+/// `timing.csv` of an experiment: wall-clock figures, the only ones that differ between
+/// identical re-runs (plots never read them).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunTimingRow {
+    pub run_id: String,
+    /// Mean over epochs, the first (shader compilation, caches) left out.
     pub ms_per_epoch: f64,
+    /// The whole run: preparation, training, evaluation.
+    pub seconds: f64,
 }
 
 impl RunRow {
+    pub fn new(run_id: &str, label: &str, c: &RunConfig, o: &RunOutcome, summary: &PartitioningSummary) -> Self {
+        let name = |v: String| v.to_lowercase();
+        Self {
+            run_id: run_id.to_string(),
+            label: label.to_string(),
+            seed: c.train.seed,
+            partitions: c.parallel.partitions,
+            partitioner: name(format!("{:?}", c.parallel.partitioner)),
+            boundary: name(format!("{:?}", c.parallel.boundary)),
+            aggregate: name(format!("{:?}", c.parallel.aggregate)),
+            reduce: name(format!("{:?}", c.parallel.reduce)),
+            keep_versions: c.parallel.keep_versions,
+            optimizer: name(format!("{:?}", c.train.optimizer)),
+            epochs_run: o.epochs_run,
+            final_train_loss: o.final_train_loss,
+            final_valid_acc: o.final_valid_acc,
+            final_test_acc: o.final_test_acc,
+            best_valid_epoch: o.best_valid_epoch,
+            best_valid_acc: o.best_valid_acc,
+            test_acc_at_best_valid: o.test_acc_at_best_valid,
+            peak_bytes: o.peak_bytes,
+            edge_cut: summary.edge_cut,
+            edge_cut_fraction: summary.edge_cut_fraction,
+            halo_nodes: summary.halo_nodes,
+            replication_factor: summary.replication_factor,
+        }
+    }
+
     /// Serial training (P = 1) is drawn distinctly in the plots.
     pub fn is_serial(&self) -> bool {
         self.partitions == 1

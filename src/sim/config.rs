@@ -158,6 +158,51 @@ impl RunConfig {
     }
 }
 
+impl RunConfig {
+    /// A readable name of the configuration without the seed: "serial", "P=4 exact metis", …
+    pub fn label(&self) -> String {
+        self.label_with(|_| false)
+    }
+
+    /// [`Self::label`], also naming every key for which `varies(key)` (the keys an experiment
+    /// grid varies), and the parallel keys that differ from their defaults.
+    pub fn label_with(&self, varies: impl Fn(&str) -> bool) -> String {
+        let p = &self.parallel;
+        let mut parts = Vec::new();
+        if p.partitions == 1 {
+            parts.push("serial".to_string());
+        } else {
+            parts.push(format!("P={}", p.partitions));
+            parts.push(format!("{:?}", p.boundary).to_lowercase());
+            parts.push(format!("{:?}", p.partitioner).to_lowercase());
+            if varies("aggregate") || p.aggregate != Aggregation::Weighted {
+                parts.push(format!("{:?}", p.aggregate).to_lowercase());
+            }
+            if varies("reduce") || p.reduce != ReduceOrder::Flat {
+                parts.push(format!("{:?}-reduce", p.reduce).to_lowercase());
+            }
+        }
+        if p.keep_versions || varies("keep_versions") {
+            parts.push(if p.keep_versions { "keep_versions".into() } else { "release".into() });
+        }
+        let t = &self.train;
+        for (key, value) in [
+            ("epochs", t.epochs.to_string()),
+            ("hidden", t.hidden.to_string()),
+            ("layers", t.layers.to_string()),
+            ("lr", t.lr.to_string()),
+            ("dropout", t.dropout.to_string()),
+            ("weight_decay", t.weight_decay.to_string()),
+            ("optimizer", format!("{:?}", t.optimizer).to_lowercase()),
+        ] {
+            if varies(key) {
+                parts.push(format!("{key}={value}"));
+            }
+        }
+        parts.join(" ")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -73,13 +73,10 @@ pub fn run<B: Backend>(
         for (i, w) in workers.iter_mut().enumerate() {
             w.run(b, weights, Pass::Train { seed: t.seed, epoch: e }, &mut stats, 2 * i);
             barrier.arrive(i, version)?;
-            events.push(
-                epoch,
-                EventKind::Compute,
-                version,
-                Some(i),
-                format!("{} nodes, {} training", w.num_nodes(), w.num_train()),
-            );
+            events.push(epoch, EventKind::Compute, version, Some(i), {
+                let owned = problem.locals[i].num_owned;
+                format!("{owned} owned + {} halo nodes, {} training", w.num_nodes() - owned, w.num_train())
+            });
         }
         b.sum_squares(&weights[0], &mut stats, 2 * p);
         barrier.advance()?;

@@ -5,8 +5,10 @@ pub mod config;
 pub mod driver;
 pub mod problem;
 pub mod record;
+pub mod task;
 
 pub use config::{Boundary, ConfigError, FeatureNorm, ParallelConfig, RunConfig, TrainConfig};
 pub use driver::{run, SimError};
 pub use problem::{prepare, Problem};
 pub use record::{EpochRecord, RunOutcome};
+pub use task::{TrainTask, TrainedRun};

@@ -28,7 +28,7 @@ pub struct EpochRecord {
     pub wall_ms: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunOutcome {
     pub epochs_run: u32,
     pub stopped_early: bool,
@@ -40,6 +40,8 @@ pub struct RunOutcome {
     pub final_valid_acc: f64,
     pub final_test_acc: f64,
     pub peak_bytes: u64,
+    /// Wall clock: kept out of `summary.json` (deterministic); `timing.csv` has it.
+    #[serde(skip)]
     pub mean_epoch_ms: f64,
 }
 

@@ -46,6 +46,62 @@ fn ensure_font() -> Result<(), String> {
         .clone()
 }
 
+/// Redraws the figures of a results folder from its files: an experiment's (`runs.csv`,
+/// `metrics.csv`, titled with the experiment's name) or one `gcnsim train --out` run
+/// (`summary.json`, `metrics.csv`).
+pub fn redraw(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    if dir.join("runs.csv").is_file() {
+        let (runs, metrics) = read_results(dir)?;
+        if runs.is_empty() {
+            return Err(ReportError::Format { path: dir.join("runs.csv"), message: "no runs".into() });
+        }
+        // Titles name the experiment, as when `run` drew them; the folder name if it can't be read.
+        let name = std::fs::read_to_string(dir.join("experiment.resolved.toml"))
+            .ok()
+            .and_then(|t| t.parse::<toml::Table>().ok())
+            .and_then(|t| t.get("name").and_then(|n| n.as_str()).map(str::to_string));
+        return match name {
+            Some(name) => draw_all_titled(dir, &name, &runs, &metrics),
+            None => draw_all(dir, &runs, &metrics),
+        };
+    }
+    if dir.join("summary.json").is_file() {
+        let (title, runs, metrics) = read_train_run(dir)?;
+        return draw_all_titled(dir, &title, &runs, &metrics);
+    }
+    Err(ReportError::Format {
+        path: dir.to_path_buf(),
+        message: "not a results folder: it has neither runs.csv (written by `gcnsim run`) nor summary.json \
+                  (written by `gcnsim train --out`)"
+            .into(),
+    })
+}
+
+/// What the figures need of a `train --out` folder's `summary.json`.
+#[derive(serde::Deserialize)]
+struct TrainSummary {
+    dataset: String,
+    config: crate::sim::RunConfig,
+    outcome: crate::sim::RunOutcome,
+    partitioning: crate::graph::halo::PartitioningSummary,
+}
+
+/// One `train --out` run as the rows of a one-run experiment.
+fn read_train_run(dir: &Path) -> Result<(String, Vec<RunRow>, Vec<LongMetricsRow>), ReportError> {
+    let path = dir.join("summary.json");
+    let text = std::fs::read_to_string(&path).map_err(|source| ReportError::Io { path: path.clone(), source })?;
+    let s: TrainSummary = serde_json::from_str(&text).map_err(|e| ReportError::Parse {
+        path: path.clone(),
+        line: e.line() as u64,
+        message: e.to_string(),
+    })?;
+    let label = s.config.label();
+    let run = RunRow::new("train", &label, &s.config, &s.outcome, &s.partitioning);
+    let metrics: Vec<super::metrics::MetricsRow> = read_csv(&dir.join("metrics.csv"))?;
+    let long = metrics.iter().map(|m| LongMetricsRow::new(&run, m)).collect();
+    Ok((format!("train on {}", s.dataset), vec![run], long))
+}
+
 /// Reads `dir/runs.csv` and `dir/metrics.csv`. A row that does not parse is reported with
 /// its file and line.
 pub fn read_results(dir: &Path) -> Result<(Vec<RunRow>, Vec<LongMetricsRow>), ReportError> {

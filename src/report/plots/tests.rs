@@ -129,7 +129,6 @@ fn synthetic_from(configs: &[Config]) -> (Vec<RunRow>, Vec<LongMetricsRow>) {
                 edge_cut_fraction: edge_cut as f64 / 5278.0,
                 halo_nodes,
                 replication_factor: 1.0 + halo_nodes as f64 / 2708.0,
-                ms_per_epoch: 3.0 + p as f64,
             };
             let weights = 92 * KIB * (p + 1); // one copy per worker and the server
             for epoch in 1..=EPOCHS {

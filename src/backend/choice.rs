@@ -1,0 +1,47 @@
+//! Backend choice, in one `match`: everything after it is generic over `Backend`.
+
+use super::cpu::CpuBackend;
+use super::gpu::{list_adapters, GpuBackend};
+use super::Backend;
+
+/// Which compute backend runs the GCN.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendChoice {
+    /// A hardware GPU adapter if there is one, else the CPU backend (with a warning).
+    #[default]
+    Auto,
+    /// The wgpu backend on the best adapter, software (lavapipe) included; fails without one.
+    Gpu,
+    /// The ndarray reference backend.
+    Cpu,
+}
+
+/// Work that runs on whichever backend was chosen.
+pub trait BackendTask {
+    type Output;
+    fn run<B: Backend>(self, b: &B) -> anyhow::Result<Self::Output>;
+}
+
+pub fn with_backend<T: BackendTask>(choice: BackendChoice, task: T) -> anyhow::Result<T::Output> {
+    match choice {
+        BackendChoice::Cpu => task.run(&CpuBackend::new()),
+        BackendChoice::Gpu => task.run(&GpuBackend::new()?),
+        BackendChoice::Auto => {
+            if has_hardware_gpu() {
+                task.run(&GpuBackend::new()?)
+            } else {
+                // A software adapter (lavapipe) is slower than the CPU backend for this work.
+                eprintln!("warning: no hardware GPU adapter found; using the CPU backend (--backend gpu forces wgpu, a software adapter included)");
+                task.run(&CpuBackend::new())
+            }
+        }
+    }
+}
+
+/// Whether wgpu sees a discrete, integrated or virtual GPU that runs compute shaders.
+pub fn has_hardware_gpu() -> bool {
+    list_adapters()
+        .iter()
+        .any(|a| a.compute && matches!(a.device_type.as_str(), "DiscreteGpu" | "IntegratedGpu" | "VirtualGpu"))
+}
