@@ -23,8 +23,8 @@ pub fn partition_info(args: &PartitionInfoArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.partitions >= 1, "--partitions must be at least 1");
     anyhow::ensure!(args.layers >= 1, "--layers must be at least 1");
     let assignment = partition::assign(&ds.adjacency, args.partitions, args.partitioner, args.seed)?;
-    let a_hat = Normalization::Symmetric.apply(&ds.adjacency);
-    let features = InputFeatures::auto(ds.features.clone());
+    let a_hat = Normalization::Symmetric.apply(&ds.adjacency)?;
+    let features = InputFeatures::auto(ds.features.clone())?;
     let codes = ds.split.codes(ds.num_nodes());
     let global = halo::GlobalGraph {
         adjacency: &ds.adjacency,

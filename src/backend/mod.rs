@@ -90,7 +90,7 @@ pub struct SgdStep {
     pub weight_decay: f32,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum BackendError {
     #[error("buffer `{label}` needs {size} bytes but the device allows at most {limit} bytes ({limit_name}); use fewer nodes per partition or a smaller hidden size")]
     BufferTooLarge { label: String, size: u64, limit: u64, limit_name: &'static str },

@@ -241,6 +241,7 @@ fn compact_sorted_rows(nodes: usize, bounds: &[usize], mut cols: Vec<u32>) -> Cs
                 last = Some(c);
             }
         }
+        // ≤ 2 · edge_draws ≤ u32::MAX: `CsbmParams::validate` bounds the draws.
         row_ptr.push(write as u32);
     }
     cols.truncate(write);
@@ -390,7 +391,7 @@ mod tests {
     fn fast_csr_matches_from_pairs() {
         let edges = vec![(0, 1), (1, 0), (2, 1), (3, 0), (0, 3), (1, 2), (4, 2)];
         let both: Vec<(u32, u32)> = edges.iter().flat_map(|&(u, v)| [(u, v), (v, u)]).collect();
-        assert_eq!(undirected_csr(6, &edges), Csr::from_pairs(6, 6, both, true));
+        assert_eq!(undirected_csr(6, &edges), Csr::from_pairs(6, 6, both, true).unwrap());
     }
 
     #[test]

@@ -159,7 +159,7 @@ mod tests {
         let features = HostMatrix::from_vec(5, 2, vec![1.0, 0.0, 0.0, 0.0, 2.0, 3.0, 0.0, 1.0, 0.0, 0.0]);
         Dataset {
             name: "tiny".into(),
-            adjacency: Csr::from_pairs(5, 5, pairs, true),
+            adjacency: Csr::from_pairs(5, 5, pairs, true).unwrap(),
             features,
             labels: vec![0, 0, 1, 1, 2],
             num_classes: 3,
@@ -186,7 +186,7 @@ mod tests {
 
     #[test]
     fn directed_graphs_count_each_pair_once() {
-        let a = Csr::from_pairs(3, 3, vec![(0, 1), (1, 0), (1, 2)], true);
+        let a = Csr::from_pairs(3, 3, vec![(0, 1), (1, 0), (1, 2)], true).unwrap();
         assert_eq!(count_undirected(&a), 2);
     }
 

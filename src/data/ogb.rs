@@ -48,7 +48,8 @@ pub fn load(dir: &Path, opts: &OgbOptions) -> Result<Dataset, DataError> {
     let edge_path = find_file(&raw, "edge")?;
     let (pairs, edge_lines) = read_edges(&edge_path, num_nodes, opts.symmetrize)?;
     check_edge_count(&raw, &edge_path, edge_lines)?;
-    let adjacency = Csr::from_pairs(num_nodes, num_nodes, pairs, true);
+    let adjacency = Csr::from_pairs(num_nodes, num_nodes, pairs, true)
+        .map_err(|e| DataError::Invalid { path: edge_path.clone(), message: e.to_string() })?;
 
     let features = read_features(&find_file(&raw, "node-feat")?, num_nodes)?;
     let labels = read_labels(&find_file(&raw, "node-label")?, num_nodes)?;
@@ -244,11 +245,20 @@ fn read_features(path: &Path, num_nodes: usize) -> Result<HostMatrix, DataError>
     Ok(HostMatrix::from_vec(num_nodes, width, data))
 }
 
+/// Class ids are small dense integers; one above this is a malformed file, not 4 billion classes.
+pub const MAX_CLASSES: u32 = 1 << 16;
+
 fn read_labels(path: &Path, num_nodes: usize) -> Result<Vec<u32>, DataError> {
     let mut labels = Vec::with_capacity(num_nodes);
     let rows = for_each_record(path, |record, _| {
         expect_fields(record, 1, "one label per node")?;
-        labels.push(parse_index(record, 0, "label")?);
+        let label = parse_index(record, 0, "label")?;
+        if label >= MAX_CLASSES {
+            return Err(format!(
+                "label {label} is too large: class ids must be below {MAX_CLASSES} (dense small integers 0, 1, …, C−1)"
+            ));
+        }
+        labels.push(label);
         Ok(())
     })?;
     check_row_count(path, rows, num_nodes, "labels")?;

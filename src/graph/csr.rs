@@ -5,6 +5,30 @@
 
 use crate::tensor::HostMatrix;
 
+/// The most entries (and rows, columns) a CSR can hold: offsets and indices are u32, the widest
+/// integer WGSL has.
+pub const MAX_ENTRIES: usize = u32::MAX as usize;
+
+/// A sparse matrix that needs more entries than u32 offsets can address.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{what} needs {count} entries, more than the {limit} that gcnsim's 32-bit sparse offsets can address; \
+     the graph is too large (use a smaller graph, fewer features, or fewer halo hops)"
+)]
+pub struct TooLarge {
+    pub what: String,
+    pub count: u128,
+    pub limit: usize,
+}
+
+/// `Ok` when `count` entries fit offsets bounded by `limit`.
+pub fn check_fits(what: &str, count: u128, limit: usize) -> Result<(), TooLarge> {
+    if count > limit as u128 {
+        return Err(TooLarge { what: what.to_string(), count, limit });
+    }
+    Ok(())
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Csr {
     pub rows: usize,
@@ -53,12 +77,27 @@ impl Csr {
 
     /// Builds a pattern from (row, col) pairs: sorted columns, duplicates removed, and self-loops
     /// dropped when `drop_self_loops`. `pairs` is consumed (sorted in place).
-    pub fn from_pairs(rows: usize, cols: usize, mut pairs: Vec<(u32, u32)>, drop_self_loops: bool) -> Self {
+    pub fn from_pairs(rows: usize, cols: usize, pairs: Vec<(u32, u32)>, drop_self_loops: bool) -> Result<Self, TooLarge> {
+        Self::from_pairs_within(rows, cols, pairs, drop_self_loops, MAX_ENTRIES)
+    }
+
+    /// [`Self::from_pairs`] with the offset limit as a parameter (tests use a small one).
+    fn from_pairs_within(
+        rows: usize,
+        cols: usize,
+        mut pairs: Vec<(u32, u32)>,
+        drop_self_loops: bool,
+        limit: usize,
+    ) -> Result<Self, TooLarge> {
+        check_fits("a sparse matrix's rows", rows as u128, limit)?;
+        check_fits("a sparse matrix's columns", cols as u128, limit)?;
         if drop_self_loops {
             pairs.retain(|&(r, c)| r != c);
         }
         pairs.sort_unstable();
         pairs.dedup();
+        check_fits("a sparse matrix", pairs.len() as u128, limit)?;
+        // Every count below is at most pairs.len(), checked to fit.
         let mut row_ptr = vec![0u32; rows + 1];
         for &(r, _) in &pairs {
             row_ptr[r as usize + 1] += 1;
@@ -67,14 +106,16 @@ impl Csr {
             row_ptr[r + 1] += row_ptr[r];
         }
         let col_idx = pairs.into_iter().map(|(_, c)| c).collect();
-        Self { rows, cols, row_ptr, col_idx, values: Vec::new() }
+        Ok(Self { rows, cols, row_ptr, col_idx, values: Vec::new() })
     }
 
     /// Undirected version: every edge in both directions, self-loops and duplicates removed.
-    pub fn symmetrized(&self) -> Csr {
+    /// Fails if the result (up to twice the entries) outgrows u32 offsets.
+    pub fn symmetrized(&self) -> Result<Csr, TooLarge> {
         assert_eq!(self.rows, self.cols, "symmetrize needs a square matrix");
         let mut pairs = Vec::with_capacity(self.nnz() * 2);
         for r in 0..self.rows {
+            // r < rows ≤ MAX_ENTRIES: a valid CSR's row ids fit u32.
             for &c in self.row(r) {
                 pairs.push((r as u32, c));
                 pairs.push((c, r as u32));
@@ -91,7 +132,8 @@ impl Csr {
     }
 
     /// The transpose, with values carried along. Entries of each output row stay sorted by column
-    /// because input rows are visited in order (a stable counting sort).
+    /// because input rows are visited in order (a stable counting sort). Same entry count, so
+    /// the offsets fit whenever `self`'s do.
     pub fn transpose(&self) -> Csr {
         let mut row_ptr = vec![0u32; self.cols + 1];
         for &c in &self.col_idx {
@@ -118,21 +160,29 @@ impl Csr {
     }
 
     /// Sparse copy of a dense matrix, keeping entries that are not exactly zero.
-    pub fn from_dense(m: &HostMatrix) -> Csr {
+    pub fn from_dense(m: &HostMatrix) -> Result<Csr, TooLarge> {
+        Self::from_dense_within(m, MAX_ENTRIES)
+    }
+
+    fn from_dense_within(m: &HostMatrix, limit: usize) -> Result<Csr, TooLarge> {
+        check_fits("a sparse matrix's rows", m.rows as u128, limit)?;
+        check_fits("a sparse matrix's columns", m.cols as u128, limit)?;
+        let nnz = m.data.iter().filter(|&&v| v != 0.0).count();
+        check_fits("the sparse input features", nnz as u128, limit)?;
         let mut row_ptr = Vec::with_capacity(m.rows + 1);
-        let mut col_idx = Vec::new();
-        let mut values = Vec::new();
+        let mut col_idx = Vec::with_capacity(nnz);
+        let mut values = Vec::with_capacity(nnz);
         row_ptr.push(0u32);
         for r in 0..m.rows {
             for (c, &v) in m.row(r).iter().enumerate() {
                 if v != 0.0 {
-                    col_idx.push(c as u32);
+                    col_idx.push(c as u32); // c < cols ≤ limit
                     values.push(v);
                 }
             }
-            row_ptr.push(col_idx.len() as u32);
+            row_ptr.push(col_idx.len() as u32); // ≤ nnz ≤ limit
         }
-        Csr { rows: m.rows, cols: m.cols, row_ptr, col_idx, values }
+        Ok(Csr { rows: m.rows, cols: m.cols, row_ptr, col_idx, values })
     }
 
     pub fn to_dense(&self) -> HostMatrix {
@@ -146,7 +196,8 @@ impl Csr {
     }
 
     /// The submatrix on `rows` × `cols` given as sorted global ids; indices renumbered to
-    /// positions in those lists. Entries whose column is not in `cols` are dropped.
+    /// positions in those lists. Entries whose column is not in `cols` are dropped. At most
+    /// `self`'s entries, so the offsets fit whenever `self`'s do.
     pub fn submatrix(&self, rows: &[u32], cols: &[u32]) -> Csr {
         let mut local_of = vec![u32::MAX; self.cols];
         for (i, &c) in cols.iter().enumerate() {
@@ -183,7 +234,21 @@ mod tests {
 
     fn small() -> Csr {
         // 0-1, 1-2 one-directional with a self-loop and a duplicate.
-        Csr::from_pairs(3, 3, vec![(0, 1), (1, 2), (1, 2), (2, 2)], false)
+        Csr::from_pairs(3, 3, vec![(0, 1), (1, 2), (1, 2), (2, 2)], false).unwrap()
+    }
+
+    #[test]
+    fn offsets_beyond_the_limit_are_an_error_not_a_wrap() {
+        let pairs = vec![(0, 1), (1, 0), (1, 2), (2, 1)];
+        assert!(Csr::from_pairs_within(3, 3, pairs.clone(), true, 4).is_ok());
+        let err = Csr::from_pairs_within(3, 3, pairs, true, 3).unwrap_err();
+        assert_eq!((err.count, err.limit), (4, 3));
+        assert!(err.to_string().contains("too large"), "{err}");
+        let dense = HostMatrix::from_vec(2, 2, vec![1.0, 0.0, 2.0, 3.0]);
+        assert!(Csr::from_dense_within(&dense, 3).is_ok());
+        assert!(Csr::from_dense_within(&dense, 2).is_err());
+        // Row ids beyond the limit are refused too.
+        assert!(Csr::from_pairs_within(5, 5, vec![], false, 4).is_err());
     }
 
     #[test]
@@ -195,7 +260,7 @@ mod tests {
 
     #[test]
     fn symmetrize_drops_self_loops() {
-        let s = small().symmetrized();
+        let s = small().symmetrized().unwrap();
         assert_eq!(s.row(0), &[1]);
         assert_eq!(s.row(1), &[0, 2]);
         assert_eq!(s.row(2), &[1]);
@@ -219,7 +284,7 @@ mod tests {
 
     #[test]
     fn submatrix_renumbers() {
-        let s = small().symmetrized();
+        let s = small().symmetrized().unwrap();
         let sub = s.submatrix(&[1, 2], &[1, 2]);
         assert_eq!(sub.row(0), &[1]);
         assert_eq!(sub.row(1), &[0]);

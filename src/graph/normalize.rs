@@ -1,5 +1,6 @@
 //! Preprocessing, named: the GCN propagation operator and feature normalization.
 
+use super::csr::{check_fits, TooLarge, MAX_ENTRIES};
 use super::Csr;
 use crate::tensor::HostMatrix;
 
@@ -13,8 +14,9 @@ pub enum Normalization {
 
 impl Normalization {
     /// Â for a symmetric pattern `adj` without self-loops. Values are computed in f64 and rounded
-    /// once, so partitioned copies of a row (halo mode) carry the same f32 values.
-    pub fn apply(self, adj: &Csr) -> Csr {
+    /// once, so partitioned copies of a row (halo mode) carry the same f32 values. Fails when the
+    /// added self-loops outgrow u32 offsets.
+    pub fn apply(self, adj: &Csr) -> Result<Csr, TooLarge> {
         match self {
             Normalization::Symmetric => symmetric_with_self_loops(adj),
         }
@@ -26,14 +28,20 @@ pub fn degrees_with_self_loops(adj: &Csr) -> Vec<f64> {
     (0..adj.rows).map(|r| adj.degree(r) as f64 + 1.0).collect()
 }
 
-fn symmetric_with_self_loops(adj: &Csr) -> Csr {
+fn symmetric_with_self_loops(adj: &Csr) -> Result<Csr, TooLarge> {
     let deg = degrees_with_self_loops(adj);
     symmetric_with_degrees(adj, &deg, &deg)
 }
 
 /// D_r^-1/2 (A+I) D_c^-1/2 with given row and column degrees. Self-loops are added on the
 /// diagonal (rows that index a column of the same local id; the caller keeps ids aligned).
-pub fn symmetric_with_degrees(adj: &Csr, row_deg: &[f64], col_deg: &[f64]) -> Csr {
+pub fn symmetric_with_degrees(adj: &Csr, row_deg: &[f64], col_deg: &[f64]) -> Result<Csr, TooLarge> {
+    symmetric_with_degrees_within(adj, row_deg, col_deg, MAX_ENTRIES)
+}
+
+fn symmetric_with_degrees_within(adj: &Csr, row_deg: &[f64], col_deg: &[f64], limit: usize) -> Result<Csr, TooLarge> {
+    // At most one self-loop per row is added.
+    check_fits("the normalized adjacency (edges plus self-loops)", adj.nnz() as u128 + adj.rows as u128, limit)?;
     let mut row_ptr = Vec::with_capacity(adj.rows + 1);
     row_ptr.push(0u32);
     let mut col_idx = Vec::with_capacity(adj.nnz() + adj.rows);
@@ -53,9 +61,10 @@ pub fn symmetric_with_degrees(adj: &Csr, row_deg: &[f64], col_deg: &[f64]) -> Cs
             col_idx.push(r as u32);
             values.push((1.0 / (row_deg[r].sqrt() * col_deg[r].sqrt())) as f32);
         }
+        // ≤ nnz + rows, checked above; r < rows of a valid CSR.
         row_ptr.push(col_idx.len() as u32);
     }
-    Csr { rows: adj.rows, cols: adj.cols, row_ptr, col_idx, values }
+    Ok(Csr { rows: adj.rows, cols: adj.cols, row_ptr, col_idx, values })
 }
 
 /// Scales every row of the features to sum 1 (rows summing to 0 stay 0), as Kipf's
@@ -79,8 +88,8 @@ mod tests {
 
     #[test]
     fn symmetric_matches_dense_formula() {
-        let adj = Csr::from_pairs(3, 3, vec![(0, 1), (1, 0), (1, 2), (2, 1)], true);
-        let a_hat = Normalization::Symmetric.apply(&adj).to_dense();
+        let adj = Csr::from_pairs(3, 3, vec![(0, 1), (1, 0), (1, 2), (2, 1)], true).unwrap();
+        let a_hat = Normalization::Symmetric.apply(&adj).unwrap().to_dense();
         let deg = [2.0f64, 3.0, 2.0];
         let a_plus_i = [[1.0, 1.0, 0.0], [1.0, 1.0, 1.0], [0.0, 1.0, 1.0]];
         for r in 0..3 {
@@ -89,6 +98,15 @@ mod tests {
                 assert!((a_hat.get(r, c) as f64 - want).abs() < 1e-7);
             }
         }
+    }
+
+    #[test]
+    fn self_loops_beyond_u32_offsets_are_an_error() {
+        let adj = Csr::from_pairs(3, 3, vec![(0, 1), (1, 0), (1, 2), (2, 1)], true).unwrap();
+        let deg = degrees_with_self_loops(&adj);
+        assert!(symmetric_with_degrees_within(&adj, &deg, &deg, 7).is_ok());
+        let err = symmetric_with_degrees_within(&adj, &deg, &deg, 6).unwrap_err();
+        assert!(err.to_string().contains("self-loops"), "{err}");
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub enum PartitionError {
     TooManyParts { parts: usize, nodes: usize },
     #[error("METIS failed on a graph of {nodes} nodes into {parts} parts: {message}")]
     Metis { nodes: usize, parts: usize, message: String },
+    #[error(transparent)]
+    TooLarge(#[from] super::csr::TooLarge),
 }
 
 /// Partition id of every node.
@@ -52,8 +54,15 @@ fn random(n: usize, parts: usize, seed: u64) -> Vec<u32> {
 }
 
 fn metis_kway(adj: &Csr, parts: usize, seed: u64) -> Result<Vec<u32>, PartitionError> {
-    let sym = if adj.is_symmetric() { adj.clone() } else { adj.symmetrized() };
+    let sym = if adj.is_symmetric() { adj.clone() } else { adj.symmetrized()? };
     let err = |message: String| PartitionError::Metis { nodes: adj.rows, parts, message };
+    // METIS indexes with i32: every offset must fit.
+    if sym.nnz() > i32::MAX as usize || parts > i32::MAX as usize {
+        return Err(err(format!(
+            "{} adjacency entries exceed METIS's 32-bit signed indices; use --partitioner random or contiguous",
+            sym.nnz()
+        )));
+    }
     let xadj: Vec<metis::Idx> = sym.row_ptr.iter().map(|&x| x as metis::Idx).collect();
     let adjncy: Vec<metis::Idx> = sym.col_idx.iter().map(|&x| x as metis::Idx).collect();
     let mut part = vec![0 as metis::Idx; adj.rows];
@@ -91,6 +100,7 @@ mod tests {
             (0..n).flat_map(|i| [(i, (i + 1) % n), ((i + 1) % n, i)]).collect(),
             true,
         )
+        .unwrap()
     }
 
     #[test]

@@ -266,7 +266,7 @@ mod tests {
             .map(|_| (rng.below(n as u64) as u32, rng.below(n as u64) as u32))
             .flat_map(|(u, v)| [(u, v), (v, u)])
             .collect();
-        let adj = Csr::from_pairs(n, n, pairs, true);
+        let adj = Csr::from_pairs(n, n, pairs, true).unwrap();
         let x = HostMatrix::from_vec(
             n,
             f,
@@ -275,8 +275,8 @@ mod tests {
         LocalGraph {
             node_ids: (0..n as u32).collect(),
             num_owned: n,
-            a_hat: Normalization::Symmetric.apply(&adj),
-            features: if sparse { InputFeatures::Sparse(Csr::from_dense(&x)) } else { InputFeatures::Dense(x) },
+            a_hat: Normalization::Symmetric.apply(&adj).unwrap(),
+            features: if sparse { InputFeatures::Sparse(Csr::from_dense(&x).unwrap()) } else { InputFeatures::Dense(x) },
             labels: (0..n).map(|_| rng.below(classes as u64) as u32).collect(),
             // Train, valid and test nodes interleaved: only train nodes carry gradient.
             split_codes: (0..n).map(|i| [1, 1, 2, 3][i % 4]).collect(),

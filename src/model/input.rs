@@ -13,12 +13,12 @@ pub enum InputFeatures {
 
 impl InputFeatures {
     /// Sparse when at least half the entries are zero.
-    pub fn auto(features: HostMatrix) -> Self {
-        if features.sparsity() >= 0.5 {
-            InputFeatures::Sparse(Csr::from_dense(&features))
+    pub fn auto(features: HostMatrix) -> Result<Self, crate::graph::csr::TooLarge> {
+        Ok(if features.sparsity() >= 0.5 {
+            InputFeatures::Sparse(Csr::from_dense(&features)?)
         } else {
             InputFeatures::Dense(features)
-        }
+        })
     }
 
     pub fn cols(&self) -> usize {

@@ -22,6 +22,8 @@ pub enum SimError {
     Protocol(#[from] PsError),
     #[error(transparent)]
     Partition(#[from] crate::graph::partition::PartitionError),
+    #[error(transparent)]
+    TooLarge(#[from] crate::graph::csr::TooLarge),
     #[error("training diverged at epoch {epoch}: the training loss is {loss}")]
     Diverged { epoch: u32, loss: f64 },
 }

@@ -36,8 +36,8 @@ pub fn prepare(ds: &Dataset, cfg: &RunConfig) -> Result<Problem, super::SimError
     if row_normalized {
         normalize::row_normalize(&mut features);
     }
-    let features = InputFeatures::auto(features);
-    let a_hat = Normalization::Symmetric.apply(&ds.adjacency);
+    let features = InputFeatures::auto(features)?;
+    let a_hat = Normalization::Symmetric.apply(&ds.adjacency)?;
     let codes = ds.split.codes(ds.num_nodes());
     let p = &cfg.parallel;
     let assignment = partition::assign(&ds.adjacency, p.partitions, p.partitioner, cfg.train.seed)?;

@@ -236,7 +236,7 @@ mod tests {
         let ids = [17u32, 4];
         let mut d_out = [0.0f32; 6];
         dropout(&dense, 3, &ids, &spec, &mut d_out);
-        let csr = crate::graph::Csr::from_dense(&crate::tensor::HostMatrix::from_vec(2, 3, dense.to_vec()));
+        let csr = crate::graph::Csr::from_dense(&crate::tensor::HostMatrix::from_vec(2, 3, dense.to_vec())).unwrap();
         let view = CsrView { rows: 2, cols: 3, row_ptr: &csr.row_ptr, col_idx: &csr.col_idx, values: &csr.values };
         let mut s_out = vec![0.0f32; csr.nnz()];
         dropout_sparse(&view, &ids, SparseLayout::NodeRows, &spec, &mut s_out);

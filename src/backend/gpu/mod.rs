@@ -136,11 +136,25 @@ impl GpuBackend {
     }
 
     pub fn with_preference(preference: &AdapterPreference) -> Result<Self, BackendError> {
+        Self::with_allocation_limits(preference, |_| {})
+    }
+
+    /// A backend whose allocator enforces limits tightened by `tighten` (never looser than the
+    /// device's): tests reach the error paths of a small device this way.
+    pub fn with_allocation_limits(
+        preference: &AdapterPreference,
+        tighten: impl FnOnce(&mut wgpu::Limits),
+    ) -> Result<Self, BackendError> {
         let ctx = GpuContext::new(preference)?;
         let memory = MemoryTracker::new();
-        let alloc = Allocator::new(ctx.device.clone(), ctx.queue.clone(), ctx.limits.clone(), Arc::clone(&memory));
+        let mut limits = ctx.limits.clone();
+        tighten(&mut limits);
+        limits.max_buffer_size = limits.max_buffer_size.min(ctx.limits.max_buffer_size);
+        limits.max_storage_buffer_binding_size =
+            limits.max_storage_buffer_binding_size.min(ctx.limits.max_storage_buffer_binding_size);
+        let alloc = Allocator::new(ctx.device.clone(), ctx.queue.clone(), limits, Arc::clone(&memory));
         let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let rec = Recorder::new(ctx.device.clone(), ctx.queue.clone(), alloc.clone());
+        let rec = Recorder::new(ctx.device.clone(), ctx.queue.clone(), alloc.clone())?;
         let kernels = Kernels::new(&ctx.device, &rec);
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(BackendError::Device(format!("building kernels on {}: {e}", ctx.info.name)));

@@ -6,6 +6,11 @@
 //! `queue.write_buffer` per used chunk right before the submission, so the recorded dispatches
 //! never see each other's parameters. Chunks, their bind groups and the group-0 bind groups
 //! (keyed by kernel and buffer ids) are reused across submissions.
+//!
+//! Failures while recording (a scratch buffer or arena chunk the device cannot allocate) do not
+//! panic: the recorder keeps the first error, turns every later dispatch and copy into a no-op,
+//! and returns the error from the next [`Recorder::flush`] or [`Recorder::read`] — so the
+//! backend trait's recording ops stay infallible and the driver sees a clean `BackendError`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -87,11 +92,20 @@ pub struct Recorder {
     scratch: HashMap<&'static str, Arc<GpuBuffer>>,
     readback: Option<GpuBuffer>,
     grid_dim: u32,
+    /// The first recording failure; see the module docs.
+    poison: Option<BackendError>,
+    /// Handed out in place of a scratch buffer that could not be allocated (never bound: a
+    /// poisoned recorder records nothing).
+    placeholder: Arc<GpuBuffer>,
     pub counters: Counters,
 }
 
+/// A slot that stands for "no parameters": returned once the recorder is poisoned.
+const NO_SLOT: ParamSlot = ParamSlot { chunk: usize::MAX, offset: 0, extra_offset: 0 };
+
 impl Recorder {
-    pub fn new(device: wgpu::Device, queue: wgpu::Queue, alloc: Allocator) -> Self {
+    pub fn new(device: wgpu::Device, queue: wgpu::Queue, alloc: Allocator) -> Result<Self, BackendError> {
+        let placeholder = Arc::new(alloc.create("placeholder", MemCategory::Staging, 4, super::alloc::STORAGE)?);
         let params_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("params"),
             entries: &[wgpu::BindGroupLayoutEntry {
@@ -109,7 +123,7 @@ impl Recorder {
         let align = limits.min_uniform_buffer_offset_alignment.max(limits.min_storage_buffer_offset_alignment) as u64;
         let stride = PARAM_BYTES.next_multiple_of(align);
         let grid_dim = limits.max_compute_workgroups_per_dimension.min(MAX_GRID_DIM);
-        Self {
+        Ok(Self {
             device,
             queue,
             alloc,
@@ -123,8 +137,26 @@ impl Recorder {
             scratch: HashMap::new(),
             readback: None,
             grid_dim,
+            poison: None,
+            placeholder,
             counters: Counters::default(),
+        })
+    }
+
+    /// Keeps the first failure; later ops record nothing (see the module docs).
+    pub fn fail(&mut self, e: BackendError) {
+        if self.poison.is_none() {
+            self.poison = Some(e);
         }
+    }
+
+    /// Whether a recording failure is pending.
+    pub fn failed(&self) -> bool {
+        self.poison.is_some()
+    }
+
+    fn poisoned(&self) -> Result<(), BackendError> {
+        self.poison.clone().map_or(Ok(()), Err)
     }
 
     /// Caps workgroups per grid dimension (tests use a tiny cap to exercise 2-D grids).
@@ -149,6 +181,9 @@ impl Recorder {
     /// extra data's byte offset within the chunk (bind the chunk with [`Bind::Arena`]).
     pub fn params_extra<P: bytemuck::Pod>(&mut self, extra: &[u8], make: impl FnOnce(u32) -> P) -> ParamSlot {
         let slot = self.reserve(extra);
+        if slot.chunk == NO_SLOT.chunk {
+            return NO_SLOT;
+        }
         let params = make(slot.extra_offset);
         let bytes = bytemuck::bytes_of(&params);
         assert!(bytes.len() as u64 <= PARAM_BYTES, "kernel params exceed {PARAM_BYTES} bytes");
@@ -158,6 +193,9 @@ impl Recorder {
     }
 
     fn reserve(&mut self, extra: &[u8]) -> ParamSlot {
+        if self.failed() {
+            return NO_SLOT;
+        }
         let extra_at = self.stride;
         let need = (extra_at + extra.len() as u64).next_multiple_of(self.stride);
         let fits = |c: &Chunk| c.used + need <= c.host.len() as u64;
@@ -169,8 +207,13 @@ impl Recorder {
             self.current_chunk += 1;
         }
         if self.current_chunk == self.chunks.len() {
-            let chunk = self.new_chunk(need.max(CHUNK_BYTES));
-            self.chunks.push(chunk);
+            match self.new_chunk(need.max(CHUNK_BYTES)) {
+                Ok(chunk) => self.chunks.push(chunk),
+                Err(e) => {
+                    self.fail(e);
+                    return NO_SLOT;
+                }
+            }
         }
         let c = &mut self.chunks[self.current_chunk];
         let offset = c.used;
@@ -180,12 +223,9 @@ impl Recorder {
         ParamSlot { chunk: self.current_chunk, offset: offset as u32, extra_offset: e as u32 }
     }
 
-    fn new_chunk(&self, bytes: u64) -> Chunk {
+    fn new_chunk(&self, bytes: u64) -> Result<Chunk, BackendError> {
         let usage = wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST;
-        let buf = self
-            .alloc
-            .create("param arena", MemCategory::Staging, bytes, usage)
-            .unwrap_or_else(|e| panic!("parameter arena: {e}"));
+        let buf = self.alloc.create("param arena", MemCategory::Staging, bytes, usage)?;
         let group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("params"),
             layout: &self.params_layout,
@@ -198,7 +238,7 @@ impl Recorder {
                 }),
             }],
         });
-        Chunk { buf, group, host: vec![0; bytes as usize], used: 0 }
+        Ok(Chunk { buf, group, host: vec![0; bytes as usize], used: 0 })
     }
 
     fn encoder(&mut self) -> &mut wgpu::CommandEncoder {
@@ -225,7 +265,7 @@ impl Recorder {
     pub fn dispatch(&mut self, kernel: &Kernel, binds: &[Bind<'_>], slot: ParamSlot, groups: u32) {
         assert_eq!(binds.len(), kernel.bindings.len(), "{}: wrong number of bindings", kernel.name);
         assert!(binds.len() <= MAX_BINDINGS, "{}: more than {MAX_BINDINGS} bindings", kernel.name);
-        if groups == 0 {
+        if groups == 0 || self.failed() {
             return;
         }
         let arena = &self.chunks[slot.chunk].buf;
@@ -268,7 +308,7 @@ impl Recorder {
 
     /// Records a buffer-to-buffer copy of `bytes` (no-op for 0).
     pub fn copy(&mut self, src: &GpuBuffer, src_offset: u64, dst: &GpuBuffer, dst_offset: u64, bytes: u64) {
-        if bytes == 0 {
+        if bytes == 0 || self.failed() {
             return;
         }
         assert!(src_offset + bytes <= src.size() && dst_offset + bytes <= dst.size(), "copy: range out of bounds");
@@ -277,29 +317,45 @@ impl Recorder {
     }
 
     /// A scratch buffer named `name` of at least `bytes`, grown (replaced) when too small. Only
-    /// commands recorded later may use it; earlier commands keep the old one alive.
+    /// commands recorded later may use it; earlier commands keep the old one alive. If the
+    /// device cannot hold it, the recorder is poisoned (see the module docs) and a placeholder
+    /// comes back.
     pub fn scratch(&mut self, name: &'static str, bytes: u64) -> Arc<GpuBuffer> {
         let grow = self.scratch.get(name).is_none_or(|b| b.size() < bytes);
-        if grow {
+        if grow && !self.failed() {
             // Grow geometrically so slowly increasing sizes don't reallocate every call.
             let current = self.scratch.get(name).map_or(0, |b| b.size());
             let want = bytes.max(current + current / 2);
-            let buf = match self.alloc.create(name, MemCategory::Staging, want, super::alloc::STORAGE) {
-                Ok(b) => b,
-                Err(_) => self
-                    .alloc
-                    .create(name, MemCategory::Staging, bytes, super::alloc::STORAGE)
-                    .unwrap_or_else(|e| panic!("{name}: {e}")),
-            };
-            self.scratch.insert(name, Arc::new(buf));
+            let created = self
+                .alloc
+                .create(name, MemCategory::Staging, want, super::alloc::STORAGE)
+                .or_else(|_| self.alloc.create(name, MemCategory::Staging, bytes, super::alloc::STORAGE));
+            match created {
+                Ok(buf) => {
+                    self.scratch.insert(name, Arc::new(buf));
+                }
+                Err(e) => self.fail(e),
+            }
         }
-        Arc::clone(&self.scratch[name])
+        match self.scratch.get(name) {
+            Some(buf) if !self.failed() => Arc::clone(buf),
+            _ => self.placeholder(),
+        }
+    }
+
+    fn placeholder(&self) -> Arc<GpuBuffer> {
+        Arc::clone(&self.placeholder)
     }
 
     /// Finishes the encoder, uploads the parameter arena and submits. No-op when nothing was
     /// recorded.
     pub fn flush(&mut self) -> Result<(), BackendError> {
         self.end_pass();
+        if self.failed() {
+            // What was recorded may miss ops: never submit it.
+            self.encoder = None;
+            return self.poisoned();
+        }
         let Some(encoder) = self.encoder.take() else {
             return Ok(());
         };
@@ -327,6 +383,7 @@ impl Recorder {
     /// Records a copy of the first `bytes` of `src` into the readback buffer, submits everything
     /// and waits; returns them as f32 (u32 data can be bit-cast back).
     pub fn read(&mut self, src: &GpuBuffer, bytes: u64) -> Result<Vec<f32>, BackendError> {
+        self.poisoned()?;
         if bytes == 0 {
             return Ok(Vec::new());
         }

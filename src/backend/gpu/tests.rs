@@ -104,6 +104,43 @@ fn buffer_too_large_names_label() {
     assert_eq!(gpu.memory().snapshot().live_total(), before, "nothing may be counted for a refused buffer");
 }
 
+/// Scratch buffers (and, by the same path, arena chunks) that outgrow a (here: tightened) limit poison
+/// the recorder instead of panicking; the next flush or read returns `BufferTooLarge`, and every
+/// later call keeps returning it.
+#[test]
+fn scratch_beyond_the_limit_is_an_error_not_a_panic() {
+    if gpu_for_tests().is_none() {
+        return;
+    }
+    let tight = |bytes: u64| {
+        GpuBackend::with_allocation_limits(&AdapterPreference::Best, |l| l.max_storage_buffer_binding_size = bytes)
+            .expect("a backend with a tightened limit")
+    };
+    // weighted_sum stacks its 5 inputs of 64 KiB into one 320 KiB binding: above 256 KiB.
+    let gpu = tight(256 << 10);
+    let inputs: Vec<GpuMatrix> =
+        (0..5).map(|_| gpu.alloc(128, 128, MemCategory::Gradients, "grad").expect("64 KiB fits")).collect();
+    let refs: Vec<&GpuMatrix> = inputs.iter().collect();
+    let mut out = gpu.alloc(128, 128, MemCategory::Gradients, "out").unwrap();
+    gpu.weighted_sum(&refs, &[0.2; 5], ReduceOrder::Flat, &mut out);
+    gpu.relu(&inputs[0], &mut out); // recorded after the failure: a no-op, no panic
+    for _ in 0..2 {
+        match gpu.flush() {
+            Err(BackendError::BufferTooLarge { label, .. }) => assert_eq!(label, "weighted_sum stack"),
+            other => panic!("expected BufferTooLarge from the stacked inputs, got {other:?}"),
+        }
+    }
+    assert!(matches!(gpu.download(&out), Err(BackendError::BufferTooLarge { .. })));
+    // softmax_xent's per-row scratch (8 bytes a row) above a 64 KiB binding.
+    let gpu = tight(64 << 10);
+    let rows = 10_000;
+    let logits = gpu.alloc(rows, 1, MemCategory::Activations, "logits").unwrap();
+    let idx = gpu.upload_index(&vec![0; rows], MemCategory::Graph, "idx").unwrap();
+    let mut stats = gpu.alloc_stats(1, "stats").unwrap();
+    gpu.softmax_xent(&logits, &idx, &idx, 1.0, None, &mut stats, 0);
+    assert!(matches!(gpu.read_stats(&stats), Err(BackendError::BufferTooLarge { .. })));
+}
+
 #[test]
 fn memory_tracker_counts_gpu_buffers() {
     let gpu = gpu_or_skip!();
@@ -605,8 +642,8 @@ fn problem_sized(n: usize, f: usize, h: usize, c: usize) -> Problem {
     for _ in 0..n * 5 / 2 {
         pairs.push((rng.below(n as u64) as u32, rng.below(n as u64) as u32));
     }
-    let adj = Csr::from_pairs(n, n, pairs, true).symmetrized();
-    let a_hat = crate::graph::Normalization::Symmetric.apply(&adj);
+    let adj = Csr::from_pairs(n, n, pairs, true).unwrap().symmetrized().unwrap();
+    let a_hat = crate::graph::Normalization::Symmetric.apply(&adj).unwrap();
     let mut x = rand_csr(&mut rng, n, f, 0.15);
     for v in &mut x.values {
         *v = v.abs();

@@ -65,8 +65,10 @@ impl WeightedSum {
         }
         let bytes = 4 * n as u64;
         let stacked_bytes = bytes * inputs.len() as u64;
+        // Too many or too large inputs for one binding: an error at the next flush, not a panic.
         if let Err(e) = rec.alloc().check("weighted_sum stack", stacked_bytes, super::super::alloc::STORAGE) {
-            panic!("weighted_sum: {} inputs of {n} values do not fit one stacked buffer: {e}", inputs.len());
+            rec.fail(e);
+            return;
         }
         let stacked = rec.scratch("weighted_sum stack", stacked_bytes);
         for (p, m) in inputs.iter().enumerate() {
