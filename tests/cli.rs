@@ -194,3 +194,70 @@ fn trace_goes_to_stdout_or_a_file_and_names_owned_and_halo_nodes() {
     let text = fs::read_to_string(&file).unwrap();
     assert!(text.lines().count() >= 7 && text.contains("release v0"), "{text}");
 }
+
+/// Input that used to panic or abort: each is a clear error with exit code 1 (a panic exits with
+/// 101, an abort by signal has no code).
+#[test]
+fn absurd_values_are_errors_not_panics_or_aborts() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_dataset(dir.path());
+    write(dir.path(), "raw/node-label.csv", "0\n4000000000\n0\n1\n");
+    let data = dir.path().to_str().unwrap();
+    let cases: [(&[&str], &str); 6] = [
+        (&["bench", "--epochs", "0", "--backends", "cpu", "--dataset", "csbm"], "--epochs"),
+        (&["train", "--epochs", "100000000000000", "--backend", "cpu"], "epochs"),
+        (&["train", "--hidden", "100000000000", "--backend", "cpu", "--epochs", "1"], "hidden"),
+        (&["train", "--hidden", "100000000000", "--backend", "gpu", "--epochs", "1"], "hidden"),
+        (&["train", "--layers", "1000", "--backend", "cpu"], "layers"),
+        (&["train", "--dataset", data, "--backend", "cpu", "--epochs", "1"], "node-label.csv:2"),
+    ];
+    for (args, needle) in cases {
+        let o = gcnsim(args);
+        let err = stderr(&o);
+        // `--backend gpu` without any adapter fails earlier, also cleanly.
+        if args.contains(&"gpu") && err.contains("no GPU adapter") {
+            assert_eq!(o.status.code(), Some(1));
+            continue;
+        }
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn dataset_errors_say_each_cause_once_and_show_the_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cora.csv");
+    fs::write(&file, "0,1\n").unwrap();
+    let o = gcnsim(&["dataset-info", file.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert!(!o.status.success());
+    assert!(err.contains("is a file, not a dataset folder") && err.contains("raw/edge.csv.gz"), "{err}");
+
+    let data = dir.path().join("d");
+    tiny_dataset(&data);
+    fs::remove_dir_all(data.join("split")).unwrap();
+    let err = stderr(&gcnsim(&["dataset-info", data.to_str().unwrap()]));
+    assert!(err.contains("has no split/ folder") && err.contains("split/NAME/{train,valid,test}"), "{err}");
+
+    tiny_dataset(&data);
+    fs::remove_file(data.join("raw/node-feat.csv")).unwrap();
+    let err = stderr(&gcnsim(&["dataset-info", data.to_str().unwrap()]));
+    assert_eq!(err.matches("not found").count(), 1, "the cause is printed once: {err}");
+
+    tiny_dataset(&data);
+    fs::write(data.join("raw/node-feat.csv.gz"), "not gzip").unwrap();
+    let err = stderr(&gcnsim(&["dataset-info", data.to_str().unwrap()]));
+    assert!(err.contains("node-feat.csv.gz") && err.contains("gzip"), "{err}");
+    assert_eq!(err.matches("unexpected end of file").count(), 1, "{err}");
+    fs::remove_file(data.join("raw/node-feat.csv.gz")).unwrap();
+
+    write(&data, "raw/edge.csv", "");
+    let o = gcnsim(&["dataset-info", data.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("warning:") && stderr(&o).contains("no edges"), "{}", stderr(&o));
+
+    let err = stderr(&gcnsim(&["dataset-info", "csbm:nodes=2000,nodes=3000"]));
+    assert!(err.contains("given twice"), "{err}");
+}

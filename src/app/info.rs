@@ -9,7 +9,11 @@ use crate::model::InputFeatures;
 
 pub fn load_dataset(spec: &str) -> anyhow::Result<Dataset> {
     let spec: DatasetSpec = spec.parse()?;
-    spec.load().with_context(|| format!("loading dataset `{spec}`"))
+    let ds = spec.load().with_context(|| format!("loading dataset `{spec}`"))?;
+    for w in &ds.warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(ds)
 }
 
 pub fn dataset_info(args: &DatasetArgs) -> anyhow::Result<()> {

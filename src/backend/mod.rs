@@ -128,6 +128,11 @@ pub trait Backend {
     fn describe(&self) -> String;
     /// Live bytes per category, fed by every allocation of this backend.
     fn memory(&self) -> &MemoryTracker;
+    /// Bytes this backend can still allocate in all, when it knows (the CPU backend: the host's
+    /// available memory); `None` leaves the check to each allocation.
+    fn memory_budget(&self) -> Option<u64> {
+        None
+    }
 
     /// Zero-filled matrix.
     fn alloc(&self, rows: usize, cols: usize, category: MemCategory, label: &str)

@@ -127,7 +127,15 @@ pub fn generate(p: &CsbmParams) -> Result<Dataset, DataError> {
     let features = gaussian_features(&labels, p.classes, p.features, p.signal, &mut feature_rng);
     let split = planetoid_split(&groups, p, &mut split_rng);
 
-    Ok(Dataset { name: "csbm".to_string(), adjacency, features, labels, num_classes: p.classes, split })
+    Ok(Dataset {
+        name: "csbm".to_string(),
+        adjacency,
+        features,
+        labels,
+        num_classes: p.classes,
+        split,
+        warnings: Vec::new(),
+    })
 }
 
 /// Node i gets class i mod C, then the labels are shuffled: exactly balanced, randomly placed.

@@ -164,6 +164,7 @@ mod tests {
             labels: vec![0, 0, 1, 1, 2],
             num_classes: 3,
             split: Split { train: vec![0, 2], valid: vec![1], test: vec![3, 4] },
+            warnings: Vec::new(),
         }
     }
 

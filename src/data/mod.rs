@@ -25,6 +25,8 @@ pub struct Dataset {
     pub labels: Vec<u32>,
     pub num_classes: usize,
     pub split: Split,
+    /// Things that load but look wrong (e.g. an edge file without edges); the CLI prints them.
+    pub warnings: Vec<String>,
 }
 
 impl Dataset {
@@ -75,12 +77,8 @@ impl Split {
 /// there is one) so a user can go and fix it.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{path}: {cause}")]
+    Io { path: PathBuf, cause: std::io::Error },
     #[error("{path}:{line}: {message}")]
     Parse { path: PathBuf, line: u64, message: String },
     #[error("{path}: {message}")]

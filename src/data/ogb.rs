@@ -40,14 +40,31 @@ impl Default for OgbOptions {
     }
 }
 
+/// The layout, as error messages show it.
+pub const LAYOUT: &str = "a dataset folder in the OGB raw layout holds
+  raw/edge.csv.gz            src,dst per line
+  raw/node-feat.csv.gz       one line of F numbers per node
+  raw/node-label.csv.gz      one integer label per line
+  raw/num-node-list.csv.gz   one line: the node count
+  split/NAME/{train,valid,test}.csv.gz   node ids, one per line
+(plain .csv works too)";
+
 /// Loads the dataset in `dir` (see the module docs for the layout).
 pub fn load(dir: &Path, opts: &OgbOptions) -> Result<Dataset, DataError> {
+    check_layout(dir)?;
     let raw = dir.join("raw");
     let num_nodes = read_node_count(&find_file(&raw, "num-node-list")?)?;
 
     let edge_path = find_file(&raw, "edge")?;
     let (pairs, edge_lines) = read_edges(&edge_path, num_nodes, opts.symmetrize)?;
-    check_edge_count(&raw, &edge_path, edge_lines)?;
+    let counted = check_edge_count(&raw, &edge_path, edge_lines)?;
+    let mut warnings = Vec::new();
+    if edge_lines == 0 && !counted {
+        warnings.push(format!(
+            "{} has no edges (and there is no num-edge-list file to confirm it): the GCN sees every node alone",
+            edge_path.display()
+        ));
+    }
     let adjacency = Csr::from_pairs(num_nodes, num_nodes, pairs, true)
         .map_err(|e| DataError::Invalid { path: edge_path.clone(), message: e.to_string() })?;
 
@@ -56,7 +73,21 @@ pub fn load(dir: &Path, opts: &OgbOptions) -> Result<Dataset, DataError> {
     let num_classes = labels.iter().max().map_or(0, |&m| m as usize + 1);
     let split = read_split(&split_dir(dir, opts.split.as_deref())?, num_nodes)?;
 
-    Ok(Dataset { name: dataset_name(dir), adjacency, features, labels, num_classes, split })
+    Ok(Dataset { name: dataset_name(dir), adjacency, features, labels, num_classes, split, warnings })
+}
+
+/// A folder with `raw/` and `split/`; anything else gets the layout in its error.
+fn check_layout(dir: &Path) -> Result<(), DataError> {
+    let invalid = |message: String| Err(DataError::Invalid { path: dir.to_path_buf(), message });
+    if dir.is_file() {
+        return invalid(format!("is a file, not a dataset folder; {LAYOUT}"));
+    }
+    for sub in ["raw", "split"] {
+        if !dir.join(sub).is_dir() {
+            return invalid(format!("has no {sub}/ folder; {LAYOUT}"));
+        }
+    }
+    Ok(())
 }
 
 /// The folder's own name ("cora"), resolving `.` and friends through the file system.
@@ -81,11 +112,11 @@ fn find_file(dir: &Path, stem: &str) -> Result<PathBuf, DataError> {
         return Ok(plain);
     }
     let message = format!("file not found (also tried {})", plain.display());
-    Err(DataError::Io { path: gz, source: std::io::Error::new(std::io::ErrorKind::NotFound, message) })
+    Err(DataError::Io { path: gz, cause: std::io::Error::new(std::io::ErrorKind::NotFound, message) })
 }
 
 fn open(path: &Path) -> Result<Box<dyn Read>, DataError> {
-    let file = File::open(path).map_err(|source| DataError::Io { path: path.to_owned(), source })?;
+    let file = File::open(path).map_err(|cause| DataError::Io { path: path.to_owned(), cause })?;
     let buffered = BufReader::with_capacity(1 << 16, file);
     if path.extension().is_some_and(|e| e == "gz") {
         Ok(Box::new(GzDecoder::new(buffered)))
@@ -120,7 +151,14 @@ fn for_each_record(
 fn csv_error(path: &Path, error: csv::Error, records_so_far: u64) -> DataError {
     let line = error.position().map_or(records_so_far + 1, |p| p.line());
     match error.into_kind() {
-        csv::ErrorKind::Io(source) => DataError::Io { path: path.to_owned(), source },
+        csv::ErrorKind::Io(cause) => {
+            let gz = path.extension().is_some_and(|e| e == "gz");
+            if gz && matches!(cause.kind(), std::io::ErrorKind::InvalidInput | std::io::ErrorKind::UnexpectedEof) {
+                let message = format!("{cause} (is it really a gzip file? plain text files must end in .csv)");
+                return DataError::Parse { path: path.to_owned(), line, message };
+            }
+            DataError::Io { path: path.to_owned(), cause }
+        }
         other => DataError::Parse { path: path.to_owned(), line, message: format!("{other:?}") },
     }
 }
@@ -209,17 +247,18 @@ fn read_edges(path: &Path, num_nodes: usize, symmetrize: bool) -> Result<(Vec<(u
     Ok((pairs, lines))
 }
 
-/// `num-edge-list` is optional; when present it must agree with the edge file.
-fn check_edge_count(raw: &Path, edge_path: &Path, edge_lines: u64) -> Result<(), DataError> {
+/// `num-edge-list` is optional; when present it must agree with the edge file. Returns whether
+/// it was there.
+fn check_edge_count(raw: &Path, edge_path: &Path, edge_lines: u64) -> Result<bool, DataError> {
     let Ok(count_path) = find_file(raw, "num-edge-list") else {
-        return Ok(());
+        return Ok(false);
     };
     let declared = read_single_count(&count_path, "the edge count")?;
     if declared != edge_lines {
         let message = format!("declares {declared} edges but {} has {edge_lines} lines", edge_path.display());
         return Err(DataError::Invalid { path: count_path, message });
     }
-    Ok(())
+    Ok(true)
 }
 
 fn read_features(path: &Path, num_nodes: usize) -> Result<HostMatrix, DataError> {
@@ -299,7 +338,7 @@ fn split_dir(dir: &Path, wanted: Option<&str>) -> Result<PathBuf, DataError> {
 }
 
 fn list_subdirs(root: &Path) -> Result<Vec<String>, DataError> {
-    let io_error = |source| DataError::Io { path: root.to_owned(), source };
+    let io_error = |cause| DataError::Io { path: root.to_owned(), cause };
     let mut names = Vec::new();
     for entry in std::fs::read_dir(root).map_err(io_error)? {
         let entry = entry.map_err(io_error)?;

@@ -53,10 +53,16 @@ fn parse_dir(s: &str) -> DatasetSpec {
 
 fn parse_csbm_overrides(spec: &str, overrides: &str) -> Result<CsbmParams, DataError> {
     let mut params = CsbmParams::default();
+    let mut seen: Vec<&str> = Vec::new();
     for item in overrides.split(',').filter(|item| !item.trim().is_empty()) {
         let fail = |message: String| DataError::Spec { spec: spec.to_string(), message };
         let (key, value) = item.split_once('=').ok_or_else(|| fail(format!("`{item}` is not key=value")))?;
-        set_csbm_key(&mut params, key.trim(), value.trim()).map_err(fail)?;
+        let key = key.trim();
+        if seen.contains(&key) {
+            return Err(fail(format!("key `{key}` is given twice")));
+        }
+        seen.push(key);
+        set_csbm_key(&mut params, key, value.trim()).map_err(fail)?;
     }
     Ok(params)
 }
@@ -180,6 +186,8 @@ mod tests {
         assert!(bad.contains("`nodes`") && bad.contains("`lots`") && bad.contains("valid keys"), "{bad}");
         let negative = "csbm:seed=-1".parse::<DatasetSpec>().unwrap_err().to_string();
         assert!(negative.contains("`seed`"), "{negative}");
+        let twice = "csbm:nodes=100,nodes=200".parse::<DatasetSpec>().unwrap_err().to_string();
+        assert!(twice.contains("`nodes`") && twice.contains("twice"), "{twice}");
         let no_equals = "csbm:nodes".parse::<DatasetSpec>().unwrap_err().to_string();
         assert!(no_equals.contains("key=value"), "{no_equals}");
         let invalid = parse("csbm:homophily=2").load().unwrap_err().to_string();

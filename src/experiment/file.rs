@@ -11,16 +11,12 @@ use crate::sim::{Boundary, FeatureNorm, ParallelConfig, RunConfig, TrainConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExperimentError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{path}: {cause}")]
+    Io { path: PathBuf, cause: std::io::Error },
     #[error("{path}: {message}")]
     Toml { path: PathBuf, message: String },
-    #[error("{path}: key `{key}`: {message}")]
-    Key { path: PathBuf, key: String, message: String },
+    #[error("{path}{}: key `{key}`: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Key { path: PathBuf, line: Option<usize>, key: String, message: String },
 }
 
 /// Every key a run can set, in `[base]` or as a `[grid]` list. All optional: unset keys take
@@ -102,31 +98,41 @@ struct ExperimentFile {
     backend: Option<BackendChoice>,
     #[serde(default)]
     base: toml::Table,
-    #[serde(default)]
-    grid: Grids,
+    /// `[grid]` (one grid) or `[[grid]]` (several, their runs joined); see [`grids`].
+    grid: Option<toml::Value>,
 }
 
-/// `[grid]` (one grid) or `[[grid]]` (several, their runs joined).
-#[derive(Debug, serde::Deserialize)]
-#[serde(untagged)]
-enum Grids {
-    One(BTreeMap<String, Vec<toml::Value>>),
-    Many(Vec<BTreeMap<String, Vec<toml::Value>>>),
-}
+/// One grid: every key's list of values.
+type Grid = BTreeMap<String, Vec<toml::Value>>;
 
-impl Default for Grids {
-    fn default() -> Self {
-        Grids::One(BTreeMap::new())
-    }
-}
-
-impl Grids {
-    fn list(&self) -> Vec<&BTreeMap<String, Vec<toml::Value>>> {
-        match self {
-            Grids::One(g) => vec![g],
-            Grids::Many(gs) => gs.iter().collect(),
-        }
-    }
+/// The grids of `[grid]` or `[[grid]]`; a value that is not a list is an error saying so (a
+/// serde enum would only say that nothing matched).
+fn grids(value: Option<&toml::Value>) -> Result<Vec<Grid>, (String, String)> {
+    let tables: Vec<&toml::Table> = match value {
+        None => return Ok(vec![Grid::new()]),
+        Some(toml::Value::Table(t)) => vec![t],
+        Some(toml::Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_table().ok_or_else(|| ("grid".to_string(), "`[[grid]]` entries must be tables".to_string())))
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(("grid".into(), "must be a table `[grid]` or tables `[[grid]]`".into())),
+    };
+    tables
+        .into_iter()
+        .map(|t| {
+            t.iter()
+                .map(|(key, v)| match v {
+                    toml::Value::Array(values) => Ok((key.clone(), values.clone())),
+                    other => Err((
+                        format!("grid.{key}"),
+                        format!(
+                            "a grid value must be a list, e.g. `{key} = [{other}]` (a single value belongs in [base])"
+                        ),
+                    )),
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// One run of the grid.
@@ -151,17 +157,25 @@ pub struct Experiment {
 impl Experiment {
     pub fn load(path: &Path) -> Result<Experiment, ExperimentError> {
         let text =
-            std::fs::read_to_string(path).map_err(|source| ExperimentError::Io { path: path.to_path_buf(), source })?;
+            std::fs::read_to_string(path).map_err(|cause| ExperimentError::Io { path: path.to_path_buf(), cause })?;
         Self::parse(&text, path)
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Experiment, ExperimentError> {
         let file: ExperimentFile = toml::from_str(text).map_err(|e| ExperimentError::Toml {
             path: path.to_path_buf(),
-            message: e.to_string().trim_end().to_string(),
+            message: plain_types(e.to_string().trim_end()),
         })?;
-        let key_err = |key: String, message: String| ExperimentError::Key { path: path.to_path_buf(), key, message };
-        let grids = file.grid.list();
+        // `key` is `section.name`; the message gets the key's line when it can be found.
+        // `nth`: which `[[grid]]` table (0 for the others).
+        let key_err_in = |key: String, nth: usize, message: String| ExperimentError::Key {
+            path: path.to_path_buf(),
+            line: line_of(text, &key, nth),
+            key,
+            message,
+        };
+        let key_err = |key: String, message: String| key_err_in(key, 0, message);
+        let grids = grids(file.grid.as_ref()).map_err(|(key, m)| key_err(key, m))?;
         for key in file.base.keys().chain(grids.iter().flat_map(|g| g.keys())) {
             if !RUN_KEYS.contains(&key.as_str()) {
                 let section = if file.base.contains_key(key) { "base" } else { "grid" };
@@ -171,21 +185,24 @@ impl Experiment {
                 ));
             }
         }
-        // Typed check of [base] on its own, so its errors say `base`.
-        keys_from_table(file.base.clone()).map_err(|m| key_err("base".into(), m))?;
-        // Each grid value alone, so an error names the key and the value.
-        for (key, values) in grids.iter().flat_map(|g| g.iter()) {
+        // Each key of [base] alone, then each grid value alone, so an error names the key.
+        for (key, v) in &file.base {
+            let mut t = toml::Table::new();
+            t.insert(key.clone(), v.clone());
+            keys_from_table(t).map_err(|m| key_err(format!("base.{key}"), m))?;
+        }
+        for (nth, (key, values)) in grids.iter().enumerate().flat_map(|(i, g)| g.iter().map(move |kv| (i, kv))) {
             if values.is_empty() {
-                return Err(key_err(format!("grid.{key}"), "an empty list gives no runs".into()));
+                return Err(key_err_in(format!("grid.{key}"), nth, "an empty list gives no runs".into()));
             }
             for v in values {
                 let mut t = toml::Table::new();
                 t.insert(key.clone(), v.clone());
-                keys_from_table(t).map_err(|m| key_err(format!("grid.{key}"), m))?;
+                keys_from_table(t).map_err(|m| key_err_in(format!("grid.{key}"), nth, m))?;
             }
         }
         let mut runs: Vec<RunSpec> = Vec::new();
-        for (grid, point) in grids.iter().flat_map(|g| cartesian(g).into_iter().map(move |p| (*g, p))) {
+        for (grid, point) in grids.iter().flat_map(|g| cartesian(g).into_iter().map(move |p| (g, p))) {
             let mut table = file.base.clone();
             table.extend(point.iter().map(|(k, v)| (k.clone(), v.clone())));
             let keys = keys_from_table(table).map_err(|m| key_err("grid".into(), m))?;
@@ -250,7 +267,64 @@ fn check_name(name: &str) -> Result<(), String> {
 }
 
 fn keys_from_table(t: toml::Table) -> Result<RunKeys, String> {
-    toml::Value::Table(t).try_into::<RunKeys>().map_err(|e| e.to_string().trim_end().replace('\n', " "))
+    toml::Value::Table(t).try_into::<RunKeys>().map_err(|e| {
+        let m = plain_types(e.to_string().trim_end()).replace('\n', " ");
+        // serde appends " in `key`", which the error already names.
+        match m.rfind(" in `") {
+            Some(i) if m.ends_with('`') => m[..i].to_string(),
+            _ => m,
+        }
+    })
+}
+
+/// serde names Rust types ("expected usize"); a user wrote TOML, so say what TOML value fits.
+fn plain_types(message: &str) -> String {
+    let mut m = message.to_string();
+    for (rust, plain) in [
+        ("expected usize", "expected a whole number ≥ 0"),
+        ("expected u64", "expected a whole number ≥ 0"),
+        ("expected u32", "expected a whole number ≥ 0"),
+        ("expected f32", "expected a number"),
+        ("expected f64", "expected a number"),
+        ("expected a boolean", "expected true or false"),
+        ("expected struct RunKeys", "expected a table"),
+    ] {
+        m = m.replace(rust, plain);
+    }
+    m
+}
+
+/// The 1-based line where `key` (`base.lr`, `grid.seed`, `name`) is set, found by scanning for
+/// `name =` under its section header (the `nth` of repeated `[[grid]]` headers). Good enough for
+/// error messages; `None` if not found.
+fn line_of(text: &str, key: &str, nth: usize) -> Option<usize> {
+    let (section, name) = match key.split_once('.') {
+        Some((s, n)) => (Some(s), n),
+        None => (None, key),
+    };
+    let mut current: Option<String> = None;
+    let mut seen = 0usize;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if let Some(header) = t.strip_prefix('[') {
+            let header = header.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+            if Some(header.as_str()) == section {
+                seen += 1;
+            }
+            current = Some(header);
+            continue;
+        }
+        let in_section = match section {
+            None => current.is_none(),
+            Some(s) => current.as_deref() == Some(s) && seen == nth + 1,
+        };
+        let sets = t.split_once('=').is_some_and(|(k, _)| k.trim().trim_matches('"') == name);
+        if in_section && sets {
+            return Some(i + 1);
+        }
+    }
+    // A grid key named alone (`grid.partitions` from a whole-section error): its header.
+    None
 }
 
 fn cartesian(grid: &BTreeMap<String, Vec<toml::Value>>) -> Vec<Vec<(String, toml::Value)>> {
@@ -318,7 +392,7 @@ mod tests {
         let cases = [
             ("dataset = \"csbm\"\n[base]\nepoch = 5\n", "base.epoch"),
             ("dataset = \"csbm\"\n[grid]\nboundary = [\"exact\", \"fuzzy\"]\n", "grid.boundary"),
-            ("dataset = \"csbm\"\n[base]\nlr = \"fast\"\n", "base"),
+            ("dataset = \"csbm\"\n[base]\nlr = \"fast\"\n", "base.lr"),
             ("dataset = \"csbm\"\n[grid]\npartitions = [0]\n", "partitions"),
             ("dataset = \"csbm\"\ncolour = 1\n", "colour"),
             ("[base]\nepochs = 1\n", "dataset"),
@@ -327,6 +401,16 @@ mod tests {
             ("name = \"\"\ndataset = \"csbm\"\n", "name"),
             ("name = \"/tmp/x\"\ndataset = \"csbm\"\n", "name"),
             ("name = \"a/../../b\"\ndataset = \"csbm\"\n", "name"),
+            (
+                "dataset = \"csbm\"\n[grid]\npartitions = 2\n",
+                "t.toml:3: key `grid.partitions`: a grid value must be a list",
+            ),
+            (
+                "dataset = \"csbm\"\n[base]\nepochs = -3\n",
+                "t.toml:3: key `base.epochs`: invalid value: integer `-3`, expected a whole number ≥ 0",
+            ),
+            ("dataset = \"csbm\"\n[base]\nlr = \"fast\"\n", "expected a number"),
+            ("dataset = \"csbm\"\n[[grid]]\nseed = [0]\n[[grid]]\nseed = [1, \"x\"]\n", "t.toml:5: key `grid.seed`"),
         ];
         for (text, needle) in cases {
             let msg = parse(text).unwrap_err().to_string();

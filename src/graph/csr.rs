@@ -77,7 +77,12 @@ impl Csr {
 
     /// Builds a pattern from (row, col) pairs: sorted columns, duplicates removed, and self-loops
     /// dropped when `drop_self_loops`. `pairs` is consumed (sorted in place).
-    pub fn from_pairs(rows: usize, cols: usize, pairs: Vec<(u32, u32)>, drop_self_loops: bool) -> Result<Self, TooLarge> {
+    pub fn from_pairs(
+        rows: usize,
+        cols: usize,
+        pairs: Vec<(u32, u32)>,
+        drop_self_loops: bool,
+    ) -> Result<Self, TooLarge> {
         Self::from_pairs_within(rows, cols, pairs, drop_self_loops, MAX_ENTRIES)
     }
 

@@ -181,7 +181,8 @@ mod tests {
     use crate::tensor::HostMatrix;
 
     fn path(n: u32) -> Csr {
-        Csr::from_pairs(n as usize, n as usize, (0..n - 1).flat_map(|i| [(i, i + 1), (i + 1, i)]).collect(), true).unwrap()
+        Csr::from_pairs(n as usize, n as usize, (0..n - 1).flat_map(|i| [(i, i + 1), (i + 1, i)]).collect(), true)
+            .unwrap()
     }
 
     #[test]

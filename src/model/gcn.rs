@@ -105,6 +105,36 @@ impl<B: Backend> GcnWorkspace<B> {
         })
     }
 
+    /// Bytes [`Self::new`] allocates for `graph` (u128: sizes from user input may be absurd),
+    /// so a run can be refused before it allocates. A test keeps it equal to the real count.
+    pub fn device_bytes(graph: &LocalGraph, shape: &GcnShape) -> u128 {
+        let n = graph.num_nodes() as u128;
+        let csr = |rows: u128, nnz: u128| 4 * (rows + 1 + 2 * nnz);
+        let a_nnz = graph.a_hat.nnz() as u128;
+        let mut bytes = csr(n, a_nnz) + csr(graph.a_hat.cols as u128, a_nnz);
+        bytes += match &graph.features {
+            // x and its dropped-out copy.
+            InputFeatures::Dense(x) => 2 * 4 * n * x.cols as u128,
+            // x, xᵀ and their dropped-out values.
+            InputFeatures::Sparse(x) => {
+                let nnz = x.nnz() as u128;
+                csr(n, nnz) + csr(x.cols as u128, nnz) + 2 * 4 * nnz
+            }
+        };
+        bytes += 3 * 4 * n; // node ids, labels, split codes
+        let dims = shape.layer_dims();
+        for (l, &(fan_in, fan_out)) in dims.iter().enumerate() {
+            let (fan_in, fan_out) = (fan_in as u128, fan_out as u128);
+            let hidden = l + 1 < dims.len();
+            // support, z, dz, d_support (+ h for hidden layers) of width fan_out.
+            let out_buffers = 4 + u128::from(hidden);
+            // h_drop, d_h_drop, d_h_prev of width fan_in for layers ≥ 1.
+            let in_buffers = if l > 0 { 3 } else { 0 };
+            bytes += 4 * n * (out_buffers * fan_out + in_buffers * fan_in) + 4 * fan_in * fan_out;
+        }
+        bytes
+    }
+
     pub fn num_nodes(&self) -> usize {
         self.num_nodes
     }
@@ -276,7 +306,11 @@ mod tests {
             node_ids: (0..n as u32).collect(),
             num_owned: n,
             a_hat: Normalization::Symmetric.apply(&adj).unwrap(),
-            features: if sparse { InputFeatures::Sparse(Csr::from_dense(&x).unwrap()) } else { InputFeatures::Dense(x) },
+            features: if sparse {
+                InputFeatures::Sparse(Csr::from_dense(&x).unwrap())
+            } else {
+                InputFeatures::Dense(x)
+            },
             labels: (0..n).map(|_| rng.below(classes as u64) as u32).collect(),
             // Train, valid and test nodes interleaved: only train nodes carry gradient.
             split_codes: (0..n).map(|i| [1, 1, 2, 3][i % 4]).collect(),
@@ -355,5 +389,22 @@ mod tests {
     #[test]
     fn gradient_matches_finite_differences_one_layer() {
         check_gradient(1, true);
+    }
+
+    #[test]
+    fn device_bytes_is_what_new_allocates() {
+        for (layers, sparse) in [(1, true), (2, false), (3, true)] {
+            let b = CpuBackend::new();
+            let graph = random_problem(31, 9, 4, sparse, 3);
+            let shape = GcnShape { in_features: 9, hidden: 6, layers, classes: 4 };
+            let ws = GcnWorkspace::new(&b, &graph, &shape, 0.5, "w").unwrap();
+            let live = b.memory().snapshot().live_total() as u128;
+            assert_eq!(
+                GcnWorkspace::<CpuBackend>::device_bytes(&graph, &shape),
+                live,
+                "layers {layers} sparse {sparse}"
+            );
+            drop(ws);
+        }
     }
 }

@@ -6,18 +6,10 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{path}: {source}")]
-    Csv {
-        path: PathBuf,
-        #[source]
-        source: csv::Error,
-    },
+    #[error("{path}: {cause}")]
+    Io { path: PathBuf, cause: std::io::Error },
+    #[error("{path}: {cause}")]
+    Csv { path: PathBuf, cause: csv::Error },
     #[error("{path}: {message}")]
     Format { path: PathBuf, message: String },
     /// A row that does not parse: `line` is 1-based and counts the header.
@@ -28,7 +20,7 @@ pub enum ReportError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
-    move |source| ReportError::Io { path: path.to_path_buf(), source }
+    move |cause| ReportError::Io { path: path.to_path_buf(), cause }
 }
 
 /// Writes `path` through `fill` into a sibling temporary file, then renames it into place.
@@ -45,7 +37,7 @@ pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> std::io::R
     })();
     if let Err(e) = result {
         let _ = fs::remove_file(&tmp);
-        return Err(ReportError::Io { path: path.to_path_buf(), source: e });
+        return Err(ReportError::Io { path: path.to_path_buf(), cause: e });
     }
     fs::rename(&tmp, path).map_err(io_err(path))
 }
@@ -56,7 +48,7 @@ pub fn write_csv_atomic<R: serde::Serialize>(path: &Path, rows: &[R]) -> Result<
     {
         let mut w = csv::Writer::from_writer(&mut buf);
         for r in rows {
-            w.serialize(r).map_err(|source| ReportError::Csv { path: path.to_path_buf(), source })?;
+            w.serialize(r).map_err(|cause| ReportError::Csv { path: path.to_path_buf(), cause })?;
         }
         w.flush().map_err(io_err(path))?;
     }

@@ -42,12 +42,12 @@ pub enum OutputKind {
 pub enum OutputError {
     #[error("output folder {path}: {message}")]
     Refused { path: PathBuf, message: String },
-    #[error("output folder {path}: {action}: {source}")]
-    Io { path: PathBuf, action: &'static str, source: io::Error },
+    #[error("output folder {path}: {action}: {cause}")]
+    Io { path: PathBuf, action: &'static str, cause: io::Error },
 }
 
 fn io_error<'a>(path: &'a Path, action: &'static str) -> impl FnOnce(io::Error) -> OutputError + 'a {
-    move |source| OutputError::Io { path: path.to_path_buf(), action, source }
+    move |cause| OutputError::Io { path: path.to_path_buf(), action, cause }
 }
 
 /// The steps of [`OutputDir::commit`], for tests that inject a failure between them.
@@ -135,21 +135,21 @@ impl OutputDir {
             None
         };
         let rename_in = hook(SwapStep::AfterAside).and_then(|()| fs::rename(&self.stage, &self.dest));
-        if let Err(source) = rename_in {
+        if let Err(cause) = rename_in {
             if let Some(aside) = &aside {
                 // Put the previous results back; if even that fails, say where they are.
                 if let Err(e) = fs::rename(aside, &self.dest) {
                     return Err(OutputError::Refused {
                         path: self.dest.clone(),
                         message: format!(
-                            "moving the new results in failed ({source}) and moving the previous results back failed \
+                            "moving the new results in failed ({cause}) and moving the previous results back failed \
                              ({e}); the previous results are whole in {}",
                             aside.display()
                         ),
                     });
                 }
             }
-            return Err(OutputError::Io { path: self.dest.clone(), action: "moving the new results in", source });
+            return Err(OutputError::Io { path: self.dest.clone(), action: "moving the new results in", cause });
         }
         self.committed = true;
         hook(SwapStep::AfterRenameIn).map_err(io_error(&self.dest, "after moving the new results in"))?;
@@ -215,7 +215,7 @@ fn check_destination(dest: &Path) -> Result<(), OutputError> {
     let meta = match fs::symlink_metadata(dest) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(OutputError::Io { path: dest.to_path_buf(), action: "inspecting it", source: e }),
+        Err(e) => return Err(OutputError::Io { path: dest.to_path_buf(), action: "inspecting it", cause: e }),
     };
     if meta.file_type().is_symlink() {
         return refuse("it is a symbolic link; name the folder it points to, or a new folder".to_string());

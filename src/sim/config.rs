@@ -99,6 +99,12 @@ pub struct RunConfig {
     pub parallel: ParallelConfig,
 }
 
+/// Every epoch keeps a record in memory (and a row per CSV): a million is far beyond any GCN
+/// schedule and still fits.
+pub const MAX_EPOCHS: usize = 1_000_000;
+/// Deeper GCNs oversmooth long before this; it bounds per-layer bookkeeping.
+pub const MAX_LAYERS: usize = 64;
+
 /// An impossible configuration, naming the key.
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[error("config key `{key}`: {message}")]
@@ -115,11 +121,11 @@ impl RunConfig {
     /// Checks what can be checked without the dataset.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let t = &self.train;
-        if t.epochs == 0 {
-            return Err(invalid("epochs", "must be at least 1"));
+        if !(1..=MAX_EPOCHS).contains(&t.epochs) {
+            return Err(invalid("epochs", format!("must be between 1 and {MAX_EPOCHS}, got {}", t.epochs)));
         }
-        if t.layers == 0 {
-            return Err(invalid("layers", "must be at least 1"));
+        if !(1..=MAX_LAYERS).contains(&t.layers) {
+            return Err(invalid("layers", format!("must be between 1 and {MAX_LAYERS}, got {}", t.layers)));
         }
         if t.hidden == 0 {
             return Err(invalid("hidden", "must be at least 1"));

@@ -24,6 +24,8 @@ pub enum SimError {
     Partition(#[from] crate::graph::partition::PartitionError),
     #[error(transparent)]
     TooLarge(#[from] crate::graph::csr::TooLarge),
+    #[error(transparent)]
+    Memory(#[from] super::budget::MemoryError),
     #[error("training diverged at epoch {epoch}: the training loss is {loss}")]
     Diverged { epoch: u32, loss: f64 },
 }
@@ -39,6 +41,7 @@ pub fn run<B: Backend>(
     cfg.validate()?;
     let t = &cfg.train;
     let p = problem.locals.len();
+    super::budget::check(problem, cfg, super::budget::device_bytes::<B>(problem), b.memory_budget())?;
     let mut workers = problem
         .locals
         .iter()
@@ -65,7 +68,7 @@ pub fn run<B: Backend>(
     let v0 = store.publish(b)?;
     events.push(0, EventKind::Publish, v0, None, format!("{} bytes to {p} workers", set_bytes));
 
-    let mut records: Vec<EpochRecord> = Vec::with_capacity(t.epochs);
+    let mut records: Vec<EpochRecord> = Vec::new();
     let mut stopped_early = false;
     for e in 0..t.epochs as u32 {
         let started = Instant::now();

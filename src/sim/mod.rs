@@ -1,6 +1,7 @@
 //! The driver: prepares the problem (normalization, partitions, halos), runs epochs of
 //! bulk-synchronous training over P workers and the parameter server, and records metrics.
 
+pub mod budget;
 pub mod config;
 pub mod driver;
 pub mod problem;

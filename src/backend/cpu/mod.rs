@@ -109,6 +109,10 @@ impl Backend for CpuBackend {
         &self.memory
     }
 
+    fn memory_budget(&self) -> Option<u64> {
+        crate::sim::budget::host_available_bytes()
+    }
+
     fn alloc(&self, rows: usize, cols: usize, category: MemCategory, _label: &str) -> Result<CpuMatrix, BackendError> {
         Ok(CpuMatrix { data: Array2::zeros((rows, cols)), _mem: self.memory.track(category, 4 * (rows * cols) as u64) })
     }

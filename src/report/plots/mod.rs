@@ -89,7 +89,7 @@ struct TrainSummary {
 /// One `train --out` run as the rows of a one-run experiment.
 fn read_train_run(dir: &Path) -> Result<(String, Vec<RunRow>, Vec<LongMetricsRow>), ReportError> {
     let path = dir.join("summary.json");
-    let text = std::fs::read_to_string(&path).map_err(|source| ReportError::Io { path: path.clone(), source })?;
+    let text = std::fs::read_to_string(&path).map_err(|cause| ReportError::Io { path: path.clone(), cause })?;
     let s: TrainSummary = serde_json::from_str(&text).map_err(|e| ReportError::Parse {
         path: path.clone(),
         line: e.line() as u64,
@@ -109,7 +109,7 @@ pub fn read_results(dir: &Path) -> Result<(Vec<RunRow>, Vec<LongMetricsRow>), Re
 }
 
 fn read_csv<R: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<R>, ReportError> {
-    let file = File::open(path).map_err(|source| ReportError::Io { path: path.to_path_buf(), source })?;
+    let file = File::open(path).map_err(|cause| ReportError::Io { path: path.to_path_buf(), cause })?;
     let mut reader = csv::Reader::from_reader(BufReader::new(file));
     let headers = reader.headers().map_err(|e| csv_error(path, e))?.clone();
     let mut record = csv::StringRecord::new();
@@ -123,7 +123,7 @@ fn read_csv<R: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<R>, Repor
 /// `Parse` with the line when csv knows it (it does for every malformed row), else `Csv`.
 fn csv_error(path: &Path, e: csv::Error) -> ReportError {
     let Some(line) = e.position().map(csv::Position::line) else {
-        return ReportError::Csv { path: path.to_path_buf(), source: e };
+        return ReportError::Csv { path: path.to_path_buf(), cause: e };
     };
     // csv's own message repeats the position; keep only what is wrong.
     let message = match e.kind() {

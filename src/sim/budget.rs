@@ -1,0 +1,106 @@
+//! Memory a run will need, estimated before anything is allocated: a run that cannot fit is an
+//! error naming what to change, not an abort in the middle of an allocation.
+
+use super::{Problem, RunConfig};
+use crate::model::GcnWorkspace;
+
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the run needs about {} of {where_} memory but {} is available: {hint}",
+    human(*needed),
+    human(*available as u128)
+)]
+pub struct MemoryError {
+    pub needed: u128,
+    pub available: u64,
+    pub where_: &'static str,
+    pub hint: String,
+}
+
+/// Bytes in binary units.
+pub fn human(bytes: u128) -> String {
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut x = bytes as f64;
+    let mut u = 0;
+    while x >= 1024.0 && u + 1 < UNITS.len() {
+        x /= 1024.0;
+        u += 1;
+    }
+    format!("{x:.1} {}", UNITS[u])
+}
+
+/// Bytes the workers and the parameter server allocate on the backend's device.
+pub fn device_bytes<B: crate::backend::Backend>(problem: &Problem) -> u128 {
+    let workers: u128 = problem.locals.iter().map(|g| GcnWorkspace::<B>::device_bytes(g, &problem.shape)).sum();
+    // Master copy, the published version, the aggregated gradient and Adam's two moments.
+    workers + 5 * parameter_bytes(problem)
+}
+
+fn parameter_bytes(problem: &Problem) -> u128 {
+    4 * problem.shape.layer_dims().iter().map(|&(i, o)| i as u128 * o as u128).sum::<u128>()
+}
+
+/// Refuses a run whose device buffers exceed `device_budget` (when the backend knows it) or
+/// whose initial weights exceed the host's available memory.
+pub fn check(
+    problem: &Problem,
+    cfg: &RunConfig,
+    device_needed: u128,
+    device_budget: Option<u64>,
+) -> Result<(), MemoryError> {
+    let widths = format!(
+        "activations are nodes × widths ({} nodes in all partitions, hidden {}, {} layers): lower `hidden` or `layers`, \
+         or use a smaller graph",
+        problem.locals.iter().map(|g| g.num_nodes()).sum::<usize>(),
+        cfg.train.hidden,
+        cfg.train.layers
+    );
+    // The host builds the initial weights (and the CPU backend keeps everything there).
+    let host_needed = 2 * parameter_bytes(problem);
+    if let Some(available) = host_available_bytes() {
+        if host_needed > available as u128 {
+            return Err(MemoryError {
+                needed: host_needed,
+                available,
+                where_: "host",
+                hint: format!(
+                    "the weights alone are {} × {} and more: lower `hidden`",
+                    problem.shape.in_features, cfg.train.hidden
+                ),
+            });
+        }
+    }
+    if let Some(available) = device_budget {
+        if device_needed > available as u128 {
+            return Err(MemoryError { needed: device_needed, available, where_: "backend", hint: widths });
+        }
+    }
+    Ok(())
+}
+
+/// `MemAvailable` from /proc/meminfo (Linux); `None` where it cannot be read.
+pub fn host_available_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_units() {
+        assert_eq!(human(512), "512.0 B");
+        assert_eq!(human(3 << 30), "3.0 GiB");
+        assert_eq!(human(5 << 50), "5.0 PiB");
+    }
+
+    #[test]
+    fn reads_available_memory_on_linux() {
+        if cfg!(target_os = "linux") {
+            assert!(host_available_bytes().is_some_and(|b| b > 1 << 20));
+        }
+    }
+}
