@@ -261,3 +261,21 @@ fn dataset_errors_say_each_cause_once_and_show_the_layout() {
     let err = stderr(&gcnsim(&["dataset-info", "csbm:nodes=2000,nodes=3000"]));
     assert!(err.contains("given twice"), "{err}");
 }
+
+/// Mesa's Vulkan driver prints an XDG_RUNTIME_DIR error on headless machines unless gcnsim
+/// gives it a private folder; nothing of it may reach the user.
+#[test]
+fn no_runtime_dir_noise_on_a_headless_machine() {
+    for backend in ["auto", "gpu"] {
+        let o = Command::new(env!("CARGO_BIN_EXE_gcnsim"))
+            .env_remove("XDG_RUNTIME_DIR")
+            .env_remove("WAYLAND_DISPLAY")
+            .env_remove("DISPLAY")
+            .args(["train", "--epochs", "2", "--backend", backend])
+            .output()
+            .unwrap();
+        let err = stderr(&o);
+        assert!(!err.contains("XDG_RUNTIME_DIR"), "--backend {backend}: {err}");
+        assert!(o.status.success() || err.contains("no GPU adapter"), "--backend {backend}: {err}");
+    }
+}

@@ -131,3 +131,34 @@ fn choose(adapters: Vec<wgpu::Adapter>, preference: &AdapterPreference) -> Optio
         }
     }
 }
+
+/// Mesa's Vulkan drivers load libwayland-client, which prints "error: XDG_RUNTIME_DIR is invalid
+/// or not set in the environment." when that variable is missing, although compute needs no
+/// display. When it is unset or not a private directory, point it at one of ours
+/// (`$TMPDIR/gcnsim-xdg-UID`, mode 0700) for this process only. Changing the environment is only
+/// sound while no other thread runs: call it first thing in `main`.
+pub fn quiet_headless_runtime_dir() {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+        use std::path::{Path, PathBuf};
+        let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else { return };
+        let private = |p: &Path| {
+            std::fs::symlink_metadata(p)
+                .is_ok_and(|m| m.is_dir() && m.uid() == uid && m.permissions().mode() & 0o077 == 0)
+        };
+        if std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| Path::new(&d).is_absolute() && private(Path::new(&d))) {
+            return;
+        }
+        let shared = std::env::temp_dir().join(format!("gcnsim-xdg-{uid}"));
+        // Someone else's or a link: use a folder of this process instead.
+        let candidates: [PathBuf; 2] = [shared.clone(), shared.with_file_name(format!("gcnsim-xdg-{uid}-{}", std::process::id()))];
+        for dir in candidates {
+            let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+            if private(&dir) {
+                std::env::set_var("XDG_RUNTIME_DIR", &dir);
+                return;
+            }
+        }
+    }
+}
