@@ -4,7 +4,10 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::common::*;
+use super::axes::*;
+use super::legend::*;
+use super::series::*;
+use super::style::*;
 use crate::report::rows::LongMetricsRow;
 
 /// Three panels side by side: (a) training loss on a log axis, (b) validation accuracy and

@@ -6,7 +6,10 @@ use std::ops::Range;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::common::*;
+use super::axes::*;
+use super::legend::*;
+use super::series::*;
+use super::style::*;
 use crate::report::rows::LongMetricsRow;
 
 type Getter = fn(&LongMetricsRow) -> u64;

@@ -6,10 +6,13 @@
 //! needs no system font library; PNG text is rasterized by `text::GlyphText`, which fixes
 //! plotters' glyph spacing. SVG text is left to the viewer's sans-serif font.
 
-mod common;
+mod axes;
 mod convergence;
+mod legend;
 mod memory;
 mod partitions;
+mod series;
+mod style;
 mod text;
 
 use std::collections::BTreeSet;
@@ -40,7 +43,7 @@ fn ensure_font() -> Result<(), String> {
     static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
     REGISTERED
         .get_or_init(|| {
-            plotters::style::register_font(common::FONT, FontStyle::Normal, DEJAVU_SANS)
+            plotters::style::register_font(style::FONT, FontStyle::Normal, DEJAVU_SANS)
                 .map_err(|_| "the embedded DejaVuSans.ttf is not a valid font".to_string())
         })
         .clone()

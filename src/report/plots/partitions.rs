@@ -6,7 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::common::*;
+use super::axes::*;
+use super::legend::*;
+use super::series::*;
+use super::style::*;
 use crate::report::rows::RunRow;
 
 /// Horizontal offset between neighbouring lines at one P (in category widths), so lines with

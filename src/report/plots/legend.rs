@@ -1,0 +1,177 @@
+//! Legends: boxed strips under the panels (outside every plotting area) and small insets, and
+//! the figure layout they determine.
+
+use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::series::PlotResult;
+use super::style::{marker_element, text, Look, LEGEND_PX, TITLE_PX};
+
+/// One legend line: a sample of the series and its text.
+#[derive(Clone, Debug)]
+pub(super) struct Entry {
+    pub text: String,
+    pub look: Look,
+    /// Show a shaded band behind the sample line (series with several seeds).
+    pub band: bool,
+}
+
+impl Entry {
+    pub fn line(text: impl Into<String>, look: Look) -> Self {
+        Self { text: text.into(), look, band: false }
+    }
+}
+
+/// A boxed legend in the band under the panels, outside every plotting area so it never
+/// covers data however many series there are. Several strips sit side by side, in order.
+pub(super) struct Strip {
+    pub heading: Option<String>,
+    pub entries: Vec<Entry>,
+}
+
+const SAMPLE_W: i32 = 56;
+const SAMPLE_GAP: i32 = 10;
+const COL_GAP: i32 = 36;
+const ROW_H: i32 = 32;
+const STRIP_PAD: i32 = 10;
+
+/// A strip's measurements: column width (text included) and heading width, in pixels.
+struct Measure {
+    col_w: i32,
+    heading_w: i32,
+}
+
+impl Measure {
+    fn of<DB: DrawingBackend>(
+        area: &DrawingArea<DB, Shift>,
+        strip: &Strip,
+    ) -> Result<Self, DrawingAreaErrorKind<DB::ErrorType>> {
+        let font = text(LEGEND_PX);
+        let mut widest = 0;
+        for e in &strip.entries {
+            widest = widest.max(area.estimate_text_size(&e.text, &font)?.0 as i32);
+        }
+        let heading_w = match &strip.heading {
+            Some(h) => area.estimate_text_size(h, &font)?.0 as i32,
+            None => 0,
+        };
+        Ok(Self { col_w: SAMPLE_W + SAMPLE_GAP + widest + COL_GAP, heading_w })
+    }
+
+    /// Box width with `cols` columns.
+    fn box_w(&self, cols: usize) -> i32 {
+        (cols as i32 * self.col_w - COL_GAP).max(self.heading_w) + 2 * STRIP_PAD
+    }
+}
+
+fn strip_height(rows: usize, heading: bool) -> i32 {
+    2 * STRIP_PAD + (rows as i32 + i32::from(heading)) * ROW_H
+}
+
+/// Fills the background, draws the title and the legend strips, and returns the panel areas
+/// (one row of `n_panels` equal panels between title and legends). The strips get the fewest
+/// rows with which all of them fit side by side, so the panels keep as much height as possible.
+pub(super) fn layout<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    n_panels: usize,
+    strips: &[Strip],
+) -> Result<Vec<DrawingArea<DB, Shift>>, DrawingAreaErrorKind<DB::ErrorType>> {
+    root.fill(&WHITE)?;
+    let body = root.margin(8, 4, 8, 8).titled(title, text(TITLE_PX))?;
+    let (w, h) = body.dim_in_pixel();
+    let strips: Vec<&Strip> = strips.iter().filter(|s| !s.entries.is_empty()).collect();
+    let mut measures = Vec::with_capacity(strips.len());
+    for s in &strips {
+        measures.push(Measure::of(&body, s)?);
+    }
+    let max_rows = strips.iter().map(|s| s.entries.len()).max().unwrap_or(0).max(1);
+    let cols_for = |rows: usize| -> Vec<usize> { strips.iter().map(|s| s.entries.len().div_ceil(rows)).collect() };
+    let total_w = |cols: &[usize]| -> i32 { measures.iter().zip(cols).map(|(m, c)| m.box_w(*c)).sum() };
+    let rows = (1..=max_rows).find(|r| total_w(&cols_for(*r)) <= w as i32).unwrap_or(max_rows);
+    let cols = cols_for(rows);
+    let strip_h =
+        strips.iter().map(|s| strip_height(rows.min(s.entries.len()), s.heading.is_some())).max().unwrap_or(0);
+
+    let (top, bottom) = body.split_vertically(h as i32 - strip_h);
+    // Equal gaps between and around the boxes.
+    let gap = ((w as i32 - total_w(&cols)) / (strips.len() as i32 + 1)).max(0);
+    let mut x = gap;
+    for ((s, m), c) in strips.iter().zip(&measures).zip(&cols) {
+        let r = s.entries.len().div_ceil(*c);
+        draw_strip(&bottom, s, m, (x, *c, r))?;
+        x += m.box_w(*c) + gap;
+    }
+    Ok(top.split_evenly((1, n_panels.max(1))))
+}
+
+fn draw_strip<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    strip: &Strip,
+    m: &Measure,
+    (x0, cols, rows): (i32, usize, usize),
+) -> PlotResult<DB> {
+    let block_h = strip_height(rows, strip.heading.is_some()) - STRIP_PAD;
+    let y0 = STRIP_PAD / 2;
+    let corner = (x0 + m.box_w(cols), y0 + block_h);
+    area.draw(&Rectangle::new([(x0, y0), corner], RGBColor(0x99, 0x99, 0x99).stroke_width(1)))?;
+    let font = text(LEGEND_PX).pos(Pos::new(HPos::Left, VPos::Center));
+    let mut y_first = y0 + STRIP_PAD / 2 + ROW_H / 2;
+    if let Some(h) = &strip.heading {
+        area.draw_text(h, &font, (x0 + STRIP_PAD, y_first))?;
+        y_first += ROW_H;
+    }
+    // Column-major, so the list reads top to bottom like the sorted labels.
+    for (i, e) in strip.entries.iter().enumerate() {
+        let (col, row) = (i / rows, i % rows);
+        let x = x0 + STRIP_PAD + col as i32 * m.col_w;
+        let y = y_first + row as i32 * ROW_H;
+        draw_sample(area, e, (x, y))?;
+        area.draw_text(&e.text, &font, (x + SAMPLE_W + SAMPLE_GAP, y))?;
+    }
+    Ok(())
+}
+
+/// A small legend boxed in the upper-left corner of a plotting area, on a semi-opaque white
+/// background; only for panels whose upper left is known to be empty.
+pub(super) fn inset_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, entries: &[Entry]) -> PlotResult<DB> {
+    let font = text(LEGEND_PX).pos(Pos::new(HPos::Left, VPos::Center));
+    let mut widest = 0;
+    for e in entries {
+        widest = widest.max(area.estimate_text_size(&e.text, &font)?.0 as i32);
+    }
+    let (x0, y0) = (14, 14);
+    let w = 2 * STRIP_PAD + SAMPLE_W + SAMPLE_GAP + widest;
+    let h = STRIP_PAD + entries.len() as i32 * ROW_H;
+    area.draw(&Rectangle::new([(x0, y0), (x0 + w, y0 + h)], WHITE.mix(0.85).filled()))?;
+    area.draw(&Rectangle::new([(x0, y0), (x0 + w, y0 + h)], RGBColor(0x99, 0x99, 0x99).stroke_width(1)))?;
+    for (i, e) in entries.iter().enumerate() {
+        let (x, y) = (x0 + STRIP_PAD, y0 + STRIP_PAD / 2 + ROW_H / 2 + i as i32 * ROW_H);
+        draw_sample(area, e, (x, y))?;
+        area.draw_text(&e.text, &font, (x + SAMPLE_W + SAMPLE_GAP, y))?;
+    }
+    Ok(())
+}
+
+/// The legend sample of `e` with its left end at `(x, y)`.
+pub(super) fn draw_sample<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    e: &Entry,
+    (x, y): (i32, i32),
+) -> PlotResult<DB> {
+    if e.band {
+        area.draw(&Rectangle::new([(x, y - 10), (x + SAMPLE_W, y + 10)], e.look.band()))?;
+    }
+    let ends = vec![(x, y), (x + SAMPLE_W, y)];
+    if e.look.dashed {
+        area.draw(&DashedPathElement::new(ends, 12, 7, e.look.stroke()))?;
+    } else {
+        area.draw(&PathElement::new(ends, e.look.stroke()))?;
+    }
+    if let Some(m) = e.look.marker {
+        area.draw(&marker_element(m, (x + SAMPLE_W / 2, y), 7, e.look.color))?;
+    }
+    Ok(())
+}

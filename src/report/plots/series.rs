@@ -1,0 +1,173 @@
+//! Series: per-label groups of metric rows, their seed aggregation (mean and min–max band) and
+//! how lines, bands and markers are drawn.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use plotters::prelude::*;
+
+use super::style::{draw_marker, Look};
+use crate::report::rows::LongMetricsRow;
+
+pub(super) type PlotResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
+/// Draws `points` as one line in `look` (gaps are the caller's business).
+pub(super) fn draw_line<DB: DrawingBackend, X: Ranged<ValueType = f64>, Y: Ranged<ValueType = f64>>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    points: Vec<(f64, f64)>,
+    look: Look,
+) -> PlotResult<DB> {
+    if look.dashed {
+        chart.draw_series(DashedLineSeries::new(points, 14, 10, look.stroke()))?;
+    } else {
+        chart.draw_series(LineSeries::new(points, look.stroke()))?;
+    }
+    Ok(())
+}
+
+/// The shaded region between `lower` and `upper` (same x values, ascending).
+pub(super) fn draw_band<DB: DrawingBackend, X: Ranged<ValueType = f64>, Y: Ranged<ValueType = f64>>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    lower: &[(f64, f64)],
+    upper: &[(f64, f64)],
+    look: Look,
+) -> PlotResult<DB> {
+    // One seed gives a zero-width band: nothing to shade.
+    if lower.len() < 2 || lower.len() != upper.len() || lower.iter().zip(upper).all(|(a, b)| a.1 == b.1) {
+        return Ok(());
+    }
+    let outline: Vec<(f64, f64)> = upper.iter().copied().chain(lower.iter().rev().copied()).collect();
+    chart.draw_series(std::iter::once(Polygon::new(outline, look.band())))?;
+    Ok(())
+}
+
+/// Markers along each curve that has one, at a few places per curve staggered by curve, so
+/// curves that coincide (exact partitioned training reproduces serial) all stay visible.
+/// Fewer per curve when there are many curves, about 50 in all.
+pub(super) fn draw_curve_markers<DB: DrawingBackend, X: Ranged<ValueType = f64>, Y: Ranged<ValueType = f64>>(
+    chart: &ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    curves: &[(&[(f64, f64)], Look)],
+) -> PlotResult<DB> {
+    let marked: Vec<_> = curves.iter().filter_map(|(pts, l)| Some((*pts, l.marker?, l.color))).collect();
+    let n = marked.len();
+    let marks = (50 / n.max(1)).clamp(3, 6);
+    for (i, (pts, marker, color)) in marked.into_iter().enumerate() {
+        let (Some(first), Some(last)) = (pts.first(), pts.last()) else { continue };
+        for k in 0..marks {
+            let x = first.0 + (last.0 - first.0) * (k as f64 + (i as f64 + 0.5) / n as f64) / marks as f64;
+            // The data point nearest that x (points are in ascending x).
+            let j = pts.partition_point(|p| p.0 < x).min(pts.len() - 1);
+            let j = if j > 0 && (pts[j - 1].0 - x).abs() < (pts[j].0 - x).abs() { j - 1 } else { j };
+            draw_marker(chart, marker, pts[j], color)?;
+        }
+    }
+    Ok(())
+}
+
+/// Metric rows of one label (the configuration without the seed).
+pub(super) struct Group<'a> {
+    pub label: String,
+    pub partitions: usize,
+    pub keep_versions: bool,
+    pub rows: Vec<&'a LongMetricsRow>,
+    pub runs: BTreeSet<&'a str>,
+}
+
+impl Group<'_> {
+    pub fn is_serial(&self) -> bool {
+        self.partitions == 1
+    }
+
+    pub fn seeds(&self) -> usize {
+        self.runs.len()
+    }
+
+    /// Legend text: the label, marked when serial, with the seed count when > 1.
+    pub fn legend_text(&self) -> String {
+        let mut s = self.label.clone();
+        if self.is_serial() && !self.label.contains("serial") {
+            s.push_str(" (serial)");
+        }
+        if self.seeds() > 1 {
+            s.push_str(&format!(" ×{} seeds", self.seeds()));
+        }
+        s
+    }
+}
+
+/// Groups rows by label in the legend order: serial first, then by P, then by label.
+pub(super) fn group_by_label(metrics: &[LongMetricsRow]) -> Vec<Group<'_>> {
+    let mut by_label: BTreeMap<&str, Group<'_>> = BTreeMap::new();
+    for r in metrics {
+        let g = by_label.entry(&r.label).or_insert_with(|| Group {
+            label: r.label.clone(),
+            partitions: r.partitions,
+            keep_versions: r.keep_versions,
+            rows: Vec::new(),
+            runs: BTreeSet::new(),
+        });
+        g.rows.push(r);
+        g.runs.insert(&r.run_id);
+    }
+    let mut groups: Vec<_> = by_label.into_values().collect();
+    groups.sort_by(|a, b| (!a.is_serial(), a.partitions, &a.label).cmp(&(!b.is_serial(), b.partitions, &b.label)));
+    groups
+}
+
+/// Looks per group: black for serial, palette colours for the rest in order.
+pub(super) fn looks(groups: &[Group<'_>]) -> Vec<Look> {
+    let mut next = 0;
+    groups
+        .iter()
+        .map(|g| {
+            if g.is_serial() {
+                Look::serial()
+            } else {
+                next += 1;
+                Look::nth(next - 1)
+            }
+        })
+        .collect()
+}
+
+/// Mean and min–max over seeds at each epoch.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Curve {
+    pub mean: Vec<(f64, f64)>,
+    pub lo: Vec<(f64, f64)>,
+    pub hi: Vec<(f64, f64)>,
+}
+
+impl Curve {
+    /// Aggregates `value` per epoch, skipping values `keep` rejects (non-finite, or ≤ 0 on a
+    /// log axis) so one diverged seed cannot break the axis range.
+    pub fn of(rows: &[&LongMetricsRow], value: impl Fn(&LongMetricsRow) -> f64, keep: impl Fn(f64) -> bool) -> Self {
+        let mut per_epoch: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
+        for r in rows {
+            let v = value(r);
+            if v.is_finite() && keep(v) {
+                per_epoch.entry(r.epoch).or_default().push(v);
+            }
+        }
+        let mut c = Curve::default();
+        for (epoch, vs) in per_epoch {
+            let x = f64::from(epoch);
+            let mean = vs.iter().sum::<f64>() / vs.len() as f64;
+            let lo = vs.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = vs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            c.mean.push((x, mean));
+            c.lo.push((x, lo));
+            c.hi.push((x, hi));
+        }
+        c
+    }
+
+    pub fn y_bounds(&self) -> Option<(f64, f64)> {
+        let lo = self.lo.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+        let hi = self.hi.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+        (lo <= hi).then_some((lo, hi))
+    }
+
+    pub fn x_bounds(&self) -> Option<(f64, f64)> {
+        Some((self.mean.first()?.0, self.mean.last()?.0))
+    }
+}
