@@ -152,7 +152,8 @@ pub fn quiet_headless_runtime_dir() {
         }
         let shared = std::env::temp_dir().join(format!("gcnsim-xdg-{uid}"));
         // Someone else's or a link: use a folder of this process instead.
-        let candidates: [PathBuf; 2] = [shared.clone(), shared.with_file_name(format!("gcnsim-xdg-{uid}-{}", std::process::id()))];
+        let candidates: [PathBuf; 2] =
+            [shared.clone(), shared.with_file_name(format!("gcnsim-xdg-{uid}-{}", std::process::id()))];
         for dir in candidates {
             let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
             if private(&dir) {

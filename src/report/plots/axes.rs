@@ -175,6 +175,18 @@ pub(super) fn fmt_num(v: f64) -> String {
     }
 }
 
+/// Small values in scientific notation (1e-9, 2e-7), others as [`fmt_num`]: for log axes that
+/// span many decades.
+pub(super) fn fmt_sci(v: f64) -> String {
+    if v != 0.0 && v.abs() < 1e-3 {
+        let e = v.abs().log10().floor() as i32;
+        let m = v / 10f64.powi(e);
+        let m = fmt_num((m * 10.0).round() / 10.0);
+        return if m == "1" { format!("1e{e}") } else { format!("{m}e{e}") };
+    }
+    fmt_num(v)
+}
+
 /// Counts: 950, 12k, 1.5M.
 pub(super) fn fmt_count(v: f64) -> String {
     let a = v.abs();
@@ -241,5 +253,8 @@ mod tests {
         assert_eq!(fmt_count(15_300.0), "15.3k");
         assert_eq!(fmt_bytes(1536.0), "1.5 KiB");
         assert_eq!(fmt_bytes(4.0 * 1024.0 * 1024.0), "4 MiB");
+        assert_eq!(fmt_sci(1e-9), "1e-9");
+        assert_eq!(fmt_sci(3e-7), "3e-7");
+        assert_eq!(fmt_sci(0.02), "0.02");
     }
 }

@@ -1,8 +1,13 @@
-//! Convergence: training loss, validation accuracy and test accuracy per epoch, one line per
-//! label (mean over seeds, min–max band).
+//! Convergence: training loss, its distance to serial training, validation and test accuracy
+//! per epoch, one line per label (mean over seeds, min–max band). Runs that keep every weight
+//! version train exactly like their releasing twins, so they are left out here (the memory
+//! figure is theirs).
+
+use std::collections::{BTreeMap, HashMap};
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::axes::*;
 use super::legend::*;
@@ -10,19 +15,27 @@ use super::series::*;
 use super::style::*;
 use crate::report::rows::LongMetricsRow;
 
-/// Three panels side by side: (a) training loss on a log axis, (b) validation accuracy and
-/// (c) test accuracy on a shared axis, with one legend strip under all three.
+/// Differences to serial below this are drawn at it: f32 round-off of equal computations.
+pub const DIFF_FLOOR: f64 = 1e-9;
+/// The accuracy axes start after this fraction of the epochs, so the first epochs' ramp from
+/// chance does not flatten the part where configurations differ.
+const ZOOM_AFTER: f64 = 0.1;
+
+/// Four panels, 2 × 2: (a) training loss (log axis), (b) |loss − serial loss| of the same seed
+/// (log axis, floor 1e-9), (c) validation and (d) test accuracy on a shared, zoomed axis; one
+/// legend strip under all four.
 pub fn draw_convergence<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     experiment: &str,
     metrics: &[LongMetricsRow],
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let _ = super::ensure_font(); // a failure shows up as the font error of the first text
-    let groups = group_by_label(metrics);
+    let groups: Vec<Group<'_>> = group_by_label(metrics).into_iter().filter(|g| !g.keep_versions).collect();
     let looks = looks(&groups);
     let loss: Vec<Curve> = groups.iter().map(|g| Curve::of(&g.rows, |r| r.train_loss, |v| v > 0.0)).collect();
     let valid: Vec<Curve> = groups.iter().map(|g| Curve::of(&g.rows, |r| r.valid_acc, |_| true)).collect();
     let test: Vec<Curve> = groups.iter().map(|g| Curve::of(&g.rows, |r| r.test_acc, |_| true)).collect();
+    let diffs = differences_to_serial(&groups);
 
     let several_seeds = groups.iter().any(|g| g.seeds() > 1);
     let title = if several_seeds {
@@ -35,71 +48,193 @@ pub fn draw_convergence<DB: DrawingBackend>(
         .zip(&looks)
         .map(|(g, l)| Entry { text: g.legend_text(), look: *l, band: g.seeds() > 1 })
         .collect();
-    let panels = layout(root, &title, 3, &[Strip { heading: None, entries }])?;
+    let panels = layout_grid(root, &title, (2, 2), &[Strip { heading: None, entries }])?;
 
     let x = epoch_range(union(loss.iter().chain(&valid).chain(&test).map(Curve::x_bounds)));
     let x_fmt = |v: &f64| fmt_num(*v);
+    let builder = |area| {
+        let mut b = ChartBuilder::on(area);
+        b.margin(8).margin_right(28).x_label_area_size(56).y_label_area_size(96);
+        b
+    };
 
     // (a) Loss spans decades early in training: log axis with our own 1-2-5 ticks.
     let y = log_padded(union(loss.iter().map(Curve::y_bounds)));
     let ticks = log_ticks(&y);
-    let mut chart = ChartBuilder::on(&panels[0])
+    let mut chart = builder(&panels[0])
         .caption("(a) training loss", text(CAPTION_PX))
-        .margin(10)
-        .margin_right(28)
-        .x_label_area_size(64)
-        .y_label_area_size(84)
         .build_cartesian_2d(x.clone(), y.log_scale().with_key_points(ticks))?;
     let y_fmt = |v: &f64| fmt_num(*v);
     let mut mesh = chart.configure_mesh();
     style_mesh(&mut mesh);
     mesh.x_desc("epoch")
-        .y_desc("training loss (cross-entropy + L2, log scale)")
+        .y_desc("cross-entropy + L2 (log)")
         .x_label_formatter(&x_fmt)
         .y_label_formatter(&y_fmt)
         .draw()?;
-    draw_curves(&mut chart, &loss, &looks)?;
+    draw_curves(&mut chart, &loss, &looks, None)?;
 
-    // (b), (c) share one accuracy range so the panels compare directly.
-    let acc = padded(union(valid.iter().chain(&test).map(Curve::y_bounds)), None);
-    let acc = Ticked::linear(acc.start.max(0.0)..acc.end.min(1.0), 8);
-    let acc_fmt = |v: &f64| acc.label(*v);
-    for (panel, (caption, curves)) in
-        panels[1..].iter().zip([("(b) validation accuracy", &valid), ("(c) test accuracy", &test)])
-    {
-        let mut chart = ChartBuilder::on(panel)
+    // (b) How far each configuration is from serial training: ~1e-7 is the same computation
+    // summed in another order; 1e-2 and up is a different training.
+    let caption = "(b) |training loss − serial loss|, same seed";
+    if diffs.iter().any(Option::is_some) {
+        let y = log_padded(union(diffs.iter().flatten().map(Curve::y_bounds)).map(|(lo, hi)| (lo.max(DIFF_FLOOR), hi)));
+        let ticks = log_ticks(&y);
+        let mut chart = builder(&panels[1])
             .caption(caption, text(CAPTION_PX))
-            .margin(10)
-            .margin_right(28)
-            .x_label_area_size(64)
-            .y_label_area_size(84)
-            .build_cartesian_2d(x.clone(), acc.clone())?;
+            .build_cartesian_2d(x.clone(), y.log_scale().with_key_points(ticks))?;
+        let y_fmt = |v: &f64| fmt_sci(*v);
         let mut mesh = chart.configure_mesh();
         style_mesh(&mut mesh);
         mesh.x_desc("epoch")
-            .y_desc("accuracy (fraction correct)")
+            .y_desc(format!("absolute difference (log, floor {})", fmt_sci(DIFF_FLOOR)))
+            .x_label_formatter(&x_fmt)
+            .y_label_formatter(&y_fmt)
+            .draw()?;
+        let present: Vec<(Curve, Look)> =
+            diffs.iter().zip(&looks).filter_map(|(d, l)| Some((d.clone()?, *l))).collect();
+        let (curves, present_looks): (Vec<Curve>, Vec<Look>) = present.into_iter().unzip();
+        draw_curves(&mut chart, &curves, &present_looks, None)?;
+    } else {
+        let note = if groups.iter().any(Group::is_serial) {
+            "no partitioned run to compare"
+        } else {
+            "no serial run (partitions = 1) to compare with"
+        };
+        empty_panel(&panels[1], caption, note)?;
+    }
+
+    // (c), (d) share one accuracy range, zoomed past the first epochs.
+    let from = x.start + ZOOM_AFTER * (x.end - x.start);
+    let acc = padded(union(valid.iter().chain(&test).map(|c| c.y_bounds_from(from))), None);
+    let acc = Ticked::linear(acc.start.max(0.0)..acc.end.min(1.0), 7);
+    let acc_fmt = |v: &f64| acc.label(*v);
+    let range = acc.range();
+    for (panel, (caption, curves)) in
+        panels[2..].iter().zip([("(c) validation accuracy", &valid), ("(d) test accuracy", &test)])
+    {
+        let mut chart = builder(panel).caption(caption, text(CAPTION_PX)).build_cartesian_2d(x.clone(), acc.clone())?;
+        let mut mesh = chart.configure_mesh();
+        style_mesh(&mut mesh);
+        mesh.x_desc("epoch")
+            .y_desc(format!("accuracy (range of epochs ≥ {})", fmt_num(from.ceil())))
             .x_label_formatter(&x_fmt)
             .y_label_formatter(&acc_fmt)
             .draw()?;
-        draw_curves(&mut chart, curves, &looks)?;
+        draw_curves(&mut chart, curves, &looks, Some((range.start, range.end)))?;
     }
     root.present()
 }
 
+/// Per group, |loss − serial loss| paired by seed at each epoch (floored at [`DIFF_FLOOR`]);
+/// `None` for serial groups and groups whose seeds have no serial run.
+fn differences_to_serial(groups: &[Group<'_>]) -> Vec<Option<Curve>> {
+    let serial: HashMap<(u64, u32), f64> = groups
+        .iter()
+        .filter(|g| g.is_serial())
+        .flat_map(|g| g.rows.iter().map(|r| ((r.seed, r.epoch), r.train_loss)))
+        .collect();
+    groups
+        .iter()
+        .map(|g| {
+            if g.is_serial() {
+                return None;
+            }
+            let mut samples: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
+            for r in &g.rows {
+                if let Some(s) = serial.get(&(r.seed, r.epoch)) {
+                    let d = (r.train_loss - s).abs();
+                    if d.is_finite() {
+                        samples.entry(r.epoch).or_default().push(d.max(DIFF_FLOOR));
+                    }
+                }
+            }
+            (!samples.is_empty()).then(|| Curve::from_samples(samples))
+        })
+        .collect()
+}
+
+/// A panel frame with its caption and a note where the data would be.
+fn empty_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, caption: &str, note: &str) -> PlotResult<DB> {
+    let (w, h) = area.dim_in_pixel();
+    area.draw_text(caption, &text(CAPTION_PX).pos(Pos::new(HPos::Center, VPos::Top)), (w as i32 / 2, 10))?;
+    area.draw_text(note, &text(AXIS_DESC_PX).pos(Pos::new(HPos::Center, VPos::Center)), (w as i32 / 2, h as i32 / 2))
+}
+
 /// All bands first, then the lines in legend order, then markers: bands never cover a line,
 /// the thick serial line lies underneath, framing any run that reproduces it exactly, and
-/// the staggered markers show every label even where lines coincide.
+/// the staggered markers show every label even where lines coincide. With `clip`, lines and
+/// bands stop at the y-axis bounds.
 fn draw_curves<DB: DrawingBackend, X: Ranged<ValueType = f64>, Y: Ranged<ValueType = f64>>(
     chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
     curves: &[Curve],
     looks: &[Look],
+    clip: Option<(f64, f64)>,
 ) -> PlotResult<DB> {
+    let clamp = |pts: &[(f64, f64)]| match clip {
+        Some((lo, hi)) => pts.iter().map(|&(x, y)| (x, y.clamp(lo, hi))).collect(),
+        None => pts.to_vec(),
+    };
     for (c, l) in curves.iter().zip(looks) {
-        draw_band(chart, &c.lo, &c.hi, *l)?;
+        draw_band(chart, &clamp(&c.lo), &clamp(&c.hi), *l)?;
     }
+    let mut visible: Vec<(Vec<(f64, f64)>, Look)> = Vec::new();
     for (c, l) in curves.iter().zip(looks) {
-        draw_line(chart, c.mean.clone(), *l)?;
+        let parts = match clip {
+            Some((lo, hi)) => clip_y(&c.mean, lo, hi),
+            None => vec![c.mean.clone()],
+        };
+        for part in parts {
+            draw_line(chart, part.clone(), *l)?;
+            visible.push((part, *l));
+        }
     }
-    let marked: Vec<_> = curves.iter().zip(looks).map(|(c, l)| (&c.mean[..], *l)).collect();
+    let marked: Vec<_> = visible.iter().map(|(pts, l)| (&pts[..], *l)).collect();
     draw_curve_markers(chart, &marked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::rows::LongMetricsRow;
+
+    fn row(label: &str, partitions: usize, seed: u64, epoch: u32, loss: f64) -> LongMetricsRow {
+        let mut r: LongMetricsRow = serde_json::from_value(serde_json::json!({
+            "run_id": format!("{label}-s{seed}"), "label": label, "seed": seed, "partitions": partitions,
+            "keep_versions": false, "epoch": epoch, "weight_version": 0, "train_loss": 0.0, "train_acc": 0.0,
+            "valid_loss": 0.0, "valid_acc": 0.0, "test_loss": 0.0, "test_acc": 0.0, "live_graph_bytes": 0,
+            "live_features_bytes": 0, "live_activations_bytes": 0, "live_gradients_bytes": 0, "live_weights_bytes": 0,
+            "live_optimizer_state_bytes": 0, "live_staging_bytes": 0, "live_total_bytes": 0, "peak_total_bytes": 0,
+            "live_weight_versions": 1, "comm_broadcast_bytes": 0, "comm_gradient_bytes": 0, "comm_halo_bytes": 0
+        }))
+        .unwrap();
+        r.train_loss = loss;
+        r
+    }
+
+    #[test]
+    fn differences_pair_runs_with_the_serial_run_of_the_same_seed() {
+        let rows = vec![
+            row("serial", 1, 0, 1, 1.0),
+            row("serial", 1, 1, 1, 2.0),
+            row("P=2 drop", 2, 0, 1, 1.5),
+            row("P=2 drop", 2, 1, 1, 2.1),
+            row("P=2 exact", 2, 0, 1, 1.0),
+            row("P=4 lonely", 4, 7, 1, 3.0),
+        ];
+        let groups = group_by_label(&rows);
+        let d = differences_to_serial(&groups);
+        let by_label: Vec<(&str, Option<Curve>)> = groups.iter().map(|g| g.label.as_str()).zip(d).collect();
+        for (label, curve) in by_label {
+            match label {
+                "serial" | "P=4 lonely" => assert!(curve.is_none(), "{label}"),
+                "P=2 drop" => {
+                    let c = curve.unwrap();
+                    assert!((c.mean[0].1 - 0.3).abs() < 1e-12 && (c.hi[0].1 - 0.5).abs() < 1e-12, "{c:?}");
+                }
+                "P=2 exact" => assert_eq!(curve.unwrap().mean[0].1, DIFF_FLOOR),
+                other => panic!("{other}"),
+            }
+        }
+    }
 }

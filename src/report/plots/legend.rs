@@ -79,6 +79,16 @@ pub(super) fn layout<DB: DrawingBackend>(
     n_panels: usize,
     strips: &[Strip],
 ) -> Result<Vec<DrawingArea<DB, Shift>>, DrawingAreaErrorKind<DB::ErrorType>> {
+    layout_grid(root, title, (1, n_panels), strips)
+}
+
+/// [`layout`] with the panels in a `(rows, cols)` grid, row by row.
+pub(super) fn layout_grid<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    (panel_rows, panel_cols): (usize, usize),
+    strips: &[Strip],
+) -> Result<Vec<DrawingArea<DB, Shift>>, DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&WHITE)?;
     let body = root.margin(8, 4, 8, 8).titled(title, text(TITLE_PX))?;
     let (w, h) = body.dim_in_pixel();
@@ -104,7 +114,7 @@ pub(super) fn layout<DB: DrawingBackend>(
         draw_strip(&bottom, s, m, (x, *c, r))?;
         x += m.box_w(*c) + gap;
     }
-    Ok(top.split_evenly((1, n_panels.max(1))))
+    Ok(top.split_evenly((panel_rows.max(1), panel_cols.max(1))))
 }
 
 fn draw_strip<DB: DrawingBackend>(
@@ -134,27 +144,6 @@ fn draw_strip<DB: DrawingBackend>(
     Ok(())
 }
 
-/// A small legend boxed in the upper-left corner of a plotting area, on a semi-opaque white
-/// background; only for panels whose upper left is known to be empty.
-pub(super) fn inset_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, entries: &[Entry]) -> PlotResult<DB> {
-    let font = text(LEGEND_PX).pos(Pos::new(HPos::Left, VPos::Center));
-    let mut widest = 0;
-    for e in entries {
-        widest = widest.max(area.estimate_text_size(&e.text, &font)?.0 as i32);
-    }
-    let (x0, y0) = (14, 14);
-    let w = 2 * STRIP_PAD + SAMPLE_W + SAMPLE_GAP + widest;
-    let h = STRIP_PAD + entries.len() as i32 * ROW_H;
-    area.draw(&Rectangle::new([(x0, y0), (x0 + w, y0 + h)], WHITE.mix(0.85).filled()))?;
-    area.draw(&Rectangle::new([(x0, y0), (x0 + w, y0 + h)], RGBColor(0x99, 0x99, 0x99).stroke_width(1)))?;
-    for (i, e) in entries.iter().enumerate() {
-        let (x, y) = (x0 + STRIP_PAD, y0 + STRIP_PAD / 2 + ROW_H / 2 + i as i32 * ROW_H);
-        draw_sample(area, e, (x, y))?;
-        area.draw_text(&e.text, &font, (x + SAMPLE_W + SAMPLE_GAP, y))?;
-    }
-    Ok(())
-}
-
 /// The legend sample of `e` with its left end at `(x, y)`.
 pub(super) fn draw_sample<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
@@ -165,10 +154,9 @@ pub(super) fn draw_sample<DB: DrawingBackend>(
         area.draw(&Rectangle::new([(x, y - 10), (x + SAMPLE_W, y + 10)], e.look.band()))?;
     }
     let ends = vec![(x, y), (x + SAMPLE_W, y)];
-    if e.look.dashed {
-        area.draw(&DashedPathElement::new(ends, 12, 7, e.look.stroke()))?;
-    } else {
-        area.draw(&PathElement::new(ends, e.look.stroke()))?;
+    match e.look.dash.pattern() {
+        Some((dash, gap)) => area.draw(&DashedPathElement::new(ends, dash, gap, e.look.stroke()))?,
+        None => area.draw(&PathElement::new(ends, e.look.stroke()))?,
     }
     if let Some(m) = e.look.marker {
         area.draw(&marker_element(m, (x + SAMPLE_W / 2, y), 7, e.look.color))?;

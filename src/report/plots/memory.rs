@@ -1,5 +1,7 @@
-//! Memory: live bytes per epoch. (a) total per label, (b) live weight bytes, keep_versions
-//! against release (only when some run keeps versions), (c) every category of one run.
+//! Memory: live bytes per epoch. (a) the total per configuration, (b) its growth since the first
+//! epoch — where a leak shows, whatever the total — and (c) every category of one run. Colour
+//! means one thing across the figure: a configuration in (a) and (b); the categories of (c)
+//! are grey, told apart by dash pattern and marker.
 
 use std::ops::Range;
 
@@ -14,20 +16,24 @@ use crate::report::rows::LongMetricsRow;
 
 type Getter = fn(&LongMetricsRow) -> u64;
 
-/// Memory categories in `MemCategory` order, each with a fixed colour.
-const CATEGORIES: [(&str, Getter, RGBColor); 7] = [
-    ("graph", |r| r.live_graph_bytes, PALETTE[0]),
-    ("features", |r| r.live_features_bytes, PALETTE[2]),
-    ("activations", |r| r.live_activations_bytes, PALETTE[4]),
-    ("gradients", |r| r.live_gradients_bytes, PALETTE[3]),
-    ("weights", |r| r.live_weights_bytes, PALETTE[1]),
-    ("optimizer_state", |r| r.live_optimizer_state_bytes, PALETTE[7]),
-    ("staging", |r| r.live_staging_bytes, PALETTE[6]),
+/// Memory categories in `MemCategory` order.
+const CATEGORIES: [(&str, Getter); 7] = [
+    ("graph", |r| r.live_graph_bytes),
+    ("features", |r| r.live_features_bytes),
+    ("activations", |r| r.live_activations_bytes),
+    ("gradients", |r| r.live_gradients_bytes),
+    ("weights", |r| r.live_weights_bytes),
+    ("optimizer_state", |r| r.live_optimizer_state_bytes),
+    ("staging", |r| r.live_staging_bytes),
 ];
 
-/// Red dashed against blue solid: the one contrast panel (b) is about.
-const KEEP: Look = Look::plain(RGBColor(0xC0, 0x1B, 0x1B), 4, true);
-const RELEASE: Look = Look::plain(RGBColor(0x1F, 0x4E, 0xA8), 3, false);
+const CATEGORY_GREY: RGBColor = RGBColor(0x55, 0x55, 0x55);
+
+/// The i-th category's look: grey, solid or dashed, and a marker shape (8 distinct pairs).
+fn category_look(i: usize) -> Look {
+    let dash = if i % 2 == 1 { Dash::Dashed } else { Dash::Solid };
+    Look { color: CATEGORY_GREY, width: LINE_WIDTH, dash, marker: Some(Marker::nth(i / 2)) }
+}
 
 /// Log axis once the values span more than this factor; linear from zero below it.
 const LOG_SPREAD: f64 = 20.0;
@@ -39,33 +45,32 @@ pub fn draw_memory<DB: DrawingBackend>(
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let _ = super::ensure_font(); // a failure shows up as the font error of the first text
     let groups = group_by_label(metrics);
-    // keep_versions runs are dashed in every panel, as in (b): dashed means "never released".
+    // keep_versions runs are dashed in (a) and (b): dashed means "never released".
     let looks: Vec<Look> = looks(&groups)
         .into_iter()
         .zip(&groups)
-        .map(|(look, g)| Look { dashed: look.dashed || g.keep_versions, ..look })
+        .map(|(look, g)| if g.keep_versions { Look { dash: Dash::Dashed, ..look } } else { look })
         .collect();
-    let any_keep = groups.iter().any(|g| g.keep_versions);
 
     // The run broken down by category: a keep_versions run shows its weights growing among
     // the other categories; otherwise the first run in legend order (serial if present).
     let featured = groups.iter().find(|g| g.keep_versions).or(groups.first()).and_then(|g| {
         let run = *g.runs.first()?;
-        Some((run, g.rows.iter().copied().filter(|r| r.run_id == run).collect::<Vec<_>>()))
+        Some((run, g.label.as_str(), g.rows.iter().copied().filter(|r| r.run_id == run).collect::<Vec<_>>()))
     });
-    let (featured_id, featured_rows) = featured.unwrap_or_default();
+    let (featured_id, featured_label, featured_rows) = featured.unwrap_or_default();
     // Non-empty categories; those with identical bytes at every epoch (gradients and
     // optimizer state often are) share one line and one legend entry, as the second line
     // would hide the first.
-    let mut categories: Vec<(String, Getter, RGBColor, Vec<u64>)> = Vec::new();
-    for (name, get, color) in CATEGORIES {
+    let mut categories: Vec<(String, Getter, Vec<u64>)> = Vec::new();
+    for (name, get) in CATEGORIES {
         let values: Vec<u64> = featured_rows.iter().map(|r| get(r)).collect();
         if values.iter().all(|v| *v == 0) {
             continue;
         }
-        match categories.iter_mut().find(|c| c.3 == values) {
+        match categories.iter_mut().find(|c| c.2 == values) {
             Some(same) => same.0 = format!("{} = {name}", same.0),
-            None => categories.push((name.to_string(), get, color, values)),
+            None => categories.push((name.to_string(), get, values)),
         }
     }
 
@@ -75,22 +80,21 @@ pub fn draw_memory<DB: DrawingBackend>(
         .map(|(g, l)| Entry { text: g.legend_text(), look: *l, band: g.seeds() > 1 })
         .collect();
     let mut category_entries: Vec<Entry> =
-        categories.iter().map(|(name, _, c, _)| Entry::line(name, Look::plain(*c, LINE_WIDTH, false))).collect();
-    category_entries.push(Entry::line("total", Look::plain(SERIAL_COLOR, LINE_WIDTH, true)));
+        categories.iter().enumerate().map(|(i, (name, _, _))| Entry::line(name, category_look(i))).collect();
+    category_entries.push(Entry::line("total", Look::plain(SERIAL_COLOR, LINE_WIDTH, Dash::Dashed)));
 
-    let n_panels = if any_keep { 3 } else { 2 };
     let title = format!("{experiment}: live memory per epoch (all workers and the server)");
     let strips = [
-        Strip { heading: Some("(a) configurations".into()), entries: label_entries },
+        Strip { heading: Some("(a), (b) configurations".into()), entries: label_entries },
         Strip {
-            heading: Some(format!("({}) categories of run {featured_id}", if any_keep { 'c' } else { 'b' })),
+            heading: Some(format!("(c) categories of run {featured_id} ({featured_label})")),
             entries: category_entries,
         },
     ];
-    let panels = layout(root, &title, n_panels, &strips)?;
+    let panels = layout(root, &title, 3, &strips)?;
     let x = epoch_range(union(metrics.iter().map(|r| Some((f64::from(r.epoch), f64::from(r.epoch))))));
 
-    // (a) Total live bytes per label.
+    // (a) Total live bytes per configuration.
     let totals: Vec<(Curve, Look)> = groups
         .iter()
         .zip(&looks)
@@ -98,57 +102,52 @@ pub fn draw_memory<DB: DrawingBackend>(
         .collect();
     bytes_panel(&panels[0], "(a) total live memory", "total live memory", x.clone(), &totals, Axis::Linear)?;
 
-    // (b) Weights only: versions kept forever grow linearly, released ones stay flat.
-    if any_keep {
-        let weights: Vec<(Curve, Look)> = groups
-            .iter()
-            .map(|g| {
-                let look = if g.keep_versions { KEEP } else { RELEASE };
-                (Curve::of(&g.rows, |r| r.live_weights_bytes as f64, |_| true), look)
-            })
-            .collect();
-        // Release lines first so the dashed keep_versions lines lie on top where they meet.
-        let ordered: Vec<(Curve, Look)> =
-            weights.iter().filter(|w| !w.1.dashed).chain(weights.iter().filter(|w| w.1.dashed)).cloned().collect();
-        // Linear on purpose: a log axis would bend the linear growth into a curve. The
-        // headroom keeps the rising line below the inset legend.
-        let axis = Axis::LinearWithHeadroom(1.3);
-        let area = bytes_panel(&panels[1], "(b) live weight bytes", "live weights", x.clone(), &ordered, axis)?;
-        let mut legend = vec![Entry::line("keep_versions (no release)", KEEP)];
-        if groups.iter().any(|g| !g.keep_versions) {
-            legend.push(Entry::line("release", RELEASE));
-        }
-        inset_legend(&area, &legend)?;
-    }
+    // (b) Growth since the first epoch, per run then over seeds: a released version leaves
+    // the total flat; keeping every version adds one weight set per epoch.
+    let growth: Vec<(Curve, Look)> = groups
+        .iter()
+        .zip(&looks)
+        .map(|(g, l)| {
+            let first: std::collections::HashMap<&str, (u32, u64)> =
+                g.rows.iter().fold(std::collections::HashMap::new(), |mut m, r| {
+                    let e = m.entry(r.run_id.as_str()).or_insert((r.epoch, r.live_total_bytes));
+                    if r.epoch < e.0 {
+                        *e = (r.epoch, r.live_total_bytes);
+                    }
+                    m
+                });
+            let curve = Curve::of(&g.rows, |r| r.live_total_bytes as f64 - first[r.run_id.as_str()].1 as f64, |_| true);
+            (curve, *l)
+        })
+        .collect();
+    bytes_panel(&panels[1], "(b) growth since the first epoch", "live memory added", x.clone(), &growth, Axis::Signed)?;
 
-    // Last panel: every non-empty category of the featured run, and its total.
+    // (c) Every non-empty category of the featured run, and its total.
     let mut series: Vec<(Curve, Look)> = categories
         .iter()
-        .map(|(_, get, c, _)| {
-            (Curve::of(&featured_rows, |r| get(r) as f64, |_| true), Look::plain(*c, LINE_WIDTH, false))
-        })
+        .enumerate()
+        .map(|(i, (_, get, _))| (Curve::of(&featured_rows, |r| get(r) as f64, |_| true), category_look(i)))
         .collect();
     series.push((
         Curve::of(&featured_rows, |r| r.live_total_bytes as f64, |_| true),
-        Look::plain(SERIAL_COLOR, LINE_WIDTH, true),
+        Look::plain(SERIAL_COLOR, LINE_WIDTH, Dash::Dashed),
     ));
-    let caption = format!("({}) live memory by category", if any_keep { 'c' } else { 'b' });
-    bytes_panel(&panels[n_panels - 1], &caption, "live bytes", x, &series, Axis::LogIfSpread)?;
+    bytes_panel(&panels[2], "(c) one run, by category", "live bytes", x, &series, Axis::LogIfSpread)?;
     root.present()
 }
 
 #[derive(Clone, Copy, PartialEq)]
 enum Axis {
+    /// Linear from zero.
     Linear,
-    /// Linear, the top at this multiple of the largest value.
-    LinearWithHeadroom(f64),
+    /// Linear, including negative values (growth can be negative), zero always shown.
+    Signed,
     /// Log when the values span more than `LOG_SPREAD`, else linear.
     LogIfSpread,
 }
 
-/// One panel of byte curves: linear from zero in the unit that fits, or a log axis with
-/// binary-unit ticks (see `Axis`). Returns the plotting area
-/// (pixel coordinates) for an inset legend.
+/// One panel of byte curves: linear in the unit that fits, or a log axis with binary-unit ticks
+/// (see `Axis`).
 fn bytes_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     caption: &str,
@@ -156,8 +155,9 @@ fn bytes_panel<DB: DrawingBackend>(
     x: Range<f64>,
     series: &[(Curve, Look)],
     axis: Axis,
-) -> Result<DrawingArea<DB, Shift>, DrawingAreaErrorKind<DB::ErrorType>> {
+) -> PlotResult<DB> {
     let max = series.iter().flat_map(|(c, _)| &c.hi).map(|p| p.1).fold(0.0, f64::max);
+    let min = series.iter().flat_map(|(c, _)| &c.lo).map(|p| p.1).fold(0.0, f64::min);
     let min_pos =
         series.iter().flat_map(|(c, _)| &c.lo).map(|p| p.1).filter(|v| *v > 0.0).fold(f64::INFINITY, f64::min);
     let builder = |area| {
@@ -190,19 +190,19 @@ fn bytes_panel<DB: DrawingBackend>(
             draw_line(&mut chart, pts.clone(), *l)?;
         }
         let marked: Vec<_> = lines.iter().map(|(pts, l)| (&pts[..], *l)).collect();
-        draw_curve_markers(&chart, &marked)?;
-        Ok(chart.plotting_area().strip_coord_spec())
+        draw_curve_markers(&chart, &marked)
     } else {
-        let (div, unit) = byte_unit(max);
+        let (div, unit) = byte_unit(max.max(-min));
         let scale = |pts: &[(f64, f64)]| pts.iter().map(|p| (p.0, p.1 / div)).collect::<Vec<_>>();
-        let top = match axis {
-            Axis::LinearWithHeadroom(h) => h * max / div,
-            _ => max / div,
+        let (lo, hi) = match axis {
+            Axis::Signed => (min / div, max / div),
+            _ => (0.0, max / div),
         };
-        let y = padded(Some((0.0, top)), Some(0.0));
-        // A sliver below zero keeps lines at zero (released weights next to kept ones) off
-        // the axis line.
-        let y = y.start - 0.02 * y.end..y.end;
+        // Flat-at-zero growth still gets an axis with a visible scale.
+        let hi = if hi - lo <= 0.0 { lo + 1.0 } else { hi };
+        let y = padded(Some((lo, hi)), Some(lo.min(0.0)));
+        // A sliver below the bottom keeps lines at zero off the axis line.
+        let y = y.start - 0.02 * (y.end - y.start)..y.end;
         let y_axis = Ticked::linear(y, 7);
         let mut chart = builder(area).build_cartesian_2d(x, y_axis.clone())?;
         let mut mesh = chart.configure_mesh();
@@ -221,7 +221,6 @@ fn bytes_panel<DB: DrawingBackend>(
             draw_line(&mut chart, pts.clone(), *l)?;
         }
         let marked: Vec<_> = lines.iter().map(|(pts, l)| (&pts[..], *l)).collect();
-        draw_curve_markers(&chart, &marked)?;
-        Ok(chart.plotting_area().strip_coord_spec())
+        draw_curve_markers(&chart, &marked)
     }
 }

@@ -1,5 +1,7 @@
-//! Partitions: edge cut, halo nodes and final test accuracy against the number of partitions,
-//! one line per (partitioner, boundary).
+//! Partitions: edge cut, halo (boundary) nodes and final test accuracy against the number of
+//! partitions. Colour = partitioner, line style and marker = boundary mode; a quantity that does
+//! not depend on the boundary mode (the edge cut) is drawn once per partitioner, and series that
+//! are zero everywhere (no halo) are left out and named in the caption.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -12,12 +14,9 @@ use super::series::*;
 use super::style::*;
 use crate::report::rows::RunRow;
 
-/// Horizontal offset between neighbouring lines at one P (in category widths), so lines with
-/// equal values (edge cut does not depend on the boundary mode) stay side by side.
+/// Horizontal offset between neighbouring series at one P (in category widths), so series with
+/// equal values stay side by side.
 const DODGE: f64 = 0.07;
-
-/// The quantity a panel plots, from one run.
-type Metric = fn(&RunRow) -> f64;
 
 /// Mean and min–max over seeds of one quantity at one P.
 #[derive(Clone, Copy, Debug)]
@@ -36,9 +35,8 @@ fn stat(values: impl IntoIterator<Item = f64>) -> Option<Stat> {
     })
 }
 
-/// One drawn series: its look (marker included), x offset and runs per P.
+/// One drawn series: its look, x offset and runs per P.
 struct Series<'a> {
-    serial: bool,
     look: Look,
     dodge: f64,
     by_p: BTreeMap<usize, Vec<&'a RunRow>>,
@@ -54,6 +52,26 @@ impl Series<'_> {
     }
 }
 
+/// Partitioners in a fixed colour order, so metis is blue in every figure of every experiment.
+fn partitioner_color(name: &str, others: &[&str]) -> RGBColor {
+    match name {
+        "metis" => PALETTE[0],
+        "random" => PALETTE[1],
+        "contiguous" => PALETTE[2],
+        _ => PALETTE[3 + others.iter().position(|o| *o == name).unwrap_or(0) % (PALETTE.len() - 3)],
+    }
+}
+
+/// Boundary modes in a fixed style order.
+fn boundary_style(name: &str, all: &[&str]) -> (Dash, Marker) {
+    const KNOWN: [&str; 6] = ["exchange", "exact", "replicate", "drop", "stale", "sample"];
+    let i = KNOWN
+        .iter()
+        .position(|k| *k == name)
+        .unwrap_or_else(|| KNOWN.len() + all.iter().position(|a| *a == name).unwrap_or(0));
+    (Dash::ALL[i % Dash::ALL.len()], Marker::nth(i))
+}
+
 /// Three panels against P (categorical axis: 1, 2, 4, … as present in runs.csv).
 pub fn draw_partitions<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
@@ -65,47 +83,102 @@ pub fn draw_partitions<DB: DrawingBackend>(
     let x_of: BTreeMap<usize, usize> = ps.iter().enumerate().map(|(i, p)| (*p, i)).collect();
 
     let mut combos: BTreeMap<(&str, &str), BTreeMap<usize, Vec<&RunRow>>> = BTreeMap::new();
-    let mut serial: BTreeMap<usize, Vec<&RunRow>> = BTreeMap::new();
+    let mut by_partitioner: BTreeMap<&str, BTreeMap<usize, Vec<&RunRow>>> = BTreeMap::new();
+    let mut serial: Vec<&RunRow> = Vec::new();
     for r in runs {
         if r.is_serial() {
-            serial.entry(1).or_default().push(r);
+            serial.push(r);
         } else {
             combos.entry((&r.partitioner, &r.boundary)).or_default().entry(r.partitions).or_default().push(r);
+            by_partitioner.entry(&r.partitioner).or_default().entry(r.partitions).or_default().push(r);
         }
     }
+    let partitioners: Vec<&str> = by_partitioner.keys().copied().collect();
     let boundaries: Vec<&str> = combos.keys().map(|k| k.1).collect::<BTreeSet<_>>().into_iter().collect();
-    let n = combos.len();
-    let mut entries = Vec::new();
-    let mut series = Vec::new();
-    if !serial.is_empty() {
-        let look = Look { marker: Some(Marker::Circle), ..Look::serial() };
-        entries.push(Entry::line("serial (P = 1)", look));
-        series.push(Series { serial: true, look, dodge: 0.0, by_p: serial });
-    }
-    for (k, ((partitioner, boundary), by_p)) in combos.into_iter().enumerate() {
-        // Colour per combination, marker shape per boundary mode.
-        let marker = Marker::nth(boundaries.iter().position(|b| *b == boundary).unwrap_or(0));
-        let look = Look { width: LINE_WIDTH + 1, marker: Some(marker), ..Look::nth(k) };
-        entries.push(Entry::line(format!("{partitioner} partitioner, {boundary} boundary"), look));
-        series.push(Series { serial: false, look, dodge: (k as f64 - (n as f64 - 1.0) / 2.0) * DODGE, by_p });
-    }
+    let color = |p: &str| partitioner_color(p, &partitioners);
+    let style = |b: &str| boundary_style(b, &boundaries);
 
+    // Legends: colour strip, style strip, and serial.
+    let mut colour_entries: Vec<Entry> =
+        partitioners.iter().map(|p| Entry::line(*p, Look::plain(color(p), LINE_WIDTH + 1, Dash::Solid))).collect();
+    if !serial.is_empty() {
+        colour_entries
+            .insert(0, Entry::line("serial (P = 1)", Look { marker: Some(Marker::Circle), ..Look::serial() }));
+    }
+    let style_entries: Vec<Entry> = boundaries
+        .iter()
+        .map(|b| {
+            let (dash, marker) = style(b);
+            Entry::line(*b, Look { color: RGBColor(0x33, 0x33, 0x33), width: LINE_WIDTH, dash, marker: Some(marker) })
+        })
+        .collect();
+    let strips = [
+        Strip { heading: Some("partitioner (colour)".into()), entries: colour_entries },
+        Strip { heading: Some("boundary (line and marker)".into()), entries: style_entries },
+    ];
     let title = format!("{experiment}: effect of the number of partitions (mean over seeds, bars: min–max)");
-    let panels = layout(root, &title, 3, &[Strip { heading: None, entries }])?;
+    let panels = layout(root, &title, 3, &strips)?;
+
+    let n = combos.len();
+    let combo_series: Vec<Series> = combos
+        .into_iter()
+        .enumerate()
+        .map(|(k, ((partitioner, boundary), by_p))| {
+            let (dash, marker) = style(boundary);
+            let look = Look { color: color(partitioner), width: LINE_WIDTH + 1, dash, marker: Some(marker) };
+            Series { look, dodge: (k as f64 - (n as f64 - 1.0) / 2.0) * DODGE, by_p }
+        })
+        .collect();
+    let m = by_partitioner.len();
+    let serial_look = Look { marker: Some(Marker::Circle), ..Look::serial() };
+    let serial_series = (!serial.is_empty()).then(|| Series {
+        look: serial_look,
+        dodge: 0.0,
+        by_p: BTreeMap::from([(1, serial.clone())]),
+    });
+    let partitioner_series: Vec<Series> = by_partitioner
+        .into_iter()
+        .enumerate()
+        .map(|(k, (p, by_p))| Series {
+            look: Look { color: color(p), width: LINE_WIDTH + 1, dash: Dash::Solid, marker: Some(Marker::Circle) },
+            dodge: (k as f64 - (m as f64 - 1.0) / 2.0) * DODGE,
+            by_p,
+        })
+        .collect();
+
+    // (a) The cut depends on the partitioner only: one line each.
+    let cut: Vec<&Series> = serial_series.iter().chain(&partitioner_series).collect();
+    // (b) Boundary nodes per (partitioner, boundary); modes holding none are named instead.
+    let halo_value = |r: &RunRow| r.halo_nodes as f64;
+    let (with_halo, without): (Vec<&Series>, Vec<&Series>) =
+        combo_series.iter().partition(|s| s.by_p.values().flatten().any(|r| r.halo_nodes > 0));
+    let none: BTreeSet<&str> =
+        without.iter().flat_map(|s| s.by_p.values().flatten().map(|r| r.boundary.as_str())).collect();
+    let halo_caption = if none.is_empty() {
+        "(b) halo nodes".to_string()
+    } else {
+        format!("(b) halo nodes (none for {})", none.into_iter().collect::<Vec<_>>().join(", "))
+    };
+    // (c) Accuracy per (partitioner, boundary), serial as the reference band.
+    let acc: Vec<&Series> = combo_series.iter().collect();
 
     let x = Ticked::categories(ps.len()).range();
     let p_names: Vec<String> = ps.iter().map(|p| p.to_string()).collect();
     let x_fmt = |v: &f64| p_names.get(v.round().max(0.0) as usize).cloned().unwrap_or_default();
-
-    let panels_spec: [(&str, &str, Metric); 3] = [
-        ("(a) edge cut", "edges cut (undirected)", |r| r.edge_cut as f64),
-        ("(b) halo nodes", "halo nodes (sum over partitions)", |r| r.halo_nodes as f64),
-        ("(c) final test accuracy", "test accuracy (fraction correct)", |r| r.final_test_acc),
+    let specs: [(&str, &str, &[&Series], fn(&RunRow) -> f64); 3] = [
+        ("(a) edge cut", "edges cut (undirected)", &cut, |r| r.edge_cut as f64),
+        ("", "halo nodes (sum over partitions)", &with_halo, halo_value),
+        ("(c) final test accuracy", "test accuracy (fraction correct)", &acc, |r| r.final_test_acc),
     ];
-    for (i, (panel, (caption, y_desc, value))) in panels.iter().zip(panels_spec).enumerate() {
+    for (i, (panel, (caption, y_desc, series, value))) in panels.iter().zip(specs).enumerate() {
+        let caption = if i == 1 { halo_caption.as_str() } else { caption };
         let is_acc = i == 2;
         let points: Vec<Vec<(f64, Stat)>> = series.iter().map(|s| s.points(&x_of, value)).collect();
-        let bounds = union(points.iter().flatten().map(|(_, s)| Some((s.lo, s.hi))));
+        let serial_acc = stat(serial.iter().map(|r| r.final_test_acc));
+        let mut bounds = union(points.iter().flatten().map(|(_, s)| Some((s.lo, s.hi))));
+        if is_acc {
+            bounds = union([bounds, serial_acc.map(|s| (s.lo, s.hi))]);
+        }
         let y = if is_acc {
             let r = padded(bounds, None);
             r.start.max(0.0)..r.end.min(1.0)
@@ -126,20 +199,10 @@ pub fn draw_partitions<DB: DrawingBackend>(
         mesh.x_desc("partitions P").y_desc(y_desc).x_label_formatter(&x_fmt).y_label_formatter(&y_fmt).draw()?;
 
         // Serial accuracy as a reference across all P: the gap to it is the cost of partitioning.
-        if is_acc {
-            if let Some(s) = series.first().filter(|s| s.serial).and_then(|s| {
-                let rs: Vec<f64> = s.by_p.values().flatten().map(|r| r.final_test_acc).collect();
-                stat(rs)
-            }) {
-                let (a, b) = (x.start, x.end);
-                chart.draw_series(std::iter::once(Rectangle::new([(a, s.lo), (b, s.hi)], BLACK.mix(0.08).filled())))?;
-                chart.draw_series(DashedLineSeries::new(
-                    vec![(a, s.mean), (b, s.mean)],
-                    10,
-                    8,
-                    BLACK.stroke_width(2),
-                ))?;
-            }
+        if let (true, Some(s)) = (is_acc, serial_acc) {
+            let (a, b) = (x.start, x.end);
+            chart.draw_series(std::iter::once(Rectangle::new([(a, s.lo), (b, s.hi)], BLACK.mix(0.08).filled())))?;
+            chart.draw_series(DashedLineSeries::new(vec![(a, s.mean), (b, s.mean)], 10, 8, BLACK.stroke_width(2)))?;
         }
         for (s, pts) in series.iter().zip(&points) {
             let line: Vec<(f64, f64)> = pts.iter().map(|(x, st)| (*x, st.mean)).collect();

@@ -16,11 +16,10 @@ pub(super) fn draw_line<DB: DrawingBackend, X: Ranged<ValueType = f64>, Y: Range
     points: Vec<(f64, f64)>,
     look: Look,
 ) -> PlotResult<DB> {
-    if look.dashed {
-        chart.draw_series(DashedLineSeries::new(points, 14, 10, look.stroke()))?;
-    } else {
-        chart.draw_series(LineSeries::new(points, look.stroke()))?;
-    }
+    match look.dash.pattern() {
+        Some((dash, gap)) => chart.draw_series(DashedLineSeries::new(points, dash, gap, look.stroke()))?,
+        None => chart.draw_series(LineSeries::new(points, look.stroke()))?,
+    };
     Ok(())
 }
 
@@ -148,9 +147,17 @@ impl Curve {
                 per_epoch.entry(r.epoch).or_default().push(v);
             }
         }
+        Self::from_samples(per_epoch)
+    }
+
+    /// Mean and min–max of the samples at each x (any key that converts to f64).
+    pub fn from_samples<K: Into<f64> + Copy>(samples: BTreeMap<K, Vec<f64>>) -> Self {
         let mut c = Curve::default();
-        for (epoch, vs) in per_epoch {
-            let x = f64::from(epoch);
+        for (key, vs) in samples {
+            if vs.is_empty() {
+                continue;
+            }
+            let x: f64 = key.into();
             let mean = vs.iter().sum::<f64>() / vs.len() as f64;
             let lo = vs.iter().copied().fold(f64::INFINITY, f64::min);
             let hi = vs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -169,5 +176,53 @@ impl Curve {
 
     pub fn x_bounds(&self) -> Option<(f64, f64)> {
         Some((self.mean.first()?.0, self.mean.last()?.0))
+    }
+
+    /// Bounds of the values at x ≥ `from`.
+    pub fn y_bounds_from(&self, from: f64) -> Option<(f64, f64)> {
+        let lo = self.lo.iter().filter(|p| p.0 >= from).map(|p| p.1).fold(f64::INFINITY, f64::min);
+        let hi = self.hi.iter().filter(|p| p.0 >= from).map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+        (lo <= hi).then_some((lo, hi))
+    }
+}
+
+/// The parts of a polyline inside `lo..=hi` in y, cut where it crosses a bound (interpolated),
+/// so a line that leaves a zoomed axis ends at its edge instead of being drawn past it.
+pub(super) fn clip_y(points: &[(f64, f64)], lo: f64, hi: f64) -> Vec<Vec<(f64, f64)>> {
+    let inside = |y: f64| (lo..=hi).contains(&y);
+    let cross = |a: (f64, f64), b: (f64, f64), y: f64| (a.0 + (b.0 - a.0) * (y - a.1) / (b.1 - a.1), y);
+    let mut parts: Vec<Vec<(f64, f64)>> = Vec::new();
+    let mut current: Vec<(f64, f64)> = Vec::new();
+    for (i, &p) in points.iter().enumerate() {
+        let prev = i.checked_sub(1).map(|j| points[j]);
+        match (prev, inside(p.1)) {
+            (Some(q), true) if !inside(q.1) => current.push(cross(q, p, if q.1 < lo { lo } else { hi })),
+            (Some(q), false) if inside(q.1) => {
+                current.push(cross(q, p, if p.1 < lo { lo } else { hi }));
+                parts.push(std::mem::take(&mut current));
+            }
+            _ => {}
+        }
+        if inside(p.1) {
+            current.push(p);
+        }
+    }
+    if !current.is_empty() {
+        parts.push(current);
+    }
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_y_cuts_lines_at_the_bounds() {
+        let pts = [(0.0, 0.0), (1.0, 2.0), (2.0, 2.0), (3.0, 0.0), (4.0, 0.5)];
+        let parts = clip_y(&pts, 1.0, 3.0);
+        assert_eq!(parts, vec![vec![(0.5, 1.0), (1.0, 2.0), (2.0, 2.0), (2.5, 1.0)]]);
+        assert_eq!(clip_y(&pts, -1.0, 3.0), vec![pts.to_vec()]);
+        assert!(clip_y(&pts, 5.0, 6.0).is_empty());
     }
 }

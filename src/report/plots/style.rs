@@ -40,22 +40,47 @@ pub(super) const SERIAL_COLOR: RGBColor = RGBColor(0, 0, 0);
 pub(super) fn text(px: f64) -> TextStyle<'static> {
     TextStyle::from((FONT, px).into_font()).color(&BLACK)
 }
-/// How one series is stroked: colour, width, solid or dashed, and the marker placed along it.
+/// A line's dash pattern.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Dash {
+    Solid,
+    /// Long dashes.
+    Dashed,
+    /// Short dashes.
+    Short,
+    Dotted,
+}
+
+impl Dash {
+    pub const ALL: [Dash; 4] = [Dash::Solid, Dash::Dashed, Dash::Short, Dash::Dotted];
+
+    /// (dash, gap) in pixels; `None` for a solid line.
+    pub fn pattern(self) -> Option<(u32, u32)> {
+        match self {
+            Dash::Solid => None,
+            Dash::Dashed => Some((14, 10)),
+            Dash::Short => Some((7, 7)),
+            Dash::Dotted => Some((3, 7)),
+        }
+    }
+}
+
+/// How one series is stroked: colour, width, dash pattern, and the marker placed along it.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Look {
     pub color: RGBColor,
     pub width: u32,
-    pub dashed: bool,
+    pub dash: Dash,
     pub marker: Option<Marker>,
 }
 
 impl Look {
-    pub const fn plain(color: RGBColor, width: u32, dashed: bool) -> Self {
-        Self { color, width, dashed, marker: None }
+    pub const fn plain(color: RGBColor, width: u32, dash: Dash) -> Self {
+        Self { color, width, dash, marker: None }
     }
 
     pub fn serial() -> Self {
-        Self::plain(SERIAL_COLOR, SERIAL_WIDTH, false)
+        Self::plain(SERIAL_COLOR, SERIAL_WIDTH, Dash::Solid)
     }
 
     /// The `i`-th non-serial series: palette colour and a marker shape (unique pairs for 20
@@ -64,7 +89,7 @@ impl Look {
         Self {
             color: PALETTE[i % PALETTE.len()],
             width: LINE_WIDTH,
-            dashed: (i / PALETTE.len()) % 2 == 1,
+            dash: if (i / PALETTE.len()) % 2 == 1 { Dash::Dashed } else { Dash::Solid },
             marker: Some(Marker::nth(i)),
         }
     }

@@ -247,15 +247,24 @@ fn draw_all_writes_six_figures() {
     }
     let svg = |stem: &str| fs::read_to_string(dir.join(format!("{stem}.svg"))).unwrap();
     let convergence = svg("convergence");
-    for s in ["serial ×2 seeds", "p4-metis-exact ×2 seeds", "p4-metis-exact-keep", "training loss", "epoch"] {
+    for s in ["serial ×2 seeds", "p4-metis-exact ×2 seeds", "training loss", "serial loss", "epoch"] {
         assert!(convergence.contains(s), "convergence.svg lacks {s:?}");
     }
+    // keep_versions trains exactly like release: it belongs to the memory figure only.
+    assert!(!convergence.contains("p4-metis-exact-keep"), "convergence.svg shows a keep_versions run");
     let memory = svg("memory");
-    for s in ["keep_versions (no release)", "release", "optimizer_state", "categories of run p4-metis-exact-keep-s0"] {
+    for s in [
+        "p4-metis-exact-keep",
+        "growth since the first epoch",
+        "optimizer_state",
+        "categories of run p4-metis-exact-keep-s0",
+    ] {
         assert!(memory.contains(s), "memory.svg lacks {s:?}");
     }
     let partitions = svg("partitions");
-    for s in ["serial (P = 1)", "metis partitioner, exact boundary", "random partitioner, drop boundary", "edge cut"] {
+    for s in
+        ["serial (P = 1)", "partitioner (colour)", "boundary (line and marker)", "metis", "random", "drop", "edge cut"]
+    {
         assert!(partitions.contains(s), "partitions.svg lacks {s:?}");
     }
     assert!(leftovers(&dir).is_empty(), "temporary files left: {:?}", leftovers(&dir));
