@@ -279,3 +279,22 @@ fn no_runtime_dir_noise_on_a_headless_machine() {
         assert!(o.status.success() || err.contains("no GPU adapter"), "--backend {backend}: {err}");
     }
 }
+
+#[test]
+fn plot_redraws_a_train_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("one");
+    let o =
+        gcnsim(&["train", "--epochs", "5", "--partitions", "2", "--backend", "cpu", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let p = gcnsim(&["plot", out.to_str().unwrap()]);
+    assert!(p.status.success(), "{}", stderr(&p));
+    for f in ["convergence.png", "convergence.svg", "memory.png", "memory.svg"] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let svg = fs::read_to_string(out.join("convergence.svg")).unwrap();
+    assert!(svg.contains("train on csbm") && svg.contains("P=2 exact metis"), "title and label");
+    let bad = gcnsim(&["plot", dir.path().to_str().unwrap()]);
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("neither runs.csv"), "{}", stderr(&bad));
+}
