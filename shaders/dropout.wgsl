@@ -12,7 +12,7 @@ struct Params {
     rate: f32,
     scale: f32,
     node_cols: u32, // 0 = NodeRows, 1 = NodeCols
-    _pad0: u32,
+    first_boundary: u32, // sample_boundary: local nodes below it are owned, copied as they are
 }
 
 const WG: u32 = 256u;
@@ -56,13 +56,8 @@ fn dropout(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     out[i] = apply(x[i], node_ids[r], c);
 }
 
-@compute @workgroup_size(256)
-fn dropout_sparse(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let e = (wid.x + wid.y * nwg.x) * WG + lid;
-    if e >= p.n {
-        return;
-    }
-    // Largest r with row_ptr[r] <= e; row_ptr[rows] = n > e, so empty rows are skipped.
+// Largest r with row_ptr[r] <= e; row_ptr[rows] = n > e, so empty rows are skipped.
+fn row_of(e: u32) -> u32 {
     var lo = 0u;
     var hi = p.rows;
     while hi - lo > 1u {
@@ -73,6 +68,36 @@ fn dropout_sparse(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
             hi = mid;
         }
     }
+    return lo;
+}
+
+// Boundary sampling (BNS-GCN) of a local Â (node_cols = 1: the column is the local node) or
+// Âᵀ (node_cols = 0: the row): owned entries are copied, a boundary entry is kept and scaled
+// iff its node's draw (column 0 of the stream) is >= rate.
+@compute @workgroup_size(256)
+fn sample_boundary(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let e = (wid.x + wid.y * nwg.x) * WG + lid;
+    if e >= p.n {
+        return;
+    }
+    var local = row_of(e);
+    if p.node_cols == 1u {
+        local = col_idx[e];
+    }
+    if local < p.first_boundary {
+        out[e] = x[e];
+    } else {
+        out[e] = apply(x[e], node_ids[local], 0u);
+    }
+}
+
+@compute @workgroup_size(256)
+fn dropout_sparse(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let e = (wid.x + wid.y * nwg.x) * WG + lid;
+    if e >= p.n {
+        return;
+    }
+    let lo = row_of(e);
     let c = col_idx[e];
     var node = node_ids[lo];
     var column = c;

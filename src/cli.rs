@@ -5,10 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 pub use crate::backend::BackendChoice;
-use crate::backend::ReduceOrder;
 use crate::graph::partition::PartitionerKind;
-use crate::ps::{Aggregation, OptimizerKind};
-use crate::sim::{Boundary, FeatureNorm, ParallelConfig, RunConfig, TrainConfig};
+use crate::sim::{Boundary, ParallelConfig, RunConfig, TrainConfig};
 
 #[derive(Parser, Debug)]
 #[command(name = "gcnsim", version, about = "Simulates parameter-server training of graph convolutional networks (Kipf & Welling) on one GPU", long_about = None)]
@@ -49,59 +47,13 @@ pub struct TrainArgs {
     /// Dataset: an OGB-layout directory, a name under $GCNSIM_DATA_DIR, or `csbm[:key=value,...]`.
     #[arg(long, default_value = "csbm")]
     pub dataset: String,
-    /// Training epochs.
-    #[arg(long, default_value_t = 200)]
-    pub epochs: usize,
-    /// Hidden units per hidden layer.
-    #[arg(long, default_value_t = 16)]
-    pub hidden: usize,
-    /// Number of GCN layers (2 = Kipf's model).
-    #[arg(long, default_value_t = 2)]
-    pub layers: usize,
-    /// Learning rate.
-    #[arg(long, default_value_t = 0.01)]
-    pub lr: f32,
-    /// Dropout rate on the input of every layer.
-    #[arg(long, default_value_t = 0.5)]
-    pub dropout: f32,
-    /// L2 weight decay on the first layer's weights.
-    #[arg(long, default_value_t = 5e-4)]
-    pub weight_decay: f32,
-    /// Optimizer.
-    #[arg(long, value_enum, default_value_t = OptimizerKind::Adam)]
-    pub optimizer: OptimizerKind,
-    /// Seed of weights, dropout masks and random partitions.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Kipf's early stopping with this window (10 in the paper): stop when the validation loss
-    /// exceeds the mean of the previous WINDOW epochs. Off by default.
-    #[arg(long, value_name = "WINDOW")]
-    pub early_stopping: Option<usize>,
-    /// Row-normalize input features: auto = when all are non-negative.
-    #[arg(long, value_enum, default_value_t = FeatureNorm::Auto)]
-    pub feature_norm: FeatureNorm,
+    #[command(flatten)]
+    pub train: TrainConfig,
+    #[command(flatten)]
+    pub parallel: ParallelConfig,
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
-    /// Number of simulated workers (graph partitions); 1 = serial training.
-    #[arg(long, default_value_t = 1)]
-    pub partitions: usize,
-    /// How nodes are assigned to partitions.
-    #[arg(long, value_enum, default_value_t = PartitionerKind::Metis)]
-    pub partitioner: PartitionerKind,
-    /// Edges leaving a partition: exact = keep an L-hop halo (equals serial training with
-    /// weighted aggregation); drop = train on the induced subgraph (Cluster-GCN).
-    #[arg(long, value_enum, default_value_t = Boundary::Exact)]
-    pub boundary: Boundary,
-    /// How the P gradients combine: weighted by training-node share (= serial gradient), mean, sum.
-    #[arg(long, value_enum, default_value_t = Aggregation::Weighted)]
-    pub aggregate: Aggregation,
-    /// Summation order of the gradient reduction: flat, or a binary tree (treeReduce).
-    #[arg(long, value_enum, default_value_t = ReduceOrder::Flat)]
-    pub reduce: ReduceOrder,
-    /// Never release old weight versions (shows the leak in the memory curve).
-    #[arg(long)]
-    pub keep_versions: bool,
     /// Print the parameter-server protocol (publish, compute, aggregate, update, release), one
     /// line per event, to stdout or to FILE.
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
@@ -115,28 +67,7 @@ pub struct TrainArgs {
 
 impl TrainArgs {
     pub fn config(&self) -> RunConfig {
-        RunConfig {
-            train: TrainConfig {
-                epochs: self.epochs,
-                hidden: self.hidden,
-                layers: self.layers,
-                lr: self.lr,
-                dropout: self.dropout,
-                weight_decay: self.weight_decay,
-                optimizer: self.optimizer,
-                seed: self.seed,
-                early_stopping: self.early_stopping,
-                feature_norm: self.feature_norm,
-            },
-            parallel: ParallelConfig {
-                partitions: self.partitions,
-                partitioner: self.partitioner,
-                boundary: self.boundary,
-                aggregate: self.aggregate,
-                reduce: self.reduce,
-                keep_versions: self.keep_versions,
-            },
-        }
+        RunConfig { train: self.train.clone(), parallel: self.parallel.clone() }
     }
 }
 
@@ -167,11 +98,14 @@ pub struct PartitionInfoArgs {
     pub partitions: usize,
     #[arg(long, value_enum, default_value_t = PartitionerKind::Metis)]
     pub partitioner: PartitionerKind,
-    #[arg(long, value_enum, default_value_t = Boundary::Exact)]
+    #[arg(long, value_enum, default_value_t = Boundary::Exchange)]
     pub boundary: Boundary,
-    /// GCN layers: the halo depth of `exact`.
+    /// GCN layers: the halo depth of `replicate`, the number of exchanges per pass.
     #[arg(long, default_value_t = 2)]
     pub layers: usize,
+    /// Hidden units: the width of the rows exchanged by every layer but the last.
+    #[arg(long, default_value_t = 16)]
+    pub hidden: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
@@ -188,7 +122,7 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',', default_values_t = vec![1usize])]
     pub partitions: Vec<usize>,
     /// Boundary modes to time when P > 1.
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = vec![Boundary::Exact])]
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = vec![Boundary::Exchange])]
     pub boundaries: Vec<Boundary>,
     /// Timed epochs per measurement (after one warm-up epoch).
     #[arg(long, default_value_t = 20)]

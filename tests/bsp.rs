@@ -4,13 +4,36 @@
 mod common;
 
 use gcnsim::backend::cpu::CpuBackend;
+use gcnsim::graph::partition::PartitionerKind;
 use gcnsim::ps::EventKind;
-use gcnsim::sim::RunConfig;
+use gcnsim::sim::{Boundary, RunConfig};
 
+const BOTH: [PartitionerKind; 2] = [PartitionerKind::Metis, PartitionerKind::Random];
+
+/// Boundary exchange is serial training at 1-hop cost: 200 epochs, dropout on, P = 2, 8, 64,
+/// METIS and random partitions, 2 and 3 layers, loss within 1e-5 relative at every epoch.
 #[test]
-fn exact_bsp_equals_serial_on_cora_cpu() {
+fn exchange_equals_serial_on_cora_cpu() {
     let Some(ds) = common::cora() else { return };
-    common::exact_bsp_equals_serial(&CpuBackend::new(), &ds);
+    for layers in [2, 3] {
+        common::partitioned_equals_serial(
+            &CpuBackend::new(),
+            &ds,
+            Boundary::Exchange,
+            &BOTH,
+            &[2, 8, 64],
+            200,
+            layers,
+            1e-5,
+        );
+    }
+}
+
+/// Replicated L-hop halos are serial training too (no communication, redundant compute).
+#[test]
+fn replicate_equals_serial_on_cora_cpu() {
+    let Some(ds) = common::cora() else { return };
+    common::partitioned_equals_serial(&CpuBackend::new(), &ds, Boundary::Replicate, &BOTH, &[2, 8], 100, 2, 1e-5);
 }
 
 #[test]

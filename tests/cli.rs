@@ -182,10 +182,24 @@ fn train_writes_its_files_as_one_set_and_replaces_only_its_own_output() {
 #[test]
 fn trace_goes_to_stdout_or_a_file_and_names_owned_and_halo_nodes() {
     let dir = tempfile::tempdir().unwrap();
-    let o = gcnsim(&["train", "--epochs", "1", "--partitions", "2", "--backend", "cpu", "--trace"]);
+    let o = gcnsim(&[
+        "train",
+        "--epochs",
+        "1",
+        "--partitions",
+        "2",
+        "--backend",
+        "cpu",
+        "--boundary",
+        "replicate",
+        "--trace",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("publish v0") && out.contains("owned") && out.contains("halo"), "{out}");
+    let o = gcnsim(&["train", "--epochs", "1", "--partitions", "2", "--backend", "cpu", "--trace"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("owned") && out.contains("boundary rows received"), "{out}");
     assert!(!stderr(&o).contains("publish v0"));
     let file = dir.path().join("trace.txt");
     let o =
@@ -293,7 +307,7 @@ fn plot_redraws_a_train_folder() {
         assert!(out.join(f).is_file(), "{f} missing");
     }
     let svg = fs::read_to_string(out.join("convergence.svg")).unwrap();
-    assert!(svg.contains("train on csbm") && svg.contains("P=2 exact metis"), "title and label");
+    assert!(svg.contains("train on csbm") && svg.contains("P=2 exchange metis"), "title and label");
     let bad = gcnsim(&["plot", dir.path().to_str().unwrap()]);
     assert!(!bad.status.success());
     assert!(stderr(&bad).contains("neither runs.csv"), "{}", stderr(&bad));

@@ -68,7 +68,8 @@ pub fn bench_command(args: &BenchArgs) -> anyhow::Result<()> {
         };
         for &backend in &args.backends {
             for &p in &args.partitions {
-                let boundaries: Vec<Boundary> = if p == 1 { vec![Boundary::Exact] } else { args.boundaries.clone() };
+                let boundaries: Vec<Boundary> =
+                    if p == 1 { vec![Boundary::default()] } else { args.boundaries.clone() };
                 for boundary in boundaries {
                     let mut cfg = RunConfig::default();
                     cfg.train.epochs = args.epochs + 1;
@@ -117,7 +118,7 @@ fn bench_row(
         edges: ds.num_undirected_edges(),
         backend: backend.to_string(),
         partitions: p,
-        boundary: if p == 1 { "serial".into() } else { format!("{boundary:?}").to_lowercase() },
+        boundary: if p == 1 { "serial".into() } else { boundary.name().to_string() },
         epochs_timed: times.len(),
         ms_per_epoch_median: sorted[sorted.len() / 2],
         ms_per_epoch_mean: times.iter().sum::<f64>() / times.len() as f64,

@@ -9,9 +9,9 @@ use anyhow::Context;
 use super::info::load_dataset;
 use crate::backend::with_backend;
 use crate::cli::TrainArgs;
-use crate::graph::halo;
+use crate::graph::local;
 use crate::ps::EventLog;
-use crate::report::metrics::{EventRow, MetricsRow, TimingRow};
+use crate::report::metrics::{CommRow, EventRow, MetricsRow, TimingRow};
 use crate::report::output::{OutputDir, OutputKind};
 use crate::report::progress::{EpochProgress, ProgressMode};
 use crate::report::summary::RunSummary;
@@ -74,12 +74,15 @@ fn print_outcome(problem: &Problem, cfg: &RunConfig, run: &TrainedRun) {
     println!("{:.2} ms/epoch | peak device memory {:.2} MiB", o.mean_epoch_ms, o.peak_bytes as f64 / (1 << 20) as f64);
 }
 
-/// `metrics.csv` (deterministic), `timing.csv` (wall clock), `events.csv`, `summary.json`.
+/// `metrics.csv` (deterministic), `comm.csv` (boundary traffic per layer and direction),
+/// `timing.csv` (wall clock), `events.csv`, `summary.json`.
 pub fn write_run_dir(dir: &Path, problem: &Problem, cfg: &RunConfig, run: &TrainedRun) -> Result<(), ReportError> {
     let metrics: Vec<MetricsRow> = run.records.iter().map(MetricsRow::from).collect();
     let timing: Vec<TimingRow> = run.records.iter().map(TimingRow::from).collect();
     let events: Vec<EventRow> = run.events.iter().map(EventRow::from).collect();
+    let comm: Vec<CommRow> = run.records.iter().flat_map(CommRow::of).collect();
     write_csv_atomic(&dir.join("metrics.csv"), &metrics)?;
+    write_csv_atomic(&dir.join("comm.csv"), &comm)?;
     write_csv_atomic(&dir.join("timing.csv"), &timing)?;
     write_csv_atomic(&dir.join("events.csv"), &events)?;
     write_json_atomic(&dir.join("summary.json"), &summary(problem, cfg, run))
@@ -96,7 +99,7 @@ pub fn summary(problem: &Problem, cfg: &RunConfig, run: &TrainedRun) -> RunSumma
         features_row_normalized: problem.row_normalized,
         parameters: problem.shape.parameter_count(),
         outcome: run.outcome.clone(),
-        partitioning: halo::summarize(&problem.partitions, nodes, problem.undirected_edges),
+        partitioning: local::summarize(&problem.partitions, nodes, problem.undirected_edges),
         partitions: problem.partitions.clone(),
     }
 }

@@ -13,17 +13,20 @@ pub enum MemCategory {
     Gradients,
     Weights,
     OptimizerState,
+    /// Boundary-exchange buffers: rows in flight between partitions.
+    Exchange,
     Staging,
 }
 
 impl MemCategory {
-    pub const ALL: [MemCategory; 7] = [
+    pub const ALL: [MemCategory; 8] = [
         MemCategory::Graph,
         MemCategory::Features,
         MemCategory::Activations,
         MemCategory::Gradients,
         MemCategory::Weights,
         MemCategory::OptimizerState,
+        MemCategory::Exchange,
         MemCategory::Staging,
     ];
 
@@ -35,6 +38,7 @@ impl MemCategory {
             MemCategory::Gradients => "gradients",
             MemCategory::Weights => "weights",
             MemCategory::OptimizerState => "optimizer_state",
+            MemCategory::Exchange => "exchange",
             MemCategory::Staging => "staging",
         }
     }
@@ -42,14 +46,14 @@ impl MemCategory {
 
 #[derive(Debug, Default)]
 pub struct MemoryTracker {
-    live: [AtomicU64; 7],
+    live: [AtomicU64; 8],
     peak_total: AtomicU64,
 }
 
 /// Counts of one moment.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MemorySnapshot {
-    pub live: [u64; 7],
+    pub live: [u64; 8],
     pub peak_total: u64,
 }
 
@@ -76,7 +80,7 @@ impl MemoryTracker {
     }
 
     pub fn snapshot(&self) -> MemorySnapshot {
-        let mut live = [0u64; 7];
+        let mut live = [0u64; 8];
         for (dst, src) in live.iter_mut().zip(&self.live) {
             *dst = src.load(Ordering::Relaxed);
         }

@@ -153,8 +153,20 @@ pub trait Backend {
 
     /// `dst = src` (same shape).
     fn copy(&self, src: &Self::Matrix, dst: &mut Self::Matrix);
-    /// `out = A · X`.
+    /// `out = A · X`. `x` and `out` may have more rows than `A` needs (shared scratch buffers):
+    /// rows of `x` past `A.cols` are not read, rows of `out` past `A.rows` not written.
     fn spmm(&self, a: &Self::Sparse, x: &Self::Matrix, out: &mut Self::Matrix);
+    /// Rows `dst_row0 .. dst_row0 + rows` of `dst` = rows `src_row0 ..` of `src` (same width).
+    fn copy_rows(&self, src: &Self::Matrix, src_row0: usize, dst: &mut Self::Matrix, dst_row0: usize, rows: usize);
+    /// Row `dst_row0 + k` of `dst` = row `rows[k]` of `src`, for every k (an exchange's receive).
+    fn gather_rows(&self, src: &Self::Matrix, rows: &Self::Index, dst: &mut Self::Matrix, dst_row0: usize);
+    /// Row `rows[k]` of `dst` += row `src_row0 + k` of `src`, for every k; `rows` are distinct,
+    /// so no two threads add into one row (an exchange's send-back of gradients).
+    fn scatter_add_rows(&self, src: &Self::Matrix, src_row0: usize, rows: &Self::Index, dst: &mut Self::Matrix);
+    /// Rows `dst_row0 ..` of `dst` += rows `src_row0 ..` of `src` (`rows` rows).
+    fn add_rows(&self, src: &Self::Matrix, src_row0: usize, dst: &mut Self::Matrix, dst_row0: usize, rows: usize);
+    /// `m = 0`.
+    fn zero(&self, m: &mut Self::Matrix);
     /// `out = op(A) · op(B)` with op = transpose where asked. Used forms: (false, false) X·W,
     /// (true, false) Xᵀ·G, (false, true) G·Wᵀ.
     fn matmul(&self, a: &Self::Matrix, b: &Self::Matrix, out: &mut Self::Matrix, transpose_a: bool, transpose_b: bool);
@@ -170,6 +182,20 @@ pub trait Backend {
         x: &Self::Sparse,
         node_ids: &Self::Index,
         layout: SparseLayout,
+        spec: &DropoutSpec,
+        out: &mut Self::Sparse,
+    );
+    /// Boundary sampling (BNS-GCN) on the values of a local Â or Âᵀ: entries whose local node
+    /// (the column for `NodeCols`, the row for `NodeRows`) is below `first_boundary` are owned
+    /// and copied; a boundary entry is kept, scaled by `spec.scale`, iff its node's draw
+    /// `rng::mask_uniform(spec.stream, node_ids[local], 0) >= spec.rate`, else 0. `out` comes from
+    /// `sparse_like(base)`.
+    fn sample_boundary(
+        &self,
+        base: &Self::Sparse,
+        node_ids: &Self::Index,
+        layout: SparseLayout,
+        first_boundary: usize,
         spec: &DropoutSpec,
         out: &mut Self::Sparse,
     );

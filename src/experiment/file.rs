@@ -3,11 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::backend::ReduceOrder;
-use crate::cli::BackendChoice;
-use crate::graph::partition::PartitionerKind;
-use crate::ps::{Aggregation, OptimizerKind};
-use crate::sim::{Boundary, FeatureNorm, ParallelConfig, RunConfig, TrainConfig};
+use crate::backend::BackendChoice;
+use crate::sim::{ParallelConfig, RunConfig, TrainConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExperimentError {
@@ -19,74 +16,42 @@ pub enum ExperimentError {
     Key { path: PathBuf, line: Option<usize>, key: String, message: String },
 }
 
-/// Every key a run can set, in `[base]` or as a `[grid]` list. All optional: unset keys take
-/// `gcnsim train`'s defaults.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RunKeys {
-    pub epochs: Option<usize>,
-    pub hidden: Option<usize>,
-    pub layers: Option<usize>,
-    pub lr: Option<f32>,
-    pub dropout: Option<f32>,
-    pub weight_decay: Option<f32>,
-    pub optimizer: Option<OptimizerKind>,
-    pub seed: Option<u64>,
-    pub early_stopping: Option<usize>,
-    pub feature_norm: Option<FeatureNorm>,
-    pub partitions: Option<usize>,
-    pub partitioner: Option<PartitionerKind>,
-    pub boundary: Option<Boundary>,
-    pub aggregate: Option<Aggregation>,
-    pub reduce: Option<ReduceOrder>,
-    pub keep_versions: Option<bool>,
+/// The keys of one section of a run's configuration: the fields of `T`, which are also the
+/// `train` command's options (clap's argument ids are the field names).
+fn keys_of<T: clap::Args>() -> Vec<String> {
+    T::augment_args(clap::Command::new("keys")).get_arguments().map(|a| a.get_id().to_string()).collect()
 }
 
-pub const RUN_KEYS: [&str; 16] = [
-    "epochs",
-    "hidden",
-    "layers",
-    "lr",
-    "dropout",
-    "weight_decay",
-    "optimizer",
-    "seed",
-    "early_stopping",
-    "feature_norm",
-    "partitions",
-    "partitioner",
-    "boundary",
-    "aggregate",
-    "reduce",
-    "keep_versions",
-];
+/// Every key a run can set, in `[base]` or as a `[grid]` list: any `train` option, snake_case.
+/// Unset keys take `gcnsim train`'s defaults.
+pub fn run_keys() -> Vec<String> {
+    let mut keys = keys_of::<TrainConfig>();
+    keys.extend(keys_of::<ParallelConfig>());
+    keys
+}
 
-impl RunKeys {
-    fn config(&self) -> RunConfig {
-        let (t, p) = (TrainConfig::default(), ParallelConfig::default());
-        RunConfig {
-            train: TrainConfig {
-                epochs: self.epochs.unwrap_or(t.epochs),
-                hidden: self.hidden.unwrap_or(t.hidden),
-                layers: self.layers.unwrap_or(t.layers),
-                lr: self.lr.unwrap_or(t.lr),
-                dropout: self.dropout.unwrap_or(t.dropout),
-                weight_decay: self.weight_decay.unwrap_or(t.weight_decay),
-                optimizer: self.optimizer.unwrap_or(t.optimizer),
-                seed: self.seed.unwrap_or(t.seed),
-                early_stopping: self.early_stopping.or(t.early_stopping),
-                feature_norm: self.feature_norm.unwrap_or(t.feature_norm),
-            },
-            parallel: ParallelConfig {
-                partitions: self.partitions.unwrap_or(p.partitions),
-                partitioner: self.partitioner.unwrap_or(p.partitioner),
-                boundary: self.boundary.unwrap_or(p.boundary),
-                aggregate: self.aggregate.unwrap_or(p.aggregate),
-                reduce: self.reduce.unwrap_or(p.reduce),
-                keep_versions: self.keep_versions.unwrap_or(p.keep_versions),
-            },
+/// A run's configuration from its keys (each in its section), unset keys at their defaults.
+fn config_from_table(t: toml::Table) -> Result<RunConfig, String> {
+    let train_keys = keys_of::<TrainConfig>();
+    let (mut train, mut parallel) = (toml::Table::new(), toml::Table::new());
+    for (k, v) in t {
+        if train_keys.contains(&k) {
+            train.insert(k, v);
+        } else {
+            parallel.insert(k, v);
         }
     }
+    let mut doc = toml::Table::new();
+    doc.insert("train".into(), toml::Value::Table(train));
+    doc.insert("parallel".into(), toml::Value::Table(parallel));
+    toml::Value::Table(doc).try_into::<RunConfig>().map_err(|e| {
+        let m = plain_types(e.to_string().trim_end()).replace('\n', " ");
+        // serde appends " in `section.key`", which the error already names.
+        match m.rfind(" in `") {
+            Some(i) if m.ends_with('`') => m[..i].to_string(),
+            _ => m,
+        }
+    })
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -176,12 +141,13 @@ impl Experiment {
         };
         let key_err = |key: String, message: String| key_err_in(key, 0, message);
         let grids = grids(file.grid.as_ref()).map_err(|(key, m)| key_err(key, m))?;
+        let valid = run_keys();
         for key in file.base.keys().chain(grids.iter().flat_map(|g| g.keys())) {
-            if !RUN_KEYS.contains(&key.as_str()) {
+            if !valid.contains(key) {
                 let section = if file.base.contains_key(key) { "base" } else { "grid" };
                 return Err(key_err(
                     format!("{section}.{key}"),
-                    format!("unknown key; valid keys: {}", RUN_KEYS.join(", ")),
+                    format!("unknown key; valid keys: {}", valid.join(", ")),
                 ));
             }
         }
@@ -189,7 +155,7 @@ impl Experiment {
         for (key, v) in &file.base {
             let mut t = toml::Table::new();
             t.insert(key.clone(), v.clone());
-            keys_from_table(t).map_err(|m| key_err(format!("base.{key}"), m))?;
+            config_from_table(t).map_err(|m| key_err(format!("base.{key}"), m))?;
         }
         for (nth, (key, values)) in grids.iter().enumerate().flat_map(|(i, g)| g.iter().map(move |kv| (i, kv))) {
             if values.is_empty() {
@@ -198,23 +164,20 @@ impl Experiment {
             for v in values {
                 let mut t = toml::Table::new();
                 t.insert(key.clone(), v.clone());
-                keys_from_table(t).map_err(|m| key_err_in(format!("grid.{key}"), nth, m))?;
+                config_from_table(t).map_err(|m| key_err_in(format!("grid.{key}"), nth, m))?;
             }
         }
         let mut runs: Vec<RunSpec> = Vec::new();
         for (grid, point) in grids.iter().flat_map(|g| cartesian(g).into_iter().map(move |p| (g, p))) {
             let mut table = file.base.clone();
             table.extend(point.iter().map(|(k, v)| (k.clone(), v.clone())));
-            let keys = keys_from_table(table).map_err(|m| key_err("grid".into(), m))?;
-            let mut config = keys.config();
+            let config = config_from_table(table).map_err(|m| key_err("grid".into(), m))?;
             config.validate().map_err(|e| {
                 key_err(e.key.clone(), format!("{} (in the run {})", e.message, describe_point(&point)))
             })?;
-            if config.parallel.partitions == 1 {
-                // The partitioning keys don't apply to serial training.
-                config.parallel =
-                    ParallelConfig { keep_versions: config.parallel.keep_versions, ..ParallelConfig::default() };
-            }
+            // Keys that do not apply (partitioning of a serial run, the rate of a mode that does
+            // not sample) are reset, so runs that differ only in them are one run.
+            let config = config.normalized();
             let label = label_of(&config, grid);
             let run_id = format!("{}-s{}", slug(&label), config.train.seed);
             if !runs.iter().any(|r| r.config == config) {
@@ -264,17 +227,6 @@ fn check_name(name: &str) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-fn keys_from_table(t: toml::Table) -> Result<RunKeys, String> {
-    toml::Value::Table(t).try_into::<RunKeys>().map_err(|e| {
-        let m = plain_types(e.to_string().trim_end()).replace('\n', " ");
-        // serde appends " in `key`", which the error already names.
-        match m.rfind(" in `") {
-            Some(i) if m.ends_with('`') => m[..i].to_string(),
-            _ => m,
-        }
-    })
 }
 
 /// serde names Rust types ("expected usize"); a user wrote TOML, so say what TOML value fits.
@@ -383,8 +335,8 @@ mod tests {
         let e = parse("dataset = \"csbm\"\n[[grid]]\npartitions = [1, 2]\n[[grid]]\npartitions = [2]\nkeep_versions = [false, true]\n").unwrap();
         // serial, P=2, and P=2 keep_versions (P=2 release is the same run as the first grid's).
         assert_eq!(e.runs.len(), 3, "{:?}", e.runs.iter().map(|r| &r.run_id).collect::<Vec<_>>());
-        assert_eq!(e.runs[1].run_id, "p2-exact-metis-s0");
-        assert_eq!(e.runs[2].label, "P=2 exact metis keep_versions");
+        assert_eq!(e.runs[1].run_id, "p2-exchange-metis-s0");
+        assert_eq!(e.runs[2].label, "P=2 exchange metis keep_versions");
     }
 
     #[test]

@@ -12,13 +12,13 @@ use anyhow::Context;
 use super::Experiment;
 use crate::backend::{with_backend, Backend, BackendChoice, BackendTask};
 use crate::data::Dataset;
-use crate::graph::halo;
+use crate::graph::local;
 use crate::ps::EventLog;
-use crate::report::metrics::MetricsRow;
+use crate::report::metrics::{CommRow, MetricsRow};
 use crate::report::output::{OutputDir, OutputKind};
 use crate::report::progress::{ProgressMode, RunsProgress};
 use crate::report::provenance::SourceState;
-use crate::report::rows::{LongMetricsRow, RunRow, RunTimingRow};
+use crate::report::rows::{LongCommRow, LongMetricsRow, RunRow, RunTimingRow};
 use crate::report::{atomic::write_json_atomic, write_atomic, write_csv_atomic};
 use crate::sim::{self, TrainTask};
 
@@ -54,14 +54,20 @@ struct ExperimentTask<'a> {
     progress: ProgressMode,
 }
 
-type TaskOutput = (String, Vec<RunRow>, Vec<LongMetricsRow>, Vec<RunTimingRow>);
+struct TaskOutput {
+    backend: String,
+    runs: Vec<RunRow>,
+    metrics: Vec<LongMetricsRow>,
+    comm: Vec<LongCommRow>,
+    timings: Vec<RunTimingRow>,
+}
 
 impl BackendTask for ExperimentTask<'_> {
     type Output = TaskOutput;
 
     fn run<B: Backend>(self, b: &B) -> anyhow::Result<TaskOutput> {
         let progress = RunsProgress::new(self.progress, self.exp.runs.len() as u64);
-        let (mut runs, mut metrics, mut timings) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut runs, mut metrics, mut comm, mut timings) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for spec in &self.exp.runs {
             let started = Instant::now();
             let epochs = progress.start_run(&spec.run_id, spec.config.train.epochs as u64);
@@ -71,10 +77,18 @@ impl BackendTask for ExperimentTask<'_> {
                 TrainTask { problem: &problem, config: &spec.config, log: EventLog::new(), on_epoch: &mut on_epoch }
                     .run(b)
                     .with_context(|| format!("run {}", spec.run_id))?;
-            let summary = halo::summarize(&problem.partitions, self.ds.num_nodes(), self.ds.num_undirected_edges());
+            let summary = local::summarize(&problem.partitions, self.ds.num_nodes(), self.ds.num_undirected_edges());
             let o = &trained.outcome;
-            let row = RunRow::new(&spec.run_id, &spec.label, &spec.config, o, &summary);
-            metrics.extend(trained.records.iter().map(|r| LongMetricsRow::new(&row, &MetricsRow::from(r))));
+            let rows: Vec<MetricsRow> = trained.records.iter().map(MetricsRow::from).collect();
+            let row = RunRow::new(&spec.run_id, &spec.label, &spec.config, o, &summary, &rows);
+            metrics.extend(rows.iter().map(|m| LongMetricsRow::new(&row, m)));
+            comm.extend(trained.records.iter().flat_map(CommRow::of).map(|c| LongCommRow {
+                run_id: spec.run_id.clone(),
+                epoch: c.epoch,
+                layer: c.layer,
+                direction: c.direction,
+                bytes: c.bytes,
+            }));
             let timing = RunTimingRow {
                 run_id: spec.run_id.clone(),
                 ms_per_epoch: o.mean_epoch_ms,
@@ -91,7 +105,7 @@ impl BackendTask for ExperimentTask<'_> {
             timings.push(timing);
         }
         progress.finish();
-        Ok((b.describe(), runs, metrics, timings))
+        Ok(TaskOutput { backend: b.describe(), runs, metrics, comm, timings })
     }
 }
 
@@ -111,25 +125,19 @@ pub fn run_experiment(
             .validate_for(ds.num_nodes())
             .with_context(|| format!("experiment {}, run {}", exp.name, run.run_id))?;
     }
-    let (backend_name, runs, metrics, timings) =
-        with_backend(backend.unwrap_or(exp.backend), ExperimentTask { exp, ds: &ds, progress })?;
-    write_results(output.staging(), exp, &backend_name, &runs, &metrics, &timings)?;
+    let out = with_backend(backend.unwrap_or(exp.backend), ExperimentTask { exp, ds: &ds, progress })?;
+    write_results(output.staging(), exp, &out)?;
     let dir = output.commit()?;
-    Ok(ExperimentOutput { dir, runs, timings, backend: backend_name })
+    Ok(ExperimentOutput { dir, runs: out.runs, timings: out.timings, backend: out.backend })
 }
 
-fn write_results(
-    dir: &Path,
-    exp: &Experiment,
-    backend: &str,
-    runs: &[RunRow],
-    metrics: &[LongMetricsRow],
-    timings: &[RunTimingRow],
-) -> anyhow::Result<()> {
+fn write_results(dir: &Path, exp: &Experiment, out: &TaskOutput) -> anyhow::Result<()> {
+    let (backend, runs, metrics, timings) = (&out.backend, &out.runs, &out.metrics, &out.timings);
     let resolved = toml::to_string_pretty(exp).context("serializing the resolved experiment")?;
     write_atomic(&dir.join("experiment.resolved.toml"), |w| w.write_all(resolved.as_bytes()))?;
     write_csv_atomic(&dir.join("runs.csv"), runs)?;
     write_csv_atomic(&dir.join("metrics.csv"), metrics)?;
+    write_csv_atomic(&dir.join("comm.csv"), &out.comm)?;
     write_csv_atomic(&dir.join("timing.csv"), timings)?;
     let source = SourceState::of_this_build();
     let env = EnvInfo {

@@ -1,7 +1,8 @@
 //! Graph structure: CSR storage, normalization, partitioning and halos.
 
 pub mod csr;
-pub mod halo;
+pub mod layout;
+pub mod local;
 pub mod normalize;
 pub mod partition;
 

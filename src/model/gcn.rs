@@ -1,7 +1,17 @@
 //! Forward and backward passes of the GCN on one worker's device buffers.
+//!
+//! The passes are split into per-layer phases so that a partitioned pass can move boundary
+//! rows between workers between them (`model::partitioned`); [`GcnWorkspace::run`] chains them
+//! for a worker that needs no other worker's rows.
+//!
+//! Layer l forward: `H_d = dropout(H_l)` · `support = H_d · W_l` ([`GcnWorkspace::support`]) ·
+//! `Z_l = Â · support` and `H_{l+1} = ReLU(Z_l)` ([`GcnWorkspace::aggregate`]). Backward:
+//! `dZ_l = dH_{l+1} ⊙ [H_{l+1} > 0]` ([`GcnWorkspace::relu_grad`]) · `dSupport = Âᵀ · dZ_l`
+//! ([`GcnWorkspace::propagate`]) · `dW_l = H_dᵀ · dSupport`, `dH_l = dropout(dSupport · W_lᵀ)`
+//! ([`GcnWorkspace::weight_grad`]).
 
-use super::{GcnShape, InputFeatures, LocalGraph};
-use crate::backend::{Backend, BackendError, DropoutSpec, MemCategory, SparseLayout};
+use super::{GcnShape, InputFeatures, LocalGraph, Neighbourhood};
+use crate::backend::{Backend, BackendError, DropoutSpec, MemCategory, Shape, SparseLayout};
 use crate::rng::MaskKey;
 
 /// Training pass (dropout on, gradients computed) or evaluation pass (dropout off, no gradients).
@@ -9,6 +19,15 @@ use crate::rng::MaskKey;
 pub enum Pass {
     Train { seed: u64, epoch: u32 },
     Eval,
+}
+
+/// Which Â a forward pass aggregates with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operator {
+    /// The one training uses (sampled this epoch for `sample`, the induced subgraph for `drop`).
+    Train,
+    /// The full graph's rows of the owned nodes (evaluation on the full graph).
+    Full,
 }
 
 /// The layer-0 input on the device. Sparse inputs also keep Xᵀ for the weight gradient
@@ -33,15 +52,33 @@ struct LayerBuffers<B: Backend> {
     d_h_prev: Option<B::Matrix>,
 }
 
+/// The operators besides the training Â.
+enum Extra<B: Backend> {
+    None,
+    /// `drop`: the full graph's rows, for evaluation.
+    Full(B::Sparse),
+    /// `sample`: the unsampled Â and Âᵀ (sampling source and evaluation operator), and the
+    /// global node id of every local column.
+    Sampled {
+        full: B::Sparse,
+        full_t: B::Sparse,
+        col_nodes: B::Index,
+    },
+}
+
 /// Everything one worker keeps on the device: graph, features, labels, activations, and the
 /// weight gradients it pushes to the parameter server.
 pub struct GcnWorkspace<B: Backend> {
     shape: GcnShape,
     dropout: f32,
-    num_nodes: usize,
+    num_rows: usize,
     num_train: usize,
     a_hat: B::Sparse,
     a_hat_t: B::Sparse,
+    extra: Extra<B>,
+    /// With a boundary: its rows' positions in the exchange buffers.
+    boundary: Option<B::Index>,
+    boundary_len: usize,
     input: DeviceInput<B>,
     node_ids: B::Index,
     labels: B::Index,
@@ -50,13 +87,34 @@ pub struct GcnWorkspace<B: Backend> {
     weight_grads: Vec<B::Matrix>,
 }
 
+/// Bytes of a CSR with `rows` rows and `nnz` entries on a device (offsets, indices, values).
+fn csr_bytes(rows: u128, nnz: u128) -> u128 {
+    4 * (rows + 1 + 2 * nnz)
+}
+
 impl<B: Backend> GcnWorkspace<B> {
     pub fn new(b: &B, graph: &LocalGraph, shape: &GcnShape, dropout: f32, label: &str) -> Result<Self, BackendError> {
         let n = graph.num_nodes();
         assert_eq!(graph.features.cols(), shape.in_features, "workspace: feature width differs from the model's");
         let lbl = |what: &str| format!("{label}/{what}");
-        let a_hat = b.upload_sparse(&graph.a_hat, MemCategory::Graph, &lbl("a_hat"))?;
-        let a_hat_t = b.upload_sparse(&graph.a_hat.transpose(), MemCategory::Graph, &lbl("a_hat_t"))?;
+        let a_hat_host_t = graph.a_hat.transpose();
+        let (a_hat, a_hat_t, extra) = match &graph.neighbourhood {
+            Neighbourhood::Dropped { full_a_hat, .. } => (
+                b.upload_sparse(&graph.a_hat, MemCategory::Graph, &lbl("a_hat"))?,
+                b.upload_sparse(&a_hat_host_t, MemCategory::Graph, &lbl("a_hat_t"))?,
+                Extra::Full(b.upload_sparse(full_a_hat, MemCategory::Graph, &lbl("a_hat_full"))?),
+            ),
+            Neighbourhood::Exchange { .. } | Neighbourhood::Complete => {
+                let a = b.upload_sparse(&graph.a_hat, MemCategory::Graph, &lbl("a_hat"))?;
+                let at = b.upload_sparse(&a_hat_host_t, MemCategory::Graph, &lbl("a_hat_t"))?;
+                (a, at, Extra::None)
+            }
+        };
+        let boundary_nodes = graph.neighbourhood.boundary();
+        let boundary = match boundary_nodes {
+            Some(bd) => Some(b.upload_index(&bd.positions, MemCategory::Exchange, &lbl("boundary_positions"))?),
+            None => None,
+        };
         let input = match &graph.features {
             InputFeatures::Dense(x) => DeviceInput::Dense {
                 x: b.upload(x, MemCategory::Features, &lbl("x"))?,
@@ -92,10 +150,13 @@ impl<B: Backend> GcnWorkspace<B> {
         Ok(Self {
             shape: shape.clone(),
             dropout,
-            num_nodes: n,
+            num_rows: n,
             num_train: graph.num_train(),
             a_hat,
             a_hat_t,
+            extra,
+            boundary,
+            boundary_len: boundary_nodes.map_or(0, |bd| bd.len()),
             input,
             node_ids: b.upload_index(&graph.node_ids, MemCategory::Graph, &lbl("node_ids"))?,
             labels: b.upload_index(&graph.labels, MemCategory::Graph, &lbl("labels"))?,
@@ -105,20 +166,58 @@ impl<B: Backend> GcnWorkspace<B> {
         })
     }
 
-    /// Bytes [`Self::new`] allocates for `graph` (u128: sizes from user input may be absurd),
-    /// so a run can be refused before it allocates. A test keeps it equal to the real count.
-    pub fn device_bytes(graph: &LocalGraph, shape: &GcnShape) -> u128 {
+    /// Makes the training Â sampleable (`boundary = sample`): keeps the full Â and Âᵀ aside
+    /// as the sampling source and the evaluation operator; the training operators get their
+    /// own values, written by [`Self::resample`].
+    pub fn enable_sampling(&mut self, b: &B, graph: &LocalGraph, label: &str) -> Result<(), BackendError> {
+        let Some(bd) = graph.neighbourhood.boundary() else { return Ok(()) };
+        let mut col_nodes = graph.node_ids.clone();
+        col_nodes.extend_from_slice(&bd.nodes);
+        let sampled = b.sparse_like(&self.a_hat, MemCategory::Graph, &format!("{label}/a_hat_sampled"))?;
+        let sampled_t = b.sparse_like(&self.a_hat_t, MemCategory::Graph, &format!("{label}/a_hat_t_sampled"))?;
+        let full = std::mem::replace(&mut self.a_hat, sampled);
+        let full_t = std::mem::replace(&mut self.a_hat_t, sampled_t);
+        let col_nodes = b.upload_index(&col_nodes, MemCategory::Graph, &format!("{label}/col_nodes"))?;
+        self.extra = Extra::Sampled { full, full_t, col_nodes };
+        Ok(())
+    }
+
+    /// Draws this epoch's boundary sample into the training operators (see
+    /// `Backend::sample_boundary`); a no-op unless sampling is enabled.
+    pub fn resample(&mut self, b: &B, spec: &DropoutSpec) {
+        if let Extra::Sampled { full, full_t, col_nodes } = &self.extra {
+            b.sample_boundary(full, col_nodes, SparseLayout::NodeCols, self.num_rows, spec, &mut self.a_hat);
+            b.sample_boundary(full_t, col_nodes, SparseLayout::NodeRows, self.num_rows, spec, &mut self.a_hat_t);
+        }
+    }
+
+    /// Bytes [`Self::new`] allocates for `graph` (plus [`Self::enable_sampling`] when
+    /// `sampling`), as u128: sizes from user input may be absurd, and a run is refused before
+    /// it allocates. A test keeps it equal to the real count.
+    pub fn device_bytes(graph: &LocalGraph, shape: &GcnShape, sampling: bool) -> u128 {
         let n = graph.num_nodes() as u128;
-        let csr = |rows: u128, nnz: u128| 4 * (rows + 1 + 2 * nnz);
         let a_nnz = graph.a_hat.nnz() as u128;
-        let mut bytes = csr(n, a_nnz) + csr(graph.a_hat.cols as u128, a_nnz);
+        let mut bytes = csr_bytes(n, a_nnz) + csr_bytes(graph.a_hat.cols as u128, a_nnz);
+        match &graph.neighbourhood {
+            Neighbourhood::Complete => {}
+            Neighbourhood::Exchange { boundary } => {
+                bytes += 4 * boundary.len() as u128;
+                if sampling {
+                    // Sampled values of Â and Âᵀ, and the column node ids.
+                    bytes += 2 * 4 * a_nnz + 4 * (n + boundary.len() as u128);
+                }
+            }
+            Neighbourhood::Dropped { boundary, full_a_hat } => {
+                bytes += 4 * boundary.len() as u128 + csr_bytes(n, full_a_hat.nnz() as u128);
+            }
+        }
         bytes += match &graph.features {
             // x and its dropped-out copy.
             InputFeatures::Dense(x) => 2 * 4 * n * x.cols as u128,
             // x, xᵀ and their dropped-out values.
             InputFeatures::Sparse(x) => {
                 let nnz = x.nnz() as u128;
-                csr(n, nnz) + csr(x.cols as u128, nnz) + 2 * 4 * nnz
+                csr_bytes(n, nnz) + csr_bytes(x.cols as u128, nnz) + 2 * 4 * nnz
             }
         };
         bytes += 3 * 4 * n; // node ids, labels, split codes
@@ -135,8 +234,9 @@ impl<B: Backend> GcnWorkspace<B> {
         bytes
     }
 
-    pub fn num_nodes(&self) -> usize {
-        self.num_nodes
+    /// Rows of the worker's activations (owned nodes, plus the halo for `replicate`).
+    pub fn num_rows(&self) -> usize {
+        self.num_rows
     }
 
     /// Training nodes this worker owns (its loss is their mean).
@@ -144,7 +244,26 @@ impl<B: Backend> GcnWorkspace<B> {
         self.num_train
     }
 
-    /// The weight gradients of the last training pass (of this worker's mean loss).
+    /// Boundary rows an exchange brings (0 without a boundary).
+    pub fn boundary_len(&self) -> usize {
+        self.boundary_len
+    }
+
+    /// The boundary rows' positions in the exchange buffers.
+    pub fn boundary_positions(&self) -> Option<&B::Index> {
+        self.boundary.as_ref()
+    }
+
+    /// Whether aggregating with `op` reads boundary rows (so the caller must gather them).
+    pub fn reads_boundary(&self, op: Operator) -> bool {
+        match (&self.extra, op) {
+            (Extra::None, _) => self.a_hat.cols() > self.num_rows,
+            (Extra::Full(_), Operator::Train) => false,
+            (Extra::Full(_) | Extra::Sampled { .. }, _) => true,
+        }
+    }
+
+    /// The weight gradients of the last training pass.
     pub fn weight_grads(&self) -> &[B::Matrix] {
         &self.weight_grads
     }
@@ -158,15 +277,108 @@ impl<B: Backend> GcnWorkspace<B> {
         }
     }
 
-    /// Forward pass with `weights`, then the loss statistics into `stats[slot]`; for a training
-    /// pass also the backward pass into [`Self::weight_grads`].
-    pub fn run(&mut self, b: &B, weights: &[B::Matrix], pass: Pass, stats: &mut B::Stats, slot: usize) {
+    /// The whole pass on this worker's rows alone (no boundary rows to gather): forward, the
+    /// loss statistics into `stats[slot]`, and for a training pass the backward pass into
+    /// [`Self::weight_grads`], its loss gradient scaled by `grad_scale`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn run(
+        &mut self,
+        b: &B,
+        weights: &[B::Matrix],
+        pass: Pass,
+        op: Operator,
+        grad_scale: f32,
+        stats: &mut B::Stats,
+        slot: usize,
+    ) {
         assert_eq!(weights.len(), self.layers.len(), "run: one weight matrix per layer");
-        self.forward(b, weights, pass);
-        let last = self.layers.len() - 1;
+        assert!(!self.reads_boundary(op), "run: this operator reads boundary rows; use a partitioned pass");
+        for l in 0..self.layers.len() {
+            self.support(b, weights, pass, l);
+            self.aggregate(b, l, op, None);
+        }
+        self.loss(b, pass, grad_scale, stats, slot);
+        if matches!(pass, Pass::Train { .. }) {
+            for l in (0..self.layers.len()).rev() {
+                self.relu_grad(b, l);
+                self.propagate(b, l);
+                self.weight_grad(b, weights, pass, l);
+            }
+        }
+    }
+
+    /// `support_l = dropout(H_l) · W_l` for every row.
+    pub fn support(&mut self, b: &B, weights: &[B::Matrix], pass: Pass, l: usize) {
+        let spec = self.dropout_spec(pass, l);
+        let (before, rest) = self.layers.split_at_mut(l);
+        let layer = &mut rest[0];
+        if l == 0 {
+            match &mut self.input {
+                DeviceInput::Dense { x, x_drop } => {
+                    let xin = match spec {
+                        Some(s) => {
+                            b.dropout(x, &self.node_ids, &s, x_drop);
+                            &*x_drop
+                        }
+                        None => &*x,
+                    };
+                    b.matmul(xin, &weights[0], &mut layer.support, false, false);
+                }
+                DeviceInput::Sparse { x, x_drop, .. } => {
+                    let xin = match spec {
+                        Some(s) => {
+                            b.dropout_sparse(x, &self.node_ids, SparseLayout::NodeRows, &s, x_drop);
+                            &*x_drop
+                        }
+                        None => &*x,
+                    };
+                    b.spmm(xin, &weights[0], &mut layer.support);
+                }
+            }
+        } else {
+            let h_prev = before[l - 1].h.as_ref().expect("hidden layers keep ReLU output");
+            let h_drop = layer.h_drop.as_mut().expect("layers ≥ 1 keep a dropout buffer");
+            let hin = match spec {
+                Some(s) => {
+                    b.dropout(h_prev, &self.node_ids, &s, h_drop);
+                    &*h_drop
+                }
+                None => h_prev,
+            };
+            b.matmul(hin, &weights[l], &mut layer.support, false, false);
+        }
+    }
+
+    /// This worker's rows of `support_l` (what an owner sends).
+    pub fn support_of(&self, l: usize) -> &B::Matrix {
+        &self.layers[l].support
+    }
+
+    /// `Z_l = Â · x` and, for hidden layers, `H_{l+1} = ReLU(Z_l)`. `x` is `gathered` (the
+    /// worker's rows followed by its boundary rows) when the operator reads boundary rows, else
+    /// the worker's own `support_l`.
+    pub fn aggregate(&mut self, b: &B, l: usize, op: Operator, gathered: Option<&B::Matrix>) {
+        assert_eq!(
+            gathered.is_some(),
+            self.reads_boundary(op),
+            "aggregate: boundary rows are needed iff the operator reads them"
+        );
+        let a = match (&self.extra, op) {
+            (Extra::Full(full), Operator::Full) | (Extra::Sampled { full, .. }, Operator::Full) => full,
+            _ => &self.a_hat,
+        };
+        let layer = &mut self.layers[l];
+        b.spmm(a, gathered.unwrap_or(&layer.support), &mut layer.z);
+        if let Some(h) = layer.h.as_mut() {
+            b.relu(&layer.z, h);
+        }
+    }
+
+    /// Loss statistics of the last layer into `stats[slot]`; for a training pass also the loss
+    /// gradient `dZ` of the last layer, scaled by `grad_scale`.
+    pub fn loss(&mut self, b: &B, pass: Pass, grad_scale: f32, stats: &mut B::Stats, slot: usize) {
         let train = matches!(pass, Pass::Train { .. });
-        let grad_scale = 1.0 / self.num_train.max(1) as f32;
-        let layer = &mut self.layers[last];
+        let layer = self.layers.last_mut().expect("a GCN has a layer");
         b.softmax_xent(
             &layer.z,
             &self.labels,
@@ -176,99 +388,70 @@ impl<B: Backend> GcnWorkspace<B> {
             stats,
             slot,
         );
-        if train {
-            self.backward(b, weights, pass);
+    }
+
+    /// `dZ_l = dH_{l+1} ⊙ [H_{l+1} > 0]` for hidden layers (the last layer's dZ comes from the
+    /// loss); dH was left by layer l+1's [`Self::weight_grad`].
+    pub fn relu_grad(&mut self, b: &B, l: usize) {
+        let (layer, after) = self.layers[l..].split_first_mut().expect("layer l exists");
+        if let Some(h) = &layer.h {
+            let d_h = after[0].d_h_prev.as_ref().expect("layer l+1 wrote dH_l");
+            b.relu_backward(h, d_h, &mut layer.dz);
         }
     }
 
-    fn forward(&mut self, b: &B, weights: &[B::Matrix], pass: Pass) {
-        for l in 0..self.layers.len() {
-            let spec = self.dropout_spec(pass, l);
-            let (before, rest) = self.layers.split_at_mut(l);
-            let layer = &mut rest[0];
-            if l == 0 {
-                match &mut self.input {
-                    DeviceInput::Dense { x, x_drop } => {
-                        let xin = match spec {
-                            Some(s) => {
-                                b.dropout(x, &self.node_ids, &s, x_drop);
-                                &*x_drop
-                            }
-                            None => &*x,
-                        };
-                        b.matmul(xin, &weights[0], &mut layer.support, false, false);
-                    }
-                    DeviceInput::Sparse { x, x_drop, .. } => {
-                        let xin = match spec {
-                            Some(s) => {
-                                b.dropout_sparse(x, &self.node_ids, SparseLayout::NodeRows, &s, x_drop);
-                                &*x_drop
-                            }
-                            None => &*x,
-                        };
-                        b.spmm(xin, &weights[0], &mut layer.support);
-                    }
-                }
-            } else {
-                let h_prev = before[l - 1].h.as_ref().expect("hidden layers keep ReLU output");
-                let h_drop = layer.h_drop.as_mut().expect("layers ≥ 1 keep a dropout buffer");
-                let hin = match spec {
-                    Some(s) => {
-                        b.dropout(h_prev, &self.node_ids, &s, h_drop);
-                        &*h_drop
-                    }
-                    None => h_prev,
-                };
-                b.matmul(hin, &weights[l], &mut layer.support, false, false);
-            }
-            b.spmm(&self.a_hat, &layer.support, &mut layer.z);
-            if let Some(h) = layer.h.as_mut() {
-                b.relu(&layer.z, h);
-            }
-        }
+    /// `dSupport_l = Âᵀ · dZ_l` into the worker's own buffer (no boundary).
+    pub fn propagate(&mut self, b: &B, l: usize) {
+        let layer = &mut self.layers[l];
+        // Âᵀ through the precomputed transpose: no atomics, deterministic.
+        b.spmm(&self.a_hat_t, &layer.dz, &mut layer.d_support);
     }
 
-    fn backward(&mut self, b: &B, weights: &[B::Matrix], pass: Pass) {
-        for l in (0..self.layers.len()).rev() {
-            let spec = self.dropout_spec(pass, l);
-            let (before, rest) = self.layers.split_at_mut(l);
-            let (layer, after) = rest.split_first_mut().expect("layer l exists");
-            if let Some(h) = &layer.h {
-                // dZ_l = dH_l ⊙ [H_l > 0]; dH_l was left by layer l+1 in its `d_h_prev`.
-                let d_h = after[0].d_h_prev.as_ref().expect("layer l+1 wrote dH_l");
-                b.relu_backward(h, d_h, &mut layer.dz);
+    /// `Âᵀ · dZ_l` for the worker's rows followed by its boundary rows, into `out` (at least
+    /// rows + boundary rows): the own part stays, the boundary part goes to the owners.
+    pub fn propagate_into(&self, b: &B, l: usize, out: &mut B::Matrix) {
+        b.spmm(&self.a_hat_t, &self.layers[l].dz, out);
+    }
+
+    /// `dSupport_l`, for an exchange to fill.
+    pub fn d_support_mut(&mut self, l: usize) -> &mut B::Matrix {
+        &mut self.layers[l].d_support
+    }
+
+    /// `dW_l = H_dᵀ · dSupport_l` and, for l ≥ 1, `dH_l = dropout(dSupport_l · W_lᵀ)` (the same
+    /// mask and scale as the forward).
+    pub fn weight_grad(&mut self, b: &B, weights: &[B::Matrix], pass: Pass, l: usize) {
+        let spec = self.dropout_spec(pass, l);
+        let (before, rest) = self.layers.split_at_mut(l);
+        let layer = &mut rest[0];
+        if l == 0 {
+            match &mut self.input {
+                DeviceInput::Dense { x, x_drop } => {
+                    let xin = if spec.is_some() { &*x_drop } else { &*x };
+                    b.matmul(xin, &layer.d_support, &mut self.weight_grads[0], true, false);
+                }
+                DeviceInput::Sparse { xt, xt_drop, .. } => {
+                    let xtin = match spec {
+                        Some(s) => {
+                            b.dropout_sparse(xt, &self.node_ids, SparseLayout::NodeCols, &s, xt_drop);
+                            &*xt_drop
+                        }
+                        None => &*xt,
+                    };
+                    b.spmm(xtin, &layer.d_support, &mut self.weight_grads[0]);
+                }
             }
-            // Âᵀ through the precomputed transpose: no atomics, deterministic.
-            b.spmm(&self.a_hat_t, &layer.dz, &mut layer.d_support);
-            if l == 0 {
-                match &mut self.input {
-                    DeviceInput::Dense { x, x_drop } => {
-                        let xin = if spec.is_some() { &*x_drop } else { &*x };
-                        b.matmul(xin, &layer.d_support, &mut self.weight_grads[0], true, false);
-                    }
-                    DeviceInput::Sparse { xt, xt_drop, .. } => {
-                        let xtin = match spec {
-                            Some(s) => {
-                                b.dropout_sparse(xt, &self.node_ids, SparseLayout::NodeCols, &s, xt_drop);
-                                &*xt_drop
-                            }
-                            None => &*xt,
-                        };
-                        b.spmm(xtin, &layer.d_support, &mut self.weight_grads[0]);
-                    }
-                }
-            } else {
-                let h_prev = before[l - 1].h.as_ref().expect("hidden layers keep ReLU output");
-                let hin = if spec.is_some() { layer.h_drop.as_ref().expect("dropout buffer") } else { h_prev };
-                b.matmul(hin, &layer.d_support, &mut self.weight_grads[l], true, false);
-                let d_h_drop = layer.d_h_drop.as_mut().expect("layers ≥ 1 keep dH_drop");
-                b.matmul(&layer.d_support, &weights[l], d_h_drop, false, true);
-                let d_h_prev = layer.d_h_prev.as_mut().expect("layers ≥ 1 keep dH_prev");
-                match spec {
-                    // The dropout mask and scale again: the backward of dropout.
-                    Some(s) => b.dropout(d_h_drop, &self.node_ids, &s, d_h_prev),
-                    None => b.copy(d_h_drop, d_h_prev),
-                }
+        } else {
+            let h_prev = before[l - 1].h.as_ref().expect("hidden layers keep ReLU output");
+            let hin = if spec.is_some() { layer.h_drop.as_ref().expect("dropout buffer") } else { h_prev };
+            b.matmul(hin, &layer.d_support, &mut self.weight_grads[l], true, false);
+            let d_h_drop = layer.d_h_drop.as_mut().expect("layers ≥ 1 keep dH_drop");
+            b.matmul(&layer.d_support, &weights[l], d_h_drop, false, true);
+            let d_h_prev = layer.d_h_prev.as_mut().expect("layers ≥ 1 keep dH_prev");
+            match spec {
+                // The dropout mask and scale again: the backward of dropout.
+                Some(s) => b.dropout(d_h_drop, &self.node_ids, &s, d_h_prev),
+                None => b.copy(d_h_drop, d_h_prev),
             }
         }
     }
@@ -276,6 +459,11 @@ impl<B: Backend> GcnWorkspace<B> {
     /// The model's shape.
     pub fn shape(&self) -> &GcnShape {
         &self.shape
+    }
+
+    /// Width of layer l's support (what an exchange moves per boundary row).
+    pub fn width(&self, l: usize) -> usize {
+        self.shape.layer_dims()[l].1
     }
 }
 
@@ -314,6 +502,7 @@ mod tests {
             labels: (0..n).map(|_| rng.below(classes as u64) as u32).collect(),
             // Train, valid and test nodes interleaved: only train nodes carry gradient.
             split_codes: (0..n).map(|i| [1, 1, 2, 3][i % 4]).collect(),
+            neighbourhood: Neighbourhood::Complete,
         }
     }
 
@@ -324,7 +513,7 @@ mod tests {
         weights: &[crate::backend::cpu::CpuMatrix],
     ) -> (f64, Vec<bool>) {
         let mut stats = b.alloc_stats(1, "stats").unwrap();
-        ws.run(b, weights, Pass::Eval, &mut stats, 0);
+        ws.run(b, weights, Pass::Eval, Operator::Train, 1.0, &mut stats, 0);
         let s = b.read_stats(&stats).unwrap();
         let active =
             ws.layers.iter().filter_map(|l| l.h.as_ref()).flat_map(|h| h.data.iter().map(|&x| x > 0.0)).collect();
@@ -339,7 +528,8 @@ mod tests {
         let init = crate::model::glorot_uniform(&shape, 5);
         let mut weights: Vec<_> = init.iter().map(|w| b.upload(w, MemCategory::Weights, "w").unwrap()).collect();
         let mut stats = b.alloc_stats(1, "stats").unwrap();
-        ws.run(&b, &weights, Pass::Train { seed: 0, epoch: 0 }, &mut stats, 0);
+        let scale = 1.0 / ws.num_train() as f32;
+        ws.run(&b, &weights, Pass::Train { seed: 0, epoch: 0 }, Operator::Train, scale, &mut stats, 0);
         let analytic: Vec<HostMatrix> = ws.weight_grads().iter().map(|g| b.download(g).unwrap()).collect();
         // f32 forward: a step of 1e-2 keeps the rounding error of the difference (~1e-7/1e-2)
         // well below the tolerance, and the O(h²) truncation error is ~1e-5 here.
@@ -400,7 +590,7 @@ mod tests {
             let ws = GcnWorkspace::new(&b, &graph, &shape, 0.5, "w").unwrap();
             let live = b.memory().snapshot().live_total() as u128;
             assert_eq!(
-                GcnWorkspace::<CpuBackend>::device_bytes(&graph, &shape),
+                GcnWorkspace::<CpuBackend>::device_bytes(&graph, &shape, false),
                 live,
                 "layers {layers} sparse {sparse}"
             );

@@ -1,5 +1,6 @@
 //! What one worker trains on: its local graph (the whole graph for serial training).
 
+use crate::graph::layout::Boundary;
 use crate::graph::Csr;
 use crate::tensor::HostMatrix;
 
@@ -69,18 +70,41 @@ impl InputFeatures {
     }
 }
 
+/// How a worker's rows relate to the rest of the graph.
+#[derive(Clone, Debug)]
+pub enum Neighbourhood {
+    /// The local rows are all the worker needs (serial training, `replicate` halos).
+    Complete,
+    /// Training and evaluation read the boundary rows from their owners every layer; `a_hat`
+    /// has `rows + boundary.len()` columns (exchange, stale, sample).
+    Exchange { boundary: Boundary },
+    /// Training uses the induced subgraph (`a_hat`); evaluation on the full graph uses
+    /// `full_a_hat` (owned rows × owned + boundary columns) with exchanged boundary rows.
+    Dropped { boundary: Boundary, full_a_hat: Csr },
+}
+
+impl Neighbourhood {
+    pub fn boundary(&self) -> Option<&Boundary> {
+        match self {
+            Neighbourhood::Complete => None,
+            Neighbourhood::Exchange { boundary } | Neighbourhood::Dropped { boundary, .. } => Some(boundary),
+        }
+    }
+}
+
 /// The graph one worker holds: its nodes (owned first, then halo), the propagation operator on
 /// them, their features, labels and split codes (0 for halo nodes, which carry no loss).
 #[derive(Clone, Debug)]
 pub struct LocalGraph {
-    /// Global id of each local node.
+    /// Global id of each local node (row of the worker's activations).
     pub node_ids: Vec<u32>,
     pub num_owned: usize,
-    /// Local Â (local rows × local columns).
+    /// The training operator Â: local rows × local columns (+ boundary columns with exchange).
     pub a_hat: Csr,
     pub features: InputFeatures,
     pub labels: Vec<u32>,
     pub split_codes: Vec<u32>,
+    pub neighbourhood: Neighbourhood,
 }
 
 impl LocalGraph {

@@ -6,10 +6,12 @@
 pub mod gcn;
 pub mod init;
 pub mod input;
+pub mod partitioned;
 
-pub use gcn::{GcnWorkspace, Pass};
+pub use gcn::{GcnWorkspace, Operator, Pass};
 pub use init::glorot_uniform;
-pub use input::{InputFeatures, LocalGraph};
+pub use input::{InputFeatures, LocalGraph, Neighbourhood};
+pub use partitioned::{PartitionedGcn, Traffic};
 
 /// Shape of the network.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]

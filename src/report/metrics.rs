@@ -21,6 +21,7 @@ pub struct MetricsRow {
     pub live_gradients_bytes: u64,
     pub live_weights_bytes: u64,
     pub live_optimizer_state_bytes: u64,
+    pub live_exchange_bytes: u64,
     pub live_staging_bytes: u64,
     pub live_total_bytes: u64,
     pub peak_total_bytes: u64,
@@ -28,6 +29,9 @@ pub struct MetricsRow {
     pub comm_broadcast_bytes: u64,
     pub comm_gradient_bytes: u64,
     pub comm_halo_bytes: u64,
+    /// Boundary activations sent forward / gradients sent back this epoch (all layers).
+    pub comm_boundary_forward_bytes: u64,
+    pub comm_boundary_backward_bytes: u64,
 }
 
 impl From<&EpochRecord> for MetricsRow {
@@ -48,6 +52,7 @@ impl From<&EpochRecord> for MetricsRow {
             live_gradients_bytes: m.live(MemCategory::Gradients),
             live_weights_bytes: m.live(MemCategory::Weights),
             live_optimizer_state_bytes: m.live(MemCategory::OptimizerState),
+            live_exchange_bytes: m.live(MemCategory::Exchange),
             live_staging_bytes: m.live(MemCategory::Staging),
             live_total_bytes: m.live_total(),
             peak_total_bytes: m.peak_total,
@@ -55,7 +60,36 @@ impl From<&EpochRecord> for MetricsRow {
             comm_broadcast_bytes: r.comm_broadcast_bytes,
             comm_gradient_bytes: r.comm_gradient_bytes,
             comm_halo_bytes: r.comm_halo_bytes,
+            comm_boundary_forward_bytes: r.comm_boundary_forward.iter().sum(),
+            comm_boundary_backward_bytes: r.comm_boundary_backward.iter().sum(),
         }
+    }
+}
+
+/// `comm.csv`: boundary traffic per epoch, layer and direction (tidy).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CommRow {
+    pub epoch: u32,
+    pub layer: usize,
+    /// `forward` (activations to the partitions that need them) or `backward` (gradients back
+    /// to the owners).
+    pub direction: &'static str,
+    pub bytes: u64,
+}
+
+impl CommRow {
+    /// The rows of one epoch record (none without exchange).
+    pub fn of(r: &EpochRecord) -> Vec<CommRow> {
+        let rows = |direction: &'static str, per_layer: &[u64]| -> Vec<CommRow> {
+            per_layer
+                .iter()
+                .enumerate()
+                .map(|(layer, &bytes)| CommRow { epoch: r.epoch, layer, direction, bytes })
+                .collect()
+        };
+        let mut out = rows("forward", &r.comm_boundary_forward);
+        out.extend(rows("backward", &r.comm_boundary_backward));
+        out
     }
 }
 

@@ -2,7 +2,7 @@
 //! so `gcnsim plot` can redraw everything from the CSVs alone.
 
 use super::metrics::MetricsRow;
-use crate::graph::halo::PartitioningSummary;
+use crate::graph::local::PartitioningSummary;
 use crate::sim::{RunConfig, RunOutcome};
 
 /// `runs.csv`: one row per run.
@@ -16,6 +16,10 @@ pub struct RunRow {
     pub partitions: usize,
     pub partitioner: String,
     pub boundary: String,
+    /// Fraction of boundary nodes kept per epoch (`sample`; 1 otherwise).
+    pub sample_rate: f32,
+    /// Where accuracies and losses were measured: `full` graph or each worker's `partitions`.
+    pub eval: String,
     pub aggregate: String,
     pub reduce: String,
     pub keep_versions: bool,
@@ -34,6 +38,13 @@ pub struct RunRow {
     /// Halo nodes summed over partitions (0 for `drop`).
     pub halo_nodes: usize,
     pub replication_factor: f64,
+    /// Mean bytes per epoch of training traffic: weight broadcast, gradient push and boundary
+    /// exchange (not the one-off halo fetch of `replicate`, in `halo_feature_bytes`).
+    pub comm_bytes_per_epoch: f64,
+    /// The boundary exchange's share of it (activations forward + gradients back).
+    pub boundary_bytes_per_epoch: f64,
+    /// Input features fetched once for the halos (`replicate`).
+    pub halo_feature_bytes: u64,
 }
 
 /// `timing.csv` of an experiment: wall-clock figures, the only ones that differ between
@@ -48,7 +59,19 @@ pub struct RunTimingRow {
 }
 
 impl RunRow {
-    pub fn new(run_id: &str, label: &str, c: &RunConfig, o: &RunOutcome, summary: &PartitioningSummary) -> Self {
+    pub fn new(
+        run_id: &str,
+        label: &str,
+        c: &RunConfig,
+        o: &RunOutcome,
+        summary: &PartitioningSummary,
+        metrics: &[MetricsRow],
+    ) -> Self {
+        let epochs = metrics.len().max(1) as f64;
+        let boundary: u64 =
+            metrics.iter().map(|m| m.comm_boundary_forward_bytes + m.comm_boundary_backward_bytes).sum();
+        let weights: u64 = metrics.iter().map(|m| m.comm_broadcast_bytes + m.comm_gradient_bytes).sum();
+        let halo = metrics.iter().map(|m| m.comm_halo_bytes).sum();
         let name = |v: String| v.to_lowercase();
         Self {
             run_id: run_id.to_string(),
@@ -56,7 +79,9 @@ impl RunRow {
             seed: c.train.seed,
             partitions: c.parallel.partitions,
             partitioner: name(format!("{:?}", c.parallel.partitioner)),
-            boundary: name(format!("{:?}", c.parallel.boundary)),
+            boundary: c.parallel.boundary.name().to_string(),
+            sample_rate: c.parallel.sample_rate,
+            eval: name(format!("{:?}", c.parallel.eval)),
             aggregate: name(format!("{:?}", c.parallel.aggregate)),
             reduce: name(format!("{:?}", c.parallel.reduce)),
             keep_versions: c.parallel.keep_versions,
@@ -73,6 +98,9 @@ impl RunRow {
             edge_cut_fraction: summary.edge_cut_fraction,
             halo_nodes: summary.halo_nodes,
             replication_factor: summary.replication_factor,
+            comm_bytes_per_epoch: (weights + boundary) as f64 / epochs,
+            boundary_bytes_per_epoch: boundary as f64 / epochs,
+            halo_feature_bytes: halo,
         }
     }
 
@@ -104,6 +132,7 @@ pub struct LongMetricsRow {
     pub live_gradients_bytes: u64,
     pub live_weights_bytes: u64,
     pub live_optimizer_state_bytes: u64,
+    pub live_exchange_bytes: u64,
     pub live_staging_bytes: u64,
     pub live_total_bytes: u64,
     pub peak_total_bytes: u64,
@@ -111,6 +140,8 @@ pub struct LongMetricsRow {
     pub comm_broadcast_bytes: u64,
     pub comm_gradient_bytes: u64,
     pub comm_halo_bytes: u64,
+    pub comm_boundary_forward_bytes: u64,
+    pub comm_boundary_backward_bytes: u64,
 }
 
 impl LongMetricsRow {
@@ -135,6 +166,7 @@ impl LongMetricsRow {
             live_gradients_bytes: m.live_gradients_bytes,
             live_weights_bytes: m.live_weights_bytes,
             live_optimizer_state_bytes: m.live_optimizer_state_bytes,
+            live_exchange_bytes: m.live_exchange_bytes,
             live_staging_bytes: m.live_staging_bytes,
             live_total_bytes: m.live_total_bytes,
             peak_total_bytes: m.peak_total_bytes,
@@ -142,6 +174,18 @@ impl LongMetricsRow {
             comm_broadcast_bytes: m.comm_broadcast_bytes,
             comm_gradient_bytes: m.comm_gradient_bytes,
             comm_halo_bytes: m.comm_halo_bytes,
+            comm_boundary_forward_bytes: m.comm_boundary_forward_bytes,
+            comm_boundary_backward_bytes: m.comm_boundary_backward_bytes,
         }
     }
+}
+
+/// `comm.csv` of an experiment: boundary traffic per run, epoch, layer and direction.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct LongCommRow {
+    pub run_id: String,
+    pub epoch: u32,
+    pub layer: usize,
+    pub direction: &'static str,
+    pub bytes: u64,
 }

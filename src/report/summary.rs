@@ -1,6 +1,6 @@
 //! `summary.json` of one training run.
 
-use crate::graph::halo::{PartitionStats, PartitioningSummary};
+use crate::graph::local::{PartitionStats, PartitioningSummary};
 use crate::sim::{RunConfig, RunOutcome};
 
 #[derive(Clone, Debug, serde::Serialize)]

@@ -1,8 +1,9 @@
 //! Memory a run will need, estimated before anything is allocated: a run that cannot fit is an
 //! error naming what to change, not an abort in the middle of an allocation.
 
+use super::Boundary;
 use super::{Problem, RunConfig};
-use crate::model::GcnWorkspace;
+use crate::model::{GcnWorkspace, PartitionedGcn};
 
 #[derive(Debug, thiserror::Error)]
 #[error(
@@ -30,10 +31,12 @@ pub fn human(bytes: u128) -> String {
 }
 
 /// Bytes the workers and the parameter server allocate on the backend's device.
-pub fn device_bytes<B: crate::backend::Backend>(problem: &Problem) -> u128 {
-    let workers: u128 = problem.locals.iter().map(|g| GcnWorkspace::<B>::device_bytes(g, &problem.shape)).sum();
+pub fn device_bytes<B: crate::backend::Backend>(problem: &Problem, mode: Boundary) -> u128 {
+    let sampling = mode == Boundary::Sample;
+    let workers: u128 =
+        problem.locals.iter().map(|g| GcnWorkspace::<B>::device_bytes(g, &problem.shape, sampling)).sum();
     // Master copy, the published version, the aggregated gradient and Adam's two moments.
-    workers + 5 * parameter_bytes(problem)
+    workers + PartitionedGcn::<B>::exchange_bytes(problem, mode) + 5 * parameter_bytes(problem)
 }
 
 fn parameter_bytes(problem: &Problem) -> u128 {
@@ -101,6 +104,39 @@ mod tests {
     fn reads_available_memory_on_linux() {
         if cfg!(target_os = "linux") {
             assert!(host_available_bytes().is_some_and(|b| b > 1 << 20));
+        }
+    }
+}
+
+#[cfg(test)]
+mod estimate_tests {
+    use super::*;
+    use crate::backend::cpu::CpuBackend;
+    use crate::backend::{Backend, MemCategory};
+    use crate::data::DatasetSpec;
+    use crate::sim::RunConfig;
+
+    /// The estimate is what the workers and the exchange really allocate, in every mode.
+    #[test]
+    fn device_bytes_is_what_a_partitioned_model_allocates() {
+        let ds = "csbm:nodes=2000".parse::<DatasetSpec>().unwrap().load().unwrap();
+        for mode in [Boundary::Exchange, Boundary::Replicate, Boundary::Drop, Boundary::Stale, Boundary::Sample] {
+            let mut cfg = RunConfig::default();
+            cfg.parallel.partitions = 3;
+            cfg.parallel.boundary = mode;
+            let problem = crate::sim::prepare(&ds, &cfg).unwrap();
+            let b = CpuBackend::new();
+            let model = PartitionedGcn::new(&b, &problem, mode, 0.5).unwrap();
+            let live = b.memory().snapshot();
+            let workers_and_exchange = live.live_total() as u128;
+            // device_bytes adds the server's five weight-sized sets on top.
+            assert_eq!(
+                device_bytes::<CpuBackend>(&problem, mode) - 5 * parameter_bytes(&problem),
+                workers_and_exchange,
+                "{mode:?}"
+            );
+            assert_eq!(live.live(MemCategory::Exchange) > 0, mode != Boundary::Replicate, "{mode:?}");
+            drop(model);
         }
     }
 }

@@ -23,73 +23,146 @@ pub enum FeatureNorm {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Boundary {
-    /// Each partition also holds its L-hop in-neighbourhood (halo) with the full graph's
-    /// normalization: owned outputs equal the full-graph outputs.
+    /// Each partition holds its owned nodes plus their 1-hop neighbours (boundary nodes), with
+    /// the full graph's Â; per layer the owners send the boundary rows of H·W, and in the
+    /// backward pass the boundary rows' gradients go back to their owners and are summed there
+    /// (DistGNN, CAGNET, BNS-GCN with rate 1). Owned outputs and gradients equal the serial ones.
     #[default]
-    Exact,
+    Exchange,
+    /// Each partition holds its whole L-hop neighbourhood (halo) and recomputes it: no
+    /// communication during training, redundant compute and memory. `exact` is its old name.
+    #[serde(alias = "exact")]
+    #[value(alias = "exact")]
+    Replicate,
     /// Each partition trains on its induced subgraph, normalized on that subgraph (Cluster-GCN).
     Drop,
+    /// As `exchange`, but the boundary activations and gradients used in epoch t are the ones
+    /// exchanged in epoch t−1 (PipeGCN): communication could overlap compute; staleness is
+    /// bounded by one epoch. Epoch 1 uses fresh ones.
+    Stale,
+    /// As `exchange`, but each epoch each partition keeps a random fraction `sample_rate` of its
+    /// boundary nodes (BNS-GCN): kept rows are scaled by 1/rate (an unbiased estimate of the full
+    /// aggregation, as BNS-GCN's code does), dropped ones are not sent.
+    Sample,
+}
+
+impl Boundary {
+    pub fn name(self) -> &'static str {
+        match self {
+            Boundary::Exchange => "exchange",
+            Boundary::Replicate => "replicate",
+            Boundary::Drop => "drop",
+            Boundary::Stale => "stale",
+            Boundary::Sample => "sample",
+        }
+    }
+
+    /// Whether training moves boundary rows between partitions every layer.
+    pub fn exchanges(self) -> bool {
+        matches!(self, Boundary::Exchange | Boundary::Stale | Boundary::Sample)
+    }
+}
+
+/// Where accuracies and losses are measured each epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum EvalMode {
+    /// The parameter server's current weights on the whole graph (every edge, fresh boundary
+    /// rows), as Cluster-GCN and every distributed GCN system evaluate.
+    #[default]
+    Full,
+    /// Each worker on what it trains on: its halo (replicate), its induced subgraph (drop), its
+    /// stale or sampled boundary (stale, sample).
+    Partitions,
 }
 
 /// The model and optimizer (Kipf & Welling's defaults).
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+/// The model and optimizer (Kipf & Welling's defaults). Also the `train` command's options: the
+/// doc comments are its `--help`, the `default_value_t`s the one place defaults are set.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, clap::Args)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainConfig {
+    /// Training epochs.
+    #[arg(long, default_value_t = 200)]
     pub epochs: usize,
+    /// Hidden units per hidden layer.
+    #[arg(long, default_value_t = 16)]
     pub hidden: usize,
+    /// Number of GCN layers (2 = Kipf's model).
+    #[arg(long, default_value_t = 2)]
     pub layers: usize,
+    /// Learning rate.
+    #[arg(long, default_value_t = 0.01)]
     pub lr: f32,
+    /// Dropout rate on the input of every layer.
+    #[arg(long, default_value_t = 0.5)]
     pub dropout: f32,
     /// L2 penalty on the first layer's weights (loss += wd · ‖W0‖² / 2).
+    #[arg(long, default_value_t = 5e-4)]
     pub weight_decay: f32,
+    /// Optimizer.
+    #[arg(long, value_enum, default_value_t = OptimizerKind::Adam)]
     pub optimizer: OptimizerKind,
+    /// Seed of weights, dropout masks, random partitions and sampling.
+    #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Kipf's rule: after this many epochs, stop when the validation loss exceeds the mean of
-    /// the previous this-many epochs. `None`: train all epochs.
+    /// Kipf's early stopping with this window (10 in the paper): stop when the validation loss
+    /// exceeds the mean of the previous WINDOW epochs. Off by default.
+    #[arg(long, value_name = "WINDOW")]
     pub early_stopping: Option<usize>,
+    /// Row-normalize input features: auto = when all are non-negative.
+    #[arg(long, value_enum, default_value_t = FeatureNorm::Auto)]
     pub feature_norm: FeatureNorm,
+}
+
+/// How the simulated cluster is laid out; also `train`'s options, like [`TrainConfig`].
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, clap::Args)]
+#[serde(deny_unknown_fields, default)]
+pub struct ParallelConfig {
+    /// Number of simulated workers (graph partitions); 1 = serial training.
+    #[arg(long, default_value_t = 1)]
+    pub partitions: usize,
+    /// How nodes are assigned to partitions.
+    #[arg(long, value_enum, default_value_t = PartitionerKind::Metis)]
+    pub partitioner: PartitionerKind,
+    /// Edges leaving a partition (see the README: exchange equals serial training at 1-hop
+    /// cost; replicate (old name: exact) keeps L-hop halos; drop trains on induced subgraphs;
+    /// stale and sample are PipeGCN's and BNS-GCN's variants of exchange).
+    #[arg(long, value_enum, default_value_t = Boundary::Exchange)]
+    pub boundary: Boundary,
+    /// Fraction of boundary nodes kept per epoch with `--boundary sample` (BNS-GCN's p).
+    #[arg(long, default_value_t = 1.0)]
+    pub sample_rate: f32,
+    /// Where accuracies and losses are measured: the whole graph, or each worker's partition.
+    #[arg(long, value_enum, default_value_t = EvalMode::Full)]
+    pub eval: EvalMode,
+    /// How the P gradients combine: weighted by training-node share (= serial gradient), mean, sum.
+    #[arg(long, value_enum, default_value_t = Aggregation::Weighted)]
+    pub aggregate: Aggregation,
+    /// Summation order of the gradient reduction: flat, or a binary tree.
+    #[arg(long, value_enum, default_value_t = ReduceOrder::Flat)]
+    pub reduce: ReduceOrder,
+    /// Never release old weight versions (shows the leak in the memory curve).
+    #[arg(long)]
+    pub keep_versions: bool,
+}
+
+/// Defaults are the command line's: parsing no arguments.
+fn defaults_from_clap<T: clap::Args + clap::FromArgMatches>() -> T {
+    let cmd = T::augment_args(clap::Command::new("defaults"));
+    let matches = cmd.try_get_matches_from(["defaults"]).expect("no arguments parse into the defaults");
+    T::from_arg_matches(&matches).expect("the defaults are valid")
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        Self {
-            epochs: 200,
-            hidden: 16,
-            layers: 2,
-            lr: 0.01,
-            dropout: 0.5,
-            weight_decay: 5e-4,
-            optimizer: OptimizerKind::Adam,
-            seed: 0,
-            early_stopping: None,
-            feature_norm: FeatureNorm::Auto,
-        }
+        defaults_from_clap()
     }
-}
-
-/// How the simulated cluster is laid out.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ParallelConfig {
-    pub partitions: usize,
-    pub partitioner: PartitionerKind,
-    pub boundary: Boundary,
-    pub aggregate: Aggregation,
-    pub reduce: ReduceOrder,
-    /// Never release old weight versions (shows the leak).
-    pub keep_versions: bool,
 }
 
 impl Default for ParallelConfig {
     fn default() -> Self {
-        Self {
-            partitions: 1,
-            partitioner: PartitionerKind::Metis,
-            boundary: Boundary::Exact,
-            aggregate: Aggregation::Weighted,
-            reduce: ReduceOrder::Flat,
-            keep_versions: false,
-        }
+        defaults_from_clap()
     }
 }
 
@@ -145,7 +218,23 @@ impl RunConfig {
         if self.parallel.partitions == 0 {
             return Err(invalid("partitions", "must be at least 1 (1 = serial training)"));
         }
+        let rate = self.parallel.sample_rate;
+        if !(rate > 0.0 && rate <= 1.0) {
+            return Err(invalid("sample_rate", format!("must be in (0, 1], got {rate}")));
+        }
         Ok(())
+    }
+
+    /// The same training with keys that do not apply reset to their defaults, so equal runs
+    /// compare equal: serial runs have no partitioning, and only `sample` has a rate.
+    pub fn normalized(mut self) -> Self {
+        if self.parallel.partitions == 1 {
+            self.parallel = ParallelConfig { keep_versions: self.parallel.keep_versions, ..ParallelConfig::default() };
+        }
+        if self.parallel.boundary != Boundary::Sample {
+            self.parallel.sample_rate = 1.0;
+        }
+        self
     }
 
     /// Checks against the dataset's size.
@@ -179,8 +268,15 @@ impl RunConfig {
             parts.push("serial".to_string());
         } else {
             parts.push(format!("P={}", p.partitions));
-            parts.push(format!("{:?}", p.boundary).to_lowercase());
+            if p.boundary == Boundary::Sample {
+                parts.push(format!("sample R={}", p.sample_rate));
+            } else {
+                parts.push(p.boundary.name().to_string());
+            }
             parts.push(format!("{:?}", p.partitioner).to_lowercase());
+            if varies("eval") || p.eval != EvalMode::Full {
+                parts.push(format!("eval={:?}", p.eval).to_lowercase());
+            }
             if varies("aggregate") || p.aggregate != Aggregation::Weighted {
                 parts.push(format!("{:?}", p.aggregate).to_lowercase());
             }
@@ -212,6 +308,13 @@ impl RunConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn defaults_are_kipfs() {
+        let t = TrainConfig::default();
+        assert_eq!((t.epochs, t.hidden, t.layers, t.lr, t.dropout, t.weight_decay), (200, 16, 2, 0.01, 0.5, 5e-4));
+        assert_eq!(ParallelConfig::default().boundary, Boundary::Exchange);
+    }
 
     #[test]
     fn rejects_impossible_values_naming_the_key() {

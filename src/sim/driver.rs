@@ -9,7 +9,7 @@ use super::config::RunConfig;
 use super::problem::Problem;
 use super::record::{EpochRecord, RunOutcome};
 use crate::backend::{stat, Backend, BackendError, MemCategory, STATS_WIDTH};
-use crate::model::{glorot_uniform, GcnWorkspace, Pass};
+use crate::model::{glorot_uniform, PartitionedGcn};
 use crate::ps::{BspBarrier, EventKind, EventLog, Optimizer, PsError, WeightStore};
 
 #[derive(Debug, thiserror::Error)]
@@ -41,13 +41,9 @@ pub fn run<B: Backend>(
     cfg.validate()?;
     let t = &cfg.train;
     let p = problem.locals.len();
-    super::budget::check(problem, cfg, super::budget::device_bytes::<B>(problem), b.memory_budget())?;
-    let mut workers = problem
-        .locals
-        .iter()
-        .enumerate()
-        .map(|(i, g)| GcnWorkspace::new(b, g, &problem.shape, t.dropout, &format!("worker{i}")))
-        .collect::<Result<Vec<_>, _>>()?;
+    let par = &cfg.parallel;
+    super::budget::check(problem, cfg, super::budget::device_bytes::<B>(problem, par.boundary), b.memory_budget())?;
+    let mut model = PartitionedGcn::new(b, problem, par.boundary, t.dropout)?;
     let init = glorot_uniform(&problem.shape, t.seed);
     let mut store = WeightStore::new(b, &init, cfg.parallel.keep_versions)?;
     let layer_decay: Vec<f32> = (0..t.layers).map(|l| if l == 0 { t.weight_decay } else { 0.0 }).collect();
@@ -57,8 +53,8 @@ pub fn run<B: Backend>(
         .enumerate()
         .map(|(l, w)| b.alloc(w.rows, w.cols, MemCategory::Gradients, &format!("ps/aggregated_dW{l}")))
         .collect::<Result<Vec<_>, _>>()?;
-    let train_counts: Vec<usize> = workers.iter().map(|w| w.num_train()).collect();
-    let agg_weights = cfg.parallel.aggregate.weights(&train_counts);
+    let train_counts: Vec<usize> = model.workers.iter().map(|w| w.num_train()).collect();
+    let (grad_scales, agg_weights) = par.aggregate.loss_weighting(&train_counts, model.trains_with_exchange());
     // Slots: 2p = worker p's training pass, 2p+1 its evaluation pass; 2P, 2P+1 = ‖W0‖² of the
     // version trained from and of the next one.
     let mut stats = b.alloc_stats(2 * p + 2, "ps/stats")?;
@@ -69,24 +65,37 @@ pub fn run<B: Backend>(
     events.push(0, EventKind::Publish, v0, None, format!("{} bytes to {p} workers", set_bytes));
 
     let mut records: Vec<EpochRecord> = Vec::new();
+    let mut pair_bytes = vec![vec![0u64; p]; p];
+    let row_bytes: u64 = problem.shape.layer_dims().iter().map(|&(_, w)| 2 * 4 * w as u64).sum();
     let mut stopped_early = false;
     for e in 0..t.epochs as u32 {
         let started = Instant::now();
         b.memory().reset_peak();
         let epoch = e + 1;
         let (version, weights) = store.current();
-        for (i, w) in workers.iter_mut().enumerate() {
-            w.run(b, weights, Pass::Train { seed: t.seed, epoch: e }, &mut stats, 2 * i);
+        let all: Vec<&[B::Matrix]> = vec![weights; p];
+        model.train(b, &all, t.seed, e, par.sample_rate, &grad_scales, &mut stats, |i| 2 * i);
+        let traffic = model.traffic(problem, t.seed, e, par.sample_rate);
+        for (i, w) in model.workers.iter().enumerate() {
             barrier.arrive(i, version)?;
-            events.push(epoch, EventKind::Compute, version, Some(i), {
-                let owned = problem.locals[i].num_owned;
-                format!("{owned} owned + {} halo nodes, {} training", w.num_nodes() - owned, w.num_train())
-            });
+            let (owned, held) = (problem.locals[i].num_owned, w.num_rows() + w.boundary_len());
+            let received: u64 = traffic.rows.iter().map(|r| r[i]).sum();
+            let detail = if model.trains_with_exchange() {
+                format!("{owned} owned + {received} boundary rows received per layer, {} training", w.num_train())
+            } else {
+                format!("{owned} owned + {} halo nodes, {} training", held - owned, w.num_train())
+            };
+            events.push(epoch, EventKind::Compute, version, Some(i), detail);
+        }
+        for (q, row) in traffic.rows.iter().enumerate() {
+            for (dst, r) in row.iter().enumerate() {
+                pair_bytes[q][dst] += r * row_bytes;
+            }
         }
         b.sum_squares(&weights[0], &mut stats, 2 * p);
         barrier.advance()?;
         for (l, out) in aggregated.iter_mut().enumerate() {
-            let grads: Vec<&B::Matrix> = workers.iter().map(|w| &w.weight_grads()[l]).collect();
+            let grads: Vec<&B::Matrix> = model.workers.iter().map(|w| &w.weight_grads()[l]).collect();
             b.weighted_sum(&grads, &agg_weights, cfg.parallel.reduce, out);
         }
         events.push(
@@ -104,13 +113,13 @@ pub fn run<B: Backend>(
             events.push(epoch, EventKind::Release, released, None, format!("{set_bytes} bytes"));
         }
         let (_, next_weights) = store.current();
-        for (i, w) in workers.iter_mut().enumerate() {
-            w.run(b, next_weights, Pass::Eval, &mut stats, 2 * i + 1);
-        }
+        model.evaluate(b, next_weights, par.eval, &mut stats, |i| 2 * i + 1);
         b.sum_squares(&next_weights[0], &mut stats, 2 * p + 1);
         let values = b.read_stats(&stats)?;
 
-        let record = epoch_record(&values, p, t.weight_decay, epoch, version, b, &store, problem, e == 0, started);
+        let mut record = epoch_record(&values, p, t.weight_decay, epoch, version, b, &store, problem, e == 0, started);
+        record.comm_boundary_forward = traffic.forward;
+        record.comm_boundary_backward = traffic.backward;
         if !record.train_loss.is_finite() {
             return Err(SimError::Diverged { epoch, loss: record.train_loss });
         }
@@ -123,7 +132,10 @@ pub fn run<B: Backend>(
             }
         }
     }
-    let outcome = RunOutcome::from_records(&records, stopped_early);
+    let mut outcome = RunOutcome::from_records(&records, stopped_early);
+    let epochs = records.len().max(1) as f64;
+    outcome.exchange_bytes_per_epoch =
+        pair_bytes.iter().map(|row| row.iter().map(|&v| v as f64 / epochs).collect()).collect();
     Ok((records, outcome))
 }
 
@@ -172,6 +184,8 @@ fn epoch_record<B: Backend>(
         comm_broadcast_bytes: p as u64 * set_bytes,
         comm_gradient_bytes: p as u64 * set_bytes,
         comm_halo_bytes: if first { problem.halo_feature_bytes() } else { 0 },
+        comm_boundary_forward: Vec::new(),
+        comm_boundary_backward: Vec::new(),
         live_versions: store.live_versions().len(),
         wall_ms: started.elapsed().as_secs_f64() * 1e3,
     }
@@ -199,6 +213,8 @@ mod tests {
             comm_broadcast_bytes: 0,
             comm_gradient_bytes: 0,
             comm_halo_bytes: 0,
+            comm_boundary_forward: Vec::new(),
+            comm_boundary_backward: Vec::new(),
             live_versions: 1,
             wall_ms: 0.0,
         }

@@ -8,7 +8,7 @@ pub mod problem;
 pub mod record;
 pub mod task;
 
-pub use config::{Boundary, ConfigError, FeatureNorm, ParallelConfig, RunConfig, TrainConfig};
+pub use config::{Boundary, ConfigError, EvalMode, FeatureNorm, ParallelConfig, RunConfig, TrainConfig};
 pub use driver::{run, SimError};
 pub use problem::{prepare, Problem};
 pub use record::{EpochRecord, RunOutcome};

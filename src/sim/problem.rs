@@ -1,15 +1,18 @@
 //! From a dataset and a config to what the workers train on: normalized features, Â, and one
 //! local graph per partition.
 
-use super::config::{FeatureNorm, RunConfig};
+use super::config::{Boundary, FeatureNorm, RunConfig};
 use crate::data::Dataset;
-use crate::graph::halo::{self, PartitionStats};
+use crate::graph::layout::Layout;
+use crate::graph::local::{self, PartitionStats};
 use crate::graph::{normalize, partition, Normalization};
 use crate::model::{GcnShape, InputFeatures, LocalGraph};
 
 pub struct Problem {
     pub name: String,
     pub shape: GcnShape,
+    /// Partition-major node order: the rows of the exchange buffers.
+    pub layout: Layout,
     pub locals: Vec<LocalGraph>,
     /// One entry per partition (also for P = 1).
     pub partitions: Vec<PartitionStats>,
@@ -41,8 +44,10 @@ pub fn prepare(ds: &Dataset, cfg: &RunConfig) -> Result<Problem, super::SimError
     let codes = ds.split.codes(ds.num_nodes());
     let p = &cfg.parallel;
     let assignment = partition::assign(&ds.adjacency, p.partitions, p.partitioner, cfg.train.seed)?;
-    let (locals, partitions) = halo::build_local_graphs(
-        &halo::GlobalGraph {
+    // One partition holds the whole graph: nothing to exchange, replicate or drop.
+    let mode = if p.partitions == 1 { Boundary::Replicate } else { p.boundary };
+    let built = local::build(
+        &local::GlobalGraph {
             adjacency: &ds.adjacency,
             a_hat: &a_hat,
             features: &features,
@@ -51,7 +56,7 @@ pub fn prepare(ds: &Dataset, cfg: &RunConfig) -> Result<Problem, super::SimError
         },
         &assignment,
         p.partitions,
-        p.boundary,
+        mode,
         cfg.train.layers,
     );
     let shape = GcnShape {
@@ -63,8 +68,9 @@ pub fn prepare(ds: &Dataset, cfg: &RunConfig) -> Result<Problem, super::SimError
     Ok(Problem {
         name: ds.name.clone(),
         shape,
-        locals,
-        partitions,
+        layout: built.layout,
+        locals: built.locals,
+        partitions: built.stats,
         undirected_edges: ds.num_undirected_edges(),
         row_normalized,
     })

@@ -22,6 +22,10 @@ pub struct EpochRecord {
     pub comm_broadcast_bytes: u64,
     pub comm_gradient_bytes: u64,
     pub comm_halo_bytes: u64,
+    /// Boundary rows moved by this epoch's training, bytes per layer: activations forward,
+    /// gradients back (empty without exchange).
+    pub comm_boundary_forward: Vec<u64>,
+    pub comm_boundary_backward: Vec<u64>,
     /// Weight versions alive at the end of the epoch.
     pub live_versions: usize,
     /// Wall-clock time; not part of the deterministic metrics.
@@ -43,6 +47,10 @@ pub struct RunOutcome {
     /// Wall clock: kept out of `summary.json` (deterministic); `timing.csv` has it.
     #[serde(skip)]
     pub mean_epoch_ms: f64,
+    /// `[q][p]`: mean bytes per epoch partition q sent partition p in boundary exchanges (both
+    /// directions, all layers); empty without exchange.
+    #[serde(default)]
+    pub exchange_bytes_per_epoch: Vec<Vec<f64>>,
 }
 
 impl RunOutcome {
@@ -62,6 +70,7 @@ impl RunOutcome {
             final_test_acc: last.test_acc,
             peak_bytes: records.iter().map(|r| r.memory.peak_total).max().unwrap_or(0),
             mean_epoch_ms: timed.iter().map(|r| r.wall_ms).sum::<f64>() / timed.len() as f64,
+            exchange_bytes_per_epoch: Vec::new(),
         }
     }
 }

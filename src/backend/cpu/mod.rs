@@ -171,8 +171,69 @@ impl Backend for CpuBackend {
     }
 
     fn spmm(&self, a: &CpuSparse, x: &CpuMatrix, out: &mut CpuMatrix) {
-        super::check_shape("spmm", "out", (out.rows(), out.cols()), (a.rows(), x.cols()));
+        assert!(
+            x.rows() >= a.cols() && out.rows() >= a.rows() && out.cols() == x.cols(),
+            "spmm: A {}x{}, x {}x{}, out {}x{}",
+            a.rows(),
+            a.cols(),
+            x.rows(),
+            x.cols(),
+            out.rows(),
+            out.cols()
+        );
         ops::spmm(&a.view(), slice(&x.data), x.cols(), slice_mut(&mut out.data));
+    }
+
+    fn copy_rows(&self, src: &CpuMatrix, src_row0: usize, dst: &mut CpuMatrix, dst_row0: usize, rows: usize) {
+        check_rows("copy_rows", src, src_row0, dst, dst_row0, rows);
+        let w = src.cols();
+        slice_mut(&mut dst.data)[dst_row0 * w..(dst_row0 + rows) * w]
+            .copy_from_slice(&slice(&src.data)[src_row0 * w..(src_row0 + rows) * w]);
+    }
+
+    fn gather_rows(&self, src: &CpuMatrix, rows: &CpuIndex, dst: &mut CpuMatrix, dst_row0: usize) {
+        assert_eq!(src.cols(), dst.cols(), "gather_rows: widths differ");
+        assert!(dst_row0 + rows.data.len() <= dst.rows(), "gather_rows: dst has {} rows", dst.rows());
+        assert!(rows.data.iter().all(|&r| (r as usize) < src.rows()), "gather_rows: a row is out of range");
+        ops::gather_rows(slice(&src.data), src.cols(), &rows.data, slice_mut(&mut dst.data), dst_row0);
+    }
+
+    fn scatter_add_rows(&self, src: &CpuMatrix, src_row0: usize, rows: &CpuIndex, dst: &mut CpuMatrix) {
+        assert_eq!(src.cols(), dst.cols(), "scatter_add_rows: widths differ");
+        assert!(src_row0 + rows.data.len() <= src.rows(), "scatter_add_rows: src has {} rows", src.rows());
+        assert!(rows.data.iter().all(|&r| (r as usize) < dst.rows()), "scatter_add_rows: a row is out of range");
+        ops::scatter_add_rows(slice(&src.data), src.cols(), src_row0, &rows.data, slice_mut(&mut dst.data));
+    }
+
+    fn add_rows(&self, src: &CpuMatrix, src_row0: usize, dst: &mut CpuMatrix, dst_row0: usize, rows: usize) {
+        check_rows("add_rows", src, src_row0, dst, dst_row0, rows);
+        let w = src.cols();
+        let s = &slice(&src.data)[src_row0 * w..(src_row0 + rows) * w];
+        for (o, &v) in slice_mut(&mut dst.data)[dst_row0 * w..(dst_row0 + rows) * w].iter_mut().zip(s) {
+            *o += v;
+        }
+    }
+
+    fn zero(&self, m: &mut CpuMatrix) {
+        m.data.fill(0.0);
+    }
+
+    fn sample_boundary(
+        &self,
+        base: &CpuSparse,
+        node_ids: &CpuIndex,
+        layout: SparseLayout,
+        first_boundary: usize,
+        spec: &DropoutSpec,
+        out: &mut CpuSparse,
+    ) {
+        assert!(Arc::ptr_eq(&base.structure, &out.structure), "sample_boundary: out must come from sparse_like(base)");
+        let nodes = match layout {
+            SparseLayout::NodeRows => base.rows(),
+            SparseLayout::NodeCols => base.cols(),
+        };
+        assert!(node_ids.data.len() >= nodes, "sample_boundary: {} node ids for {nodes} nodes", node_ids.data.len());
+        ops::sample_boundary(&base.view(), &node_ids.data, layout, first_boundary, spec, &mut out.values);
     }
 
     fn matmul(&self, a: &CpuMatrix, b: &CpuMatrix, out: &mut CpuMatrix, transpose_a: bool, transpose_b: bool) {
@@ -257,6 +318,15 @@ impl Backend for CpuBackend {
     fn sgd_step(&self, param: &mut CpuMatrix, grad: &CpuMatrix, step: &SgdStep) {
         ops::sgd_step(slice_mut(&mut param.data), slice(&grad.data), step);
     }
+}
+
+/// Panics unless rows `src_row0 .. + rows` of `src` and `dst_row0 .. + rows` of `dst` exist
+/// and the widths agree.
+#[track_caller]
+fn check_rows(op: &str, src: &CpuMatrix, src_row0: usize, dst: &CpuMatrix, dst_row0: usize, rows: usize) {
+    assert_eq!(src.cols(), dst.cols(), "{op}: widths differ");
+    assert!(src_row0 + rows <= src.rows(), "{op}: src has {} rows, needs {}", src.rows(), src_row0 + rows);
+    assert!(dst_row0 + rows <= dst.rows(), "{op}: dst has {} rows, needs {}", dst.rows(), dst_row0 + rows);
 }
 
 fn slice(a: &Array2<f32>) -> &[f32] {

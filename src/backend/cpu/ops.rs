@@ -17,10 +17,11 @@ pub struct CsrView<'a> {
 }
 
 /// `out (rows × k) = A (rows × cols) · x (cols × k)`; each output element is summed over the row's
-/// entries in stored order.
+/// entries in stored order. `x` and `out` may be longer (shared scratch): only the first
+/// `cols` / `rows` rows are used.
 pub fn spmm(a: &CsrView<'_>, x: &[f32], k: usize, out: &mut [f32]) {
-    assert_eq!(x.len(), a.cols * k, "spmm: x must be {}x{k}", a.cols);
-    assert_eq!(out.len(), a.rows * k, "spmm: out must be {}x{k}", a.rows);
+    assert!(x.len() >= a.cols * k, "spmm: x must have at least {} rows of {k}", a.cols);
+    assert!(out.len() >= a.rows * k, "spmm: out must have at least {} rows of {k}", a.rows);
     for r in 0..a.rows {
         let dst = &mut out[r * k..(r + 1) * k];
         dst.fill(0.0);
@@ -86,6 +87,53 @@ pub fn dropout_sparse(x: &CsrView<'_>, node_ids: &[u32], layout: SparseLayout, s
             };
             out[e] =
                 if rng::dropout_keep(spec.stream, node, column, spec.rate) { x.values[e] * spec.scale } else { 0.0 };
+        }
+    }
+}
+
+/// See `Backend::gather_rows`: `dst[(dst_row0 + k)·w ..] = src[rows[k]·w ..]`.
+pub fn gather_rows(src: &[f32], w: usize, rows: &[u32], dst: &mut [f32], dst_row0: usize) {
+    for (k, &r) in rows.iter().enumerate() {
+        let s = r as usize * w;
+        let d = (dst_row0 + k) * w;
+        dst[d..d + w].copy_from_slice(&src[s..s + w]);
+    }
+}
+
+/// See `Backend::scatter_add_rows`: `dst[rows[k]·w ..] += src[(src_row0 + k)·w ..]`.
+pub fn scatter_add_rows(src: &[f32], w: usize, src_row0: usize, rows: &[u32], dst: &mut [f32]) {
+    for (k, &r) in rows.iter().enumerate() {
+        let s = (src_row0 + k) * w;
+        let d = r as usize * w;
+        for (o, &v) in dst[d..d + w].iter_mut().zip(&src[s..s + w]) {
+            *o += v;
+        }
+    }
+}
+
+/// See `Backend::sample_boundary`.
+#[allow(clippy::too_many_arguments)]
+pub fn sample_boundary(
+    base: &CsrView<'_>,
+    node_ids: &[u32],
+    layout: SparseLayout,
+    first_boundary: usize,
+    spec: &DropoutSpec,
+    out: &mut [f32],
+) {
+    for r in 0..base.rows {
+        for e in base.row_ptr[r] as usize..base.row_ptr[r + 1] as usize {
+            let local = match layout {
+                SparseLayout::NodeRows => r,
+                SparseLayout::NodeCols => base.col_idx[e] as usize,
+            };
+            out[e] = if local < first_boundary {
+                base.values[e]
+            } else if rng::mask_uniform(spec.stream, node_ids[local], 0) >= spec.rate {
+                base.values[e] * spec.scale
+            } else {
+                0.0
+            };
         }
     }
 }

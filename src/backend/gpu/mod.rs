@@ -292,6 +292,38 @@ impl Backend for GpuBackend {
         self.kernels.spmm.encode(&mut self.rec(), a, x, out);
     }
 
+    fn copy_rows(&self, src: &GpuMatrix, src_row0: usize, dst: &mut GpuMatrix, dst_row0: usize, rows: usize) {
+        kernels::exchange::Exchange::copy_rows(&mut self.rec(), src, src_row0, dst, dst_row0, rows);
+    }
+
+    fn gather_rows(&self, src: &GpuMatrix, rows: &GpuIndex, dst: &mut GpuMatrix, dst_row0: usize) {
+        self.kernels.exchange.gather_rows(&mut self.rec(), src, rows, dst, dst_row0);
+    }
+
+    fn scatter_add_rows(&self, src: &GpuMatrix, src_row0: usize, rows: &GpuIndex, dst: &mut GpuMatrix) {
+        self.kernels.exchange.scatter_add_rows(&mut self.rec(), src, src_row0, rows, dst);
+    }
+
+    fn add_rows(&self, src: &GpuMatrix, src_row0: usize, dst: &mut GpuMatrix, dst_row0: usize, rows: usize) {
+        self.kernels.exchange.add_rows(&mut self.rec(), src, src_row0, dst, dst_row0, rows);
+    }
+
+    fn zero(&self, m: &mut GpuMatrix) {
+        self.rec().clear(&m.buf);
+    }
+
+    fn sample_boundary(
+        &self,
+        base: &GpuSparse,
+        node_ids: &GpuIndex,
+        layout: SparseLayout,
+        first_boundary: usize,
+        spec: &DropoutSpec,
+        out: &mut GpuSparse,
+    ) {
+        self.kernels.dropout.sample_boundary(&mut self.rec(), base, node_ids, layout, first_boundary, spec, out);
+    }
+
     fn matmul(&self, a: &GpuMatrix, b: &GpuMatrix, out: &mut GpuMatrix, transpose_a: bool, transpose_b: bool) {
         self.kernels.matmul.encode(&mut self.rec(), a, b, out, transpose_a, transpose_b);
     }

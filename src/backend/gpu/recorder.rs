@@ -316,6 +316,15 @@ impl Recorder {
         self.encoder().copy_buffer_to_buffer(src.raw(), src_offset, dst.raw(), dst_offset, bytes);
     }
 
+    /// Records zeroing all of `buf`.
+    pub fn clear(&mut self, buf: &GpuBuffer) {
+        if self.failed() {
+            return;
+        }
+        self.end_pass();
+        self.encoder().clear_buffer(buf.raw(), 0, None);
+    }
+
     /// A scratch buffer named `name` of at least `bytes`, grown (replaced) when too small. Only
     /// commands recorded later may use it; earlier commands keep the old one alive. If the
     /// device cannot hold it, the recorder is poisoned (see the module docs) and a placeholder

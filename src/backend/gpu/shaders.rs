@@ -8,6 +8,7 @@ pub const SOFTMAX_XENT: &str = include_str!("../../../shaders/softmax_xent.wgsl"
 pub const REDUCE: &str = include_str!("../../../shaders/reduce.wgsl");
 pub const WEIGHTED_SUM: &str = include_str!("../../../shaders/weighted_sum.wgsl");
 pub const OPTIMIZER: &str = include_str!("../../../shaders/optimizer.wgsl");
+pub const EXCHANGE: &str = include_str!("../../../shaders/exchange.wgsl");
 
 /// (file name, source) of every shader.
 pub const ALL: &[(&str, &str)] = &[
@@ -19,4 +20,5 @@ pub const ALL: &[(&str, &str)] = &[
     ("reduce.wgsl", REDUCE),
     ("weighted_sum.wgsl", WEIGHTED_SUM),
     ("optimizer.wgsl", OPTIMIZER),
+    ("exchange.wgsl", EXCHANGE),
 ];

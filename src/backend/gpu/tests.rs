@@ -375,6 +375,120 @@ fn dropout_sparse_matches_cpu() {
     }
 }
 
+/// Boundary sampling: owned entries copied, boundary entries kept (scaled) or zeroed by the
+/// same counter hash on both sides, so bit-equal; both layouts; roughly the asked fraction kept.
+#[test]
+fn sample_boundary_matches_cpu() {
+    let gpu = gpu_or_skip!();
+    let cpu = CpuBackend::new();
+    let mut rng = SplitMix64::new(17);
+    for (owned, cols, d) in [(1, 2, 1.0), (40, 97, 0.3), (500, 4000, 0.01)] {
+        let a = rand_csr(&mut rng, owned, cols, d);
+        let ids: Vec<u32> = (0..cols as u32).map(|i| i * 3 + 7).collect();
+        let spec = crate::model::partitioned::sample_spec(3, 4, 5, 0.25);
+        for (layout, m) in [(SparseLayout::NodeCols, a.clone()), (SparseLayout::NodeRows, a.transpose())] {
+            let gx = gpu.upload_sparse(&m, MemCategory::Graph, "a").unwrap();
+            let mut go = gpu.sparse_like(&gx, MemCategory::Graph, "s").unwrap();
+            gpu.rec().copy(
+                &gpu.upload(&nan_matrix(1, m.nnz()), MemCategory::Staging, "nan").unwrap().buf,
+                0,
+                &go.values,
+                0,
+                4 * m.nnz() as u64,
+            );
+            let gids = gpu.upload_index(&ids, MemCategory::Graph, "ids").unwrap();
+            gpu.sample_boundary(&gx, &gids, layout, owned, &spec, &mut go);
+            let cx = cpu.upload_sparse(&m, MemCategory::Graph, "a").unwrap();
+            let mut co = cpu.sparse_like(&cx, MemCategory::Graph, "s").unwrap();
+            cpu.sample_boundary(
+                &cx,
+                &cpu.upload_index(&ids, MemCategory::Graph, "ids").unwrap(),
+                layout,
+                owned,
+                &spec,
+                &mut co,
+            );
+            let got = gpu.rec().read(&go.values, 4 * m.nnz() as u64).unwrap();
+            assert_bits_eq(&format!("sample_boundary {owned}x{cols} {layout:?}"), &got, &co.values);
+            if layout == SparseLayout::NodeCols && cols > 1000 {
+                // Per boundary node (column), kept or not: about the rate of them.
+                let mut kept = std::collections::BTreeMap::new();
+                for (e, &c) in m.col_idx.iter().enumerate() {
+                    if c as usize >= owned {
+                        kept.insert(c, co.values[e] != 0.0);
+                    }
+                }
+                let frac = kept.values().filter(|&&k| k).count() as f64 / kept.len() as f64;
+                assert!((0.22..0.28).contains(&frac), "kept {frac} of {} boundary nodes, rate 0.25", kept.len());
+            }
+        }
+    }
+}
+
+/// The exchange's row moves: gather, scatter-add, add and copy of row blocks, and zeroing; the
+/// unwritten rows of NaN-filled outputs must stay NaN and the written ones bit-equal the CPU.
+#[test]
+fn exchange_row_moves_match_cpu() {
+    let gpu = gpu_or_skip!();
+    let cpu = CpuBackend::new();
+    let mut rng = SplitMix64::new(18);
+    for (rows, w) in [(1, 1), (57, 16), (3001, 7)] {
+        let src = rand_matrix(&mut rng, rows, w);
+        let dst = rand_matrix(&mut rng, rows + 5, w);
+        // Distinct target rows in a scrambled order.
+        let mut picks: Vec<u32> = (0..rows as u32).collect();
+        rng.shuffle(&mut picks);
+        picks.truncate(rows.div_ceil(2));
+        let n = picks.len();
+        // gather into rows 3.. of a NaN buffer.
+        let (mut g_out, mut c_out) = (up(&gpu, &nan_matrix(n + 4, w)), up(&cpu, &nan_matrix(n + 4, w)));
+        gpu.gather_rows(&up(&gpu, &src), &gpu.upload_index(&picks, MemCategory::Graph, "i").unwrap(), &mut g_out, 3);
+        cpu.gather_rows(&up(&cpu, &src), &cpu.upload_index(&picks, MemCategory::Graph, "i").unwrap(), &mut c_out, 3);
+        let (g, c) = (down(&gpu, &g_out), down(&cpu, &c_out));
+        assert!(g[..3 * w].iter().chain(&g[(n + 3) * w..]).all(|v| v.is_nan()), "gather wrote outside its rows");
+        assert_bits_eq("gather_rows", &g[3 * w..(n + 3) * w], &c[3 * w..(n + 3) * w]);
+        // scatter-add rows 1..n+1 of src into the picked rows of dst.
+        let sub =
+            |m: &HostMatrix, r0: usize, k: usize| HostMatrix::from_vec(k, w, m.data[r0 * w..(r0 + k) * w].to_vec());
+        let src2 = sub(&dst, 0, n + 1);
+        let (mut gd, mut cd) = (up(&gpu, &dst), up(&cpu, &dst));
+        gpu.scatter_add_rows(&up(&gpu, &src2), 1, &gpu.upload_index(&picks, MemCategory::Graph, "i").unwrap(), &mut gd);
+        cpu.scatter_add_rows(&up(&cpu, &src2), 1, &cpu.upload_index(&picks, MemCategory::Graph, "i").unwrap(), &mut cd);
+        assert_bits_eq("scatter_add_rows", &down(&gpu, &gd), &down(&cpu, &cd));
+        // add and copy a block of rows.
+        let k = rows.div_ceil(3);
+        gpu.add_rows(&up(&gpu, &src), rows - k, &mut gd, 2, k);
+        cpu.add_rows(&up(&cpu, &src), rows - k, &mut cd, 2, k);
+        assert_bits_eq("add_rows", &down(&gpu, &gd), &down(&cpu, &cd));
+        gpu.copy_rows(&up(&gpu, &src), 0, &mut gd, 5, k);
+        cpu.copy_rows(&up(&cpu, &src), 0, &mut cd, 5, k);
+        assert_bits_eq("copy_rows", &down(&gpu, &gd), &down(&cpu, &cd));
+        gpu.zero(&mut gd);
+        assert!(down(&gpu, &gd).iter().all(|&v| v == 0.0), "zero");
+    }
+}
+
+/// SpMM reads only the first `A.cols` rows of a longer x and writes only the first `A.rows`
+/// rows of a longer out (the shared receive buffers of the exchange).
+#[test]
+fn spmm_with_oversized_buffers_matches_cpu() {
+    let gpu = gpu_or_skip!();
+    let cpu = CpuBackend::new();
+    let mut rng = SplitMix64::new(19);
+    let a = rand_csr(&mut rng, 50, 70, 0.1);
+    let x = rand_matrix(&mut rng, 90, 16);
+    let (ga, ca) = (
+        gpu.upload_sparse(&a, MemCategory::Graph, "a").unwrap(),
+        cpu.upload_sparse(&a, MemCategory::Graph, "a").unwrap(),
+    );
+    let (mut go, mut co) = (up(&gpu, &nan_matrix(80, 16)), up(&cpu, &nan_matrix(80, 16)));
+    gpu.spmm(&ga, &up(&gpu, &x), &mut go);
+    cpu.spmm(&ca, &up(&cpu, &x), &mut co);
+    let (g, c) = (down(&gpu, &go), down(&cpu, &co));
+    assert_close("spmm oversized", &g[..50 * 16], &c[..50 * 16], 1e-5, 1e-6);
+    assert!(g[50 * 16..].iter().all(|v| v.is_nan()), "rows past A.rows were written");
+}
+
 fn xent_inputs(rng: &mut SplitMix64, rows: usize, cols: usize) -> (HostMatrix, Vec<u32>, Vec<u32>) {
     let mut logits = rand_matrix(rng, rows, cols);
     for v in &mut logits.data {

@@ -204,8 +204,9 @@ mod tests {
             "keep_versions": false, "epoch": epoch, "weight_version": 0, "train_loss": 0.0, "train_acc": 0.0,
             "valid_loss": 0.0, "valid_acc": 0.0, "test_loss": 0.0, "test_acc": 0.0, "live_graph_bytes": 0,
             "live_features_bytes": 0, "live_activations_bytes": 0, "live_gradients_bytes": 0, "live_weights_bytes": 0,
-            "live_optimizer_state_bytes": 0, "live_staging_bytes": 0, "live_total_bytes": 0, "peak_total_bytes": 0,
-            "live_weight_versions": 1, "comm_broadcast_bytes": 0, "comm_gradient_bytes": 0, "comm_halo_bytes": 0
+            "live_optimizer_state_bytes": 0, "live_exchange_bytes": 0, "live_staging_bytes": 0, "live_total_bytes": 0, "peak_total_bytes": 0,
+            "live_weight_versions": 1, "comm_broadcast_bytes": 0, "comm_gradient_bytes": 0, "comm_halo_bytes": 0,
+            "comm_boundary_forward_bytes": 0, "comm_boundary_backward_bytes": 0
         }))
         .unwrap();
         r.train_loss = loss;

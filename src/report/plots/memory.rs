@@ -17,13 +17,14 @@ use crate::report::rows::LongMetricsRow;
 type Getter = fn(&LongMetricsRow) -> u64;
 
 /// Memory categories in `MemCategory` order.
-const CATEGORIES: [(&str, Getter); 7] = [
+const CATEGORIES: [(&str, Getter); 8] = [
     ("graph", |r| r.live_graph_bytes),
     ("features", |r| r.live_features_bytes),
     ("activations", |r| r.live_activations_bytes),
     ("gradients", |r| r.live_gradients_bytes),
     ("weights", |r| r.live_weights_bytes),
     ("optimizer_state", |r| r.live_optimizer_state_bytes),
+    ("exchange", |r| r.live_exchange_bytes),
     ("staging", |r| r.live_staging_bytes),
 ];
 

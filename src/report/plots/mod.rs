@@ -86,7 +86,7 @@ struct TrainSummary {
     dataset: String,
     config: crate::sim::RunConfig,
     outcome: crate::sim::RunOutcome,
-    partitioning: crate::graph::halo::PartitioningSummary,
+    partitioning: crate::graph::local::PartitioningSummary,
 }
 
 /// One `train --out` run as the rows of a one-run experiment.
@@ -99,8 +99,8 @@ fn read_train_run(dir: &Path) -> Result<(String, Vec<RunRow>, Vec<LongMetricsRow
         message: e.to_string(),
     })?;
     let label = s.config.label();
-    let run = RunRow::new("train", &label, &s.config, &s.outcome, &s.partitioning);
     let metrics: Vec<super::metrics::MetricsRow> = read_csv(&dir.join("metrics.csv"))?;
+    let run = RunRow::new("train", &label, &s.config, &s.outcome, &s.partitioning, &metrics);
     let long = metrics.iter().map(|m| LongMetricsRow::new(&run, m)).collect();
     Ok((format!("train on {}", s.dataset), vec![run], long))
 }

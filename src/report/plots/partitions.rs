@@ -117,7 +117,7 @@ pub fn draw_partitions<DB: DrawingBackend>(
         Strip { heading: Some("boundary (line and marker)".into()), entries: style_entries },
     ];
     let title = format!("{experiment}: effect of the number of partitions (mean over seeds, bars: min–max)");
-    let panels = layout(root, &title, 3, &strips)?;
+    let panels = layout_grid(root, &title, (2, 2), &strips)?;
 
     let n = combos.len();
     let combo_series: Vec<Series> = combos
@@ -155,9 +155,9 @@ pub fn draw_partitions<DB: DrawingBackend>(
     let none: BTreeSet<&str> =
         without.iter().flat_map(|s| s.by_p.values().flatten().map(|r| r.boundary.as_str())).collect();
     let halo_caption = if none.is_empty() {
-        "(b) halo nodes".to_string()
+        "(b) halo / boundary nodes".to_string()
     } else {
-        format!("(b) halo nodes (none for {})", none.into_iter().collect::<Vec<_>>().join(", "))
+        format!("(b) halo / boundary nodes (none: {})", none.into_iter().collect::<Vec<_>>().join(", "))
     };
     // (c) Accuracy per (partitioner, boundary), serial as the reference band.
     let acc: Vec<&Series> = combo_series.iter().collect();
@@ -167,10 +167,12 @@ pub fn draw_partitions<DB: DrawingBackend>(
     let x_fmt = |v: &f64| p_names.get(v.round().max(0.0) as usize).cloned().unwrap_or_default();
     let specs: [(&str, &str, &[&Series], fn(&RunRow) -> f64); 3] = [
         ("(a) edge cut", "edges cut (undirected)", &cut, |r| r.edge_cut as f64),
-        ("", "halo nodes (sum over partitions)", &with_halo, halo_value),
-        ("(c) final test accuracy", "test accuracy (fraction correct)", &acc, |r| r.final_test_acc),
+        ("", "nodes held, owned elsewhere (sum)", &with_halo, halo_value),
+        ("(d) final test accuracy", "test accuracy (fraction correct)", &acc, |r| r.final_test_acc),
     ];
-    for (i, (panel, (caption, y_desc, series, value))) in panels.iter().zip(specs).enumerate() {
+    let linear_panels = [&panels[0], &panels[1], &panels[3]];
+    traffic_panel(&panels[2], &x_of, &acc, ps.len(), &x_fmt)?;
+    for (i, (panel, (caption, y_desc, series, value))) in linear_panels.into_iter().zip(specs).enumerate() {
         let caption = if i == 1 { halo_caption.as_str() } else { caption };
         let is_acc = i == 2;
         let points: Vec<Vec<(f64, Stat)>> = series.iter().map(|s| s.points(&x_of, value)).collect();
@@ -218,6 +220,47 @@ pub fn draw_partitions<DB: DrawingBackend>(
         }
     }
     root.present()
+}
+
+/// (c) Training traffic per epoch on a log axis: weights and gradients for every mode, plus the
+/// boundary rows of the exchange modes.
+fn traffic_panel<DB: DrawingBackend>(
+    panel: &DrawingArea<DB, Shift>,
+    x_of: &BTreeMap<usize, usize>,
+    series: &[&Series],
+    categories: usize,
+    x_fmt: &dyn Fn(&f64) -> String,
+) -> PlotResult<DB> {
+    let value = |r: &RunRow| r.comm_bytes_per_epoch;
+    let points: Vec<Vec<(f64, Stat)>> = series.iter().map(|s| s.points(x_of, value)).collect();
+    let bounds = union(points.iter().flatten().filter(|(_, s)| s.lo > 0.0).map(|(_, s)| Some((s.lo, s.hi))));
+    let y = log_padded(bounds);
+    let ticks = byte_ticks(&y);
+    let mut chart = ChartBuilder::on(panel)
+        .caption("(c) training traffic per epoch", text(CAPTION_PX))
+        .margin(10)
+        .margin_right(28)
+        .x_label_area_size(64)
+        .y_label_area_size(110)
+        .build_cartesian_2d(Ticked::categories(categories), y.log_scale().with_key_points(ticks))?;
+    let y_fmt = |v: &f64| fmt_bytes(*v);
+    let mut mesh = chart.configure_mesh();
+    style_mesh(&mut mesh);
+    mesh.x_desc("partitions P")
+        .y_desc("weights, gradients, boundary rows (log)")
+        .x_label_formatter(x_fmt)
+        .y_label_formatter(&y_fmt)
+        .draw()?;
+    for (s, pts) in series.iter().zip(&points) {
+        let line: Vec<(f64, f64)> = pts.iter().filter(|(_, st)| st.mean > 0.0).map(|(x, st)| (*x, st.mean)).collect();
+        draw_line(&mut chart, line.clone(), s.look)?;
+        if let Some(m) = s.look.marker {
+            for p in line {
+                draw_marker(&chart, m, p, s.look.color)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A vertical min–max bar with 7-pixel caps.

@@ -113,6 +113,8 @@ fn synthetic_from(configs: &[Config]) -> (Vec<RunRow>, Vec<LongMetricsRow>) {
                 partitions: c.partitions,
                 partitioner: c.partitioner.into(),
                 boundary: c.boundary.into(),
+                sample_rate: 1.0,
+                eval: "full".into(),
                 aggregate: "mean".into(),
                 reduce: "tree".into(),
                 keep_versions: c.keep_versions,
@@ -129,6 +131,10 @@ fn synthetic_from(configs: &[Config]) -> (Vec<RunRow>, Vec<LongMetricsRow>) {
                 edge_cut_fraction: edge_cut as f64 / 5278.0,
                 halo_nodes,
                 replication_factor: 1.0 + halo_nodes as f64 / 2708.0,
+                comm_bytes_per_epoch: (2 * 92 * 1024 * p) as f64
+                    + if c.boundary == "exchange" { edge_cut as f64 * 256.0 } else { 0.0 },
+                boundary_bytes_per_epoch: if c.boundary == "exchange" { edge_cut as f64 * 256.0 } else { 0.0 },
+                halo_feature_bytes: 0,
             };
             let weights = 92 * KIB * (p + 1); // one copy per worker and the server
             for epoch in 1..=EPOCHS {
@@ -157,6 +163,7 @@ fn synthetic_from(configs: &[Config]) -> (Vec<RunRow>, Vec<LongMetricsRow>) {
                     live_gradients_bytes: 2 * weights,
                     live_weights_bytes: weights * versions,
                     live_optimizer_state_bytes: 2 * weights,
+                    live_exchange_bytes: 0,
                     live_staging_bytes: if p == 1 { 0 } else { 768 * KIB },
                     live_total_bytes: 0,
                     peak_total_bytes: 0,
@@ -164,6 +171,8 @@ fn synthetic_from(configs: &[Config]) -> (Vec<RunRow>, Vec<LongMetricsRow>) {
                     comm_broadcast_bytes: weights * p,
                     comm_gradient_bytes: weights * p,
                     comm_halo_bytes: halo_nodes as u64 * 64,
+                    comm_boundary_forward_bytes: 0,
+                    comm_boundary_backward_bytes: 0,
                 };
                 let total = m.live_graph_bytes
                     + m.live_features_bytes

@@ -20,13 +20,15 @@ pub struct DropoutParams {
     pub scale: f32,
     /// 0 = NodeRows, 1 = NodeCols (`layout` is a WGSL keyword).
     pub node_cols: u32,
-    pub _pad: u32,
+    /// `sample_boundary`: local nodes below it are owned (copied); 0 for dropout.
+    pub first_boundary: u32,
 }
 const _: () = assert!(size_of::<DropoutParams>() as u64 <= PARAM_BYTES);
 
 pub struct Dropout {
     dense: Kernel,
     sparse: Kernel,
+    sample: Kernel,
 }
 
 impl Dropout {
@@ -38,6 +40,7 @@ impl Dropout {
         Self {
             dense: kernel(device, params_layout, &m, "dropout", &[(0, r), (1, r), (2, w)]),
             sparse: kernel(device, params_layout, &m, "dropout_sparse", &[(0, r), (1, r), (2, w), (3, r), (4, r)]),
+            sample: kernel(device, params_layout, &m, "sample_boundary", &[(0, r), (1, r), (2, w), (3, r), (4, r)]),
         }
     }
 
@@ -59,7 +62,7 @@ impl Dropout {
             rate: spec.rate,
             scale: spec.scale,
             node_cols: 0,
-            _pad: 0,
+            first_boundary: 0,
         };
         let slot = rec.params(&params);
         rec.dispatch(
@@ -79,21 +82,47 @@ impl Dropout {
         spec: &DropoutSpec,
         out: &GpuSparse,
     ) {
-        assert!(Arc::ptr_eq(&x.structure, &out.structure), "dropout_sparse: out must come from sparse_like(x)");
+        self.encode_sparse(rec, "dropout_sparse", x, node_ids, layout, spec, None, out);
+    }
+
+    /// `Backend::sample_boundary`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn sample_boundary(
+        &self,
+        rec: &mut Recorder,
+        base: &GpuSparse,
+        node_ids: &GpuIndex,
+        layout: SparseLayout,
+        first_boundary: usize,
+        spec: &DropoutSpec,
+        out: &GpuSparse,
+    ) {
+        self.encode_sparse(rec, "sample_boundary", base, node_ids, layout, spec, Some(first_boundary), out);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn encode_sparse(
+        &self,
+        rec: &mut Recorder,
+        op: &str,
+        x: &GpuSparse,
+        node_ids: &GpuIndex,
+        layout: SparseLayout,
+        spec: &DropoutSpec,
+        first_boundary: Option<usize>,
+        out: &GpuSparse,
+    ) {
+        assert!(Arc::ptr_eq(&x.structure, &out.structure), "{op}: out must come from sparse_like(x)");
         let s = &x.structure;
         let (needed, code) = match layout {
             SparseLayout::NodeRows => (s.rows, 0),
             SparseLayout::NodeCols => (s.cols, 1),
         };
-        assert!(
-            node_ids.len() >= needed,
-            "dropout_sparse: {} node ids for {needed} nodes ({layout:?})",
-            node_ids.len()
-        );
-        check_buf("dropout_sparse", "row_ptr", &s.row_ptr, s.rows + 1);
-        check_buf("dropout_sparse", "col_idx", &s.col_idx, s.nnz);
-        check_buf("dropout_sparse", "x values", &x.values, s.nnz);
-        check_buf("dropout_sparse", "out values", &out.values, s.nnz);
+        assert!(node_ids.len() >= needed, "{op}: {} node ids for {needed} nodes ({layout:?})", node_ids.len());
+        check_buf(op, "row_ptr", &s.row_ptr, s.rows + 1);
+        check_buf(op, "col_idx", &s.col_idx, s.nnz);
+        check_buf(op, "x values", &x.values, s.nnz);
+        check_buf(op, "out values", &out.values, s.nnz);
         if s.nnz == 0 {
             return;
         }
@@ -105,7 +134,7 @@ impl Dropout {
             rate: spec.rate,
             scale: spec.scale,
             node_cols: code,
-            _pad: 0,
+            first_boundary: u32::try_from(first_boundary.unwrap_or(0)).expect("local node ids fit u32"),
         };
         let slot = rec.params(&params);
         let binds = [
@@ -115,6 +144,7 @@ impl Dropout {
             Bind::Buf(&s.row_ptr),
             Bind::Buf(&s.col_idx),
         ];
-        rec.dispatch(&self.sparse, &binds, slot, groups("dropout_sparse", s.nnz, Self::WORKGROUP as usize));
+        let kernel = if first_boundary.is_some() { &self.sample } else { &self.sparse };
+        rec.dispatch(kernel, &binds, slot, groups(op, s.nnz, Self::WORKGROUP as usize));
     }
 }

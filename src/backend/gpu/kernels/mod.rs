@@ -4,6 +4,7 @@
 //! [`Recorder`].
 
 pub mod dropout;
+pub mod exchange;
 pub mod matmul;
 pub mod optimizer;
 pub mod reduce;
@@ -105,6 +106,7 @@ pub struct Kernels {
     pub reduce: reduce::Reduce,
     pub weighted_sum: weighted_sum::WeightedSum,
     pub optimizer: optimizer::Optimizer,
+    pub exchange: exchange::Exchange,
 }
 
 impl Kernels {
@@ -119,6 +121,7 @@ impl Kernels {
             reduce: reduce::Reduce::new(device, pl),
             weighted_sum: weighted_sum::WeightedSum::new(device, pl),
             optimizer: optimizer::Optimizer::new(device, pl),
+            exchange: exchange::Exchange::new(device, pl),
         }
     }
 }

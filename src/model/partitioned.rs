@@ -1,0 +1,364 @@
+//! The GCN over P workers, layer by layer, with the boundary exchange between the layers.
+//!
+//! Each worker computes `H·W` for its own rows; the exchange buffers hold those rows in
+//! partition-major order (`graph::layout`). Per layer:
+//! - forward: every owner copies its rows into the send buffer (one contiguous block); every
+//!   receiver copies its own rows and gathers its boundary rows into a receive buffer, then
+//!   aggregates with Â over owned + boundary columns;
+//! - backward: every worker computes `Âᵀ·dZ` for its own and its boundary rows; the own part
+//!   stays, the boundary part is added into the owners' rows of a gradient buffer, partition by
+//!   partition (a fixed order, no atomics); each owner then adds what it received to its own
+//!   part.
+//!
+//! The exchanged quantity is `H·W` (width fan_out), not `H` (fan_in): for every model here
+//! (features ≥ hidden ≥ classes) it is the smaller, 16 floats a row instead of 1433 on Cora's
+//! first layer. Receive buffers are shared by the workers, which run one after another on one
+//! device, so memory stays near the serial run's (the per-worker receive buffers of a real
+//! cluster are accounted in the traffic, not allocated at once).
+//!
+//! `stale` (PipeGCN) reads the boundary rows and gradients of the previous epoch (the first
+//! epoch's fresh ones); `sample` (BNS-GCN) resamples each worker's Â every epoch.
+
+use super::gcn::{GcnWorkspace, Operator, Pass};
+use super::Neighbourhood;
+use crate::backend::{Backend, BackendError, DropoutSpec, MemCategory};
+use crate::rng::MaskKey;
+use crate::sim::{Boundary, EvalMode, Problem};
+
+/// Streams of the boundary sample: `MaskKey::layer` with this bit set, the partition in the low
+/// bits (dropout uses layers below 64).
+const SAMPLE_STREAM: u32 = 1 << 31;
+
+/// The draw of `boundary = sample` for `partition` in `epoch`: a boundary node is kept iff
+/// `rng::mask_uniform(stream, node, 0) >= spec.rate` (probability `rate`), scaled by 1/rate.
+pub fn sample_spec(seed: u64, epoch: u32, partition: usize, rate: f32) -> DropoutSpec {
+    let key = MaskKey { seed, epoch, layer: SAMPLE_STREAM | partition as u32 };
+    DropoutSpec { stream: key.stream(), rate: 1.0 - rate, scale: 1.0 / rate }
+}
+
+/// Where boundary rows come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    /// This pass's rows.
+    Fresh,
+    /// The previous training pass's rows; `update` stores this pass's for the next one.
+    Stale { update: bool },
+}
+
+/// Per layer and direction, the bytes one training pass moves between partitions, and the rows
+/// each pair exchanges.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// Boundary activations (H·W rows) per layer.
+    pub forward: Vec<u64>,
+    /// Boundary gradients per layer.
+    pub backward: Vec<u64>,
+    /// `rows[q][p]`: boundary rows partition q sends partition p per exchange.
+    pub rows: Vec<Vec<u64>>,
+}
+
+struct ExchangeBuffers<B: Backend> {
+    /// Per layer: every worker's rows, partition-major.
+    send: Vec<B::Matrix>,
+    /// Per layer: the previous training pass's rows (`stale`).
+    stale: Vec<B::Matrix>,
+    /// Per layer: gradient rows received by their owners, this pass's and (`stale`) the last.
+    grads: Vec<[Option<B::Matrix>; 2]>,
+    /// Per layer: a worker's own + boundary rows (forward) and partial gradients (backward).
+    recv: Vec<B::Matrix>,
+    back: Vec<B::Matrix>,
+    /// Which of `grads` this pass writes.
+    current: usize,
+    /// `stale`: `stale` holds a training pass's rows / the other `grads` buffer a pass's gradients.
+    stale_ready: bool,
+    grads_ready: bool,
+}
+
+/// Every worker's workspace, and the exchange between them.
+pub struct PartitionedGcn<B: Backend> {
+    pub workers: Vec<GcnWorkspace<B>>,
+    mode: Boundary,
+    offsets: Vec<usize>,
+    exchange: Option<ExchangeBuffers<B>>,
+    /// Whether training reads boundary rows (exchange, stale, sample).
+    trains_with_exchange: bool,
+}
+
+impl<B: Backend> PartitionedGcn<B> {
+    pub fn new(b: &B, problem: &Problem, mode: Boundary, dropout: f32) -> Result<Self, BackendError> {
+        let mut workers = Vec::with_capacity(problem.locals.len());
+        for (i, g) in problem.locals.iter().enumerate() {
+            let label = format!("worker{i}");
+            let mut w = GcnWorkspace::new(b, g, &problem.shape, dropout, &label)?;
+            if mode == Boundary::Sample {
+                w.enable_sampling(b, g, &label)?;
+            }
+            workers.push(w);
+        }
+        let trains_with_exchange =
+            problem.locals.iter().any(|g| matches!(g.neighbourhood, Neighbourhood::Exchange { .. }));
+        let any_boundary = problem.locals.iter().any(|g| g.neighbourhood.boundary().is_some());
+        let exchange = if any_boundary { Some(Self::buffers(b, problem, mode, trains_with_exchange)?) } else { None };
+        Ok(Self { workers, mode, offsets: problem.layout.offsets.clone(), exchange, trains_with_exchange })
+    }
+
+    /// The largest rows + boundary rows of a worker: the receive buffers' height.
+    fn max_local(problem: &Problem) -> usize {
+        problem
+            .locals
+            .iter()
+            .map(|g| g.num_nodes() + g.neighbourhood.boundary().map_or(0, |bd| bd.len()))
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn buffers(b: &B, problem: &Problem, mode: Boundary, training: bool) -> Result<ExchangeBuffers<B>, BackendError> {
+        let n = problem.layout.order.len();
+        let local = Self::max_local(problem);
+        let dims = problem.shape.layer_dims();
+        let alloc = |rows: usize, w: usize, what: &str, l: usize| {
+            b.alloc(rows, w, MemCategory::Exchange, &format!("exchange/{what}{l}"))
+        };
+        let (mut send, mut stale, mut grads, mut recv, mut back) = (vec![], vec![], vec![], vec![], vec![]);
+        for (l, &(_, w)) in dims.iter().enumerate() {
+            send.push(alloc(n, w, "send", l)?);
+            recv.push(alloc(local, w, "recv", l)?);
+            if mode == Boundary::Stale {
+                stale.push(alloc(n, w, "stale", l)?);
+            }
+            if training {
+                back.push(alloc(local, w, "back", l)?);
+                let second = if mode == Boundary::Stale { Some(alloc(n, w, "grads_prev", l)?) } else { None };
+                grads.push([Some(alloc(n, w, "grads", l)?), second]);
+            }
+        }
+        Ok(ExchangeBuffers { send, stale, grads, recv, back, current: 0, stale_ready: false, grads_ready: false })
+    }
+
+    /// Bytes [`Self::new`] allocates beyond the workers' own workspaces.
+    pub fn exchange_bytes(problem: &Problem, mode: Boundary) -> u128 {
+        if !problem.locals.iter().any(|g| g.neighbourhood.boundary().is_some()) {
+            return 0;
+        }
+        let training = problem.locals.iter().any(|g| matches!(g.neighbourhood, Neighbourhood::Exchange { .. }));
+        let (n, local) = (problem.layout.order.len() as u128, Self::max_local(problem) as u128);
+        let widths: u128 = problem.shape.layer_dims().iter().map(|&(_, w)| w as u128).sum();
+        let stale = u128::from(mode == Boundary::Stale);
+        let per_width = n + local + stale * n + if training { local + n + stale * n } else { 0 };
+        4 * widths * per_width
+    }
+
+    /// Every worker's training pass from `weights[i]`, its loss gradient scaled by
+    /// `grad_scales[i]`; loss statistics into `stats[slot(i)]`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn train(
+        &mut self,
+        b: &B,
+        weights: &[&[B::Matrix]],
+        seed: u64,
+        epoch: u32,
+        sample_rate: f32,
+        grad_scales: &[f32],
+        stats: &mut B::Stats,
+        slot: impl Fn(usize) -> usize,
+    ) {
+        let pass = Pass::Train { seed, epoch };
+        if self.mode == Boundary::Sample {
+            for (i, w) in self.workers.iter_mut().enumerate() {
+                w.resample(b, &sample_spec(seed, epoch, i, sample_rate));
+            }
+        }
+        let source = if self.mode == Boundary::Stale { Source::Stale { update: true } } else { Source::Fresh };
+        self.forward(b, weights, pass, Operator::Train, source);
+        for (i, w) in self.workers.iter_mut().enumerate() {
+            w.loss(b, pass, grad_scales[i], stats, slot(i));
+        }
+        self.backward(b, weights, pass);
+    }
+
+    /// One worker's training pass on its own (for workers that train without exchange:
+    /// `replicate`, `drop`, serial), so a simulated cluster can run workers at different times
+    /// from different weight versions.
+    #[allow(clippy::too_many_arguments)]
+    pub fn train_one(
+        &mut self,
+        b: &B,
+        i: usize,
+        weights: &[B::Matrix],
+        seed: u64,
+        clock: u32,
+        grad_scale: f32,
+        stats: &mut B::Stats,
+        slot: usize,
+    ) {
+        assert!(!self.trains_with_exchange, "train_one: this boundary mode trains with exchange, all workers at once");
+        self.workers[i].run(b, weights, Pass::Train { seed, epoch: clock }, Operator::Train, grad_scale, stats, slot);
+    }
+
+    /// Whether training reads boundary rows every layer (all workers must train together).
+    pub fn trains_with_exchange(&self) -> bool {
+        self.trains_with_exchange
+    }
+
+    /// Every worker's evaluation pass with `weights` (dropout off), statistics into
+    /// `stats[slot(i)]`: on the full graph, or on each worker's training view.
+    pub fn evaluate(
+        &mut self,
+        b: &B,
+        weights: &[B::Matrix],
+        mode: EvalMode,
+        stats: &mut B::Stats,
+        slot: impl Fn(usize) -> usize,
+    ) {
+        let (op, source) = match mode {
+            EvalMode::Full => (Operator::Full, Source::Fresh),
+            EvalMode::Partitions if self.mode == Boundary::Stale => (Operator::Train, Source::Stale { update: false }),
+            EvalMode::Partitions => (Operator::Train, Source::Fresh),
+        };
+        let all: Vec<&[B::Matrix]> = vec![weights; self.workers.len()];
+        self.forward(b, &all, Pass::Eval, op, source);
+        for (i, w) in self.workers.iter_mut().enumerate() {
+            w.loss(b, Pass::Eval, 1.0, stats, slot(i));
+        }
+    }
+
+    fn forward(&mut self, b: &B, weights: &[&[B::Matrix]], pass: Pass, op: Operator, source: Source) {
+        let layers = weights[0].len();
+        let reads: Vec<bool> = self.workers.iter().map(|w| w.reads_boundary(op)).collect();
+        for l in 0..layers {
+            for (i, w) in self.workers.iter_mut().enumerate() {
+                w.support(b, weights[i], pass, l);
+            }
+            let Some(ex) = self.exchange.as_mut().filter(|_| reads.iter().any(|&r| r)) else {
+                for w in &mut self.workers {
+                    w.aggregate(b, l, op, None);
+                }
+                continue;
+            };
+            // Send: every owner's rows into its block (for `stale`, only before the first pass).
+            let fill_stale = matches!(source, Source::Stale { .. }) && !ex.stale_ready;
+            let target = match source {
+                Source::Fresh => Some(&mut ex.send[l]),
+                Source::Stale { .. } if fill_stale => Some(&mut ex.stale[l]),
+                Source::Stale { .. } => None,
+            };
+            if let Some(target) = target {
+                for (i, w) in self.workers.iter().enumerate() {
+                    b.copy_rows(w.support_of(l), 0, target, self.offsets[i], w.num_rows());
+                }
+            }
+            // Receive and aggregate, worker by worker through the shared receive buffer.
+            for (i, w) in self.workers.iter_mut().enumerate() {
+                if !reads[i] {
+                    w.aggregate(b, l, op, None);
+                    continue;
+                }
+                let from = if matches!(source, Source::Fresh) { &ex.send[l] } else { &ex.stale[l] };
+                let positions = w.boundary_positions().expect("a worker that reads boundary rows has them");
+                b.copy_rows(w.support_of(l), 0, &mut ex.recv[l], 0, w.num_rows());
+                b.gather_rows(from, positions, &mut ex.recv[l], w.num_rows());
+                w.aggregate(b, l, op, Some(&ex.recv[l]));
+            }
+            // `stale`: this pass's rows are the next pass's boundary rows.
+            if source == (Source::Stale { update: true }) {
+                for (i, w) in self.workers.iter().enumerate() {
+                    b.copy_rows(w.support_of(l), 0, &mut ex.stale[l], self.offsets[i], w.num_rows());
+                }
+            }
+        }
+        if source == (Source::Stale { update: true }) {
+            if let Some(ex) = self.exchange.as_mut() {
+                ex.stale_ready = true;
+            }
+        }
+    }
+
+    fn backward(&mut self, b: &B, weights: &[&[B::Matrix]], pass: Pass) {
+        let layers = weights[0].len();
+        let stale = self.mode == Boundary::Stale;
+        for l in (0..layers).rev() {
+            for w in &mut self.workers {
+                w.relu_grad(b, l);
+            }
+            match self.exchange.as_mut().filter(|_| self.trains_with_exchange) {
+                Some(ex) => {
+                    let cur = ex.current;
+                    let [a, c] = &mut ex.grads[l];
+                    let (received, previous) = if cur == 0 { (a, c) } else { (c, a) };
+                    let received = received.as_mut().expect("training exchange keeps gradient buffers");
+                    b.zero(received);
+                    for w in &mut self.workers {
+                        let n = w.num_rows();
+                        w.propagate_into(b, l, &mut ex.back[l]);
+                        b.copy_rows(&ex.back[l], 0, w.d_support_mut(l), 0, n);
+                        if let Some(positions) = w.boundary_positions() {
+                            b.scatter_add_rows(&ex.back[l], n, positions, received);
+                        }
+                    }
+                    // `stale`: the gradients received in the previous pass (this one's in the first).
+                    let from = match previous {
+                        Some(prev) if stale && ex.grads_ready => &*prev,
+                        _ => &*received,
+                    };
+                    for (i, w) in self.workers.iter_mut().enumerate() {
+                        let n = w.num_rows();
+                        b.add_rows(from, self.offsets[i], w.d_support_mut(l), 0, n);
+                    }
+                }
+                None => {
+                    for w in &mut self.workers {
+                        w.propagate(b, l);
+                    }
+                }
+            }
+            for (i, w) in self.workers.iter_mut().enumerate() {
+                w.weight_grad(b, weights[i], pass, l);
+            }
+        }
+        if let Some(ex) = self.exchange.as_mut().filter(|_| stale && self.trains_with_exchange) {
+            ex.current = 1 - ex.current;
+            ex.grads_ready = true;
+        }
+    }
+
+    /// Bytes one training pass moves between partitions, per layer and direction (see
+    /// [`Traffic`]). `boundary = sample` counts the rows of this epoch's sample only, computed
+    /// with the same draws as the device.
+    pub fn traffic(&self, problem: &Problem, seed: u64, epoch: u32, sample_rate: f32) -> Traffic {
+        let parts = problem.locals.len();
+        let mut rows = vec![vec![0u64; parts]; parts];
+        if self.trains_with_exchange {
+            for (p, g) in problem.locals.iter().enumerate() {
+                let Some(bd) = g.neighbourhood.boundary() else { continue };
+                if self.mode == Boundary::Sample {
+                    let spec = sample_spec(seed, epoch, p, sample_rate);
+                    for &v in &bd.nodes {
+                        if crate::rng::mask_uniform(spec.stream, v, 0) >= spec.rate {
+                            rows[problem.layout.owner[v as usize] as usize][p] += 1;
+                        }
+                    }
+                } else {
+                    for (q, &r) in bd.rows_from.iter().enumerate() {
+                        rows[q][p] += r as u64;
+                    }
+                }
+            }
+        }
+        let total: u64 = rows.iter().flatten().sum();
+        let per_layer: Vec<u64> = problem.shape.layer_dims().iter().map(|&(_, w)| 4 * w as u64 * total).collect();
+        Traffic { forward: per_layer.clone(), backward: per_layer, rows }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_keeps_about_the_rate() {
+        let spec = sample_spec(3, 4, 5, 0.25);
+        let kept = (0..4000u32).filter(|i| crate::rng::mask_uniform(spec.stream, i * 3 + 7, 0) >= spec.rate).count();
+        eprintln!("kept {kept} of 4000, rate {} scale {}", spec.rate, spec.scale);
+        assert!((900..1100).contains(&kept), "{kept}");
+    }
+}
