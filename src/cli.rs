@@ -124,6 +124,9 @@ pub struct BenchArgs {
     /// Boundary modes to time when P > 1.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = vec![Boundary::Exchange])]
     pub boundaries: Vec<Boundary>,
+    /// Fraction of boundary nodes kept per epoch by `--boundaries sample`.
+    #[arg(long, default_value_t = 0.1)]
+    pub sample_rate: f32,
     /// Timed epochs per measurement (after one warm-up epoch).
     #[arg(long, default_value_t = 20)]
     pub epochs: usize,

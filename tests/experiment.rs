@@ -54,8 +54,11 @@ fn experiment_writes_every_file_and_reruns_byte_identically() {
     for f in ["experiment.resolved.toml", "runs.csv", "metrics.csv", "timing.csv", "env.json", ".gcnsim-output"] {
         assert!(a.join(f).is_file(), "{f} missing");
     }
-    // serial ×2 seeds, P=2 × 2 boundaries × 2 seeds, P=2 keep_versions.
-    assert_eq!(fs::read_to_string(a.join("runs.csv")).unwrap().lines().count(), 1 + 7);
+    // serial ×2 seeds, P=2 × {exact (= replicate), drop} × 2 seeds, P=2 exchange (the default)
+    // with release and with keep_versions.
+    let runs = fs::read_to_string(a.join("runs.csv")).unwrap();
+    assert_eq!(runs.lines().count(), 1 + 8);
+    assert!(runs.contains("P=2 replicate metis"), "the old name `exact` reads as replicate");
     // Everything but the timing file is byte-identical on a re-run.
     for entry in fs::read_dir(&a).unwrap() {
         let name = entry.unwrap().file_name();

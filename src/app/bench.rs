@@ -75,6 +75,7 @@ pub fn bench_command(args: &BenchArgs) -> anyhow::Result<()> {
                     cfg.train.epochs = args.epochs + 1;
                     cfg.parallel.partitions = p;
                     cfg.parallel.boundary = boundary;
+                    cfg.parallel.sample_rate = if boundary == Boundary::Sample { args.sample_rate } else { 1.0 };
                     let (name, times, peak, acc) = with_backend(backend, Measure { ds: &ds, cfg })
                         .with_context(|| format!("{spec} on {backend:?} with P={p}"))?;
                     let row = bench_row(args, &ds, spec, &name, p, boundary, &times, peak, acc);
@@ -118,7 +119,11 @@ fn bench_row(
         edges: ds.num_undirected_edges(),
         backend: backend.to_string(),
         partitions: p,
-        boundary: if p == 1 { "serial".into() } else { boundary.name().to_string() },
+        boundary: match boundary {
+            _ if p == 1 => "serial".into(),
+            Boundary::Sample => format!("sample R={}", args.sample_rate),
+            other => other.name().to_string(),
+        },
         epochs_timed: times.len(),
         ms_per_epoch_median: sorted[sorted.len() / 2],
         ms_per_epoch_mean: times.iter().sum::<f64>() / times.len() as f64,

@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, HashMap};
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::axes::*;
 use super::legend::*;
@@ -30,7 +29,8 @@ pub fn draw_convergence<DB: DrawingBackend>(
     metrics: &[LongMetricsRow],
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let _ = super::ensure_font(); // a failure shows up as the font error of the first text
-    let groups: Vec<Group<'_>> = group_by_label(metrics).into_iter().filter(|g| !g.keep_versions).collect();
+    let all: Vec<Group<'_>> = group_by_label(metrics).into_iter().filter(|g| !g.keep_versions).collect();
+    let (groups, focus_note) = focus(all);
     let looks = looks(&groups);
     let loss: Vec<Curve> = groups.iter().map(|g| Curve::of(&g.rows, |r| r.train_loss, |v| v > 0.0)).collect();
     let valid: Vec<Curve> = groups.iter().map(|g| Curve::of(&g.rows, |r| r.valid_acc, |_| true)).collect();
@@ -38,11 +38,12 @@ pub fn draw_convergence<DB: DrawingBackend>(
     let diffs = differences_to_serial(&groups);
 
     let several_seeds = groups.iter().any(|g| g.seeds() > 1);
-    let title = if several_seeds {
-        format!("{experiment}: convergence (lines: mean over seeds, bands: min–max)")
-    } else {
-        format!("{experiment}: convergence")
-    };
+    let mut title = format!("{experiment}: convergence");
+    let notes: Vec<String> =
+        focus_note.into_iter().chain(several_seeds.then(|| "mean over seeds, band min–max".to_string())).collect();
+    if !notes.is_empty() {
+        title = format!("{title} ({})", notes.join("; "));
+    }
     let entries = groups
         .iter()
         .zip(&looks)
@@ -99,7 +100,7 @@ pub fn draw_convergence<DB: DrawingBackend>(
         let note = if groups.iter().any(Group::is_serial) {
             "no partitioned run to compare"
         } else {
-            "no serial run (partitions = 1) to compare with"
+            "no serial run (partitions = 1)\nto compare with"
         };
         empty_panel(&panels[1], caption, note)?;
     }
@@ -152,13 +153,6 @@ fn differences_to_serial(groups: &[Group<'_>]) -> Vec<Option<Curve>> {
             (!samples.is_empty()).then(|| Curve::from_samples(samples))
         })
         .collect()
-}
-
-/// A panel frame with its caption and a note where the data would be.
-fn empty_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, caption: &str, note: &str) -> PlotResult<DB> {
-    let (w, h) = area.dim_in_pixel();
-    area.draw_text(caption, &text(CAPTION_PX).pos(Pos::new(HPos::Center, VPos::Top)), (w as i32 / 2, 10))?;
-    area.draw_text(note, &text(AXIS_DESC_PX).pos(Pos::new(HPos::Center, VPos::Center)), (w as i32 / 2, h as i32 / 2))
 }
 
 /// All bands first, then the lines in legend order, then markers: bands never cover a line,

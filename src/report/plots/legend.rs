@@ -7,7 +7,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::series::PlotResult;
-use super::style::{marker_element, text, Look, LEGEND_PX, TITLE_PX};
+use super::style::{marker_element, text, Look, AXIS_DESC_PX, CAPTION_PX, LEGEND_PX, TITLE_PX};
 
 /// One legend line: a sample of the series and its text.
 #[derive(Clone, Debug)]
@@ -160,6 +160,24 @@ pub(super) fn draw_sample<DB: DrawingBackend>(
     }
     if let Some(m) = e.look.marker {
         area.draw(&marker_element(m, (x + SAMPLE_W / 2, y), 7, e.look.color))?;
+    }
+    Ok(())
+}
+
+/// A panel frame with its caption and a note where the data would be.
+pub(super) fn empty_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    caption: &str,
+    note: &str,
+) -> PlotResult<DB> {
+    let (w, h) = area.dim_in_pixel();
+    area.draw_text(caption, &text(CAPTION_PX).pos(Pos::new(HPos::Center, VPos::Top)), (w as i32 / 2, 10))?;
+    // One line per `\n`, centred.
+    let lines: Vec<&str> = note.lines().collect();
+    let style = text(AXIS_DESC_PX).pos(Pos::new(HPos::Center, VPos::Center));
+    for (k, line) in lines.iter().enumerate() {
+        let y = h as i32 / 2 + (2 * k as i32 - lines.len() as i32 + 1) * (AXIS_DESC_PX as i32 * 3 / 4);
+        area.draw_text(line, &style, (w as i32 / 2, y))?;
     }
     Ok(())
 }

@@ -45,7 +45,7 @@ pub fn draw_memory<DB: DrawingBackend>(
     metrics: &[LongMetricsRow],
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let _ = super::ensure_font(); // a failure shows up as the font error of the first text
-    let groups = group_by_label(metrics);
+    let (groups, focus_note) = focus(group_by_label(metrics));
     // keep_versions runs are dashed in (a) and (b): dashed means "never released".
     let looks: Vec<Look> = looks(&groups)
         .into_iter()
@@ -55,7 +55,10 @@ pub fn draw_memory<DB: DrawingBackend>(
 
     // The run broken down by category: a keep_versions run shows its weights growing among
     // the other categories; otherwise the first run in legend order (serial if present).
-    let featured = groups.iter().find(|g| g.keep_versions).or(groups.first()).and_then(|g| {
+    // Else one that exchanges boundary rows (its buffers show among the categories), else the
+    // first in legend order (serial if present).
+    let exchanging = groups.iter().find(|g| g.rows.iter().any(|r| r.live_exchange_bytes > 0));
+    let featured = groups.iter().find(|g| g.keep_versions).or(exchanging).or(groups.first()).and_then(|g| {
         let run = *g.runs.first()?;
         Some((run, g.label.as_str(), g.rows.iter().copied().filter(|r| r.run_id == run).collect::<Vec<_>>()))
     });
@@ -84,7 +87,10 @@ pub fn draw_memory<DB: DrawingBackend>(
         categories.iter().enumerate().map(|(i, (name, _, _))| Entry::line(name, category_look(i))).collect();
     category_entries.push(Entry::line("total", Look::plain(SERIAL_COLOR, LINE_WIDTH, Dash::Dashed)));
 
-    let title = format!("{experiment}: live memory per epoch (all workers and the server)");
+    let title = match focus_note {
+        Some(note) => format!("{experiment}: live memory per epoch ({note})"),
+        None => format!("{experiment}: live memory per epoch (all workers and the server)"),
+    };
     let strips = [
         Strip { heading: Some("(a), (b) configurations".into()), entries: label_entries },
         Strip {
@@ -93,7 +99,8 @@ pub fn draw_memory<DB: DrawingBackend>(
         },
     ];
     let panels = layout(root, &title, 3, &strips)?;
-    let x = epoch_range(union(metrics.iter().map(|r| Some((f64::from(r.epoch), f64::from(r.epoch))))));
+    let x =
+        epoch_range(union(groups.iter().flat_map(|g| &g.rows).map(|r| Some((f64::from(r.epoch), f64::from(r.epoch))))));
 
     // (a) Total live bytes per configuration.
     let totals: Vec<(Curve, Look)> = groups
@@ -121,7 +128,12 @@ pub fn draw_memory<DB: DrawingBackend>(
             (curve, *l)
         })
         .collect();
-    bytes_panel(&panels[1], "(b) growth since the first epoch", "live memory added", x.clone(), &growth, Axis::Signed)?;
+    let caption = "(b) growth since the first epoch";
+    if growth.iter().all(|(c, _)| c.lo.iter().chain(&c.hi).all(|p| p.1 == 0.0)) {
+        empty_panel(&panels[1], caption, "no configuration grows:\nold weight versions are released")?;
+    } else {
+        bytes_panel(&panels[1], caption, "live memory added", x.clone(), &growth, Axis::Signed)?;
+    }
 
     // (c) Every non-empty category of the featured run, and its total.
     let mut series: Vec<(Curve, Look)> = categories

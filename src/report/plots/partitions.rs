@@ -62,14 +62,19 @@ fn partitioner_color(name: &str, others: &[&str]) -> RGBColor {
     }
 }
 
-/// Boundary modes in a fixed style order.
+/// Boundary modes, each with its own line and marker in every figure.
 fn boundary_style(name: &str, all: &[&str]) -> (Dash, Marker) {
-    const KNOWN: [&str; 6] = ["exchange", "exact", "replicate", "drop", "stale", "sample"];
-    let i = KNOWN
-        .iter()
-        .position(|k| *k == name)
-        .unwrap_or_else(|| KNOWN.len() + all.iter().position(|a| *a == name).unwrap_or(0));
-    (Dash::ALL[i % Dash::ALL.len()], Marker::nth(i))
+    match name {
+        "exchange" => (Dash::Solid, Marker::Circle),
+        "replicate" | "exact" => (Dash::Short, Marker::Square),
+        "drop" => (Dash::Dotted, Marker::Diamond),
+        "stale" => (Dash::Long, Marker::Triangle),
+        "sample" => (Dash::Dashed, Marker::Wedge),
+        other => {
+            let i = all.iter().position(|a| *a == other).unwrap_or(0);
+            (Dash::ALL[i % Dash::ALL.len()], Marker::nth(i))
+        }
+    }
 }
 
 /// Three panels against P (categorical axis: 1, 2, 4, … as present in runs.csv).
@@ -171,7 +176,7 @@ pub fn draw_partitions<DB: DrawingBackend>(
         ("(d) final test accuracy", "test accuracy (fraction correct)", &acc, |r| r.final_test_acc),
     ];
     let linear_panels = [&panels[0], &panels[1], &panels[3]];
-    traffic_panel(&panels[2], &x_of, &acc, ps.len(), &x_fmt)?;
+    traffic_panel(&panels[2], &x_of, &acc, runs, ps.len(), &x_fmt)?;
     for (i, (panel, (caption, y_desc, series, value))) in linear_panels.into_iter().zip(specs).enumerate() {
         let caption = if i == 1 { halo_caption.as_str() } else { caption };
         let is_acc = i == 2;
@@ -222,22 +227,36 @@ pub fn draw_partitions<DB: DrawingBackend>(
     root.present()
 }
 
-/// (c) Training traffic per epoch on a log axis: weights and gradients for every mode, plus the
-/// boundary rows of the exchange modes.
+/// (c) Boundary traffic per epoch (activations forward + gradients back) of the exchanging
+/// modes on a log axis, and for scale the weight broadcast + gradient push every mode pays (grey).
 fn traffic_panel<DB: DrawingBackend>(
     panel: &DrawingArea<DB, Shift>,
     x_of: &BTreeMap<usize, usize>,
     series: &[&Series],
+    runs: &[RunRow],
     categories: usize,
     x_fmt: &dyn Fn(&f64) -> String,
 ) -> PlotResult<DB> {
-    let value = |r: &RunRow| r.comm_bytes_per_epoch;
+    let value = |r: &RunRow| r.boundary_bytes_per_epoch;
     let points: Vec<Vec<(f64, Stat)>> = series.iter().map(|s| s.points(x_of, value)).collect();
-    let bounds = union(points.iter().flatten().filter(|(_, s)| s.lo > 0.0).map(|(_, s)| Some((s.lo, s.hi))));
+    // Weights and gradients depend on P only.
+    let mut weights: BTreeMap<usize, f64> = BTreeMap::new();
+    for r in runs.iter().filter(|r| !r.is_serial()) {
+        weights.insert(r.partitions, r.comm_bytes_per_epoch - r.boundary_bytes_per_epoch);
+    }
+    let reference: Vec<(f64, f64)> = weights.iter().map(|(p, w)| (x_of[p] as f64, *w)).collect();
+    let bounds = union(
+        points
+            .iter()
+            .flatten()
+            .filter(|(_, s)| s.lo > 0.0)
+            .map(|(_, s)| Some((s.lo, s.hi)))
+            .chain(reference.iter().filter(|p| p.1 > 0.0).map(|p| Some((p.1, p.1)))),
+    );
     let y = log_padded(bounds);
     let ticks = byte_ticks(&y);
     let mut chart = ChartBuilder::on(panel)
-        .caption("(c) training traffic per epoch", text(CAPTION_PX))
+        .caption("(c) traffic per epoch (grey: weights + gradients)", text(CAPTION_PX))
         .margin(10)
         .margin_right(28)
         .x_label_area_size(64)
@@ -247,10 +266,12 @@ fn traffic_panel<DB: DrawingBackend>(
     let mut mesh = chart.configure_mesh();
     style_mesh(&mut mesh);
     mesh.x_desc("partitions P")
-        .y_desc("weights, gradients, boundary rows (log)")
+        .y_desc("bytes per epoch (log)")
         .x_label_formatter(x_fmt)
         .y_label_formatter(&y_fmt)
         .draw()?;
+    let grey = Look::plain(RGBColor(0x99, 0x99, 0x99), LINE_WIDTH + 3, Dash::Solid);
+    draw_line(&mut chart, reference.iter().copied().filter(|p| p.1 > 0.0).collect(), grey)?;
     for (s, pts) in series.iter().zip(&points) {
         let line: Vec<(f64, f64)> = pts.iter().filter(|(_, st)| st.mean > 0.0).map(|(x, st)| (*x, st.mean)).collect();
         draw_line(&mut chart, line.clone(), s.look)?;

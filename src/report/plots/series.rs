@@ -112,6 +112,21 @@ pub(super) fn group_by_label(metrics: &[LongMetricsRow]) -> Vec<Group<'_>> {
     groups
 }
 
+/// Most configurations a per-epoch figure draws before it focuses on one partition count.
+pub(super) const MAX_CURVES: usize = 12;
+
+/// With more than [`MAX_CURVES`] groups, only serial and the groups at one partition count (the
+/// upper median of those present), and a note for the title saying so; else all groups.
+pub(super) fn focus(groups: Vec<Group<'_>>) -> (Vec<Group<'_>>, Option<String>) {
+    if groups.len() <= MAX_CURVES {
+        return (groups, None);
+    }
+    let ps: BTreeSet<usize> = groups.iter().filter(|g| !g.is_serial()).map(|g| g.partitions).collect();
+    let Some(&p) = ps.iter().nth(ps.len() / 2) else { return (groups, None) };
+    let kept: Vec<Group<'_>> = groups.into_iter().filter(|g| g.is_serial() || g.partitions == p).collect();
+    (kept, Some(format!("P = {p} and serial")))
+}
+
 /// Looks per group: black for serial, palette colours for the rest in order.
 pub(super) fn looks(groups: &[Group<'_>]) -> Vec<Look> {
     let mut next = 0;

@@ -45,6 +45,7 @@ pub(super) fn text(px: f64) -> TextStyle<'static> {
 pub(super) enum Dash {
     Solid,
     /// Long dashes.
+    Long,
     Dashed,
     /// Short dashes.
     Short,
@@ -52,15 +53,16 @@ pub(super) enum Dash {
 }
 
 impl Dash {
-    pub const ALL: [Dash; 4] = [Dash::Solid, Dash::Dashed, Dash::Short, Dash::Dotted];
+    pub const ALL: [Dash; 5] = [Dash::Solid, Dash::Long, Dash::Dashed, Dash::Short, Dash::Dotted];
 
     /// (dash, gap) in pixels; `None` for a solid line.
     pub fn pattern(self) -> Option<(u32, u32)> {
         match self {
             Dash::Solid => None,
+            Dash::Long => Some((26, 8)),
             Dash::Dashed => Some((14, 10)),
-            Dash::Short => Some((7, 7)),
-            Dash::Dotted => Some((3, 7)),
+            Dash::Short => Some((6, 6)),
+            Dash::Dotted => Some((2, 6)),
         }
     }
 }
@@ -110,6 +112,8 @@ pub(super) enum Marker {
     Triangle,
     Square,
     Diamond,
+    /// Pointing down.
+    Wedge,
 }
 
 impl Marker {
@@ -135,6 +139,7 @@ pub(super) fn marker_element<'a, C: Clone + 'a, DB: DrawingBackend + 'a>(
         Marker::Diamond => {
             (base + Polygon::new(vec![(0, -r - 2), (r + 2, 0), (0, r + 2), (-r - 2, 0)], style)).into_dyn()
         }
+        Marker::Wedge => (base + Polygon::new(vec![(0, r + 3), (r + 2, -r), (-r - 2, -r)], style)).into_dyn(),
     }
 }
 
