@@ -8,6 +8,7 @@
 pub mod app;
 pub mod backend;
 pub mod cli;
+pub mod cost;
 pub mod data;
 pub mod experiment;
 pub mod graph;

@@ -1,0 +1,226 @@
+//! The device a worker's kernels run on, as the three numbers of a roofline with launch cost.
+//!
+//! Written as a preset name (`h100`, `a100`, `v100`, `cpu`) or a path to a TOML file:
+//!
+//! ```toml
+//! name = "my-gpu"            # optional; default: the file name without extension
+//! peak_flops = 1.95e13       # f32 FLOP/s (non-tensor-core)
+//! mem_bandwidth = 2.039e12   # bytes/s of device memory
+//! launch_latency = 5e-6      # seconds of fixed cost per kernel
+//! ```
+//!
+//! In a config it serializes as the preset name when it equals a preset, else as that table
+//! inline; it deserializes from either form. Errors are [`ProfileError`]s naming the file, key
+//! and line.
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::profile::{self, NumberKey, Profile, ProfileError};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeviceProfile {
+    pub name: String,
+    /// Peak f32 FLOP/s without tensor cores (the GCN's kernels are plain f32 WGSL).
+    pub peak_flops: f64,
+    /// Peak device-memory bandwidth, bytes/s.
+    pub mem_bandwidth: f64,
+    /// Fixed cost of one kernel (launch, dispatch, drain), seconds.
+    pub launch_latency: f64,
+}
+
+/// Per-kernel fixed cost of the GPU presets: 5 µs. Measured CUDA launch + synchronize costs are
+/// a few µs per kernel: "about 4-6 μs" through the driver and runtime in the pegainfer write-up
+/// (<https://susun-blog.com/blog/pegainfer-3-cuda-graph>, RTX 5070 Ti, CUDA 13), the overhead that
+/// NVIDIA's "Getting Started with CUDA Graphs" (<https://developer.nvidia.com/blog/cuda-graphs/>)
+/// sets out to remove. We take the middle of that range for every GPU; wgpu adds its own
+/// validation cost on the CPU, which this does not model.
+const GPU_LAUNCH_LATENCY: f64 = 5e-6;
+
+impl DeviceProfile {
+    /// NVIDIA H100 **SXM5** 80 GB: 67 TFLOP/s FP32 (non-tensor), 3.35 TB/s HBM3; NVIDIA H100 Tensor
+    /// Core GPU datasheet (<https://www.nvidia.com/en-us/data-center/h100/>). The PCIe card is
+    /// slower (51 TFLOP/s, 2 TB/s).
+    pub fn h100() -> Self {
+        Self { name: "h100".into(), peak_flops: 67e12, mem_bandwidth: 3.35e12, launch_latency: GPU_LAUNCH_LATENCY }
+    }
+
+    /// NVIDIA A100 **SXM4 80 GB**: 19.5 TFLOP/s FP32, 2,039 GB/s HBM2e; NVIDIA A100 Tensor Core GPU
+    /// datasheet (<https://www.nvidia.com/en-us/data-center/a100/>). The 40 GB part has 1,555 GB/s.
+    pub fn a100() -> Self {
+        Self { name: "a100".into(), peak_flops: 19.5e12, mem_bandwidth: 2.039e12, launch_latency: GPU_LAUNCH_LATENCY }
+    }
+
+    /// NVIDIA V100 **SXM2**: 15.7 TFLOP/s FP32, 900 GB/s HBM2; NVIDIA Tesla V100 datasheet
+    /// (<https://www.nvidia.com/en-us/data-center/v100/>). The PCIe card has 14 TFLOP/s.
+    pub fn v100() -> Self {
+        Self { name: "v100".into(), peak_flops: 15.7e12, mem_bandwidth: 900e9, launch_latency: GPU_LAUNCH_LATENCY }
+    }
+
+    /// A 2-core x86 machine like the one this crate is developed on. Assumptions, not
+    /// measurements:
+    /// - compute: 2 cores × 3.0 GHz × 2 FMA units × 8 f32 lanes (AVX2) × 2 FLOP per FMA
+    ///   = 192 GFLOP/s (two 256-bit FMA pipes per core as on Intel Skylake and AMD Zen 2 and later;
+    ///   Agner Fog, "The microarchitecture of Intel, AMD and VIA CPUs"). The CPU backend's scalar
+    ///   loops reach a fraction of this; the profile describes the hardware, not that code.
+    /// - memory: 20 GB/s, what two cores typically sustain in a STREAM-like copy on a
+    ///   dual-channel DDR4 server, well below the channels' 2 × 25.6 GB/s peak at DDR4-3200.
+    /// - per op call: 0.5 µs for the backend call itself (shape checks, views, loop set-up).
+    pub fn cpu() -> Self {
+        Self { name: "cpu".into(), peak_flops: 192e9, mem_bandwidth: 20e9, launch_latency: 0.5e-6 }
+    }
+
+    pub fn presets() -> Vec<Self> {
+        vec![Self::h100(), Self::a100(), Self::v100(), Self::cpu()]
+    }
+
+    /// Reads a profile file (see the module docs for its keys).
+    pub fn load(path: &std::path::Path) -> Result<Self, ProfileError> {
+        profile::load_file(path)
+    }
+}
+
+impl Profile for DeviceProfile {
+    const KIND: &'static str = "device";
+    const KEYS: &'static [NumberKey] = &[
+        NumberKey { name: "peak_flops", unit: "f32 FLOP/s" },
+        NumberKey { name: "mem_bandwidth", unit: "bytes/s" },
+        NumberKey { name: "launch_latency", unit: "seconds per kernel" },
+    ];
+
+    fn presets() -> Vec<Self> {
+        DeviceProfile::presets()
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn from_parts(name: String, v: &[f64]) -> Self {
+        Self { name, peak_flops: v[0], mem_bandwidth: v[1], launch_latency: v[2] }
+    }
+
+    fn values(&self) -> Vec<f64> {
+        vec![self.peak_flops, self.mem_bandwidth, self.launch_latency]
+    }
+}
+
+/// A preset name or a path to a TOML file.
+impl FromStr for DeviceProfile {
+    type Err = ProfileError;
+
+    fn from_str(s: &str) -> Result<Self, ProfileError> {
+        profile::parse_spec(s)
+    }
+}
+
+impl fmt::Display for DeviceProfile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} ({:.3} TFLOP/s f32, {:.0} GB/s, {:.1} µs per kernel)",
+            self.name,
+            self.peak_flops / 1e12,
+            self.mem_bandwidth / 1e9,
+            self.launch_latency * 1e6
+        )
+    }
+}
+
+impl serde::Serialize for DeviceProfile {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        profile::serialize(self, s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for DeviceProfile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        profile::deserialize(d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn parse(text: &str) -> Result<DeviceProfile, ProfileError> {
+        profile::parse_toml(text, Path::new("profiles/gpu.toml"))
+    }
+
+    #[test]
+    fn presets_by_name_and_an_unknown_name_lists_them() {
+        assert_eq!("a100".parse::<DeviceProfile>().unwrap(), DeviceProfile::a100());
+        assert_eq!("h100".parse::<DeviceProfile>().unwrap().mem_bandwidth, 3.35e12);
+        let msg = "b200".parse::<DeviceProfile>().unwrap_err().to_string();
+        assert!(msg.contains("b200") && msg.contains("h100, a100, v100, cpu"), "{msg}");
+    }
+
+    #[test]
+    fn a_file_with_all_keys_parses_and_integers_are_accepted() {
+        let d = parse("name = \"x\"\npeak_flops = 1000\nmem_bandwidth = 2.5e9\nlaunch_latency = 1e-6\n").unwrap();
+        assert_eq!(
+            d,
+            DeviceProfile { name: "x".into(), peak_flops: 1000.0, mem_bandwidth: 2.5e9, launch_latency: 1e-6 }
+        );
+        // Without `name`, the file stem names it.
+        let d = parse("peak_flops = 1.0\nmem_bandwidth = 1.0\nlaunch_latency = 1.0\n").unwrap();
+        assert_eq!(d.name, "gpu");
+    }
+
+    #[test]
+    fn errors_name_the_file_key_and_line() {
+        let cases = [
+            ("peak_flops = -1.0\nmem_bandwidth = 1.0\nlaunch_latency = 1.0\n", "profiles/gpu.toml:1: key `peak_flops`"),
+            ("peak_flops = 1.0\nmem_bandwidth = 0\nlaunch_latency = 1.0\n", "profiles/gpu.toml:2: key `mem_bandwidth`"),
+            (
+                "peak_flops = 1.0\nmem_bandwidth = 1.0\nlaunch_latency = nan\n",
+                "profiles/gpu.toml:3: key `launch_latency`",
+            ),
+            ("peak_flops = 1.0\nmem_bandwidth = 1.0\nlaunch_latency = inf\n", "key `launch_latency`"),
+            ("peak_flops = 1.0\nmem_bandwidth = 1.0\n", "profiles/gpu.toml: key `launch_latency`: missing"),
+            (
+                "peak_flops = 1.0\nmem_bandwidth = \"fast\"\nlaunch_latency = 1.0\n",
+                "gpu.toml:2: key `mem_bandwidth`: expected a number",
+            ),
+            (
+                "peak_flops = 1.0\nmem_bandwidth = 1.0\nlaunch_latency = 1.0\nflops = 2\n",
+                "gpu.toml:4: key `flops`: unknown key",
+            ),
+            ("peak_flops = 1.0\nmem_bandwidth = = 1.0\n", "profiles/gpu.toml:2:"),
+        ];
+        for (text, needle) in cases {
+            let msg = parse(text).unwrap_err().to_string();
+            assert!(msg.contains(needle), "{text:?}: {msg}");
+        }
+    }
+
+    #[test]
+    fn a_missing_file_is_an_io_error_naming_it() {
+        let msg = "no/such/device.toml".parse::<DeviceProfile>().unwrap_err().to_string();
+        assert!(msg.starts_with("no/such/device.toml:"), "{msg}");
+    }
+
+    #[test]
+    fn serde_writes_presets_by_name_and_custom_profiles_in_full() {
+        #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+        struct Cfg {
+            device: DeviceProfile,
+        }
+        let preset = Cfg { device: DeviceProfile::v100() };
+        let text = toml::to_string(&preset).unwrap();
+        assert_eq!(text.trim(), "device = \"v100\"");
+        assert_eq!(toml::from_str::<Cfg>(&text).unwrap(), preset);
+
+        let custom = Cfg { device: DeviceProfile { name: "mine".into(), ..DeviceProfile::v100() } };
+        let text = toml::to_string(&custom).unwrap();
+        assert!(text.contains("peak_flops"), "{text}");
+        assert_eq!(toml::from_str::<Cfg>(&text).unwrap(), custom);
+
+        let err = toml::from_str::<Cfg>("device = { peak_flops = 1.0, mem_bandwidth = -2.0, launch_latency = 1.0 }")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("mem_bandwidth"), "{err}");
+    }
+}

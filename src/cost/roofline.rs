@@ -1,0 +1,213 @@
+//! The roofline: a kernel takes `launch_latency + max(flops / peak_flops, bytes / mem_bandwidth)`.
+//!
+//! [`KernelCost`] constructors give the work of each backend op from the shapes it runs.
+//! Counting convention, for every op:
+//! - f32 values, u32 indices: 4 bytes each;
+//! - **compulsory traffic**: each input read once, each output written once, as if caches held
+//!   everything a kernel reuses — except SpMM's gathered rows of x, see [`KernelCost::spmm`];
+//! - one add, multiply, compare, select, exp, log, sqrt or divide is one FLOP (the GPU's special
+//!   function units make exp/log/sqrt slower than that; the roofline ignores it);
+//! - integer work (indexing, the dropout mask hash) is not counted;
+//! - per-op scalars (learning rate, β, stats slots of a few floats) are not counted unless noted.
+//!
+//! Adding two costs models one fused kernel (one launch); the time of a sequence of kernels is the
+//! sum of their [`DeviceProfile::kernel_time`]s.
+
+use std::iter::Sum;
+use std::ops::{Add, AddAssign};
+
+use super::device::DeviceProfile;
+
+const F32: f64 = 4.0;
+const U32: f64 = 4.0;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct KernelCost {
+    /// f32 floating-point operations.
+    pub flops: f64,
+    /// Bytes moved between the device memory and the cores.
+    pub bytes: f64,
+}
+
+impl Add for KernelCost {
+    type Output = KernelCost;
+
+    fn add(self, o: KernelCost) -> KernelCost {
+        KernelCost { flops: self.flops + o.flops, bytes: self.bytes + o.bytes }
+    }
+}
+
+impl AddAssign for KernelCost {
+    fn add_assign(&mut self, o: KernelCost) {
+        *self = *self + o;
+    }
+}
+
+impl Sum for KernelCost {
+    fn sum<I: Iterator<Item = KernelCost>>(iter: I) -> KernelCost {
+        iter.fold(KernelCost::default(), Add::add)
+    }
+}
+
+impl DeviceProfile {
+    /// Seconds for one kernel: its launch plus the slower of compute and memory traffic.
+    pub fn kernel_time(&self, cost: &KernelCost) -> f64 {
+        self.launch_latency + (cost.flops / self.peak_flops).max(cost.bytes / self.mem_bandwidth)
+    }
+}
+
+impl KernelCost {
+    /// `out (rows × k) = A (rows × cols, CSR, nnz entries) · x (cols × k)`.
+    ///
+    /// FLOPs: 2·nnz·k (a multiply and an add per entry and column).
+    /// Bytes: row_ptr (rows + 1)·4, col_idx and values nnz·8, **x gathered per entry** nnz·k·4,
+    /// out rows·k·4. Each entry reads the k-wide row of x its column points to; on graphs those
+    /// rows are scattered and reused little before eviction, so the gathered traffic (not the
+    /// compulsory cols·k·4) is the usual SpMM roofline. It overestimates traffic for graphs
+    /// whose x fits in cache (small cols·k) or that are reordered for locality.
+    pub fn spmm(rows: usize, cols: usize, nnz: usize, k: usize) -> Self {
+        assert!(nnz as u128 <= rows as u128 * cols as u128, "spmm: {nnz} entries do not fit a {rows}x{cols} matrix");
+        let (rows, nnz, k) = (rows as f64, nnz as f64, k as f64);
+        KernelCost {
+            flops: 2.0 * nnz * k,
+            bytes: (rows + 1.0) * U32 + nnz * (U32 + F32) + nnz * k * F32 + rows * k * F32,
+        }
+    }
+
+    /// `out (m × n) = op(A) (m × k) · op(B) (k × n)`, any transposes (they change the access
+    /// pattern, not the compulsory traffic). FLOPs 2·m·k·n; bytes (m·k + k·n + m·n)·4, i.e. perfect
+    /// reuse through caches/shared memory, which tiled kernels approach for the GCN's small W.
+    pub fn matmul(m: usize, k: usize, n: usize) -> Self {
+        let (m, k, n) = (m as f64, k as f64, n as f64);
+        KernelCost { flops: 2.0 * m * k * n, bytes: (m * k + k * n + m * n) * F32 }
+    }
+
+    /// `n` independent elements, each reading `inputs` f32s, writing `outputs` f32s and doing
+    /// `flops_per_element` FLOPs. The per-op helpers below fix these numbers.
+    pub fn elementwise(n: usize, inputs: usize, outputs: usize, flops_per_element: f64) -> Self {
+        let n = n as f64;
+        KernelCost { flops: n * flops_per_element, bytes: n * (inputs + outputs) as f64 * F32 }
+    }
+
+    /// `out = max(x, 0)`: 1 in, 1 out, 1 FLOP (compare).
+    pub fn relu(n: usize) -> Self {
+        Self::elementwise(n, 1, 1, 1.0)
+    }
+
+    /// `out = grad · [output > 0]`: 2 in, 1 out, 1 FLOP (compare; the select is free).
+    pub fn relu_backward(n: usize) -> Self {
+        Self::elementwise(n, 2, 1, 1.0)
+    }
+
+    /// `dst = src`: 1 in, 1 out, no FLOPs.
+    pub fn copy(n: usize) -> Self {
+        Self::elementwise(n, 1, 1, 0.0)
+    }
+
+    /// Dense dropout of a rows × cols matrix: 1 in, 1 out, 1 FLOP (the scale multiply) per element,
+    /// plus one u32 node id per row. The mask hash is integer work and not counted.
+    pub fn dropout(rows: usize, cols: usize) -> Self {
+        Self::elementwise(rows * cols, 1, 1, 1.0) + KernelCost { flops: 0.0, bytes: rows as f64 * U32 }
+    }
+
+    /// Dropout on the `nnz` stored values of a CSR matrix with `rows` rows, reading `node_ids`
+    /// ids (rows for the node-rows layout, cols for the transposed one): values in and out, 1
+    /// FLOP each, plus row_ptr, col_idx and the ids.
+    pub fn dropout_sparse(rows: usize, nnz: usize, node_ids: usize) -> Self {
+        Self::elementwise(nnz, 1, 1, 1.0) + KernelCost { flops: 0.0, bytes: ((rows + 1) + nnz + node_ids) as f64 * U32 }
+    }
+
+    /// One Adam step on `n` parameters (the `AdamStep` formula): reads param, grad, m, v; writes
+    /// param, m, v; 14 FLOPs: `g = grad + wd·p` (2), `m = β1·m + (1-β1)·g` (3), `v = β2·v +
+    /// (1-β2)·g·g` (4), `p -= lr_t·m / (√v + ε)` (5: sqrt, add, divide, multiply, subtract).
+    pub fn adam_step(n: usize) -> Self {
+        Self::elementwise(n, 4, 3, 14.0)
+    }
+
+    /// One SGD step on `n` parameters, `p -= lr·(g + wd·p)`: reads param and grad, writes param;
+    /// 4 FLOPs.
+    pub fn sgd_step(n: usize) -> Self {
+        Self::elementwise(n, 2, 1, 4.0)
+    }
+
+    /// Masked softmax cross-entropy over `rows × classes` logits (the `Backend::softmax_xent` op).
+    ///
+    /// Per row: max (c − 1 compares), exp(x − max) (2c), their sum (c − 1), log and lse (2), the
+    /// loss (1): 4c + 1 FLOPs; with the gradient, `(exp(x − lse) − onehot)·scale` adds 4c.
+    /// Bytes: logits, labels and split codes read once, the gradient written once if asked, and
+    /// the 9 stats floats.
+    pub fn softmax_xent(rows: usize, classes: usize, with_grad: bool) -> Self {
+        let (r, c) = (rows as f64, classes as f64);
+        let flops_per_row = 4.0 * c + 1.0 + if with_grad { 4.0 * c } else { 0.0 };
+        let grad_bytes = if with_grad { r * c * F32 } else { 0.0 };
+        KernelCost { flops: r * flops_per_row, bytes: r * c * F32 + 2.0 * r * U32 + grad_bytes + 9.0 * F32 }
+    }
+
+    /// `Σ x²` over `n` values (`sum_squares`): 2 FLOPs per element, n floats in, one out.
+    pub fn reduction(n: usize) -> Self {
+        KernelCost { flops: 2.0 * n as f64, bytes: (n as f64 + 1.0) * F32 }
+    }
+
+    /// `out = Σ_p w_p · inputs[p]` over `p` inputs of `n` elements: p multiplies and p − 1 adds per
+    /// element; reads p·n values and p weights, writes n. The summation order (flat or tree)
+    /// does not change the count.
+    pub fn weighted_sum(p: usize, n: usize) -> Self {
+        assert!(p > 0, "weighted_sum: no inputs");
+        let (p, n) = (p as f64, n as f64);
+        KernelCost { flops: (2.0 * p - 1.0) * n, bytes: (p * n + p + n) * F32 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Relative tolerance for closed forms evaluated in a different order: a few f64 roundings.
+    const REL: f64 = 1e-12;
+
+    fn close(got: f64, want: f64) -> bool {
+        (got - want).abs() <= REL * want.abs().max(got.abs())
+    }
+
+    /// 1 GFLOP/s, 1 GB/s, 1 µs launch: times in seconds are FLOPs or bytes / 1e9.
+    fn toy() -> DeviceProfile {
+        DeviceProfile { name: "toy".into(), peak_flops: 1e9, mem_bandwidth: 1e9, launch_latency: 1e-6 }
+    }
+
+    #[test]
+    fn spmm_counts_and_is_memory_bound_on_a_balanced_device() {
+        // 1000 × 500 CSR with 5000 entries times a 500 × 16 dense matrix.
+        let c = KernelCost::spmm(1000, 500, 5000, 16);
+        assert_eq!(c.flops, 160_000.0); // 2 · 5000 · 16
+                                        // row_ptr 1001·4 + (col_idx, values) 5000·8 + gathered x 5000·16·4 + out 1000·16·4
+        assert_eq!(c.bytes, 4004.0 + 40_000.0 + 320_000.0 + 64_000.0);
+        // Memory-bound: 428,004 B / 1e9 B/s > 160,000 FLOP / 1e9 FLOP/s.
+        assert!(close(toy().kernel_time(&c), 1e-6 + 428_004e-9));
+    }
+
+    #[test]
+    fn matmul_counts_and_is_compute_bound_on_a_balanced_device() {
+        let c = KernelCost::matmul(1000, 64, 32);
+        assert_eq!(c.flops, 4_096_000.0); // 2 · 1000 · 64 · 32
+        assert_eq!(c.bytes, (64_000.0 + 2048.0 + 32_000.0) * 4.0);
+        assert!(close(toy().kernel_time(&c), 1e-6 + 4_096_000e-9));
+        // The same kernel on a device with 100× the FLOP/s is memory-bound.
+        let fast = DeviceProfile { peak_flops: 1e11, ..toy() };
+        assert!(close(fast.kernel_time(&c), 1e-6 + 392_192e-9));
+    }
+
+    #[test]
+    fn elementwise_ops_and_sums() {
+        assert_eq!(KernelCost::adam_step(10), KernelCost { flops: 140.0, bytes: 280.0 });
+        assert_eq!(KernelCost::sgd_step(10), KernelCost { flops: 40.0, bytes: 120.0 });
+        assert_eq!(KernelCost::relu_backward(10), KernelCost { flops: 10.0, bytes: 120.0 });
+        assert_eq!(KernelCost::dropout(2, 5), KernelCost { flops: 10.0, bytes: 88.0 });
+        assert_eq!(KernelCost::weighted_sum(3, 10), KernelCost { flops: 50.0, bytes: (30.0 + 3.0 + 10.0) * 4.0 });
+        assert_eq!(
+            KernelCost::softmax_xent(10, 7, true),
+            KernelCost { flops: 10.0 * 57.0, bytes: 280.0 + 80.0 + 280.0 + 36.0 }
+        );
+        let total: KernelCost = [KernelCost::relu(4), KernelCost::copy(4)].into_iter().sum();
+        assert_eq!(total, KernelCost { flops: 4.0, bytes: 64.0 });
+    }
+}
