@@ -11,11 +11,13 @@
 pub mod cpu;
 pub mod gpu;
 pub mod memory;
+pub mod robust;
 
 use crate::graph::Csr;
 use crate::tensor::HostMatrix;
 
 pub use memory::{MemCategory, MemGuard, MemorySnapshot, MemoryTracker};
+pub use robust::{AttackStep, PreAggregationStep, RobustStep};
 
 /// Width of one stats slot, written by [`Backend::softmax_xent`] and [`Backend::sum_squares`].
 pub const STATS_WIDTH: usize = 10;
