@@ -3,7 +3,8 @@
 // and with the squared-distance matrix D and Gram matrix G of the rows:
 //   ‖z − x_i‖² = (D w)_i − ½ wᵀ D w,  ‖z' − z‖² = −½ δᵀ D δ (δ = w' − w, Σ δ = 0),  ‖z‖² = wᵀ G w.
 // From w = 1/n (the mean), each of the `iters` steps sets β_i = 1/max(ν, ‖z − x_i‖) and
-// w' = β / Σβ. Once a step's relative change ‖z' − z‖/‖z‖ is ≤ tol the weights freeze: the
+// w' = β / Σβ. Once a step's relative change ‖z' − z‖/‖z‖ is below tol the weights freeze
+// (strictly: tol = 0 never stops, whatever the rounding of a zero change): the
 // command stream and the loop are the same every epoch, only the flag differs. Every thread
 // computes the shared sums itself in k order (same value everywhere, no extra barrier); zero
 // weights are skipped. Writes w to mix[0..n] and the selection, and combine_rows' scale 1 to
@@ -115,7 +116,7 @@ fn geometric_median(@builtin(local_invocation_index) i: u32) {
             }
         }
         change = max(-0.5 * change, 0.0);
-        let converged = change <= p.tol * p.tol * norm;
+        let converged = change < p.tol * p.tol * norm;
         // Everyone has read w before it changes.
         workgroupBarrier();
         if is_row && !frozen {

@@ -205,7 +205,8 @@ fn distance_to_combination(a: f32, q: f32) -> f32 {
 
 /// Smoothed Weiszfeld over the n rows (RFA): from w = 1/n (the mean), `iters` steps of
 /// β_i = 1/max(ν, ‖z − x_i‖), w ← β / Σβ. After a step whose relative change ‖z' − z‖/‖z‖
-/// (‖z' − z‖² = −½ δᵀDδ, δ = w' − w; ‖z‖² = wᵀGw) is ≤ tol, w is frozen. Writes the final w.
+/// (‖z' − z‖² = −½ δᵀDδ, δ = w' − w; ‖z‖² = wᵀGw) is below tol (strictly, so tol = 0 never
+/// stops), w is frozen. Writes the final w.
 pub fn geometric_median(gram: &[f32], dists: &[f32], n: usize, nu: f32, tol: f32, iters: u32, weights: &mut [f32]) {
     let mut w = vec![1.0 / n as f32; n];
     let mut frozen = false;
@@ -220,7 +221,7 @@ pub fn geometric_median(gram: &[f32], dists: &[f32], n: usize, nu: f32, tol: f32
         let h = dist_times(gram, n, &w);
         let change = (-0.5 * weighted_sum(&delta, &e)).max(0.0);
         let norm = weighted_sum(&w, &h);
-        let converged = change <= tol * tol * norm;
+        let converged = change < tol * tol * norm;
         if !frozen {
             w = next;
         }

@@ -419,7 +419,8 @@ fn byzantine_attack_matches_cpu() {
             let g = gradients(&mut rng, n, d);
             // Every third worker Byzantine (none for n = 1), at least one honest.
             let flags: Vec<u32> = (0..n).map(|i| u32::from(i % 3 == 1)).collect();
-            let target = flags.iter().position(|&b| b == 0).unwrap() as u32;
+            // The last honest row: a kernel that ignored the target and copied row 0 would differ.
+            let target = flags.iter().rposition(|&b| b == 0).unwrap() as u32;
             let attacks = [
                 AttackStep::None,
                 AttackStep::SignFlip,
