@@ -12,12 +12,14 @@ pub mod choice;
 pub mod cpu;
 pub mod gpu;
 pub mod memory;
+pub mod robust;
 
 use crate::graph::Csr;
 use crate::tensor::HostMatrix;
 
 pub use choice::{with_backend, BackendChoice, BackendTask};
 pub use memory::{MemCategory, MemGuard, MemorySnapshot, MemoryTracker};
+pub use robust::{AttackStep, PreAggregationStep, RobustStep};
 
 /// Width of one stats slot, written by [`Backend::softmax_xent`] and [`Backend::sum_squares`].
 pub const STATS_WIDTH: usize = 10;
@@ -228,6 +230,33 @@ pub trait Backend {
         step: &AdamStep,
     );
     fn sgd_step(&self, param: &mut Self::Matrix, grad: &Self::Matrix, step: &SgdStep);
+
+    // Byzantine attacks and robust aggregation (see [`robust`]): `g` is n × d, row i = worker
+    // i's mean gradient, n ≤ [`robust::MAX_WORKERS`] for the rules.
+
+    /// `dst[dst_offset..][..len] = src[src_offset..][..len]` over the flat row-major elements
+    /// (packs per-layer gradients into rows of g and unpacks the aggregate).
+    fn copy_region(&self, src: &Self::Matrix, src_offset: usize, dst: &mut Self::Matrix, dst_offset: usize, len: usize);
+    /// `out (n × n)`: squared Euclidean distances between the rows of `g`, from the Gram matrix
+    /// `matmul(g, g, transpose_b)`: D_ij = G_ii + G_jj − 2 G_ij clamped at 0 (rounding), D_ii = 0,
+    /// NaN (from a non-finite row) as +∞.
+    fn pairwise_sq_dists(&self, g: &Self::Matrix, out: &mut Self::Matrix);
+    /// Rewrites the rows of `g` flagged Byzantine (`byzantine[i]` = 1, n u32 flags); honest rows
+    /// are never written and omniscient attacks read them.
+    fn byzantine_attack(&self, g: &mut Self::Matrix, byzantine: &Self::Index, attack: &AttackStep);
+    /// `out` has `pre.rows_out(n)` rows of d.
+    fn pre_aggregate(&self, g: &Self::Matrix, pre: &PreAggregationStep, out: &mut Self::Matrix);
+    /// `out (1 × d)` = the rule applied to the rows of `g`; `selection (1 × n)` = each row's
+    /// weight in it (see [`RobustStep`]; sums to 1). `centre (1 × d)` is centered clipping's
+    /// starting point (the previous aggregate; `None` = zeros); other rules ignore it.
+    fn robust_aggregate(
+        &self,
+        g: &Self::Matrix,
+        rule: &RobustStep,
+        centre: Option<&Self::Matrix>,
+        out: &mut Self::Matrix,
+        selection: &mut Self::Matrix,
+    );
 }
 
 /// Panics with the operation's name when shapes disagree: a bug in the caller, not bad input.

@@ -5,6 +5,7 @@ pub mod aggregate;
 pub mod barrier;
 pub mod events;
 pub mod optimizer;
+pub mod robust;
 pub mod weights;
 
 pub use aggregate::Aggregation;

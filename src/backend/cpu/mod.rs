@@ -2,14 +2,15 @@
 //! the same name in [`ops`].
 
 pub mod ops;
+pub mod robust;
 
 use std::sync::Arc;
 
 use ndarray::Array2;
 
 use super::{
-    AdamStep, Backend, BackendError, DropoutSpec, MemCategory, MemGuard, MemoryTracker, ReduceOrder, SgdStep, Shape,
-    SparseLayout, STATS_WIDTH,
+    AdamStep, AttackStep, Backend, BackendError, DropoutSpec, MemCategory, MemGuard, MemoryTracker, PreAggregationStep,
+    ReduceOrder, RobustStep, SgdStep, Shape, SparseLayout, STATS_WIDTH,
 };
 use crate::graph::Csr;
 use crate::tensor::HostMatrix;
@@ -317,6 +318,57 @@ impl Backend for CpuBackend {
 
     fn sgd_step(&self, param: &mut CpuMatrix, grad: &CpuMatrix, step: &SgdStep) {
         ops::sgd_step(slice_mut(&mut param.data), slice(&grad.data), step);
+    }
+
+    fn copy_region(&self, src: &CpuMatrix, src_offset: usize, dst: &mut CpuMatrix, dst_offset: usize, len: usize) {
+        assert!(src_offset + len <= src.len(), "copy_region: source range {src_offset}+{len} of {}", src.len());
+        assert!(dst_offset + len <= dst.len(), "copy_region: destination range {dst_offset}+{len} of {}", dst.len());
+        slice_mut(&mut dst.data)[dst_offset..dst_offset + len]
+            .copy_from_slice(&slice(&src.data)[src_offset..src_offset + len]);
+    }
+
+    fn pairwise_sq_dists(&self, g: &CpuMatrix, out: &mut CpuMatrix) {
+        super::check_shape("pairwise_sq_dists", "out", (out.rows(), out.cols()), (g.rows(), g.rows()));
+        robust::pairwise_sq_dists(slice(&g.data), g.rows(), g.cols(), slice_mut(&mut out.data));
+    }
+
+    fn byzantine_attack(&self, g: &mut CpuMatrix, byzantine: &CpuIndex, attack: &AttackStep) {
+        let (n, d) = (g.rows(), g.cols());
+        assert_eq!(byzantine.data.len(), n, "byzantine_attack: {n} rows need {n} flags");
+        robust::byzantine_attack(slice_mut(&mut g.data), n, d, &byzantine.data, attack);
+    }
+
+    fn pre_aggregate(&self, g: &CpuMatrix, pre: &PreAggregationStep, out: &mut CpuMatrix) {
+        let (n, d) = (g.rows(), g.cols());
+        pre.check_rows("pre_aggregate", n);
+        super::check_shape("pre_aggregate", "out", (out.rows(), out.cols()), (pre.rows_out(n), d));
+        robust::pre_aggregate(slice(&g.data), n, d, pre, slice_mut(&mut out.data));
+    }
+
+    fn robust_aggregate(
+        &self,
+        g: &CpuMatrix,
+        rule: &RobustStep,
+        centre: Option<&CpuMatrix>,
+        out: &mut CpuMatrix,
+        selection: &mut CpuMatrix,
+    ) {
+        let (n, d) = (g.rows(), g.cols());
+        rule.check_rows("robust_aggregate", n);
+        super::check_shape("robust_aggregate", "out", (out.rows(), out.cols()), (1, d));
+        super::check_shape("robust_aggregate", "selection", (selection.rows(), selection.cols()), (1, n));
+        if let Some(c) = centre {
+            super::check_shape("robust_aggregate", "centre", (c.rows(), c.cols()), (1, d));
+        }
+        robust::robust_aggregate(
+            slice(&g.data),
+            n,
+            d,
+            rule,
+            centre.map(|c| slice(&c.data)),
+            slice_mut(&mut out.data),
+            slice_mut(&mut selection.data),
+        );
     }
 }
 

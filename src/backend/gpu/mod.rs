@@ -11,9 +11,12 @@ pub mod alloc;
 pub mod context;
 pub mod kernels;
 pub mod recorder;
+pub mod robust;
 pub mod shaders;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_robust;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -21,8 +24,8 @@ pub use alloc::{Allocator, GpuBuffer};
 pub use context::{list_adapters, AdapterPreference, AdapterSummary, GpuContext};
 
 use super::{
-    check_shape, AdamStep, Backend, BackendError, DropoutSpec, MemCategory, MemoryTracker, ReduceOrder, SgdStep, Shape,
-    SparseLayout, STATS_WIDTH,
+    check_shape, AdamStep, AttackStep, Backend, BackendError, DropoutSpec, MemCategory, MemoryTracker,
+    PreAggregationStep, ReduceOrder, RobustStep, SgdStep, Shape, SparseLayout, STATS_WIDTH,
 };
 use crate::graph::Csr;
 use crate::tensor::HostMatrix;
@@ -309,7 +312,8 @@ impl Backend for GpuBackend {
     }
 
     fn zero(&self, m: &mut GpuMatrix) {
-        self.rec().clear(&m.buf);
+        let bytes = 4 * m.len() as u64;
+        self.rec().clear(&m.buf, 0, bytes);
     }
 
     fn sample_boundary(
@@ -395,6 +399,33 @@ impl Backend for GpuBackend {
 
     fn sgd_step(&self, param: &mut GpuMatrix, grad: &GpuMatrix, step: &SgdStep) {
         self.kernels.optimizer.sgd(&mut self.rec(), param, grad, step);
+    }
+
+    fn copy_region(&self, src: &GpuMatrix, src_offset: usize, dst: &mut GpuMatrix, dst_offset: usize, len: usize) {
+        robust::copy_region(&mut self.rec(), src, src_offset, dst, dst_offset, len);
+    }
+
+    fn pairwise_sq_dists(&self, g: &GpuMatrix, out: &mut GpuMatrix) {
+        robust::pairwise_sq_dists(&self.kernels, &mut self.rec(), g, out);
+    }
+
+    fn byzantine_attack(&self, g: &mut GpuMatrix, byzantine: &GpuIndex, attack: &AttackStep) {
+        self.kernels.byzantine_attack.encode(&mut self.rec(), g, byzantine, attack);
+    }
+
+    fn pre_aggregate(&self, g: &GpuMatrix, pre: &PreAggregationStep, out: &mut GpuMatrix) {
+        robust::pre_aggregate(&self.kernels, &mut self.rec(), g, pre, out);
+    }
+
+    fn robust_aggregate(
+        &self,
+        g: &GpuMatrix,
+        rule: &RobustStep,
+        centre: Option<&GpuMatrix>,
+        out: &mut GpuMatrix,
+        selection: &mut GpuMatrix,
+    ) {
+        robust::robust_aggregate(&self.kernels, &mut self.rec(), g, rule, centre, out, selection);
     }
 }
 

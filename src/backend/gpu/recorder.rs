@@ -316,13 +316,14 @@ impl Recorder {
         self.encoder().copy_buffer_to_buffer(src.raw(), src_offset, dst.raw(), dst_offset, bytes);
     }
 
-    /// Records zeroing all of `buf`.
-    pub fn clear(&mut self, buf: &GpuBuffer) {
-        if self.failed() {
+    /// Records zero-filling `bytes` of `dst` from `offset` (both multiples of 4; no-op for 0).
+    pub fn clear(&mut self, dst: &GpuBuffer, offset: u64, bytes: u64) {
+        if bytes == 0 || self.failed() {
             return;
         }
+        assert!(offset + bytes <= dst.size(), "clear: range out of bounds");
         self.end_pass();
-        self.encoder().clear_buffer(buf.raw(), 0, None);
+        self.encoder().clear_buffer(dst.raw(), offset, Some(bytes));
     }
 
     /// A scratch buffer named `name` of at least `bytes`, grown (replaced) when too small. Only

@@ -9,6 +9,14 @@ pub const REDUCE: &str = include_str!("../../../shaders/reduce.wgsl");
 pub const WEIGHTED_SUM: &str = include_str!("../../../shaders/weighted_sum.wgsl");
 pub const OPTIMIZER: &str = include_str!("../../../shaders/optimizer.wgsl");
 pub const EXCHANGE: &str = include_str!("../../../shaders/exchange.wgsl");
+pub const TRIMMED_MEAN: &str = include_str!("../../../shaders/trimmed_mean.wgsl");
+pub const PAIRWISE_SQ_DISTS: &str = include_str!("../../../shaders/pairwise_sq_dists.wgsl");
+pub const KRUM: &str = include_str!("../../../shaders/krum.wgsl");
+pub const NNM: &str = include_str!("../../../shaders/nnm.wgsl");
+pub const COMBINE_ROWS: &str = include_str!("../../../shaders/combine_rows.wgsl");
+pub const GEOMETRIC_MEDIAN: &str = include_str!("../../../shaders/geometric_median.wgsl");
+pub const CENTERED_CLIPPING: &str = include_str!("../../../shaders/centered_clipping.wgsl");
+pub const BYZANTINE_ATTACK: &str = include_str!("../../../shaders/byzantine_attack.wgsl");
 
 /// (file name, source) of every shader.
 pub const ALL: &[(&str, &str)] = &[
@@ -21,4 +29,12 @@ pub const ALL: &[(&str, &str)] = &[
     ("weighted_sum.wgsl", WEIGHTED_SUM),
     ("optimizer.wgsl", OPTIMIZER),
     ("exchange.wgsl", EXCHANGE),
+    ("trimmed_mean.wgsl", TRIMMED_MEAN),
+    ("pairwise_sq_dists.wgsl", PAIRWISE_SQ_DISTS),
+    ("krum.wgsl", KRUM),
+    ("nnm.wgsl", NNM),
+    ("combine_rows.wgsl", COMBINE_ROWS),
+    ("geometric_median.wgsl", GEOMETRIC_MEDIAN),
+    ("centered_clipping.wgsl", CENTERED_CLIPPING),
+    ("byzantine_attack.wgsl", BYZANTINE_ATTACK),
 ];

@@ -18,11 +18,11 @@ macro_rules! gpu_or_skip {
     };
 }
 
-fn rand_matrix(rng: &mut SplitMix64, rows: usize, cols: usize) -> HostMatrix {
+pub(super) fn rand_matrix(rng: &mut SplitMix64, rows: usize, cols: usize) -> HostMatrix {
     HostMatrix::from_vec(rows, cols, (0..rows * cols).map(|_| (rng.next_f64() * 2.0 - 1.0) as f32).collect())
 }
 
-fn nan_matrix(rows: usize, cols: usize) -> HostMatrix {
+pub(super) fn nan_matrix(rows: usize, cols: usize) -> HostMatrix {
     HostMatrix::from_vec(rows, cols, vec![f32::NAN; rows * cols])
 }
 
@@ -45,7 +45,7 @@ fn rand_csr(rng: &mut SplitMix64, rows: usize, cols: usize, density: f64) -> Csr
 }
 
 #[track_caller]
-fn assert_close(what: &str, got: &[f32], want: &[f32], rel: f32, abs: f32) {
+pub(super) fn assert_close(what: &str, got: &[f32], want: &[f32], rel: f32, abs: f32) {
     assert_eq!(got.len(), want.len(), "{what}: length");
     for (i, (&x, &y)) in got.iter().zip(want).enumerate() {
         let d = (x - y).abs();
@@ -56,18 +56,18 @@ fn assert_close(what: &str, got: &[f32], want: &[f32], rel: f32, abs: f32) {
 }
 
 #[track_caller]
-fn assert_bits_eq(what: &str, got: &[f32], want: &[f32]) {
+pub(super) fn assert_bits_eq(what: &str, got: &[f32], want: &[f32]) {
     assert_eq!(got.len(), want.len(), "{what}: length");
     for (i, (&x, &y)) in got.iter().zip(want).enumerate() {
         assert!(x.to_bits() == y.to_bits(), "{what}: element {i}: gpu {x} vs cpu {y} not bit-equal");
     }
 }
 
-fn up<B: Backend>(b: &B, m: &HostMatrix) -> B::Matrix {
+pub(super) fn up<B: Backend>(b: &B, m: &HostMatrix) -> B::Matrix {
     b.upload(m, MemCategory::Activations, "test").expect("upload")
 }
 
-fn down<B: Backend>(b: &B, m: &B::Matrix) -> Vec<f32> {
+pub(super) fn down<B: Backend>(b: &B, m: &B::Matrix) -> Vec<f32> {
     b.download(m).expect("download").data
 }
 

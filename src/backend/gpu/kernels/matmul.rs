@@ -3,6 +3,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::{check_buf, groups, kernel, kernel_with, module, Access};
+use crate::backend::gpu::alloc::GpuBuffer;
 use crate::backend::gpu::recorder::{Bind, Kernel, Recorder, PARAM_BYTES};
 use crate::backend::gpu::{shaders, GpuMatrix};
 use crate::backend::{check_shape, Shape};
@@ -24,6 +25,20 @@ pub struct MatmulParams {
     pub _pad: u32,
 }
 const _: () = assert!(size_of::<MatmulParams>() as u64 <= PARAM_BYTES);
+
+/// A row-major `rows × cols` matrix in a buffer: a [`GpuMatrix`] or a scratch buffer.
+#[derive(Clone, Copy)]
+pub struct Operand<'a> {
+    pub buf: &'a GpuBuffer,
+    pub rows: usize,
+    pub cols: usize,
+}
+
+impl<'a> From<&'a GpuMatrix> for Operand<'a> {
+    fn from(m: &'a GpuMatrix) -> Self {
+        Operand { buf: &m.buf, rows: m.rows(), cols: m.cols() }
+    }
+}
 
 pub struct Matmul {
     /// [R = 1, R = 4] variants.
@@ -79,13 +94,26 @@ impl Matmul {
     }
 
     pub fn encode(&self, rec: &mut Recorder, a: &GpuMatrix, b: &GpuMatrix, out: &GpuMatrix, ta: bool, tb: bool) {
-        let (m, ka) = if ta { (a.cols(), a.rows()) } else { (a.rows(), a.cols()) };
-        let (kb, n) = if tb { (b.cols(), b.rows()) } else { (b.rows(), b.cols()) };
+        self.encode_operands(rec, a.into(), b.into(), out.into(), ta, tb);
+    }
+
+    /// [`Self::encode`] on matrices that may live in scratch buffers.
+    pub fn encode_operands(
+        &self,
+        rec: &mut Recorder,
+        a: Operand<'_>,
+        b: Operand<'_>,
+        out: Operand<'_>,
+        ta: bool,
+        tb: bool,
+    ) {
+        let (m, ka) = if ta { (a.cols, a.rows) } else { (a.rows, a.cols) };
+        let (kb, n) = if tb { (b.cols, b.rows) } else { (b.rows, b.cols) };
         assert!(ka == kb, "matmul: inner dimensions {ka} and {kb} differ");
-        check_shape("matmul", "out", (out.rows(), out.cols()), (m, n));
-        check_buf("matmul", "a", &a.buf, a.len());
-        check_buf("matmul", "b", &b.buf, b.len());
-        check_buf("matmul", "out", &out.buf, out.len());
+        check_shape("matmul", "out", (out.rows, out.cols), (m, n));
+        check_buf("matmul", "a", a.buf, a.rows * a.cols);
+        check_buf("matmul", "b", b.buf, b.rows * b.cols);
+        check_buf("matmul", "out", out.buf, out.rows * out.cols);
         if m == 0 || n == 0 {
             return;
         }
@@ -98,8 +126,8 @@ impl Matmul {
             m: m as u32,
             n: n as u32,
             kd: ka as u32,
-            lda: a.cols() as u32,
-            ldb: b.cols() as u32,
+            lda: a.cols as u32,
+            ldb: b.cols as u32,
             ta: ta as u32,
             tb: tb as u32,
             tiles_n: tiles_n as u32,
@@ -111,22 +139,17 @@ impl Matmul {
         let total = u32::try_from(tiles * splits).expect("matmul: too many workgroups");
         if splits == 1 {
             let slot = rec.params(&params);
-            rec.dispatch(
-                &self.direct[variant],
-                &[Bind::Buf(&a.buf), Bind::Buf(&b.buf), Bind::Buf(&out.buf)],
-                slot,
-                total,
-            );
+            rec.dispatch(&self.direct[variant], &[Bind::Buf(a.buf), Bind::Buf(b.buf), Bind::Buf(out.buf)], slot, total);
             return;
         }
         params.splits = splits as u32;
         params.chunk = chunk as u32;
         let part = rec.scratch("matmul split-k partials", 4 * (splits * m * n) as u64);
         let slot = rec.params(&params);
-        rec.dispatch(&self.split[variant], &[Bind::Buf(&a.buf), Bind::Buf(&b.buf), Bind::Buf(&part)], slot, total);
+        rec.dispatch(&self.split[variant], &[Bind::Buf(a.buf), Bind::Buf(b.buf), Bind::Buf(&part)], slot, total);
         rec.dispatch(
             &self.sum_splits,
-            &[Bind::Buf(&out.buf), Bind::Buf(&part)],
+            &[Bind::Buf(out.buf), Bind::Buf(&part)],
             slot,
             groups("matmul", m * n, Self::WORKGROUP as usize),
         );

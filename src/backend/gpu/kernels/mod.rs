@@ -3,14 +3,22 @@
 //! buffer sizes (panicking with the op's name: a caller bug), and records through the
 //! [`Recorder`].
 
+pub mod byzantine_attack;
+pub mod centered_clipping;
+pub mod combine_rows;
 pub mod dropout;
 pub mod exchange;
+pub mod geometric_median;
+pub mod krum;
 pub mod matmul;
+pub mod nnm;
 pub mod optimizer;
+pub mod pairwise_sq_dists;
 pub mod reduce;
 pub mod relu;
 pub mod softmax_xent;
 pub mod spmm;
+pub mod trimmed_mean;
 pub mod weighted_sum;
 
 use super::alloc::GpuBuffer;
@@ -107,6 +115,14 @@ pub struct Kernels {
     pub weighted_sum: weighted_sum::WeightedSum,
     pub optimizer: optimizer::Optimizer,
     pub exchange: exchange::Exchange,
+    pub trimmed_mean: trimmed_mean::TrimmedMean,
+    pub pairwise_sq_dists: pairwise_sq_dists::PairwiseSqDists,
+    pub krum: krum::Krum,
+    pub nnm: nnm::Nnm,
+    pub combine_rows: combine_rows::CombineRows,
+    pub geometric_median: geometric_median::GeometricMedian,
+    pub centered_clipping: centered_clipping::CenteredClipping,
+    pub byzantine_attack: byzantine_attack::ByzantineAttack,
 }
 
 impl Kernels {
@@ -122,6 +138,14 @@ impl Kernels {
             weighted_sum: weighted_sum::WeightedSum::new(device, pl),
             optimizer: optimizer::Optimizer::new(device, pl),
             exchange: exchange::Exchange::new(device, pl),
+            trimmed_mean: trimmed_mean::TrimmedMean::new(device, pl),
+            pairwise_sq_dists: pairwise_sq_dists::PairwiseSqDists::new(device, pl),
+            krum: krum::Krum::new(device, pl),
+            nnm: nnm::Nnm::new(device, pl),
+            combine_rows: combine_rows::CombineRows::new(device, pl),
+            geometric_median: geometric_median::GeometricMedian::new(device, pl),
+            centered_clipping: centered_clipping::CenteredClipping::new(device, pl),
+            byzantine_attack: byzantine_attack::ByzantineAttack::new(device, pl),
         }
     }
 }
