@@ -72,10 +72,24 @@ fn print_outcome(problem: &Problem, cfg: &RunConfig, run: &TrainedRun) {
         o.best_valid_acc, o.best_valid_epoch, o.test_acc_at_best_valid
     );
     println!("{:.2} ms/epoch | peak device memory {:.2} MiB", o.mean_epoch_ms, o.peak_bytes as f64 / (1 << 20) as f64);
+    let g = &o.gradients;
+    println!(
+        "simulated {:.6} s ({:.3} ms per round) | gradients: {} applied, {} discarded, mean staleness {:.2}",
+        o.sim_time_s,
+        o.sim_seconds_per_round * 1e3,
+        g.applied,
+        g.discarded,
+        g.mean_staleness
+    );
+    for f in &o.failures {
+        let detected = f.detected_s.map_or("not detected (back first)".to_string(), |d| format!("declared dead at {d:.6} s"));
+        println!("worker {} failed at {:.6} s: {detected}", f.worker, f.failed_s);
+    }
 }
 
 /// `metrics.csv` (deterministic), `comm.csv` (boundary traffic per layer and direction),
-/// `timing.csv` (wall clock), `events.csv`, `summary.json`.
+/// `timing.csv` (wall clock), `events.csv`, `workers.csv` (every worker interval of the simulated
+/// cluster), `gradients.csv` (every gradient's fate), `summary.json`.
 pub fn write_run_dir(dir: &Path, problem: &Problem, cfg: &RunConfig, run: &TrainedRun) -> Result<(), ReportError> {
     let metrics: Vec<MetricsRow> = run.records.iter().map(MetricsRow::from).collect();
     let timing: Vec<TimingRow> = run.records.iter().map(TimingRow::from).collect();
@@ -85,6 +99,8 @@ pub fn write_run_dir(dir: &Path, problem: &Problem, cfg: &RunConfig, run: &Train
     write_csv_atomic(&dir.join("comm.csv"), &comm)?;
     write_csv_atomic(&dir.join("timing.csv"), &timing)?;
     write_csv_atomic(&dir.join("events.csv"), &events)?;
+    write_csv_atomic(&dir.join("workers.csv"), &run.outcome.trace.sorted_intervals())?;
+    write_csv_atomic(&dir.join("gradients.csv"), &run.outcome.trace.gradients)?;
     write_json_atomic(&dir.join("summary.json"), &summary(problem, cfg, run))
 }
 

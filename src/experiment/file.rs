@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::backend::BackendChoice;
-use crate::sim::{ParallelConfig, RunConfig, TrainConfig};
+use crate::sim::{ClusterConfig, ParallelConfig, RunConfig, TrainConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExperimentError {
@@ -27,16 +27,19 @@ fn keys_of<T: clap::Args>() -> Vec<String> {
 pub fn run_keys() -> Vec<String> {
     let mut keys = keys_of::<TrainConfig>();
     keys.extend(keys_of::<ParallelConfig>());
+    keys.extend(keys_of::<ClusterConfig>());
     keys
 }
 
 /// A run's configuration from its keys (each in its section), unset keys at their defaults.
 fn config_from_table(t: toml::Table) -> Result<RunConfig, String> {
-    let train_keys = keys_of::<TrainConfig>();
-    let (mut train, mut parallel) = (toml::Table::new(), toml::Table::new());
+    let (train_keys, cluster_keys) = (keys_of::<TrainConfig>(), keys_of::<ClusterConfig>());
+    let (mut train, mut parallel, mut cluster) = (toml::Table::new(), toml::Table::new(), toml::Table::new());
     for (k, v) in t {
         if train_keys.contains(&k) {
             train.insert(k, v);
+        } else if cluster_keys.contains(&k) {
+            cluster.insert(k, v);
         } else {
             parallel.insert(k, v);
         }
@@ -44,6 +47,7 @@ fn config_from_table(t: toml::Table) -> Result<RunConfig, String> {
     let mut doc = toml::Table::new();
     doc.insert("train".into(), toml::Value::Table(train));
     doc.insert("parallel".into(), toml::Value::Table(parallel));
+    doc.insert("cluster".into(), toml::Value::Table(cluster));
     toml::Value::Table(doc).try_into::<RunConfig>().map_err(|e| {
         let m = plain_types(e.to_string().trim_end()).replace('\n', " ");
         // serde appends " in `section.key`", which the error already names.

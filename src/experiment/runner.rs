@@ -18,7 +18,7 @@ use crate::report::metrics::{CommRow, MetricsRow};
 use crate::report::output::{OutputDir, OutputKind};
 use crate::report::progress::{ProgressMode, RunsProgress};
 use crate::report::provenance::SourceState;
-use crate::report::rows::{LongCommRow, LongMetricsRow, RunRow, RunTimingRow};
+use crate::report::rows::{LongCommRow, LongGradientRow, LongMetricsRow, LongWorkerRow, RunRow, RunTimingRow};
 use crate::report::{atomic::write_json_atomic, write_atomic, write_csv_atomic};
 use crate::sim::{self, TrainTask};
 
@@ -59,6 +59,8 @@ struct TaskOutput {
     runs: Vec<RunRow>,
     metrics: Vec<LongMetricsRow>,
     comm: Vec<LongCommRow>,
+    workers: Vec<LongWorkerRow>,
+    gradients: Vec<LongGradientRow>,
     timings: Vec<RunTimingRow>,
 }
 
@@ -68,6 +70,7 @@ impl BackendTask for ExperimentTask<'_> {
     fn run<B: Backend>(self, b: &B) -> anyhow::Result<TaskOutput> {
         let progress = RunsProgress::new(self.progress, self.exp.runs.len() as u64);
         let (mut runs, mut metrics, mut comm, mut timings) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut workers, mut gradients) = (Vec::new(), Vec::new());
         for spec in &self.exp.runs {
             let started = Instant::now();
             let epochs = progress.start_run(&spec.run_id, spec.config.train.epochs as u64);
@@ -89,6 +92,8 @@ impl BackendTask for ExperimentTask<'_> {
                 direction: c.direction,
                 bytes: c.bytes,
             }));
+            workers.extend(o.trace.sorted_intervals().iter().map(|w| LongWorkerRow::new(&spec.run_id, w)));
+            gradients.extend(o.trace.gradients.iter().map(|g| LongGradientRow::new(&spec.run_id, g)));
             let timing = RunTimingRow {
                 run_id: spec.run_id.clone(),
                 ms_per_epoch: o.mean_epoch_ms,
@@ -105,7 +110,7 @@ impl BackendTask for ExperimentTask<'_> {
             timings.push(timing);
         }
         progress.finish();
-        Ok(TaskOutput { backend: b.describe(), runs, metrics, comm, timings })
+        Ok(TaskOutput { backend: b.describe(), runs, metrics, comm, workers, gradients, timings })
     }
 }
 
@@ -138,6 +143,8 @@ fn write_results(dir: &Path, exp: &Experiment, out: &TaskOutput) -> anyhow::Resu
     write_csv_atomic(&dir.join("runs.csv"), runs)?;
     write_csv_atomic(&dir.join("metrics.csv"), metrics)?;
     write_csv_atomic(&dir.join("comm.csv"), &out.comm)?;
+    write_csv_atomic(&dir.join("workers.csv"), &out.workers)?;
+    write_csv_atomic(&dir.join("gradients.csv"), &out.gradients)?;
     write_csv_atomic(&dir.join("timing.csv"), timings)?;
     let source = SourceState::of_this_build();
     let env = EnvInfo {

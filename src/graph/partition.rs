@@ -66,6 +66,11 @@ fn metis_kway(adj: &Csr, parts: usize, seed: u64) -> Result<Vec<u32>, PartitionE
     let xadj: Vec<metis::Idx> = sym.row_ptr.iter().map(|&x| x as metis::Idx).collect();
     let adjncy: Vec<metis::Idx> = sym.col_idx.iter().map(|&x| x as metis::Idx).collect();
     let mut part = vec![0 as metis::Idx; adj.rows];
+    // METIS seeds one process-wide random state: two threads partitioning at once interleave
+    // their draws and get different parts. One partitioning at a time keeps every run
+    // reproducible (found when tests ran concurrently in one process).
+    static METIS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = METIS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     metis::Graph::new(1, parts as metis::Idx, &xadj, &adjncy)
         .map_err(|e| err(format!("{e:?}")))?
         .set_option(metis::option::Seed((seed % (i32::MAX as u64)) as metis::Idx))

@@ -3,9 +3,23 @@
 
 use std::fmt;
 
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
+    /// Worker `worker` registered with the server (at start, and again after a failure).
+    Register,
+    /// Worker `worker` received weight version `version`.
+    Pull,
+    /// Worker `worker`'s gradient from `version` arrived at the server.
+    Push,
+    /// Worker `worker` died (simulated failure).
+    Fail,
+    /// The server declared worker `worker` dead: a heartbeat it expected did not come in time.
+    Dead,
+    /// A partition moved to another worker (`detail` says which).
+    Reassign,
+    /// A gradient was dropped (`detail` says why); it is counted in `summary.json`.
+    Discard,
     /// The PS uploaded weight version `version` for the workers.
     Publish,
     /// Worker `worker` computed its gradient from `version`.
@@ -18,9 +32,11 @@ pub enum EventKind {
     Release,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Event {
     pub seq: u64,
+    /// Simulated time, seconds.
+    pub time_s: f64,
     pub epoch: u32,
     pub kind: EventKind,
     pub version: u64,
@@ -32,16 +48,24 @@ pub struct Event {
 
 impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let worker = self.worker.unwrap_or(0);
         let what = match self.kind {
+            EventKind::Register => format!("worker {worker} registered"),
+            EventKind::Pull => format!("worker {worker} pulled v{}", self.version),
+            EventKind::Push => format!("worker {worker} pushed its gradient from v{}", self.version),
+            EventKind::Fail => format!("worker {worker} failed"),
+            EventKind::Dead => format!("server declared worker {worker} dead"),
+            EventKind::Reassign => "partition reassigned".to_string(),
+            EventKind::Discard => format!("gradient of worker {worker} from v{} discarded", self.version),
             EventKind::Publish => format!("publish v{}", self.version),
             EventKind::Compute => {
-                format!("worker {} computed gradient from v{}", self.worker.unwrap_or(0), self.version)
+                format!("worker {worker} computed gradient from v{}", self.version)
             }
             EventKind::Aggregate => format!("aggregate gradients of v{}", self.version),
             EventKind::Update => format!("update v{} -> v{}", self.version, self.version + 1),
             EventKind::Release => format!("release v{}", self.version),
         };
-        write!(f, "[epoch {:>4}] {what}", self.epoch)?;
+        write!(f, "[{:>12.6} s | round {:>4}] {what}", self.time_s, self.epoch)?;
         if !self.detail.is_empty() {
             write!(f, " ({})", self.detail)?;
         }
@@ -75,15 +99,17 @@ impl EventLog {
         Self { sink: Some(sink), ..Self::default() }
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub fn push(
         &mut self,
+        time_s: f64,
         epoch: u32,
         kind: EventKind,
         version: u64,
         worker: Option<usize>,
         detail: impl Into<String>,
     ) {
-        let e = Event { seq: self.events.len() as u64, epoch, kind, version, worker, detail: detail.into() };
+        let e = Event { seq: self.events.len() as u64, time_s, epoch, kind, version, worker, detail: detail.into() };
         if let (Some(sink), None) = (self.sink.as_mut(), self.sink_error.as_ref()) {
             if let Err(err) = writeln!(sink, "{e}") {
                 self.sink_error = Some(err);

@@ -3,6 +3,7 @@
 
 pub mod aggregate;
 pub mod barrier;
+pub mod consistency;
 pub mod events;
 pub mod optimizer;
 pub mod robust;
@@ -10,6 +11,7 @@ pub mod weights;
 
 pub use aggregate::Aggregation;
 pub use barrier::BspBarrier;
+pub use consistency::ClockTable;
 pub use events::{Event, EventKind, EventLog};
 pub use optimizer::{Optimizer, OptimizerKind};
 pub use weights::WeightStore;
@@ -27,4 +29,8 @@ pub enum PsError {
         "update to version {next} requested while {missing} of {workers} gradients for version {version} are missing"
     )]
     BarrierIncomplete { version: u64, next: u64, missing: usize, workers: usize },
+    #[error("partition {partition} pushed its clock {clock} gradient computed from weight version {got}: the staleness bound {bound} requires version ≥ {}", clock.saturating_sub(*bound) )]
+    TooStale { partition: usize, clock: u32, got: u64, bound: u32 },
+    #[error("partition {partition} pushed clock {got}, but the server expects its clock {expected} next")]
+    OutOfOrder { partition: usize, got: u32, expected: u32 },
 }

@@ -53,11 +53,18 @@ impl<B: Backend> Optimizer<B> {
 
     /// One step on every layer.
     pub fn step(&mut self, b: &B, params: &mut [B::Matrix], grads: &[B::Matrix]) {
+        self.step_scaled(b, params, grads, 1.0);
+    }
+
+    /// One step with the learning rate multiplied by `lr_scale` (staleness-aware asynchronous
+    /// SGD divides it by 1 + staleness). A scale of 1 is exactly [`Self::step`].
+    pub fn step_scaled(&mut self, b: &B, params: &mut [B::Matrix], grads: &[B::Matrix], lr_scale: f32) {
         self.step += 1;
+        let lr = if lr_scale == 1.0 { self.lr } else { self.lr * lr_scale };
         match self.kind {
             OptimizerKind::Adam => {
                 let t = self.step as i32;
-                let lr_t = (self.lr as f64 * (1.0 - (Self::BETA2 as f64).powi(t)).sqrt()
+                let lr_t = (lr as f64 * (1.0 - (Self::BETA2 as f64).powi(t)).sqrt()
                     / (1.0 - (Self::BETA1 as f64).powi(t))) as f32;
                 for (l, (p, g)) in params.iter_mut().zip(grads).enumerate() {
                     let (m, v) = &mut self.moments[l];
@@ -78,7 +85,7 @@ impl<B: Backend> Optimizer<B> {
             }
             OptimizerKind::Sgd => {
                 for (l, (p, g)) in params.iter_mut().zip(grads).enumerate() {
-                    b.sgd_step(p, g, &SgdStep { lr: self.lr, weight_decay: self.weight_decay[l] });
+                    b.sgd_step(p, g, &SgdStep { lr, weight_decay: self.weight_decay[l] });
                 }
             }
         }

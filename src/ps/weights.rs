@@ -2,6 +2,10 @@
 //! it publishes a new version (a fresh set of device buffers the workers read) and releases the
 //! previous one, like Spark's `broadcast.unpersist`. With `keep_versions` nothing is released,
 //! which shows the leak in the memory curves.
+//!
+//! Under relaxed consistency workers read older versions: each read is registered
+//! ([`WeightStore::acquire`]) until the worker's gradient is pushed or discarded, and
+//! [`WeightStore::release_unread`] frees every version that is neither the newest nor read.
 
 use std::collections::VecDeque;
 
@@ -13,6 +17,8 @@ pub struct WeightStore<B: Backend> {
     published: VecDeque<(u64, Vec<B::Matrix>)>,
     keep_versions: bool,
     next_version: u64,
+    /// Workers computing from each version.
+    readers: std::collections::BTreeMap<u64, usize>,
 }
 
 impl<B: Backend> WeightStore<B> {
@@ -22,7 +28,7 @@ impl<B: Backend> WeightStore<B> {
             .enumerate()
             .map(|(l, w)| b.upload(w, MemCategory::Weights, &format!("ps/master/W{l}")))
             .collect::<Result<_, _>>()?;
-        Ok(Self { master, published: VecDeque::new(), keep_versions, next_version: 0 })
+        Ok(Self { master, published: VecDeque::new(), keep_versions, next_version: 0, readers: Default::default() })
     }
 
     /// The optimizer's view.
@@ -68,6 +74,44 @@ impl<B: Backend> WeightStore<B> {
         released
     }
 
+    /// The weights of a live version.
+    pub fn weights(&self, version: u64) -> Option<&[B::Matrix]> {
+        self.published.iter().find(|(v, _)| *v == version).map(|(_, w)| w.as_slice())
+    }
+
+    /// A worker starts computing from `version` (which must be live).
+    pub fn acquire(&mut self, version: u64) {
+        assert!(self.weights(version).is_some(), "acquire: version {version} is not live");
+        *self.readers.entry(version).or_default() += 1;
+    }
+
+    /// A worker computing from `version` pushed or discarded its gradient.
+    pub fn release_reader(&mut self, version: u64) {
+        let n = self.readers.get_mut(&version).expect("release_reader: the version has no readers");
+        *n -= 1;
+        if *n == 0 {
+            self.readers.remove(&version);
+        }
+    }
+
+    /// Destroys every version that is neither the newest nor read by a worker (unless
+    /// `keep_versions`). Returns the versions released.
+    pub fn release_unread(&mut self) -> Vec<u64> {
+        if self.keep_versions {
+            return Vec::new();
+        }
+        let newest = self.next_version.wrapping_sub(1);
+        let mut released = Vec::new();
+        self.published.retain(|(v, _)| {
+            let keep = *v == newest || self.readers.contains_key(v);
+            if !keep {
+                released.push(*v);
+            }
+            keep
+        });
+        released
+    }
+
     /// Versions whose buffers are alive.
     pub fn live_versions(&self) -> Vec<u64> {
         self.published.iter().map(|(v, _)| *v).collect()
@@ -98,5 +142,26 @@ mod tests {
             }
             assert_eq!(s.current().0, 4);
         }
+    }
+
+    #[test]
+    fn read_versions_stay_until_their_last_reader_is_done() {
+        let b = CpuBackend::new();
+        let mut s = WeightStore::new(&b, &[HostMatrix::zeros(2, 2)], false).unwrap();
+        let v0 = s.publish(&b).unwrap();
+        s.acquire(v0);
+        s.acquire(v0);
+        let v1 = s.publish(&b).unwrap();
+        s.acquire(v1);
+        let v2 = s.publish(&b).unwrap();
+        assert_eq!(s.release_unread(), Vec::<u64>::new());
+        s.release_reader(v1);
+        assert_eq!(s.release_unread(), vec![v1], "v1 is unread, v0 still has readers, v2 is the newest");
+        s.release_reader(v0);
+        assert_eq!(s.live_versions(), vec![v0, v2]);
+        s.release_reader(v0);
+        assert_eq!(s.release_unread(), vec![v0]);
+        assert_eq!(s.live_versions(), vec![v2]);
+        assert!(s.weights(v2).is_some() && s.weights(v0).is_none());
     }
 }

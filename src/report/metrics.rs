@@ -32,6 +32,11 @@ pub struct MetricsRow {
     /// Boundary activations sent forward / gradients sent back this epoch (all layers).
     pub comm_boundary_forward_bytes: u64,
     pub comm_boundary_backward_bytes: u64,
+    /// Simulated time when the round's last update was published, seconds.
+    pub sim_time_s: f64,
+    /// Staleness of the gradients applied this round (0 under BSP).
+    pub staleness_mean: f64,
+    pub staleness_max: u64,
 }
 
 impl From<&EpochRecord> for MetricsRow {
@@ -62,6 +67,9 @@ impl From<&EpochRecord> for MetricsRow {
             comm_halo_bytes: r.comm_halo_bytes,
             comm_boundary_forward_bytes: r.comm_boundary_forward.iter().sum(),
             comm_boundary_backward_bytes: r.comm_boundary_backward.iter().sum(),
+            sim_time_s: r.sim_time_s,
+            staleness_mean: r.staleness_mean,
+            staleness_max: r.staleness_max,
         }
     }
 }
@@ -108,6 +116,9 @@ impl From<&EpochRecord> for TimingRow {
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct EventRow {
     pub seq: u64,
+    /// Simulated time, seconds.
+    pub time_s: f64,
+    /// The round (evaluation) the event belongs to.
     pub epoch: u32,
     pub event: String,
     pub version: u64,
@@ -118,6 +129,6 @@ pub struct EventRow {
 impl From<&Event> for EventRow {
     fn from(e: &Event) -> Self {
         let event = serde_json::to_value(&e.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-        Self { seq: e.seq, epoch: e.epoch, event, version: e.version, worker: e.worker, detail: e.detail.clone() }
+        Self { seq: e.seq, time_s: e.time_s, epoch: e.epoch, event, version: e.version, worker: e.worker, detail: e.detail.clone() }
     }
 }

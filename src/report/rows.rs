@@ -45,6 +45,38 @@ pub struct RunRow {
     pub boundary_bytes_per_epoch: f64,
     /// Input features fetched once for the halos (`replicate`).
     pub halo_feature_bytes: u64,
+    /// The simulated cluster: consistency model (`bsp`, `ssp`, `asp`), SSP's bound (0 otherwise),
+    /// aggregation topology, straggler model, failures (`;`-separated), what happens on failure.
+    #[serde(default)]
+    pub consistency: String,
+    #[serde(default)]
+    pub staleness: u32,
+    #[serde(default)]
+    pub topology: String,
+    #[serde(default)]
+    pub device_profile: String,
+    #[serde(default)]
+    pub network: String,
+    #[serde(default)]
+    pub stragglers: String,
+    #[serde(default)]
+    pub failures: String,
+    #[serde(default)]
+    pub on_failure: String,
+    /// Simulated time of the whole run and per round (P gradients applied), seconds.
+    #[serde(default)]
+    pub sim_time_s: f64,
+    #[serde(default)]
+    pub sim_seconds_per_round: f64,
+    /// Gradients applied and discarded; mean staleness of the applied ones.
+    #[serde(default)]
+    pub gradients_applied: u64,
+    #[serde(default)]
+    pub gradients_discarded: u64,
+    #[serde(default)]
+    pub mean_staleness: f64,
+    #[serde(default)]
+    pub max_live_versions: usize,
 }
 
 /// `timing.csv` of an experiment: wall-clock figures, the only ones that differ between
@@ -101,6 +133,20 @@ impl RunRow {
             comm_bytes_per_epoch: (weights + boundary) as f64 / epochs,
             boundary_bytes_per_epoch: boundary as f64 / epochs,
             halo_feature_bytes: halo,
+            consistency: c.cluster.consistency.name().to_string(),
+            staleness: if c.cluster.consistency == crate::sim::Consistency::Ssp { c.cluster.staleness } else { 0 },
+            topology: c.cluster.topology.clone(),
+            device_profile: c.cluster.device_profile.clone(),
+            network: c.cluster.network.clone(),
+            stragglers: c.cluster.stragglers.clone(),
+            failures: c.cluster.fail.join(";"),
+            on_failure: name(format!("{:?}", c.cluster.on_failure)),
+            sim_time_s: o.sim_time_s,
+            sim_seconds_per_round: o.sim_seconds_per_round,
+            gradients_applied: o.gradients.applied,
+            gradients_discarded: o.gradients.discarded,
+            mean_staleness: o.gradients.mean_staleness,
+            max_live_versions: o.max_live_versions,
         }
     }
 
@@ -142,6 +188,12 @@ pub struct LongMetricsRow {
     pub comm_halo_bytes: u64,
     pub comm_boundary_forward_bytes: u64,
     pub comm_boundary_backward_bytes: u64,
+    #[serde(default)]
+    pub sim_time_s: f64,
+    #[serde(default)]
+    pub staleness_mean: f64,
+    #[serde(default)]
+    pub staleness_max: u64,
 }
 
 impl LongMetricsRow {
@@ -176,6 +228,9 @@ impl LongMetricsRow {
             comm_halo_bytes: m.comm_halo_bytes,
             comm_boundary_forward_bytes: m.comm_boundary_forward_bytes,
             comm_boundary_backward_bytes: m.comm_boundary_backward_bytes,
+            sim_time_s: m.sim_time_s,
+            staleness_mean: m.staleness_mean,
+            staleness_max: m.staleness_max,
         }
     }
 }
@@ -188,4 +243,64 @@ pub struct LongCommRow {
     pub layer: usize,
     pub direction: &'static str,
     pub bytes: u64,
+}
+
+/// `workers.csv` of an experiment: every worker interval of every run.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LongWorkerRow {
+    pub run_id: String,
+    pub worker: usize,
+    pub activity: crate::sim::cluster::Activity,
+    pub start_s: f64,
+    pub end_s: f64,
+    pub partition: Option<usize>,
+    pub clock: Option<u32>,
+    pub version: Option<u64>,
+}
+
+impl LongWorkerRow {
+    pub fn new(run_id: &str, w: &crate::sim::cluster::WorkerInterval) -> Self {
+        Self {
+            run_id: run_id.to_string(),
+            worker: w.worker,
+            activity: w.activity,
+            start_s: w.start_s,
+            end_s: w.end_s,
+            partition: w.partition,
+            clock: w.clock,
+            version: w.version,
+        }
+    }
+}
+
+/// `gradients.csv` of an experiment: the fate of every gradient of every run.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LongGradientRow {
+    pub run_id: String,
+    pub partition: usize,
+    pub worker: usize,
+    pub clock: u32,
+    pub computed_from: u64,
+    pub applied_to: Option<u64>,
+    pub staleness: Option<u64>,
+    pub fate: crate::sim::cluster::Fate,
+    pub reason: String,
+    pub time_s: f64,
+}
+
+impl LongGradientRow {
+    pub fn new(run_id: &str, g: &crate::sim::cluster::GradientRecord) -> Self {
+        Self {
+            run_id: run_id.to_string(),
+            partition: g.partition,
+            worker: g.worker,
+            clock: g.clock,
+            computed_from: g.computed_from,
+            applied_to: g.applied_to,
+            staleness: g.staleness,
+            fate: g.fate,
+            reason: g.reason.clone(),
+            time_s: g.time_s,
+        }
+    }
 }

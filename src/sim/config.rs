@@ -148,7 +148,7 @@ pub struct ParallelConfig {
 }
 
 /// Defaults are the command line's: parsing no arguments.
-fn defaults_from_clap<T: clap::Args + clap::FromArgMatches>() -> T {
+pub(crate) fn defaults_from_clap<T: clap::Args + clap::FromArgMatches>() -> T {
     let cmd = T::augment_args(clap::Command::new("defaults"));
     let matches = cmd.try_get_matches_from(["defaults"]).expect("no arguments parse into the defaults");
     T::from_arg_matches(&matches).expect("the defaults are valid")
@@ -170,6 +170,8 @@ impl Default for ParallelConfig {
 pub struct RunConfig {
     pub train: TrainConfig,
     pub parallel: ParallelConfig,
+    #[serde(default)]
+    pub cluster: super::ClusterConfig,
 }
 
 /// Every epoch keeps a record in memory (and a row per CSV): a million is far beyond any GCN
@@ -222,6 +224,7 @@ impl RunConfig {
         if !(rate > 0.0 && rate <= 1.0) {
             return Err(invalid("sample_rate", format!("must be in (0, 1], got {rate}")));
         }
+        self.cluster.resolve(self.parallel.partitions)?;
         Ok(())
     }
 
@@ -234,6 +237,7 @@ impl RunConfig {
         if self.parallel.boundary != Boundary::Sample {
             self.parallel.sample_rate = 1.0;
         }
+        self.cluster = self.cluster.normalized();
         self
     }
 
@@ -284,6 +288,7 @@ impl RunConfig {
                 parts.push(format!("{:?}-reduce", p.reduce).to_lowercase());
             }
         }
+        parts.extend(self.cluster.label_parts(&varies));
         if p.keep_versions || varies("keep_versions") {
             parts.push(if p.keep_versions { "keep_versions".into() } else { "release".into() });
         }

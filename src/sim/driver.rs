@@ -1,16 +1,24 @@
-//! The epoch loop: workers compute gradients from the published weight version, the BSP
-//! barrier collects them, the PS reduces them on the device, steps the optimizer, publishes the
-//! next version and releases the old one. One epoch is one submission; the only readback is the
-//! small stats buffer.
+//! The driver: sets up the workers, the parameter server and the simulated cluster, then hands
+//! the run to the consistency model's loop: [`super::rounds`] (BSP: every round all workers
+//! compute from one version, in any aggregation topology and boundary mode) or
+//! [`super::relaxed`] (SSP, ASP: an event queue of pulls, computations and pushes).
+//!
+//! Either way the arithmetic runs on the backend and the simulated clock only decides its
+//! order: compute times come from the roofline of the kernels the backend actually runs
+//! ([`super::metered::Metered`]), network times from the α-β fabric (`cost::Fabric`).
+//! Evaluation is the simulator's measurement, not the cluster's work: it takes no simulated time.
 
 use std::time::Instant;
 
+use super::cluster::{Cluster, ClusterTrace, GradientAccounting};
 use super::config::RunConfig;
+use super::metered::Metered;
 use super::problem::Problem;
 use super::record::{EpochRecord, RunOutcome};
-use crate::backend::{stat, Backend, BackendError, MemCategory, STATS_WIDTH};
+use crate::backend::{stat, Backend, BackendError, MemCategory, Shape, STATS_WIDTH};
+use crate::cost::KernelCost;
 use crate::model::{glorot_uniform, PartitionedGcn};
-use crate::ps::{BspBarrier, EventKind, EventLog, Optimizer, PsError, WeightStore};
+use crate::ps::{EventKind, EventLog, Optimizer, PsError, WeightStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
@@ -26,8 +34,179 @@ pub enum SimError {
     TooLarge(#[from] crate::graph::csr::TooLarge),
     #[error(transparent)]
     Memory(#[from] super::budget::MemoryError),
-    #[error("training diverged at epoch {epoch}: the training loss is {loss}")]
+    #[error("training diverged at round {epoch}: the training loss is {loss}")]
     Diverged { epoch: u32, loss: f64 },
+    #[error("the simulated cluster stalled after {rounds} rounds at {time:.6} s: no worker can make progress")]
+    Stalled { rounds: usize, time: f64 },
+}
+
+/// Stats slots: worker i's evaluation pass in slot i; ‖W0‖² of the evaluated version in slot P,
+/// of version 0 in P + 1; training passes from P + 2 on.
+pub(crate) fn eval_slot(i: usize) -> usize {
+    i
+}
+
+/// What every loop shares: the model, the parameter server's state, the log and the records.
+pub(crate) struct Trainer<'a, M: Backend> {
+    pub b: &'a M,
+    pub problem: &'a Problem,
+    pub cfg: &'a RunConfig,
+    pub cluster: Cluster,
+    pub model: PartitionedGcn<M>,
+    pub store: WeightStore<M>,
+    pub optimizer: Optimizer<M>,
+    pub aggregated: Vec<M::Matrix>,
+    pub grad_scales: Vec<f32>,
+    pub agg_weights: Vec<f32>,
+    pub stats: M::Stats,
+    /// Bytes of one weight set (a pull or a push).
+    pub set_bytes: u64,
+    pub log: &'a mut EventLog,
+    pub trace: ClusterTrace,
+    pub records: Vec<EpochRecord>,
+    pub on_epoch: &'a mut dyn FnMut(&EpochRecord),
+    /// ‖W0‖² of the version the current round started from (the weight-decay term of its
+    /// training loss).
+    pub start_norm: f32,
+    pub max_live_versions: usize,
+    pub stopped_early: bool,
+    /// Boundary bytes partition q sent partition p, summed over rounds.
+    pub pair_bytes: Vec<Vec<u64>>,
+}
+
+/// One round's training side, for its record.
+pub(crate) struct RoundTraining<'s> {
+    pub epoch: u32,
+    /// The version the round started from.
+    pub version: u64,
+    /// Stats slots of the training passes applied this round, in summation order.
+    pub train_slots: &'s [usize],
+    pub sim_time_s: f64,
+    /// Staleness of each gradient applied this round.
+    pub staleness: &'s [u64],
+    pub pulls: u64,
+    pub pushes: u64,
+    pub boundary_forward: Vec<u64>,
+    pub boundary_backward: Vec<u64>,
+    pub started: Instant,
+}
+
+impl<'a, M: Backend> Trainer<'a, M> {
+    pub fn workers(&self) -> usize {
+        self.problem.locals.len()
+    }
+
+    /// Seconds the server spends combining `inputs` gradients and stepping the optimizer.
+    pub fn update_time(&self, inputs: usize) -> f64 {
+        let d = &self.cluster.server;
+        self.aggregated
+            .iter()
+            .map(|g| {
+                let n = g.len();
+                let step = match self.cfg.train.optimizer {
+                    crate::ps::OptimizerKind::Adam => KernelCost::adam_step(n),
+                    crate::ps::OptimizerKind::Sgd => KernelCost::sgd_step(n),
+                };
+                d.kernel_time(&KernelCost::weighted_sum(inputs, n)) + d.kernel_time(&step)
+            })
+            .sum()
+    }
+
+    /// `aggregated = Σ weights[k] · grads[k]`, then one optimizer step (its learning rate times
+    /// `lr_scale`), then publishes the next version and releases what nobody reads.
+    pub fn apply(&mut self, grads: &[&[M::Matrix]], weights: &[f32], lr_scale: f32, time: f64, epoch: u32, detail: String) -> Result<u64, SimError> {
+        let b = self.b;
+        b.attribute(None);
+        let before = self.store.current().0;
+        for (l, out) in self.aggregated.iter_mut().enumerate() {
+            let layer: Vec<&M::Matrix> = grads.iter().map(|g| &g[l]).collect();
+            b.weighted_sum(&layer, weights, self.cfg.parallel.reduce, out);
+        }
+        self.log.push(time, epoch, EventKind::Aggregate, before, None, detail);
+        self.optimizer.step_scaled(b, self.store.master_mut(), &self.aggregated, lr_scale);
+        let optimizer = format!("{:?}", self.cfg.train.optimizer).to_lowercase();
+        let detail = if lr_scale == 1.0 { optimizer } else { format!("{optimizer}, lr × {lr_scale}") };
+        self.log.push(time, epoch, EventKind::Update, before, None, detail);
+        self.publish(time, epoch)
+    }
+
+    pub fn publish(&mut self, time: f64, epoch: u32) -> Result<u64, SimError> {
+        let v = self.store.publish(self.b)?;
+        let detail = format!("{} bytes", self.set_bytes);
+        self.log.push(time, epoch, EventKind::Publish, v, None, detail);
+        self.release(time, epoch);
+        Ok(v)
+    }
+
+    /// Frees every version nobody reads any more.
+    pub fn release(&mut self, time: f64, epoch: u32) {
+        self.max_live_versions = self.max_live_versions.max(self.store.live_versions().len());
+        for released in self.store.release_unread() {
+            self.log.push(time, epoch, EventKind::Release, released, None, format!("{} bytes", self.set_bytes));
+        }
+    }
+
+    /// Evaluates the newest version, reads the stats back, and records the round; `true` when
+    /// the run is over (all epochs, or early stopping).
+    pub fn finish_round(&mut self, round: RoundTraining) -> Result<bool, SimError> {
+        let b = self.b;
+        let p = self.workers();
+        let (_, weights) = self.store.current();
+        self.model.evaluate(b, weights, self.cfg.parallel.eval, &mut self.stats, eval_slot);
+        b.sum_squares(&weights[0], &mut self.stats, p);
+        b.attribute(None);
+        let values = b.read_stats(&self.stats)?;
+        let mut record = self.record(&values, &round);
+        record.comm_boundary_forward = round.boundary_forward;
+        record.comm_boundary_backward = round.boundary_backward;
+        self.start_norm = values[p * STATS_WIDTH + stat::AUX];
+        if !record.train_loss.is_finite() {
+            return Err(SimError::Diverged { epoch: record.epoch, loss: record.train_loss });
+        }
+        (self.on_epoch)(&record);
+        self.records.push(record);
+        if let Some(window) = self.cfg.train.early_stopping {
+            if kipf_early_stop(&self.records, window) {
+                self.stopped_early = true;
+                return Ok(true);
+            }
+        }
+        Ok(self.records.len() >= self.cfg.train.epochs)
+    }
+
+    fn record(&self, values: &[f32], round: &RoundTraining) -> EpochRecord {
+        let p = self.workers();
+        let wd = self.cfg.train.weight_decay as f64;
+        // Sums in a fixed order (so deterministic): training passes in the order given, workers'
+        // evaluations in worker order.
+        let train = |offset: usize| -> f64 { round.train_slots.iter().map(|&s| values[s * STATS_WIDTH + offset] as f64).sum() };
+        let eval = |offset: usize| -> f64 { (0..p).map(|i| values[eval_slot(i) * STATS_WIDTH + offset] as f64).sum() };
+        let ratio = |num: f64, den: f64| if den > 0.0 { num / den } else { 0.0 };
+        let decay = |norm: f32| 0.5 * wd * norm as f64;
+        let next_norm = values[p * STATS_WIDTH + stat::AUX];
+        let applied = round.staleness.len().max(1) as f64;
+        EpochRecord {
+            epoch: round.epoch,
+            version: round.version,
+            train_loss: ratio(train(stat::TRAIN + stat::LOSS), train(stat::TRAIN + stat::COUNT)) + decay(self.start_norm),
+            train_acc: ratio(train(stat::TRAIN + stat::CORRECT), train(stat::TRAIN + stat::COUNT)),
+            valid_loss: ratio(eval(stat::VALID + stat::LOSS), eval(stat::VALID + stat::COUNT)) + decay(next_norm),
+            valid_acc: ratio(eval(stat::VALID + stat::CORRECT), eval(stat::VALID + stat::COUNT)),
+            test_loss: ratio(eval(stat::TEST + stat::LOSS), eval(stat::TEST + stat::COUNT)),
+            test_acc: ratio(eval(stat::TEST + stat::CORRECT), eval(stat::TEST + stat::COUNT)),
+            memory: self.b.memory().snapshot(),
+            comm_broadcast_bytes: round.pulls * self.set_bytes,
+            comm_gradient_bytes: round.pushes * self.set_bytes,
+            comm_halo_bytes: if round.epoch == 1 { self.problem.halo_feature_bytes() } else { 0 },
+            comm_boundary_forward: Vec::new(),
+            comm_boundary_backward: Vec::new(),
+            live_versions: self.store.live_versions().len(),
+            wall_ms: round.started.elapsed().as_secs_f64() * 1e3,
+            sim_time_s: round.sim_time_s,
+            staleness_mean: round.staleness.iter().sum::<u64>() as f64 / applied,
+            staleness_max: round.staleness.iter().copied().max().unwrap_or(0),
+        }
+    }
 }
 
 /// Runs the whole training. `on_epoch` sees every record as it is made (progress bars, traces).
@@ -42,100 +221,86 @@ pub fn run<B: Backend>(
     let t = &cfg.train;
     let p = problem.locals.len();
     let par = &cfg.parallel;
+    let cluster = cfg.cluster.resolve(p)?;
+    if cluster.consistency != super::Consistency::Bsp && par.boundary.exchanges() && p > 1 {
+        return Err(super::ConfigError {
+            key: "consistency".into(),
+            message: format!(
+                "{} lets workers compute from different versions at different times, but boundary = {} exchanges \
+                 rows between all workers in every layer; use boundary = replicate or drop",
+                cluster.consistency.name(),
+                par.boundary.name()
+            ),
+        }
+        .into());
+    }
     super::budget::check(problem, cfg, super::budget::device_bytes::<B>(problem, par.boundary), b.memory_budget())?;
-    let mut model = PartitionedGcn::new(b, problem, par.boundary, t.dropout)?;
+    let meter = Metered::new(b, cluster.device.clone(), p);
+    let m = &meter;
+    let model = PartitionedGcn::new(m, problem, par.boundary, t.dropout)?;
     let init = glorot_uniform(&problem.shape, t.seed);
-    let mut store = WeightStore::new(b, &init, cfg.parallel.keep_versions)?;
+    let store = WeightStore::new(m, &init, par.keep_versions)?;
     let layer_decay: Vec<f32> = (0..t.layers).map(|l| if l == 0 { t.weight_decay } else { 0.0 }).collect();
-    let mut optimizer = Optimizer::new(b, t.optimizer, t.lr, layer_decay, store.master())?;
-    let mut aggregated = init
+    let optimizer = Optimizer::new(m, t.optimizer, t.lr, layer_decay, store.master())?;
+    let aggregated = init
         .iter()
         .enumerate()
-        .map(|(l, w)| b.alloc(w.rows, w.cols, MemCategory::Gradients, &format!("ps/aggregated_dW{l}")))
+        .map(|(l, w)| m.alloc(w.rows, w.cols, MemCategory::Gradients, &format!("ps/aggregated_dW{l}")))
         .collect::<Result<Vec<_>, _>>()?;
     let train_counts: Vec<usize> = model.workers.iter().map(|w| w.num_train()).collect();
     let (grad_scales, agg_weights) = par.aggregate.loss_weighting(&train_counts, model.trains_with_exchange());
-    // Slots: 2p = worker p's training pass, 2p+1 its evaluation pass; 2P, 2P+1 = ‖W0‖² of the
-    // version trained from and of the next one.
-    let mut stats = b.alloc_stats(2 * p + 2, "ps/stats")?;
-    let mut barrier = BspBarrier::new(p, 0);
+    let train_slots = super::relaxed::train_slot_capacity(&cluster, p);
+    let stats = m.alloc_stats(p + 2 + train_slots, "ps/stats")?;
     let set_bytes = store.set_bytes();
-
-    let v0 = store.publish(b)?;
-    events.push(0, EventKind::Publish, v0, None, format!("{} bytes to {p} workers", set_bytes));
-
-    let mut records: Vec<EpochRecord> = Vec::new();
-    let mut pair_bytes = vec![vec![0u64; p]; p];
-    let row_bytes: u64 = problem.shape.layer_dims().iter().map(|&(_, w)| 2 * 4 * w as u64).sum();
-    let mut stopped_early = false;
-    for e in 0..t.epochs as u32 {
-        let started = Instant::now();
-        b.memory().reset_peak();
-        let epoch = e + 1;
-        let (version, weights) = store.current();
-        let all: Vec<&[B::Matrix]> = vec![weights; p];
-        model.train(b, &all, t.seed, e, par.sample_rate, &grad_scales, &mut stats, |i| 2 * i);
-        let traffic = model.traffic(problem, t.seed, e, par.sample_rate);
-        for (i, w) in model.workers.iter().enumerate() {
-            barrier.arrive(i, version)?;
-            let (owned, held) = (problem.locals[i].num_owned, w.num_rows() + w.boundary_len());
-            let received: u64 = traffic.rows.iter().map(|r| r[i]).sum();
-            let detail = if model.trains_with_exchange() {
-                format!("{owned} owned + {received} boundary rows received per layer, {} training", w.num_train())
-            } else {
-                format!("{owned} owned + {} halo nodes, {} training", held - owned, w.num_train())
-            };
-            events.push(epoch, EventKind::Compute, version, Some(i), detail);
-        }
-        for (q, row) in traffic.rows.iter().enumerate() {
-            for (dst, r) in row.iter().enumerate() {
-                pair_bytes[q][dst] += r * row_bytes;
-            }
-        }
-        b.sum_squares(&weights[0], &mut stats, 2 * p);
-        barrier.advance()?;
-        for (l, out) in aggregated.iter_mut().enumerate() {
-            let grads: Vec<&B::Matrix> = model.workers.iter().map(|w| &w.weight_grads()[l]).collect();
-            b.weighted_sum(&grads, &agg_weights, cfg.parallel.reduce, out);
-        }
-        events.push(
-            epoch,
-            EventKind::Aggregate,
-            version,
-            None,
-            format!("{:?} over {p} gradients, {:?} order", cfg.parallel.aggregate, cfg.parallel.reduce).to_lowercase(),
-        );
-        optimizer.step(b, store.master_mut(), &aggregated);
-        events.push(epoch, EventKind::Update, version, None, format!("{:?}", t.optimizer).to_lowercase());
-        let next = store.publish(b)?;
-        events.push(epoch, EventKind::Publish, next, None, format!("{set_bytes} bytes to {p} workers"));
-        for released in store.release_older_than(next) {
-            events.push(epoch, EventKind::Release, released, None, format!("{set_bytes} bytes"));
-        }
-        let (_, next_weights) = store.current();
-        model.evaluate(b, next_weights, par.eval, &mut stats, |i| 2 * i + 1);
-        b.sum_squares(&next_weights[0], &mut stats, 2 * p + 1);
-        let values = b.read_stats(&stats)?;
-
-        let mut record = epoch_record(&values, p, t.weight_decay, epoch, version, b, &store, problem, e == 0, started);
-        record.comm_boundary_forward = traffic.forward;
-        record.comm_boundary_backward = traffic.backward;
-        if !record.train_loss.is_finite() {
-            return Err(SimError::Diverged { epoch, loss: record.train_loss });
-        }
-        on_epoch(&record);
-        records.push(record);
-        if let Some(window) = t.early_stopping {
-            if kipf_early_stop(&records, window) {
-                stopped_early = true;
-                break;
-            }
-        }
+    let mut trainer = Trainer {
+        b: m,
+        problem,
+        cfg,
+        cluster,
+        model,
+        store,
+        optimizer,
+        aggregated,
+        grad_scales,
+        agg_weights,
+        stats,
+        set_bytes,
+        log: events,
+        trace: ClusterTrace::default(),
+        records: Vec::new(),
+        on_epoch,
+        start_norm: 0.0,
+        max_live_versions: 0,
+        stopped_early: false,
+        pair_bytes: vec![vec![0; p]; p],
+    };
+    // ‖W0‖² of version 0, for the first round's weight-decay term.
+    let v0 = trainer.store.publish(m)?;
+    trainer.log.push(0.0, 0, EventKind::Publish, v0, None, format!("{set_bytes} bytes"));
+    {
+        let (_, w) = trainer.store.current();
+        m.sum_squares(&w[0], &mut trainer.stats, p + 1);
     }
+    let first = m.read_stats(&trainer.stats)?;
+    trainer.start_norm = first[(p + 1) * STATS_WIDTH + stat::AUX];
+    for w in 0..p {
+        trainer.log.push(0.0, 0, EventKind::Register, v0, Some(w), String::new());
+    }
+    let sim_end = match trainer.cluster.consistency {
+        super::Consistency::Bsp => super::rounds::run(&mut trainer)?,
+        _ => super::relaxed::run(&mut trainer)?,
+    };
+    let Trainer { records, trace, max_live_versions, stopped_early, pair_bytes, .. } = trainer;
     let mut outcome = RunOutcome::from_records(&records, stopped_early);
-    let epochs = records.len().max(1) as f64;
+    let rounds = records.len().max(1) as f64;
     outcome.exchange_bytes_per_epoch =
-        pair_bytes.iter().map(|row| row.iter().map(|&v| v as f64 / epochs).collect()).collect();
+        pair_bytes.iter().map(|row| row.iter().map(|&v| v as f64 / rounds).collect()).collect();
+    outcome.sim_time_s = sim_end;
+    outcome.sim_seconds_per_round = records.last().map_or(0.0, |r| r.sim_time_s) / rounds;
+    outcome.max_live_versions = max_live_versions;
+    outcome.gradients = GradientAccounting::of(&trace.gradients);
+    outcome.failures = trace.failures.clone();
+    outcome.trace = trace;
     Ok((records, outcome))
 }
 
@@ -149,46 +314,6 @@ fn kipf_early_stop(records: &[EpochRecord], window: usize) -> bool {
     let previous = &records[n - 1 - window..n - 1];
     let mean = previous.iter().map(|r| r.valid_loss).sum::<f64>() / window as f64;
     records[n - 1].valid_loss > mean
-}
-
-#[allow(clippy::too_many_arguments)]
-fn epoch_record<B: Backend>(
-    values: &[f32],
-    p: usize,
-    weight_decay: f32,
-    epoch: u32,
-    version: u64,
-    b: &B,
-    store: &WeightStore<B>,
-    problem: &Problem,
-    first: bool,
-    started: Instant,
-) -> EpochRecord {
-    // Sum the workers' slots in worker order (fixed, so deterministic).
-    let sum = |pass: usize, offset: usize| -> f64 {
-        (0..p).map(|i| values[(2 * i + pass) * STATS_WIDTH + offset] as f64).sum()
-    };
-    let ratio = |num: f64, den: f64| if den > 0.0 { num / den } else { 0.0 };
-    let decay = |slot: usize| 0.5 * weight_decay as f64 * values[slot * STATS_WIDTH + stat::AUX] as f64;
-    let set_bytes = store.set_bytes();
-    EpochRecord {
-        epoch,
-        version,
-        train_loss: ratio(sum(0, stat::TRAIN + stat::LOSS), sum(0, stat::TRAIN + stat::COUNT)) + decay(2 * p),
-        train_acc: ratio(sum(0, stat::TRAIN + stat::CORRECT), sum(0, stat::TRAIN + stat::COUNT)),
-        valid_loss: ratio(sum(1, stat::VALID + stat::LOSS), sum(1, stat::VALID + stat::COUNT)) + decay(2 * p + 1),
-        valid_acc: ratio(sum(1, stat::VALID + stat::CORRECT), sum(1, stat::VALID + stat::COUNT)),
-        test_loss: ratio(sum(1, stat::TEST + stat::LOSS), sum(1, stat::TEST + stat::COUNT)),
-        test_acc: ratio(sum(1, stat::TEST + stat::CORRECT), sum(1, stat::TEST + stat::COUNT)),
-        memory: b.memory().snapshot(),
-        comm_broadcast_bytes: p as u64 * set_bytes,
-        comm_gradient_bytes: p as u64 * set_bytes,
-        comm_halo_bytes: if first { problem.halo_feature_bytes() } else { 0 },
-        comm_boundary_forward: Vec::new(),
-        comm_boundary_backward: Vec::new(),
-        live_versions: store.live_versions().len(),
-        wall_ms: started.elapsed().as_secs_f64() * 1e3,
-    }
 }
 
 #[cfg(test)]
@@ -217,6 +342,9 @@ mod tests {
             comm_boundary_backward: Vec::new(),
             live_versions: 1,
             wall_ms: 0.0,
+            sim_time_s: 0.0,
+            staleness_mean: 0.0,
+            staleness_max: 0,
         }
     }
 

@@ -1,13 +1,19 @@
-//! The driver: prepares the problem (normalization, partitions, halos), runs epochs of
-//! bulk-synchronous training over P workers and the parameter server, and records metrics.
+//! The driver: prepares the problem (normalization, partitions, halos), runs the training over
+//! P simulated workers and the parameter server on a simulated cluster (BSP rounds, or SSP and
+//! ASP events), and records metrics and what every worker did.
 
 pub mod budget;
+pub mod cluster;
 pub mod config;
 pub mod driver;
+pub mod metered;
 pub mod problem;
 pub mod record;
+mod relaxed;
+mod rounds;
 pub mod task;
 
+pub use cluster::{ClusterConfig, Consistency, OnFailure};
 pub use config::{Boundary, ConfigError, EvalMode, FeatureNorm, ParallelConfig, RunConfig, TrainConfig};
 pub use driver::{run, SimError};
 pub use problem::{prepare, Problem};

@@ -30,6 +30,11 @@ pub struct EpochRecord {
     pub live_versions: usize,
     /// Wall-clock time; not part of the deterministic metrics.
     pub wall_ms: f64,
+    /// Simulated time when the round's last update was published, seconds.
+    pub sim_time_s: f64,
+    /// Staleness (version applied to − version computed from) of the round's gradients.
+    pub staleness_mean: f64,
+    pub staleness_max: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -51,6 +56,23 @@ pub struct RunOutcome {
     /// directions, all layers); empty without exchange.
     #[serde(default)]
     pub exchange_bytes_per_epoch: Vec<Vec<f64>>,
+    /// Simulated time at the end of the run, and per round (P gradients applied).
+    #[serde(default)]
+    pub sim_time_s: f64,
+    #[serde(default)]
+    pub sim_seconds_per_round: f64,
+    /// The most weight versions alive at once.
+    #[serde(default)]
+    pub max_live_versions: usize,
+    /// Every gradient computed: applied, or discarded with a reason.
+    #[serde(default)]
+    pub gradients: crate::sim::cluster::GradientAccounting,
+    /// Each failure: when it happened, when the server noticed, when the worker came back.
+    #[serde(default)]
+    pub failures: Vec<crate::sim::cluster::FailureRecord>,
+    /// Worker intervals and gradient fates (`workers.csv`, `gradients.csv`).
+    #[serde(skip)]
+    pub trace: crate::sim::cluster::ClusterTrace,
 }
 
 impl RunOutcome {
@@ -71,6 +93,12 @@ impl RunOutcome {
             peak_bytes: records.iter().map(|r| r.memory.peak_total).max().unwrap_or(0),
             mean_epoch_ms: timed.iter().map(|r| r.wall_ms).sum::<f64>() / timed.len() as f64,
             exchange_bytes_per_epoch: Vec::new(),
+            sim_time_s: last.sim_time_s,
+            sim_seconds_per_round: last.sim_time_s / records.len() as f64,
+            max_live_versions: records.iter().map(|r| r.live_versions).max().unwrap_or(0),
+            gradients: Default::default(),
+            failures: Vec::new(),
+            trace: Default::default(),
         }
     }
 }

@@ -135,6 +135,20 @@ fn synthetic_from(configs: &[Config]) -> (Vec<RunRow>, Vec<LongMetricsRow>) {
                     + if c.boundary == "exchange" { edge_cut as f64 * 256.0 } else { 0.0 },
                 boundary_bytes_per_epoch: if c.boundary == "exchange" { edge_cut as f64 * 256.0 } else { 0.0 },
                 halo_feature_bytes: 0,
+                consistency: "bsp".into(),
+                staleness: 0,
+                topology: "flat".into(),
+                device_profile: "h100".into(),
+                network: "dc-100g".into(),
+                stragglers: "none".into(),
+                failures: String::new(),
+                on_failure: "wait".into(),
+                sim_time_s: 0.0,
+                sim_seconds_per_round: 0.0,
+                gradients_applied: 0,
+                gradients_discarded: 0,
+                mean_staleness: 0.0,
+                max_live_versions: 1,
             };
             let weights = 92 * KIB * (p + 1); // one copy per worker and the server
             for epoch in 1..=EPOCHS {
@@ -173,6 +187,9 @@ fn synthetic_from(configs: &[Config]) -> (Vec<RunRow>, Vec<LongMetricsRow>) {
                     comm_halo_bytes: halo_nodes as u64 * 64,
                     comm_boundary_forward_bytes: 0,
                     comm_boundary_backward_bytes: 0,
+                    sim_time_s: e * 2e-4,
+                    staleness_mean: 0.0,
+                    staleness_max: 0,
                 };
                 let total = m.live_graph_bytes
                     + m.live_features_bytes

@@ -1,0 +1,399 @@
+//! BSP on the simulated cluster. Each round every partition computes its gradient from the same
+//! version; the clock says when. The arithmetic is one training pass over all partitions (as
+//! the exchange boundary needs), so it is the same whatever the timing: stragglers and failures
+//! move time, not numbers. A gradient lost to a failure is recomputed from the same version and
+//! clock, which gives the same values, so the simulator charges the lost and the repeated work
+//! in time and does the arithmetic once.
+//!
+//! Per round:
+//! 1. every worker has the version at `weights_at` (the previous round's broadcast);
+//! 2. it computes its partitions one after another (with `exchange` boundaries: segment by
+//!    segment, the boundary rows timed as pairwise messages on the fabric);
+//! 3. failures that strike before the round's last gradient is ready are applied in time
+//!    order: the failed worker's unfinished work is lost and redone, by itself once it is back
+//!    (`wait`, or when it re-registers before the server declares it dead) or by the survivor
+//!    with the fewest partitions from the moment it is declared dead (`reassign`); with
+//!    `exchange` every partition's pass restarts (the layers need each other's rows);
+//! 4. the gradients are aggregated in the topology's order (flat, Spark tree, binary tree, ring)
+//!    and the new weights broadcast; the round ends when the new version exists.
+//!
+//! With reassigned partitions, the adopter's gradients use the fabric slots of the partitions
+//! (a slight overestimate of its link: it would send their sum once).
+
+use std::time::Instant;
+
+use super::cluster::{detection_time, Activity, Fate, FailureRecord, GradientRecord, OnFailure};
+use super::driver::{RoundTraining, SimError, Trainer};
+use super::metered::Metered;
+use crate::backend::{Backend, MemCategory, Shape};
+use crate::cost::{Fabric, Topology};
+use crate::ps::{BspBarrier, EventKind};
+
+/// When each partition computed, in one attempt at a round.
+struct Schedule {
+    /// Per partition: when its first computation started, and when its gradient was ready.
+    start: Vec<f64>,
+    ready: Vec<f64>,
+    /// (worker, activity, start, end, partition).
+    intervals: Vec<(usize, Activity, f64, f64, usize)>,
+    /// Steps each worker ran (straggler draws used).
+    steps: Vec<u64>,
+    fabric: Fabric,
+}
+
+/// Inputs of a round's timing that stay fixed while failures are applied.
+struct RoundInputs<'r> {
+    seed: u64,
+    assignment: &'r [usize],
+    weights_at: &'r [f64],
+    not_before: &'r [f64],
+    /// Seconds per segment per partition (one segment without exchange).
+    segments: &'r [Vec<f64>],
+    /// Boundary bytes between segments: `volumes[k][src][dst]`.
+    volumes: &'r [Vec<Vec<u64>>],
+    host_steps: &'r [u64],
+}
+
+fn schedule(inp: &RoundInputs, stragglers: &super::cluster::Stragglers, fabric: &Fabric) -> Schedule {
+    let p = inp.assignment.len();
+    let mut fabric = fabric.clone();
+    let mut start = vec![f64::INFINITY; p];
+    let mut ready = vec![0.0; p];
+    let mut intervals = Vec::new();
+    let mut steps = vec![0u64; p];
+    let factor = |h: usize, steps: &mut Vec<u64>| {
+        let f = stragglers.factor(inp.seed, h, inp.host_steps[h] + steps[h]);
+        steps[h] += 1;
+        f
+    };
+    if inp.segments.len() == 1 {
+        // Independent partitions: each worker runs its own one after another.
+        let mut free = inp.weights_at.to_vec();
+        for q in 0..p {
+            let h = inp.assignment[q];
+            let s = free[h].max(inp.not_before[q]);
+            let f = factor(h, &mut steps);
+            let e = s + inp.segments[0][q] * f;
+            (start[q], ready[q], free[h]) = (s, e, e);
+            intervals.push((h, Activity::Compute, s, e, q));
+        }
+    } else {
+        // Exchange: segment by segment; a worker hosting several partitions runs their segments
+        // back to back, and boundary rows travel between segments.
+        let mut t: Vec<f64> = (0..p).map(|q| inp.weights_at[inp.assignment[q]].max(inp.not_before[q])).collect();
+        let factors: Vec<f64> = (0..p).map(|q| factor(inp.assignment[q], &mut steps)).collect();
+        for (s, seg) in inp.segments.iter().enumerate() {
+            let mut free = vec![f64::NEG_INFINITY; p];
+            for q in 0..p {
+                let h = inp.assignment[q];
+                let b = t[q].max(free[h]);
+                let e = b + seg[q] * factors[q];
+                if s == 0 {
+                    start[q] = b;
+                }
+                intervals.push((h, Activity::Compute, b, e, q));
+                (t[q], free[h]) = (e, e);
+            }
+            if let Some(volume) = inp.volumes.get(s) {
+                let received = fabric.exchange(volume, &t).received;
+                for q in 0..p {
+                    intervals.push((inp.assignment[q], Activity::Exchange, t[q], received[q], q));
+                    t[q] = received[q];
+                }
+            }
+        }
+        ready = t;
+    }
+    Schedule { start, ready, intervals, steps, fabric }
+}
+
+/// Sums `grads` (one set per partition) in the topology's order into `out`: flat (or ring,
+/// whose chunked order is not reproduced) with the configured reduce order, trees level by level
+/// through partial sums, each partial a `weighted_sum` on the device.
+fn reduce_in_topology<M: Backend>(
+    b: &M,
+    topology: Topology,
+    grads: &[&M::Matrix],
+    weights: &[f32],
+    order: crate::backend::ReduceOrder,
+    partials: &mut Vec<Vec<M::Matrix>>,
+    out: &mut M::Matrix,
+    layer: usize,
+) -> Result<(), SimError> {
+    let p = grads.len();
+    let levels = match topology.levels(p) {
+        Some((levels, _)) if levels.len() > 1 => levels,
+        _ => {
+            b.weighted_sum(grads, weights, order, out);
+            return Ok(());
+        }
+    };
+    // partials[k]: level k + 1's partial sums (the last level goes straight into `out`).
+    for (k, level) in levels.iter().enumerate().take(levels.len() - 1) {
+        while partials.len() <= k {
+            partials.push(Vec::new());
+        }
+        while partials[k].len() < level.len() {
+            let g = partials[k].len();
+            partials[k].push(b.alloc(out.rows(), out.cols(), MemCategory::Gradients, &format!("ps/partial{k}_{g}_dW{layer}"))?);
+        }
+    }
+    for (k, level) in levels.iter().enumerate() {
+        let last = k + 1 == levels.len();
+        let (below, here) = partials.split_at_mut(k);
+        for (g, group) in level.iter().enumerate() {
+            let (inputs, w): (Vec<&M::Matrix>, Vec<f32>) = if k == 0 {
+                group.iter().map(|&i| (grads[i], weights[i])).unzip()
+            } else {
+                group.iter().map(|&i| (&below[k - 1][i], 1.0)).unzip()
+            };
+            let target = if last { &mut *out } else { &mut here[0][g] };
+            b.weighted_sum(&inputs, &w, crate::backend::ReduceOrder::Flat, target);
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn run<B: Backend>(t: &mut Trainer<'_, Metered<'_, B>>) -> Result<f64, SimError> {
+    let b = t.b;
+    let p = t.workers();
+    let seed = t.cfg.train.seed;
+    let par = &t.cfg.parallel;
+    let cluster = t.cluster.clone();
+    let set_bytes = t.set_bytes;
+    let mut fabric = Fabric::new(&cluster.network, p);
+    let mut weights_at = match fabric.broadcast(cluster.topology, 0.0, set_bytes) {
+        Some(s) => s.received,
+        // Ring: no server; every worker initialises the weights from the seed itself.
+        None => vec![0.0; p],
+    };
+    for (h, &w) in weights_at.iter().enumerate() {
+        t.trace.interval(h, Activity::Pull, 0.0, w, Some((h, 0, 0)));
+        t.log.push(w, 0, EventKind::Pull, 0, Some(h), String::new());
+    }
+    let mut assignment: Vec<usize> = (0..p).collect();
+    let mut down_until: Vec<Option<f64>> = vec![None; p];
+    let mut registered = vec![0.0f64; p];
+    let mut host_steps = vec![0u64; p];
+    let mut failures = cluster.failures.clone();
+    failures.sort_by(|a, b| a.at.total_cmp(&b.at).then(a.worker.cmp(&b.worker)));
+    let mut next_failure = 0;
+    let mut barrier = BspBarrier::new(p, t.store.current().0);
+    let mut partials: Vec<Vec<Vec<B::Matrix>>> = (0..t.aggregated.len()).map(|_| Vec::new()).collect();
+    let layers = t.cfg.train.layers;
+    let widths: Vec<u64> = t.problem.shape.layer_dims().iter().map(|&(_, w)| 4 * w as u64).collect();
+    let mut end_time = 0.0;
+    let mut down_for_good = Vec::new();
+    for e in 0..t.cfg.train.epochs as u32 {
+        let started = Instant::now();
+        b.memory().reset_peak();
+        let epoch = e + 1;
+        let round_start = weights_at.iter().copied().fold(f64::INFINITY, f64::min);
+        // Workers that came back get their partitions again.
+        for h in 0..p {
+            if let Some(back) = down_until[h].filter(|&back| back <= round_start) {
+                down_until[h] = None;
+                for q in 0..p {
+                    if q == h && assignment[q] != h {
+                        t.log.push(back, epoch, EventKind::Reassign, t.store.current().0, Some(h), format!("partition {q} back to worker {h}"));
+                        assignment[q] = h;
+                    }
+                }
+            }
+        }
+
+        // The arithmetic: every partition's training pass from the current version.
+        let (version, weights) = t.store.current();
+        let all: Vec<&[B::Matrix]> = vec![weights; p];
+        b.take_segments();
+        t.model.train(b, &all, seed, e, par.sample_rate, &t.grad_scales, &mut t.stats, |i| p + 2 + i);
+        let segments = b.take_segments();
+        let traffic = t.model.traffic(t.problem, seed, e, par.sample_rate);
+        let volumes: Vec<Vec<Vec<u64>>> = if segments.len() > 1 {
+            let order = (0..layers).chain((0..layers).rev());
+            order.map(|l| traffic.rows.iter().map(|row| row.iter().map(|r| r * widths[l]).collect()).collect()).collect()
+        } else {
+            Vec::new()
+        };
+        for (q, row) in traffic.rows.iter().enumerate() {
+            let row_bytes: u64 = widths.iter().map(|w| 2 * w).sum();
+            for (dst, r) in row.iter().enumerate() {
+                t.pair_bytes[q][dst] += r * row_bytes;
+            }
+        }
+
+        // The timing, failures applied in time order.
+        let mut not_before = vec![0.0; p];
+        let mut lost_intervals = Vec::new();
+        let sched = loop {
+            let inputs = RoundInputs {
+                seed,
+                assignment: &assignment,
+                weights_at: &weights_at,
+                not_before: &not_before,
+                segments: &segments,
+                volumes: &volumes,
+                host_steps: &host_steps,
+            };
+            let s = schedule(&inputs, &cluster.stragglers, &fabric);
+            let end = s.ready.iter().copied().fold(0.0, f64::max);
+            let Some(f) = failures.get(next_failure).filter(|f| f.at < end).copied() else { break s };
+            next_failure += 1;
+            let (h, at) = (f.worker, f.at);
+            t.log.push(at, epoch, EventKind::Fail, version, Some(h), f.back_at().map_or("for good".into(), |b| format!("back at {b:.6} s")));
+            let det = detection_time(registered[h], at, cluster.heartbeat, cluster.heartbeat_timeout);
+            let back = f.back_at();
+            let detected = back.is_none_or(|b| b > det);
+            t.trace.failures.push(FailureRecord { worker: h, failed_s: at, detected_s: detected.then_some(det), back_s: back });
+            match back {
+                Some(back) => t.trace.interval(h, Activity::Down, at, back, None),
+                None => down_for_good.push((h, at)),
+            }
+            if detected {
+                t.log.push(det, epoch, EventKind::Dead, version, Some(h), String::new());
+            }
+            let hosted: Vec<usize> = (0..p).filter(|&q| assignment[q] == h).collect();
+            let exchange = segments.len() > 1;
+            let lost: Vec<usize> = if exchange && !hosted.is_empty() {
+                (0..p).collect()
+            } else {
+                hosted.iter().copied().filter(|&q| s.ready[q] > at).collect()
+            };
+            for &q in &lost {
+                if s.start[q] < at {
+                    let reason = if exchange && assignment[q] != h {
+                        format!("exchange peer worker {h} failed")
+                    } else {
+                        "worker failed before its push arrived".to_string()
+                    };
+                    let who = assignment[q];
+                    t.trace.gradients.push(GradientRecord {
+                        partition: q,
+                        worker: who,
+                        clock: e,
+                        computed_from: version,
+                        applied_to: None,
+                        staleness: None,
+                        fate: Fate::Discarded,
+                        reason: reason.clone(),
+                        time_s: at,
+                    });
+                    t.log.push(at, epoch, EventKind::Discard, version, Some(who), format!("partition {q}: {reason}"));
+                    for &(w, a, s0, e0, qq) in &s.intervals {
+                        if qq == q && s0 < at {
+                            lost_intervals.push((w, a, s0, e0.min(at), q));
+                        }
+                    }
+                }
+            }
+            // Where and when the failed worker's partitions go on.
+            let adopter = |assignment: &[usize], down: &[Option<f64>]| {
+                (0..p)
+                    .filter(|&a| a != h && down[a].is_none_or(|b| b <= det))
+                    .min_by_key(|&a| (assignment.iter().filter(|&&x| x == a).count(), a))
+            };
+            down_until[h] = Some(back.unwrap_or(f64::INFINITY));
+            let restart = match (cluster.on_failure, detected, adopter(&assignment, &down_until)) {
+                (OnFailure::Reassign, true, Some(a)) => {
+                    for &q in &hosted {
+                        assignment[q] = a;
+                        t.log.push(det, epoch, EventKind::Reassign, version, Some(a), format!("partition {q} from worker {h} to worker {a}"));
+                    }
+                    det
+                }
+                _ => {
+                    let back = back.ok_or_else(|| SimError::Config(super::ConfigError {
+                        key: "fail".into(),
+                        message: format!("worker {h} never comes back and no survivor can take its partition"),
+                    }))?;
+                    registered[h] = back;
+                    t.log.push(back, epoch, EventKind::Register, version, Some(h), String::new());
+                    let pulled = fabric.pull(h, back, set_bytes).end;
+                    t.trace.interval(h, Activity::Pull, back, pulled, Some((h, e, version)));
+                    t.log.push(pulled, epoch, EventKind::Pull, version, Some(h), String::new());
+                    down_until[h] = None;
+                    weights_at[h] = pulled;
+                    pulled
+                }
+            };
+            for &q in &lost {
+                not_before[q] = not_before[q].max(restart);
+            }
+        };
+        fabric = sched.fabric.clone();
+        for (h, n) in sched.steps.iter().enumerate() {
+            host_steps[h] += n;
+        }
+
+        // Aggregation and broadcast in the topology.
+        let update = t.update_time(p);
+        let agg = fabric.aggregate(cluster.topology, &sched.ready, set_bytes, update);
+        let published = agg.reduced + update;
+        for q in 0..p {
+            let h = assignment[q];
+            barrier.arrive(q, version)?;
+            t.log.push(sched.ready[q], epoch, EventKind::Compute, version, Some(h), format!("partition {q}"));
+            t.trace.gradients.push(GradientRecord {
+                partition: q,
+                worker: h,
+                clock: e,
+                computed_from: version,
+                applied_to: Some(version),
+                staleness: Some(0),
+                fate: Fate::Applied,
+                reason: String::new(),
+                time_s: agg.reduced,
+            });
+        }
+        for (w, a, s0, e0, q) in lost_intervals.into_iter().chain(sched.intervals.iter().copied()) {
+            t.trace.interval(w, a, s0, e0, Some((q, e, version)));
+        }
+        for h in 0..p {
+            if let Some(first) = (0..p).filter(|&q| assignment[q] == h).map(|q| sched.start[q]).min_by(f64::total_cmp) {
+                t.trace.interval(h, Activity::Wait, weights_at[h], first, None);
+            }
+            if let Some(last) = (0..p).filter(|&q| assignment[q] == h).map(|q| sched.ready[q]).max_by(f64::total_cmp) {
+                t.trace.interval(h, Activity::Push, last, agg.reduced, Some((h, e, version)));
+            }
+        }
+        barrier.advance()?;
+        let grads: Vec<&[B::Matrix]> = t.model.workers.iter().map(|w| w.weight_grads()).collect();
+        b.attribute(None);
+        for (l, out) in t.aggregated.iter_mut().enumerate() {
+            let layer: Vec<&B::Matrix> = grads.iter().map(|g| &g[l]).collect();
+            reduce_in_topology(b, cluster.topology, &layer, &t.agg_weights, par.reduce, &mut partials[l], out, l)?;
+        }
+        t.log.push(agg.reduced, epoch, EventKind::Aggregate, version, None, format!("{:?} over {p} gradients, {} topology", par.aggregate, t.cfg.cluster.topology).to_lowercase());
+        t.optimizer.step(b, t.store.master_mut(), &t.aggregated);
+        t.log.push(agg.reduced, epoch, EventKind::Update, version, None, format!("{:?}", t.cfg.train.optimizer).to_lowercase());
+        t.publish(published, epoch)?;
+        weights_at = agg.weights_at.clone();
+        for (h, &w) in weights_at.iter().enumerate() {
+            if down_until[h].is_none() {
+                t.trace.interval(h, Activity::Pull, published.min(w), w, Some((h, e + 1, version + 1)));
+            }
+        }
+        end_time = published;
+        let train_slots: Vec<usize> = (0..p).map(|i| p + 2 + i).collect();
+        let staleness = vec![0u64; p];
+        let done = t.finish_round(RoundTraining {
+            epoch,
+            version,
+            train_slots: &train_slots,
+            sim_time_s: published,
+            staleness: &staleness,
+            pulls: p as u64,
+            pushes: p as u64,
+            boundary_forward: traffic.forward,
+            boundary_backward: traffic.backward,
+            started,
+        })?;
+        if done {
+            break;
+        }
+    }
+    for (h, at) in down_for_good {
+        t.trace.interval(h, Activity::Down, at, end_time.max(at), None);
+    }
+    Ok(end_time)
+}
