@@ -116,13 +116,24 @@ pub trait Shape {
     }
 }
 
+/// Stored entries of a sparse matrix. With [`IndexLen`], the only sizes beyond [`Shape`] that
+/// a cost model needs (`sim::metered` charges SpMM by its nonzeros and gathers by their rows).
+pub trait Nonzeros {
+    fn nnz(&self) -> usize;
+}
+
+/// Number of u32 entries of an index vector (see [`Nonzeros`]).
+pub trait IndexLen {
+    fn index_len(&self) -> usize;
+}
+
 pub trait Backend {
     /// Dense f32, row-major, resident on the backend's device.
     type Matrix: Shape;
     /// CSR with f32 values (Â, Âᵀ, X, Xᵀ), resident on the device.
-    type Sparse: Shape;
+    type Sparse: Shape + Nonzeros;
     /// u32 vector (labels, split codes, global node ids).
-    type Index;
+    type Index: IndexLen;
     /// `slots × STATS_WIDTH` f32 accumulators.
     type Stats;
 
@@ -152,6 +163,16 @@ pub trait Backend {
     fn read_stats(&self, stats: &Self::Stats) -> Result<Vec<f32>, BackendError>;
     /// Submits recorded work (GPU); the CPU backend has nothing to do.
     fn flush(&self) -> Result<(), BackendError>;
+
+    // Attribution hooks: the model says whose work the following kernels are, so that a
+    // metering wrapper (`sim::metered::Metered`) can charge each worker its kernels' time. Real
+    // backends compute the same results whoever asks, and ignore them.
+
+    /// Subsequent kernels are worker `worker`'s (`None`: the parameter server, or nobody's).
+    fn attribute(&self, _worker: Option<usize>) {}
+    /// The workers synchronise here (a boundary exchange): kernels after it belong to the next
+    /// segment of every worker's time line.
+    fn segment_end(&self) {}
 
     /// `dst = src` (same shape).
     fn copy(&self, src: &Self::Matrix, dst: &mut Self::Matrix);

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use ndarray::Array2;
 
 use super::{
-    AdamStep, AttackStep, Backend, BackendError, DropoutSpec, MemCategory, MemGuard, MemoryTracker, PreAggregationStep,
-    ReduceOrder, RobustStep, SgdStep, Shape, SparseLayout, STATS_WIDTH,
+    AdamStep, AttackStep, Backend, BackendError, DropoutSpec, IndexLen, MemCategory, MemGuard, MemoryTracker, Nonzeros,
+    PreAggregationStep, ReduceOrder, RobustStep, SgdStep, Shape, SparseLayout, STATS_WIDTH,
 };
 use crate::graph::Csr;
 use crate::tensor::HostMatrix;
@@ -69,6 +69,18 @@ impl Shape for CpuSparse {
     }
     fn cols(&self) -> usize {
         self.structure.cols
+    }
+}
+
+impl Nonzeros for CpuSparse {
+    fn nnz(&self) -> usize {
+        self.values.len()
+    }
+}
+
+impl IndexLen for CpuIndex {
+    fn index_len(&self) -> usize {
+        self.data.len()
     }
 }
 

@@ -24,8 +24,8 @@ pub use alloc::{Allocator, GpuBuffer};
 pub use context::{list_adapters, AdapterPreference, AdapterSummary, GpuContext};
 
 use super::{
-    check_shape, AdamStep, AttackStep, Backend, BackendError, DropoutSpec, MemCategory, MemoryTracker,
-    PreAggregationStep, ReduceOrder, RobustStep, SgdStep, Shape, SparseLayout, STATS_WIDTH,
+    check_shape, AdamStep, AttackStep, Backend, BackendError, DropoutSpec, IndexLen, MemCategory, MemoryTracker,
+    Nonzeros, PreAggregationStep, ReduceOrder, RobustStep, SgdStep, Shape, SparseLayout, STATS_WIDTH,
 };
 use crate::graph::Csr;
 use crate::tensor::HostMatrix;
@@ -79,6 +79,12 @@ impl GpuSparse {
     }
 }
 
+impl Nonzeros for GpuSparse {
+    fn nnz(&self) -> usize {
+        self.structure.nnz
+    }
+}
+
 impl Shape for GpuSparse {
     fn rows(&self) -> usize {
         self.structure.rows
@@ -104,6 +110,12 @@ impl GpuIndex {
     }
     pub fn buffer(&self) -> &GpuBuffer {
         &self.buf
+    }
+}
+
+impl IndexLen for GpuIndex {
+    fn index_len(&self) -> usize {
+        self.len
     }
 }
 
