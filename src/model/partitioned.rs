@@ -18,6 +18,17 @@
 //!
 //! `stale` (PipeGCN) reads the boundary rows and gradients of the previous epoch (the first
 //! epoch's fresh ones); `sample` (BNS-GCN) resamples each worker's Â every epoch.
+//!
+//! Attribution (for `sim::metered`): every worker's kernels follow `b.attribute(Some(i))`, and
+//! every public method ends with `b.attribute(None)`. Wherever the exchange code runs, the
+//! points where workers wait for each other's rows are marked with `b.segment_end()`: in the
+//! forward, after every worker has sent layer l's rows and before the receive/aggregate step
+//! (also in evaluation passes that read boundary rows); in the backward, after every worker has
+//! sent layer l's boundary gradients and before the owners add them. A training pass with
+//! exchange thus has 2·layers + 1 segments, one without exchange 1. `stale` marks the same
+//! points, though the rows it reads there are the previous pass's (a clock need not wait).
+//! The shared gradient buffer's zeroing is no worker's own work (each owner's receive buffer
+//! starts empty in a cluster) and is left unattributed. The hooks change no arithmetic.
 
 use super::gcn::{GcnWorkspace, Operator, Pass};
 use super::Neighbourhood;
@@ -165,15 +176,18 @@ impl<B: Backend> PartitionedGcn<B> {
         let pass = Pass::Train { seed, epoch };
         if self.mode == Boundary::Sample {
             for (i, w) in self.workers.iter_mut().enumerate() {
+                b.attribute(Some(i));
                 w.resample(b, &sample_spec(seed, epoch, i, sample_rate));
             }
         }
         let source = if self.mode == Boundary::Stale { Source::Stale { update: true } } else { Source::Fresh };
         self.forward(b, weights, pass, Operator::Train, source);
         for (i, w) in self.workers.iter_mut().enumerate() {
+            b.attribute(Some(i));
             w.loss(b, pass, grad_scales[i], stats, slot(i));
         }
         self.backward(b, weights, pass);
+        b.attribute(None);
     }
 
     /// One worker's training pass on its own (for workers that train without exchange:
@@ -192,7 +206,9 @@ impl<B: Backend> PartitionedGcn<B> {
         slot: usize,
     ) {
         assert!(!self.trains_with_exchange, "train_one: this boundary mode trains with exchange, all workers at once");
+        b.attribute(Some(i));
         self.workers[i].run(b, weights, Pass::Train { seed, epoch: clock }, Operator::Train, grad_scale, stats, slot);
+        b.attribute(None);
     }
 
     /// Whether training reads boundary rows every layer (all workers must train together).
@@ -218,8 +234,10 @@ impl<B: Backend> PartitionedGcn<B> {
         let all: Vec<&[B::Matrix]> = vec![weights; self.workers.len()];
         self.forward(b, &all, Pass::Eval, op, source);
         for (i, w) in self.workers.iter_mut().enumerate() {
+            b.attribute(Some(i));
             w.loss(b, Pass::Eval, 1.0, stats, slot(i));
         }
+        b.attribute(None);
     }
 
     fn forward(&mut self, b: &B, weights: &[&[B::Matrix]], pass: Pass, op: Operator, source: Source) {
@@ -227,10 +245,12 @@ impl<B: Backend> PartitionedGcn<B> {
         let reads: Vec<bool> = self.workers.iter().map(|w| w.reads_boundary(op)).collect();
         for l in 0..layers {
             for (i, w) in self.workers.iter_mut().enumerate() {
+                b.attribute(Some(i));
                 w.support(b, weights[i], pass, l);
             }
             let Some(ex) = self.exchange.as_mut().filter(|_| reads.iter().any(|&r| r)) else {
-                for w in &mut self.workers {
+                for (i, w) in self.workers.iter_mut().enumerate() {
+                    b.attribute(Some(i));
                     w.aggregate(b, l, op, None);
                 }
                 continue;
@@ -244,11 +264,15 @@ impl<B: Backend> PartitionedGcn<B> {
             };
             if let Some(target) = target {
                 for (i, w) in self.workers.iter().enumerate() {
+                    b.attribute(Some(i));
                     b.copy_rows(w.support_of(l), 0, target, self.offsets[i], w.num_rows());
                 }
             }
+            // Receivers wait for the owners' rows.
+            b.segment_end();
             // Receive and aggregate, worker by worker through the shared receive buffer.
             for (i, w) in self.workers.iter_mut().enumerate() {
+                b.attribute(Some(i));
                 if !reads[i] {
                     w.aggregate(b, l, op, None);
                     continue;
@@ -262,6 +286,7 @@ impl<B: Backend> PartitionedGcn<B> {
             // `stale`: this pass's rows are the next pass's boundary rows.
             if source == (Source::Stale { update: true }) {
                 for (i, w) in self.workers.iter().enumerate() {
+                    b.attribute(Some(i));
                     b.copy_rows(w.support_of(l), 0, &mut ex.stale[l], self.offsets[i], w.num_rows());
                 }
             }
@@ -277,7 +302,8 @@ impl<B: Backend> PartitionedGcn<B> {
         let layers = weights[0].len();
         let stale = self.mode == Boundary::Stale;
         for l in (0..layers).rev() {
-            for w in &mut self.workers {
+            for (i, w) in self.workers.iter_mut().enumerate() {
+                b.attribute(Some(i));
                 w.relu_grad(b, l);
             }
             match self.exchange.as_mut().filter(|_| self.trains_with_exchange) {
@@ -286,8 +312,10 @@ impl<B: Backend> PartitionedGcn<B> {
                     let [a, c] = &mut ex.grads[l];
                     let (received, previous) = if cur == 0 { (a, c) } else { (c, a) };
                     let received = received.as_mut().expect("training exchange keeps gradient buffers");
+                    b.attribute(None);
                     b.zero(received);
-                    for w in &mut self.workers {
+                    for (i, w) in self.workers.iter_mut().enumerate() {
+                        b.attribute(Some(i));
                         let n = w.num_rows();
                         w.propagate_into(b, l, &mut ex.back[l]);
                         b.copy_rows(&ex.back[l], 0, w.d_support_mut(l), 0, n);
@@ -295,23 +323,28 @@ impl<B: Backend> PartitionedGcn<B> {
                             b.scatter_add_rows(&ex.back[l], n, positions, received);
                         }
                     }
+                    // Owners wait for the boundary gradients.
+                    b.segment_end();
                     // `stale`: the gradients received in the previous pass (this one's in the first).
                     let from = match previous {
                         Some(prev) if stale && ex.grads_ready => &*prev,
                         _ => &*received,
                     };
                     for (i, w) in self.workers.iter_mut().enumerate() {
+                        b.attribute(Some(i));
                         let n = w.num_rows();
                         b.add_rows(from, self.offsets[i], w.d_support_mut(l), 0, n);
                     }
                 }
                 None => {
-                    for w in &mut self.workers {
+                    for (i, w) in self.workers.iter_mut().enumerate() {
+                        b.attribute(Some(i));
                         w.propagate(b, l);
                     }
                 }
             }
             for (i, w) in self.workers.iter_mut().enumerate() {
+                b.attribute(Some(i));
                 w.weight_grad(b, weights[i], pass, l);
             }
         }
