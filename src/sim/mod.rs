@@ -4,6 +4,7 @@
 pub mod budget;
 pub mod config;
 pub mod driver;
+pub mod metered;
 pub mod problem;
 pub mod record;
 pub mod task;

@@ -1,0 +1,527 @@
+//! A [`Backend`] wrapper that charges every kernel its roofline time
+//! ([`DeviceProfile::kernel_time`] of the op's [`KernelCost`]) to the worker the model says it
+//! belongs to ([`Backend::attribute`]), split into segments at the points where workers
+//! synchronise ([`Backend::segment_end`]). The simulated clock reads it; results are the inner
+//! backend's, bit for bit.
+//!
+//! Costs are functions of the shapes the op is called with (a sparse matrix's nonzeros, an
+//! index's length), so they are deterministic and the same for every inner backend. The GPU
+//! backend records commands and runs them at [`Backend::flush`]; the wrapper charges at call
+//! time, which is all the model needs: it asks for modelled time per worker and segment, not
+//! for when the device ran the work.
+//!
+//! Ops without a dedicated [`KernelCost`] constructor are charged their compulsory traffic
+//! (each input read once, each output written once) through [`KernelCost::copy`] or
+//! [`KernelCost::elementwise`]; the choice is documented at each op. Allocation, upload,
+//! download, stats readback, flush, `describe` and `memory` are delegated free of charge.
+
+use std::cell::RefCell;
+
+use crate::backend::{
+    AdamStep, AttackStep, Backend, BackendError, DropoutSpec, IndexLen, MemCategory, MemoryTracker, Nonzeros,
+    PreAggregationStep, ReduceOrder, RobustStep, SgdStep, Shape, SparseLayout,
+};
+use crate::cost::{DeviceProfile, KernelCost};
+use crate::graph::Csr;
+use crate::tensor::HostMatrix;
+
+/// Bytes of `n` u32 indices read by a kernel (the node ids, row lists and flags below).
+fn index_bytes(n: usize) -> KernelCost {
+    KernelCost { flops: 0.0, bytes: 4.0 * n as f64 }
+}
+
+/// What the meter has charged since the last take.
+#[derive(Debug)]
+struct Meter {
+    /// Who subsequent kernels are charged to (`None`: the server / unattributed).
+    current: Option<usize>,
+    /// `segments[s][i]`: worker i's seconds in segment s; the last segment is the open one.
+    segments: Vec<Vec<f64>>,
+    server: f64,
+}
+
+/// `inner` with each kernel charged `profile.kernel_time(&cost)` to the current worker.
+pub struct Metered<'a, B: Backend> {
+    inner: &'a B,
+    profile: DeviceProfile,
+    workers: usize,
+    meter: RefCell<Meter>,
+}
+
+impl<'a, B: Backend> Metered<'a, B> {
+    /// A meter for `workers` workers, all at zero, charging the server until told otherwise.
+    pub fn new(inner: &'a B, profile: DeviceProfile, workers: usize) -> Self {
+        let meter = Meter { current: None, segments: vec![vec![0.0; workers]], server: 0.0 };
+        Self { inner, profile, workers, meter: RefCell::new(meter) }
+    }
+
+    pub fn inner(&self) -> &'a B {
+        self.inner
+    }
+
+    pub fn profile(&self) -> &DeviceProfile {
+        &self.profile
+    }
+
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// Per-worker seconds of every segment since the last take (`[s][i]`: segment s, worker i),
+    /// segments separated by [`Backend::segment_end`]; at least one (the open one, possibly all
+    /// zeros). Resets the segments; the attribution stays.
+    pub fn take_segments(&self) -> Vec<Vec<f64>> {
+        std::mem::replace(&mut self.meter.borrow_mut().segments, vec![vec![0.0; self.workers]])
+    }
+
+    /// Seconds charged to the server (`attribute(None)`) since the last take; resets them.
+    pub fn take_server(&self) -> f64 {
+        std::mem::take(&mut self.meter.borrow_mut().server)
+    }
+
+    /// Each worker's seconds summed over the segments since the last take; resets the segments
+    /// like [`Self::take_segments`].
+    pub fn take_totals(&self) -> Vec<f64> {
+        let mut totals = vec![0.0; self.workers];
+        for segment in self.take_segments() {
+            for (t, s) in totals.iter_mut().zip(segment) {
+                *t += s;
+            }
+        }
+        totals
+    }
+
+    /// Charges one kernel of `cost` to the current worker (or the server).
+    fn charge(&self, cost: KernelCost) {
+        let t = self.profile.kernel_time(&cost);
+        let mut m = self.meter.borrow_mut();
+        match m.current {
+            Some(i) => m.segments.last_mut().expect("at least one segment")[i] += t,
+            None => m.server += t,
+        }
+    }
+}
+
+impl<B: Backend> Backend for Metered<'_, B> {
+    type Matrix = B::Matrix;
+    type Sparse = B::Sparse;
+    type Index = B::Index;
+    type Stats = B::Stats;
+
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+
+    fn memory(&self) -> &MemoryTracker {
+        self.inner.memory()
+    }
+
+    fn memory_budget(&self) -> Option<u64> {
+        self.inner.memory_budget()
+    }
+
+    fn alloc(&self, rows: usize, cols: usize, category: MemCategory, label: &str) -> Result<B::Matrix, BackendError> {
+        self.inner.alloc(rows, cols, category, label)
+    }
+
+    fn upload(&self, host: &HostMatrix, category: MemCategory, label: &str) -> Result<B::Matrix, BackendError> {
+        self.inner.upload(host, category, label)
+    }
+
+    fn download(&self, m: &B::Matrix) -> Result<HostMatrix, BackendError> {
+        self.inner.download(m)
+    }
+
+    fn upload_sparse(&self, csr: &Csr, category: MemCategory, label: &str) -> Result<B::Sparse, BackendError> {
+        self.inner.upload_sparse(csr, category, label)
+    }
+
+    fn sparse_like(&self, s: &B::Sparse, category: MemCategory, label: &str) -> Result<B::Sparse, BackendError> {
+        self.inner.sparse_like(s, category, label)
+    }
+
+    fn upload_index(&self, data: &[u32], category: MemCategory, label: &str) -> Result<B::Index, BackendError> {
+        self.inner.upload_index(data, category, label)
+    }
+
+    fn alloc_stats(&self, slots: usize, label: &str) -> Result<B::Stats, BackendError> {
+        self.inner.alloc_stats(slots, label)
+    }
+
+    fn read_stats(&self, stats: &B::Stats) -> Result<Vec<f32>, BackendError> {
+        self.inner.read_stats(stats)
+    }
+
+    fn flush(&self) -> Result<(), BackendError> {
+        self.inner.flush()
+    }
+
+    /// Recorded here, and passed on (a wrapped wrapper attributes too).
+    fn attribute(&self, worker: Option<usize>) {
+        if let Some(i) = worker {
+            assert!(i < self.workers, "attribute: worker {i} of a meter for {} workers", self.workers);
+        }
+        self.meter.borrow_mut().current = worker;
+        self.inner.attribute(worker);
+    }
+
+    /// Opens a new segment for every worker, and passes the mark on.
+    fn segment_end(&self) {
+        self.meter.borrow_mut().segments.push(vec![0.0; self.workers]);
+        self.inner.segment_end();
+    }
+
+    fn copy(&self, src: &B::Matrix, dst: &mut B::Matrix) {
+        self.charge(KernelCost::copy(src.len()));
+        self.inner.copy(src, dst)
+    }
+
+    /// A's rows, columns and nonzeros; `x` and `out` may be taller (only A's rows count).
+    fn spmm(&self, a: &B::Sparse, x: &B::Matrix, out: &mut B::Matrix) {
+        self.charge(KernelCost::spmm(a.rows(), a.cols(), a.nnz(), x.cols()));
+        self.inner.spmm(a, x, out)
+    }
+
+    /// A copy of the `rows × width` block.
+    fn copy_rows(&self, src: &B::Matrix, src_row0: usize, dst: &mut B::Matrix, dst_row0: usize, rows: usize) {
+        self.charge(KernelCost::copy(rows * src.cols()));
+        self.inner.copy_rows(src, src_row0, dst, dst_row0, rows)
+    }
+
+    /// A copy of the gathered rows, plus their row indices.
+    fn gather_rows(&self, src: &B::Matrix, rows: &B::Index, dst: &mut B::Matrix, dst_row0: usize) {
+        let n = rows.index_len();
+        self.charge(KernelCost::copy(n * src.cols()) + index_bytes(n));
+        self.inner.gather_rows(src, rows, dst, dst_row0)
+    }
+
+    /// Per element of the added rows: src and dst in, dst out, one add; plus the row indices.
+    fn scatter_add_rows(&self, src: &B::Matrix, src_row0: usize, rows: &B::Index, dst: &mut B::Matrix) {
+        let n = rows.index_len();
+        self.charge(KernelCost::elementwise(n * src.cols(), 2, 1, 1.0) + index_bytes(n));
+        self.inner.scatter_add_rows(src, src_row0, rows, dst)
+    }
+
+    /// Per element of the added rows: src and dst in, dst out, one add.
+    fn add_rows(&self, src: &B::Matrix, src_row0: usize, dst: &mut B::Matrix, dst_row0: usize, rows: usize) {
+        self.charge(KernelCost::elementwise(rows * src.cols(), 2, 1, 1.0));
+        self.inner.add_rows(src, src_row0, dst, dst_row0, rows)
+    }
+
+    /// Every element written once, nothing read.
+    fn zero(&self, m: &mut B::Matrix) {
+        self.charge(KernelCost::elementwise(m.len(), 0, 1, 0.0));
+        self.inner.zero(m)
+    }
+
+    /// `op(A)` is m × k and `op(B)` k × n; a transpose changes neither FLOPs nor bytes.
+    fn matmul(&self, a: &B::Matrix, b: &B::Matrix, out: &mut B::Matrix, transpose_a: bool, transpose_b: bool) {
+        let (m, k) = if transpose_a { (a.cols(), a.rows()) } else { (a.rows(), a.cols()) };
+        let n = if transpose_b { b.rows() } else { b.cols() };
+        self.charge(KernelCost::matmul(m, k, n));
+        self.inner.matmul(a, b, out, transpose_a, transpose_b)
+    }
+
+    fn relu(&self, x: &B::Matrix, out: &mut B::Matrix) {
+        self.charge(KernelCost::relu(x.len()));
+        self.inner.relu(x, out)
+    }
+
+    fn relu_backward(&self, output: &B::Matrix, grad: &B::Matrix, out: &mut B::Matrix) {
+        self.charge(KernelCost::relu_backward(output.len()));
+        self.inner.relu_backward(output, grad, out)
+    }
+
+    fn dropout(&self, x: &B::Matrix, node_ids: &B::Index, spec: &DropoutSpec, out: &mut B::Matrix) {
+        self.charge(KernelCost::dropout(x.rows(), x.cols()));
+        self.inner.dropout(x, node_ids, spec, out)
+    }
+
+    /// One node id per row (`NodeRows`) or per column (`NodeCols`), as [`KernelCost::dropout_sparse`].
+    fn dropout_sparse(
+        &self,
+        x: &B::Sparse,
+        node_ids: &B::Index,
+        layout: SparseLayout,
+        spec: &DropoutSpec,
+        out: &mut B::Sparse,
+    ) {
+        self.charge(sparse_mask_cost(x, layout));
+        self.inner.dropout_sparse(x, node_ids, layout, spec, out)
+    }
+
+    /// The same work as a sparse dropout of `base` (a hash, compare and scale per stored value).
+    fn sample_boundary(
+        &self,
+        base: &B::Sparse,
+        node_ids: &B::Index,
+        layout: SparseLayout,
+        first_boundary: usize,
+        spec: &DropoutSpec,
+        out: &mut B::Sparse,
+    ) {
+        self.charge(sparse_mask_cost(base, layout));
+        self.inner.sample_boundary(base, node_ids, layout, first_boundary, spec, out)
+    }
+
+    fn softmax_xent(
+        &self,
+        logits: &B::Matrix,
+        labels: &B::Index,
+        split: &B::Index,
+        grad_scale: f32,
+        grad: Option<&mut B::Matrix>,
+        stats: &mut B::Stats,
+        slot: usize,
+    ) {
+        self.charge(KernelCost::softmax_xent(logits.rows(), logits.cols(), grad.is_some()));
+        self.inner.softmax_xent(logits, labels, split, grad_scale, grad, stats, slot)
+    }
+
+    fn sum_squares(&self, m: &B::Matrix, stats: &mut B::Stats, slot: usize) {
+        self.charge(KernelCost::reduction(m.len()));
+        self.inner.sum_squares(m, stats, slot)
+    }
+
+    fn weighted_sum(&self, inputs: &[&B::Matrix], weights: &[f32], order: ReduceOrder, out: &mut B::Matrix) {
+        self.charge(KernelCost::weighted_sum(inputs.len(), out.len()));
+        self.inner.weighted_sum(inputs, weights, order, out)
+    }
+
+    fn adam_step(
+        &self,
+        param: &mut B::Matrix,
+        grad: &B::Matrix,
+        m: &mut B::Matrix,
+        v: &mut B::Matrix,
+        step: &AdamStep,
+    ) {
+        self.charge(KernelCost::adam_step(param.len()));
+        self.inner.adam_step(param, grad, m, v, step)
+    }
+
+    fn sgd_step(&self, param: &mut B::Matrix, grad: &B::Matrix, step: &SgdStep) {
+        self.charge(KernelCost::sgd_step(param.len()));
+        self.inner.sgd_step(param, grad, step)
+    }
+
+    /// A copy of `len` elements.
+    fn copy_region(&self, src: &B::Matrix, src_offset: usize, dst: &mut B::Matrix, dst_offset: usize, len: usize) {
+        self.charge(KernelCost::copy(len));
+        self.inner.copy_region(src, src_offset, dst, dst_offset, len)
+    }
+
+    /// The Gram matrix `g·gᵀ` (n × d times d × n); the n × n fix-up is fused into it.
+    fn pairwise_sq_dists(&self, g: &B::Matrix, out: &mut B::Matrix) {
+        self.charge(KernelCost::matmul(g.rows(), g.cols(), g.rows()));
+        self.inner.pairwise_sq_dists(g, out)
+    }
+
+    /// Every element of g read and written once with one FLOP, plus the n flags (an upper
+    /// bound: honest rows are only read).
+    fn byzantine_attack(&self, g: &mut B::Matrix, byzantine: &B::Index, attack: &AttackStep) {
+        self.charge(KernelCost::elementwise(g.len(), 1, 1, 1.0) + index_bytes(byzantine.index_len()));
+        self.inner.byzantine_attack(g, byzantine, attack)
+    }
+
+    /// g read once with one FLOP per element, `out` written once (NNM's distances not counted).
+    fn pre_aggregate(&self, g: &B::Matrix, pre: &PreAggregationStep, out: &mut B::Matrix) {
+        self.charge(KernelCost::elementwise(g.len(), 1, 0, 1.0) + KernelCost::elementwise(out.len(), 0, 1, 0.0));
+        self.inner.pre_aggregate(g, pre, out)
+    }
+
+    /// g (and the centre) read once with one FLOP per element of g, `out` and `selection` written
+    /// once; sorting, distances and iterations are not counted.
+    fn robust_aggregate(
+        &self,
+        g: &B::Matrix,
+        rule: &RobustStep,
+        centre: Option<&B::Matrix>,
+        out: &mut B::Matrix,
+        selection: &mut B::Matrix,
+    ) {
+        let centre_len = centre.map_or(0, |c| c.len());
+        self.charge(
+            KernelCost::elementwise(g.len(), 1, 0, 1.0)
+                + KernelCost::elementwise(centre_len, 1, 0, 0.0)
+                + KernelCost::elementwise(out.len() + selection.len(), 0, 1, 0.0),
+        );
+        self.inner.robust_aggregate(g, rule, centre, out, selection)
+    }
+}
+
+/// A mask over the stored values of `s`, one node id per row (`NodeRows`) or column (`NodeCols`).
+fn sparse_mask_cost<S: Shape + Nonzeros>(s: &S, layout: SparseLayout) -> KernelCost {
+    let ids = match layout {
+        SparseLayout::NodeRows => s.rows(),
+        SparseLayout::NodeCols => s.cols(),
+    };
+    KernelCost::dropout_sparse(s.rows(), s.nnz(), ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::cpu::CpuBackend;
+    use crate::data::DatasetSpec;
+    use crate::model::{glorot_uniform, PartitionedGcn};
+    use crate::sim::{prepare, Boundary, RunConfig};
+
+    /// The roofline by hand: launch + max(flops / peak, bytes / bandwidth).
+    fn by_hand(p: &DeviceProfile, flops: f64, bytes: f64) -> f64 {
+        p.launch_latency + (flops / p.peak_flops).max(bytes / p.mem_bandwidth)
+    }
+
+    fn dense(b: &CpuBackend, rows: usize, cols: usize) -> crate::backend::cpu::CpuMatrix {
+        let host = HostMatrix::from_vec(rows, cols, (0..rows * cols).map(|i| i as f32 * 0.5 - 1.0).collect());
+        b.upload(&host, MemCategory::Activations, "m").unwrap()
+    }
+
+    #[test]
+    fn spmm_and_matmul_charge_their_roofline() {
+        let cpu = CpuBackend::new();
+        let profile = DeviceProfile::h100();
+        let m = Metered::new(&cpu, profile.clone(), 1);
+        m.attribute(Some(0));
+
+        // A: 4 × 3 with 5 nonzeros, x: 3 × 2.
+        let a_host = HostMatrix::from_vec(4, 3, vec![1.0, 0.0, 2.0, 0.0, 3.0, 0.0, 4.0, 5.0, 0.0, 0.0, 0.0, 0.0]);
+        let a = m.upload_sparse(&Csr::from_dense(&a_host).unwrap(), MemCategory::Graph, "a").unwrap();
+        assert_eq!(a.nnz(), 5);
+        let x = dense(&cpu, 3, 2);
+        let mut out = m.alloc(4, 2, MemCategory::Activations, "out").unwrap();
+        m.spmm(&a, &x, &mut out);
+        // FLOPs 2·nnz·k = 20; bytes: row_ptr (4+1)·4 + (col, value) 5·8 + gathered x 5·2·4 + out 4·2·4.
+        let spmm = by_hand(&profile, 20.0, 20.0 + 40.0 + 40.0 + 32.0);
+        assert_eq!(spmm, profile.kernel_time(&KernelCost::spmm(4, 3, 5, 2)));
+        assert_eq!(m.take_segments(), vec![vec![spmm]]);
+
+        // (4 × 3) · (3 × 2): FLOPs 2·m·k·n = 48, bytes (12 + 6 + 8)·4 = 104.
+        let matmul = by_hand(&profile, 48.0, 104.0);
+        assert_eq!(matmul, profile.kernel_time(&KernelCost::matmul(4, 3, 2)));
+        let w = dense(&cpu, 3, 2);
+        let a_dense = dense(&cpu, 4, 3);
+        m.matmul(&a_dense, &w, &mut out, false, false);
+        assert_eq!(m.take_totals(), vec![matmul]);
+        // The transposed forms cost the same: (3 × 4)ᵀ · (3 × 2) and (4 × 3) · (2 × 3)ᵀ.
+        let a_t = dense(&cpu, 3, 4);
+        m.matmul(&a_t, &w, &mut out, true, false);
+        let w_t = dense(&cpu, 2, 3);
+        m.matmul(&a_dense, &w_t, &mut out, false, true);
+        assert_eq!(m.take_totals(), vec![2.0 * matmul]);
+        assert_eq!(m.take_server(), 0.0);
+    }
+
+    #[test]
+    fn kernels_land_on_the_attributed_worker_or_the_server() {
+        let cpu = CpuBackend::new();
+        let profile = DeviceProfile::cpu();
+        let m = Metered::new(&cpu, profile.clone(), 3);
+        let x = dense(&cpu, 5, 4);
+        let mut out = m.alloc(5, 4, MemCategory::Activations, "out").unwrap();
+        let relu = profile.kernel_time(&KernelCost::relu(20));
+
+        // Unattributed at first: the server.
+        m.relu(&x, &mut out);
+        m.attribute(Some(1));
+        m.relu(&x, &mut out);
+        m.relu(&x, &mut out);
+        m.attribute(Some(2));
+        m.relu(&x, &mut out);
+        m.attribute(None);
+        m.relu(&x, &mut out);
+        // Allocation and readback are free.
+        m.download(&out).unwrap();
+        assert_eq!(m.take_segments(), vec![vec![0.0, 2.0 * relu, relu]]);
+        assert_eq!(m.take_server(), 2.0 * relu);
+        // Taking resets.
+        assert_eq!(m.take_segments(), vec![vec![0.0; 3]]);
+        assert_eq!(m.take_server(), 0.0);
+    }
+
+    #[test]
+    fn segments_split_at_segment_end() {
+        let cpu = CpuBackend::new();
+        let profile = DeviceProfile::a100();
+        let m = Metered::new(&cpu, profile.clone(), 2);
+        let x = dense(&cpu, 3, 3);
+        let mut out = m.alloc(3, 3, MemCategory::Activations, "out").unwrap();
+        let t = profile.kernel_time(&KernelCost::copy(9));
+
+        m.attribute(Some(0));
+        m.copy(&x, &mut out);
+        m.attribute(Some(1));
+        m.copy(&x, &mut out);
+        m.segment_end();
+        m.copy(&x, &mut out);
+        m.copy(&x, &mut out);
+        m.segment_end();
+        // The attribution survives a segment end and a take.
+        assert_eq!(m.take_segments(), vec![vec![t, t], vec![0.0, 2.0 * t], vec![0.0, 0.0]]);
+        m.copy(&x, &mut out);
+        m.segment_end();
+        m.copy(&x, &mut out);
+        assert_eq!(m.take_totals(), vec![0.0, 2.0 * t]);
+        assert_eq!(m.take_server(), 0.0);
+    }
+
+    /// One training pass of every worker, then every worker's downloaded weight gradients and
+    /// the loss statistics.
+    fn train_pass<B: Backend>(b: &B, problem: &crate::sim::Problem, mode: Boundary) -> (Vec<HostMatrix>, Vec<f32>) {
+        let p = problem.locals.len();
+        let mut model = PartitionedGcn::new(b, problem, mode, 0.5).unwrap();
+        let weights: Vec<B::Matrix> =
+            glorot_uniform(&problem.shape, 7).iter().map(|w| b.upload(w, MemCategory::Weights, "w").unwrap()).collect();
+        let all: Vec<&[B::Matrix]> = vec![&weights; p];
+        let scales: Vec<f32> = model.workers.iter().map(|w| 1.0 / w.num_train().max(1) as f32).collect();
+        let mut stats = b.alloc_stats(p, "stats").unwrap();
+        model.train(b, &all, 7, 0, 0.5, &scales, &mut stats, |i| i);
+        b.flush().unwrap();
+        let grads =
+            model.workers.iter().flat_map(|w| w.weight_grads().iter().map(|g| b.download(g).unwrap())).collect();
+        (grads, b.read_stats(&stats).unwrap())
+    }
+
+    /// Wrapping changes no result; every worker is charged in every segment; a pass with
+    /// exchange has one segment per exchange plus one (2·layers + 1), one without has 1.
+    #[test]
+    fn metering_a_partitioned_training_pass_changes_no_result() {
+        // 600 nodes need smaller validation and test splits than the defaults (500 and 1000).
+        let ds = "csbm:nodes=600,valid=100,test=200".parse::<DatasetSpec>().unwrap().load().unwrap();
+        for mode in [Boundary::Exchange, Boundary::Stale, Boundary::Sample, Boundary::Replicate, Boundary::Drop] {
+            let mut cfg = RunConfig::default();
+            cfg.parallel.partitions = 3;
+            cfg.parallel.boundary = mode;
+            let problem = prepare(&ds, &cfg).unwrap();
+            let layers = problem.shape.layers;
+            assert_eq!(layers, 2);
+
+            let bare = train_pass(&CpuBackend::new(), &problem, mode);
+            let cpu = CpuBackend::new();
+            let metered = Metered::new(&cpu, DeviceProfile::h100(), 3);
+            let wrapped = train_pass(&metered, &problem, mode);
+            assert_eq!(bare.0.len(), 3 * layers);
+            for (g, h) in bare.0.iter().zip(&wrapped.0) {
+                let bits = |m: &HostMatrix| m.data.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(g), bits(h), "{mode:?}: gradients differ");
+            }
+            assert_eq!(bare.1, wrapped.1, "{mode:?}: statistics differ");
+
+            let segments = metered.take_segments();
+            // Exchange modes end a segment before each layer's receive (forward) and before the
+            // owners add the received gradients (backward): 2 per layer, so 2·layers + 1.
+            let expected = match mode {
+                Boundary::Exchange | Boundary::Stale | Boundary::Sample => 2 * layers + 1,
+                Boundary::Replicate | Boundary::Drop => 1,
+            };
+            assert_eq!(segments.len(), expected, "{mode:?}");
+            for (s, segment) in segments.iter().enumerate() {
+                assert_eq!(segment.len(), 3);
+                assert!(segment.iter().all(|&t| t > 0.0), "{mode:?}: segment {s} has an idle worker: {segment:?}");
+            }
+            // Only the zeroing of the shared gradient buffer (one per layer) is unattributed.
+            let server = metered.take_server();
+            assert_eq!(server > 0.0, expected > 1, "{mode:?}: server {server}");
+        }
+    }
+}
