@@ -110,9 +110,11 @@ fn asp_applies_every_push_and_staleness_shows() {
 #[test]
 fn a_failure_is_detected_in_time_and_accounted_under_ssp_and_asp() {
     let ds = csbm("csbm:nodes=2000");
-    for (consistency, on_failure) in
-        [(Consistency::Ssp, OnFailure::Wait), (Consistency::Ssp, OnFailure::Reassign), (Consistency::Asp, OnFailure::Reassign)]
-    {
+    for (consistency, on_failure) in [
+        (Consistency::Ssp, OnFailure::Wait),
+        (Consistency::Ssp, OnFailure::Reassign),
+        (Consistency::Asp, OnFailure::Reassign),
+    ] {
         let mut cfg = config(4, Boundary::Drop, 60);
         cfg.cluster.consistency = consistency;
         cfg.cluster.staleness = 2;
@@ -154,7 +156,8 @@ fn stragglers_slow_bsp_more_than_ssp_and_asp() {
         o.sim_seconds_per_round
     };
     let slow = "bernoulli:p=0.1,factor=8";
-    let (bsp, ssp, asp) = (per_round(Consistency::Bsp, slow), per_round(Consistency::Ssp, slow), per_round(Consistency::Asp, slow));
+    let (bsp, ssp, asp) =
+        (per_round(Consistency::Bsp, slow), per_round(Consistency::Ssp, slow), per_round(Consistency::Asp, slow));
     eprintln!("per round with stragglers: bsp {bsp:.3e} ssp(3) {ssp:.3e} asp {asp:.3e}");
     assert!(ssp <= 0.6 * bsp && asp <= 0.6 * bsp, "bsp {bsp} ssp {ssp} asp {asp}");
     let (bsp, ssp) = (per_round(Consistency::Bsp, "none"), per_round(Consistency::Ssp, "none"));

@@ -82,7 +82,8 @@ fn print_outcome(problem: &Problem, cfg: &RunConfig, run: &TrainedRun) {
         g.mean_staleness
     );
     for f in &o.failures {
-        let detected = f.detected_s.map_or("not detected (back first)".to_string(), |d| format!("declared dead at {d:.6} s"));
+        let detected =
+            f.detected_s.map_or("not detected (back first)".to_string(), |d| format!("declared dead at {d:.6} s"));
         println!("worker {} failed at {:.6} s: {detected}", f.worker, f.failed_s);
     }
 }

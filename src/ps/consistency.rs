@@ -51,7 +51,8 @@ impl ClockTable {
     /// order or staler than the bound.
     pub fn admit(&mut self, partition: usize, clock: u32, version: u64) -> Result<(), PsError> {
         let partitions = self.next.len();
-        let expected = *self.next.get(partition).ok_or(PsError::UnknownWorker { worker: partition, workers: partitions })?;
+        let expected =
+            *self.next.get(partition).ok_or(PsError::UnknownWorker { worker: partition, workers: partitions })?;
         if clock != expected {
             return Err(PsError::OutOfOrder { partition, got: clock, expected });
         }

@@ -114,7 +114,15 @@ impl<'a, M: Backend> Trainer<'a, M> {
 
     /// `aggregated = Σ weights[k] · grads[k]`, then one optimizer step (its learning rate times
     /// `lr_scale`), then publishes the next version and releases what nobody reads.
-    pub fn apply(&mut self, grads: &[&[M::Matrix]], weights: &[f32], lr_scale: f32, time: f64, epoch: u32, detail: String) -> Result<u64, SimError> {
+    pub fn apply(
+        &mut self,
+        grads: &[&[M::Matrix]],
+        weights: &[f32],
+        lr_scale: f32,
+        time: f64,
+        epoch: u32,
+        detail: String,
+    ) -> Result<u64, SimError> {
         let b = self.b;
         b.attribute(None);
         let before = self.store.current().0;
@@ -179,7 +187,8 @@ impl<'a, M: Backend> Trainer<'a, M> {
         let wd = self.cfg.train.weight_decay as f64;
         // Sums in a fixed order (so deterministic): training passes in the order given, workers'
         // evaluations in worker order.
-        let train = |offset: usize| -> f64 { round.train_slots.iter().map(|&s| values[s * STATS_WIDTH + offset] as f64).sum() };
+        let train =
+            |offset: usize| -> f64 { round.train_slots.iter().map(|&s| values[s * STATS_WIDTH + offset] as f64).sum() };
         let eval = |offset: usize| -> f64 { (0..p).map(|i| values[eval_slot(i) * STATS_WIDTH + offset] as f64).sum() };
         let ratio = |num: f64, den: f64| if den > 0.0 { num / den } else { 0.0 };
         let decay = |norm: f32| 0.5 * wd * norm as f64;
@@ -188,7 +197,8 @@ impl<'a, M: Backend> Trainer<'a, M> {
         EpochRecord {
             epoch: round.epoch,
             version: round.version,
-            train_loss: ratio(train(stat::TRAIN + stat::LOSS), train(stat::TRAIN + stat::COUNT)) + decay(self.start_norm),
+            train_loss: ratio(train(stat::TRAIN + stat::LOSS), train(stat::TRAIN + stat::COUNT))
+                + decay(self.start_norm),
             train_acc: ratio(train(stat::TRAIN + stat::CORRECT), train(stat::TRAIN + stat::COUNT)),
             valid_loss: ratio(eval(stat::VALID + stat::LOSS), eval(stat::VALID + stat::COUNT)) + decay(next_norm),
             valid_acc: ratio(eval(stat::VALID + stat::CORRECT), eval(stat::VALID + stat::COUNT)),

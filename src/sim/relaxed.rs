@@ -19,7 +19,7 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::time::Instant;
 
-use super::cluster::{detection_time, Activity, Cluster, Consistency, Fate, FailureRecord, GradientRecord, OnFailure};
+use super::cluster::{detection_time, Activity, Cluster, Consistency, FailureRecord, Fate, GradientRecord, OnFailure};
 use super::driver::{RoundTraining, SimError, Trainer};
 use super::metered::Metered;
 use crate::backend::{Backend, MemCategory, Shape};
@@ -200,7 +200,14 @@ impl<'t, 'a, B: Backend> Loop<'t, 'a, B> {
             time_s: self.now,
         });
         let epoch = self.t.records.len() as u32 + 1;
-        self.t.log.push(self.now, epoch, EventKind::Discard, step.version, Some(host), format!("partition {}: {reason}", step.q));
+        self.t.log.push(
+            self.now,
+            epoch,
+            EventKind::Discard,
+            step.version,
+            Some(host),
+            format!("partition {}: {reason}", step.q),
+        );
         if let Some(e) = step.entry {
             self.pool.free.push(e);
         }
@@ -275,7 +282,12 @@ impl<'t, 'a, B: Backend> Loop<'t, 'a, B> {
             EventKind::Compute,
             step.version,
             Some(h),
-            format!("partition {} clock {}{}", step.q, step.clock, if factor != 1.0 { format!(", {factor:.2}× slower") } else { String::new() }),
+            format!(
+                "partition {} clock {}{}",
+                step.q,
+                step.clock,
+                if factor != 1.0 { format!(", {factor:.2}× slower") } else { String::new() }
+            ),
         );
         let generation = self.hosts[h].generation;
         self.q.at(step.compute_end, h, Ev::ComputeDone { h, generation });
@@ -292,7 +304,14 @@ impl<'t, 'a, B: Backend> Loop<'t, 'a, B> {
         ] {
             self.t.trace.interval(h, a, s0, e0, Some((q, step.clock, step.version)));
         }
-        self.t.log.push(self.now, e, EventKind::Push, step.version, Some(h), format!("partition {q} clock {}", step.clock));
+        self.t.log.push(
+            self.now,
+            e,
+            EventKind::Push,
+            step.version,
+            Some(h),
+            format!("partition {q} clock {}", step.clock),
+        );
         self.round_pushes += 1;
         self.busy[q] = false;
         self.t.store.release_reader(step.version);
@@ -318,7 +337,14 @@ impl<'t, 'a, B: Backend> Loop<'t, 'a, B> {
         if self.return_home[q] {
             self.return_home[q] = false;
             self.assignment[q] = q;
-            self.t.log.push(self.now, e, EventKind::Reassign, step.version, Some(q), format!("partition {q} back to worker {q}"));
+            self.t.log.push(
+                self.now,
+                e,
+                EventKind::Reassign,
+                step.version,
+                Some(q),
+                format!("partition {q} back to worker {q}"),
+            );
             self.try_start(q);
         }
         self.start_job();
@@ -350,11 +376,17 @@ impl<'t, 'a, B: Backend> Loop<'t, 'a, B> {
         let e = self.epoch();
         let detail = match self.cluster().consistency {
             Consistency::Asp => format!("partition {} alone (asp), staleness {}", job[0].q, staleness[0]),
-            _ => format!("clock {} over {} gradients (ssp, S = {})", job[0].clock, job.len(), self.cluster().bound.unwrap_or(0)),
+            _ => format!(
+                "clock {} over {} gradients (ssp, S = {})",
+                job[0].clock,
+                job.len(),
+                self.cluster().bound.unwrap_or(0)
+            ),
         };
         {
             let sets = &self.pool.sets;
-            let grads: Vec<&[<Metered<'a, B> as Backend>::Matrix]> = job.iter().map(|g| sets[g.entry].0.as_slice()).collect();
+            let grads: Vec<&[<Metered<'a, B> as Backend>::Matrix]> =
+                job.iter().map(|g| sets[g.entry].0.as_slice()).collect();
             // `apply` needs the trainer mutably and the pool's buffers immutably: they are apart.
             self.t.apply(&grads, &weights, lr_scale, self.now, e, detail)?;
         }
@@ -417,13 +449,38 @@ impl<'t, 'a, B: Backend> Loop<'t, 'a, B> {
         let f = self.cluster().failures[idx];
         let (h, e) = (f.worker, self.epoch());
         let version = self.t.store.current().0;
-        self.t.log.push(self.now, e, EventKind::Fail, version, Some(h), f.back_at().map_or("for good".into(), |b| format!("back at {b:.6} s")));
+        self.t.log.push(
+            self.now,
+            e,
+            EventKind::Fail,
+            version,
+            Some(h),
+            f.back_at().map_or("for good".into(), |b| format!("back at {b:.6} s")),
+        );
         if let Some(step) = self.hosts[h].step.take() {
             let end = self.now;
-            self.t.trace.interval(h, Activity::Pull, step.pull_start, step.pull_end.min(end), Some((step.q, step.clock, step.version)));
+            self.t.trace.interval(
+                h,
+                Activity::Pull,
+                step.pull_start,
+                step.pull_end.min(end),
+                Some((step.q, step.clock, step.version)),
+            );
             if step.entry.is_some() {
-                self.t.trace.interval(h, Activity::Compute, step.pull_end, step.compute_end.min(end), Some((step.q, step.clock, step.version)));
-                self.t.trace.interval(h, Activity::Push, step.compute_end, end, Some((step.q, step.clock, step.version)));
+                self.t.trace.interval(
+                    h,
+                    Activity::Compute,
+                    step.pull_end,
+                    step.compute_end.min(end),
+                    Some((step.q, step.clock, step.version)),
+                );
+                self.t.trace.interval(
+                    h,
+                    Activity::Push,
+                    step.compute_end,
+                    end,
+                    Some((step.q, step.clock, step.version)),
+                );
             }
             self.busy[step.q] = false;
             self.t.store.release_reader(step.version);
@@ -438,7 +495,12 @@ impl<'t, 'a, B: Backend> Loop<'t, 'a, B> {
         host.generation += 1;
         let det = detection_time(host.registered, self.now, self.t.cluster.heartbeat, self.t.cluster.heartbeat_timeout);
         let detected = f.back_at().is_none_or(|b| b > det);
-        self.t.trace.failures.push(FailureRecord { worker: h, failed_s: self.now, detected_s: detected.then_some(det), back_s: f.back_at() });
+        self.t.trace.failures.push(FailureRecord {
+            worker: h,
+            failed_s: self.now,
+            detected_s: detected.then_some(det),
+            back_s: f.back_at(),
+        });
         if detected {
             self.q.at(det, h, Ev::Detect(idx));
         }
@@ -463,7 +525,14 @@ impl<'t, 'a, B: Backend> Loop<'t, 'a, B> {
                 .min_by_key(|&a| (self.assignment.iter().filter(|&&x| x == a).count(), a));
             if let Some(a) = adopter {
                 self.assignment[q] = a;
-                self.t.log.push(self.now, e, EventKind::Reassign, version, Some(a), format!("partition {q} from worker {h} to worker {a}"));
+                self.t.log.push(
+                    self.now,
+                    e,
+                    EventKind::Reassign,
+                    version,
+                    Some(a),
+                    format!("partition {q} from worker {h} to worker {a}"),
+                );
                 self.try_start(a);
             }
         }
@@ -485,7 +554,14 @@ impl<'t, 'a, B: Backend> Loop<'t, 'a, B> {
                 self.return_home[h] = true;
             } else {
                 self.assignment[h] = h;
-                self.t.log.push(self.now, e, EventKind::Reassign, version, Some(h), format!("partition {h} back to worker {h}"));
+                self.t.log.push(
+                    self.now,
+                    e,
+                    EventKind::Reassign,
+                    version,
+                    Some(h),
+                    format!("partition {h} back to worker {h}"),
+                );
             }
         }
         self.try_start(h);
@@ -544,7 +620,9 @@ pub(crate) fn run<'a, B: Backend>(t: &mut Trainer<'a, Metered<'a, B>>) -> Result
         t,
         q: Queue::default(),
         fabric,
-        hosts: (0..p).map(|_| Host { alive: true, generation: 0, step: None, wait_since: None, steps: 0, registered: 0.0 }).collect(),
+        hosts: (0..p)
+            .map(|_| Host { alive: true, generation: 0, step: None, wait_since: None, steps: 0, registered: 0.0 })
+            .collect(),
         assignment: (0..p).collect(),
         busy: vec![false; p],
         unapplied: vec![0; p],
@@ -578,7 +656,14 @@ pub(crate) fn run<'a, B: Backend>(t: &mut Trainer<'a, Metered<'a, B>>) -> Result
         match ev {
             Ev::PullDone { h, generation } if l.hosts[h].generation == generation => {
                 let s = l.hosts[h].step.expect("a pull belongs to a step");
-                l.t.log.push(l.now, l.epoch(), EventKind::Pull, s.version, Some(h), format!("partition {} clock {}", s.q, s.clock));
+                l.t.log.push(
+                    l.now,
+                    l.epoch(),
+                    EventKind::Pull,
+                    s.version,
+                    Some(h),
+                    format!("partition {} clock {}", s.q, s.clock),
+                );
                 l.compute(h)?
             }
             Ev::ComputeDone { h, generation } if l.hosts[h].generation == generation => {

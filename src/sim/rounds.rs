@@ -22,7 +22,7 @@
 
 use std::time::Instant;
 
-use super::cluster::{detection_time, Activity, Fate, FailureRecord, GradientRecord, OnFailure};
+use super::cluster::{detection_time, Activity, FailureRecord, Fate, GradientRecord, OnFailure};
 use super::driver::{RoundTraining, SimError, Trainer};
 use super::metered::Metered;
 use crate::backend::{Backend, MemCategory, Shape};
@@ -135,7 +135,12 @@ fn reduce_in_topology<M: Backend>(
         }
         while partials[k].len() < level.len() {
             let g = partials[k].len();
-            partials[k].push(b.alloc(out.rows(), out.cols(), MemCategory::Gradients, &format!("ps/partial{k}_{g}_dW{layer}"))?);
+            partials[k].push(b.alloc(
+                out.rows(),
+                out.cols(),
+                MemCategory::Gradients,
+                &format!("ps/partial{k}_{g}_dW{layer}"),
+            )?);
         }
     }
     for (k, level) in levels.iter().enumerate() {
@@ -195,7 +200,14 @@ pub(crate) fn run<B: Backend>(t: &mut Trainer<'_, Metered<'_, B>>) -> Result<f64
                 down_until[h] = None;
                 for q in 0..p {
                     if q == h && assignment[q] != h {
-                        t.log.push(back, epoch, EventKind::Reassign, t.store.current().0, Some(h), format!("partition {q} back to worker {h}"));
+                        t.log.push(
+                            back,
+                            epoch,
+                            EventKind::Reassign,
+                            t.store.current().0,
+                            Some(h),
+                            format!("partition {q} back to worker {h}"),
+                        );
                         assignment[q] = h;
                     }
                 }
@@ -211,7 +223,9 @@ pub(crate) fn run<B: Backend>(t: &mut Trainer<'_, Metered<'_, B>>) -> Result<f64
         let traffic = t.model.traffic(t.problem, seed, e, par.sample_rate);
         let volumes: Vec<Vec<Vec<u64>>> = if segments.len() > 1 {
             let order = (0..layers).chain((0..layers).rev());
-            order.map(|l| traffic.rows.iter().map(|row| row.iter().map(|r| r * widths[l]).collect()).collect()).collect()
+            order
+                .map(|l| traffic.rows.iter().map(|row| row.iter().map(|r| r * widths[l]).collect()).collect())
+                .collect()
         } else {
             Vec::new()
         };
@@ -240,11 +254,23 @@ pub(crate) fn run<B: Backend>(t: &mut Trainer<'_, Metered<'_, B>>) -> Result<f64
             let Some(f) = failures.get(next_failure).filter(|f| f.at < end).copied() else { break s };
             next_failure += 1;
             let (h, at) = (f.worker, f.at);
-            t.log.push(at, epoch, EventKind::Fail, version, Some(h), f.back_at().map_or("for good".into(), |b| format!("back at {b:.6} s")));
+            t.log.push(
+                at,
+                epoch,
+                EventKind::Fail,
+                version,
+                Some(h),
+                f.back_at().map_or("for good".into(), |b| format!("back at {b:.6} s")),
+            );
             let det = detection_time(registered[h], at, cluster.heartbeat, cluster.heartbeat_timeout);
             let back = f.back_at();
             let detected = back.is_none_or(|b| b > det);
-            t.trace.failures.push(FailureRecord { worker: h, failed_s: at, detected_s: detected.then_some(det), back_s: back });
+            t.trace.failures.push(FailureRecord {
+                worker: h,
+                failed_s: at,
+                detected_s: detected.then_some(det),
+                back_s: back,
+            });
             match back {
                 Some(back) => t.trace.interval(h, Activity::Down, at, back, None),
                 None => down_for_good.push((h, at)),
@@ -297,15 +323,24 @@ pub(crate) fn run<B: Backend>(t: &mut Trainer<'_, Metered<'_, B>>) -> Result<f64
                 (OnFailure::Reassign, true, Some(a)) => {
                     for &q in &hosted {
                         assignment[q] = a;
-                        t.log.push(det, epoch, EventKind::Reassign, version, Some(a), format!("partition {q} from worker {h} to worker {a}"));
+                        t.log.push(
+                            det,
+                            epoch,
+                            EventKind::Reassign,
+                            version,
+                            Some(a),
+                            format!("partition {q} from worker {h} to worker {a}"),
+                        );
                     }
                     det
                 }
                 _ => {
-                    let back = back.ok_or_else(|| SimError::Config(super::ConfigError {
-                        key: "fail".into(),
-                        message: format!("worker {h} never comes back and no survivor can take its partition"),
-                    }))?;
+                    let back = back.ok_or_else(|| {
+                        SimError::Config(super::ConfigError {
+                            key: "fail".into(),
+                            message: format!("worker {h} never comes back and no survivor can take its partition"),
+                        })
+                    })?;
                     registered[h] = back;
                     t.log.push(back, epoch, EventKind::Register, version, Some(h), String::new());
                     let pulled = fabric.pull(h, back, set_bytes).end;
@@ -363,9 +398,23 @@ pub(crate) fn run<B: Backend>(t: &mut Trainer<'_, Metered<'_, B>>) -> Result<f64
             let layer: Vec<&B::Matrix> = grads.iter().map(|g| &g[l]).collect();
             reduce_in_topology(b, cluster.topology, &layer, &t.agg_weights, par.reduce, &mut partials[l], out, l)?;
         }
-        t.log.push(agg.reduced, epoch, EventKind::Aggregate, version, None, format!("{:?} over {p} gradients, {} topology", par.aggregate, t.cfg.cluster.topology).to_lowercase());
+        t.log.push(
+            agg.reduced,
+            epoch,
+            EventKind::Aggregate,
+            version,
+            None,
+            format!("{:?} over {p} gradients, {} topology", par.aggregate, t.cfg.cluster.topology).to_lowercase(),
+        );
         t.optimizer.step(b, t.store.master_mut(), &t.aggregated);
-        t.log.push(agg.reduced, epoch, EventKind::Update, version, None, format!("{:?}", t.cfg.train.optimizer).to_lowercase());
+        t.log.push(
+            agg.reduced,
+            epoch,
+            EventKind::Update,
+            version,
+            None,
+            format!("{:?}", t.cfg.train.optimizer).to_lowercase(),
+        );
         t.publish(published, epoch)?;
         weights_at = agg.weights_at.clone();
         for (h, &w) in weights_at.iter().enumerate() {

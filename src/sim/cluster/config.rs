@@ -136,8 +136,12 @@ impl ClusterConfig {
                 return Err(invalid("stragglers", format!("worker {worker} does not exist: there are {workers}")));
             }
         }
-        let failures =
-            self.fail.iter().map(|s| s.parse::<FailureSpec>()).collect::<Result<Vec<_>, _>>().map_err(|e| invalid("fail", e))?;
+        let failures = self
+            .fail
+            .iter()
+            .map(|s| s.parse::<FailureSpec>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| invalid("fail", e))?;
         for f in &failures {
             if f.worker >= workers {
                 return Err(invalid("fail", format!("worker {} does not exist: there are {workers}", f.worker)));
@@ -165,7 +169,8 @@ impl ClusterConfig {
         if !failures.is_empty() && workers == 1 {
             return Err(invalid("fail", "a serial run (1 worker) has no survivor to go on with"));
         }
-        if failures.iter().any(|f| f.down.is_none()) && workers - failures.iter().filter(|f| f.down.is_none()).count() == 0
+        if failures.iter().any(|f| f.down.is_none())
+            && workers - failures.iter().filter(|f| f.down.is_none()).count() == 0
         {
             return Err(invalid("fail", "every worker fails for good: nobody is left to train"));
         }

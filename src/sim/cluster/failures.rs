@@ -55,8 +55,14 @@ mod tests {
         assert_eq!((f.worker, f.at, f.down, f.back_at()), (3, 0.5, Some(0.25), Some(0.75)));
         assert_eq!(f.to_string(), "worker=3,at=0.5,down=0.25");
         assert_eq!("worker=1,at=2".parse::<FailureSpec>().unwrap().down, None);
-        for bad in ["worker=1", "at=1", "worker=1,at=-1", "worker=1,at=1,down=0", "worker=1,at=1,when=2", "worker=1,worker=2,at=1"]
-        {
+        for bad in [
+            "worker=1",
+            "at=1",
+            "worker=1,at=-1",
+            "worker=1,at=1,down=0",
+            "worker=1,at=1,when=2",
+            "worker=1,worker=2,at=1",
+        ] {
             let e = bad.parse::<FailureSpec>().unwrap_err().to_string();
             assert!(e.contains(bad), "{e}");
         }

@@ -15,4 +15,4 @@ pub use failures::FailureSpec;
 pub use heartbeat::detection_time;
 pub use spec::SpecError;
 pub use stragglers::Stragglers;
-pub use trace::{Activity, ClusterTrace, Fate, FailureRecord, GradientAccounting, GradientRecord, WorkerInterval};
+pub use trace::{Activity, ClusterTrace, FailureRecord, Fate, GradientAccounting, GradientRecord, WorkerInterval};

@@ -22,12 +22,17 @@ pub struct Fields<'a> {
 
 /// Splits `text` into fields; every key must be in `allowed`, every key in `required` present,
 /// none twice. `spec` (the whole string) is what errors quote.
-pub fn parse_fields<'a>(spec: &'a str, text: &'a str, allowed: &[&str], required: &[&str]) -> Result<Fields<'a>, SpecError> {
+pub fn parse_fields<'a>(
+    spec: &'a str,
+    text: &'a str,
+    allowed: &[&str],
+    required: &[&str],
+) -> Result<Fields<'a>, SpecError> {
     let mut values = BTreeMap::new();
     for field in text.split(',').filter(|f| !f.is_empty()) {
-        let (k, v) = field
-            .split_once('=')
-            .ok_or_else(|| SpecError::new(spec, format!("`{field}` is not key=value (keys: {})", allowed.join(", "))))?;
+        let (k, v) = field.split_once('=').ok_or_else(|| {
+            SpecError::new(spec, format!("`{field}` is not key=value (keys: {})", allowed.join(", ")))
+        })?;
         if !allowed.contains(&k) {
             return Err(SpecError::new(spec, format!("unknown key `{k}` (keys: {})", allowed.join(", "))));
         }

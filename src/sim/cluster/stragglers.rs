@@ -98,7 +98,9 @@ mod tests {
         for s in ["none", "fixed:worker=2,factor=3", "lognormal:sigma=0.5", "bernoulli:p=0.1,factor=8"] {
             assert_eq!(s.parse::<Stragglers>().unwrap().to_string(), s);
         }
-        for bad in ["slow", "fixed:worker=1", "bernoulli:p=1.5,factor=2", "lognormal:sigma=-1", "fixed:worker=x,factor=2"] {
+        for bad in
+            ["slow", "fixed:worker=1", "bernoulli:p=1.5,factor=2", "lognormal:sigma=-1", "fixed:worker=x,factor=2"]
+        {
             let e = bad.parse::<Stragglers>().unwrap_err().to_string();
             assert!(e.contains(bad), "{e}");
         }
@@ -107,7 +109,8 @@ mod tests {
     #[test]
     fn draws_are_reproducible_and_have_the_asked_rate() {
         let s: Stragglers = "bernoulli:p=0.1,factor=8".parse().unwrap();
-        let slow = (0..8).flat_map(|w| (0..1000).map(move |t| (w, t))).filter(|&(w, t)| s.factor(3, w, t) == 8.0).count();
+        let slow =
+            (0..8).flat_map(|w| (0..1000).map(move |t| (w, t))).filter(|&(w, t)| s.factor(3, w, t) == 8.0).count();
         assert!((700..900).contains(&slow), "{slow} of 8000 steps slow");
         assert_eq!(s.factor(3, 5, 77), s.factor(3, 5, 77));
         let differs = (0..200).filter(|&t| s.factor(3, 1, t) != s.factor(4, 1, t)).count();

@@ -137,7 +137,9 @@ impl ClusterTrace {
     /// Intervals sorted by worker, then start (the order of `workers.csv`).
     pub fn sorted_intervals(&self) -> Vec<WorkerInterval> {
         let mut v = self.intervals.clone();
-        v.sort_by(|a, b| a.worker.cmp(&b.worker).then(a.start_s.total_cmp(&b.start_s)).then(a.activity.cmp(&b.activity)));
+        v.sort_by(|a, b| {
+            a.worker.cmp(&b.worker).then(a.start_s.total_cmp(&b.start_s)).then(a.activity.cmp(&b.activity))
+        });
         v
     }
 }
