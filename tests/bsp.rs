@@ -51,7 +51,7 @@ fn event_log_follows_the_bsp_protocol() {
     cfg.parallel.partitions = 3;
     let (_, log) = common::train(&CpuBackend::new(), &ds, &cfg);
     let kinds: Vec<(EventKind, u64, Option<usize>)> =
-        log.events().iter().map(|e| (e.kind.clone(), e.version, e.worker)).collect();
+        log.events().iter().map(|e| (e.kind, e.version, e.worker)).collect();
     let mut want = vec![(EventKind::Publish, 0, None)];
     for v in 0..3u64 {
         want.extend((0..3).map(|w| (EventKind::Compute, v, Some(w))));

@@ -128,7 +128,7 @@ pub struct EventRow {
 
 impl From<&Event> for EventRow {
     fn from(e: &Event) -> Self {
-        let event = serde_json::to_value(&e.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let event = serde_json::to_value(e.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
         Self {
             seq: e.seq,
             time_s: e.time_s,

@@ -110,6 +110,7 @@ fn schedule(inp: &RoundInputs, stragglers: &super::cluster::Stragglers, fabric: 
 /// Sums `grads` (one set per partition) in the topology's order into `out`: flat (or ring,
 /// whose chunked order is not reproduced) with the configured reduce order, trees level by level
 /// through partial sums, each partial a `weighted_sum` on the device.
+#[allow(clippy::too_many_arguments)]
 fn reduce_in_topology<M: Backend>(
     b: &M,
     topology: Topology,
@@ -159,6 +160,8 @@ fn reduce_in_topology<M: Backend>(
     Ok(())
 }
 
+// Workers, partitions and their per-index state are parallel arrays: index loops read best.
+#[allow(clippy::needless_range_loop)]
 pub(crate) fn run<B: Backend>(t: &mut Trainer<'_, Metered<'_, B>>) -> Result<f64, SimError> {
     let b = t.b;
     let p = t.workers();
