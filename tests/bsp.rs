@@ -53,6 +53,9 @@ fn event_log_follows_the_bsp_protocol() {
     let kinds: Vec<(EventKind, u64, Option<usize>)> =
         log.events().iter().map(|e| (e.kind, e.version, e.worker)).collect();
     let mut want = vec![(EventKind::Publish, 0, None)];
+    // The workers register, then receive version 0 (later versions arrive with the broadcast).
+    want.extend((0..3).map(|w| (EventKind::Register, 0, Some(w))));
+    want.extend((0..3).map(|w| (EventKind::Pull, 0, Some(w))));
     for v in 0..3u64 {
         want.extend((0..3).map(|w| (EventKind::Compute, v, Some(w))));
         want.extend([
