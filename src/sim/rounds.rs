@@ -370,7 +370,19 @@ pub(crate) fn run<B: Backend>(t: &mut Trainer<'_, Metered<'_, B>>) -> Result<f64
         for q in 0..p {
             let h = assignment[q];
             barrier.arrive(q, version)?;
-            t.log.push(sched.ready[q], epoch, EventKind::Compute, version, Some(h), format!("partition {q}"));
+            let w = &t.model.workers[q];
+            let owned = t.problem.locals[q].num_owned;
+            let detail = if t.model.trains_with_exchange() {
+                let received: u64 = traffic.rows.iter().map(|r| r[q]).sum();
+                format!(
+                    "partition {q}: {owned} owned + {received} boundary rows received per layer, {} training",
+                    w.num_train()
+                )
+            } else {
+                let halo = w.num_rows() + w.boundary_len() - owned;
+                format!("partition {q}: {owned} owned + {halo} halo nodes, {} training", w.num_train())
+            };
+            t.log.push(sched.ready[q], epoch, EventKind::Compute, version, Some(h), detail);
             t.trace.gradients.push(GradientRecord {
                 partition: q,
                 worker: h,
