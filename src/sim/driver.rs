@@ -306,7 +306,6 @@ pub fn run<B: Backend>(
     outcome.exchange_bytes_per_epoch =
         pair_bytes.iter().map(|row| row.iter().map(|&v| v as f64 / rounds).collect()).collect();
     outcome.sim_time_s = sim_end;
-    outcome.sim_seconds_per_round = records.last().map_or(0.0, |r| r.sim_time_s) / rounds;
     outcome.max_live_versions = max_live_versions;
     outcome.gradients = GradientAccounting::of(&trace.gradients);
     outcome.failures = trace.failures.clone();

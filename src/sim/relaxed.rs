@@ -599,11 +599,10 @@ impl<'t, 'a, B: Backend> Loop<'t, 'a, B> {
             };
             self.discard(&step, g.host, reason);
         }
-        for (i, r) in self.t.trace.failures.clone().iter().enumerate() {
-            if r.back_s.is_none() {
-                let _ = i;
-                self.t.trace.interval(r.worker, Activity::Down, r.failed_s, self.now.max(r.failed_s), None);
-            }
+        let for_good: Vec<(usize, f64)> =
+            self.t.trace.failures.iter().filter(|r| r.back_s.is_none()).map(|r| (r.worker, r.failed_s)).collect();
+        for (worker, failed) in for_good {
+            self.t.trace.interval(worker, Activity::Down, failed, self.now.max(failed), None);
         }
     }
 }
