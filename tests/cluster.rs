@@ -179,3 +179,57 @@ fn same_seed_same_trace() {
     assert_eq!(oa.trace, ob.trace);
     assert_eq!(la.events(), lb.events());
 }
+
+/// Per worker, the timeline covers time from 0 without a gap, and a worker does one thing at a
+/// time, except that a push travels while the worker computes another partition it hosts.
+fn assert_timelines_tile(o: &RunOutcome, what: &str) {
+    use gcnsim::sim::cluster::Activity;
+    let intervals = o.trace.sorted_intervals();
+    let workers = intervals.iter().map(|w| w.worker + 1).max().unwrap_or(0);
+    let tol = 1e-15;
+    for h in 0..workers {
+        let mine: Vec<_> = intervals.iter().filter(|w| w.worker == h).collect();
+        assert!(!mine.is_empty(), "{what}: worker {h} has no interval");
+        assert_eq!(mine[0].start_s, 0.0, "{what}: worker {h} starts at {}", mine[0].start_s);
+        let mut covered = 0.0f64;
+        for w in &mine {
+            assert!(w.start_s <= covered + tol, "{what}: worker {h} idle in [{covered}, {}]", w.start_s);
+            covered = covered.max(w.end_s);
+        }
+        let solo: Vec<_> = mine.iter().filter(|w| w.activity != Activity::Push).collect();
+        for pair in solo.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            assert!(b.start_s >= a.end_s - tol, "{what}: worker {h}: {a:?} overlaps {b:?}");
+        }
+        for push in mine.iter().filter(|w| w.activity == Activity::Push) {
+            for other in mine.iter().filter(|w| !std::ptr::eq(*w, push)) {
+                let overlap = other.start_s < push.end_s - tol && push.start_s < other.end_s - tol;
+                let concurrent = other.activity == Activity::Compute && other.partition != push.partition;
+                assert!(!overlap || concurrent, "{what}: worker {h}: {push:?} overlaps {other:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn every_worker_timeline_tiles_time() {
+    let ds = csbm("csbm:nodes=2000");
+    for consistency in [Consistency::Bsp, Consistency::Ssp, Consistency::Asp] {
+        for (boundary, on_failure) in [
+            (Boundary::Drop, OnFailure::Reassign),
+            (Boundary::Drop, OnFailure::Wait),
+            (Boundary::Exchange, OnFailure::Wait),
+        ] {
+            if consistency != Consistency::Bsp && boundary == Boundary::Exchange {
+                continue;
+            }
+            let mut cfg = config(4, boundary, 30);
+            cfg.cluster.consistency = consistency;
+            cfg.cluster.stragglers = "bernoulli:p=0.2,factor=5".into();
+            cfg.cluster.fail = vec!["worker=1,at=0.001,down=0.008".into()];
+            cfg.cluster.on_failure = on_failure;
+            let (_, o, _) = run(&ds, &cfg);
+            assert_timelines_tile(&o, &format!("{consistency:?} {boundary:?} {on_failure:?}"));
+        }
+    }
+}

@@ -166,6 +166,69 @@ fn gpu_without_adapter_fails_and_auto_falls_back_to_cpu() {
     assert!(stderr(&auto).contains("using the CPU backend"), "{}", stderr(&auto));
 }
 
+/// Relaxed consistency, stragglers and a failure: every cluster figure has something to draw.
+const CLUSTER: &str = r#"
+name = "cluster"
+dataset = "csbm:nodes=2000"
+backend = "cpu"
+
+[base]
+epochs = 12
+partitions = 4
+boundary = "drop"
+stragglers = "bernoulli:p=0.2,factor=5"
+
+[[grid]]
+consistency = ["bsp", "asp"]
+seed = [0, 1]
+
+[[grid]]
+consistency = ["ssp"]
+staleness = [2]
+fail = [["worker=1,at=0.0004,down=0.002"]]
+on_failure = ["reassign"]
+seed = [0]
+"#;
+
+#[test]
+fn cluster_figures_are_drawn_and_redrawn_from_the_csvs() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(dir.path(), CLUSTER, "c");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = dir.path().join("c");
+    let figures = ["time", "timeline", "staleness"];
+    let svg = |stem: &str| fs::read_to_string(out.join(format!("{stem}.svg"))).unwrap();
+    let time = svg("time");
+    for s in ["against simulated time", "simulated time (", "time per round", "asp", "ssp S=2"] {
+        assert!(time.contains(s), "time.svg lacks {s:?}");
+    }
+    let timeline = svg("timeline");
+    for s in ["worker timeline", "compute", "push gradient", "wait", "down (failed)", "w3"] {
+        assert!(timeline.contains(s), "timeline.svg lacks {s:?}");
+    }
+    // BSP is never stale: only the relaxed configurations are in the staleness figure.
+    let staleness = svg("staleness");
+    assert!(staleness.contains("1 configuration never stale left out"), "staleness.svg");
+    assert!(staleness.contains("asp") && !staleness.contains(">bsp"), "staleness.svg");
+    let originals: Vec<Vec<u8>> = figures
+        .iter()
+        .flat_map(|f| ["png", "svg"].map(|x| format!("{f}.{x}")))
+        .map(|f| {
+            let bytes = fs::read(out.join(&f)).unwrap();
+            fs::remove_file(out.join(&f)).unwrap();
+            bytes
+        })
+        .collect();
+    let plot = gcnsim(&["plot", out.to_str().unwrap()]);
+    assert!(plot.status.success(), "{}", stderr(&plot));
+    let redrawn: Vec<Vec<u8>> = figures
+        .iter()
+        .flat_map(|f| ["png", "svg"].map(|x| format!("{f}.{x}")))
+        .map(|f| fs::read(out.join(&f)).unwrap_or_else(|_| panic!("{f} not redrawn")))
+        .collect();
+    assert!(originals == redrawn, "cluster figures differ when redrawn");
+}
+
 #[test]
 fn plot_redraws_every_figure_from_the_csvs() {
     let dir = tempfile::tempdir().unwrap();

@@ -159,6 +159,7 @@ fn write_results(dir: &Path, exp: &Experiment, out: &TaskOutput) -> anyhow::Resu
         runs: runs.len(),
     };
     write_json_atomic(&dir.join("env.json"), &env)?;
-    crate::report::plots::draw_all_titled(dir, &exp.name, runs, metrics)?;
+    let traces = crate::report::plots::Traces { workers: &out.workers, gradients: &out.gradients };
+    crate::report::plots::draw_all_titled(dir, &exp.name, runs, metrics, traces)?;
     Ok(())
 }

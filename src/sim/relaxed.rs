@@ -228,6 +228,8 @@ impl<'t, 'a, B: Backend> Loop<'t, 'a, B> {
             .filter(|&q| self.assignment[q] == h && !self.busy[q] && !self.return_home[q])
             .min_by_key(|&q| (self.table.clock_of(q), q))
         else {
+            // Nothing to compute yet (its partition is still with the worker that adopted it).
+            self.hosts[h].wait_since.get_or_insert(self.now);
             return;
         };
         let clock = self.table.clock_of(q);

@@ -26,7 +26,7 @@ use super::cluster::{detection_time, Activity, FailureRecord, Fate, GradientReco
 use super::driver::{RoundTraining, SimError, Trainer};
 use super::metered::Metered;
 use crate::backend::{Backend, MemCategory, Shape};
-use crate::cost::{Fabric, Topology};
+use crate::cost::{Fabric, Node, Topology};
 use crate::ps::{BspBarrier, EventKind};
 
 /// When each partition computed, in one attempt at a round.
@@ -240,6 +240,10 @@ pub(crate) fn run<B: Backend>(t: &mut Trainer<'_, Metered<'_, B>>) -> Result<f64
         }
 
         // The timing, failures applied in time order.
+        let round_weights_at = weights_at.clone();
+        // Spans a worker is down or re-registering this round: never `wait` in its timeline.
+        let mut occupied: Vec<(usize, f64, f64)> =
+            (0..p).filter_map(|h| down_until[h].map(|back| (h, f64::NEG_INFINITY, back))).collect();
         let mut not_before = vec![0.0; p];
         let mut lost_intervals = Vec::new();
         let sched = loop {
@@ -278,6 +282,7 @@ pub(crate) fn run<B: Backend>(t: &mut Trainer<'_, Metered<'_, B>>) -> Result<f64
                 Some(back) => t.trace.interval(h, Activity::Down, at, back, None),
                 None => down_for_good.push((h, at)),
             }
+            occupied.push((h, at, back.unwrap_or(f64::INFINITY)));
             if detected {
                 t.log.push(det, epoch, EventKind::Dead, version, Some(h), String::new());
             }
@@ -348,6 +353,7 @@ pub(crate) fn run<B: Backend>(t: &mut Trainer<'_, Metered<'_, B>>) -> Result<f64
                     t.log.push(back, epoch, EventKind::Register, version, Some(h), String::new());
                     let pulled = fabric.pull(h, back, set_bytes).end;
                     t.trace.interval(h, Activity::Pull, back, pulled, Some((h, e, version)));
+                    occupied.push((h, back, pulled));
                     t.log.push(pulled, epoch, EventKind::Pull, version, Some(h), String::new());
                     down_until[h] = None;
                     weights_at[h] = pulled;
@@ -395,15 +401,40 @@ pub(crate) fn run<B: Backend>(t: &mut Trainer<'_, Metered<'_, B>>) -> Result<f64
                 time_s: agg.reduced,
             });
         }
+        // A push lasts until its message reaches the server (flat), or until the aggregate
+        // exists (trees, ring: the worker takes part in the reduction until then).
+        let push_end = |q: usize| {
+            agg.messages
+                .iter()
+                .find(|m| m.from == Node::Worker(q) && m.to == Node::Server && cluster.topology == Topology::Flat)
+                .map_or(agg.reduced, |m| m.end)
+        };
+        let mut busy: Vec<Vec<(f64, f64)>> = vec![Vec::new(); p];
         for (w, a, s0, e0, q) in lost_intervals.into_iter().chain(sched.intervals.iter().copied()) {
             t.trace.interval(w, a, s0, e0, Some((q, e, version)));
+            busy[w].push((s0, e0));
         }
-        for h in 0..p {
-            if let Some(first) = (0..p).filter(|&q| assignment[q] == h).map(|q| sched.start[q]).min_by(f64::total_cmp) {
-                t.trace.interval(h, Activity::Wait, weights_at[h], first, None);
+        for q in 0..p {
+            let h = assignment[q];
+            t.trace.interval(h, Activity::Push, sched.ready[q], push_end(q), Some((q, e, version)));
+            busy[h].push((sched.ready[q], push_end(q)));
+        }
+        for &(h, s0, e0) in &occupied {
+            busy[h].push((s0, e0));
+        }
+        // Whatever else a worker does between holding this round's weights and the next
+        // version's publication is waiting: for a restart, for the barrier, for the update.
+        for (h, spans) in busy.iter_mut().enumerate() {
+            spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let mut cursor = round_weights_at[h];
+            for &(s0, e0) in spans.iter() {
+                if s0 > cursor {
+                    t.trace.interval(h, Activity::Wait, cursor, s0, None);
+                }
+                cursor = cursor.max(e0);
             }
-            if let Some(last) = (0..p).filter(|&q| assignment[q] == h).map(|q| sched.ready[q]).max_by(f64::total_cmp) {
-                t.trace.interval(h, Activity::Push, last, agg.reduced, Some((h, e, version)));
+            if published > cursor {
+                t.trace.interval(h, Activity::Wait, cursor, published, None);
             }
         }
         barrier.advance()?;
@@ -433,7 +464,8 @@ pub(crate) fn run<B: Backend>(t: &mut Trainer<'_, Metered<'_, B>>) -> Result<f64
         t.publish(published, epoch)?;
         weights_at = agg.weights_at.clone();
         for (h, &w) in weights_at.iter().enumerate() {
-            if down_until[h].is_none() {
+            // A worker back from a failure by the broadcast receives it too.
+            if down_until[h].is_none_or(|back| back <= published) {
                 t.trace.interval(h, Activity::Pull, published.min(w), w, Some((h, e + 1, version + 1)));
             }
         }

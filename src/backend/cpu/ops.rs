@@ -122,12 +122,13 @@ pub fn sample_boundary(
     out: &mut [f32],
 ) {
     for r in 0..base.rows {
-        for e in base.row_ptr[r] as usize..base.row_ptr[r + 1] as usize {
+        let entries = base.row_ptr[r] as usize..base.row_ptr[r + 1] as usize;
+        for (e, slot) in entries.clone().zip(&mut out[entries]) {
             let local = match layout {
                 SparseLayout::NodeRows => r,
                 SparseLayout::NodeCols => base.col_idx[e] as usize,
             };
-            out[e] = if local < first_boundary {
+            *slot = if local < first_boundary {
                 base.values[e]
             } else if rng::mask_uniform(spec.stream, node_ids[local], 0) >= spec.rate {
                 base.values[e] * spec.scale

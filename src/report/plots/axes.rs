@@ -199,6 +199,17 @@ pub(super) fn fmt_count(v: f64) -> String {
     }
 }
 
+/// The unit that shows `max_s` seconds as numbers between about 2 and 2000: (multiplier, name).
+pub(super) fn time_unit(max_s: f64) -> (f64, &'static str) {
+    if max_s >= 2.0 {
+        (1.0, "s")
+    } else if max_s >= 2e-3 {
+        (1e3, "ms")
+    } else {
+        (1e6, "µs")
+    }
+}
+
 /// Bytes in binary units: 512 B, 4 KiB, 1.5 MiB.
 pub(super) fn fmt_bytes(v: f64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];

@@ -155,38 +155,6 @@ fn differences_to_serial(groups: &[Group<'_>]) -> Vec<Option<Curve>> {
         .collect()
 }
 
-/// All bands first, then the lines in legend order, then markers: bands never cover a line,
-/// the thick serial line lies underneath, framing any run that reproduces it exactly, and
-/// the staggered markers show every label even where lines coincide. With `clip`, lines and
-/// bands stop at the y-axis bounds.
-fn draw_curves<DB: DrawingBackend, X: Ranged<ValueType = f64>, Y: Ranged<ValueType = f64>>(
-    chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
-    curves: &[Curve],
-    looks: &[Look],
-    clip: Option<(f64, f64)>,
-) -> PlotResult<DB> {
-    let clamp = |pts: &[(f64, f64)]| match clip {
-        Some((lo, hi)) => pts.iter().map(|&(x, y)| (x, y.clamp(lo, hi))).collect(),
-        None => pts.to_vec(),
-    };
-    for (c, l) in curves.iter().zip(looks) {
-        draw_band(chart, &clamp(&c.lo), &clamp(&c.hi), *l)?;
-    }
-    let mut visible: Vec<(Vec<(f64, f64)>, Look)> = Vec::new();
-    for (c, l) in curves.iter().zip(looks) {
-        let parts = match clip {
-            Some((lo, hi)) => clip_y(&c.mean, lo, hi),
-            None => vec![c.mean.clone()],
-        };
-        for part in parts {
-            draw_line(chart, part.clone(), *l)?;
-            visible.push((part, *l));
-        }
-    }
-    let marked: Vec<_> = visible.iter().map(|(pts, l)| (&pts[..], *l)).collect();
-    draw_curve_markers(chart, &marked)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

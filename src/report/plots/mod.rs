@@ -1,6 +1,8 @@
-//! Figures of an experiment's results folder, drawn from `runs.csv` and `metrics.csv` alone:
-//! `convergence`, `memory` and (with several partition counts) `partitions`, each as PNG and
-//! SVG from the same drawing code.
+//! Figures of an experiment's results folder, drawn from its CSVs alone: `convergence`,
+//! `memory` and (with several partition counts) `partitions` from `runs.csv` and `metrics.csv`;
+//! `time` (convergence against simulated time), `timeline` (per-worker Gantt, from
+//! `workers.csv`) and, when any gradient was stale, `staleness` (from `gradients.csv`). Each is
+//! written as PNG and SVG from the same drawing code.
 //!
 //! Text uses DejaVu Sans embedded in the binary (plotters' `ab_glyph` feature), so drawing
 //! needs no system font library; PNG text is rasterized by `text::GlyphText`, which fixes
@@ -12,8 +14,11 @@ mod legend;
 mod memory;
 mod partitions;
 mod series;
+mod staleness;
 mod style;
 mod text;
+mod time;
+mod timeline;
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -27,9 +32,12 @@ use plotters::prelude::*;
 pub use convergence::draw_convergence;
 pub use memory::draw_memory;
 pub use partitions::draw_partitions;
+pub use staleness::draw_staleness;
+pub use time::draw_time;
+pub use timeline::draw_timeline;
 
 use super::atomic::{write_atomic, ReportError};
-use super::rows::{LongMetricsRow, RunRow};
+use super::rows::{LongGradientRow, LongMetricsRow, LongWorkerRow, RunRow};
 
 /// Pixel size of every PNG (and the SVG canvas).
 pub const FIGURE_SIZE: (u32, u32) = (1600, 1000);
@@ -55,6 +63,8 @@ fn ensure_font() -> Result<(), String> {
 pub fn redraw(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     if dir.join("runs.csv").is_file() {
         let (runs, metrics) = read_results(dir)?;
+        let (workers, gradients) = read_traces(dir)?;
+        let traces = Traces { workers: &workers, gradients: &gradients };
         if runs.is_empty() {
             return Err(ReportError::Format { path: dir.join("runs.csv"), message: "no runs".into() });
         }
@@ -64,13 +74,14 @@ pub fn redraw(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
             .and_then(|t| t.parse::<toml::Table>().ok())
             .and_then(|t| t.get("name").and_then(|n| n.as_str()).map(str::to_string));
         return match name {
-            Some(name) => draw_all_titled(dir, &name, &runs, &metrics),
-            None => draw_all(dir, &runs, &metrics),
+            Some(name) => draw_all_titled(dir, &name, &runs, &metrics, traces),
+            None => draw_all(dir, &runs, &metrics, traces),
         };
     }
     if dir.join("summary.json").is_file() {
         let (title, runs, metrics) = read_train_run(dir)?;
-        return draw_all_titled(dir, &title, &runs, &metrics);
+        let (workers, gradients) = read_train_traces(dir, &runs[0].run_id)?;
+        return draw_all_titled(dir, &title, &runs, &metrics, Traces { workers: &workers, gradients: &gradients });
     }
     Err(ReportError::Format {
         path: dir.to_path_buf(),
@@ -103,6 +114,31 @@ fn read_train_run(dir: &Path) -> Result<(String, Vec<RunRow>, Vec<LongMetricsRow
     let run = RunRow::new("train", &label, &s.config, &s.outcome, &s.partitioning, &metrics);
     let long = metrics.iter().map(|m| LongMetricsRow::new(&run, m)).collect();
     Ok((format!("train on {}", s.dataset), vec![run], long))
+}
+
+/// One `train --out` run's `workers.csv` and `gradients.csv` (rows without a run id) as an
+/// experiment's, under `run_id`; empty where a file is absent.
+fn read_train_traces(dir: &Path, run_id: &str) -> Result<(Vec<LongWorkerRow>, Vec<LongGradientRow>), ReportError> {
+    let workers: Vec<crate::sim::cluster::WorkerInterval> = read_csv_if_present(&dir.join("workers.csv"))?;
+    let gradients: Vec<crate::sim::cluster::GradientRecord> = read_csv_if_present(&dir.join("gradients.csv"))?;
+    Ok((
+        workers.iter().map(|w| LongWorkerRow::new(run_id, w)).collect(),
+        gradients.iter().map(|g| LongGradientRow::new(run_id, g)).collect(),
+    ))
+}
+
+/// `dir/workers.csv` and `dir/gradients.csv` of an experiment; empty where a file is absent
+/// (results written before the simulated cluster).
+pub fn read_traces(dir: &Path) -> Result<(Vec<LongWorkerRow>, Vec<LongGradientRow>), ReportError> {
+    Ok((read_csv_if_present(&dir.join("workers.csv"))?, read_csv_if_present(&dir.join("gradients.csv"))?))
+}
+
+fn read_csv_if_present<R: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<R>, ReportError> {
+    if path.exists() {
+        read_csv(path)
+    } else {
+        Ok(Vec::new())
+    }
 }
 
 /// Reads `dir/runs.csv` and `dir/metrics.csv`. A row that does not parse is reported with
@@ -144,12 +180,23 @@ enum Figure {
     Convergence,
     Memory,
     Partitions,
+    Time,
+    Timeline,
+    Staleness,
+}
+
+/// The simulated cluster's records the `timeline` and `staleness` figures read.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Traces<'a> {
+    pub workers: &'a [LongWorkerRow],
+    pub gradients: &'a [LongGradientRow],
 }
 
 struct Inputs<'a> {
     experiment: &'a str,
     runs: &'a [RunRow],
     metrics: &'a [LongMetricsRow],
+    traces: Traces<'a>,
 }
 
 impl Figure {
@@ -158,6 +205,17 @@ impl Figure {
             Figure::Convergence => "convergence",
             Figure::Memory => "memory",
             Figure::Partitions => "partitions",
+            Figure::Time => "time",
+            Figure::Timeline => "timeline",
+            Figure::Staleness => "staleness",
+        }
+    }
+
+    /// Pixel size: [`FIGURE_SIZE`], except the timeline, whose height follows its rows.
+    fn size(self, inputs: &Inputs<'_>) -> (u32, u32) {
+        match self {
+            Figure::Timeline => timeline::timeline_size(inputs.runs, inputs.traces.workers),
+            _ => FIGURE_SIZE,
         }
     }
 
@@ -170,17 +228,28 @@ impl Figure {
             Figure::Convergence => draw_convergence(root, inputs.experiment, inputs.metrics),
             Figure::Memory => draw_memory(root, inputs.experiment, inputs.metrics),
             Figure::Partitions => draw_partitions(root, inputs.experiment, inputs.runs),
+            Figure::Time => draw_time(root, inputs.experiment, inputs.runs, inputs.metrics),
+            Figure::Timeline => draw_timeline(root, inputs.experiment, inputs.runs, inputs.traces.workers),
+            Figure::Staleness => {
+                draw_staleness(root, inputs.experiment, inputs.runs, inputs.metrics, inputs.traces.gradients)
+            }
         }
     }
 }
 
 /// Draws every figure into `dir` as PNG and SVG and returns the paths written. The
-/// experiment name in the titles is `dir`'s folder name. `partitions` needs runs with at
-/// least two distinct partition counts and is skipped otherwise.
-pub fn draw_all(dir: &Path, runs: &[RunRow], metrics: &[LongMetricsRow]) -> Result<Vec<PathBuf>, ReportError> {
+/// experiment name in the titles is `dir`'s folder name. A figure without its data is skipped:
+/// `partitions` needs at least two distinct partition counts, `time` simulated time, `timeline`
+/// worker intervals, `staleness` a stale gradient.
+pub fn draw_all(
+    dir: &Path,
+    runs: &[RunRow],
+    metrics: &[LongMetricsRow],
+    traces: Traces<'_>,
+) -> Result<Vec<PathBuf>, ReportError> {
     let named = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
     let name = named(dir).or_else(|| named(&dir.canonicalize().ok()?)).unwrap_or_else(|| "experiment".into());
-    draw_all_titled(dir, &name, runs, metrics)
+    draw_all_titled(dir, &name, runs, metrics, traces)
 }
 
 /// As [`draw_all`], with the experiment name given (the runner draws into a staging folder).
@@ -189,12 +258,22 @@ pub fn draw_all_titled(
     name: &str,
     runs: &[RunRow],
     metrics: &[LongMetricsRow],
+    traces: Traces<'_>,
 ) -> Result<Vec<PathBuf>, ReportError> {
     ensure_font().map_err(|m| plot_error(dir, m))?;
-    let inputs = Inputs { experiment: name, runs, metrics };
+    let inputs = Inputs { experiment: name, runs, metrics, traces };
     let mut figures = vec![Figure::Convergence, Figure::Memory];
     if runs.iter().map(|r| r.partitions).collect::<BTreeSet<_>>().len() >= 2 {
         figures.push(Figure::Partitions);
+    }
+    if time::has_simulated_time(metrics) {
+        figures.push(Figure::Time);
+    }
+    if timeline::has_timeline(traces.workers) {
+        figures.push(Figure::Timeline);
+    }
+    if staleness::has_staleness(traces.gradients) {
+        figures.push(Figure::Staleness);
     }
     let mut written = Vec::with_capacity(2 * figures.len());
     for fig in figures {
@@ -215,7 +294,7 @@ fn plot_error(path: &Path, e: impl std::fmt::Display) -> ReportError {
 /// Renders into memory and writes the encoded PNG atomically: plotters' own file output
 /// picks the format from the extension, which the temporary name does not have.
 fn write_png(path: &Path, fig: Figure, inputs: &Inputs<'_>) -> Result<(), ReportError> {
-    let (w, h) = FIGURE_SIZE;
+    let (w, h) = fig.size(inputs);
     let mut rgb = vec![0u8; 3 * w as usize * h as usize];
     {
         let root = text::GlyphText(BitMapBackend::with_buffer(&mut rgb, (w, h))).into_drawing_area();
@@ -228,7 +307,7 @@ fn write_png(path: &Path, fig: Figure, inputs: &Inputs<'_>) -> Result<(), Report
 fn write_svg(path: &Path, fig: Figure, inputs: &Inputs<'_>) -> Result<(), ReportError> {
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, FIGURE_SIZE).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, fig.size(inputs)).into_drawing_area();
         fig.draw(&root, inputs).map_err(|e| plot_error(path, e))?;
     }
     write_atomic(path, |out| out.write_all(svg.as_bytes()))

@@ -78,6 +78,9 @@ fn boundary_style(name: &str, all: &[&str]) -> (Dash, Marker) {
 }
 
 /// Three panels against P (categorical axis: 1, 2, 4, … as present in runs.csv).
+/// A linear panel: caption, y-axis description, its series and the value each run gives.
+type PanelSpec<'a> = (&'a str, &'a str, &'a [&'a Series<'a>], fn(&RunRow) -> f64);
+
 pub fn draw_partitions<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     experiment: &str,
@@ -170,7 +173,7 @@ pub fn draw_partitions<DB: DrawingBackend>(
     let x = Ticked::categories(ps.len()).range();
     let p_names: Vec<String> = ps.iter().map(|p| p.to_string()).collect();
     let x_fmt = |v: &f64| p_names.get(v.round().max(0.0) as usize).cloned().unwrap_or_default();
-    let specs: [(&str, &str, &[&Series], fn(&RunRow) -> f64); 3] = [
+    let specs: [PanelSpec<'_>; 3] = [
         ("(a) edge cut", "edges cut (undirected)", &cut, |r| r.edge_cut as f64),
         ("", "nodes held, owned elsewhere (sum)", &with_halo, halo_value),
         ("(d) final test accuracy", "test accuracy (fraction correct)", &acc, |r| r.final_test_acc),

@@ -62,6 +62,56 @@ pub(super) fn draw_curve_markers<DB: DrawingBackend, X: Ranged<ValueType = f64>,
     Ok(())
 }
 
+/// All bands first, then the lines in legend order, then markers: bands never cover a line,
+/// the thick serial line lies underneath, framing any run that reproduces it exactly, and
+/// the staggered markers show every label even where lines coincide. With `clip`, lines and
+/// bands stop at the y-axis bounds.
+pub(super) fn draw_curves<DB: DrawingBackend, X: Ranged<ValueType = f64>, Y: Ranged<ValueType = f64>>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    curves: &[Curve],
+    looks: &[Look],
+    clip: Option<(f64, f64)>,
+) -> PlotResult<DB> {
+    let clamp = |pts: &[(f64, f64)]| match clip {
+        Some((lo, hi)) => pts.iter().map(|&(x, y)| (x, y.clamp(lo, hi))).collect(),
+        None => pts.to_vec(),
+    };
+    for (c, l) in curves.iter().zip(looks) {
+        draw_band(chart, &clamp(&c.lo), &clamp(&c.hi), *l)?;
+    }
+    let mut visible: Vec<(Vec<(f64, f64)>, Look)> = Vec::new();
+    for (c, l) in curves.iter().zip(looks) {
+        let parts = match clip {
+            Some((lo, hi)) => clip_y(&c.mean, lo, hi),
+            None => vec![c.mean.clone()],
+        };
+        for part in parts {
+            draw_line(chart, part.clone(), *l)?;
+            visible.push((part, *l));
+        }
+    }
+    let marked: Vec<_> = visible.iter().map(|(pts, l)| (&pts[..], *l)).collect();
+    draw_curve_markers(chart, &marked)
+}
+
+/// Labels without the words all of them share (each label a space-separated list of words):
+/// (the shared words, said once in a title; each label's rest). With fewer than two labels,
+/// or where a label would be left empty, nothing is shortened.
+pub(super) fn shorten_labels(labels: &[&str]) -> (String, Vec<String>) {
+    let keep_all = || (String::new(), labels.iter().map(|l| l.to_string()).collect());
+    if labels.len() < 2 {
+        return keep_all();
+    }
+    let common: Vec<&str> =
+        labels[0].split(' ').filter(|w| labels.iter().all(|l| l.split(' ').any(|x| x == *w))).collect();
+    let rest: Vec<String> =
+        labels.iter().map(|l| l.split(' ').filter(|w| !common.contains(w)).collect::<Vec<_>>().join(" ")).collect();
+    if common.is_empty() || rest.iter().any(String::is_empty) {
+        return keep_all();
+    }
+    (common.join(" "), rest)
+}
+
 /// Metric rows of one label (the configuration without the seed).
 pub(super) struct Group<'a> {
     pub label: String,
@@ -143,6 +193,14 @@ pub(super) fn looks(groups: &[Group<'_>]) -> Vec<Look> {
         .collect()
 }
 
+/// The look of each label the per-configuration figures draw, the same in every figure:
+/// the groups of [`focus`] (keep_versions runs left out), in legend order.
+pub(super) fn label_looks(metrics: &[LongMetricsRow]) -> Vec<(String, Look)> {
+    let all: Vec<Group<'_>> = group_by_label(metrics).into_iter().filter(|g| !g.keep_versions).collect();
+    let (groups, _) = focus(all);
+    groups.iter().zip(looks(&groups)).map(|(g, l)| (g.label.clone(), l)).collect()
+}
+
 /// Mean and min–max over seeds at each epoch.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Curve {
@@ -181,6 +239,42 @@ impl Curve {
             c.hi.push((x, hi));
         }
         c
+    }
+
+    /// Against simulated time: at each epoch, the mean over seeds of both `sim_time_s` and the
+    /// value (band: the value's min–max). Seeds reach an epoch at different times (stragglers
+    /// are drawn per seed), so the curve follows their mean time.
+    pub fn over_time(
+        rows: &[&LongMetricsRow],
+        value: impl Fn(&LongMetricsRow) -> f64,
+        keep: impl Fn(f64) -> bool,
+    ) -> Self {
+        let mut per_epoch: BTreeMap<u32, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+        for r in rows {
+            let v = value(r);
+            if v.is_finite() && keep(v) && r.sim_time_s.is_finite() {
+                let (times, values) = per_epoch.entry(r.epoch).or_default();
+                times.push(r.sim_time_s);
+                values.push(v);
+            }
+        }
+        let mut c = Curve::default();
+        for (times, values) in per_epoch.into_values() {
+            let t = times.iter().sum::<f64>() / times.len() as f64;
+            let mean = values.iter().sum::<f64>() / values.len() as f64;
+            c.mean.push((t, mean));
+            c.lo.push((t, values.iter().copied().fold(f64::INFINITY, f64::min)));
+            c.hi.push((t, values.iter().copied().fold(f64::NEG_INFINITY, f64::max)));
+        }
+        c
+    }
+
+    /// The same curve with x multiplied by `k` (a change of time unit).
+    pub fn scale_x(mut self, k: f64) -> Self {
+        for pts in [&mut self.mean, &mut self.lo, &mut self.hi] {
+            pts.iter_mut().for_each(|p| p.0 *= k);
+        }
+        self
     }
 
     pub fn y_bounds(&self) -> Option<(f64, f64)> {
@@ -231,6 +325,17 @@ pub(super) fn clip_y(points: &[(f64, f64)], lo: f64, hi: f64) -> Vec<Vec<(f64, f
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shared_words_leave_the_labels() {
+        let (common, rest) = shorten_labels(&["P=8 metis bsp cpu", "P=8 metis ssp S=3 cpu"]);
+        assert_eq!(common, "P=8 metis cpu");
+        assert_eq!(rest, ["bsp", "ssp S=3"]);
+        // A label made only of shared words keeps everything.
+        let (common, rest) = shorten_labels(&["P=8 bsp", "P=8 bsp stragglers"]);
+        assert_eq!((common.as_str(), rest[0].as_str()), ("", "P=8 bsp"));
+        assert_eq!(shorten_labels(&["alone"]).1, ["alone"]);
+    }
 
     #[test]
     fn clip_y_cuts_lines_at_the_bounds() {

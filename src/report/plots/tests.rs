@@ -250,15 +250,24 @@ fn leftovers(dir: &Path) -> Vec<String> {
 }
 
 #[test]
-fn draw_all_writes_six_figures() {
+fn draw_all_writes_every_figure_with_its_data() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("demo-experiment");
     let (runs, metrics) = synthetic();
-    let written = draw_all(&dir, &runs, &metrics).unwrap();
+    let written = draw_all(&dir, &runs, &metrics, Traces::default()).unwrap();
     let names: Vec<_> = written.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
     assert_eq!(
         names,
-        ["convergence.png", "convergence.svg", "memory.png", "memory.svg", "partitions.png", "partitions.svg"]
+        [
+            "convergence.png",
+            "convergence.svg",
+            "memory.png",
+            "memory.svg",
+            "partitions.png",
+            "partitions.svg",
+            "time.png",
+            "time.svg"
+        ]
     );
     for path in &written {
         let bytes = fs::read(path).unwrap();
@@ -301,8 +310,8 @@ fn one_partition_count_skips_the_partitions_figure() {
     let tmp = tempfile::tempdir().unwrap();
     // P = 4 only, no keep_versions run: memory draws totals and categories only.
     let (runs, metrics) = synthetic_from(&CONFIGS[2..3]);
-    let written = draw_all(tmp.path(), &runs, &metrics).unwrap();
-    assert_eq!(written.len(), 4);
+    let written = draw_all(tmp.path(), &runs, &metrics, Traces::default()).unwrap();
+    assert_eq!(written.len(), 6, "convergence, memory and time");
     assert!(!tmp.path().join("partitions.png").exists());
     let memory = fs::read_to_string(tmp.path().join("memory.svg")).unwrap();
     assert!(!memory.contains("keep_versions (no release)"));
@@ -313,7 +322,7 @@ fn one_partition_count_skips_the_partitions_figure() {
 #[test]
 fn empty_results_still_draw() {
     let tmp = tempfile::tempdir().unwrap();
-    assert_eq!(draw_all(tmp.path(), &[], &[]).unwrap().len(), 4);
+    assert_eq!(draw_all(tmp.path(), &[], &[], Traces::default()).unwrap().len(), 4);
 }
 
 #[test]
@@ -368,11 +377,11 @@ fn render_synthetic_for_inspection() {
         .map(PathBuf::from)
         .unwrap_or_else(|| std::env::temp_dir().join("gcnsim-plots"));
     let (runs, metrics) = synthetic();
-    draw_all(&out.join("synthetic"), &runs, &metrics).unwrap();
+    draw_all(&out.join("synthetic"), &runs, &metrics, Traces::default()).unwrap();
     let (runs, metrics) = synthetic_from(&CONFIGS[..3]);
-    draw_all(&out.join("no-keep"), &runs, &metrics).unwrap();
+    draw_all(&out.join("no-keep"), &runs, &metrics, Traces::default()).unwrap();
     let (runs, metrics) = synthetic_from(&many_configs());
-    draw_all(&out.join("many"), &runs, &metrics).unwrap();
+    draw_all(&out.join("many"), &runs, &metrics, Traces::default()).unwrap();
 }
 
 /// Serial plus every P ∈ {2, 4, 8, 16} × partitioner × boundary: 17 labels, more than the
@@ -402,5 +411,5 @@ fn many_configs() -> Vec<Config> {
 fn many_labels_draw() {
     let tmp = tempfile::tempdir().unwrap();
     let (runs, metrics) = synthetic_from(&many_configs());
-    assert_eq!(draw_all(tmp.path(), &runs, &metrics).unwrap().len(), 6);
+    assert_eq!(draw_all(tmp.path(), &runs, &metrics, Traces::default()).unwrap().len(), 8);
 }

@@ -276,7 +276,8 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_key() {
-        let cases: Vec<(Box<dyn Fn(&mut ClusterConfig)>, &str)> = vec![
+        type Case = (Box<dyn Fn(&mut ClusterConfig)>, &'static str);
+        let cases: Vec<Case> = vec![
             (Box::new(|c| c.device_profile = "b200".into()), "device_profile"),
             (Box::new(|c| c.network = "carrier-pigeon".into()), "network"),
             (Box::new(|c| c.topology = "star".into()), "topology"),
