@@ -233,3 +233,64 @@ fn every_worker_timeline_tiles_time() {
         }
     }
 }
+
+/// `tests/golden/lockstep_bsp.csv` holds the learning columns of `metrics.csv` as written by the
+/// driver before the simulated cluster (commit afd35b2: workers ran one after another, with no
+/// clock), for `gcnsim train --epochs 40 --backend cpu ARGS`. The event-driven BSP driver must
+/// reproduce them byte for byte, with or without stragglers and as SSP with S = 0.
+#[test]
+fn bsp_reproduces_the_lockstep_driver_bit_for_bit() {
+    use std::collections::BTreeMap;
+    let golden = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/lockstep_bsp.csv");
+    let mut reader = csv::Reader::from_path(golden).unwrap();
+    let mut expected: BTreeMap<String, Vec<Vec<String>>> = BTreeMap::new();
+    for row in reader.records() {
+        let row = row.unwrap();
+        expected.entry(row[0].to_string()).or_default().push(row.iter().skip(1).map(str::to_string).collect());
+    }
+    assert_eq!(expected.len(), 8, "{golden}");
+    let columns = ["epoch", "train_loss", "train_acc", "valid_loss", "valid_acc", "test_loss", "test_acc"];
+    let tmp = tempfile::tempdir().unwrap();
+    let mut compared = 0;
+    for (k, (args, rows)) in expected.iter().enumerate() {
+        let mut args: Vec<String> = args.split(' ').map(str::to_string).collect();
+        if let Some(i) = args.iter().position(|a| a == "cora") {
+            let Some(dir) = gcnsim::data::testdata::dataset_dir("cora") else { continue };
+            args[i] = dir.to_string_lossy().into_owned();
+        }
+        // Independent partitions also run with stragglers and as SSP(0): time moves, arithmetic not.
+        let independent = args.iter().any(|a| a == "replicate" || a == "drop");
+        let variants: &[&[&str]] = if independent {
+            &[&[], &["--stragglers", "bernoulli:p=0.3,factor=6"], &["--consistency", "ssp", "--staleness", "0"]]
+        } else {
+            &[&[]]
+        };
+        for (v, extra) in variants.iter().enumerate() {
+            let out = tmp.path().join(format!("run-{k}-{v}"));
+            let o = std::process::Command::new(env!("CARGO_BIN_EXE_gcnsim"))
+                .args(["train", "--epochs", "40", "--backend", "cpu", "--out", out.to_str().unwrap()])
+                .args(&args)
+                .args(*extra)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{args:?} {extra:?}: {}", String::from_utf8_lossy(&o.stderr));
+            let mut reader = csv::Reader::from_path(out.join("metrics.csv")).unwrap();
+            let headers = reader.headers().unwrap().clone();
+            let index: Vec<usize> =
+                columns.iter().map(|c| headers.iter().position(|h| h == *c).expect("column")).collect();
+            let got: Vec<Vec<String>> = reader
+                .records()
+                .map(|r| {
+                    let r = r.unwrap();
+                    index.iter().map(|&i| r[i].to_string()).collect()
+                })
+                .collect();
+            assert_eq!(got.len(), rows.len(), "{args:?} {extra:?}");
+            for (g, want) in got.iter().zip(rows) {
+                assert_eq!(g, want, "{args:?} {extra:?}: epoch {}", want[0]);
+            }
+            compared += 1;
+        }
+    }
+    assert!(compared >= 8, "only {compared} runs compared");
+}
