@@ -147,3 +147,50 @@ fn one_submission_per_epoch() {
     let per_epoch: Vec<u64> = submissions.windows(2).map(|w| w[1] - w[0]).collect();
     assert_eq!(per_epoch, vec![1; 5], "submissions per epoch");
 }
+
+/// The simulated cluster on the GPU backend: the same seed twice gives identical metrics, worker
+/// timelines, gradient fates and events; and since the clock follows the kernels' shapes, not
+/// their values, the timeline and event order are the CPU backend's too.
+#[test]
+fn cluster_runs_are_deterministic_on_the_gpu() {
+    use gcnsim::sim::{Boundary, Consistency, EpochRecord, OnFailure, RunOutcome};
+    if gpu_for_tests().is_none() {
+        return;
+    }
+    let ds = common::csbm("csbm:nodes=2000");
+    for consistency in [Consistency::Bsp, Consistency::Ssp, Consistency::Asp] {
+        let mut cfg = RunConfig::default();
+        cfg.train.epochs = 15;
+        cfg.parallel.partitions = 4;
+        cfg.parallel.boundary = if consistency == Consistency::Bsp { Boundary::Exchange } else { Boundary::Drop };
+        cfg.cluster.consistency = consistency;
+        cfg.cluster.staleness = 2;
+        cfg.cluster.stragglers = "bernoulli:p=0.2,factor=5".into();
+        cfg.cluster.fail = vec!["worker=2,at=0.0004,down=0.006".into()];
+        cfg.cluster.on_failure = OnFailure::Reassign;
+        let problem = sim::prepare(&ds, &cfg).unwrap();
+        let run = |b: &dyn Fn(&mut EventLog) -> (Vec<EpochRecord>, RunOutcome)| {
+            let mut log = EventLog::default();
+            let (records, outcome) = b(&mut log);
+            let records: Vec<EpochRecord> = records.into_iter().map(|r| EpochRecord { wall_ms: 0.0, ..r }).collect();
+            (records, outcome, log)
+        };
+        // A fresh device per run, as two runs of the program have: a reused one keeps pooled
+        // buffers, which moves the first round's peak memory by a few bytes.
+        let on_gpu = |log: &mut EventLog| {
+            let gpu = gpu_for_tests().expect("the adapter found above");
+            sim::run(&gpu, &problem, &cfg, log, &mut |_| {}).unwrap()
+        };
+        let (a, oa, la) = run(&on_gpu);
+        let (b, ob, lb) = run(&on_gpu);
+        assert_eq!(a, b, "{consistency:?}: metrics");
+        assert_eq!(oa.trace, ob.trace, "{consistency:?}: workers and gradients");
+        assert_eq!(la.events(), lb.events(), "{consistency:?}: events");
+        let cpu = CpuBackend::new();
+        let (_, oc, lc) = run(&|log: &mut EventLog| sim::run(&cpu, &problem, &cfg, log, &mut |_| {}).unwrap());
+        assert_eq!(oa.trace.sorted_intervals(), oc.trace.sorted_intervals(), "{consistency:?}: GPU and CPU timelines");
+        let kinds = |l: &EventLog| l.events().iter().map(|e| (e.kind, e.worker, e.time_s)).collect::<Vec<_>>();
+        assert_eq!(kinds(&la), kinds(&lc), "{consistency:?}: GPU and CPU event order");
+        assert!(!oa.failures.is_empty(), "{consistency:?}: the failure happened");
+    }
+}
