@@ -294,3 +294,23 @@ fn bsp_reproduces_the_lockstep_driver_bit_for_bit() {
     }
     assert!(compared >= 8, "only {compared} runs compared");
 }
+
+/// `compute_time = measured` times each kernel as the CPU backend runs it: BSP's arithmetic is
+/// unchanged, the clock follows this machine.
+#[test]
+fn measured_compute_time_moves_the_clock_not_the_arithmetic() {
+    use gcnsim::sim::cluster::ComputeTime;
+    let ds = csbm("csbm:nodes=2000");
+    let model = config(4, Boundary::Replicate, 10);
+    let mut measured = model.clone();
+    measured.cluster.compute_time = ComputeTime::Measured;
+    let (a, oa, _) = run(&ds, &model);
+    let (b, ob, _) = run(&ds, &measured);
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(learning_columns(x), learning_columns(y), "round {}", x.epoch);
+    }
+    assert!(ob.sim_time_s > 0.0 && ob.sim_time_s != oa.sim_time_s, "{} vs {}", ob.sim_time_s, oa.sim_time_s);
+    let computes = ob.trace.intervals.iter().filter(|w| w.activity == gcnsim::sim::cluster::Activity::Compute);
+    assert!(computes.clone().count() >= 40 && computes.clone().all(|w| w.end_s > w.start_s));
+    assert!(measured.label().contains("measured"), "{}", measured.label());
+}

@@ -193,4 +193,11 @@ fn cluster_runs_are_deterministic_on_the_gpu() {
         assert_eq!(kinds(&la), kinds(&lc), "{consistency:?}: GPU and CPU event order");
         assert!(!oa.failures.is_empty(), "{consistency:?}: the failure happened");
     }
+    // Measured compute time needs kernels that run when called: the GPU backend is refused.
+    let mut cfg = RunConfig::default();
+    cfg.cluster.compute_time = gcnsim::sim::cluster::ComputeTime::Measured;
+    let problem = sim::prepare(&ds, &cfg).unwrap();
+    let gpu = gpu_for_tests().unwrap();
+    let err = sim::run(&gpu, &problem, &cfg, &mut EventLog::default(), &mut |_| {}).unwrap_err().to_string();
+    assert!(err.contains("compute_time") && err.contains("CPU backend"), "{err}");
 }

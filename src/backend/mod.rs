@@ -174,6 +174,13 @@ pub trait Backend {
     /// segment of every worker's time line.
     fn segment_end(&self) {}
 
+    /// Whether each kernel has finished when its call returns (the CPU backend), so timing the
+    /// call times the kernel. A backend that records kernels and runs them later (the GPU
+    /// backend, at `flush`) says no.
+    fn runs_when_called(&self) -> bool {
+        false
+    }
+
     /// `dst = src` (same shape).
     fn copy(&self, src: &Self::Matrix, dst: &mut Self::Matrix);
     /// `out = A · X`. `x` and `out` may have more rows than `A` needs (shared scratch buffers):

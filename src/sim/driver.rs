@@ -10,7 +10,7 @@
 
 use std::time::Instant;
 
-use super::cluster::{Cluster, ClusterTrace, GradientAccounting};
+use super::cluster::{Cluster, ClusterTrace, ComputeTime, GradientAccounting};
 use super::config::RunConfig;
 use super::metered::Metered;
 use super::problem::Problem;
@@ -245,7 +245,22 @@ pub fn run<B: Backend>(
         .into());
     }
     super::budget::check(problem, cfg, super::budget::device_bytes::<B>(problem, par.boundary), b.memory_budget())?;
-    let meter = Metered::new(b, cluster.device.clone(), p);
+    let meter = match cluster.compute_time {
+        ComputeTime::Model => Metered::new(b, cluster.device.clone(), p),
+        ComputeTime::Measured if b.runs_when_called() => Metered::new(b, cluster.device.clone(), p).measuring(),
+        ComputeTime::Measured => {
+            return Err(super::ConfigError {
+                key: "compute_time".into(),
+                message: format!(
+                    "measured compute time times each kernel as it runs, but {} records kernels and runs them \
+                     together at the end of an epoch (per-kernel GPU timestamps are not built); use the CPU \
+                     backend, or compute_time = model",
+                    b.describe()
+                ),
+            }
+            .into())
+        }
+    };
     let m = &meter;
     let model = PartitionedGcn::new(m, problem, par.boundary, t.dropout)?;
     let init = glorot_uniform(&problem.shape, t.seed);

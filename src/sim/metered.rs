@@ -16,6 +16,7 @@
 //! download, stats readback, flush, `describe` and `memory` are delegated free of charge.
 
 use std::cell::RefCell;
+use std::time::Instant;
 
 use crate::backend::{
     AdamStep, AttackStep, Backend, BackendError, DropoutSpec, IndexLen, MemCategory, MemoryTracker, Nonzeros,
@@ -46,13 +47,14 @@ pub struct Metered<'a, B: Backend> {
     profile: DeviceProfile,
     workers: usize,
     meter: RefCell<Meter>,
+    measured: bool,
 }
 
 impl<'a, B: Backend> Metered<'a, B> {
     /// A meter for `workers` workers, all at zero, charging the server until told otherwise.
     pub fn new(inner: &'a B, profile: DeviceProfile, workers: usize) -> Self {
         let meter = Meter { current: None, segments: vec![vec![0.0; workers]], server: 0.0 };
-        Self { inner, profile, workers, meter: RefCell::new(meter) }
+        Self { inner, profile, workers, meter: RefCell::new(meter), measured: false }
     }
 
     pub fn inner(&self) -> &'a B {
@@ -91,9 +93,28 @@ impl<'a, B: Backend> Metered<'a, B> {
         totals
     }
 
-    /// Charges one kernel of `cost` to the current worker (or the server).
-    fn charge(&self, cost: KernelCost) {
-        let t = self.profile.kernel_time(&cost);
+    /// Charges kernels their measured host time instead of the roofline: for a backend that
+    /// runs each kernel when called ([`Backend::runs_when_called`]); the simulated clock then
+    /// follows this machine and is no longer deterministic.
+    pub fn measuring(mut self) -> Self {
+        self.measured = true;
+        self
+    }
+
+    /// Runs `kernel` and charges it: its roofline time for `cost`, or what it took when measuring.
+    fn timed<R>(&self, cost: KernelCost, kernel: impl FnOnce() -> R) -> R {
+        if !self.measured {
+            self.charge(self.profile.kernel_time(&cost));
+            return kernel();
+        }
+        let started = Instant::now();
+        let r = kernel();
+        self.charge(started.elapsed().as_secs_f64());
+        r
+    }
+
+    /// Charges `t` seconds to the current worker (or the server).
+    fn charge(&self, t: f64) {
         let mut m = self.meter.borrow_mut();
         match m.current {
             Some(i) => m.segments.last_mut().expect("at least one segment")[i] += t,
@@ -156,6 +177,10 @@ impl<B: Backend> Backend for Metered<'_, B> {
         self.inner.flush()
     }
 
+    fn runs_when_called(&self) -> bool {
+        self.inner.runs_when_called()
+    }
+
     /// Recorded here, and passed on (a wrapped wrapper attributes too).
     fn attribute(&self, worker: Option<usize>) {
         if let Some(i) = worker {
@@ -172,69 +197,64 @@ impl<B: Backend> Backend for Metered<'_, B> {
     }
 
     fn copy(&self, src: &B::Matrix, dst: &mut B::Matrix) {
-        self.charge(KernelCost::copy(src.len()));
-        self.inner.copy(src, dst)
+        self.timed(KernelCost::copy(src.len()), || self.inner.copy(src, dst))
     }
 
     /// A's rows, columns and nonzeros; `x` and `out` may be taller (only A's rows count).
     fn spmm(&self, a: &B::Sparse, x: &B::Matrix, out: &mut B::Matrix) {
-        self.charge(KernelCost::spmm(a.rows(), a.cols(), a.nnz(), x.cols()));
-        self.inner.spmm(a, x, out)
+        self.timed(KernelCost::spmm(a.rows(), a.cols(), a.nnz(), x.cols()), || self.inner.spmm(a, x, out))
     }
 
     /// A copy of the `rows × width` block.
     fn copy_rows(&self, src: &B::Matrix, src_row0: usize, dst: &mut B::Matrix, dst_row0: usize, rows: usize) {
-        self.charge(KernelCost::copy(rows * src.cols()));
-        self.inner.copy_rows(src, src_row0, dst, dst_row0, rows)
+        self.timed(KernelCost::copy(rows * src.cols()), || self.inner.copy_rows(src, src_row0, dst, dst_row0, rows))
     }
 
     /// A copy of the gathered rows, plus their row indices.
     fn gather_rows(&self, src: &B::Matrix, rows: &B::Index, dst: &mut B::Matrix, dst_row0: usize) {
         let n = rows.index_len();
-        self.charge(KernelCost::copy(n * src.cols()) + index_bytes(n));
-        self.inner.gather_rows(src, rows, dst, dst_row0)
+        self.timed(KernelCost::copy(n * src.cols()) + index_bytes(n), || {
+            self.inner.gather_rows(src, rows, dst, dst_row0)
+        })
     }
 
     /// Per element of the added rows: src and dst in, dst out, one add; plus the row indices.
     fn scatter_add_rows(&self, src: &B::Matrix, src_row0: usize, rows: &B::Index, dst: &mut B::Matrix) {
         let n = rows.index_len();
-        self.charge(KernelCost::elementwise(n * src.cols(), 2, 1, 1.0) + index_bytes(n));
-        self.inner.scatter_add_rows(src, src_row0, rows, dst)
+        self.timed(KernelCost::elementwise(n * src.cols(), 2, 1, 1.0) + index_bytes(n), || {
+            self.inner.scatter_add_rows(src, src_row0, rows, dst)
+        })
     }
 
     /// Per element of the added rows: src and dst in, dst out, one add.
     fn add_rows(&self, src: &B::Matrix, src_row0: usize, dst: &mut B::Matrix, dst_row0: usize, rows: usize) {
-        self.charge(KernelCost::elementwise(rows * src.cols(), 2, 1, 1.0));
-        self.inner.add_rows(src, src_row0, dst, dst_row0, rows)
+        self.timed(KernelCost::elementwise(rows * src.cols(), 2, 1, 1.0), || {
+            self.inner.add_rows(src, src_row0, dst, dst_row0, rows)
+        })
     }
 
     /// Every element written once, nothing read.
     fn zero(&self, m: &mut B::Matrix) {
-        self.charge(KernelCost::elementwise(m.len(), 0, 1, 0.0));
-        self.inner.zero(m)
+        self.timed(KernelCost::elementwise(m.len(), 0, 1, 0.0), || self.inner.zero(m))
     }
 
     /// `op(A)` is m × k and `op(B)` k × n; a transpose changes neither FLOPs nor bytes.
     fn matmul(&self, a: &B::Matrix, b: &B::Matrix, out: &mut B::Matrix, transpose_a: bool, transpose_b: bool) {
         let (m, k) = if transpose_a { (a.cols(), a.rows()) } else { (a.rows(), a.cols()) };
         let n = if transpose_b { b.rows() } else { b.cols() };
-        self.charge(KernelCost::matmul(m, k, n));
-        self.inner.matmul(a, b, out, transpose_a, transpose_b)
+        self.timed(KernelCost::matmul(m, k, n), || self.inner.matmul(a, b, out, transpose_a, transpose_b))
     }
 
     fn relu(&self, x: &B::Matrix, out: &mut B::Matrix) {
-        self.charge(KernelCost::relu(x.len()));
-        self.inner.relu(x, out)
+        self.timed(KernelCost::relu(x.len()), || self.inner.relu(x, out))
     }
 
     fn relu_backward(&self, output: &B::Matrix, grad: &B::Matrix, out: &mut B::Matrix) {
-        self.charge(KernelCost::relu_backward(output.len()));
-        self.inner.relu_backward(output, grad, out)
+        self.timed(KernelCost::relu_backward(output.len()), || self.inner.relu_backward(output, grad, out))
     }
 
     fn dropout(&self, x: &B::Matrix, node_ids: &B::Index, spec: &DropoutSpec, out: &mut B::Matrix) {
-        self.charge(KernelCost::dropout(x.rows(), x.cols()));
-        self.inner.dropout(x, node_ids, spec, out)
+        self.timed(KernelCost::dropout(x.rows(), x.cols()), || self.inner.dropout(x, node_ids, spec, out))
     }
 
     /// One node id per row (`NodeRows`) or per column (`NodeCols`), as [`KernelCost::dropout_sparse`].
@@ -246,8 +266,7 @@ impl<B: Backend> Backend for Metered<'_, B> {
         spec: &DropoutSpec,
         out: &mut B::Sparse,
     ) {
-        self.charge(sparse_mask_cost(x, layout));
-        self.inner.dropout_sparse(x, node_ids, layout, spec, out)
+        self.timed(sparse_mask_cost(x, layout), || self.inner.dropout_sparse(x, node_ids, layout, spec, out))
     }
 
     /// The same work as a sparse dropout of `base` (a hash, compare and scale per stored value).
@@ -260,8 +279,9 @@ impl<B: Backend> Backend for Metered<'_, B> {
         spec: &DropoutSpec,
         out: &mut B::Sparse,
     ) {
-        self.charge(sparse_mask_cost(base, layout));
-        self.inner.sample_boundary(base, node_ids, layout, first_boundary, spec, out)
+        self.timed(sparse_mask_cost(base, layout), || {
+            self.inner.sample_boundary(base, node_ids, layout, first_boundary, spec, out)
+        })
     }
 
     fn softmax_xent(
@@ -274,18 +294,19 @@ impl<B: Backend> Backend for Metered<'_, B> {
         stats: &mut B::Stats,
         slot: usize,
     ) {
-        self.charge(KernelCost::softmax_xent(logits.rows(), logits.cols(), grad.is_some()));
-        self.inner.softmax_xent(logits, labels, split, grad_scale, grad, stats, slot)
+        self.timed(KernelCost::softmax_xent(logits.rows(), logits.cols(), grad.is_some()), || {
+            self.inner.softmax_xent(logits, labels, split, grad_scale, grad, stats, slot)
+        })
     }
 
     fn sum_squares(&self, m: &B::Matrix, stats: &mut B::Stats, slot: usize) {
-        self.charge(KernelCost::reduction(m.len()));
-        self.inner.sum_squares(m, stats, slot)
+        self.timed(KernelCost::reduction(m.len()), || self.inner.sum_squares(m, stats, slot))
     }
 
     fn weighted_sum(&self, inputs: &[&B::Matrix], weights: &[f32], order: ReduceOrder, out: &mut B::Matrix) {
-        self.charge(KernelCost::weighted_sum(inputs.len(), out.len()));
-        self.inner.weighted_sum(inputs, weights, order, out)
+        self.timed(KernelCost::weighted_sum(inputs.len(), out.len()), || {
+            self.inner.weighted_sum(inputs, weights, order, out)
+        })
     }
 
     fn adam_step(
@@ -296,38 +317,36 @@ impl<B: Backend> Backend for Metered<'_, B> {
         v: &mut B::Matrix,
         step: &AdamStep,
     ) {
-        self.charge(KernelCost::adam_step(param.len()));
-        self.inner.adam_step(param, grad, m, v, step)
+        self.timed(KernelCost::adam_step(param.len()), || self.inner.adam_step(param, grad, m, v, step))
     }
 
     fn sgd_step(&self, param: &mut B::Matrix, grad: &B::Matrix, step: &SgdStep) {
-        self.charge(KernelCost::sgd_step(param.len()));
-        self.inner.sgd_step(param, grad, step)
+        self.timed(KernelCost::sgd_step(param.len()), || self.inner.sgd_step(param, grad, step))
     }
 
     /// A copy of `len` elements.
     fn copy_region(&self, src: &B::Matrix, src_offset: usize, dst: &mut B::Matrix, dst_offset: usize, len: usize) {
-        self.charge(KernelCost::copy(len));
-        self.inner.copy_region(src, src_offset, dst, dst_offset, len)
+        self.timed(KernelCost::copy(len), || self.inner.copy_region(src, src_offset, dst, dst_offset, len))
     }
 
     /// The Gram matrix `g·gᵀ` (n × d times d × n); the n × n fix-up is fused into it.
     fn pairwise_sq_dists(&self, g: &B::Matrix, out: &mut B::Matrix) {
-        self.charge(KernelCost::matmul(g.rows(), g.cols(), g.rows()));
-        self.inner.pairwise_sq_dists(g, out)
+        self.timed(KernelCost::matmul(g.rows(), g.cols(), g.rows()), || self.inner.pairwise_sq_dists(g, out))
     }
 
     /// Every element of g read and written once with one FLOP, plus the n flags (an upper
     /// bound: honest rows are only read).
     fn byzantine_attack(&self, g: &mut B::Matrix, byzantine: &B::Index, attack: &AttackStep) {
-        self.charge(KernelCost::elementwise(g.len(), 1, 1, 1.0) + index_bytes(byzantine.index_len()));
-        self.inner.byzantine_attack(g, byzantine, attack)
+        self.timed(KernelCost::elementwise(g.len(), 1, 1, 1.0) + index_bytes(byzantine.index_len()), || {
+            self.inner.byzantine_attack(g, byzantine, attack)
+        })
     }
 
     /// g read once with one FLOP per element, `out` written once (NNM's distances not counted).
     fn pre_aggregate(&self, g: &B::Matrix, pre: &PreAggregationStep, out: &mut B::Matrix) {
-        self.charge(KernelCost::elementwise(g.len(), 1, 0, 1.0) + KernelCost::elementwise(out.len(), 0, 1, 0.0));
-        self.inner.pre_aggregate(g, pre, out)
+        self.timed(KernelCost::elementwise(g.len(), 1, 0, 1.0) + KernelCost::elementwise(out.len(), 0, 1, 0.0), || {
+            self.inner.pre_aggregate(g, pre, out)
+        })
     }
 
     /// g (and the centre) read once with one FLOP per element of g, `out` and `selection` written
@@ -341,12 +360,10 @@ impl<B: Backend> Backend for Metered<'_, B> {
         selection: &mut B::Matrix,
     ) {
         let centre_len = centre.map_or(0, |c| c.len());
-        self.charge(
-            KernelCost::elementwise(g.len(), 1, 0, 1.0)
-                + KernelCost::elementwise(centre_len, 1, 0, 0.0)
-                + KernelCost::elementwise(out.len() + selection.len(), 0, 1, 0.0),
-        );
-        self.inner.robust_aggregate(g, rule, centre, out, selection)
+        let cost = KernelCost::elementwise(g.len(), 1, 0, 1.0)
+            + KernelCost::elementwise(centre_len, 1, 0, 0.0)
+            + KernelCost::elementwise(out.len() + selection.len(), 0, 1, 0.0);
+        self.timed(cost, || self.inner.robust_aggregate(g, rule, centre, out, selection))
     }
 }
 

@@ -178,6 +178,11 @@ impl Backend for CpuBackend {
         Ok(())
     }
 
+    /// Every op runs on the calling thread before it returns.
+    fn runs_when_called(&self) -> bool {
+        true
+    }
+
     fn copy(&self, src: &CpuMatrix, dst: &mut CpuMatrix) {
         super::check_shape("copy", "dst", (dst.rows(), dst.cols()), (src.rows(), src.cols()));
         dst.data.assign(&src.data);

@@ -46,6 +46,20 @@ pub enum OnFailure {
     Reassign,
 }
 
+/// Where the workers' compute times come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum ComputeTime {
+    /// The roofline of each kernel's shapes on `device_profile`: deterministic, the same on
+    /// every backend and machine.
+    #[default]
+    Model,
+    /// Each kernel's host time as it ran here (CPU backend only: GPU kernels run batched at the
+    /// end of an epoch, and per-kernel GPU timestamps are not built). Not deterministic: the
+    /// simulated clock, and with it SSP/ASP orders, vary from run to run.
+    Measured,
+}
+
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, clap::Args)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClusterConfig {
@@ -63,6 +77,11 @@ pub struct ClusterConfig {
     /// v100, cpu, or a TOML file with peak_flops, mem_bandwidth, launch_latency.
     #[arg(long, default_value = "h100")]
     pub device_profile: String,
+    /// Workers' kernel times: `model` (the roofline on `device_profile`, deterministic) or
+    /// `measured` (each kernel's host time on the CPU backend; the server's update keeps its
+    /// roofline on `server_profile`).
+    #[arg(long, value_enum, default_value_t = ComputeTime::Model)]
+    pub compute_time: ComputeTime,
     /// Device of the parameter server, for the time of its reductions and optimizer steps:
     /// `cpu` (a server process, as in ps-lite and Petuum) or any device profile.
     #[arg(long, default_value = "cpu")]
@@ -109,6 +128,7 @@ pub struct Cluster {
     pub bound: Option<u32>,
     pub staleness_lr: bool,
     pub device: DeviceProfile,
+    pub compute_time: ComputeTime,
     pub server: DeviceProfile,
     pub network: NetworkProfile,
     pub topology: Topology,
@@ -199,6 +219,7 @@ impl ClusterConfig {
             bound,
             staleness_lr: self.staleness_lr,
             device,
+            compute_time: self.compute_time,
             server,
             network,
             topology,
@@ -239,6 +260,9 @@ impl ClusterConfig {
         if self.staleness_lr {
             parts.push("staleness-lr".into());
         }
+        if self.compute_time == ComputeTime::Measured {
+            parts.push("measured".into());
+        }
         for (key, value, default) in [
             ("device_profile", &self.device_profile, &d.device_profile),
             ("server_profile", &self.server_profile, &d.server_profile),
@@ -247,7 +271,14 @@ impl ClusterConfig {
             ("stragglers", &self.stragglers, &d.stragglers),
         ] {
             if value != default || varies(key) {
-                parts.push(if key == "stragglers" { format!("stragglers={value}") } else { value.clone() });
+                parts.push(match key {
+                    "stragglers" => format!("stragglers={value}"),
+                    // A profile file is named by its stem, as the profile itself is.
+                    _ if value.ends_with(".toml") => std::path::Path::new(value.as_str())
+                        .file_stem()
+                        .map_or(value.clone(), |s| s.to_string_lossy().into_owned()),
+                    _ => value.clone(),
+                });
             }
         }
         for f in &self.fail {

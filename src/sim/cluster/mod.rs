@@ -10,7 +10,7 @@ mod spec;
 pub mod stragglers;
 pub mod trace;
 
-pub use config::{Cluster, ClusterConfig, Consistency, OnFailure};
+pub use config::{Cluster, ClusterConfig, ComputeTime, Consistency, OnFailure};
 pub use failures::FailureSpec;
 pub use heartbeat::detection_time;
 pub use spec::SpecError;
