@@ -54,15 +54,14 @@ pub fn draw_staleness<DB: DrawingBackend>(
     let left_out = looks.len() - hists.len();
     let labels: Vec<&str> = hists.iter().map(|(l, _, _)| l.as_str()).collect();
     let (common, texts) = shorten_labels(&labels);
-    let mut title = format!("{experiment}: staleness of applied gradients");
-    if !common.is_empty() {
-        title = format!("{title} ({common})");
-    }
-    // Said under the legend, where a reader looks for the missing configurations.
-    let heading = (left_out > 0).then(|| {
+    let title = format!("{experiment}: staleness of applied gradients");
+    // Said over the legend: what every line shares, and the configurations left out.
+    let mut notes: Vec<String> = (!common.is_empty()).then_some(common).into_iter().collect();
+    if left_out > 0 {
         let s = if left_out == 1 { "" } else { "s" };
-        format!("not shown: {left_out} configuration{s} never stale (BSP, or S = 0)")
-    });
+        notes.push(format!("not shown: {left_out} configuration{s} never stale (BSP, or S = 0)"));
+    }
+    let heading = (!notes.is_empty()).then(|| notes.join("; "));
     let entries = texts.into_iter().zip(&hists).map(|(text, (_, look, _))| Entry::line(text, *look)).collect();
     let panels = layout(root, &title, 2, &[Strip { heading, entries }])?;
     let builder = |area| {

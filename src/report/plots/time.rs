@@ -47,22 +47,21 @@ pub fn draw_time<DB: DrawingBackend>(
     let texts: Vec<String> = groups.iter().map(Group::legend_text).collect();
     let (common, texts) = shorten_labels(&texts.iter().map(String::as_str).collect::<Vec<_>>());
     let several_seeds = groups.iter().any(|g| g.seeds() > 1);
+    // What every line shares, and how seeds are combined, head the legend: the title stays short.
     let notes: Vec<String> = (!common.is_empty())
         .then_some(common)
         .into_iter()
         .chain(focus_note)
-        .chain(several_seeds.then(|| "mean over seeds per round".to_string()))
+        .chain(several_seeds.then(|| "mean over seeds at each round, band min–max".to_string()))
         .collect();
-    let mut title = format!("{experiment} against simulated time");
-    if !notes.is_empty() {
-        title = format!("{title} ({})", notes.join("; "));
-    }
+    let heading = (!notes.is_empty()).then(|| notes.join("; "));
+    let title = format!("{experiment}: convergence against simulated time");
     let entries = texts
         .into_iter()
         .zip(groups.iter().zip(&looks))
         .map(|(text, (g, l))| Entry { text, look: *l, band: g.seeds() > 1 })
         .collect();
-    let panels = layout_grid(root, &title, (2, 2), &[Strip { heading: None, entries }])?;
+    let panels = layout_grid(root, &title, (2, 2), &[Strip { heading, entries }])?;
 
     let x = Ticked::linear(0.0..(max_t * k * 1.02).max(1e-9), 8);
     let x_fmt = |v: &f64| x.label(*v);
