@@ -59,21 +59,8 @@ pub fn draw_convergence<DB: DrawingBackend>(
         b
     };
 
-    // (a) Loss spans decades early in training: log axis with our own 1-2-5 ticks.
-    let y = log_padded(union(loss.iter().map(Curve::y_bounds)));
-    let ticks = log_ticks(&y);
-    let mut chart = builder(&panels[0])
-        .caption("(a) training loss", text(CAPTION_PX))
-        .build_cartesian_2d(x.clone(), y.log_scale().with_key_points(ticks))?;
-    let y_fmt = |v: &f64| fmt_num(*v);
-    let mut mesh = chart.configure_mesh();
-    style_mesh(&mut mesh);
-    mesh.x_desc("epoch")
-        .y_desc("cross-entropy + L2 (log)")
-        .x_label_formatter(&x_fmt)
-        .y_label_formatter(&y_fmt)
-        .draw()?;
-    draw_curves(&mut chart, &loss, &looks, None)?;
+    // (a)
+    draw_loss_panel(&panels[0], x.clone(), "epoch", &x_fmt, &loss, &looks)?;
 
     // (b) How far each configuration is from serial training: ~1e-7 is the same computation
     // summed in another order; 1e-2 and up is a different training.

@@ -112,6 +112,39 @@ pub(super) fn shorten_labels(labels: &[&str]) -> (String, Vec<String>) {
     (common.join(" "), rest)
 }
 
+/// The training-loss panel every per-configuration figure opens with: loss spans decades
+/// early in training, so a log axis with our own 1-2-5 ticks, against `x` (epochs or time).
+pub(super) fn draw_loss_panel<DB, X>(
+    area: &plotters::drawing::DrawingArea<DB, plotters::coord::Shift>,
+    x: X,
+    x_desc: &str,
+    x_fmt: &dyn Fn(&f64) -> String,
+    loss: &[Curve],
+    looks: &[Look],
+) -> PlotResult<DB>
+where
+    DB: DrawingBackend,
+    X: plotters::coord::ranged1d::AsRangedCoord<Value = f64>,
+    X::CoordDescType: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
+{
+    use super::axes::{fmt_num, log_padded, log_ticks, style_mesh, union};
+    use super::style::{text, CAPTION_PX};
+    let y = log_padded(union(loss.iter().map(Curve::y_bounds)));
+    let ticks = log_ticks(&y);
+    let mut chart = ChartBuilder::on(area)
+        .margin(8)
+        .margin_right(28)
+        .x_label_area_size(56)
+        .y_label_area_size(96)
+        .caption("(a) training loss", text(CAPTION_PX))
+        .build_cartesian_2d(x, y.log_scale().with_key_points(ticks))?;
+    let y_fmt = |v: &f64| fmt_num(*v);
+    let mut mesh = chart.configure_mesh();
+    style_mesh(&mut mesh);
+    mesh.x_desc(x_desc).y_desc("cross-entropy + L2 (log)").x_label_formatter(x_fmt).y_label_formatter(&y_fmt).draw()?;
+    draw_curves(&mut chart, loss, looks, None)
+}
+
 /// Metric rows of one label (the configuration without the seed).
 pub(super) struct Group<'a> {
     pub label: String,

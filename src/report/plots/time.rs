@@ -72,21 +72,8 @@ pub fn draw_time<DB: DrawingBackend>(
         b
     };
 
-    // (a) loss on a log axis, as in the per-epoch figure.
-    let y = log_padded(union(loss.iter().map(Curve::y_bounds)));
-    let ticks = log_ticks(&y);
-    let mut chart = builder(&panels[0])
-        .caption("(a) training loss", text(CAPTION_PX))
-        .build_cartesian_2d(x.clone(), y.log_scale().with_key_points(ticks))?;
-    let y_fmt = |v: &f64| fmt_num(*v);
-    let mut mesh = chart.configure_mesh();
-    style_mesh(&mut mesh);
-    mesh.x_desc(&x_desc)
-        .y_desc("cross-entropy + L2 (log)")
-        .x_label_formatter(&x_fmt)
-        .y_label_formatter(&y_fmt)
-        .draw()?;
-    draw_curves(&mut chart, &loss, &looks, None)?;
+    // (a)
+    draw_loss_panel(&panels[0], x.clone(), &x_desc, &x_fmt, &loss, &looks)?;
 
     // (b), (c): one accuracy range, zoomed past the first tenth of the time.
     let from = ZOOM_AFTER * max_t * k;
