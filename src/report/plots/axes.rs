@@ -11,6 +11,16 @@ use super::style::{text, AXIS_DESC_PX, TICK_PX};
 const GRID_BOLD: RGBColor = RGBColor(0xD0, 0xD0, 0xD0);
 const GRID_LIGHT: RGBColor = RGBColor(0xEE, 0xEE, 0xEE);
 
+/// A chart builder with the margins and label areas of every data panel (not the timeline's
+/// narrower worker axis).
+pub(super) fn panel_builder<'a, 'b, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, plotters::coord::Shift>,
+) -> ChartBuilder<'a, 'b, DB> {
+    let mut b = ChartBuilder::on(area);
+    b.margin(8).margin_right(28).x_label_area_size(56).y_label_area_size(96);
+    b
+}
+
 /// Grid, ticks and axis descriptions in the common style.
 pub(super) fn style_mesh<X: Ranged, Y: Ranged, DB: DrawingBackend>(mesh: &mut MeshStyle<'_, '_, X, Y, DB>) {
     mesh.label_style(text(TICK_PX))

@@ -53,11 +53,6 @@ pub fn draw_convergence<DB: DrawingBackend>(
 
     let x = epoch_range(union(loss.iter().chain(&valid).chain(&test).map(Curve::x_bounds)));
     let x_fmt = |v: &f64| fmt_num(*v);
-    let builder = |area| {
-        let mut b = ChartBuilder::on(area);
-        b.margin(8).margin_right(28).x_label_area_size(56).y_label_area_size(96);
-        b
-    };
 
     // (a)
     draw_loss_panel(&panels[0], x.clone(), "epoch", &x_fmt, &loss, &looks)?;
@@ -68,7 +63,7 @@ pub fn draw_convergence<DB: DrawingBackend>(
     if diffs.iter().any(Option::is_some) {
         let y = log_padded(union(diffs.iter().flatten().map(Curve::y_bounds)).map(|(lo, hi)| (lo.max(DIFF_FLOOR), hi)));
         let ticks = log_ticks(&y);
-        let mut chart = builder(&panels[1])
+        let mut chart = panel_builder(&panels[1])
             .caption(caption, text(CAPTION_PX))
             .build_cartesian_2d(x.clone(), y.log_scale().with_key_points(ticks))?;
         let y_fmt = |v: &f64| fmt_sci(*v);
@@ -101,7 +96,8 @@ pub fn draw_convergence<DB: DrawingBackend>(
     for (panel, (caption, curves)) in
         panels[2..].iter().zip([("(c) validation accuracy", &valid), ("(d) test accuracy", &test)])
     {
-        let mut chart = builder(panel).caption(caption, text(CAPTION_PX)).build_cartesian_2d(x.clone(), acc.clone())?;
+        let mut chart =
+            panel_builder(panel).caption(caption, text(CAPTION_PX)).build_cartesian_2d(x.clone(), acc.clone())?;
         let mut mesh = chart.configure_mesh();
         style_mesh(&mut mesh);
         mesh.x_desc("epoch")

@@ -127,15 +127,11 @@ where
     X: plotters::coord::ranged1d::AsRangedCoord<Value = f64>,
     X::CoordDescType: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
 {
-    use super::axes::{fmt_num, log_padded, log_ticks, style_mesh, union};
+    use super::axes::{fmt_num, log_padded, log_ticks, panel_builder, style_mesh, union};
     use super::style::{text, CAPTION_PX};
     let y = log_padded(union(loss.iter().map(Curve::y_bounds)));
     let ticks = log_ticks(&y);
-    let mut chart = ChartBuilder::on(area)
-        .margin(8)
-        .margin_right(28)
-        .x_label_area_size(56)
-        .y_label_area_size(96)
+    let mut chart = panel_builder(area)
         .caption("(a) training loss", text(CAPTION_PX))
         .build_cartesian_2d(x, y.log_scale().with_key_points(ticks))?;
     let y_fmt = |v: &f64| fmt_num(*v);

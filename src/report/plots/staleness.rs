@@ -64,11 +64,6 @@ pub fn draw_staleness<DB: DrawingBackend>(
     let heading = (!notes.is_empty()).then(|| notes.join("; "));
     let entries = texts.into_iter().zip(&hists).map(|(text, (_, look, _))| Entry::line(text, *look)).collect();
     let panels = layout(root, &title, 2, &[Strip { heading, entries }])?;
-    let builder = |area| {
-        let mut b = ChartBuilder::on(area);
-        b.margin(8).margin_right(28).x_label_area_size(56).y_label_area_size(96);
-        b
-    };
 
     // (a) Fractions span decades (ASP's tail): log axis; empty bins break the line.
     let fractions: Vec<Vec<(f64, f64)>> = hists
@@ -84,7 +79,7 @@ pub fn draw_staleness<DB: DrawingBackend>(
     let y = log_padded(union(fractions.iter().flatten().map(|p| Some((p.1, p.1)))).map(|(lo, _)| (lo, 1.0)));
     let ticks = log_ticks(&y);
     let y_fmt = |v: &f64| fmt_sci(*v);
-    let mut chart = builder(&panels[0])
+    let mut chart = panel_builder(&panels[0])
         .caption("(a) distribution (pooled over seeds)", text(CAPTION_PX))
         .build_cartesian_2d(x.clone(), y.log_scale().with_key_points(ticks))?;
     let mut mesh = chart.configure_mesh();
@@ -114,7 +109,7 @@ pub fn draw_staleness<DB: DrawingBackend>(
     let y_fmt = |v: &f64| y.label(*v);
     let e_fmt = |v: &f64| fmt_num(*v);
     let mut chart =
-        builder(&panels[1]).caption("(b) mean per round", text(CAPTION_PX)).build_cartesian_2d(x, y.clone())?;
+        panel_builder(&panels[1]).caption("(b) mean per round", text(CAPTION_PX)).build_cartesian_2d(x, y.clone())?;
     let mut mesh = chart.configure_mesh();
     style_mesh(&mut mesh);
     mesh.x_desc("round (P gradients applied)")

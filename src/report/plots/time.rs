@@ -66,11 +66,6 @@ pub fn draw_time<DB: DrawingBackend>(
     let x = Ticked::linear(0.0..(max_t * k * 1.02).max(1e-9), 8);
     let x_fmt = |v: &f64| x.label(*v);
     let x_desc = format!("simulated time ({unit})");
-    let builder = |area| {
-        let mut b = ChartBuilder::on(area);
-        b.margin(8).margin_right(28).x_label_area_size(56).y_label_area_size(96);
-        b
-    };
 
     // (a)
     draw_loss_panel(&panels[0], x.clone(), &x_desc, &x_fmt, &loss, &looks)?;
@@ -84,7 +79,8 @@ pub fn draw_time<DB: DrawingBackend>(
     for (panel, (caption, curves)) in
         panels[1..3].iter().zip([("(b) validation accuracy", &valid), ("(c) test accuracy", &test)])
     {
-        let mut chart = builder(panel).caption(caption, text(CAPTION_PX)).build_cartesian_2d(x.clone(), acc.clone())?;
+        let mut chart =
+            panel_builder(panel).caption(caption, text(CAPTION_PX)).build_cartesian_2d(x.clone(), acc.clone())?;
         let mut mesh = chart.configure_mesh();
         style_mesh(&mut mesh);
         mesh.x_desc(&x_desc).y_desc("accuracy").x_label_formatter(&x_fmt).y_label_formatter(&acc_fmt).draw()?;
@@ -104,7 +100,7 @@ pub fn draw_time<DB: DrawingBackend>(
     let yr = Ticked::linear(yr.start.max(0.0)..yr.end.min(1.0), 7);
     let (xr_fmt, yr_fmt) = (|v: &f64| xr.label(*v), |v: &f64| yr.label(*v));
     let mut chart =
-        builder(&panels[3]).caption(caption, text(CAPTION_PX)).build_cartesian_2d(xr.clone(), yr.clone())?;
+        panel_builder(&panels[3]).caption(caption, text(CAPTION_PX)).build_cartesian_2d(xr.clone(), yr.clone())?;
     let mut mesh = chart.configure_mesh();
     style_mesh(&mut mesh);
     mesh.x_desc(format!("simulated time per round ({round_unit}; P gradients applied)"))
