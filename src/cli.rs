@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 pub use crate::backend::BackendChoice;
 use crate::graph::partition::PartitionerKind;
-use crate::sim::{Boundary, ClusterConfig, ParallelConfig, RunConfig, TrainConfig};
+use crate::sim::{Boundary, ByzantineConfig, ClusterConfig, ParallelConfig, RunConfig, TrainConfig};
 
 #[derive(Parser, Debug)]
 #[command(name = "gcnsim", version, about = "Simulates parameter-server training of graph convolutional networks (Kipf & Welling) on one GPU", long_about = None)]
@@ -53,6 +53,8 @@ pub struct TrainArgs {
     pub parallel: ParallelConfig,
     #[command(flatten)]
     pub cluster: ClusterConfig,
+    #[command(flatten)]
+    pub byzantine: ByzantineConfig,
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
@@ -69,7 +71,12 @@ pub struct TrainArgs {
 
 impl TrainArgs {
     pub fn config(&self) -> RunConfig {
-        RunConfig { train: self.train.clone(), parallel: self.parallel.clone(), cluster: self.cluster.clone() }
+        RunConfig {
+            train: self.train.clone(),
+            parallel: self.parallel.clone(),
+            cluster: self.cluster.clone(),
+            byzantine: self.byzantine.clone(),
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use crate::backend::with_backend;
 use crate::cli::TrainArgs;
 use crate::graph::local;
 use crate::ps::EventLog;
-use crate::report::metrics::{CommRow, EventRow, MetricsRow, TimingRow};
+use crate::report::metrics::{CommRow, EventRow, MetricsRow, SelectionRow, TimingRow};
 use crate::report::output::{OutputDir, OutputKind};
 use crate::report::progress::{EpochProgress, ProgressMode};
 use crate::report::summary::RunSummary;
@@ -90,7 +90,8 @@ fn print_outcome(problem: &Problem, cfg: &RunConfig, run: &TrainedRun) {
 
 /// `metrics.csv` (deterministic), `comm.csv` (boundary traffic per layer and direction),
 /// `timing.csv` (wall clock), `events.csv`, `workers.csv` (every worker interval of the simulated
-/// cluster), `gradients.csv` (every gradient's fate), `summary.json`.
+/// cluster), `gradients.csv` (every gradient's fate), `summary.json`; with Byzantine workers or a robust rule
+/// also `selection.csv` (each worker's weight in each round's aggregate).
 pub fn write_run_dir(dir: &Path, problem: &Problem, cfg: &RunConfig, run: &TrainedRun) -> Result<(), ReportError> {
     let metrics: Vec<MetricsRow> = run.records.iter().map(MetricsRow::from).collect();
     let timing: Vec<TimingRow> = run.records.iter().map(TimingRow::from).collect();
@@ -102,6 +103,11 @@ pub fn write_run_dir(dir: &Path, problem: &Problem, cfg: &RunConfig, run: &Train
     write_csv_atomic(&dir.join("events.csv"), &events)?;
     write_csv_atomic(&dir.join("workers.csv"), &run.outcome.trace.sorted_intervals())?;
     write_csv_atomic(&dir.join("gradients.csv"), &run.outcome.trace.gradients)?;
+    if let Some(robust) = &run.outcome.robust {
+        let rows: Vec<SelectionRow> =
+            run.records.iter().flat_map(|r| SelectionRow::of(r, &robust.byzantine_workers)).collect();
+        write_csv_atomic(&dir.join("selection.csv"), &rows)?;
+    }
     write_json_atomic(&dir.join("summary.json"), &summary(problem, cfg, run))
 }
 

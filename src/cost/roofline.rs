@@ -156,6 +156,43 @@ impl KernelCost {
         let (p, n) = (p as f64, n as f64);
         KernelCost { flops: (2.0 * p - 1.0) * n, bytes: (p * n + p + n) * F32 }
     }
+
+    /// A robust rule over `rows` rows of `d` (`Backend::robust_aggregate`), as its kernels work:
+    /// - median, trimmed mean: per coordinate every value is ranked against the others (r²
+    ///   compares), then r − 2f averaged; the rows read once, the aggregate written once;
+    /// - (multi-)Krum: the Gram matrix (a matmul, r·d·r), then the m chosen rows averaged;
+    /// - geometric median: the mean, then per Weiszfeld step the r distances (3 FLOPs per
+    ///   element) and the reweighted sum (2), each step reading the rows again;
+    /// - centered clipping: per round the r differences' norms (3) and the clipped sum (3), each
+    ///   round reading the rows again.
+    ///
+    /// The n × n selection steps and the selection row are negligible and not counted.
+    pub fn robust_aggregate(rule: &crate::backend::RobustStep, rows: usize, d: usize) -> Self {
+        use crate::backend::RobustStep;
+        let r = rows as f64;
+        let pass = |flops: f64| Self::elementwise(rows * d, 1, 0, flops);
+        let write = Self::elementwise(d, 0, 1, 0.0);
+        match *rule {
+            RobustStep::Median | RobustStep::TrimmedMean { .. } => pass(r + 1.0) + write,
+            RobustStep::Krum { m, .. } => Self::matmul(rows, d, rows) + Self::elementwise(m * d, 1, 0, 1.0) + write,
+            RobustStep::GeometricMedian { iters, .. } => pass(1.0) + (0..iters).map(|_| pass(5.0) + write).sum(),
+            RobustStep::CenteredClipping { iters, .. } => (0..iters).map(|_| pass(6.0) + write).sum(),
+        }
+    }
+
+    /// A pre-aggregation of n rows of `d` (`Backend::pre_aggregate`): NNM computes the Gram
+    /// matrix and averages n − f rows per output row; bucketing averages every row into its
+    /// bucket once.
+    pub fn pre_aggregate(pre: &crate::backend::PreAggregationStep, n: usize, d: usize) -> Self {
+        use crate::backend::PreAggregationStep;
+        match pre {
+            PreAggregationStep::None => Self::default(),
+            PreAggregationStep::Nnm { f } => Self::matmul(n, d, n) + Self::elementwise(n * d, n - f, 1, (n - f) as f64),
+            PreAggregationStep::Bucketing { .. } => {
+                Self::elementwise(n * d, 1, 0, 1.0) + Self::elementwise(pre.rows_out(n) * d, 0, 1, 0.0)
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::backend::BackendChoice;
-use crate::sim::{ClusterConfig, ParallelConfig, RunConfig, TrainConfig};
+use crate::sim::{ByzantineConfig, ClusterConfig, ParallelConfig, RunConfig, TrainConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExperimentError {
@@ -28,18 +28,23 @@ pub fn run_keys() -> Vec<String> {
     let mut keys = keys_of::<TrainConfig>();
     keys.extend(keys_of::<ParallelConfig>());
     keys.extend(keys_of::<ClusterConfig>());
+    keys.extend(keys_of::<ByzantineConfig>());
     keys
 }
 
 /// A run's configuration from its keys (each in its section), unset keys at their defaults.
 fn config_from_table(t: toml::Table) -> Result<RunConfig, String> {
     let (train_keys, cluster_keys) = (keys_of::<TrainConfig>(), keys_of::<ClusterConfig>());
+    let byzantine_keys = keys_of::<ByzantineConfig>();
     let (mut train, mut parallel, mut cluster) = (toml::Table::new(), toml::Table::new(), toml::Table::new());
+    let mut byzantine = toml::Table::new();
     for (k, v) in t {
         if train_keys.contains(&k) {
             train.insert(k, v);
         } else if cluster_keys.contains(&k) {
             cluster.insert(k, v);
+        } else if byzantine_keys.contains(&k) {
+            byzantine.insert(k, v);
         } else {
             parallel.insert(k, v);
         }
@@ -48,6 +53,7 @@ fn config_from_table(t: toml::Table) -> Result<RunConfig, String> {
     doc.insert("train".into(), toml::Value::Table(train));
     doc.insert("parallel".into(), toml::Value::Table(parallel));
     doc.insert("cluster".into(), toml::Value::Table(cluster));
+    doc.insert("byzantine".into(), toml::Value::Table(byzantine));
     toml::Value::Table(doc).try_into::<RunConfig>().map_err(|e| {
         let m = plain_types(e.to_string().trim_end()).replace('\n', " ");
         // serde appends " in `section.key`", which the error already names.
@@ -65,6 +71,10 @@ struct ExperimentFile {
     description: Option<String>,
     dataset: String,
     backend: Option<BackendChoice>,
+    /// Whether per-epoch files (`metrics.csv`, `comm.csv`) and the cluster traces
+    /// (`workers.csv`, `gradients.csv`) are written; `false` keeps `runs.csv` only, for grids
+    /// of hundreds of runs whose figures read final numbers.
+    per_epoch: Option<bool>,
     #[serde(default)]
     base: toml::Table,
     /// `[grid]` (one grid) or `[[grid]]` (several, their runs joined); see [`grids`].
@@ -120,6 +130,8 @@ pub struct Experiment {
     pub description: String,
     pub dataset: String,
     pub backend: BackendChoice,
+    /// See the file key `per_epoch`.
+    pub per_epoch: bool,
     pub runs: Vec<RunSpec>,
 }
 
@@ -209,6 +221,7 @@ impl Experiment {
             description: file.description.unwrap_or_default(),
             dataset: file.dataset,
             backend: file.backend.unwrap_or_default(),
+            per_epoch: file.per_epoch.unwrap_or(true),
             runs,
         })
     }

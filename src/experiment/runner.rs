@@ -141,10 +141,16 @@ fn write_results(dir: &Path, exp: &Experiment, out: &TaskOutput) -> anyhow::Resu
     let resolved = toml::to_string_pretty(exp).context("serializing the resolved experiment")?;
     write_atomic(&dir.join("experiment.resolved.toml"), |w| w.write_all(resolved.as_bytes()))?;
     write_csv_atomic(&dir.join("runs.csv"), runs)?;
-    write_csv_atomic(&dir.join("metrics.csv"), metrics)?;
-    write_csv_atomic(&dir.join("comm.csv"), &out.comm)?;
-    write_csv_atomic(&dir.join("workers.csv"), &out.workers)?;
-    write_csv_atomic(&dir.join("gradients.csv"), &out.gradients)?;
+    let no_metrics = Vec::new();
+    let (metrics, traces) = if exp.per_epoch {
+        write_csv_atomic(&dir.join("metrics.csv"), metrics)?;
+        write_csv_atomic(&dir.join("comm.csv"), &out.comm)?;
+        write_csv_atomic(&dir.join("workers.csv"), &out.workers)?;
+        write_csv_atomic(&dir.join("gradients.csv"), &out.gradients)?;
+        (metrics, crate::report::plots::Traces { workers: &out.workers, gradients: &out.gradients })
+    } else {
+        (&no_metrics, crate::report::plots::Traces::default())
+    };
     write_csv_atomic(&dir.join("timing.csv"), timings)?;
     let source = SourceState::of_this_build();
     let env = EnvInfo {
@@ -159,7 +165,6 @@ fn write_results(dir: &Path, exp: &Experiment, out: &TaskOutput) -> anyhow::Resu
         runs: runs.len(),
     };
     write_json_atomic(&dir.join("env.json"), &env)?;
-    let traces = crate::report::plots::Traces { workers: &out.workers, gradients: &out.gradients };
     crate::report::plots::draw_all_titled(dir, &exp.name, runs, metrics, traces)?;
     Ok(())
 }

@@ -82,6 +82,8 @@ pub struct GcnWorkspace<B: Backend> {
     input: DeviceInput<B>,
     node_ids: B::Index,
     labels: B::Index,
+    /// Labels the training loss uses instead of `labels` (a label-flipping Byzantine worker).
+    train_labels: Option<B::Index>,
     split: B::Index,
     layers: Vec<LayerBuffers<B>>,
     weight_grads: Vec<B::Matrix>,
@@ -160,6 +162,7 @@ impl<B: Backend> GcnWorkspace<B> {
             input,
             node_ids: b.upload_index(&graph.node_ids, MemCategory::Graph, &lbl("node_ids"))?,
             labels: b.upload_index(&graph.labels, MemCategory::Graph, &lbl("labels"))?,
+            train_labels: None,
             split: b.upload_index(&graph.split_codes, MemCategory::Graph, &lbl("split"))?,
             layers,
             weight_grads,
@@ -261,6 +264,14 @@ impl<B: Backend> GcnWorkspace<B> {
             (Extra::Full(_), Operator::Train) => false,
             (Extra::Full(_) | Extra::Sampled { .. }, _) => true,
         }
+    }
+
+    /// Training passes use `labels` (one per local row) from now on; evaluation keeps the true
+    /// ones. A data attack: the gradient is computed as an honest one on wrong labels.
+    pub fn train_on_labels(&mut self, b: &B, labels: &[u32], label: &str) -> Result<(), BackendError> {
+        assert_eq!(labels.len(), self.num_rows, "train_on_labels: one label per local row");
+        self.train_labels = Some(b.upload_index(labels, MemCategory::Graph, &format!("{label}/train_labels"))?);
+        Ok(())
     }
 
     /// The weight gradients of the last training pass.
@@ -379,9 +390,13 @@ impl<B: Backend> GcnWorkspace<B> {
     pub fn loss(&mut self, b: &B, pass: Pass, grad_scale: f32, stats: &mut B::Stats, slot: usize) {
         let train = matches!(pass, Pass::Train { .. });
         let layer = self.layers.last_mut().expect("a GCN has a layer");
+        let labels = match (&self.train_labels, train) {
+            (Some(flipped), true) => flipped,
+            _ => &self.labels,
+        };
         b.softmax_xent(
             &layer.z,
-            &self.labels,
+            labels,
             &self.split,
             grad_scale,
             if train { Some(&mut layer.dz) } else { None },

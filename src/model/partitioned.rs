@@ -113,6 +113,17 @@ impl<B: Backend> PartitionedGcn<B> {
         Ok(Self { workers, mode, offsets: problem.layout.offsets.clone(), exchange, trains_with_exchange })
     }
 
+    /// Workers `flipped` train on labels c → C−1−c (the `label_flip` attack); their evaluation
+    /// and every other worker keep the true labels.
+    pub fn flip_labels(&mut self, b: &B, problem: &Problem, flipped: &[usize]) -> Result<(), BackendError> {
+        let classes = problem.shape.classes as u32;
+        for &i in flipped {
+            let labels: Vec<u32> = problem.locals[i].labels.iter().map(|&c| classes - 1 - c.min(classes - 1)).collect();
+            self.workers[i].train_on_labels(b, &labels, &format!("worker{i}"))?;
+        }
+        Ok(())
+    }
+
     /// The largest rows + boundary rows of a worker: the receive buffers' height.
     fn max_local(problem: &Problem) -> usize {
         problem

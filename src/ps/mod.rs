@@ -9,7 +9,7 @@ pub mod optimizer;
 pub mod robust;
 pub mod weights;
 
-pub use aggregate::Aggregation;
+pub use aggregate::{Aggregation, Aggregator};
 pub use barrier::BspBarrier;
 pub use consistency::ClockTable;
 pub use events::{Event, EventKind, EventLog};

@@ -27,10 +27,16 @@
 //! In TOML (and serde generally) each type is its spec string, so grids can list
 //! `robust = ["median", "krum:f=2"]`.
 
+mod outcome;
+mod plan;
 mod quantile;
+mod server;
 pub mod spec;
 
+pub use outcome::{RobustOutcome, WorkerSelection};
+pub use plan::{choose_byzantine, RobustPlan, Steps};
 pub use quantile::normal_quantile;
+pub use server::{RobustServer, RoundDiagnostics};
 
 use crate::backend::robust::{bucketing_permutation, gaussian_stream, MAX_WORKERS};
 pub use crate::backend::robust::{AttackStep, PreAggregationStep, RobustStep};

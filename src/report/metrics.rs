@@ -37,6 +37,12 @@ pub struct MetricsRow {
     /// Staleness of the gradients applied this round (0 under BSP).
     pub staleness_mean: f64,
     pub staleness_max: u64,
+    /// With Byzantine workers or a robust rule: the Byzantine workers' total weight in the
+    /// aggregate, and ‖aggregate − honest mean‖ / ‖honest mean‖ (empty otherwise).
+    #[serde(default)]
+    pub byzantine_weight: Option<f64>,
+    #[serde(default)]
+    pub agg_rel_dist_honest: Option<f64>,
 }
 
 impl From<&EpochRecord> for MetricsRow {
@@ -70,7 +76,38 @@ impl From<&EpochRecord> for MetricsRow {
             sim_time_s: r.sim_time_s,
             staleness_mean: r.staleness_mean,
             staleness_max: r.staleness_max,
+            byzantine_weight: r.aggregation.as_ref().map(|a| a.byzantine_weight),
+            agg_rel_dist_honest: r.aggregation.as_ref().map(|a| a.rel_dist_honest),
         }
+    }
+}
+
+/// `selection.csv` of a `train --out` run with Byzantine workers or a robust rule: each
+/// worker's weight in each round's aggregate (tidy).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SelectionRow {
+    pub epoch: u32,
+    pub worker: usize,
+    pub byzantine: bool,
+    pub weight: f64,
+    /// Krum and Multi-Krum: whether it was selected (empty for other rules).
+    pub selected: Option<bool>,
+}
+
+impl SelectionRow {
+    pub fn of(r: &EpochRecord, byzantine: &[usize]) -> Vec<SelectionRow> {
+        let Some(a) = &r.aggregation else { return Vec::new() };
+        a.weights
+            .iter()
+            .enumerate()
+            .map(|(worker, &weight)| SelectionRow {
+                epoch: r.epoch,
+                worker,
+                byzantine: byzantine.contains(&worker),
+                weight,
+                selected: a.selected.as_ref().map(|s| s[worker]),
+            })
+            .collect()
     }
 }
 

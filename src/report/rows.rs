@@ -77,6 +77,25 @@ pub struct RunRow {
     pub mean_staleness: f64,
     #[serde(default)]
     pub max_live_versions: usize,
+    /// Byzantine workers (count and ids, `;`-separated), their attack, the pre-aggregation;
+    /// detection by Krum / Multi-Krum (empty for other rules); the Byzantine workers' mean
+    /// total weight and the aggregate's mean relative distance from the honest mean.
+    #[serde(default)]
+    pub byzantine: usize,
+    #[serde(default)]
+    pub byzantine_workers: String,
+    #[serde(default)]
+    pub attack: String,
+    #[serde(default)]
+    pub pre_aggregate: String,
+    #[serde(default)]
+    pub detection_precision: Option<f64>,
+    #[serde(default)]
+    pub detection_recall: Option<f64>,
+    #[serde(default)]
+    pub mean_byzantine_weight: Option<f64>,
+    #[serde(default)]
+    pub mean_rel_dist_honest: Option<f64>,
 }
 
 /// `timing.csv` of an experiment: wall-clock figures, the only ones that differ between
@@ -114,7 +133,7 @@ impl RunRow {
             boundary: c.parallel.boundary.name().to_string(),
             sample_rate: c.parallel.sample_rate,
             eval: name(format!("{:?}", c.parallel.eval)),
-            aggregate: name(format!("{:?}", c.parallel.aggregate)),
+            aggregate: c.parallel.aggregate.to_string(),
             reduce: name(format!("{:?}", c.parallel.reduce)),
             keep_versions: c.parallel.keep_versions,
             optimizer: name(format!("{:?}", c.train.optimizer)),
@@ -147,6 +166,18 @@ impl RunRow {
             gradients_discarded: o.gradients.discarded,
             mean_staleness: o.gradients.mean_staleness,
             max_live_versions: o.max_live_versions,
+            byzantine: c.byzantine.byzantine,
+            byzantine_workers: o
+                .robust
+                .as_ref()
+                .map(|r| r.byzantine_workers.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(";"))
+                .unwrap_or_default(),
+            attack: c.byzantine.attack.to_string(),
+            pre_aggregate: c.byzantine.pre_aggregate.to_string(),
+            detection_precision: o.robust.as_ref().and_then(|r| r.detection_precision),
+            detection_recall: o.robust.as_ref().and_then(|r| r.detection_recall),
+            mean_byzantine_weight: o.robust.as_ref().map(|r| r.mean_byzantine_weight),
+            mean_rel_dist_honest: o.robust.as_ref().map(|r| r.mean_rel_dist_honest),
         }
     }
 
@@ -194,6 +225,10 @@ pub struct LongMetricsRow {
     pub staleness_mean: f64,
     #[serde(default)]
     pub staleness_max: u64,
+    #[serde(default)]
+    pub byzantine_weight: Option<f64>,
+    #[serde(default)]
+    pub agg_rel_dist_honest: Option<f64>,
 }
 
 impl LongMetricsRow {
@@ -231,6 +266,8 @@ impl LongMetricsRow {
             sim_time_s: m.sim_time_s,
             staleness_mean: m.staleness_mean,
             staleness_max: m.staleness_max,
+            byzantine_weight: m.byzantine_weight,
+            agg_rel_dist_honest: m.agg_rel_dist_honest,
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::backend::ReduceOrder;
 use crate::graph::partition::PartitionerKind;
-use crate::ps::{Aggregation, OptimizerKind};
+use crate::ps::{Aggregator, OptimizerKind};
 
 /// Whether input features are row-normalized (Kipf's `preprocess_features`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
@@ -136,15 +136,22 @@ pub struct ParallelConfig {
     /// Where accuracies and losses are measured: the whole graph, or each worker's partition.
     #[arg(long, value_enum, default_value_t = EvalMode::Full)]
     pub eval: EvalMode,
-    /// How the P gradients combine: weighted by training-node share (= serial gradient), mean, sum.
-    #[arg(long, value_enum, default_value_t = Aggregation::Weighted)]
-    pub aggregate: Aggregation,
+    /// How the P gradients combine: weighted by training-node share (= serial gradient), mean,
+    /// sum; or a robust rule on the workers' mean gradients: median, trimmed_mean[:f=F],
+    /// krum[:f=F], multi_krum[:f=F,m=M], geometric_median[:nu=X,tol=X,iters=N] (smoothed
+    /// Weiszfeld; defaults 1e-6, 1e-6, 5), centered_clipping[:tau=X,iters=N] (defaults 100, 1).
+    #[arg(long, default_value_t = Aggregator::default(), value_parser = parse_aggregator)]
+    pub aggregate: Aggregator,
     /// Summation order of the gradient reduction: flat, or a binary tree.
     #[arg(long, value_enum, default_value_t = ReduceOrder::Flat)]
     pub reduce: ReduceOrder,
     /// Never release old weight versions (shows the leak in the memory curve).
     #[arg(long)]
     pub keep_versions: bool,
+}
+
+fn parse_aggregator(s: &str) -> Result<Aggregator, String> {
+    s.parse().map_err(|e: crate::ps::robust::RobustError| e.to_string())
 }
 
 /// Defaults are the command line's: parsing no arguments.
@@ -172,6 +179,8 @@ pub struct RunConfig {
     pub parallel: ParallelConfig,
     #[serde(default)]
     pub cluster: super::ClusterConfig,
+    #[serde(default)]
+    pub byzantine: super::ByzantineConfig,
 }
 
 /// Every epoch keeps a record in memory (and a row per CSV): a million is far beyond any GCN
@@ -224,8 +233,28 @@ impl RunConfig {
         if !(rate > 0.0 && rate <= 1.0) {
             return Err(invalid("sample_rate", format!("must be in (0, 1], got {rate}")));
         }
-        self.cluster.resolve(self.parallel.partitions)?;
+        let cluster = self.cluster.resolve(self.parallel.partitions)?;
+        self.robust_plan_with(&cluster)?;
         Ok(())
+    }
+
+    /// The server's plan for Byzantine workers and robust aggregation; `None` for plain runs.
+    pub fn robust_plan(&self) -> Result<Option<crate::ps::robust::RobustPlan>, ConfigError> {
+        self.robust_plan_with(&self.cluster.resolve(self.parallel.partitions)?)
+    }
+
+    fn robust_plan_with(
+        &self,
+        cluster: &super::cluster::Cluster,
+    ) -> Result<Option<crate::ps::robust::RobustPlan>, ConfigError> {
+        self.byzantine.resolve(&super::byzantine::Context {
+            workers: self.parallel.partitions,
+            seed: self.train.seed,
+            aggregate: self.parallel.aggregate,
+            consistency: cluster.consistency,
+            boundary: self.parallel.boundary,
+            flat_topology: cluster.topology == crate::cost::Topology::Flat,
+        })
     }
 
     /// The same training with keys that do not apply reset to their defaults, so equal runs
@@ -281,14 +310,15 @@ impl RunConfig {
             if varies("eval") || p.eval != EvalMode::Full {
                 parts.push(format!("eval={:?}", p.eval).to_lowercase());
             }
-            if varies("aggregate") || p.aggregate != Aggregation::Weighted {
-                parts.push(format!("{:?}", p.aggregate).to_lowercase());
+            if varies("aggregate") || p.aggregate != Aggregator::default() {
+                parts.push(p.aggregate.to_string());
             }
             if varies("reduce") || p.reduce != ReduceOrder::Flat {
                 parts.push(format!("{:?}-reduce", p.reduce).to_lowercase());
             }
         }
         parts.extend(self.cluster.label_parts(&varies));
+        parts.extend(self.byzantine.label_parts(&varies));
         if p.keep_versions || varies("keep_versions") {
             parts.push(if p.keep_versions { "keep_versions".into() } else { "release".into() });
         }

@@ -18,6 +18,7 @@ use super::record::{EpochRecord, RunOutcome};
 use crate::backend::{stat, Backend, BackendError, MemCategory, Shape, STATS_WIDTH};
 use crate::cost::KernelCost;
 use crate::model::{glorot_uniform, PartitionedGcn};
+use crate::ps::robust::{RobustError, RobustOutcome, RobustServer};
 use crate::ps::{EventKind, EventLog, Optimizer, PsError, WeightStore};
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +35,8 @@ pub enum SimError {
     TooLarge(#[from] crate::graph::csr::TooLarge),
     #[error(transparent)]
     Memory(#[from] super::budget::MemoryError),
+    #[error("robust aggregation: {0}")]
+    Robust(#[from] RobustError),
     #[error("training diverged at round {epoch}: the training loss is {loss}")]
     Diverged { epoch: u32, loss: f64 },
     #[error("the simulated cluster stalled after {rounds} rounds at {time:.6} s: no worker can make progress")]
@@ -72,6 +75,8 @@ pub(crate) struct Trainer<'a, M: Backend> {
     pub stopped_early: bool,
     /// Boundary bytes partition q sent partition p, summed over rounds.
     pub pair_bytes: Vec<Vec<u64>>,
+    /// With Byzantine workers or a robust rule: the server that combines the gradients.
+    pub robust: Option<RobustServer<M>>,
 }
 
 /// One round's training side, for its record.
@@ -99,7 +104,8 @@ impl<'a, M: Backend> Trainer<'a, M> {
     /// Seconds the server spends combining `inputs` gradients and stepping the optimizer.
     pub fn update_time(&self, inputs: usize) -> f64 {
         let d = &self.cluster.server;
-        self.aggregated
+        let steps: f64 = self
+            .aggregated
             .iter()
             .map(|g| {
                 let n = g.len();
@@ -107,13 +113,41 @@ impl<'a, M: Backend> Trainer<'a, M> {
                     crate::ps::OptimizerKind::Adam => KernelCost::adam_step(n),
                     crate::ps::OptimizerKind::Sgd => KernelCost::sgd_step(n),
                 };
-                d.kernel_time(&KernelCost::weighted_sum(inputs, n)) + d.kernel_time(&step)
+                d.kernel_time(&step)
             })
-            .sum()
+            .sum();
+        let combine: f64 = match &self.robust {
+            // The attack is the attackers' work, not the server's: it costs the server nothing.
+            Some(r) => {
+                let d_total: usize = self.aggregated.iter().map(|g| g.len()).sum();
+                d.kernel_time(&r.plan().server_cost(d_total))
+            }
+            None => self.aggregated.iter().map(|g| d.kernel_time(&KernelCost::weighted_sum(inputs, g.len()))).sum(),
+        };
+        steps + combine
     }
 
-    /// `aggregated = Σ weights[k] · grads[k]`, then one optimizer step (its learning rate times
+    /// `aggregated` from one gradient set per partition (`grads[q]`, every partition in order):
+    /// the robust server when there is one, else the linear rule summed in the configured order.
+    pub fn combine(&mut self, grads: &[&[M::Matrix]], weights: &[f32], epoch: u32) -> Result<(), SimError> {
+        let b = self.b;
+        b.attribute(None);
+        match self.robust.as_mut() {
+            Some(r) => r.combine(b, grads, self.cfg.train.seed, epoch, &mut self.aggregated)?,
+            None => {
+                for (l, out) in self.aggregated.iter_mut().enumerate() {
+                    let layer: Vec<&M::Matrix> = grads.iter().map(|g| &g[l]).collect();
+                    b.weighted_sum(&layer, weights, self.cfg.parallel.reduce, out);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `aggregated = Σ weights[k] · grads[k]` (or the robust server's combination, `grads` then
+    /// being every partition's in order), then one optimizer step (its learning rate times
     /// `lr_scale`), then publishes the next version and releases what nobody reads.
+    #[allow(clippy::too_many_arguments)]
     pub fn apply(
         &mut self,
         grads: &[&[M::Matrix]],
@@ -124,12 +158,8 @@ impl<'a, M: Backend> Trainer<'a, M> {
         detail: String,
     ) -> Result<u64, SimError> {
         let b = self.b;
-        b.attribute(None);
         let before = self.store.current().0;
-        for (l, out) in self.aggregated.iter_mut().enumerate() {
-            let layer: Vec<&M::Matrix> = grads.iter().map(|g| &g[l]).collect();
-            b.weighted_sum(&layer, weights, self.cfg.parallel.reduce, out);
-        }
+        self.combine(grads, weights, epoch.saturating_sub(1))?;
         self.log.push(time, epoch, EventKind::Aggregate, before, None, detail);
         self.optimizer.step_scaled(b, self.store.master_mut(), &self.aggregated, lr_scale);
         let optimizer = format!("{:?}", self.cfg.train.optimizer).to_lowercase();
@@ -165,6 +195,9 @@ impl<'a, M: Backend> Trainer<'a, M> {
         b.attribute(None);
         let values = b.read_stats(&self.stats)?;
         let mut record = self.record(&values, &round);
+        if let Some(r) = &self.robust {
+            record.aggregation = r.read(b)?;
+        }
         record.comm_boundary_forward = round.boundary_forward;
         record.comm_boundary_backward = round.boundary_backward;
         self.start_norm = values[p * STATS_WIDTH + stat::AUX];
@@ -215,6 +248,7 @@ impl<'a, M: Backend> Trainer<'a, M> {
             sim_time_s: round.sim_time_s,
             staleness_mean: round.staleness.iter().sum::<u64>() as f64 / applied,
             staleness_max: round.staleness.iter().copied().max().unwrap_or(0),
+            aggregation: None,
         }
     }
 }
@@ -272,8 +306,19 @@ pub fn run<B: Backend>(
         .enumerate()
         .map(|(l, w)| m.alloc(w.rows, w.cols, MemCategory::Gradients, &format!("ps/aggregated_dW{l}")))
         .collect::<Result<Vec<_>, _>>()?;
+    let mut model = model;
     let train_counts: Vec<usize> = model.workers.iter().map(|w| w.num_train()).collect();
     let (grad_scales, agg_weights) = par.aggregate.loss_weighting(&train_counts, model.trains_with_exchange());
+    let robust = match cfg.robust_plan()? {
+        Some(plan) => {
+            if plan.attack == crate::ps::robust::Attack::LabelFlip {
+                model.flip_labels(m, problem, &plan.byzantine_workers())?;
+            }
+            let shapes: Vec<(usize, usize)> = init.iter().map(|w| (w.rows, w.cols)).collect();
+            Some(RobustServer::new(m, plan, &shapes, &agg_weights)?)
+        }
+        None => None,
+    };
     let train_slots = super::relaxed::train_slot_capacity(&cluster, p);
     let stats = m.alloc_stats(p + 2 + train_slots, "ps/stats")?;
     let set_bytes = store.set_bytes();
@@ -298,6 +343,7 @@ pub fn run<B: Backend>(
         max_live_versions: 0,
         stopped_early: false,
         pair_bytes: vec![vec![0; p]; p],
+        robust,
     };
     // ‖W0‖² of version 0, for the first round's weight-decay term.
     let v0 = trainer.store.publish(m)?;
@@ -315,8 +361,9 @@ pub fn run<B: Backend>(
         super::Consistency::Bsp => super::rounds::run(&mut trainer)?,
         _ => super::relaxed::run(&mut trainer)?,
     };
-    let Trainer { records, trace, max_live_versions, stopped_early, pair_bytes, .. } = trainer;
+    let Trainer { records, trace, max_live_versions, stopped_early, pair_bytes, robust, .. } = trainer;
     let mut outcome = RunOutcome::from_records(&records, stopped_early);
+    outcome.robust = robust.map(|r| RobustOutcome::of(r.plan(), records.iter().filter_map(|r| r.aggregation.as_ref())));
     let rounds = records.len().max(1) as f64;
     outcome.exchange_bytes_per_epoch =
         pair_bytes.iter().map(|row| row.iter().map(|&v| v as f64 / rounds).collect()).collect();
@@ -369,6 +416,7 @@ mod tests {
             sim_time_s: 0.0,
             staleness_mean: 0.0,
             staleness_max: 0,
+            aggregation: None,
         }
     }
 

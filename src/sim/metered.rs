@@ -342,15 +342,12 @@ impl<B: Backend> Backend for Metered<'_, B> {
         })
     }
 
-    /// g read once with one FLOP per element, `out` written once (NNM's distances not counted).
+    /// [`KernelCost::pre_aggregate`].
     fn pre_aggregate(&self, g: &B::Matrix, pre: &PreAggregationStep, out: &mut B::Matrix) {
-        self.timed(KernelCost::elementwise(g.len(), 1, 0, 1.0) + KernelCost::elementwise(out.len(), 0, 1, 0.0), || {
-            self.inner.pre_aggregate(g, pre, out)
-        })
+        self.timed(KernelCost::pre_aggregate(pre, g.rows(), g.cols()), || self.inner.pre_aggregate(g, pre, out))
     }
 
-    /// g (and the centre) read once with one FLOP per element of g, `out` and `selection` written
-    /// once; sorting, distances and iterations are not counted.
+    /// [`KernelCost::robust_aggregate`], plus the centre read once.
     fn robust_aggregate(
         &self,
         g: &B::Matrix,
@@ -360,9 +357,8 @@ impl<B: Backend> Backend for Metered<'_, B> {
         selection: &mut B::Matrix,
     ) {
         let centre_len = centre.map_or(0, |c| c.len());
-        let cost = KernelCost::elementwise(g.len(), 1, 0, 1.0)
-            + KernelCost::elementwise(centre_len, 1, 0, 0.0)
-            + KernelCost::elementwise(out.len() + selection.len(), 0, 1, 0.0);
+        let cost =
+            KernelCost::robust_aggregate(rule, g.rows(), g.cols()) + KernelCost::elementwise(centre_len, 1, 0, 0.0);
         self.timed(cost, || self.inner.robust_aggregate(g, rule, centre, out, selection))
     }
 }

@@ -3,6 +3,7 @@
 //! ASP events), and records metrics and what every worker did.
 
 pub mod budget;
+pub mod byzantine;
 pub mod cluster;
 pub mod config;
 pub mod driver;
@@ -13,6 +14,7 @@ mod relaxed;
 mod rounds;
 pub mod task;
 
+pub use byzantine::ByzantineConfig;
 pub use cluster::{ClusterConfig, Consistency, OnFailure};
 pub use config::{Boundary, ConfigError, EvalMode, FeatureNorm, ParallelConfig, RunConfig, TrainConfig};
 pub use driver::{run, SimError};

@@ -35,6 +35,8 @@ pub struct EpochRecord {
     /// Staleness (version applied to − version computed from) of the round's gradients.
     pub staleness_mean: f64,
     pub staleness_max: u64,
+    /// With Byzantine workers or a robust rule: the round's selection and distances.
+    pub aggregation: Option<crate::ps::robust::RoundDiagnostics>,
 }
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -70,6 +72,9 @@ pub struct RunOutcome {
     /// Each failure: when it happened, when the server noticed, when the worker came back.
     #[serde(default)]
     pub failures: Vec<crate::sim::cluster::FailureRecord>,
+    /// Byzantine workers and the robust rule: who attacked, selections, detection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub robust: Option<crate::ps::robust::RobustOutcome>,
     /// Worker intervals and gradient fates (`workers.csv`, `gradients.csv`).
     #[serde(skip)]
     pub trace: crate::sim::cluster::ClusterTrace,
@@ -98,6 +103,7 @@ impl RunOutcome {
             max_live_versions: records.iter().map(|r| r.live_versions).max().unwrap_or(0),
             gradients: Default::default(),
             failures: Vec::new(),
+            robust: None,
             trace: Default::default(),
         }
     }

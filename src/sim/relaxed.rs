@@ -376,7 +376,7 @@ impl<'t, 'a, B: Backend> Loop<'t, 'a, B> {
         };
         let weights: Vec<f32> = job.iter().map(|g| self.t.agg_weights[g.q]).collect();
         let e = self.epoch();
-        let detail = match self.cluster().consistency {
+        let mut detail = match self.cluster().consistency {
             Consistency::Asp => format!("partition {} alone (asp), staleness {}", job[0].q, staleness[0]),
             _ => format!(
                 "clock {} over {} gradients (ssp, S = {})",
@@ -385,10 +385,23 @@ impl<'t, 'a, B: Backend> Loop<'t, 'a, B> {
                 self.cluster().bound.unwrap_or(0)
             ),
         };
+        if self.t.robust.is_some() {
+            detail = format!("{detail}: {}", super::rounds::aggregate_detail(self.t, job.len()));
+        }
         {
             let sets = &self.pool.sets;
+            // The robust server takes every partition's gradient in partition order.
+            let mut order: Vec<usize> = (0..job.len()).collect();
+            if self.t.robust.is_some() {
+                order.sort_by_key(|&k| job[k].q);
+                debug_assert!(
+                    order.iter().enumerate().all(|(q, &k)| job[k].q == q),
+                    "SSP applies one gradient per partition"
+                );
+            }
             let grads: Vec<&[<Metered<'a, B> as Backend>::Matrix]> =
-                job.iter().map(|g| sets[g.entry].0.as_slice()).collect();
+                order.iter().map(|&k| sets[job[k].entry].0.as_slice()).collect();
+            let weights: Vec<f32> = order.iter().map(|&k| weights[k]).collect();
             // `apply` needs the trainer mutably and the pool's buffers immutably: they are apart.
             self.t.apply(&grads, &weights, lr_scale, self.now, e, detail)?;
         }

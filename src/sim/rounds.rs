@@ -160,6 +160,23 @@ fn reduce_in_topology<M: Backend>(
     Ok(())
 }
 
+/// The aggregate event's detail: the rule, the gradients, the topology, and who attacked how.
+pub(crate) fn aggregate_detail<M: Backend>(t: &Trainer<'_, M>, gradients: usize) -> String {
+    let mut detail =
+        format!("{} over {gradients} gradients, {} topology", t.cfg.parallel.aggregate, t.cfg.cluster.topology);
+    if let Some(plan) = t.robust.as_ref().map(|r| r.plan()) {
+        if plan.pre != crate::ps::robust::PreAggregation::None {
+            detail.push_str(&format!(", pre-aggregated by {}", plan.pre));
+        }
+        let byzantine = plan.byzantine_workers();
+        if !byzantine.is_empty() {
+            let ids: Vec<String> = byzantine.iter().map(|i| i.to_string()).collect();
+            detail.push_str(&format!(", Byzantine workers {} ({})", ids.join(","), plan.attack));
+        }
+    }
+    detail
+}
+
 // Workers, partitions and their per-index state are parallel arrays: index loops read best.
 #[allow(clippy::needless_range_loop)]
 pub(crate) fn run<B: Backend>(t: &mut Trainer<'_, Metered<'_, B>>) -> Result<f64, SimError> {
@@ -440,18 +457,26 @@ pub(crate) fn run<B: Backend>(t: &mut Trainer<'_, Metered<'_, B>>) -> Result<f64
         barrier.advance()?;
         let grads: Vec<&[B::Matrix]> = t.model.workers.iter().map(|w| w.weight_grads()).collect();
         b.attribute(None);
-        for (l, out) in t.aggregated.iter_mut().enumerate() {
-            let layer: Vec<&B::Matrix> = grads.iter().map(|g| &g[l]).collect();
-            reduce_in_topology(b, cluster.topology, &layer, &t.agg_weights, par.reduce, &mut partials[l], out, l)?;
+        match t.robust.as_mut() {
+            // Byzantine rows and robust rules: every row at the server (the topology is flat).
+            Some(server) => server.combine(b, &grads, seed, e, &mut t.aggregated)?,
+            None => {
+                for (l, out) in t.aggregated.iter_mut().enumerate() {
+                    let layer: Vec<&B::Matrix> = grads.iter().map(|g| &g[l]).collect();
+                    reduce_in_topology(
+                        b,
+                        cluster.topology,
+                        &layer,
+                        &t.agg_weights,
+                        par.reduce,
+                        &mut partials[l],
+                        out,
+                        l,
+                    )?;
+                }
+            }
         }
-        t.log.push(
-            agg.reduced,
-            epoch,
-            EventKind::Aggregate,
-            version,
-            None,
-            format!("{:?} over {p} gradients, {} topology", par.aggregate, t.cfg.cluster.topology).to_lowercase(),
-        );
+        t.log.push(agg.reduced, epoch, EventKind::Aggregate, version, None, aggregate_detail(t, p));
         t.optimizer.step(b, t.store.master_mut(), &t.aggregated);
         t.log.push(
             agg.reduced,

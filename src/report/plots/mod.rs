@@ -143,8 +143,9 @@ fn read_csv_if_present<R: serde::de::DeserializeOwned>(path: &Path) -> Result<Ve
 
 /// Reads `dir/runs.csv` and `dir/metrics.csv`. A row that does not parse is reported with
 /// its file and line.
+/// An experiment written with `per_epoch = false` has no `metrics.csv`: no metrics rows.
 pub fn read_results(dir: &Path) -> Result<(Vec<RunRow>, Vec<LongMetricsRow>), ReportError> {
-    Ok((read_csv(&dir.join("runs.csv"))?, read_csv(&dir.join("metrics.csv"))?))
+    Ok((read_csv(&dir.join("runs.csv"))?, read_csv_if_present(&dir.join("metrics.csv"))?))
 }
 
 fn read_csv<R: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<R>, ReportError> {
@@ -262,7 +263,10 @@ pub fn draw_all_titled(
 ) -> Result<Vec<PathBuf>, ReportError> {
     ensure_font().map_err(|m| plot_error(dir, m))?;
     let inputs = Inputs { experiment: name, runs, metrics, traces };
-    let mut figures = vec![Figure::Convergence, Figure::Memory];
+    let mut figures = Vec::new();
+    if !metrics.is_empty() {
+        figures.extend([Figure::Convergence, Figure::Memory]);
+    }
     if runs.iter().map(|r| r.partitions).collect::<BTreeSet<_>>().len() >= 2 {
         figures.push(Figure::Partitions);
     }
