@@ -18,7 +18,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Train a GCN (serial with --partitions 1, else BSP over simulated workers) and report convergence.
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Run every configuration of an experiment file (TOML) and write results and plots.
     Run(RunArgs),
     /// Redraw every plot of a results folder from its CSVs, without training.

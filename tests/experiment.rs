@@ -255,3 +255,78 @@ fn plot_redraws_every_figure_from_the_csvs() {
     assert!(!bad.status.success());
     assert!(stderr(&bad).contains("runs.csv"), "{}", stderr(&bad));
 }
+
+const BYZANTINE: &str = r#"
+name = "byz"
+backend = "cpu"
+dataset = "csbm:nodes=600,avg_degree=6,features=16,valid=100,test=200"
+per_epoch = false
+[base]
+epochs = 5
+partitions = 5
+boundary = "replicate"
+[[grid]]
+byzantine = [0]
+aggregate = ["mean", "median"]
+[[grid]]
+byzantine = [1]
+attack = ["sign_flip", "label_flip"]
+aggregate = ["mean", "median", "krum"]
+[[grid]]
+byzantine = [1]
+attack = ["sign_flip"]
+aggregate = ["krum"]
+pre_aggregate = ["bucketing"]
+"#;
+
+#[test]
+fn byzantine_grids_draw_the_robustness_heat_map_from_runs_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(dir.path(), BYZANTINE, "b");
+    // Krum of 5 buckets of 2 rows = 3 rows with f = 1 is impossible: the file is refused,
+    // naming the key and the run, before anything is written.
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains("aggregate")
+            && e.contains("krum")
+            && e.contains("pre_aggregate=\"bucketing\"")
+            && e.contains("3 rows that bucketing leaves"),
+        "{e}"
+    );
+    assert!(!dir.path().join("b").exists());
+
+    let toml = BYZANTINE.replace("pre_aggregate = [\"bucketing\"]", "pre_aggregate = [\"nnm\"]");
+    let o = run(dir.path(), &toml, "b");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = dir.path().join("b");
+    // per_epoch = false: runs.csv and the heat map, no per-epoch files.
+    for absent in ["metrics.csv", "comm.csv", "workers.csv", "gradients.csv", "convergence.png"] {
+        assert!(!out.join(absent).exists(), "{absent} written");
+    }
+    let runs = fs::read_to_string(out.join("runs.csv")).unwrap();
+    let header: Vec<&str> = runs.lines().next().unwrap().split(',').collect();
+    for col in
+        ["byzantine", "byzantine_workers", "attack", "pre_aggregate", "detection_precision", "mean_byzantine_weight"]
+    {
+        assert!(header.contains(&col), "runs.csv lacks {col}");
+    }
+    // 2 baselines + 2 attacks × 3 rules + NNM before Krum.
+    assert_eq!(runs.lines().count(), 1 + 2 + 6 + 1);
+    let svg = fs::read_to_string(out.join("robustness.svg")).unwrap();
+    for s in
+        ["attack × aggregator", "no attack (F = 0)", "sign flip", "label flip", "Krum", "after nnm", "F = 1", "n/a"]
+    {
+        assert!(svg.contains(s), "robustness.svg lacks {s:?}");
+    }
+    let original: Vec<Vec<u8>> =
+        ["png", "svg"].iter().map(|x| fs::read(out.join(format!("robustness.{x}"))).unwrap()).collect();
+    for x in ["png", "svg"] {
+        fs::remove_file(out.join(format!("robustness.{x}"))).unwrap();
+    }
+    let plot = gcnsim(&["plot", out.to_str().unwrap()]);
+    assert!(plot.status.success(), "{}", stderr(&plot));
+    let redrawn: Vec<Vec<u8>> =
+        ["png", "svg"].iter().map(|x| fs::read(out.join(format!("robustness.{x}"))).unwrap()).collect();
+    assert!(original == redrawn, "the heat map differs when redrawn");
+}

@@ -166,7 +166,13 @@ impl ByzantineConfig {
                 _ if matches!(e, RobustError::TooFewWorkers { name: "nnm", .. }) => "pre_aggregate",
                 _ => "aggregate",
             };
-            invalid(key, e.to_string())
+            let rows = plan.rows();
+            let note = if key == "aggregate" && rows != p {
+                format!(" (the {} rows that {} leaves of the {p} workers' gradients)", rows, plan.pre)
+            } else {
+                String::new()
+            };
+            invalid(key, format!("{e}{note}"))
         })?;
         Ok(Some(plan))
     }
@@ -255,7 +261,8 @@ mod tests {
     #[test]
     fn impossible_settings_name_their_key() {
         let c = ByzantineConfig { byzantine: 2, attack: Attack::SignFlip, ..Default::default() };
-        let cases: Vec<(Box<dyn Fn(&mut ByzantineConfig, &mut Context)>, &str)> = vec![
+        type Change = Box<dyn Fn(&mut ByzantineConfig, &mut Context)>;
+        let cases: Vec<(Change, &str)> = vec![
             (Box::new(|c, _| c.byzantine_workers = vec![1]), "byzantine_workers"),
             (Box::new(|c, _| c.byzantine_workers = vec![1, 1]), "byzantine_workers"),
             (Box::new(|c, _| c.byzantine_workers = vec![1, 10]), "byzantine_workers"),

@@ -1,8 +1,9 @@
 //! Figures of an experiment's results folder, drawn from its CSVs alone: `convergence`,
 //! `memory` and (with several partition counts) `partitions` from `runs.csv` and `metrics.csv`;
 //! `time` (convergence against simulated time), `timeline` (per-worker Gantt, from
-//! `workers.csv`) and, when any gradient was stale, `staleness` (from `gradients.csv`). Each is
-//! written as PNG and SVG from the same drawing code.
+//! `workers.csv`), when any gradient was stale, `staleness` (from `gradients.csv`), and with
+//! Byzantine workers or robust rules `robustness` (attack × aggregator heat maps, from
+//! `runs.csv`). Each is written as PNG and SVG from the same drawing code.
 //!
 //! Text uses DejaVu Sans embedded in the binary (plotters' `ab_glyph` feature), so drawing
 //! needs no system font library; PNG text is rasterized by `text::GlyphText`, which fixes
@@ -13,6 +14,7 @@ mod convergence;
 mod legend;
 mod memory;
 mod partitions;
+mod robustness;
 mod series;
 mod staleness;
 mod style;
@@ -32,6 +34,7 @@ use plotters::prelude::*;
 pub use convergence::draw_convergence;
 pub use memory::draw_memory;
 pub use partitions::draw_partitions;
+pub use robustness::draw_robustness;
 pub use staleness::draw_staleness;
 pub use time::draw_time;
 pub use timeline::draw_timeline;
@@ -184,6 +187,7 @@ enum Figure {
     Time,
     Timeline,
     Staleness,
+    Robustness,
 }
 
 /// The simulated cluster's records the `timeline` and `staleness` figures read.
@@ -209,6 +213,7 @@ impl Figure {
             Figure::Time => "time",
             Figure::Timeline => "timeline",
             Figure::Staleness => "staleness",
+            Figure::Robustness => "robustness",
         }
     }
 
@@ -216,6 +221,7 @@ impl Figure {
     fn size(self, inputs: &Inputs<'_>) -> (u32, u32) {
         match self {
             Figure::Timeline => timeline::timeline_size(inputs.runs, inputs.traces.workers),
+            Figure::Robustness => robustness::robustness_size(inputs.runs),
             _ => FIGURE_SIZE,
         }
     }
@@ -234,6 +240,7 @@ impl Figure {
             Figure::Staleness => {
                 draw_staleness(root, inputs.experiment, inputs.runs, inputs.metrics, inputs.traces.gradients)
             }
+            Figure::Robustness => draw_robustness(root, inputs.experiment, inputs.runs),
         }
     }
 }
@@ -264,7 +271,8 @@ pub fn draw_all_titled(
     ensure_font().map_err(|m| plot_error(dir, m))?;
     let inputs = Inputs { experiment: name, runs, metrics, traces };
     let mut figures = Vec::new();
-    if !metrics.is_empty() {
+    // Runs without per-epoch rows (`per_epoch = false`) have no curves to draw.
+    if !metrics.is_empty() || runs.is_empty() {
         figures.extend([Figure::Convergence, Figure::Memory]);
     }
     if runs.iter().map(|r| r.partitions).collect::<BTreeSet<_>>().len() >= 2 {
@@ -278,6 +286,9 @@ pub fn draw_all_titled(
     }
     if staleness::has_staleness(traces.gradients) {
         figures.push(Figure::Staleness);
+    }
+    if robustness::has_robustness(runs) {
+        figures.push(Figure::Robustness);
     }
     let mut written = Vec::with_capacity(2 * figures.len());
     for fig in figures {

@@ -149,6 +149,14 @@ fn synthetic_from(configs: &[Config]) -> (Vec<RunRow>, Vec<LongMetricsRow>) {
                 gradients_discarded: 0,
                 mean_staleness: 0.0,
                 max_live_versions: 1,
+                byzantine: 0,
+                byzantine_workers: String::new(),
+                attack: "none".into(),
+                pre_aggregate: "none".into(),
+                detection_precision: None,
+                detection_recall: None,
+                mean_byzantine_weight: None,
+                mean_rel_dist_honest: None,
             };
             let weights = 92 * KIB * (p + 1); // one copy per worker and the server
             for epoch in 1..=EPOCHS {
@@ -190,6 +198,8 @@ fn synthetic_from(configs: &[Config]) -> (Vec<RunRow>, Vec<LongMetricsRow>) {
                     sim_time_s: e * 2e-4,
                     staleness_mean: 0.0,
                     staleness_max: 0,
+                    byzantine_weight: None,
+                    agg_rel_dist_honest: None,
                 };
                 let total = m.live_graph_bytes
                     + m.live_features_bytes
