@@ -2,7 +2,8 @@
 //! per partitioner and number of Byzantine workers F, from `runs.csv` alone. Runs without
 //! attackers (F = 0) head every panel as the row "no attack (F = 0)", the baseline each
 //! aggregator's column is read against. A cell averages the seeds of its configuration; a
-//! configuration that was not run (Krum needs n ≥ 2f + 3) is grey.
+//! configuration that was not run (Krum needs n ≥ 2f + 3) is grey. Serial runs have no workers
+//! to attack and are left out.
 
 use std::collections::BTreeSet;
 
@@ -25,10 +26,16 @@ const SCALE_H: i32 = 110;
 
 /// Whether the runs compare attacks or aggregators with Byzantine workers or robust rules.
 pub fn has_robustness(runs: &[RunRow]) -> bool {
+    let runs = &distributed(runs);
     let robust = runs.iter().any(|r| r.byzantine > 0 || !matches!(r.aggregate.as_str(), "weighted" | "mean" | "sum"));
     let columns: BTreeSet<String> = runs.iter().map(column_of).collect();
     let attacks: BTreeSet<&str> = runs.iter().filter(|r| r.byzantine > 0).map(|r| r.attack.as_str()).collect();
     robust && (columns.len() >= 2 || attacks.len() >= 2)
+}
+
+/// The runs with workers (P > 1).
+fn distributed(runs: &[RunRow]) -> Vec<RunRow> {
+    runs.iter().filter(|r| r.partitions > 1).cloned().collect()
 }
 
 fn column_of(r: &RunRow) -> String {
@@ -83,13 +90,26 @@ impl Layout {
 
 /// Pixel size of the figure for these runs.
 pub fn robustness_size(runs: &[RunRow]) -> (u32, u32) {
+    let runs = &distributed(runs);
     let l = Layout::of(runs);
     let (pw, ph) = l.panel_size();
     let cols = l.fs.len() as i32;
     let rows = l.partitioners.len() as i32;
     let w = cols * pw + (cols + 1) * PANEL_GAP;
     let h = TITLE_H + rows * ph + (rows - 1).max(0) * PANEL_GAP + SCALE_H;
-    (w.max(900) as u32, h as u32)
+    // Wide enough for the title (about 0.55 em per character; the experiment's name is not known
+    // here: room for 24 characters of it).
+    let title_w = ((title(runs).chars().count() + 24) as f64 * TITLE_PX * 0.55) as i32 + 2 * PANEL_GAP;
+    (w.max(900).max(title_w) as u32, h as u32)
+}
+
+/// The title after the experiment's name.
+fn title(runs: &[RunRow]) -> String {
+    let workers: BTreeSet<usize> = runs.iter().map(|r| r.partitions).collect();
+    let seeds: BTreeSet<u64> = runs.iter().map(|r| r.seed).collect();
+    let p = workers.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ");
+    let seed_note = if seeds.len() > 1 { format!(", mean over {} seeds", seeds.len()) } else { String::new() };
+    format!("final test accuracy, attack × aggregator (P = {p}{seed_note})")
 }
 
 /// Viridis (matplotlib's default map, readable by colour-blind viewers) at t ∈ [0, 1].
@@ -151,20 +171,20 @@ pub fn draw_robustness<DB: DrawingBackend>(
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let _ = super::ensure_font();
     root.fill(&WHITE)?;
+    let runs = &distributed(runs);
     let l = Layout::of(runs);
     let (w, _) = root.dim_in_pixel();
-    let workers: BTreeSet<usize> = runs.iter().map(|r| r.partitions).collect();
-    let seeds: BTreeSet<u64> = runs.iter().map(|r| r.seed).collect();
-    let p = workers.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ");
-    let seed_note = if seeds.len() > 1 { format!(", mean over {} seeds", seeds.len()) } else { String::new() };
-    let title = format!("{experiment}: final test accuracy, attack × aggregator (P = {p}{seed_note})");
+    let title = format!("{experiment}: {}", title(runs));
     let centre = Pos::new(HPos::Center, VPos::Center);
     root.draw(&Text::new(title, (w as i32 / 2, TITLE_H / 2), text(TITLE_PX).pos(centre)))?;
     let (pw, ph) = l.panel_size();
+    // Panels centred when the title makes the figure wider than they are.
+    let panels_w = l.fs.len() as i32 * pw + (l.fs.len() as i32 + 1) * PANEL_GAP;
+    let left = ((w as i32 - panels_w) / 2).max(0);
     let grey = RGBColor(0xDD, 0xDD, 0xDD);
     for (pi, partitioner) in l.partitioners.iter().enumerate() {
         for (fi, &f) in l.fs.iter().enumerate() {
-            let x0 = PANEL_GAP + fi as i32 * (pw + PANEL_GAP);
+            let x0 = left + PANEL_GAP + fi as i32 * (pw + PANEL_GAP);
             let y0 = TITLE_H + pi as i32 * (ph + PANEL_GAP);
             let panel_title =
                 if f == 0 { format!("{partitioner} partitions") } else { format!("{partitioner} partitions, F = {f}") };
