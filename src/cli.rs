@@ -13,6 +13,9 @@ use crate::sim::{Boundary, ByzantineConfig, ClusterConfig, ParallelConfig, RunCo
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Threads of the CPU backend (default: every core). Results are bit-identical at any count.
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -9,6 +9,13 @@ pub mod train;
 use crate::cli::{Cli, Command};
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(n) = cli.threads {
+        anyhow::ensure!(n >= 1, "--threads: at least 1 thread");
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .map_err(|e| anyhow::anyhow!("--threads {n}: {e}"))?;
+    }
     match cli.command {
         Command::Train(args) => train::train_command(&args),
         Command::DatasetInfo(args) => info::dataset_info(&args),

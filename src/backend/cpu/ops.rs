@@ -1,7 +1,8 @@
 //! CPU twins of the GPU kernels, on plain slices. Each function here has a WGSL kernel of the
 //! same name in `shaders/` and a test `<name>_matches_cpu` on the GPU side.
 
-use ndarray::{linalg::general_mat_mul, ArrayView2, ArrayViewMut2};
+use ndarray::{linalg::general_mat_mul, ArrayView2, ArrayViewMut2, Axis};
+use rayon::prelude::*;
 
 use crate::backend::{check_shape, stat, AdamStep, DropoutSpec, ReduceOrder, SgdStep, SparseLayout};
 use crate::rng;
@@ -16,26 +17,49 @@ pub struct CsrView<'a> {
     pub values: &'a [f32],
 }
 
+/// Rows per parallel task. Work is split into chunks of a fixed size, never by the number of
+/// threads, and every output element is computed by the same code in the same order whichever
+/// thread runs its chunk: results are bit-identical at any thread count.
+pub const ROW_CHUNK: usize = 64;
+
+/// Below this many multiply-adds an op runs on the calling thread: a parallel task costs a few
+/// microseconds, more than a small op. A function of the shapes only, so still deterministic.
+const PARALLEL_MIN_WORK: usize = 1 << 20;
+
 /// `out (rows × k) = A (rows × cols) · x (cols × k)`; each output element is summed over the row's
 /// entries in stored order. `x` and `out` may be longer (shared scratch): only the first
-/// `cols` / `rows` rows are used.
+/// `cols` / `rows` rows are used. Rows run in parallel, [`ROW_CHUNK`] at a time.
 pub fn spmm(a: &CsrView<'_>, x: &[f32], k: usize, out: &mut [f32]) {
     assert!(x.len() >= a.cols * k, "spmm: x must have at least {} rows of {k}", a.cols);
     assert!(out.len() >= a.rows * k, "spmm: out must have at least {} rows of {k}", a.rows);
-    for r in 0..a.rows {
-        let dst = &mut out[r * k..(r + 1) * k];
-        dst.fill(0.0);
-        for e in a.row_ptr[r] as usize..a.row_ptr[r + 1] as usize {
-            let w = a.values[e];
-            let src = &x[a.col_idx[e] as usize * k..(a.col_idx[e] as usize + 1) * k];
-            for (d, &s) in dst.iter_mut().zip(src) {
-                *d += w * s;
+    if k == 0 {
+        return;
+    }
+    let rows_of = |c: usize, block: &mut [f32]| {
+        for (i, dst) in block.chunks_mut(k).enumerate() {
+            let r = c * ROW_CHUNK + i;
+            dst.fill(0.0);
+            for e in a.row_ptr[r] as usize..a.row_ptr[r + 1] as usize {
+                let w = a.values[e];
+                let src = &x[a.col_idx[e] as usize * k..(a.col_idx[e] as usize + 1) * k];
+                for (d, &s) in dst.iter_mut().zip(src) {
+                    *d += w * s;
+                }
             }
         }
+    };
+    let blocks = out[..a.rows * k].par_chunks_mut(ROW_CHUNK * k).enumerate();
+    if a.values.len() * k < PARALLEL_MIN_WORK {
+        blocks.with_min_len(usize::MAX).for_each(|(c, block)| rows_of(c, block));
+    } else {
+        blocks.for_each(|(c, block)| rows_of(c, block));
     }
 }
 
-/// `out = op(a) · op(b)`.
+/// `out = op(a) · op(b)`: the rows of `out` in chunks of [`ROW_CHUNK`], each chunk one
+/// `general_mat_mul` in parallel. Each element's sum over k is blocked the same way whatever
+/// the row split (matrixmultiply blocks k independently of m), so the chunks give the unsplit
+/// product's bits.
 pub fn matmul(
     a: ArrayView2<'_, f32>,
     b: ArrayView2<'_, f32>,
@@ -47,7 +71,13 @@ pub fn matmul(
     let b = if transpose_b { b.reversed_axes() } else { b };
     assert!(a.ncols() == b.nrows(), "matmul: inner dimensions {} and {} differ", a.ncols(), b.nrows());
     check_shape("matmul", "out", out.dim(), (a.nrows(), b.ncols()));
-    general_mat_mul(1.0, &a, &b, 0.0, &mut out);
+    if a.nrows() * a.ncols() * b.ncols() < PARALLEL_MIN_WORK {
+        general_mat_mul(1.0, &a, &b, 0.0, &mut out);
+        return;
+    }
+    let chunks: Vec<_> =
+        a.axis_chunks_iter(Axis(0), ROW_CHUNK).zip(out.axis_chunks_iter_mut(Axis(0), ROW_CHUNK)).collect();
+    chunks.into_par_iter().for_each(|(a, mut out)| general_mat_mul(1.0, &a, &b, 0.0, &mut out));
 }
 
 pub fn relu(x: &[f32], out: &mut [f32]) {
@@ -65,11 +95,24 @@ pub fn relu_backward(output: &[f32], grad: &[f32], out: &mut [f32]) {
 /// Dense dropout: row r is global node `node_ids[r]`.
 pub fn dropout(x: &[f32], cols: usize, node_ids: &[u32], spec: &DropoutSpec, out: &mut [f32]) {
     assert_eq!(node_ids.len() * cols, x.len(), "dropout: one node id per row");
-    for (r, &node) in node_ids.iter().enumerate() {
-        for c in 0..cols {
-            let i = r * cols + c;
-            out[i] = if rng::dropout_keep(spec.stream, node, c as u32, spec.rate) { x[i] * spec.scale } else { 0.0 };
+    if cols == 0 {
+        return;
+    }
+    // Each element is a pure function of (node, column): rows run in parallel, a chunk at a time.
+    let rows_of = |c: usize, block: &mut [f32]| {
+        for (i, dst) in block.chunks_mut(cols).enumerate() {
+            let r = c * ROW_CHUNK + i;
+            let (node, src) = (node_ids[r], &x[r * cols..(r + 1) * cols]);
+            for (col, (o, &v)) in dst.iter_mut().zip(src).enumerate() {
+                *o = if rng::dropout_keep(spec.stream, node, col as u32, spec.rate) { v * spec.scale } else { 0.0 };
+            }
         }
+    };
+    let blocks = out[..x.len()].par_chunks_mut(ROW_CHUNK * cols).enumerate();
+    if x.len() < PARALLEL_MIN_WORK {
+        blocks.with_min_len(usize::MAX).for_each(|(c, block)| rows_of(c, block));
+    } else {
+        blocks.for_each(|(c, block)| rows_of(c, block));
     }
 }
 
