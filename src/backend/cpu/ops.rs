@@ -26,6 +26,17 @@ pub const ROW_CHUNK: usize = 64;
 /// microseconds, more than a small op. A function of the shapes only, so still deterministic.
 const PARALLEL_MIN_WORK: usize = 1 << 20;
 
+/// Runs `f(chunk index, rows)` over `out` split into chunks of [`ROW_CHUNK`] rows of `width`,
+/// in parallel when the op does at least [`PARALLEL_MIN_WORK`] units of `work`.
+fn for_row_chunks(out: &mut [f32], width: usize, work: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
+    let blocks = out.par_chunks_mut(ROW_CHUNK * width).enumerate();
+    if work < PARALLEL_MIN_WORK {
+        blocks.with_min_len(usize::MAX).for_each(|(c, block)| f(c, block));
+    } else {
+        blocks.for_each(|(c, block)| f(c, block));
+    }
+}
+
 /// `out (rows × k) = A (rows × cols) · x (cols × k)`; each output element is summed over the row's
 /// entries in stored order. `x` and `out` may be longer (shared scratch): only the first
 /// `cols` / `rows` rows are used. Rows run in parallel, [`ROW_CHUNK`] at a time.
@@ -48,12 +59,7 @@ pub fn spmm(a: &CsrView<'_>, x: &[f32], k: usize, out: &mut [f32]) {
             }
         }
     };
-    let blocks = out[..a.rows * k].par_chunks_mut(ROW_CHUNK * k).enumerate();
-    if a.values.len() * k < PARALLEL_MIN_WORK {
-        blocks.with_min_len(usize::MAX).for_each(|(c, block)| rows_of(c, block));
-    } else {
-        blocks.for_each(|(c, block)| rows_of(c, block));
-    }
+    for_row_chunks(&mut out[..a.rows * k], k, a.values.len() * k, rows_of);
 }
 
 /// `out = op(a) · op(b)`: the rows of `out` in chunks of [`ROW_CHUNK`], each chunk one
@@ -108,12 +114,7 @@ pub fn dropout(x: &[f32], cols: usize, node_ids: &[u32], spec: &DropoutSpec, out
             }
         }
     };
-    let blocks = out[..x.len()].par_chunks_mut(ROW_CHUNK * cols).enumerate();
-    if x.len() < PARALLEL_MIN_WORK {
-        blocks.with_min_len(usize::MAX).for_each(|(c, block)| rows_of(c, block));
-    } else {
-        blocks.for_each(|(c, block)| rows_of(c, block));
-    }
+    for_row_chunks(&mut out[..x.len()], cols, x.len(), rows_of);
 }
 
 /// Dropout on the stored values of a sparse matrix (Kipf's sparse dropout): the mask of entry
