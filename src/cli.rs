@@ -150,4 +150,9 @@ pub struct BenchArgs {
     /// A free-text tag stored with each row (e.g. the machine).
     #[arg(long, default_value = "")]
     pub tag: String,
+    /// Time the training step alone instead of the whole epoch: serial forward, backward and
+    /// optimizer step on the whole graph, with no evaluation pass and no simulated cluster
+    /// (the quantity `scripts/compare_numpy.py` compares with a NumPy/SciPy GCN). Needs P = 1.
+    #[arg(long)]
+    pub step: bool,
 }

@@ -44,8 +44,25 @@ impl MaskKey {
 /// The conversion is exact in f32, so WGSL computes the same value.
 #[inline]
 pub fn mask_uniform(stream: u32, node: u32, column: u32) -> f32 {
-    let h = hash32(hash32(stream ^ node.wrapping_mul(0x27d4_eb2f)) ^ column);
-    (h >> 8) as f32 * (1.0 / 16_777_216.0)
+    mask_uniform_in_row(mask_row_key(stream, node), column)
+}
+
+/// The per-node half of [`mask_uniform`]: a row of a dense mask hashes it once, not per column.
+#[inline]
+pub fn mask_row_key(stream: u32, node: u32) -> u32 {
+    hash32(stream ^ node.wrapping_mul(0x27d4_eb2f))
+}
+
+/// [`mask_uniform`] from the node's [`mask_row_key`].
+#[inline]
+pub fn mask_uniform_in_row(row_key: u32, column: u32) -> f32 {
+    (hash32(row_key ^ column) >> 8) as f32 * (1.0 / 16_777_216.0)
+}
+
+/// [`dropout_keep`] from the node's [`mask_row_key`].
+#[inline]
+pub fn dropout_keep_in_row(row_key: u32, column: u32, rate: f32) -> bool {
+    mask_uniform_in_row(row_key, column) >= rate
 }
 
 /// Whether dropout keeps an element: kept with probability `1 - rate`.

@@ -6,10 +6,11 @@ use std::fs;
 use anyhow::Context;
 
 use super::info::load_dataset;
-use crate::backend::{with_backend, Backend, BackendChoice, BackendTask};
+use crate::backend::{with_backend, Backend, BackendChoice, BackendTask, MemCategory};
 use crate::cli::BenchArgs;
 use crate::data::Dataset;
-use crate::ps::EventLog;
+use crate::model::{glorot_uniform, GcnWorkspace, Operator, Pass};
+use crate::ps::{EventLog, Optimizer};
 use crate::sim::{self, Boundary, RunConfig, TrainTask};
 
 /// The benchmark's large graph: 100k nodes, ~1M undirected edges, 128 dense features.
@@ -19,6 +20,11 @@ pub const LARGE_CSBM: &str = "csbm:nodes=100000,avg_degree=20,features=128";
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct BenchRow {
     pub tag: String,
+    /// `epoch` (a whole simulated epoch: training, evaluation, the cluster's bookkeeping) or
+    /// `step` (`--step`: forward, backward and optimizer step only).
+    pub measure: String,
+    /// Threads of the CPU backend's pool (the GPU backend's host side uses the same pool).
+    pub threads: usize,
     pub dataset: String,
     pub nodes: usize,
     pub edges: usize,
@@ -51,9 +57,60 @@ impl BackendTask for Measure<'_> {
     }
 }
 
+/// The training step alone, serial: forward and backward on the whole graph with dropout, then
+/// the optimizer step, waited for (the GPU's queue drained) before the clock stops.
+struct MeasureStep<'a> {
+    ds: &'a Dataset,
+    cfg: RunConfig,
+}
+
+impl BackendTask for MeasureStep<'_> {
+    type Output = (String, Vec<f64>, f64, f64);
+
+    fn run<B: Backend>(self, b: &B) -> anyhow::Result<(String, Vec<f64>, f64, f64)> {
+        let problem = sim::prepare(self.ds, &self.cfg)?;
+        let train = &self.cfg.train;
+        let graph = &problem.locals[0];
+        let mut ws = GcnWorkspace::new(b, graph, &problem.shape, train.dropout, "bench")?;
+        let mut weights = glorot_uniform(&problem.shape, train.seed)
+            .iter()
+            .enumerate()
+            .map(|(l, w)| b.upload(w, MemCategory::Weights, &format!("bench/w{l}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let decay = (0..weights.len()).map(|l| if l == 0 { train.weight_decay } else { 0.0 }).collect();
+        let mut optimizer = Optimizer::new(b, train.optimizer, train.lr, decay, &weights)?;
+        let mut stats = b.alloc_stats(1, "bench/stats")?;
+        let grad_scale = 1.0 / ws.num_train().max(1) as f32;
+        let mut times = Vec::with_capacity(train.epochs);
+        let mut last = Vec::new();
+        for epoch in 0..train.epochs as u32 {
+            let started = std::time::Instant::now();
+            let pass = Pass::Train { seed: train.seed, epoch };
+            ws.run(b, &weights, pass, Operator::Train, grad_scale, &mut stats, 0);
+            optimizer.step(b, &mut weights, ws.weight_grads());
+            b.flush()?;
+            last = b.read_stats(&stats)?;
+            times.push(started.elapsed().as_secs_f64() * 1e3);
+        }
+        // Training accuracy of the last step's forward pass: a sanity check that it learned.
+        let (correct, count) = (
+            last[crate::backend::stat::TRAIN + crate::backend::stat::CORRECT],
+            last[crate::backend::stat::TRAIN + crate::backend::stat::COUNT],
+        );
+        let acc = if count > 0.0 { (correct / count) as f64 } else { 0.0 };
+        // The first step compiles pipelines and fills caches: not timed.
+        times.remove(0);
+        Ok((b.describe(), times, b.memory().snapshot().peak_total as f64 / (1u64 << 20) as f64, acc))
+    }
+}
+
 pub fn bench_command(args: &BenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.epochs >= 1, "--epochs must be at least 1 (timed epochs per measurement)");
     anyhow::ensure!(!args.partitions.contains(&0), "--partitions: every count must be at least 1");
+    anyhow::ensure!(
+        !args.step || args.partitions == [1],
+        "--step times the serial training step; it takes no --partitions other than 1"
+    );
     let specs: Vec<String> =
         if args.dataset.is_empty() { vec!["cora".into(), LARGE_CSBM.into()] } else { args.dataset.clone() };
     let mut rows = Vec::new();
@@ -76,16 +133,22 @@ pub fn bench_command(args: &BenchArgs) -> anyhow::Result<()> {
                     cfg.parallel.partitions = p;
                     cfg.parallel.boundary = boundary;
                     cfg.parallel.sample_rate = if boundary == Boundary::Sample { args.sample_rate } else { 1.0 };
-                    let (name, times, peak, acc) = with_backend(backend, Measure { ds: &ds, cfg })
-                        .with_context(|| format!("{spec} on {backend:?} with P={p}"))?;
+                    let measured = if args.step {
+                        with_backend(backend, MeasureStep { ds: &ds, cfg })
+                    } else {
+                        with_backend(backend, Measure { ds: &ds, cfg })
+                    };
+                    let (name, times, peak, acc) =
+                        measured.with_context(|| format!("{spec} on {backend:?} with P={p}"))?;
                     let row = bench_row(args, &ds, spec, &name, p, boundary, &times, peak, acc);
                     println!(
-                        "{:<44} {:<10} P={:<3} {:<6} {:>10.2} ms/epoch (median of {}, min {:.2}), peak {:.1} MiB",
+                        "{:<44} {:<10} P={:<3} {:<6} {:>10.2} ms/{} (median of {}, min {:.2}), peak {:.1} MiB",
                         spec,
                         short_backend(backend, &name),
                         p,
                         row.boundary,
                         row.ms_per_epoch_median,
+                        row.measure,
                         row.epochs_timed,
                         row.ms_per_epoch_min,
                         peak
@@ -114,6 +177,8 @@ fn bench_row(
     sorted.sort_by(f64::total_cmp);
     BenchRow {
         tag: args.tag.clone(),
+        measure: if args.step { "step" } else { "epoch" }.into(),
+        threads: rayon::current_num_threads(),
         dataset: spec.to_string(),
         nodes: ds.num_nodes(),
         edges: ds.num_undirected_edges(),
@@ -145,6 +210,18 @@ fn append_rows(args: &BenchArgs, rows: &[BenchRow]) -> anyhow::Result<()> {
     fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let path = args.out.join("bench.csv");
     let existing = fs::read(&path).unwrap_or_default();
+    if let (Some(first), Some(existing_header)) = (rows.first(), String::from_utf8_lossy(&existing).lines().next()) {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.serialize(first)?;
+        let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let text = String::from_utf8(bytes)?;
+        let header = text.lines().next().unwrap_or_default();
+        anyhow::ensure!(
+            existing_header == header,
+            "{} has other columns than this gcnsim writes ({existing_header:?}, not {header:?}); move it aside or use another --out",
+            path.display()
+        );
+    }
     let mut buf = Vec::new();
     {
         let mut w = csv::WriterBuilder::new().has_headers(existing.is_empty()).from_writer(&mut buf);

@@ -24,7 +24,7 @@ pub const ROW_CHUNK: usize = 64;
 
 /// Below this many multiply-adds an op runs on the calling thread: a parallel task costs a few
 /// microseconds, more than a small op. A function of the shapes only, so still deterministic.
-const PARALLEL_MIN_WORK: usize = 1 << 20;
+const PARALLEL_MIN_WORK: usize = 1 << 17;
 
 /// Runs `f(chunk index, rows)` over `out` split into chunks of [`ROW_CHUNK`] rows of `width`,
 /// in parallel when the op does at least [`PARALLEL_MIN_WORK`] units of `work`.
@@ -49,17 +49,39 @@ pub fn spmm(a: &CsrView<'_>, x: &[f32], k: usize, out: &mut [f32]) {
     let rows_of = |c: usize, block: &mut [f32]| {
         for (i, dst) in block.chunks_mut(k).enumerate() {
             let r = c * ROW_CHUNK + i;
-            dst.fill(0.0);
-            for e in a.row_ptr[r] as usize..a.row_ptr[r + 1] as usize {
-                let w = a.values[e];
-                let src = &x[a.col_idx[e] as usize * k..(a.col_idx[e] as usize + 1) * k];
-                for (d, &s) in dst.iter_mut().zip(src) {
-                    *d += w * s;
+            let span = a.row_ptr[r] as usize..a.row_ptr[r + 1] as usize;
+            let (cols, values) = (&a.col_idx[span.clone()], &a.values[span]);
+            match k {
+                16 => spmm_row::<16>(cols, values, x, dst),
+                32 => spmm_row::<32>(cols, values, x, dst),
+                64 => spmm_row::<64>(cols, values, x, dst),
+                _ => {
+                    dst.fill(0.0);
+                    for (&col, &w) in cols.iter().zip(values) {
+                        let src = &x[col as usize * k..(col as usize + 1) * k];
+                        for (d, &s) in dst.iter_mut().zip(src) {
+                            *d += w * s;
+                        }
+                    }
                 }
             }
         }
     };
     for_row_chunks(&mut out[..a.rows * k], k, a.values.len() * k, rows_of);
+}
+
+/// One output row of [`spmm`] for a width known at compile time: the row's sums stay in
+/// registers. The same sums in the same order as the general loop.
+#[inline(always)]
+fn spmm_row<const K: usize>(cols: &[u32], values: &[f32], x: &[f32], dst: &mut [f32]) {
+    let mut acc = [0.0f32; K];
+    for (&col, &w) in cols.iter().zip(values) {
+        let src: &[f32; K] = x[col as usize * K..][..K].try_into().expect("spmm: row of K");
+        for j in 0..K {
+            acc[j] += w * src[j];
+        }
+    }
+    dst.copy_from_slice(&acc);
 }
 
 /// `out = op(a) · op(b)`: the rows of `out` in chunks of [`ROW_CHUNK`], each chunk one
@@ -108,30 +130,102 @@ pub fn dropout(x: &[f32], cols: usize, node_ids: &[u32], spec: &DropoutSpec, out
     let rows_of = |c: usize, block: &mut [f32]| {
         for (i, dst) in block.chunks_mut(cols).enumerate() {
             let r = c * ROW_CHUNK + i;
-            let (node, src) = (node_ids[r], &x[r * cols..(r + 1) * cols]);
-            for (col, (o, &v)) in dst.iter_mut().zip(src).enumerate() {
-                *o = if rng::dropout_keep(spec.stream, node, col as u32, spec.rate) { v * spec.scale } else { 0.0 };
-            }
+            let src = &x[r * cols..(r + 1) * cols];
+            let row_key = rng::mask_row_key(spec.stream, node_ids[r]);
+            masked_row(|_| row_key, |j| j as u32, src, spec, dst);
         }
     };
-    for_row_chunks(&mut out[..x.len()], cols, x.len(), rows_of);
+    for_row_chunks(&mut out[..x.len()], cols, x.len() * DROPOUT_WORK, rows_of);
+}
+
+/// Work units (multiply-add equivalents) of one dropout draw: two integer hashes.
+const DROPOUT_WORK: usize = 8;
+
+/// Draws per SIMD block in [`masked_row`]: fixed-size blocks let the compiler run the hash in
+/// vector lanes (the loop over an iterator of columns stays scalar).
+const LANES: usize = 8;
+
+/// `dst[i] = keep(keys[i], columns[i]) ? src[i] · scale : 0`, where `key(i)` and `column(i)`
+/// give element i's row key ([`rng::mask_row_key`]) and column.
+#[inline(always)]
+fn masked_row(
+    key: impl Fn(usize) -> u32,
+    column: impl Fn(usize) -> u32,
+    src: &[f32],
+    spec: &DropoutSpec,
+    dst: &mut [f32],
+) {
+    let n = dst.len().min(src.len());
+    let blocks = n / LANES * LANES;
+    // Branch-free select (a dropout mask is a coin flip per element, so a branch mispredicts half
+    // the time): the bits of v · scale, or of +0.0, exactly what the branch would give.
+    let apply = |k: u32, c: u32, v: f32| {
+        let keep = (rng::dropout_keep_in_row(k, c, spec.rate) as u32).wrapping_neg();
+        f32::from_bits((v * spec.scale).to_bits() & keep)
+    };
+    for (b, (d, s)) in dst[..blocks].chunks_exact_mut(LANES).zip(src[..blocks].chunks_exact(LANES)).enumerate() {
+        let (keys, cols): ([u32; LANES], [u32; LANES]) =
+            (std::array::from_fn(|j| key(b * LANES + j)), std::array::from_fn(|j| column(b * LANES + j)));
+        for j in 0..LANES {
+            d[j] = apply(keys[j], cols[j], s[j]);
+        }
+    }
+    for i in blocks..n {
+        dst[i] = apply(key(i), column(i), src[i]);
+    }
 }
 
 /// Dropout on the stored values of a sparse matrix (Kipf's sparse dropout): the mask of entry
 /// (r, c) is the dense mask of (node, feature), so sparse and dense inputs drop alike.
-// The entry index `e` addresses three parallel arrays (col_idx, values, out).
+// Row r indexes row_ptr and (NodeRows) node_ids.
 #[allow(clippy::needless_range_loop)]
 pub fn dropout_sparse(x: &CsrView<'_>, node_ids: &[u32], layout: SparseLayout, spec: &DropoutSpec, out: &mut [f32]) {
-    for r in 0..x.rows {
-        for e in x.row_ptr[r] as usize..x.row_ptr[r + 1] as usize {
-            let c = x.col_idx[e];
-            let (node, column) = match layout {
-                SparseLayout::NodeRows => (node_ids[r], c),
-                SparseLayout::NodeCols => (node_ids[c as usize], r as u32),
-            };
-            out[e] =
-                if rng::dropout_keep(spec.stream, node, column, spec.rate) { x.values[e] * spec.scale } else { 0.0 };
+    assert_eq!(out.len(), x.values.len(), "dropout_sparse: one output per stored value");
+    let node_count = match layout {
+        SparseLayout::NodeRows => x.rows,
+        SparseLayout::NodeCols => x.cols,
+    };
+    assert_eq!(node_ids.len(), node_count, "dropout_sparse: one node id per node");
+    // Xᵀ's columns are nodes: their row keys are hashed once per call, not once per entry.
+    let col_keys: Vec<u32> = match layout {
+        SparseLayout::NodeRows => Vec::new(),
+        SparseLayout::NodeCols => node_ids.iter().map(|&n| rng::mask_row_key(spec.stream, n)).collect(),
+    };
+    let rows_of = |chunk: usize, block: &mut [f32]| {
+        let first = chunk * ROW_CHUNK;
+        let base = x.row_ptr[first] as usize;
+        for r in first..(first + ROW_CHUNK).min(x.rows) {
+            let span = x.row_ptr[r] as usize..x.row_ptr[r + 1] as usize;
+            let (cols, src) = (&x.col_idx[span.clone()], &x.values[span.clone()]);
+            let dst = &mut block[span.start - base..span.end - base];
+            match layout {
+                SparseLayout::NodeRows => {
+                    let row_key = rng::mask_row_key(spec.stream, node_ids[r]);
+                    masked_row(|_| row_key, |j| cols[j], src, spec, dst)
+                }
+                SparseLayout::NodeCols => masked_row(|j| col_keys[cols[j] as usize], |_| r as u32, src, spec, dst),
+            }
         }
+    };
+    for_sparse_row_chunks(x.row_ptr, out, x.values.len() * DROPOUT_WORK, rows_of);
+}
+
+/// [`for_row_chunks`] for the stored values of a CSR: chunk c holds the entries of rows
+/// `c·ROW_CHUNK ..` (its slice of `out` starts at the chunk's first entry).
+fn for_sparse_row_chunks(row_ptr: &[u32], out: &mut [f32], work: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
+    let rows = row_ptr.len() - 1;
+    let mut blocks = Vec::with_capacity(rows.div_ceil(ROW_CHUNK));
+    let mut rest = out;
+    for c in 0..rows.div_ceil(ROW_CHUNK) {
+        let len = (row_ptr[((c + 1) * ROW_CHUNK).min(rows)] - row_ptr[c * ROW_CHUNK]) as usize;
+        let (block, tail) = rest.split_at_mut(len);
+        blocks.push((c, block));
+        rest = tail;
+    }
+    if work < PARALLEL_MIN_WORK {
+        blocks.into_iter().for_each(|(c, block)| f(c, block));
+    } else {
+        blocks.into_par_iter().for_each(|(c, block)| f(c, block));
     }
 }
 
@@ -293,6 +387,73 @@ pub fn sgd_step(param: &mut [f32], grad: &[f32], s: &SgdStep) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A matrix of `rows × cols` with about a third of its entries zero, and node ids that are
+    /// not the row numbers.
+    fn random_input(rows: usize, cols: usize, seed: u64) -> (crate::tensor::HostMatrix, Vec<u32>) {
+        let mut rng = rng::SplitMix64::new(seed);
+        let data =
+            (0..rows * cols).map(|_| if rng.below(3) == 0 { 0.0 } else { rng.next_f64() as f32 - 0.5 }).collect();
+        let ids = (0..rows as u32).map(|r| r.wrapping_mul(2_654_435_761) % 1_000_003).collect();
+        (crate::tensor::HostMatrix::from_vec(rows, cols, data), ids)
+    }
+
+    /// The blocked, branch-free and parallel kernels against the element-by-element definition,
+    /// on inputs large enough for several chunks, SIMD blocks plus tails, and the parallel path.
+    #[test]
+    fn dropout_kernels_match_the_per_element_definition() {
+        let (rows, cols) = (3000, 45);
+        let (m, ids) = random_input(rows, cols, 5);
+        let spec = DropoutSpec::new(rng::MaskKey { seed: 9, epoch: 4, layer: 1 }, 0.5);
+        let expected: Vec<f32> = (0..rows * cols)
+            .map(|i| {
+                let (r, c) = (i / cols, i % cols);
+                if rng::dropout_keep(spec.stream, ids[r], c as u32, spec.rate) {
+                    m.data[i] * spec.scale
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let mut dense = vec![f32::NAN; rows * cols];
+        dropout(&m.data, cols, &ids, &spec, &mut dense);
+        assert!(dense.iter().zip(&expected).all(|(a, b)| a.to_bits() == b.to_bits()), "dense dropout");
+        let csr = crate::graph::Csr::from_dense(&m).unwrap();
+        let view = CsrView { rows, cols, row_ptr: &csr.row_ptr, col_idx: &csr.col_idx, values: &csr.values };
+        let mut sparse = vec![f32::NAN; csr.nnz()];
+        dropout_sparse(&view, &ids, SparseLayout::NodeRows, &spec, &mut sparse);
+        assert_eq!(crate::graph::Csr { values: sparse, ..csr.clone() }.to_dense().data, expected, "sparse, node rows");
+        let t = csr.transpose();
+        let tv = CsrView { rows: cols, cols: rows, row_ptr: &t.row_ptr, col_idx: &t.col_idx, values: &t.values };
+        let mut sparse_t = vec![f32::NAN; t.nnz()];
+        dropout_sparse(&tv, &ids, SparseLayout::NodeCols, &spec, &mut sparse_t);
+        let back = crate::graph::Csr { values: sparse_t, ..t }.to_dense();
+        for (i, &want) in expected.iter().enumerate() {
+            assert_eq!(back.get(i % cols, i / cols).to_bits(), want.to_bits(), "sparse, node columns, element {i}");
+        }
+    }
+
+    /// The fixed-width SpMM rows sum in the stored order, exactly as the general loop.
+    #[test]
+    fn spmm_fixed_widths_match_the_general_loop() {
+        let (a, _) = random_input(700, 900, 11);
+        let a = crate::graph::Csr::from_dense(&a).unwrap();
+        let view = CsrView { rows: a.rows, cols: a.cols, row_ptr: &a.row_ptr, col_idx: &a.col_idx, values: &a.values };
+        for k in [7, 16, 32, 64] {
+            let (x, _) = random_input(900, k, k as u64);
+            let mut expected = vec![0.0f32; 700 * k];
+            for r in 0..700 {
+                for e in a.row_ptr[r] as usize..a.row_ptr[r + 1] as usize {
+                    for j in 0..k {
+                        expected[r * k + j] += a.values[e] * x.data[a.col_idx[e] as usize * k + j];
+                    }
+                }
+            }
+            let mut out = vec![f32::NAN; 700 * k];
+            spmm(&view, &x.data, k, &mut out);
+            assert!(out.iter().zip(&expected).all(|(a, b)| a.to_bits() == b.to_bits()), "k = {k}");
+        }
+    }
 
     #[test]
     fn softmax_xent_uniform_logits() {
