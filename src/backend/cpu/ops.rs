@@ -52,6 +52,14 @@ pub fn spmm(a: &CsrView<'_>, x: &[f32], k: usize, out: &mut [f32]) {
             let span = a.row_ptr[r] as usize..a.row_ptr[r + 1] as usize;
             let (cols, values) = (&a.col_idx[span.clone()], &a.values[span]);
             match k {
+                1 => spmm_row::<1>(cols, values, x, dst),
+                2 => spmm_row::<2>(cols, values, x, dst),
+                3 => spmm_row::<3>(cols, values, x, dst),
+                4 => spmm_row::<4>(cols, values, x, dst),
+                5 => spmm_row::<5>(cols, values, x, dst),
+                6 => spmm_row::<6>(cols, values, x, dst),
+                7 => spmm_row::<7>(cols, values, x, dst),
+                8 => spmm_row::<8>(cols, values, x, dst),
                 16 => spmm_row::<16>(cols, values, x, dst),
                 32 => spmm_row::<32>(cols, values, x, dst),
                 64 => spmm_row::<64>(cols, values, x, dst),
@@ -70,8 +78,8 @@ pub fn spmm(a: &CsrView<'_>, x: &[f32], k: usize, out: &mut [f32]) {
     for_row_chunks(&mut out[..a.rows * k], k, a.values.len() * k, rows_of);
 }
 
-/// One output row of [`spmm`] for a width known at compile time: the row's sums stay in
-/// registers. The same sums in the same order as the general loop.
+/// One output row of [`spmm`] for a width known at compile time (class counts up to 8, and the
+/// usual hidden sizes): the row's sums stay in registers. The same sums in the same order as the general loop.
 #[inline(always)]
 fn spmm_row<const K: usize>(cols: &[u32], values: &[f32], x: &[f32], dst: &mut [f32]) {
     let mut acc = [0.0f32; K];
@@ -108,16 +116,31 @@ pub fn matmul(
     chunks.into_par_iter().for_each(|(a, mut out)| general_mat_mul(1.0, &a, &b, 0.0, &mut out));
 }
 
+/// Elements per "row" when an elementwise op is split with [`for_row_chunks`].
+const ELEMENTWISE_ROW: usize = 64;
+
+/// Runs `f(first element, out block)` over `out` in fixed blocks, in parallel for long slices.
+fn for_element_blocks(out: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync) {
+    let len = out.len();
+    for_row_chunks(out, ELEMENTWISE_ROW, len, |c, block| f(c * ROW_CHUNK * ELEMENTWISE_ROW, block));
+}
+
 pub fn relu(x: &[f32], out: &mut [f32]) {
-    for (o, &v) in out.iter_mut().zip(x) {
-        *o = if v > 0.0 { v } else { 0.0 };
-    }
+    let n = x.len().min(out.len());
+    for_element_blocks(&mut out[..n], |first, block| {
+        for (o, &v) in block.iter_mut().zip(&x[first..]) {
+            *o = if v > 0.0 { v } else { 0.0 };
+        }
+    });
 }
 
 pub fn relu_backward(output: &[f32], grad: &[f32], out: &mut [f32]) {
-    for ((o, &y), &g) in out.iter_mut().zip(output).zip(grad) {
-        *o = if y > 0.0 { g } else { 0.0 };
-    }
+    let n = output.len().min(grad.len()).min(out.len());
+    for_element_blocks(&mut out[..n], |first, block| {
+        for ((o, &y), &g) in block.iter_mut().zip(&output[first..]).zip(&grad[first..]) {
+            *o = if y > 0.0 { g } else { 0.0 };
+        }
+    });
 }
 
 /// Dense dropout: row r is global node `node_ids[r]`.
@@ -439,7 +462,7 @@ mod tests {
         let (a, _) = random_input(700, 900, 11);
         let a = crate::graph::Csr::from_dense(&a).unwrap();
         let view = CsrView { rows: a.rows, cols: a.cols, row_ptr: &a.row_ptr, col_idx: &a.col_idx, values: &a.values };
-        for k in [7, 16, 32, 64] {
+        for k in [3, 7, 12, 16, 32, 64] {
             let (x, _) = random_input(900, k, k as u64);
             let mut expected = vec![0.0f32; 700 * k];
             for r in 0..700 {
