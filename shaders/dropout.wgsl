@@ -1,7 +1,8 @@
 // Dropout with the counter-based mask of src/rng.rs (bit-identical: u32 arithmetic only, the
 // 24-bit uniform is exact in f32): keep element (node, column) iff mask_uniform >= rate, then
 // out = x * scale, else 0.
-// dropout: dense, row r is node node_ids[r]. dropout_sparse: one thread per stored entry, the
+// dropout: dense, row r is node node_ids[r]; a matrix larger than one binding is bound in row
+// ranges, one dispatch each, row0 telling the range's first row. dropout_sparse: one thread per stored entry, the
 // entry's row found by binary search in row_ptr; node_cols selects the layout.
 
 struct Params {
@@ -13,6 +14,7 @@ struct Params {
     scale: f32,
     node_cols: u32, // 0 = NodeRows, 1 = NodeCols
     first_boundary: u32, // sample_boundary: local nodes below it are owned, copied as they are
+    row0: u32,     // dense: the first row of this dispatch (x and out are bound from that row)
 }
 
 const WG: u32 = 256u;
@@ -53,7 +55,7 @@ fn dropout(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     }
     let r = i / p.cols;
     let c = i - r * p.cols;
-    out[i] = apply(x[i], node_ids[r], c);
+    out[i] = apply(x[i], node_ids[p.row0 + r], c);
 }
 
 // Largest r with row_ptr[r] <= e; row_ptr[rows] = n > e, so empty rows are skipped.

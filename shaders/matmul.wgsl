@@ -11,6 +11,10 @@
 // runs in parallel. Every shape is fixed by (m, n, kd): deterministic, no atomics.
 // Within a chunk each k tile is summed first and then added (a two-level sum: rounding grows
 // with kd/16 + 16 rather than kd).
+// An A larger than one storage binding is bound in row ranges, one dispatch each: rows of out
+// for matmul (A and out bound from the same row), k chunks for matmul_split (A and B bound from
+// the same k, split_base placing the partials), then one matmul_sum_splits over all of them.
+// Chunk boundaries are those of the unsplit product, so the bits are the same.
 
 struct Params {
     m: u32,
@@ -24,7 +28,7 @@ struct Params {
     tiles: u32,     // tiles_n * ceil(m / (16 R))
     splits: u32,    // k chunks (matmul: 1)
     chunk: u32,     // k per chunk, a multiple of 16 (matmul: ≥ kd)
-    _pad0: u32,
+    split_base: u32, // matmul_split: index in `part` of this dispatch's first chunk
 }
 
 // Rows per thread: 1 or 4 (set per pipeline).
@@ -142,7 +146,7 @@ fn matmul_split(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
     for (var r = 0u; r < R; r++) {
         let i = i0 + 16u * r;
         if i < p.m && j < p.n {
-            part[s * p.m * p.n + i * p.n + j] = acc[r];
+            part[(p.split_base + s) * p.m * p.n + i * p.n + j] = acc[r];
         }
     }
 }

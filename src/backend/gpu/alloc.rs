@@ -22,6 +22,7 @@ pub const READBACK: wgpu::BufferUsages = wgpu::BufferUsages::MAP_READ.union(wgpu
 pub struct GpuBuffer {
     buffer: wgpu::Buffer,
     id: u64,
+    label: String,
     graveyard: Arc<Mutex<Vec<u64>>>,
     _mem: MemGuard,
 }
@@ -38,6 +39,20 @@ impl GpuBuffer {
     pub fn size(&self) -> u64 {
         self.buffer.size()
     }
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+}
+
+/// How kernels will bind a buffer, which decides the limit its size is checked against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Binding {
+    /// Bound whole: at most `max_storage_buffer_binding_size` (for storage buffers).
+    Whole,
+    /// Row-major matrices that the kernels able to split their work bind in row ranges of at
+    /// most `max_storage_buffer_binding_size` each: at most `max_buffer_size`. A kernel that
+    /// binds such a buffer whole fails at record time with [`BackendError::BufferTooLarge`].
+    Ranges,
 }
 
 impl Drop for GpuBuffer {
@@ -81,6 +96,16 @@ impl Allocator {
         &self.inner.limits
     }
 
+    /// Most bytes one storage binding may cover.
+    pub fn binding_limit(&self) -> u64 {
+        self.inner.limits.max_storage_buffer_binding_size
+    }
+
+    /// What a storage binding's offset must be a multiple of.
+    pub fn offset_alignment(&self) -> u64 {
+        self.inner.limits.min_storage_buffer_offset_alignment.max(4) as u64
+    }
+
     pub fn memory(&self) -> &Arc<MemoryTracker> {
         &self.inner.memory
     }
@@ -98,11 +123,25 @@ impl Allocator {
     /// Fails with [`BackendError::BufferTooLarge`] if a buffer of `bytes` with `usage` exceeds a
     /// device limit; allocates nothing.
     pub fn check(&self, label: &str, bytes: u64, usage: wgpu::BufferUsages) -> Result<(), BackendError> {
+        self.check_binding(label, bytes, usage, Binding::Whole)
+    }
+
+    /// [`Self::check`] for a buffer bound as `binding` says.
+    pub fn check_binding(
+        &self,
+        label: &str,
+        bytes: u64,
+        usage: wgpu::BufferUsages,
+        binding: Binding,
+    ) -> Result<(), BackendError> {
         let size = Self::padded(bytes);
         let l = &self.inner.limits;
         // The tighter applicable limit names the error.
         let mut limit = (l.max_buffer_size, "max_buffer_size");
-        if usage.contains(wgpu::BufferUsages::STORAGE) && l.max_storage_buffer_binding_size < limit.0 {
+        if binding == Binding::Whole
+            && usage.contains(wgpu::BufferUsages::STORAGE)
+            && l.max_storage_buffer_binding_size < limit.0
+        {
             limit = (l.max_storage_buffer_binding_size, "max_storage_buffer_binding_size");
         }
         if size > limit.0 {
@@ -124,7 +163,19 @@ impl Allocator {
         bytes: u64,
         usage: wgpu::BufferUsages,
     ) -> Result<GpuBuffer, BackendError> {
-        self.check(label, bytes, usage)?;
+        self.create_bound(label, category, bytes, usage, Binding::Whole)
+    }
+
+    /// [`Self::create`] for a buffer bound as `binding` says.
+    pub fn create_bound(
+        &self,
+        label: &str,
+        category: MemCategory,
+        bytes: u64,
+        usage: wgpu::BufferUsages,
+        binding: Binding,
+    ) -> Result<GpuBuffer, BackendError> {
+        self.check_binding(label, bytes, usage, binding)?;
         let size = Self::padded(bytes);
         let device = &self.inner.device;
         let scope = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
@@ -141,6 +192,7 @@ impl Allocator {
         Ok(GpuBuffer {
             buffer,
             id,
+            label: label.to_string(),
             graveyard: Arc::clone(&self.inner.graveyard),
             _mem: self.inner.memory.track(category, size),
         })
@@ -155,7 +207,20 @@ impl Allocator {
         data: &[u8],
         usage: wgpu::BufferUsages,
     ) -> Result<GpuBuffer, BackendError> {
-        let buf = self.create(label, category, data.len() as u64, usage | wgpu::BufferUsages::COPY_DST)?;
+        self.create_init_bound(label, category, data, usage, Binding::Whole)
+    }
+
+    /// [`Self::create_init`] for a buffer bound as `binding` says.
+    pub fn create_init_bound(
+        &self,
+        label: &str,
+        category: MemCategory,
+        data: &[u8],
+        usage: wgpu::BufferUsages,
+        binding: Binding,
+    ) -> Result<GpuBuffer, BackendError> {
+        let buf =
+            self.create_bound(label, category, data.len() as u64, usage | wgpu::BufferUsages::COPY_DST, binding)?;
         if !data.is_empty() {
             self.inner.queue.write_buffer(buf.raw(), 0, data);
         }

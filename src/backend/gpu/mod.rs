@@ -232,12 +232,14 @@ impl Backend for GpuBackend {
     }
 
     fn alloc(&self, rows: usize, cols: usize, category: MemCategory, label: &str) -> Result<GpuMatrix, BackendError> {
-        let buf = self.alloc.create(label, category, 4 * (rows * cols) as u64, alloc::STORAGE)?;
+        let bytes = 4 * (rows * cols) as u64;
+        let buf = self.alloc.create_bound(label, category, bytes, alloc::STORAGE, alloc::Binding::Ranges)?;
         Ok(GpuMatrix { rows, cols, buf })
     }
 
     fn upload(&self, host: &HostMatrix, category: MemCategory, label: &str) -> Result<GpuMatrix, BackendError> {
-        let buf = self.alloc.create_init(label, category, bytemuck::cast_slice(&host.data), alloc::STORAGE)?;
+        let data = bytemuck::cast_slice(&host.data);
+        let buf = self.alloc.create_init_bound(label, category, data, alloc::STORAGE, alloc::Binding::Ranges)?;
         Ok(GpuMatrix { rows: host.rows, cols: host.cols, buf })
     }
 

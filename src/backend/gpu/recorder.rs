@@ -38,6 +38,13 @@ pub struct Kernel {
 #[derive(Clone, Copy)]
 pub enum Bind<'a> {
     Buf(&'a GpuBuffer),
+    /// `bytes` of the buffer from byte `offset` (a multiple of the device's storage offset
+    /// alignment): how kernels split a matrix larger than one binding.
+    Range {
+        buf: &'a GpuBuffer,
+        offset: u64,
+        bytes: u64,
+    },
     /// The arena chunk holding this dispatch's parameters (for extra data like weights).
     Arena,
 }
@@ -66,6 +73,8 @@ pub const MAX_BINDINGS: usize = 6;
 struct BindKey {
     kernel: &'static str,
     ids: [u64; MAX_BINDINGS],
+    /// (offset, bytes) of range bindings; (0, 0) for whole buffers.
+    ranges: [(u64, u64); MAX_BINDINGS],
 }
 
 /// What the recorder did since it was created (diagnostics and tests).
@@ -269,9 +278,34 @@ impl Recorder {
             return;
         }
         let arena = &self.chunks[slot.chunk].buf;
-        let mut key = BindKey { kernel: kernel.name, ids: [0; MAX_BINDINGS] };
-        for (id, b) in key.ids.iter_mut().zip(binds) {
-            *id = resolve(b, arena).id();
+        let mut key = BindKey { kernel: kernel.name, ids: [0; MAX_BINDINGS], ranges: [(0, 0); MAX_BINDINGS] };
+        let limit = self.alloc.binding_limit();
+        for ((id, range), b) in key.ids.iter_mut().zip(key.ranges.iter_mut()).zip(binds) {
+            let buf = resolve(b, arena);
+            *id = buf.id();
+            let bytes = match *b {
+                Bind::Range { offset, bytes, .. } => {
+                    assert!(
+                        offset.is_multiple_of(self.alloc.offset_alignment()) && offset + bytes <= buf.size(),
+                        "{}: range {offset}+{bytes} of `{}` is misaligned or out of bounds",
+                        kernel.name,
+                        buf.label()
+                    );
+                    *range = (offset, bytes);
+                    bytes
+                }
+                _ => buf.size(),
+            };
+            // A matrix allocated for range binding, bound whole by a kernel that cannot split it.
+            if bytes > limit {
+                self.fail(BackendError::BufferTooLarge {
+                    label: format!("{} (bound whole by {})", buf.label(), kernel.name),
+                    size: bytes,
+                    limit,
+                    limit_name: "max_storage_buffer_binding_size",
+                });
+                return;
+            }
         }
         if !self.bind_cache.contains_key(&key) {
             let entries: Vec<wgpu::BindGroupEntry<'_>> = binds
@@ -279,7 +313,14 @@ impl Recorder {
                 .zip(&kernel.bindings)
                 .map(|(b, &binding)| wgpu::BindGroupEntry {
                     binding,
-                    resource: resolve(b, arena).raw().as_entire_binding(),
+                    resource: match *b {
+                        Bind::Range { buf, offset, bytes } => wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                            buffer: buf.raw(),
+                            offset,
+                            size: wgpu::BufferSize::new(bytes),
+                        }),
+                        _ => resolve(b, arena).raw().as_entire_binding(),
+                    },
                 })
                 .collect();
             let group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
@@ -439,7 +480,7 @@ impl Recorder {
 
 fn resolve<'a>(b: &Bind<'a>, arena: &'a GpuBuffer) -> &'a GpuBuffer {
     match b {
-        Bind::Buf(buf) => buf,
+        Bind::Buf(buf) | Bind::Range { buf, .. } => buf,
         Bind::Arena => arena,
     }
 }

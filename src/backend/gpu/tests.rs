@@ -86,7 +86,9 @@ fn shaders_validate_with_naga() {
 #[test]
 fn buffer_too_large_names_label() {
     let gpu = gpu_or_skip!();
-    let limit = gpu.limits().max_storage_buffer_binding_size.min(gpu.limits().max_buffer_size);
+    // A matrix may exceed one binding (kernels that can bind it in row ranges do), never
+    // max_buffer_size.
+    let limit = gpu.limits().max_buffer_size;
     let cols = 1024usize;
     let rows = (limit / 4 / cols as u64 + 1) as usize; // just above the limit
     let before = gpu.memory().snapshot().live_total();
@@ -94,7 +96,7 @@ fn buffer_too_large_names_label() {
         Err(BackendError::BufferTooLarge { label, size, limit: l, limit_name }) => {
             assert_eq!(label, "huge_activation");
             assert!(size > l && l == limit, "size {size} limit {l}");
-            assert!(limit_name.starts_with("max_"), "{limit_name}");
+            assert_eq!(limit_name, "max_buffer_size");
             let msg = BackendError::BufferTooLarge { label, size, limit: l, limit_name }.to_string();
             assert!(msg.contains("huge_activation"), "{msg}");
         }
@@ -102,6 +104,84 @@ fn buffer_too_large_names_label() {
         Ok(_) => panic!("a buffer above the device limit was allocated"),
     }
     assert_eq!(gpu.memory().snapshot().live_total(), before, "nothing may be counted for a refused buffer");
+    // Buffers bound whole (index vectors, sparse arrays) stop at one binding.
+    let binding = gpu.limits().max_storage_buffer_binding_size;
+    match gpu.allocator().check("huge_index", binding + 4, alloc::STORAGE) {
+        Err(BackendError::BufferTooLarge { label, limit_name, .. }) => {
+            assert_eq!((label.as_str(), limit_name), ("huge_index", "max_storage_buffer_binding_size"));
+        }
+        other => panic!("expected BufferTooLarge for a whole binding, got {other:?}"),
+    }
+}
+
+/// A backend whose storage bindings stop at `bytes` (buffers themselves may be larger).
+fn with_binding_limit(bytes: u64) -> GpuBackend {
+    GpuBackend::with_allocation_limits(&AdapterPreference::Best, |l| l.max_storage_buffer_binding_size = bytes)
+        .expect("a backend with a tightened limit")
+}
+
+/// Dropout and matmul bind a matrix larger than one binding in row ranges; with the product's
+/// own split-K chunks inside each range, the results are those of the whole binding, bit for
+/// bit. With chunks forced smaller than the product's (a binding too small for them), the
+/// results stay within the matmul tolerance of the CPU.
+#[test]
+fn matrices_larger_than_one_binding_are_split_into_row_ranges() {
+    let gpu = gpu_or_skip!();
+    let cpu = CpuBackend::new();
+    let mut rng = SplitMix64::new(31);
+    // X: 3000 × 40 (480 KB), W: 40 × 16, G: 3000 × 16.
+    let (x, w, g) = (rand_matrix(&mut rng, 3000, 40), rand_matrix(&mut rng, 40, 16), rand_matrix(&mut rng, 3000, 16));
+    let ids: Vec<u32> = (0..3000u32).map(|i| i * 7 + 3).collect();
+    let spec = DropoutSpec::new(MaskKey { seed: 4, epoch: 2, layer: 0 }, 0.5);
+    let run = |b: &GpuBackend| {
+        let (xb, wb, gb) = (up(b, &x), up(b, &w), up(b, &g));
+        let idx = b.upload_index(&ids, MemCategory::Graph, "ids").unwrap();
+        let mut xd = up(b, &nan_matrix(3000, 40));
+        let mut xw = up(b, &nan_matrix(3000, 16));
+        let mut xtg = up(b, &nan_matrix(40, 16));
+        b.dropout(&xb, &idx, &spec, &mut xd);
+        b.matmul(&xd, &wb, &mut xw, false, false);
+        b.matmul(&xd, &gb, &mut xtg, true, false);
+        (down(b, &xd), down(b, &xw), down(b, &xtg))
+    };
+    let whole = run(&gpu);
+    // 128 KiB holds 819 rows of X, 768 once aligned to the product's k chunk of 256: 4 ranges.
+    let ranged = with_binding_limit(128 << 10);
+    let before = ranged.counters().dispatches;
+    let split = run(&ranged);
+    assert!(ranged.counters().dispatches - before >= 3 * 4, "each op ran once per range");
+    assert_bits_eq("dropout in ranges", &split.0, &whole.0);
+    assert_bits_eq("X·W in ranges", &split.1, &whole.1);
+    assert_bits_eq("Xᵀ·G in ranges", &split.2, &whole.2);
+    // 64 KiB: ranges of 400 rows, too small for two of the product's own chunks.
+    let small = run(&with_binding_limit(64 << 10));
+    assert_bits_eq("dropout in small ranges", &small.0, &whole.0);
+    assert_bits_eq("X·W in small ranges", &small.1, &whole.1);
+    let mut want = cpu.alloc(40, 16, MemCategory::Activations, "o").unwrap();
+    let xd_cpu = up(&cpu, &HostMatrix::from_vec(3000, 40, whole.0.clone()));
+    cpu.matmul(&xd_cpu, &up(&cpu, &g), &mut want, true, false);
+    // As matmul_matches_cpu: 1e-5 relative, 5e-8·k absolute.
+    assert_close("Xᵀ·G in small ranges", &small.2, &down(&cpu, &want), 1e-5, 3000.0 * 5e-8);
+}
+
+/// A kernel that cannot split its work fails with a clear error, naming the matrix, when it
+/// meets one larger than a binding; nothing panics.
+#[test]
+fn a_whole_binding_beyond_the_limit_is_an_error() {
+    if gpu_for_tests().is_none() {
+        return;
+    }
+    let gpu = with_binding_limit(64 << 10);
+    let big = gpu.alloc(1000, 32, MemCategory::Activations, "big_activation").expect("128 KB fits a buffer");
+    let mut out = gpu.alloc(1000, 32, MemCategory::Activations, "out").unwrap();
+    gpu.relu(&big, &mut out);
+    match gpu.flush() {
+        Err(BackendError::BufferTooLarge { label, limit_name, .. }) => {
+            assert!(label.contains("big_activation") && label.contains("relu"), "{label}");
+            assert_eq!(limit_name, "max_storage_buffer_binding_size");
+        }
+        other => panic!("expected BufferTooLarge, got {other:?}"),
+    }
 }
 
 /// Scratch buffers (and, by the same path, arena chunks) that outgrow a (here: tightened) limit poison

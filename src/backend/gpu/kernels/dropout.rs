@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{check_buf, groups, kernel, module, Access};
+use super::{check_buf, groups, kernel, module, row_ranges, rows_of, Access};
 use crate::backend::gpu::recorder::{Bind, Kernel, Recorder, PARAM_BYTES};
 use crate::backend::gpu::{shaders, GpuIndex, GpuMatrix, GpuSparse};
 use crate::backend::{check_shape, DropoutSpec, Shape, SparseLayout};
@@ -22,6 +22,8 @@ pub struct DropoutParams {
     pub node_cols: u32,
     /// `sample_boundary`: local nodes below it are owned (copied); 0 for dropout.
     pub first_boundary: u32,
+    /// Dense dropout: the first row of this dispatch's range binding (0 otherwise).
+    pub row0: u32,
 }
 const _: () = assert!(size_of::<DropoutParams>() as u64 <= PARAM_BYTES);
 
@@ -54,7 +56,7 @@ impl Dropout {
         if n == 0 {
             return;
         }
-        let params = DropoutParams {
+        let params = |n: usize, row0: usize| DropoutParams {
             n: n as u32,
             cols: x.cols() as u32,
             rows: x.rows() as u32,
@@ -63,14 +65,23 @@ impl Dropout {
             scale: spec.scale,
             node_cols: 0,
             first_boundary: 0,
+            row0: row0 as u32,
         };
-        let slot = rec.params(&params);
-        rec.dispatch(
-            &self.dense,
-            &[Bind::Buf(&x.buf), Bind::Buf(&node_ids.buf), Bind::Buf(&out.buf)],
-            slot,
-            groups("dropout", n, Self::WORKGROUP as usize),
-        );
+        let row_bytes = 4 * x.cols() as u64;
+        let Some(ranges) = row_ranges(rec, "dropout", x.rows(), &[(&x.buf, row_bytes), (&out.buf, row_bytes)], 1)
+        else {
+            let slot = rec.params(&params(n, 0));
+            let binds = [Bind::Buf(&x.buf), Bind::Buf(&node_ids.buf), Bind::Buf(&out.buf)];
+            rec.dispatch(&self.dense, &binds, slot, groups("dropout", n, Self::WORKGROUP as usize));
+            return;
+        };
+        for range in ranges {
+            let n = range.len() * x.cols();
+            let slot = rec.params(&params(n, range.start));
+            let binds =
+                [rows_of(&x.buf, row_bytes, &range), Bind::Buf(&node_ids.buf), rows_of(&out.buf, row_bytes, &range)];
+            rec.dispatch(&self.dense, &binds, slot, groups("dropout", n, Self::WORKGROUP as usize));
+        }
     }
 
     pub fn sparse(
@@ -135,6 +146,7 @@ impl Dropout {
             scale: spec.scale,
             node_cols: code,
             first_boundary: u32::try_from(first_boundary.unwrap_or(0)).expect("local node ids fit u32"),
+            row0: 0,
         };
         let slot = rec.params(&params);
         let binds = [

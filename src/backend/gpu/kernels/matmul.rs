@@ -2,11 +2,11 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{check_buf, groups, kernel, kernel_with, module, Access};
+use super::{check_buf, groups, kernel, kernel_with, module, row_ranges, rows_of, Access};
 use crate::backend::gpu::alloc::GpuBuffer;
 use crate::backend::gpu::recorder::{Bind, Kernel, Recorder, PARAM_BYTES};
 use crate::backend::gpu::{shaders, GpuMatrix};
-use crate::backend::{check_shape, Shape};
+use crate::backend::{check_shape, BackendError, Shape};
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
@@ -22,7 +22,8 @@ pub struct MatmulParams {
     pub tiles: u32,
     pub splits: u32,
     pub chunk: u32,
-    pub _pad: u32,
+    /// `matmul_split`: index of this dispatch's first k chunk in the partials.
+    pub split_base: u32,
 }
 const _: () = assert!(size_of::<MatmulParams>() as u64 <= PARAM_BYTES);
 
@@ -134,8 +135,16 @@ impl Matmul {
             tiles: tiles as u32,
             splits: 1,
             chunk: ka.max(1) as u32,
-            _pad: 0,
+            split_base: 0,
         };
+        if a.rows * a.cols * 4 > rec.alloc().binding_limit() as usize {
+            if ta {
+                self.encode_k_ranges(rec, a, b, out, params, variant, (splits, chunk));
+            } else {
+                self.encode_row_ranges(rec, a, b, out, params, variant, (splits, chunk));
+            }
+            return;
+        }
         let total = u32::try_from(tiles * splits).expect("matmul: too many workgroups");
         if splits == 1 {
             let slot = rec.params(&params);
@@ -147,6 +156,108 @@ impl Matmul {
         let part = rec.scratch("matmul split-k partials", 4 * (splits * m * n) as u64);
         let slot = rec.params(&params);
         rec.dispatch(&self.split[variant], &[Bind::Buf(a.buf), Bind::Buf(b.buf), Bind::Buf(&part)], slot, total);
+        rec.dispatch(
+            &self.sum_splits,
+            &[Bind::Buf(out.buf), Bind::Buf(&part)],
+            slot,
+            groups("matmul", m * n, Self::WORKGROUP as usize),
+        );
+    }
+
+    /// `A · op(B)` with A larger than one binding: each range of A's rows (and the same rows of
+    /// out) is a product of its own, with the split of k chosen for the whole product.
+    #[allow(clippy::too_many_arguments)]
+    fn encode_row_ranges(
+        &self,
+        rec: &mut Recorder,
+        a: Operand<'_>,
+        b: Operand<'_>,
+        out: Operand<'_>,
+        base: MatmulParams,
+        variant: usize,
+        (splits, chunk): (usize, usize),
+    ) {
+        let (n, rows) = (out.cols, Self::rows_per_thread(out.rows));
+        let row_bytes = [(a.buf, 4 * a.cols as u64), (out.buf, 4 * n as u64)];
+        let Some(ranges) = row_ranges(rec, "matmul", a.rows, &row_bytes, 1) else { return };
+        for range in ranges {
+            let m = range.len();
+            let tiles = groups("matmul", m, 16 * rows) as usize * base.tiles_n as usize;
+            let params = MatmulParams { m: m as u32, tiles: tiles as u32, ..base };
+            let (a_rows, out_rows) = (rows_of(a.buf, row_bytes[0].1, &range), rows_of(out.buf, row_bytes[1].1, &range));
+            if splits == 1 {
+                let slot = rec.params(&params);
+                rec.dispatch(&self.direct[variant], &[a_rows, Bind::Buf(b.buf), out_rows], slot, tiles as u32);
+                continue;
+            }
+            let params = MatmulParams { splits: splits as u32, chunk: chunk as u32, ..params };
+            let part = rec.scratch("matmul split-k partials", 4 * (splits * m * n) as u64);
+            let slot = rec.params(&params);
+            rec.dispatch(
+                &self.split[variant],
+                &[a_rows, Bind::Buf(b.buf), Bind::Buf(&part)],
+                slot,
+                (tiles * splits) as u32,
+            );
+            rec.dispatch(
+                &self.sum_splits,
+                &[out_rows, Bind::Buf(&part)],
+                slot,
+                groups("matmul", m * n, Self::WORKGROUP as usize),
+            );
+        }
+    }
+
+    /// `Aᵀ · B` with A (stored k × m) larger than one binding: split-K with every k chunk inside
+    /// one range of A's and B's rows, one dispatch per range writing its chunks' partials, then
+    /// one sum over all chunks in order. With the product's own chunks (when a binding holds
+    /// one) the bits are those of the unsplit product.
+    #[allow(clippy::too_many_arguments)]
+    fn encode_k_ranges(
+        &self,
+        rec: &mut Recorder,
+        a: Operand<'_>,
+        b: Operand<'_>,
+        out: Operand<'_>,
+        base: MatmulParams,
+        variant: usize,
+        (splits, chunk): (usize, usize),
+    ) {
+        let (m, n, kd) = (out.rows, out.cols, a.rows);
+        if base.tb != 0 {
+            rec.fail(BackendError::BufferTooLarge {
+                label: format!("{} (matmul: Aᵀ·Bᵀ with A larger than one binding is not split)", a.buf.label()),
+                size: 4 * (a.rows * a.cols) as u64,
+                limit: rec.alloc().binding_limit(),
+                limit_name: "max_storage_buffer_binding_size",
+            });
+            return;
+        }
+        let row_bytes = [(a.buf, 4 * a.cols as u64), (b.buf, 4 * b.cols as u64)];
+        let widest = row_bytes.iter().map(|&(_, w)| w).max().unwrap_or(4);
+        // Keep the product's own k chunks when a binding holds a few of them.
+        let own = splits > 1 && 2 * chunk as u64 * widest <= rec.alloc().binding_limit();
+        let multiple = if own { chunk } else { Self::BK };
+        let Some(ranges) = row_ranges(rec, "matmul", kd, &row_bytes, multiple) else { return };
+        let Some(first) = ranges.first() else { return };
+        let chunk = if own { chunk } else { first.len() };
+        let total = kd.div_ceil(chunk);
+        let part = rec.scratch("matmul split-k partials", 4 * (total * m * n) as u64);
+        for range in &ranges {
+            let splits = range.len().div_ceil(chunk);
+            let params = MatmulParams {
+                kd: range.len() as u32,
+                splits: splits as u32,
+                chunk: chunk as u32,
+                split_base: (range.start / chunk) as u32,
+                ..base
+            };
+            let slot = rec.params(&params);
+            let binds =
+                [rows_of(a.buf, row_bytes[0].1, range), rows_of(b.buf, row_bytes[1].1, range), Bind::Buf(&part)];
+            rec.dispatch(&self.split[variant], &binds, slot, base.tiles * splits as u32);
+        }
+        let slot = rec.params(&MatmulParams { splits: total as u32, chunk: chunk as u32, ..base });
         rec.dispatch(
             &self.sum_splits,
             &[Bind::Buf(out.buf), Bind::Buf(&part)],

@@ -21,8 +21,11 @@ pub mod spmm;
 pub mod trimmed_mean;
 pub mod weighted_sum;
 
+use std::ops::Range;
+
 use super::alloc::GpuBuffer;
-use super::recorder::{Kernel, Recorder};
+use super::recorder::{Bind, Kernel, Recorder};
+use crate::backend::BackendError;
 
 /// How a kernel accesses a group-0 storage binding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,5 +150,63 @@ impl Kernels {
             centered_clipping: centered_clipping::CenteredClipping::new(device, pl),
             byzantine_attack: byzantine_attack::ByzantineAttack::new(device, pl),
         }
+    }
+}
+
+/// Splits the rows of row-major matrices into ranges that each fit one storage binding, for
+/// kernels that loop over a matrix larger than `max_storage_buffer_binding_size`.
+///
+/// `row_bytes` lists the bytes per row of every matrix bound by these ranges (e.g. a matmul's A
+/// and its output). Each range's byte offset in every matrix is a multiple of the device's
+/// storage offset alignment, and each range except the last holds a multiple of `multiple`
+/// rows (so a split-K chunk never straddles two bindings). `None` when everything fits one
+/// binding (the caller records its usual single dispatch).
+pub fn row_ranges(
+    rec: &mut Recorder,
+    op: &str,
+    rows: usize,
+    row_bytes: &[(&GpuBuffer, u64)],
+    multiple: usize,
+) -> Option<Vec<Range<usize>>> {
+    let limit = rec.alloc().binding_limit();
+    let align = rec.alloc().offset_alignment();
+    if row_bytes.iter().all(|&(_, b)| rows as u64 * b <= limit) {
+        return None;
+    }
+    // Rows per range: what the widest matrix fits, rounded down to a multiple of every step
+    // that keeps offsets aligned and of `multiple`.
+    let widest = row_bytes.iter().map(|&(_, b)| b).max().unwrap_or(1).max(1);
+    let mut step = multiple.max(1) as u64;
+    for &(_, b) in row_bytes {
+        let s = align / gcd(align, b.max(1));
+        step = step / gcd(step, s) * s;
+    }
+    let per = limit / widest / step * step;
+    if per == 0 {
+        let (buf, b) = row_bytes.iter().max_by_key(|&&(_, b)| b).copied().expect("at least one matrix");
+        rec.fail(BackendError::BufferTooLarge {
+            label: format!("{} ({op}: {} rows aligned to {step} exceed one binding)", buf.label(), step),
+            size: step * b,
+            limit,
+            limit_name: "max_storage_buffer_binding_size",
+        });
+        return Some(Vec::new());
+    }
+    let per = per as usize;
+    Some((0..rows).step_by(per).map(|r0| r0..(r0 + per).min(rows)).collect())
+}
+
+/// The binding of rows `range` of a row-major matrix with `row_bytes` per row.
+pub fn rows_of<'a>(buf: &'a GpuBuffer, row_bytes: u64, range: &Range<usize>) -> Bind<'a> {
+    let offset = range.start as u64 * row_bytes;
+    let bytes = (range.len() as u64 * row_bytes).max(super::alloc::MIN_BUFFER_BYTES);
+    Bind::Range { buf, offset, bytes }
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
     }
 }
