@@ -64,6 +64,9 @@ pub struct GpuSparseStructure {
     pub nnz: usize,
     pub row_ptr: GpuBuffer,
     pub col_idx: GpuBuffer,
+    /// Rows longer than [`kernels::spmm::Spmm::SEGMENT`] entries, split into segments that SpMM
+    /// sums in parallel (hub rows of power-law graphs, common features of Xᵀ).
+    pub long_rows: Option<kernels::spmm::LongRows>,
 }
 
 /// CSR with its own f32 values.
@@ -267,6 +270,7 @@ impl Backend for GpuBackend {
                 bytemuck::cast_slice(&csr.col_idx),
                 alloc::STORAGE,
             )?,
+            long_rows: kernels::spmm::LongRows::plan(&self.alloc, &csr.row_ptr, category, label)?,
         });
         let values = self.alloc.create_init(
             &format!("{label}.values"),
