@@ -155,4 +155,9 @@ pub struct BenchArgs {
     /// (the quantity `scripts/compare_numpy.py` compares with a NumPy/SciPy GCN). Needs P = 1.
     #[arg(long)]
     pub step: bool,
+    /// Also time every kernel on the device (GPU backend, adapters with timestamp queries):
+    /// prints device milliseconds per epoch by kernel and appends them to OUT/profile.csv.
+    /// Profiling waits for each submission, so the wall times of a profiled run run high.
+    #[arg(long)]
+    pub profile: bool,
 }

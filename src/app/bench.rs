@@ -6,7 +6,9 @@ use std::fs;
 use anyhow::Context;
 
 use super::info::load_dataset;
-use crate::backend::{with_backend, Backend, BackendChoice, BackendTask, MemCategory};
+use crate::backend::{
+    with_backend, with_backend_profiled, Backend, BackendChoice, BackendTask, KernelProfile, MemCategory,
+};
 use crate::cli::BenchArgs;
 use crate::data::Dataset;
 use crate::model::{glorot_uniform, GcnWorkspace, Operator, Pass};
@@ -39,21 +41,57 @@ pub struct BenchRow {
     pub final_test_acc: f64,
 }
 
+/// One row of `profile.csv` (`--profile`): a kernel's device time per epoch or step.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ProfileRow {
+    pub tag: String,
+    pub measure: String,
+    pub dataset: String,
+    pub backend: String,
+    pub partitions: usize,
+    pub boundary: String,
+    pub kernel: String,
+    pub dispatches_per_epoch: f64,
+    pub device_ms_per_epoch: f64,
+    /// Of the device time of every timed kernel.
+    pub share: f64,
+}
+
+/// What one measurement gives.
+struct Measured {
+    backend: String,
+    /// Wall milliseconds of each timed epoch (or step).
+    times: Vec<f64>,
+    peak_mib: f64,
+    acc: f64,
+    /// Kernel times over every epoch run (the untimed warm-up included), with `--profile`.
+    profile: Option<KernelProfile>,
+    /// Epochs (or steps) run, the warm-up included.
+    passes: usize,
+}
+
 struct Measure<'a> {
     ds: &'a Dataset,
     cfg: RunConfig,
 }
 
 impl BackendTask for Measure<'_> {
-    type Output = (String, Vec<f64>, f64, f64);
+    type Output = Measured;
 
-    fn run<B: Backend>(self, b: &B) -> anyhow::Result<(String, Vec<f64>, f64, f64)> {
+    fn run<B: Backend>(self, b: &B) -> anyhow::Result<Measured> {
         let problem = sim::prepare(self.ds, &self.cfg)?;
         let run =
             TrainTask { problem: &problem, config: &self.cfg, log: EventLog::new(), on_epoch: &mut |_| {} }.run(b)?;
         // The first epoch compiles pipelines and fills caches: not timed.
         let times: Vec<f64> = run.records.iter().skip(1).map(|r| r.wall_ms).collect();
-        Ok((run.backend, times, run.outcome.peak_bytes as f64 / (1u64 << 20) as f64, run.outcome.final_test_acc))
+        Ok(Measured {
+            backend: run.backend,
+            times,
+            peak_mib: run.outcome.peak_bytes as f64 / (1u64 << 20) as f64,
+            acc: run.outcome.final_test_acc,
+            profile: b.take_kernel_profile(),
+            passes: run.records.len(),
+        })
     }
 }
 
@@ -65,9 +103,9 @@ struct MeasureStep<'a> {
 }
 
 impl BackendTask for MeasureStep<'_> {
-    type Output = (String, Vec<f64>, f64, f64);
+    type Output = Measured;
 
-    fn run<B: Backend>(self, b: &B) -> anyhow::Result<(String, Vec<f64>, f64, f64)> {
+    fn run<B: Backend>(self, b: &B) -> anyhow::Result<Measured> {
         let problem = sim::prepare(self.ds, &self.cfg)?;
         let train = &self.cfg.train;
         let graph = &problem.locals[0];
@@ -99,8 +137,16 @@ impl BackendTask for MeasureStep<'_> {
         );
         let acc = if count > 0.0 { (correct / count) as f64 } else { 0.0 };
         // The first step compiles pipelines and fills caches: not timed.
+        let passes = times.len();
         times.remove(0);
-        Ok((b.describe(), times, b.memory().snapshot().peak_total as f64 / (1u64 << 20) as f64, acc))
+        Ok(Measured {
+            backend: b.describe(),
+            times,
+            peak_mib: b.memory().snapshot().peak_total as f64 / (1u64 << 20) as f64,
+            acc,
+            profile: b.take_kernel_profile(),
+            passes,
+        })
     }
 }
 
@@ -114,6 +160,7 @@ pub fn bench_command(args: &BenchArgs) -> anyhow::Result<()> {
     let specs: Vec<String> =
         if args.dataset.is_empty() { vec!["cora".into(), LARGE_CSBM.into()] } else { args.dataset.clone() };
     let mut rows = Vec::new();
+    let mut profiles = Vec::new();
     for spec in &specs {
         let ds = match load_dataset(spec) {
             Ok(ds) => ds,
@@ -133,18 +180,20 @@ pub fn bench_command(args: &BenchArgs) -> anyhow::Result<()> {
                     cfg.parallel.partitions = p;
                     cfg.parallel.boundary = boundary;
                     cfg.parallel.sample_rate = if boundary == Boundary::Sample { args.sample_rate } else { 1.0 };
-                    let measured = if args.step {
-                        with_backend(backend, MeasureStep { ds: &ds, cfg })
-                    } else {
-                        with_backend(backend, Measure { ds: &ds, cfg })
-                    };
+                    let measured = match (args.step, args.profile) {
+                        (true, false) => with_backend(backend, MeasureStep { ds: &ds, cfg }),
+                        (true, true) => with_backend_profiled(backend, MeasureStep { ds: &ds, cfg }),
+                        (false, false) => with_backend(backend, Measure { ds: &ds, cfg }),
+                        (false, true) => with_backend_profiled(backend, Measure { ds: &ds, cfg }),
+                    }
+                    .with_context(|| format!("{spec} on {backend:?} with P={p}"))?;
                     let (name, times, peak, acc) =
-                        measured.with_context(|| format!("{spec} on {backend:?} with P={p}"))?;
-                    let row = bench_row(args, &ds, spec, &name, p, boundary, &times, peak, acc);
+                        (&measured.backend, &measured.times, measured.peak_mib, measured.acc);
+                    let row = bench_row(args, &ds, spec, name, p, boundary, times, peak, acc);
                     println!(
                         "{:<44} {:<10} P={:<3} {:<6} {:>10.2} ms/{} (median of {}, min {:.2}), peak {:.1} MiB",
                         spec,
-                        short_backend(backend, &name),
+                        short_backend(backend, name),
                         p,
                         row.boundary,
                         row.ms_per_epoch_median,
@@ -153,12 +202,70 @@ pub fn bench_command(args: &BenchArgs) -> anyhow::Result<()> {
                         row.ms_per_epoch_min,
                         peak
                     );
+                    if args.profile {
+                        profiles.extend(profile_rows(args, &row, &measured));
+                    }
                     rows.push(row);
                 }
             }
         }
     }
-    append_rows(args, &rows)
+    append_rows(&args.out, "bench.csv", &rows)?;
+    if !profiles.is_empty() {
+        append_rows(&args.out, "profile.csv", &profiles)?;
+    }
+    Ok(())
+}
+
+/// Prints the kernels' device time per epoch (slowest first) and returns them as rows.
+fn profile_rows(args: &BenchArgs, row: &BenchRow, m: &Measured) -> Vec<ProfileRow> {
+    let Some(profile) = &m.profile else {
+        println!("  (no kernel times: --profile needs the GPU backend on an adapter with timestamp queries)");
+        return Vec::new();
+    };
+    let passes = m.passes.max(1) as f64;
+    let total: f64 = profile.kernels.iter().map(|k| k.device_ns).sum();
+    println!(
+        "  {:<28} {:>12} {:>14} {:>7}",
+        "kernel",
+        format!("calls/{}", row.measure),
+        format!("ms/{}", row.measure),
+        "share"
+    );
+    let rows: Vec<ProfileRow> = profile
+        .kernels
+        .iter()
+        .map(|k| ProfileRow {
+            tag: args.tag.clone(),
+            measure: row.measure.clone(),
+            dataset: row.dataset.clone(),
+            backend: row.backend.clone(),
+            partitions: row.partitions,
+            boundary: row.boundary.clone(),
+            kernel: k.kernel.to_string(),
+            dispatches_per_epoch: k.dispatches as f64 / passes,
+            device_ms_per_epoch: k.device_ns / passes / 1e6,
+            share: if total > 0.0 { k.device_ns / total } else { 0.0 },
+        })
+        .collect();
+    for r in &rows {
+        println!(
+            "  {:<28} {:>12.1} {:>14.3} {:>6.1}%",
+            r.kernel,
+            r.dispatches_per_epoch,
+            r.device_ms_per_epoch,
+            100.0 * r.share
+        );
+    }
+    println!(
+        "  {:<28} {:>12} {:>14.3}   (device time of the timed kernels; wall time per {} above){}",
+        "total",
+        "",
+        total / passes / 1e6,
+        row.measure,
+        if profile.untimed > 0 { format!("; {} dispatches untimed", profile.untimed) } else { String::new() }
+    );
+    rows
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -205,10 +312,10 @@ fn short_backend(choice: BackendChoice, name: &str) -> String {
     }
 }
 
-/// Appends to `bench.csv` (header once), so measurements from several machines accumulate.
-fn append_rows(args: &BenchArgs, rows: &[BenchRow]) -> anyhow::Result<()> {
-    fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    let path = args.out.join("bench.csv");
+/// Appends to `OUT/file` (header once), so measurements from several machines accumulate.
+fn append_rows<T: serde::Serialize>(out: &std::path::Path, file: &str, rows: &[T]) -> anyhow::Result<()> {
+    fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let path = out.join(file);
     let existing = fs::read(&path).unwrap_or_default();
     if let (Some(first), Some(existing_header)) = (rows.first(), String::from_utf8_lossy(&existing).lines().next()) {
         let mut w = csv::Writer::from_writer(Vec::new());

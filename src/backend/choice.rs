@@ -24,12 +24,22 @@ pub trait BackendTask {
 }
 
 pub fn with_backend<T: BackendTask>(choice: BackendChoice, task: T) -> anyhow::Result<T::Output> {
+    run_on(choice, false, task)
+}
+
+/// [`with_backend`], with the GPU backend timing every kernel (`GpuBackend::profiled`).
+pub fn with_backend_profiled<T: BackendTask>(choice: BackendChoice, task: T) -> anyhow::Result<T::Output> {
+    run_on(choice, true, task)
+}
+
+fn run_on<T: BackendTask>(choice: BackendChoice, profile: bool, task: T) -> anyhow::Result<T::Output> {
+    let gpu = || if profile { GpuBackend::profiled(&Default::default()) } else { GpuBackend::new() };
     match choice {
         BackendChoice::Cpu => task.run(&CpuBackend::new()),
-        BackendChoice::Gpu => task.run(&GpuBackend::new()?),
+        BackendChoice::Gpu => task.run(&gpu()?),
         BackendChoice::Auto => {
             if has_hardware_gpu() {
-                task.run(&GpuBackend::new()?)
+                task.run(&gpu()?)
             } else {
                 // A software adapter (lavapipe) is slower than the CPU backend for this work.
                 eprintln!("warning: no hardware GPU adapter found; using the CPU backend (--backend gpu forces wgpu, a software adapter included)");

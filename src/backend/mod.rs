@@ -17,7 +17,7 @@ pub mod robust;
 use crate::graph::Csr;
 use crate::tensor::HostMatrix;
 
-pub use choice::{with_backend, BackendChoice, BackendTask};
+pub use choice::{with_backend, with_backend_profiled, BackendChoice, BackendTask};
 pub use memory::{MemCategory, MemGuard, MemorySnapshot, MemoryTracker};
 pub use robust::{AttackStep, PreAggregationStep, RobustStep};
 
@@ -90,6 +90,22 @@ pub struct AdamStep {
 pub struct SgdStep {
     pub lr: f32,
     pub weight_decay: f32,
+}
+
+/// Device time of one kernel over a profiled run (`gcnsim bench --profile`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct KernelTime {
+    pub kernel: &'static str,
+    pub dispatches: u64,
+    pub device_ns: f64,
+}
+
+/// Per-kernel device times, slowest first, and how many dispatches went untimed (more in one
+/// submission than the timestamp query set holds).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct KernelProfile {
+    pub kernels: Vec<KernelTime>,
+    pub untimed: u64,
 }
 
 #[derive(Clone, Debug, thiserror::Error)]
@@ -179,6 +195,12 @@ pub trait Backend {
     /// backend, at `flush`) says no.
     fn runs_when_called(&self) -> bool {
         false
+    }
+
+    /// Device time per kernel since the last call, when the backend was created with profiling
+    /// on and the device has timestamp queries (the GPU backend); `None` otherwise.
+    fn take_kernel_profile(&self) -> Option<KernelProfile> {
+        None
     }
 
     /// `dst = src` (same shape).

@@ -42,13 +42,18 @@ pub struct GpuContext {
 
 impl GpuContext {
     pub fn new(preference: &AdapterPreference) -> Result<Self, BackendError> {
+        Self::with_features(preference, wgpu::Features::empty())
+    }
+
+    /// A device with those of `wanted` the adapter has ([`Self::features`] tells which).
+    pub fn with_features(preference: &AdapterPreference, wanted: wgpu::Features) -> Result<Self, BackendError> {
         let adapters = enumerate();
         let adapter = choose(adapters, preference).ok_or(BackendError::NoAdapter)?;
         let info = adapter.get_info();
         let limits = adapter.limits();
         let desc = wgpu::DeviceDescriptor {
             label: Some("gcnsim"),
-            required_features: wgpu::Features::empty(),
+            required_features: wanted & adapter.features(),
             required_limits: limits.clone(),
             memory_hints: wgpu::MemoryHints::Performance,
             ..Default::default()
@@ -56,6 +61,11 @@ impl GpuContext {
         let (device, queue) = pollster::block_on(adapter.request_device(&desc))
             .map_err(|e| BackendError::Device(format!("request_device on {}: {e}", info.name)))?;
         Ok(Self { device, queue, info, limits })
+    }
+
+    /// The optional features the device was created with.
+    pub fn features(&self) -> wgpu::Features {
+        self.device.features()
     }
 
     /// "adapter name (backend, device type, driver driver_info)".

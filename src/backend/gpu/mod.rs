@@ -10,6 +10,7 @@
 pub mod alloc;
 pub mod context;
 pub mod kernels;
+pub mod profiler;
 pub mod recorder;
 pub mod robust;
 pub mod shaders;
@@ -24,8 +25,8 @@ pub use alloc::{Allocator, GpuBuffer};
 pub use context::{list_adapters, AdapterPreference, AdapterSummary, GpuContext};
 
 use super::{
-    check_shape, AdamStep, AttackStep, Backend, BackendError, DropoutSpec, IndexLen, MemCategory, MemoryTracker,
-    Nonzeros, PreAggregationStep, ReduceOrder, RobustStep, SgdStep, Shape, SparseLayout, STATS_WIDTH,
+    check_shape, AdamStep, AttackStep, Backend, BackendError, DropoutSpec, IndexLen, KernelProfile, MemCategory,
+    MemoryTracker, Nonzeros, PreAggregationStep, ReduceOrder, RobustStep, SgdStep, Shape, SparseLayout, STATS_WIDTH,
 };
 use crate::graph::Csr;
 use crate::tensor::HostMatrix;
@@ -163,7 +164,23 @@ impl GpuBackend {
         preference: &AdapterPreference,
         tighten: impl FnOnce(&mut wgpu::Limits),
     ) -> Result<Self, BackendError> {
-        let ctx = GpuContext::new(preference)?;
+        Self::build(GpuContext::new(preference)?, tighten)
+    }
+
+    /// A backend that times every kernel with timestamp queries where the adapter has them
+    /// (see [`profiler`]); [`Backend::take_kernel_profile`] returns the times. Without them it
+    /// runs unprofiled and returns `None`.
+    pub fn profiled(preference: &AdapterPreference) -> Result<Self, BackendError> {
+        let backend = Self::build(GpuContext::with_features(preference, profiler::FEATURES)?, |_| {})?;
+        if backend.ctx.features().contains(profiler::FEATURES) {
+            let mut rec = backend.rec();
+            let p = profiler::Profiler::new(&backend.ctx.device, &backend.ctx.queue, &backend.alloc)?;
+            rec.profiler = Some(p);
+        }
+        Ok(backend)
+    }
+
+    fn build(ctx: GpuContext, tighten: impl FnOnce(&mut wgpu::Limits)) -> Result<Self, BackendError> {
         let memory = MemoryTracker::new();
         let mut limits = ctx.limits.clone();
         tighten(&mut limits);
@@ -302,6 +319,13 @@ impl Backend for GpuBackend {
 
     fn flush(&self) -> Result<(), BackendError> {
         self.rec().flush()
+    }
+
+    fn take_kernel_profile(&self) -> Option<KernelProfile> {
+        let mut rec = self.rec();
+        let profiler = rec.profiler.as_mut()?;
+        let (kernels, untimed) = profiler.take();
+        Some(KernelProfile { kernels, untimed })
     }
 
     fn copy(&self, src: &GpuMatrix, dst: &mut GpuMatrix) {

@@ -107,6 +107,8 @@ pub struct Recorder {
     /// poisoned recorder records nothing).
     placeholder: Arc<GpuBuffer>,
     pub counters: Counters,
+    /// Timestamps around every dispatch (`GpuBackend::profiled`).
+    pub profiler: Option<super::profiler::Profiler>,
 }
 
 /// A slot that stands for "no parameters": returned once the recorder is poisoned.
@@ -148,6 +150,7 @@ impl Recorder {
             grid_dim,
             poison: None,
             placeholder,
+            profiler: None,
             counters: Counters::default(),
         })
     }
@@ -339,11 +342,19 @@ impl Recorder {
                 .forget_lifetime();
             self.pass = Some(pass);
         }
+        let timed = self.profiler.as_mut().and_then(|p| p.next(kernel.name));
         let pass = self.pass.as_mut().expect("pass just opened");
         pass.set_pipeline(&kernel.pipeline);
         pass.set_bind_group(0, &self.bind_cache[&key], &[]);
         pass.set_bind_group(1, &self.chunks[slot.chunk].group, &[slot.offset]);
+        let queries = self.profiler.as_ref().map(|p| p.queries());
+        if let (Some((before, _)), Some(q)) = (timed, queries) {
+            pass.write_timestamp(q, before);
+        }
         pass.dispatch_workgroups(x, y, 1);
+        if let (Some((_, after)), Some(q)) = (timed, queries) {
+            pass.write_timestamp(q, after);
+        }
         self.counters.dispatches += 1;
     }
 
@@ -407,9 +418,12 @@ impl Recorder {
             self.encoder = None;
             return self.poisoned();
         }
-        let Some(encoder) = self.encoder.take() else {
+        let Some(mut encoder) = self.encoder.take() else {
             return Ok(());
         };
+        if let Some(p) = &self.profiler {
+            p.resolve(&mut encoder);
+        }
         for c in self.chunks.iter_mut().filter(|c| c.used > 0) {
             self.queue.write_buffer(c.buf.raw(), 0, &c.host[..c.used as usize]);
             c.used = 0;
@@ -417,6 +431,9 @@ impl Recorder {
         self.current_chunk = 0;
         self.queue.submit([encoder.finish()]);
         self.counters.submissions += 1;
+        if let Some(p) = &mut self.profiler {
+            p.collect(&self.device)?;
+        }
         self.prune();
         // Non-blocking: lets wgpu retire finished submissions and free dropped buffers.
         self.device.poll(wgpu::PollType::Poll).map_err(|e| BackendError::Device(e.to_string()))?;

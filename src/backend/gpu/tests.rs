@@ -985,3 +985,35 @@ fn bind_groups_are_cached_across_epochs() {
         "{per_run} bind groups for {dispatches_per_run} dispatches over 2 epochs"
     );
 }
+
+/// A profiled backend times every dispatch (where the adapter has timestamp queries) and
+/// attributes it to its kernel; an unprofiled one reports nothing.
+#[test]
+fn profiled_backend_times_every_dispatch() {
+    let Some(plain) = gpu_for_tests() else { return };
+    assert_eq!(plain.take_kernel_profile(), None);
+    let gpu = GpuBackend::profiled(&AdapterPreference::Best).expect("a profiled backend");
+    let mut rng = SplitMix64::new(3);
+    let (a, b) = (up(&gpu, &rand_matrix(&mut rng, 300, 200)), up(&gpu, &rand_matrix(&mut rng, 200, 40)));
+    let mut out = up(&gpu, &nan_matrix(300, 40));
+    let mut h = up(&gpu, &nan_matrix(300, 40));
+    let before = gpu.counters().dispatches;
+    for _ in 0..3 {
+        gpu.matmul(&a, &b, &mut out, false, false);
+        gpu.relu(&out, &mut h);
+        gpu.flush().unwrap();
+    }
+    let dispatches = gpu.counters().dispatches - before;
+    let Some(profile) = gpu.take_kernel_profile() else {
+        assert!(!gpu.context().features().contains(profiler::FEATURES), "the adapter has timestamps but no profile");
+        println!("skipping: the adapter has no timestamp queries inside passes");
+        return;
+    };
+    assert_eq!(profile.untimed, 0);
+    assert_eq!(profile.kernels.iter().map(|k| k.dispatches).sum::<u64>(), dispatches, "{profile:?}");
+    let relu = profile.kernels.iter().find(|k| k.kernel == "relu").expect("relu was timed");
+    assert_eq!(relu.dispatches, 3);
+    assert!(profile.kernels.iter().all(|k| k.device_ns >= 0.0) && profile.kernels.iter().any(|k| k.device_ns > 0.0));
+    // Taking resets the totals.
+    assert_eq!(gpu.take_kernel_profile().map(|p| p.kernels.len()), Some(0));
+}
