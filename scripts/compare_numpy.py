@@ -8,13 +8,15 @@ backward, weight decay 5e-4 on the first layer, Adam (lr 0.01). No evaluation pa
 
 NumPy runs on one thread (BLAS pinned to 1; SciPy's sparse products are single-threaded anyway),
 gcnsim on the threads given (default: every core). Both report the median over the timed steps
-after one warm-up step; gcnsim's figure comes from `gcnsim bench --step`.
+after one warm-up step, in alternating rounds (the median of the rounds' medians); gcnsim's
+figure comes from `gcnsim bench --step`.
 
 Needs numpy and scipy (pip install numpy scipy) only to run the comparison; the project never
 needs Python to build or test. Usage:
 
     cargo build --release
-    GCNSIM_DATA_DIR=../shared/datasets python3 scripts/compare_numpy.py [--steps 500]
+    GCNSIM_DATA_DIR=../shared/datasets python3 scripts/compare_numpy.py [--steps 500] \
+        [--threads N] [--csv results/bench/numpy_compare.csv --tag "machine"]
 """
 
 import argparse
@@ -31,6 +33,7 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = "1"
 
 import numpy as np  # noqa: E402
+import scipy  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
 
 
@@ -119,8 +122,8 @@ class NumpyGcn:
         return loss
 
 
-def time_numpy(root, steps):
-    gcn = NumpyGcn(*load_cora(root))
+def time_numpy(data, steps):
+    gcn = NumpyGcn(*data)
     times = []
     loss = None
     for _ in range(steps + 1):
@@ -146,16 +149,47 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=500, help="timed training steps on each side")
     parser.add_argument("--threads", type=int, default=0, help="gcnsim's --threads (0: every core)")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating measurements of each side")
     parser.add_argument("--binary", default="target/release/gcnsim")
+    parser.add_argument("--csv", help="append the measurement to this CSV (header once)")
+    parser.add_argument("--tag", default="", help="free text stored with the CSV row (e.g. the machine)")
     args = parser.parse_args()
     data_dir = os.environ.get("GCNSIM_DATA_DIR")
     if not data_dir:
         sys.exit("set GCNSIM_DATA_DIR to the folder that holds cora/")
-    numpy_ms, loss = time_numpy(os.path.join(data_dir, "cora"), args.steps)
-    gcnsim_ms, threads = time_gcnsim(args.binary, args.steps, args.threads)
-    print(f"NumPy/SciPy (1 thread):     {numpy_ms:8.3f} ms/step (median of {args.steps}; last loss {loss:.3f})")
-    print(f"gcnsim cpu ({threads} thread{'s' if threads != 1 else ''}):      {gcnsim_ms:8.3f} ms/step (median of {args.steps})")
+    data = load_cora(os.path.join(data_dir, "cora"))
+    # Alternate the two, so that a slow spell of a shared machine hits both alike; report the
+    # median over the rounds of each side's median.
+    numpy_runs, gcnsim_runs = [], []
+    for _ in range(args.rounds):
+        numpy_runs.append(time_numpy(data, args.steps))
+        gcnsim_runs.append(time_gcnsim(args.binary, args.steps, args.threads))
+    numpy_ms = float(np.median([ms for ms, _ in numpy_runs]))
+    gcnsim_ms = float(np.median([ms for ms, _ in gcnsim_runs]))
+    loss, threads = numpy_runs[-1][1], gcnsim_runs[-1][1]
+    each = ", ".join(f"{n:.2f}/{g:.2f}" for (n, _), (g, _) in zip(numpy_runs, gcnsim_runs))
+    print(f"NumPy/SciPy (1 thread):     {numpy_ms:8.3f} ms/step (last loss {loss:.3f})")
+    print(f"gcnsim cpu ({threads} thread{'s' if threads != 1 else ''}):      {gcnsim_ms:8.3f} ms/step")
+    print(f"  medians of {args.steps} steps per round, NumPy/gcnsim by round: {each}")
     print(f"gcnsim is {numpy_ms / gcnsim_ms:.2f}x the NumPy speed")
+    if args.csv:
+        row = {
+            "tag": args.tag,
+            "steps": args.steps,
+            "rounds": args.rounds,
+            "numpy_ms_per_step": f"{numpy_ms:.4f}",
+            "gcnsim_threads": threads,
+            "gcnsim_ms_per_step": f"{gcnsim_ms:.4f}",
+            "speedup": f"{numpy_ms / gcnsim_ms:.3f}",
+            "numpy": np.__version__,
+            "scipy": scipy.__version__,
+        }
+        new_file = not os.path.exists(args.csv) or os.path.getsize(args.csv) == 0
+        with open(args.csv, "a", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(row))
+            if new_file:
+                w.writeheader()
+            w.writerow(row)
 
 
 if __name__ == "__main__":
