@@ -12,6 +12,7 @@ pub mod choice;
 pub mod cpu;
 pub mod gpu;
 pub mod memory;
+pub mod optim;
 pub mod robust;
 
 use crate::graph::Csr;
@@ -19,6 +20,7 @@ use crate::tensor::HostMatrix;
 
 pub use choice::{with_backend, with_backend_profiled, BackendChoice, BackendTask};
 pub use memory::{MemCategory, MemGuard, MemorySnapshot, MemoryTracker};
+pub use optim::OptimizerStep;
 pub use robust::{AttackStep, PreAggregationStep, RobustStep};
 
 /// Width of one stats slot, written by [`Backend::softmax_xent`] and [`Backend::sum_squares`].
@@ -280,6 +282,15 @@ pub trait Backend {
         step: &AdamStep,
     );
     fn sgd_step(&self, param: &mut Self::Matrix, grad: &Self::Matrix, step: &SgdStep);
+    /// One step of any optimizer (see [`optim`]); `state` holds `step.state_slots()` matrices of
+    /// the parameter's shape.
+    fn optimizer_step(
+        &self,
+        param: &mut Self::Matrix,
+        grad: &Self::Matrix,
+        state: &mut [Self::Matrix],
+        step: &OptimizerStep,
+    );
 
     // Byzantine attacks and robust aggregation (see [`robust`]): `g` is n × d, row i = worker
     // i's mean gradient, n ≤ [`robust::MAX_WORKERS`] for the rules.

@@ -130,6 +130,13 @@ impl KernelCost {
         Self::elementwise(n, 2, 1, 4.0)
     }
 
+    /// One step of `step` on `n` parameters: reads param, grad and the state slots, writes param
+    /// and the state; FLOPs as `OptimizerStep::flops_per_element` counts them.
+    pub fn optimizer_step(n: usize, step: &crate::backend::OptimizerStep) -> Self {
+        let slots = step.state_slots();
+        Self::elementwise(n, 2 + slots, 1 + slots, step.flops_per_element())
+    }
+
     /// Masked softmax cross-entropy over `rows × classes` logits (the `Backend::softmax_xent` op).
     ///
     /// Per row: max (c − 1 compares), exp(x − max) (2c), their sum (c − 1), log and lse (2), the
@@ -237,6 +244,14 @@ mod tests {
     fn elementwise_ops_and_sums() {
         assert_eq!(KernelCost::adam_step(10), KernelCost { flops: 140.0, bytes: 280.0 });
         assert_eq!(KernelCost::sgd_step(10), KernelCost { flops: 40.0, bytes: 120.0 });
+        // The generic step counts Adam and SGD as their own helpers do.
+        let adam = crate::backend::AdamStep { lr_t: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 };
+        assert_eq!(
+            KernelCost::optimizer_step(10, &crate::backend::OptimizerStep::Adam(adam)),
+            KernelCost::adam_step(10)
+        );
+        let sgd = crate::backend::OptimizerStep::Sgd { lr: 0.1, weight_decay: 0.0 };
+        assert_eq!(KernelCost::optimizer_step(10, &sgd), KernelCost::sgd_step(10));
         assert_eq!(KernelCost::relu_backward(10), KernelCost { flops: 10.0, bytes: 120.0 });
         assert_eq!(KernelCost::dropout(2, 5), KernelCost { flops: 10.0, bytes: 88.0 });
         assert_eq!(KernelCost::weighted_sum(3, 10), KernelCost { flops: 50.0, bytes: (30.0 + 3.0 + 10.0) * 4.0 });

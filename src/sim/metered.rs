@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use crate::backend::{
     AdamStep, AttackStep, Backend, BackendError, DropoutSpec, IndexLen, MemCategory, MemoryTracker, Nonzeros,
-    PreAggregationStep, ReduceOrder, RobustStep, SgdStep, Shape, SparseLayout,
+    OptimizerStep, PreAggregationStep, ReduceOrder, RobustStep, SgdStep, Shape, SparseLayout,
 };
 use crate::cost::{DeviceProfile, KernelCost};
 use crate::graph::Csr;
@@ -322,6 +322,12 @@ impl<B: Backend> Backend for Metered<'_, B> {
 
     fn sgd_step(&self, param: &mut B::Matrix, grad: &B::Matrix, step: &SgdStep) {
         self.timed(KernelCost::sgd_step(param.len()), || self.inner.sgd_step(param, grad, step))
+    }
+
+    fn optimizer_step(&self, param: &mut B::Matrix, grad: &B::Matrix, state: &mut [B::Matrix], step: &OptimizerStep) {
+        self.timed(KernelCost::optimizer_step(param.len(), step), || {
+            self.inner.optimizer_step(param, grad, state, step)
+        })
     }
 
     /// A copy of `len` elements.

@@ -2,6 +2,7 @@
 //! the same name in [`ops`].
 
 pub mod ops;
+pub mod optim;
 pub mod robust;
 
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use ndarray::Array2;
 
 use super::{
     AdamStep, AttackStep, Backend, BackendError, DropoutSpec, IndexLen, MemCategory, MemGuard, MemoryTracker, Nonzeros,
-    PreAggregationStep, ReduceOrder, RobustStep, SgdStep, Shape, SparseLayout, STATS_WIDTH,
+    OptimizerStep, PreAggregationStep, ReduceOrder, RobustStep, SgdStep, Shape, SparseLayout, STATS_WIDTH,
 };
 use crate::graph::Csr;
 use crate::tensor::HostMatrix;
@@ -335,6 +336,16 @@ impl Backend for CpuBackend {
 
     fn sgd_step(&self, param: &mut CpuMatrix, grad: &CpuMatrix, step: &SgdStep) {
         ops::sgd_step(slice_mut(&mut param.data), slice(&grad.data), step);
+    }
+
+    fn optimizer_step(&self, param: &mut CpuMatrix, grad: &CpuMatrix, state: &mut [CpuMatrix], step: &OptimizerStep) {
+        let shape = (param.rows(), param.cols());
+        super::check_shape(step.name(), "grad", (grad.rows(), grad.cols()), shape);
+        for s in state.iter() {
+            super::check_shape(step.name(), "state", (s.rows(), s.cols()), shape);
+        }
+        let mut slots: Vec<&mut [f32]> = state.iter_mut().map(|s| slice_mut(&mut s.data)).collect();
+        optim::optimizer_step(slice_mut(&mut param.data), slice(&grad.data), &mut slots, step);
     }
 
     fn copy_region(&self, src: &CpuMatrix, src_offset: usize, dst: &mut CpuMatrix, dst_offset: usize, len: usize) {

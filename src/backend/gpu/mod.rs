@@ -26,7 +26,8 @@ pub use context::{list_adapters, AdapterPreference, AdapterSummary, GpuContext};
 
 use super::{
     check_shape, AdamStep, AttackStep, Backend, BackendError, DropoutSpec, IndexLen, KernelProfile, MemCategory,
-    MemoryTracker, Nonzeros, PreAggregationStep, ReduceOrder, RobustStep, SgdStep, Shape, SparseLayout, STATS_WIDTH,
+    MemoryTracker, Nonzeros, OptimizerStep, PreAggregationStep, ReduceOrder, RobustStep, SgdStep, Shape, SparseLayout,
+    STATS_WIDTH,
 };
 use crate::graph::Csr;
 use crate::tensor::HostMatrix;
@@ -441,6 +442,10 @@ impl Backend for GpuBackend {
 
     fn sgd_step(&self, param: &mut GpuMatrix, grad: &GpuMatrix, step: &SgdStep) {
         self.kernels.optimizer.sgd(&mut self.rec(), param, grad, step);
+    }
+
+    fn optimizer_step(&self, param: &mut GpuMatrix, grad: &GpuMatrix, state: &mut [GpuMatrix], step: &OptimizerStep) {
+        self.kernels.optimizer.step(&mut self.rec(), param, grad, state, step);
     }
 
     fn copy_region(&self, src: &GpuMatrix, src_offset: usize, dst: &mut GpuMatrix, dst_offset: usize, len: usize) {
