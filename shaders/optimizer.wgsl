@@ -1,5 +1,5 @@
-// Optimizer steps, element-wise, in the operation order of ops::adam_step / ops::sgd_step and
-// of cpu::optim::optimizer_step (the formulas in backend/optim.rs).
+// Optimizer steps, element-wise, in the operation order of cpu::optim::optimizer_step (the
+// formulas in backend/optim.rs).
 // adam: g = grad + wd·p; m = β1 m + (1−β1) g; v = β2 v + (1−β2) g g; p −= lr_t m / (√v + ε).
 // sgd:  p −= lr (g + wd·p).
 // The other steps take their parameters in the same slots (OptimizerStep::packed):

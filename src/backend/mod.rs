@@ -87,13 +87,6 @@ pub struct AdamStep {
     pub weight_decay: f32,
 }
 
-/// One SGD step: `p -= lr · (g + wd·p)`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct SgdStep {
-    pub lr: f32,
-    pub weight_decay: f32,
-}
-
 /// Device time of one kernel over a profiled run (`gcnsim bench --profile`).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct KernelTime {
@@ -273,15 +266,6 @@ pub trait Backend {
     fn sum_squares(&self, m: &Self::Matrix, stats: &mut Self::Stats, slot: usize);
     /// `out = Σ_p weights[p] · inputs[p]` summed in `order`.
     fn weighted_sum(&self, inputs: &[&Self::Matrix], weights: &[f32], order: ReduceOrder, out: &mut Self::Matrix);
-    fn adam_step(
-        &self,
-        param: &mut Self::Matrix,
-        grad: &Self::Matrix,
-        m: &mut Self::Matrix,
-        v: &mut Self::Matrix,
-        step: &AdamStep,
-    );
-    fn sgd_step(&self, param: &mut Self::Matrix, grad: &Self::Matrix, step: &SgdStep);
     /// One step of any optimizer (see [`optim`]); `state` holds `step.state_slots()` matrices of
     /// the parameter's shape.
     fn optimizer_step(

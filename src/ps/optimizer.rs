@@ -1,6 +1,6 @@
 //! Optimizers, stepped on the PS side on the aggregated gradient (weight decay included).
 
-use crate::backend::{AdamStep, Backend, BackendError, MemCategory, SgdStep, Shape};
+use crate::backend::{AdamStep, Backend, BackendError, MemCategory, OptimizerStep, Shape};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
@@ -12,21 +12,36 @@ pub enum OptimizerKind {
     Sgd,
 }
 
+/// Adam's constants: TensorFlow's defaults, as Kipf's code.
+pub const ADAM_BETA1: f32 = 0.9;
+pub const ADAM_BETA2: f32 = 0.999;
+pub const ADAM_EPS: f32 = 1e-8;
+
+/// The kernel step of `kind` at step `t` (1-based) with learning rate `lr`.
+pub fn kernel_step(kind: OptimizerKind, lr: f32, weight_decay: f32, t: u32) -> OptimizerStep {
+    match kind {
+        OptimizerKind::Adam => {
+            // Bias corrections folded into the step size, in f64, as TensorFlow does.
+            let t = t as i32;
+            let lr_t =
+                (lr as f64 * (1.0 - (ADAM_BETA2 as f64).powi(t)).sqrt() / (1.0 - (ADAM_BETA1 as f64).powi(t))) as f32;
+            OptimizerStep::Adam(AdamStep { lr_t, beta1: ADAM_BETA1, beta2: ADAM_BETA2, eps: ADAM_EPS, weight_decay })
+        }
+        OptimizerKind::Sgd => OptimizerStep::Sgd { lr, weight_decay },
+    }
+}
+
 pub struct Optimizer<B: Backend> {
     kind: OptimizerKind,
     lr: f32,
     /// Per layer: Kipf applies weight decay to the first layer only.
     weight_decay: Vec<f32>,
-    /// Adam's (m, v) per layer.
-    moments: Vec<(B::Matrix, B::Matrix)>,
+    /// Per layer, the step's state matrices (`OptimizerStep::state_slots`: Adam's m and v).
+    state: Vec<Vec<B::Matrix>>,
     step: u32,
 }
 
 impl<B: Backend> Optimizer<B> {
-    pub const BETA1: f32 = 0.9;
-    pub const BETA2: f32 = 0.999;
-    pub const EPS: f32 = 1e-8;
-
     pub fn new(
         b: &B,
         kind: OptimizerKind,
@@ -35,20 +50,23 @@ impl<B: Backend> Optimizer<B> {
         params: &[B::Matrix],
     ) -> Result<Self, BackendError> {
         assert_eq!(weight_decay.len(), params.len(), "optimizer: one weight decay per layer");
-        let moments = match kind {
-            OptimizerKind::Adam => params
-                .iter()
-                .enumerate()
-                .map(|(l, p)| {
-                    Ok((
-                        b.alloc(p.rows(), p.cols(), MemCategory::OptimizerState, &format!("ps/adam_m{l}"))?,
-                        b.alloc(p.rows(), p.cols(), MemCategory::OptimizerState, &format!("ps/adam_v{l}"))?,
-                    ))
-                })
-                .collect::<Result<_, BackendError>>()?,
-            OptimizerKind::Sgd => Vec::new(),
+        let slots = kernel_step(kind, lr, 0.0, 1).state_slots();
+        let names: &[&str] = match kind {
+            OptimizerKind::Adam => &["adam_m", "adam_v"],
+            OptimizerKind::Sgd => &[],
         };
-        Ok(Self { kind, lr, weight_decay, moments, step: 0 })
+        assert_eq!(names.len(), slots, "optimizer: a name per state slot");
+        let state = params
+            .iter()
+            .enumerate()
+            .map(|(l, p)| {
+                names
+                    .iter()
+                    .map(|name| b.alloc(p.rows(), p.cols(), MemCategory::OptimizerState, &format!("ps/{name}{l}")))
+                    .collect::<Result<Vec<_>, BackendError>>()
+            })
+            .collect::<Result<_, BackendError>>()?;
+        Ok(Self { kind, lr, weight_decay, state, step: 0 })
     }
 
     /// One step on every layer.
@@ -61,33 +79,9 @@ impl<B: Backend> Optimizer<B> {
     pub fn step_scaled(&mut self, b: &B, params: &mut [B::Matrix], grads: &[B::Matrix], lr_scale: f32) {
         self.step += 1;
         let lr = if lr_scale == 1.0 { self.lr } else { self.lr * lr_scale };
-        match self.kind {
-            OptimizerKind::Adam => {
-                let t = self.step as i32;
-                let lr_t = (lr as f64 * (1.0 - (Self::BETA2 as f64).powi(t)).sqrt()
-                    / (1.0 - (Self::BETA1 as f64).powi(t))) as f32;
-                for (l, (p, g)) in params.iter_mut().zip(grads).enumerate() {
-                    let (m, v) = &mut self.moments[l];
-                    b.adam_step(
-                        p,
-                        g,
-                        m,
-                        v,
-                        &AdamStep {
-                            lr_t,
-                            beta1: Self::BETA1,
-                            beta2: Self::BETA2,
-                            eps: Self::EPS,
-                            weight_decay: self.weight_decay[l],
-                        },
-                    );
-                }
-            }
-            OptimizerKind::Sgd => {
-                for (l, (p, g)) in params.iter_mut().zip(grads).enumerate() {
-                    b.sgd_step(p, g, &SgdStep { lr, weight_decay: self.weight_decay[l] });
-                }
-            }
+        for (l, (p, g)) in params.iter_mut().zip(grads).enumerate() {
+            let step = kernel_step(self.kind, lr, self.weight_decay[l], self.step);
+            b.optimizer_step(p, g, &mut self.state[l], &step);
         }
     }
 }

@@ -109,11 +109,8 @@ impl<'a, M: Backend> Trainer<'a, M> {
             .iter()
             .map(|g| {
                 let n = g.len();
-                let step = match self.cfg.train.optimizer {
-                    crate::ps::OptimizerKind::Adam => KernelCost::adam_step(n),
-                    crate::ps::OptimizerKind::Sgd => KernelCost::sgd_step(n),
-                };
-                d.kernel_time(&step)
+                let step = crate::ps::optimizer::kernel_step(self.cfg.train.optimizer, self.cfg.train.lr, 0.0, 1);
+                d.kernel_time(&KernelCost::optimizer_step(n, &step))
             })
             .sum();
         let combine: f64 = match &self.robust {

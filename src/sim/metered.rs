@@ -19,8 +19,8 @@ use std::cell::RefCell;
 use std::time::Instant;
 
 use crate::backend::{
-    AdamStep, AttackStep, Backend, BackendError, DropoutSpec, IndexLen, MemCategory, MemoryTracker, Nonzeros,
-    OptimizerStep, PreAggregationStep, ReduceOrder, RobustStep, SgdStep, Shape, SparseLayout,
+    AttackStep, Backend, BackendError, DropoutSpec, IndexLen, MemCategory, MemoryTracker, Nonzeros, OptimizerStep,
+    PreAggregationStep, ReduceOrder, RobustStep, Shape, SparseLayout,
 };
 use crate::cost::{DeviceProfile, KernelCost};
 use crate::graph::Csr;
@@ -307,21 +307,6 @@ impl<B: Backend> Backend for Metered<'_, B> {
         self.timed(KernelCost::weighted_sum(inputs.len(), out.len()), || {
             self.inner.weighted_sum(inputs, weights, order, out)
         })
-    }
-
-    fn adam_step(
-        &self,
-        param: &mut B::Matrix,
-        grad: &B::Matrix,
-        m: &mut B::Matrix,
-        v: &mut B::Matrix,
-        step: &AdamStep,
-    ) {
-        self.timed(KernelCost::adam_step(param.len()), || self.inner.adam_step(param, grad, m, v, step))
-    }
-
-    fn sgd_step(&self, param: &mut B::Matrix, grad: &B::Matrix, step: &SgdStep) {
-        self.timed(KernelCost::sgd_step(param.len()), || self.inner.sgd_step(param, grad, step))
     }
 
     fn optimizer_step(&self, param: &mut B::Matrix, grad: &B::Matrix, state: &mut [B::Matrix], step: &OptimizerStep) {

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use ndarray::Array2;
 
 use super::{
-    AdamStep, AttackStep, Backend, BackendError, DropoutSpec, IndexLen, MemCategory, MemGuard, MemoryTracker, Nonzeros,
-    OptimizerStep, PreAggregationStep, ReduceOrder, RobustStep, SgdStep, Shape, SparseLayout, STATS_WIDTH,
+    AttackStep, Backend, BackendError, DropoutSpec, IndexLen, MemCategory, MemGuard, MemoryTracker, Nonzeros,
+    OptimizerStep, PreAggregationStep, ReduceOrder, RobustStep, Shape, SparseLayout, STATS_WIDTH,
 };
 use crate::graph::Csr;
 use crate::tensor::HostMatrix;
@@ -315,27 +315,6 @@ impl Backend for CpuBackend {
         }
         let slices: Vec<&[f32]> = inputs.iter().map(|m| slice(&m.data)).collect();
         ops::weighted_sum(&slices, weights, order, slice_mut(&mut out.data));
-    }
-
-    fn adam_step(
-        &self,
-        param: &mut CpuMatrix,
-        grad: &CpuMatrix,
-        m: &mut CpuMatrix,
-        v: &mut CpuMatrix,
-        step: &AdamStep,
-    ) {
-        ops::adam_step(
-            slice_mut(&mut param.data),
-            slice(&grad.data),
-            slice_mut(&mut m.data),
-            slice_mut(&mut v.data),
-            step,
-        );
-    }
-
-    fn sgd_step(&self, param: &mut CpuMatrix, grad: &CpuMatrix, step: &SgdStep) {
-        ops::sgd_step(slice_mut(&mut param.data), slice(&grad.data), step);
     }
 
     fn optimizer_step(&self, param: &mut CpuMatrix, grad: &CpuMatrix, state: &mut [CpuMatrix], step: &OptimizerStep) {

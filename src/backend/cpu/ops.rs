@@ -4,7 +4,7 @@
 use ndarray::{linalg::general_mat_mul, ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
-use crate::backend::{check_shape, stat, AdamStep, DropoutSpec, ReduceOrder, SgdStep, SparseLayout};
+use crate::backend::{check_shape, stat, DropoutSpec, ReduceOrder, SparseLayout};
 use crate::rng;
 
 /// Borrowed CSR with values.
@@ -390,21 +390,6 @@ pub fn tree_sum(values: impl Iterator<Item = f32>) -> f32 {
         stride *= 2;
     }
     v[0]
-}
-
-pub fn adam_step(param: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32], s: &AdamStep) {
-    for i in 0..param.len() {
-        let g = grad[i] + s.weight_decay * param[i];
-        m[i] = s.beta1 * m[i] + (1.0 - s.beta1) * g;
-        v[i] = s.beta2 * v[i] + (1.0 - s.beta2) * g * g;
-        param[i] -= s.lr_t * m[i] / (v[i].sqrt() + s.eps);
-    }
-}
-
-pub fn sgd_step(param: &mut [f32], grad: &[f32], s: &SgdStep) {
-    for (p, &g) in param.iter_mut().zip(grad) {
-        *p -= s.lr * (g + s.weight_decay * *p);
-    }
 }
 
 #[cfg(test)]

@@ -133,17 +133,4 @@ mod tests {
         let z = 2.5 - (1.0 - 0.75f32.sqrt());
         assert!((zn[0] - z).abs() < 1e-6 && (p + (z - 0.1) / 3.0).abs() < 1e-6, "{zn:?} {p}");
     }
-
-    #[test]
-    fn the_adam_variant_is_the_adam_step() {
-        let adam = AdamStep { lr_t: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 5e-4 };
-        let grad: Vec<f32> = (0..50).map(|i| (i as f32 * 0.37).sin()).collect();
-        let (mut p1, mut m1, mut v1) = (vec![0.3f32; 50], vec![0.0f32; 50], vec![0.0f32; 50]);
-        let (mut p2, mut m2, mut v2) = (p1.clone(), m1.clone(), v1.clone());
-        for _ in 0..3 {
-            crate::backend::cpu::ops::adam_step(&mut p1, &grad, &mut m1, &mut v1, &adam);
-            optimizer_step(&mut p2, &grad, &mut [&mut m2, &mut v2], &OptimizerStep::Adam(adam));
-        }
-        assert_eq!((p1, m1, v1), (p2, m2, v2));
-    }
 }

@@ -25,9 +25,8 @@ pub use alloc::{Allocator, GpuBuffer};
 pub use context::{list_adapters, AdapterPreference, AdapterSummary, GpuContext};
 
 use super::{
-    check_shape, AdamStep, AttackStep, Backend, BackendError, DropoutSpec, IndexLen, KernelProfile, MemCategory,
-    MemoryTracker, Nonzeros, OptimizerStep, PreAggregationStep, ReduceOrder, RobustStep, SgdStep, Shape, SparseLayout,
-    STATS_WIDTH,
+    check_shape, AttackStep, Backend, BackendError, DropoutSpec, IndexLen, KernelProfile, MemCategory, MemoryTracker,
+    Nonzeros, OptimizerStep, PreAggregationStep, ReduceOrder, RobustStep, Shape, SparseLayout, STATS_WIDTH,
 };
 use crate::graph::Csr;
 use crate::tensor::HostMatrix;
@@ -427,21 +426,6 @@ impl Backend for GpuBackend {
 
     fn weighted_sum(&self, inputs: &[&GpuMatrix], weights: &[f32], order: ReduceOrder, out: &mut GpuMatrix) {
         self.kernels.weighted_sum.encode(&mut self.rec(), inputs, weights, order, out);
-    }
-
-    fn adam_step(
-        &self,
-        param: &mut GpuMatrix,
-        grad: &GpuMatrix,
-        m: &mut GpuMatrix,
-        v: &mut GpuMatrix,
-        step: &AdamStep,
-    ) {
-        self.kernels.optimizer.adam(&mut self.rec(), param, grad, m, v, step);
-    }
-
-    fn sgd_step(&self, param: &mut GpuMatrix, grad: &GpuMatrix, step: &SgdStep) {
-        self.kernels.optimizer.sgd(&mut self.rec(), param, grad, step);
     }
 
     fn optimizer_step(&self, param: &mut GpuMatrix, grad: &GpuMatrix, state: &mut [GpuMatrix], step: &OptimizerStep) {

@@ -6,7 +6,7 @@
 
 use super::*;
 use crate::backend::cpu::CpuBackend;
-use crate::backend::{stat, Backend, DropoutSpec, MemCategory, ReduceOrder, SparseLayout};
+use crate::backend::{stat, AdamStep, Backend, DropoutSpec, MemCategory, OptimizerStep, ReduceOrder, SparseLayout};
 use crate::rng::{MaskKey, SplitMix64};
 
 macro_rules! gpu_or_skip {
@@ -747,48 +747,6 @@ fn weighted_sum_matches_cpu() {
 }
 
 #[test]
-fn adam_step_matches_cpu() {
-    let gpu = gpu_or_skip!();
-    let cpu = CpuBackend::new();
-    let mut rng = SplitMix64::new(20);
-    let (r, c) = (300, 17);
-    let (p, g, m) = (rand_matrix(&mut rng, r, c), rand_matrix(&mut rng, r, c), rand_matrix(&mut rng, r, c));
-    let v = HostMatrix::from_vec(r, c, (0..r * c).map(|_| rng.next_f64() as f32).collect());
-    let step = AdamStep { lr_t: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 5e-4 };
-    let (mut gp, gg, mut gm, mut gv) = (up(&gpu, &p), up(&gpu, &g), up(&gpu, &m), up(&gpu, &v));
-    let (mut cp, cg, mut cm, mut cv) = (up(&cpu, &p), up(&cpu, &g), up(&cpu, &m), up(&cpu, &v));
-    for _ in 0..3 {
-        gpu.adam_step(&mut gp, &gg, &mut gm, &mut gv, &step);
-        cpu.adam_step(&mut cp, &cg, &mut cm, &mut cv, &step);
-    }
-    // Same operation order; GPU sqrt and division need not be correctly rounded (Vulkan
-    // allows a few ulp) and FMA contraction may apply: 1e-5 relative.
-    for (name, a, b) in [("param", &gp, &cp), ("m", &gm, &cm), ("v", &gv, &cv)] {
-        assert_close(&format!("adam {name}"), &down(&gpu, a), &down(&cpu, b), 1e-5, 1e-7);
-    }
-}
-
-#[test]
-fn sgd_step_matches_cpu() {
-    let gpu = gpu_or_skip!();
-    let cpu = CpuBackend::new();
-    let mut rng = SplitMix64::new(21);
-    let (r, c) = (1433, 16);
-    let (p, g) = (rand_matrix(&mut rng, r, c), rand_matrix(&mut rng, r, c));
-    let (mut gp, gg) = (up(&gpu, &p), up(&gpu, &g));
-    let (mut cp, cg) = (up(&cpu, &p), up(&cpu, &g));
-    // Several recorded steps with different parameters in one submission: each dispatch must
-    // see its own uniform slot.
-    for i in 0..5 {
-        let step = SgdStep { lr: 0.1 * (i + 1) as f32, weight_decay: 1e-3 * i as f32 };
-        gpu.sgd_step(&mut gp, &gg, &step);
-        cpu.sgd_step(&mut cp, &cg, &step);
-    }
-    // Same operations; FMA contraction may differ: 1e-5 relative.
-    assert_close("sgd", &down(&gpu, &gp), &down(&cpu, &cp), 1e-5, 1e-6);
-}
-
-#[test]
 fn copy_matches_cpu() {
     let gpu = gpu_or_skip!();
     let mut rng = SplitMix64::new(22);
@@ -811,7 +769,7 @@ fn param_arena_survives_many_dispatches() {
     for round in 0..2 {
         for i in 0..700 {
             let lr = ((i % 13) as f32 - 6.0) * 0.25 * (round + 1) as f32;
-            gpu.sgd_step(&mut a, &g, &SgdStep { lr, weight_decay: 0.0 });
+            gpu.optimizer_step(&mut a, &g, &mut [], &OptimizerStep::Sgd { lr, weight_decay: 0.0 });
             for w in &mut want {
                 *w -= lr * 1.0;
             }
@@ -883,8 +841,10 @@ fn step<B: Backend>(b: &B, p: &Problem) -> StepOut {
     let split = b.upload_index(&p.split, MemCategory::Graph, "split").unwrap();
     let mut w0 = b.upload(&p.w0, MemCategory::Weights, "w0").unwrap();
     let mut w1 = b.upload(&p.w1, MemCategory::Weights, "w1").unwrap();
-    let mut m0 = b.alloc(f, h, MemCategory::OptimizerState, "m0").unwrap();
-    let mut v0 = b.alloc(f, h, MemCategory::OptimizerState, "v0").unwrap();
+    let mut mv0 = [
+        b.alloc(f, h, MemCategory::OptimizerState, "m0").unwrap(),
+        b.alloc(f, h, MemCategory::OptimizerState, "v0").unwrap(),
+    ];
     let mut stats = b.alloc_stats(4, "stats").unwrap();
     let al = |r, c| b.alloc(r, c, cat, "t").unwrap();
     let (mut xw, mut h0, mut a0, mut d1, mut z, mut logits, mut g) =
@@ -915,14 +875,9 @@ fn step<B: Backend>(b: &B, p: &Problem) -> StepOut {
         b.spmm(&xdt, &dxw, &mut dw0);
         b.copy(&dw0, &mut dw0b);
         b.weighted_sum(&[&dw0, &dw0b, &dw0], &[0.25, 0.5, 0.25], ReduceOrder::Tree, &mut agg);
-        b.adam_step(
-            &mut w0,
-            &agg,
-            &mut m0,
-            &mut v0,
-            &AdamStep { lr_t: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 5e-4 },
-        );
-        b.sgd_step(&mut w1, &dw1, &SgdStep { lr: 0.1, weight_decay: 0.0 });
+        let adam = AdamStep { lr_t: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 5e-4 };
+        b.optimizer_step(&mut w0, &agg, &mut mv0, &OptimizerStep::Adam(adam));
+        b.optimizer_step(&mut w1, &dw1, &mut [], &OptimizerStep::Sgd { lr: 0.1, weight_decay: 0.0 });
         b.flush().unwrap();
     }
     StepOut {
@@ -1022,7 +977,6 @@ fn profiled_backend_times_every_dispatch() {
 /// FTRL's n non-negative, as they accumulate squares).
 #[test]
 fn optimizer_steps_match_cpu() {
-    use crate::backend::OptimizerStep;
     let gpu = gpu_or_skip!();
     let cpu = CpuBackend::new();
     let mut rng = SplitMix64::new(41);
