@@ -83,27 +83,9 @@ impl Profiler {
         if n == 0 {
             return Ok(());
         }
-        let (tx, rx) = std::sync::mpsc::channel();
-        self.readback.raw().map_async(wgpu::MapMode::Read, 0..8 * n, move |r| {
-            let _ = tx.send(r);
-        });
-        device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| BackendError::Readback(format!("waiting for timestamps: {e}")))?;
-        match rx.try_recv() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(BackendError::Readback(format!("timestamps: {e}"))),
-            Err(_) => return Err(BackendError::Readback("timestamps: map_async callback did not run".into())),
-        }
-        let ticks: Vec<u64> = {
-            let view = self
-                .readback
-                .raw()
-                .get_mapped_range(0..8 * n)
-                .map_err(|e| BackendError::Readback(format!("timestamps: {e}")))?;
+        let ticks: Vec<u64> = super::recorder::read_mapped(device, self.readback.raw(), 8 * n, |view| {
             view.chunks_exact(8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes"))).collect()
-        };
-        self.readback.raw().unmap();
+        })?;
         for (kernel, pair) in self.pending.drain(..).zip(ticks.chunks_exact(2)) {
             let t = self.totals.entry(kernel).or_insert_with(|| KernelTime { kernel, ..KernelTime::default() });
             t.dispatches += 1;

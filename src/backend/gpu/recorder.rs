@@ -467,32 +467,43 @@ impl Recorder {
     }
 
     fn map_read(&self, rb: &GpuBuffer, bytes: u64) -> Result<Vec<f32>, BackendError> {
-        let (tx, rx) = std::sync::mpsc::channel();
-        rb.raw().map_async(wgpu::MapMode::Read, 0..bytes, move |r| {
-            let _ = tx.send(r);
-        });
-        self.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| BackendError::Readback(format!("waiting for the GPU: {e}")))?;
-        match rx.try_recv() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(BackendError::Readback(format!("map_async: {e}"))),
-            Err(_) => return Err(BackendError::Readback("map_async callback did not run".into())),
-        }
-        let out = {
-            let view = rb
-                .raw()
-                .get_mapped_range(0..bytes)
-                .map_err(|e| BackendError::Readback(format!("get_mapped_range: {e}")))?;
+        read_mapped(&self.device, rb.raw(), bytes, |view| {
             // Mapped ranges are MAP_ALIGNMENT (8) aligned; fall back to bytewise if ever not.
-            match bytemuck::try_cast_slice::<u8, f32>(&view) {
+            match bytemuck::try_cast_slice::<u8, f32>(view) {
                 Ok(v) => v.to_vec(),
                 Err(_) => view.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
             }
-        };
-        rb.raw().unmap();
-        Ok(out)
+        })
     }
+}
+
+/// Waits for everything submitted, maps the first `bytes` of the MAP_READ buffer `buf`, hands
+/// them to `read` and unmaps.
+pub(super) fn read_mapped<T>(
+    device: &wgpu::Device,
+    buf: &wgpu::Buffer,
+    bytes: u64,
+    read: impl FnOnce(&[u8]) -> T,
+) -> Result<T, BackendError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    buf.map_async(wgpu::MapMode::Read, 0..bytes, move |r| {
+        let _ = tx.send(r);
+    });
+    device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map_err(|e| BackendError::Readback(format!("waiting for the GPU: {e}")))?;
+    match rx.try_recv() {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(BackendError::Readback(format!("map_async: {e}"))),
+        Err(_) => return Err(BackendError::Readback("map_async callback did not run".into())),
+    }
+    let out = {
+        let view =
+            buf.get_mapped_range(0..bytes).map_err(|e| BackendError::Readback(format!("get_mapped_range: {e}")))?;
+        read(&view)
+    };
+    buf.unmap();
+    Ok(out)
 }
 
 fn resolve<'a>(b: &Bind<'a>, arena: &'a GpuBuffer) -> &'a GpuBuffer {

@@ -123,7 +123,7 @@ impl Matmul {
         let tiles_n = n.div_ceil(Self::BN);
         let tiles = groups("matmul", m, 16 * rows) as usize * tiles_n;
         let (splits, chunk) = Self::split_k(ka, tiles);
-        let mut params = MatmulParams {
+        let params = MatmulParams {
             m: m as u32,
             n: n as u32,
             kd: ka as u32,
@@ -145,23 +145,32 @@ impl Matmul {
             }
             return;
         }
+        let binds = [Bind::Buf(a.buf), Bind::Buf(b.buf), Bind::Buf(out.buf)];
+        self.dispatch_product(rec, params, variant, binds, (splits, chunk));
+    }
+
+    /// The product `params` describes: one direct dispatch, or split-K and the ordered sum of
+    /// the partials. `binds` are A, B and out (whole or row ranges).
+    fn dispatch_product(
+        &self,
+        rec: &mut Recorder,
+        params: MatmulParams,
+        variant: usize,
+        [a, b, out]: [Bind<'_>; 3],
+        (splits, chunk): (usize, usize),
+    ) {
+        let (mn, tiles) = (params.m as usize * params.n as usize, params.tiles as usize);
         let total = u32::try_from(tiles * splits).expect("matmul: too many workgroups");
         if splits == 1 {
             let slot = rec.params(&params);
-            rec.dispatch(&self.direct[variant], &[Bind::Buf(a.buf), Bind::Buf(b.buf), Bind::Buf(out.buf)], slot, total);
+            rec.dispatch(&self.direct[variant], &[a, b, out], slot, total);
             return;
         }
-        params.splits = splits as u32;
-        params.chunk = chunk as u32;
-        let part = rec.scratch("matmul split-k partials", 4 * (splits * m * n) as u64);
+        let params = MatmulParams { splits: splits as u32, chunk: chunk as u32, ..params };
+        let part = rec.scratch("matmul split-k partials", 4 * (splits * mn) as u64);
         let slot = rec.params(&params);
-        rec.dispatch(&self.split[variant], &[Bind::Buf(a.buf), Bind::Buf(b.buf), Bind::Buf(&part)], slot, total);
-        rec.dispatch(
-            &self.sum_splits,
-            &[Bind::Buf(out.buf), Bind::Buf(&part)],
-            slot,
-            groups("matmul", m * n, Self::WORKGROUP as usize),
-        );
+        rec.dispatch(&self.split[variant], &[a, b, Bind::Buf(&part)], slot, total);
+        rec.dispatch(&self.sum_splits, &[out, Bind::Buf(&part)], slot, groups("matmul", mn, Self::WORKGROUP as usize));
     }
 
     /// `A · op(B)` with A larger than one binding: each range of A's rows (and the same rows of
@@ -184,27 +193,9 @@ impl Matmul {
             let m = range.len();
             let tiles = groups("matmul", m, 16 * rows) as usize * base.tiles_n as usize;
             let params = MatmulParams { m: m as u32, tiles: tiles as u32, ..base };
-            let (a_rows, out_rows) = (rows_of(a.buf, row_bytes[0].1, &range), rows_of(out.buf, row_bytes[1].1, &range));
-            if splits == 1 {
-                let slot = rec.params(&params);
-                rec.dispatch(&self.direct[variant], &[a_rows, Bind::Buf(b.buf), out_rows], slot, tiles as u32);
-                continue;
-            }
-            let params = MatmulParams { splits: splits as u32, chunk: chunk as u32, ..params };
-            let part = rec.scratch("matmul split-k partials", 4 * (splits * m * n) as u64);
-            let slot = rec.params(&params);
-            rec.dispatch(
-                &self.split[variant],
-                &[a_rows, Bind::Buf(b.buf), Bind::Buf(&part)],
-                slot,
-                (tiles * splits) as u32,
-            );
-            rec.dispatch(
-                &self.sum_splits,
-                &[out_rows, Bind::Buf(&part)],
-                slot,
-                groups("matmul", m * n, Self::WORKGROUP as usize),
-            );
+            let binds =
+                [rows_of(a.buf, row_bytes[0].1, &range), Bind::Buf(b.buf), rows_of(out.buf, row_bytes[1].1, &range)];
+            self.dispatch_product(rec, params, variant, binds, (splits, chunk));
         }
     }
 
