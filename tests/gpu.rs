@@ -293,3 +293,23 @@ fn features_beyond_one_binding_train_with_the_same_bits() {
     // The same runs took more dispatches: one per range.
     assert!(tight.counters().dispatches > gpu.counters().dispatches, "no matrix was split");
 }
+
+/// Every optimizer on the GPU follows the CPU: 20 epochs of Cora with the learning rates of
+/// `tests/optimizers.rs`, dropout on, training losses within 1e-4 relative at every epoch (the
+/// tolerance of `gpu_and_cpu_training_losses_agree_on_cora`: f32 summation order through the
+/// epochs, the optimizer kernels themselves ≤ 1e-5).
+#[test]
+fn every_optimizer_agrees_with_the_cpu_on_cora() {
+    let Some(gpu) = gpu_for_tests() else { return };
+    let Some(ds) = common::cora() else { return };
+    for (kind, lr) in common::CORA_LEARNING_RATES {
+        let mut cfg = RunConfig::default();
+        (cfg.train.optimizer, cfg.train.lr, cfg.train.epochs) = (kind, lr, 20);
+        let (cpu_records, _) = common::train(&CpuBackend::new(), &ds, &cfg);
+        let (gpu_records, _) = common::train(&gpu, &ds, &cfg);
+        for (c, g) in cpu_records.iter().zip(&gpu_records) {
+            let rel = (c.train_loss - g.train_loss).abs() / c.train_loss.abs();
+            assert!(rel <= 1e-4, "{kind:?}, epoch {}: GPU loss {} vs CPU {}", c.epoch, g.train_loss, c.train_loss);
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! Optimizers, stepped on the PS side on the aggregated gradient (weight decay included).
 
 use crate::backend::{AdamStep, Backend, BackendError, MemCategory, OptimizerStep, Shape};
+use crate::tensor::HostMatrix;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
@@ -10,7 +11,32 @@ pub enum OptimizerKind {
     Adam,
     /// Plain stochastic gradient descent.
     Sgd,
+    /// SGD with heavy-ball momentum μ = 0.9 (Polyak; PyTorch's form).
+    Momentum,
+    /// SGD with Nesterov momentum μ = 0.9 (Sutskever et al.; PyTorch's form).
+    Nesterov,
+    /// Adagrad (Duchi et al.), initial accumulator 0.1 and ε = 1e-7 as Keras/TensorFlow.
+    Adagrad,
+    /// RMSprop (Hinton), ρ = 0.9 and ε = 1e-7 as Keras.
+    Rmsprop,
+    /// AdamW (Loshchilov & Hutter): Adam's constants, `--weight-decay` decoupled from the
+    /// gradient (p ·= 1 − lr·λ each step, on the layers it applies to).
+    Adamw,
+    /// FTRL-Proximal (McMahan et al. 2013) with α = `--lr`, β = 0 and λ1 = 0 (TensorFlow's
+    /// defaults) and λ2 = the layer's `--weight-decay` (the paper's λ2; TensorFlow's l2 is
+    /// λ2 / 2). The first step replaces the initial weights by −z·α/(β + √n) (the method's own
+    /// form); with β = 1 GCN gradients (~1e-3) gave weights near 0 that never left chance.
+    Ftrl,
 }
+
+/// The other optimizers' constants (documented on [`OptimizerKind`]).
+pub const MOMENTUM: f32 = 0.9;
+pub const ADAGRAD_INITIAL_ACCUMULATOR: f32 = 0.1;
+pub const ADAGRAD_EPS: f32 = 1e-7;
+pub const RMSPROP_RHO: f32 = 0.9;
+pub const RMSPROP_EPS: f32 = 1e-7;
+pub const FTRL_BETA: f32 = 0.0;
+pub const FTRL_L1: f32 = 0.0;
 
 /// Adam's constants: TensorFlow's defaults, as Kipf's code.
 pub const ADAM_BETA1: f32 = 0.9;
@@ -28,6 +54,16 @@ pub fn kernel_step(kind: OptimizerKind, lr: f32, weight_decay: f32, t: u32) -> O
             OptimizerStep::Adam(AdamStep { lr_t, beta1: ADAM_BETA1, beta2: ADAM_BETA2, eps: ADAM_EPS, weight_decay })
         }
         OptimizerKind::Sgd => OptimizerStep::Sgd { lr, weight_decay },
+        OptimizerKind::Momentum => OptimizerStep::Momentum { lr, weight_decay, momentum: MOMENTUM },
+        OptimizerKind::Nesterov => OptimizerStep::Nesterov { lr, weight_decay, momentum: MOMENTUM },
+        OptimizerKind::Adagrad => OptimizerStep::Adagrad { lr, weight_decay, eps: ADAGRAD_EPS },
+        OptimizerKind::Rmsprop => OptimizerStep::Rmsprop { lr, weight_decay, rho: RMSPROP_RHO, eps: RMSPROP_EPS },
+        OptimizerKind::Adamw => {
+            let OptimizerStep::Adam(a) = kernel_step(OptimizerKind::Adam, lr, 0.0, t) else { unreachable!() };
+            let keep = 1.0 - lr * weight_decay;
+            OptimizerStep::AdamW { lr_t: a.lr_t, beta1: a.beta1, beta2: a.beta2, eps: a.eps, keep }
+        }
+        OptimizerKind::Ftrl => OptimizerStep::Ftrl { alpha: lr, beta: FTRL_BETA, l1: FTRL_L1, l2: weight_decay },
     }
 }
 
@@ -51,9 +87,14 @@ impl<B: Backend> Optimizer<B> {
     ) -> Result<Self, BackendError> {
         assert_eq!(weight_decay.len(), params.len(), "optimizer: one weight decay per layer");
         let slots = kernel_step(kind, lr, 0.0, 1).state_slots();
-        let names: &[&str] = match kind {
-            OptimizerKind::Adam => &["adam_m", "adam_v"],
+        // (name, initial value) of each state slot.
+        let names: &[(&str, f32)] = match kind {
+            OptimizerKind::Adam | OptimizerKind::Adamw => &[("adam_m", 0.0), ("adam_v", 0.0)],
             OptimizerKind::Sgd => &[],
+            OptimizerKind::Momentum | OptimizerKind::Nesterov => &[("velocity", 0.0)],
+            OptimizerKind::Adagrad => &[("adagrad_acc", ADAGRAD_INITIAL_ACCUMULATOR)],
+            OptimizerKind::Rmsprop => &[("rmsprop_sq", 0.0)],
+            OptimizerKind::Ftrl => &[("ftrl_z", 0.0), ("ftrl_n", 0.0)],
         };
         assert_eq!(names.len(), slots, "optimizer: a name per state slot");
         let state = params
@@ -62,7 +103,15 @@ impl<B: Backend> Optimizer<B> {
             .map(|(l, p)| {
                 names
                     .iter()
-                    .map(|name| b.alloc(p.rows(), p.cols(), MemCategory::OptimizerState, &format!("ps/{name}{l}")))
+                    .map(|&(name, init)| {
+                        let label = format!("ps/{name}{l}");
+                        if init == 0.0 {
+                            b.alloc(p.rows(), p.cols(), MemCategory::OptimizerState, &label)
+                        } else {
+                            let filled = HostMatrix::from_vec(p.rows(), p.cols(), vec![init; p.rows() * p.cols()]);
+                            b.upload(&filled, MemCategory::OptimizerState, &label)
+                        }
+                    })
                     .collect::<Result<Vec<_>, BackendError>>()
             })
             .collect::<Result<_, BackendError>>()?;

@@ -101,3 +101,16 @@ pub fn weight_versions_memory<B: Backend>(b: &B) {
         assert_eq!(after.live(c), 0, "{} bytes still live after the runs", c.name());
     }
 }
+
+/// (optimizer, learning rate) for Cora, as the README states them: each picked on seed 0 from
+/// two to five values tried (the README lists them).
+pub const CORA_LEARNING_RATES: [(gcnsim::ps::OptimizerKind, f32); 8] = [
+    (gcnsim::ps::OptimizerKind::Adam, 0.01),
+    (gcnsim::ps::OptimizerKind::Sgd, 5.0),
+    (gcnsim::ps::OptimizerKind::Momentum, 1.0),
+    (gcnsim::ps::OptimizerKind::Nesterov, 1.0),
+    (gcnsim::ps::OptimizerKind::Adagrad, 2.0),
+    (gcnsim::ps::OptimizerKind::Rmsprop, 0.01),
+    (gcnsim::ps::OptimizerKind::Adamw, 0.01),
+    (gcnsim::ps::OptimizerKind::Ftrl, 0.2),
+];
