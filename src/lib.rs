@@ -17,4 +17,5 @@ pub mod ps;
 pub mod report;
 pub mod rng;
 pub mod sim;
+pub mod spec;
 pub mod tensor;

@@ -7,7 +7,7 @@ use gcnsim::backend::cpu::CpuBackend;
 use gcnsim::backend::gpu::gpu_for_tests;
 use gcnsim::backend::Backend;
 use gcnsim::graph::partition::PartitionerKind;
-use gcnsim::ps::EventLog;
+use gcnsim::ps::{EventLog, OptimizerKind};
 use gcnsim::sim::{self, RunConfig};
 
 const BOTH: [PartitionerKind; 2] = [PartitionerKind::Metis, PartitionerKind::Random];
@@ -310,6 +310,33 @@ fn every_optimizer_agrees_with_the_cpu_on_cora() {
         for (c, g) in cpu_records.iter().zip(&gpu_records) {
             let rel = (c.train_loss - g.train_loss).abs() / c.train_loss.abs();
             assert!(rel <= 1e-4, "{kind:?}, epoch {}: GPU loss {} vs CPU {}", c.epoch, g.train_loss, c.train_loss);
+        }
+    }
+}
+
+/// Each schedule (and a warm-up) scales the rate the GPU's optimizer kernels step with exactly
+/// as the CPU's: the same rate per epoch, losses within the optimizer test's tolerance.
+#[test]
+fn every_schedule_agrees_with_the_cpu_on_cora() {
+    let Some(gpu) = gpu_for_tests() else { return };
+    let Some(ds) = common::cora() else { return };
+    for (kind, schedule) in [
+        (OptimizerKind::Adam, "step:every=4,gamma=0.5"),
+        (OptimizerKind::Momentum, "cosine:min=0.1,warmup=3"),
+        (OptimizerKind::Sgd, "warmup:epochs=5"),
+    ] {
+        let mut cfg = RunConfig::default();
+        (cfg.train.optimizer, cfg.train.epochs) = (kind, 16);
+        cfg.train.lr = common::CORA_LEARNING_RATES.iter().find(|(k, _)| *k == kind).unwrap().1;
+        cfg.train.lr_schedule = schedule.parse().unwrap();
+        let (cpu_records, _) = common::train(&CpuBackend::new(), &ds, &cfg);
+        let (gpu_records, _) = common::train(&gpu, &ds, &cfg);
+        let lrs: Vec<f64> = cpu_records.iter().map(|r| r.lr).collect();
+        assert!(lrs.windows(2).any(|w| w[0] != w[1]), "{schedule}: the rate never changed: {lrs:?}");
+        for (c, g) in cpu_records.iter().zip(&gpu_records) {
+            assert_eq!(c.lr, g.lr, "{schedule}, epoch {}", c.epoch);
+            let rel = (c.train_loss - g.train_loss).abs() / c.train_loss.abs();
+            assert!(rel <= 1e-4, "{schedule}, epoch {}: GPU loss {} vs CPU {}", c.epoch, g.train_loss, c.train_loss);
         }
     }
 }

@@ -116,7 +116,8 @@ impl BackendTask for MeasureStep<'_> {
             .map(|(l, w)| b.upload(w, MemCategory::Weights, &format!("bench/w{l}")))
             .collect::<Result<Vec<_>, _>>()?;
         let decay = (0..weights.len()).map(|l| if l == 0 { train.weight_decay } else { 0.0 }).collect();
-        let mut optimizer = Optimizer::new(b, train.optimizer, train.lr, decay, &weights)?;
+        let mut optimizer =
+            Optimizer::new(b, train.optimizer, train.lr, decay, &weights)?.scheduled(train.lr_schedule, train.epochs);
         let mut stats = b.alloc_stats(1, "bench/stats")?;
         let grad_scale = 1.0 / ws.num_train().max(1) as f32;
         let mut times = Vec::with_capacity(train.epochs);
@@ -125,7 +126,7 @@ impl BackendTask for MeasureStep<'_> {
             let started = std::time::Instant::now();
             let pass = Pass::Train { seed: train.seed, epoch };
             ws.run(b, &weights, pass, Operator::Train, grad_scale, &mut stats, 0);
-            optimizer.step(b, &mut weights, ws.weight_grads());
+            optimizer.step(b, &mut weights, ws.weight_grads(), epoch + 1);
             b.flush()?;
             last = b.read_stats(&stats)?;
             times.push(started.elapsed().as_secs_f64() * 1e3);

@@ -7,6 +7,7 @@ pub mod consistency;
 pub mod events;
 pub mod optimizer;
 pub mod robust;
+pub mod schedule;
 pub mod weights;
 
 pub use aggregate::{Aggregation, Aggregator};
@@ -14,6 +15,7 @@ pub use barrier::BspBarrier;
 pub use consistency::ClockTable;
 pub use events::{Event, EventKind, EventLog};
 pub use optimizer::{Optimizer, OptimizerKind};
+pub use schedule::LrSchedule;
 pub use weights::WeightStore;
 
 /// Protocol violations.

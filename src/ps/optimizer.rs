@@ -1,5 +1,6 @@
 //! Optimizers, stepped on the PS side on the aggregated gradient (weight decay included).
 
+use super::schedule::LrSchedule;
 use crate::backend::{AdamStep, Backend, BackendError, MemCategory, OptimizerStep, Shape};
 use crate::tensor::HostMatrix;
 
@@ -75,6 +76,9 @@ pub struct Optimizer<B: Backend> {
     /// Per layer, the step's state matrices (`OptimizerStep::state_slots`: Adam's m and v).
     state: Vec<Vec<B::Matrix>>,
     step: u32,
+    schedule: LrSchedule,
+    /// The run's length, which cosine annealing spans.
+    epochs: u32,
 }
 
 impl<B: Backend> Optimizer<B> {
@@ -115,19 +119,42 @@ impl<B: Backend> Optimizer<B> {
                     .collect::<Result<Vec<_>, BackendError>>()
             })
             .collect::<Result<_, BackendError>>()?;
-        Ok(Self { kind, lr, weight_decay, state, step: 0 })
+        Ok(Self { kind, lr, weight_decay, state, step: 0, schedule: LrSchedule::default(), epochs: 1 })
     }
 
-    /// One step on every layer.
-    pub fn step(&mut self, b: &B, params: &mut [B::Matrix], grads: &[B::Matrix]) {
-        self.step_scaled(b, params, grads, 1.0);
+    /// Scales the learning rate by `schedule` over a run of `epochs`.
+    pub fn scheduled(mut self, schedule: LrSchedule, epochs: usize) -> Self {
+        self.schedule = schedule;
+        self.epochs = epochs.try_into().unwrap_or(u32::MAX);
+        self
     }
 
-    /// One step with the learning rate multiplied by `lr_scale` (staleness-aware asynchronous
-    /// SGD divides it by 1 + staleness). A scale of 1 is exactly [`Self::step`].
-    pub fn step_scaled(&mut self, b: &B, params: &mut [B::Matrix], grads: &[B::Matrix], lr_scale: f32) {
+    /// The learning rate at `epoch` (1-based), before any staleness scaling.
+    pub fn lr_at(&self, epoch: u32) -> f32 {
+        self.schedule.lr(self.lr, epoch, self.epochs)
+    }
+
+    /// The optimizer's name, and its learning rate at `epoch` when a schedule is set (events' detail).
+    pub fn describe(&self, epoch: u32) -> String {
+        let name = format!("{:?}", self.kind).to_lowercase();
+        if self.schedule == LrSchedule::default() {
+            name
+        } else {
+            format!("{name}, lr {} ({})", self.lr_at(epoch), self.schedule)
+        }
+    }
+
+    /// One step on every layer, at `epoch`'s learning rate.
+    pub fn step(&mut self, b: &B, params: &mut [B::Matrix], grads: &[B::Matrix], epoch: u32) {
+        self.step_scaled(b, params, grads, 1.0, epoch);
+    }
+
+    /// One step with `epoch`'s learning rate multiplied by `lr_scale` (staleness-aware
+    /// asynchronous SGD divides it by 1 + staleness). A scale of 1 is exactly [`Self::step`].
+    pub fn step_scaled(&mut self, b: &B, params: &mut [B::Matrix], grads: &[B::Matrix], lr_scale: f32, epoch: u32) {
         self.step += 1;
-        let lr = if lr_scale == 1.0 { self.lr } else { self.lr * lr_scale };
+        let lr = self.lr_at(epoch);
+        let lr = if lr_scale == 1.0 { lr } else { lr * lr_scale };
         for (l, (p, g)) in params.iter_mut().zip(grads).enumerate() {
             let step = kernel_step(self.kind, lr, self.weight_decay[l], self.step);
             b.optimizer_step(p, g, &mut self.state[l], &step);

@@ -76,6 +76,12 @@ pub enum RobustError {
     Invalid { name: &'static str, message: String },
 }
 
+impl From<crate::spec::SpecError> for RobustError {
+    fn from(e: crate::spec::SpecError) -> Self {
+        RobustError::Spec { what: e.what, spec: e.spec, message: e.message }
+    }
+}
+
 /// How the server combines the n rows into one gradient.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]

@@ -43,6 +43,9 @@ pub struct MetricsRow {
     pub byzantine_weight: Option<f64>,
     #[serde(default)]
     pub agg_rel_dist_honest: Option<f64>,
+    /// The learning rate this epoch (empty in files written before schedules existed).
+    #[serde(default)]
+    pub lr: Option<f64>,
 }
 
 impl From<&EpochRecord> for MetricsRow {
@@ -78,6 +81,7 @@ impl From<&EpochRecord> for MetricsRow {
             staleness_max: r.staleness_max,
             byzantine_weight: r.aggregation.as_ref().map(|a| a.byzantine_weight),
             agg_rel_dist_honest: r.aggregation.as_ref().map(|a| a.rel_dist_honest),
+            lr: Some(r.lr),
         }
     }
 }

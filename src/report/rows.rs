@@ -229,6 +229,8 @@ pub struct LongMetricsRow {
     pub byzantine_weight: Option<f64>,
     #[serde(default)]
     pub agg_rel_dist_honest: Option<f64>,
+    #[serde(default)]
+    pub lr: Option<f64>,
 }
 
 impl LongMetricsRow {
@@ -268,6 +270,7 @@ impl LongMetricsRow {
             staleness_max: m.staleness_max,
             byzantine_weight: m.byzantine_weight,
             agg_rel_dist_honest: m.agg_rel_dist_honest,
+            lr: m.lr,
         }
     }
 }

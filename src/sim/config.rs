@@ -3,7 +3,7 @@
 
 use crate::backend::ReduceOrder;
 use crate::graph::partition::PartitionerKind;
-use crate::ps::{Aggregator, OptimizerKind};
+use crate::ps::{Aggregator, LrSchedule, OptimizerKind};
 
 /// Whether input features are row-normalized (Kipf's `preprocess_features`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
@@ -103,6 +103,12 @@ pub struct TrainConfig {
     /// Optimizer.
     #[arg(long, value_enum, default_value_t = OptimizerKind::Adam)]
     pub optimizer: OptimizerKind,
+    /// Learning-rate schedule, a factor on --lr by epoch: constant; step[:every=E,gamma=G]
+    /// (× G every E epochs; defaults 100, 0.1); cosine[:min=M] (annealed to M·lr at the last
+    /// epoch; default 0); each also takes warmup=W (a linear rise over the first W epochs);
+    /// warmup:epochs=W is constant:warmup=W.
+    #[arg(long, default_value_t = LrSchedule::default(), value_parser = parse_schedule)]
+    pub lr_schedule: LrSchedule,
     /// Seed of weights, dropout masks, random partitions and sampling.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -148,6 +154,10 @@ pub struct ParallelConfig {
     /// Never release old weight versions (shows the leak in the memory curve).
     #[arg(long)]
     pub keep_versions: bool,
+}
+
+fn parse_schedule(s: &str) -> Result<LrSchedule, String> {
+    s.parse().map_err(|e: crate::spec::SpecError| e.to_string())
 }
 
 fn parse_aggregator(s: &str) -> Result<Aggregator, String> {
@@ -217,6 +227,7 @@ impl RunConfig {
         if !(t.lr.is_finite() && t.lr > 0.0) {
             return Err(invalid("lr", format!("must be a positive number, got {}", t.lr)));
         }
+        t.lr_schedule.check(t.epochs).map_err(|m| invalid("lr_schedule", m))?;
         if !(0.0..1.0).contains(&t.dropout) {
             return Err(invalid("dropout", format!("must be in [0, 1), got {}", t.dropout)));
         }
@@ -331,6 +342,7 @@ impl RunConfig {
             ("dropout", t.dropout.to_string()),
             ("weight_decay", t.weight_decay.to_string()),
             ("optimizer", format!("{:?}", t.optimizer).to_lowercase()),
+            ("lr_schedule", t.lr_schedule.to_string()),
         ] {
             if varies(key) {
                 parts.push(format!("{key}={value}"));

@@ -158,8 +158,8 @@ impl<'a, M: Backend> Trainer<'a, M> {
         let before = self.store.current().0;
         self.combine(grads, weights, epoch.saturating_sub(1))?;
         self.log.push(time, epoch, EventKind::Aggregate, before, None, detail);
-        self.optimizer.step_scaled(b, self.store.master_mut(), &self.aggregated, lr_scale);
-        let optimizer = format!("{:?}", self.cfg.train.optimizer).to_lowercase();
+        self.optimizer.step_scaled(b, self.store.master_mut(), &self.aggregated, lr_scale, epoch);
+        let optimizer = self.optimizer.describe(epoch);
         let detail = if lr_scale == 1.0 { optimizer } else { format!("{optimizer}, lr × {lr_scale}") };
         self.log.push(time, epoch, EventKind::Update, before, None, detail);
         self.publish(time, epoch)
@@ -246,6 +246,7 @@ impl<'a, M: Backend> Trainer<'a, M> {
             staleness_mean: round.staleness.iter().sum::<u64>() as f64 / applied,
             staleness_max: round.staleness.iter().copied().max().unwrap_or(0),
             aggregation: None,
+            lr: self.optimizer.lr_at(round.epoch) as f64,
         }
     }
 }
@@ -297,7 +298,8 @@ pub fn run<B: Backend>(
     let init = glorot_uniform(&problem.shape, t.seed);
     let store = WeightStore::new(m, &init, par.keep_versions)?;
     let layer_decay: Vec<f32> = (0..t.layers).map(|l| if l == 0 { t.weight_decay } else { 0.0 }).collect();
-    let optimizer = Optimizer::new(m, t.optimizer, t.lr, layer_decay, store.master())?;
+    let optimizer =
+        Optimizer::new(m, t.optimizer, t.lr, layer_decay, store.master())?.scheduled(t.lr_schedule, t.epochs);
     let aggregated = init
         .iter()
         .enumerate()
@@ -413,6 +415,7 @@ mod tests {
             sim_time_s: 0.0,
             staleness_mean: 0.0,
             staleness_max: 0,
+            lr: 0.01,
             aggregation: None,
         }
     }

@@ -37,6 +37,8 @@ pub struct EpochRecord {
     pub staleness_max: u64,
     /// With Byzantine workers or a robust rule: the round's selection and distances.
     pub aggregation: Option<crate::ps::robust::RoundDiagnostics>,
+    /// The server's learning rate this epoch (`--lr` × the schedule; before staleness scaling).
+    pub lr: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -477,15 +477,8 @@ pub(crate) fn run<B: Backend>(t: &mut Trainer<'_, Metered<'_, B>>) -> Result<f64
             }
         }
         t.log.push(agg.reduced, epoch, EventKind::Aggregate, version, None, aggregate_detail(t, p));
-        t.optimizer.step(b, t.store.master_mut(), &t.aggregated);
-        t.log.push(
-            agg.reduced,
-            epoch,
-            EventKind::Update,
-            version,
-            None,
-            format!("{:?}", t.cfg.train.optimizer).to_lowercase(),
-        );
+        t.optimizer.step(b, t.store.master_mut(), &t.aggregated, epoch);
+        t.log.push(agg.reduced, epoch, EventKind::Update, version, None, t.optimizer.describe(epoch));
         t.publish(published, epoch)?;
         weights_at = agg.weights_at.clone();
         for (h, &w) in weights_at.iter().enumerate() {

@@ -5,6 +5,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::spec::{non_default, write_spec, Parsed};
+
 use super::{
     Attack, PreAggregation, RobustError, RobustRule, DEFAULT_BUCKET, DEFAULT_CLIPPING_ITERS, DEFAULT_FACTOR,
     DEFAULT_IPM_EPS, DEFAULT_NU, DEFAULT_SIGMA, DEFAULT_TAU, DEFAULT_TOL, DEFAULT_WEISZFELD_ITERS,
@@ -31,84 +33,6 @@ pub const ATTACKS: &[(&str, &[&str])] = &[
     ("mimic", &["target"]),
     ("label_flip", &[]),
 ];
-
-/// A spec split into its name and key=value pairs, each key checked against the grammar.
-struct Parsed<'a> {
-    what: &'static str,
-    spec: &'a str,
-    name: &'a str,
-    pairs: Vec<(&'a str, &'a str)>,
-}
-
-impl<'a> Parsed<'a> {
-    fn new(what: &'static str, spec: &'a str, grammar: &[(&str, &[&str])]) -> Result<Self, RobustError> {
-        let fail = |message: String| RobustError::Spec { what, spec: spec.to_string(), message };
-        let (name, rest) = spec.split_once(':').unwrap_or((spec, ""));
-        let name = name.trim();
-        let Some((_, keys)) = grammar.iter().find(|(n, _)| *n == name) else {
-            let names: Vec<&str> = grammar.iter().map(|(n, _)| *n).collect();
-            return Err(fail(format!("unknown {what} `{name}`; valid: {}", names.join(", "))));
-        };
-        let mut pairs: Vec<(&str, &str)> = Vec::new();
-        for item in rest.split(',').filter(|item| !item.trim().is_empty()) {
-            let (key, value) = item.split_once('=').ok_or_else(|| fail(format!("`{item}` is not key=value")))?;
-            let key = key.trim();
-            if !keys.contains(&key) {
-                let valid = if keys.is_empty() {
-                    format!("`{name}` takes no keys")
-                } else {
-                    format!("valid keys for `{name}`: {}", keys.join(", "))
-                };
-                return Err(fail(format!("unknown key `{key}`; {valid}")));
-            }
-            if pairs.iter().any(|(k, _)| *k == key) {
-                return Err(fail(format!("key `{key}` given twice")));
-            }
-            pairs.push((key, value.trim()));
-        }
-        Ok(Self { what, spec, name, pairs })
-    }
-
-    fn fail(&self, message: String) -> RobustError {
-        RobustError::Spec { what: self.what, spec: self.spec.to_string(), message }
-    }
-
-    /// The value of `key`, parsed, checked by `valid` (which describes the accepted range).
-    fn get<T: FromStr + Copy>(
-        &self,
-        key: &str,
-        range: &str,
-        valid: impl Fn(T) -> bool,
-    ) -> Result<Option<T>, RobustError> {
-        let Some(&(_, raw)) = self.pairs.iter().find(|(k, _)| *k == key) else {
-            return Ok(None);
-        };
-        match raw.parse::<T>() {
-            Ok(v) if valid(v) => Ok(Some(v)),
-            _ => Err(self.fail(format!("key `{key}`: invalid value `{raw}`; expected {range}"))),
-        }
-    }
-
-    fn count(&self, key: &str) -> Result<Option<usize>, RobustError> {
-        self.get(key, "an integer ≥ 0", |_: usize| true)
-    }
-
-    fn positive_count<T: FromStr + Copy + PartialOrd + Default>(&self, key: &str) -> Result<Option<T>, RobustError> {
-        self.get(key, "an integer ≥ 1", |v: T| v > T::default())
-    }
-
-    fn finite(&self, key: &str) -> Result<Option<f32>, RobustError> {
-        self.get(key, "a finite number", |v: f32| v.is_finite())
-    }
-
-    fn positive(&self, key: &str) -> Result<Option<f32>, RobustError> {
-        self.get(key, "a finite number > 0", |v: f32| v.is_finite() && v > 0.0)
-    }
-
-    fn non_negative(&self, key: &str) -> Result<Option<f32>, RobustError> {
-        self.get(key, "a finite number ≥ 0", |v: f32| v.is_finite() && v >= 0.0)
-    }
-}
 
 impl FromStr for RobustRule {
     type Err = RobustError;
@@ -166,21 +90,6 @@ impl FromStr for Attack {
             _ => unreachable!("Parsed::new accepts only names of ATTACKS"),
         })
     }
-}
-
-/// Writes `name` or `name:k=v,…` for the keys that are set.
-fn write_spec(f: &mut fmt::Formatter<'_>, name: &str, keys: &[(&str, Option<String>)]) -> fmt::Result {
-    let set: Vec<String> = keys.iter().filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}"))).collect();
-    if set.is_empty() {
-        write!(f, "{name}")
-    } else {
-        write!(f, "{name}:{}", set.join(","))
-    }
-}
-
-/// `Some(v)` unless v is the default (compared bitwise, as the value was parsed).
-fn non_default<T: fmt::Display + PartialEq>(v: T, default: T) -> Option<String> {
-    (v != default).then(|| v.to_string())
 }
 
 impl fmt::Display for RobustRule {

@@ -200,6 +200,7 @@ fn synthetic_from(configs: &[Config]) -> (Vec<RunRow>, Vec<LongMetricsRow>) {
                     staleness_max: 0,
                     byzantine_weight: None,
                     agg_rel_dist_honest: None,
+                    lr: Some(0.01),
                 };
                 let total = m.live_graph_bytes
                     + m.live_features_bytes
