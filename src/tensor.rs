@@ -1,7 +1,7 @@
 //! Host-side dense matrix: the exchange format between loaders, backends and tests.
 
 /// Dense, row-major f32 matrix on the host.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct HostMatrix {
     pub rows: usize,
     pub cols: usize,

@@ -51,7 +51,7 @@ pub struct MemoryTracker {
 }
 
 /// Counts of one moment.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MemorySnapshot {
     pub live: [u64; 8],
     pub peak_total: u64,

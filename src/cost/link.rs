@@ -103,6 +103,25 @@ impl Fabric {
         self.uplinks.len()
     }
 
+    /// When each link is free: uplinks, downlinks, the server's in and out (a checkpoint's copy).
+    pub fn busy_until(&self) -> Vec<f64> {
+        let links = self.uplinks.iter().chain(&self.downlinks).chain([&self.server_rx, &self.server_tx]);
+        links.map(|l| l.busy_until).collect()
+    }
+
+    /// Sets every link's `busy_until` from [`Self::busy_until`]'s list; false if its length does not fit.
+    pub fn restore_busy_until(&mut self, times: &[f64]) -> bool {
+        let p = self.workers();
+        if times.len() != 2 * p + 2 {
+            return false;
+        }
+        let links = self.uplinks.iter_mut().chain(self.downlinks.iter_mut());
+        for (l, &t) in links.chain([&mut self.server_rx, &mut self.server_tx]).zip(times) {
+            l.busy_until = t;
+        }
+        true
+    }
+
     pub fn network(&self) -> &NetworkProfile {
         &self.net
     }

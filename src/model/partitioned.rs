@@ -32,7 +32,9 @@
 
 use super::gcn::{GcnWorkspace, Operator, Pass};
 use super::Neighbourhood;
+use crate::backend::snapshot::{download_all, overwrite, overwrite_all, RestoreError};
 use crate::backend::{Backend, BackendError, DropoutSpec, MemCategory};
+use crate::tensor::HostMatrix;
 use crate::rng::MaskKey;
 use crate::sim::{Boundary, EvalMode, Problem};
 
@@ -66,6 +68,18 @@ pub struct Traffic {
     pub backward: Vec<u64>,
     /// `rows[q][p]`: boundary rows partition q sends partition p per exchange.
     pub rows: Vec<Vec<u64>>,
+}
+
+/// What `stale` boundaries carry from one training pass to the next (a checkpoint's copy): the
+/// rows and gradients the next pass reads.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StaleState {
+    pub rows: Vec<HostMatrix>,
+    /// Per layer, both gradient buffers.
+    pub grads: Vec<[Option<HostMatrix>; 2]>,
+    pub current: usize,
+    pub rows_ready: bool,
+    pub grads_ready: bool,
 }
 
 struct ExchangeBuffers<B: Backend> {
@@ -111,6 +125,56 @@ impl<B: Backend> PartitionedGcn<B> {
         let any_boundary = problem.locals.iter().any(|g| g.neighbourhood.boundary().is_some());
         let exchange = if any_boundary { Some(Self::buffers(b, problem, mode, trains_with_exchange)?) } else { None };
         Ok(Self { workers, mode, offsets: problem.layout.offsets.clone(), exchange, trains_with_exchange })
+    }
+
+    /// The state a training pass leaves for the next: only `stale` boundaries have any (every
+    /// other mode overwrites its buffers before reading them).
+    pub fn save(&self, b: &B) -> Result<Option<StaleState>, BackendError> {
+        let Some(ex) = self.exchange.as_ref().filter(|_| self.mode == Boundary::Stale) else { return Ok(None) };
+        let grads = ex
+            .grads
+            .iter()
+            .map(|pair| Ok([pair[0].as_ref().map(|m| b.download(m)).transpose()?, pair[1].as_ref().map(|m| b.download(m)).transpose()?]))
+            .collect::<Result<_, BackendError>>()?;
+        Ok(Some(StaleState {
+            rows: download_all(b, &ex.stale)?,
+            grads,
+            current: ex.current,
+            rows_ready: ex.stale_ready,
+            grads_ready: ex.grads_ready,
+        }))
+    }
+
+    pub fn restore(&mut self, b: &B, state: Option<&StaleState>) -> Result<(), RestoreError> {
+        let ex = self.exchange.as_mut().filter(|_| self.mode == Boundary::Stale);
+        let (ex, s) = match (ex, state) {
+            (None, None) => return Ok(()),
+            (Some(ex), Some(s)) => (ex, s),
+            (ex, s) => {
+                let (expected, got) = (usize::from(ex.is_some()), usize::from(s.is_some()));
+                return Err(RestoreError::Count { what: "stale boundary states".into(), expected, got });
+            }
+        };
+        overwrite_all(b, &mut ex.stale, &s.rows, "stale boundary rows")?;
+        if s.grads.len() != ex.grads.len() {
+            let what = "stale boundary gradient layers".to_string();
+            return Err(RestoreError::Count { what, expected: ex.grads.len(), got: s.grads.len() });
+        }
+        for (l, (dst, src)) in ex.grads.iter_mut().zip(&s.grads).enumerate() {
+            for (k, (d, h)) in dst.iter_mut().zip(src).enumerate() {
+                match (d, h) {
+                    (Some(d), Some(h)) => overwrite(b, d, h, &format!("stale boundary gradients, layer {l}, buffer {k}"))?,
+                    (None, None) => {}
+                    (d, h) => {
+                        let what = format!("stale boundary gradients, layer {l}, buffer {k}");
+                        let (expected, got) = (usize::from(d.is_some()), usize::from(h.is_some()));
+                        return Err(RestoreError::Count { what, expected, got });
+                    }
+                }
+            }
+        }
+        (ex.current, ex.stale_ready, ex.grads_ready) = (s.current, s.rows_ready, s.grads_ready);
+        Ok(())
     }
 
     /// Workers `flipped` train on labels c → C−1−c (the `label_flip` attack); their evaluation

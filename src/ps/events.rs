@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// Worker `worker` registered with the server (at start, and again after a failure).
@@ -32,7 +32,7 @@ pub enum EventKind {
     Release,
 }
 
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Event {
     pub seq: u64,
     /// Simulated time, seconds.
@@ -120,6 +120,12 @@ impl EventLog {
 
     pub fn events(&self) -> &[Event] {
         &self.events
+    }
+
+    /// Replaces the events (a resumed run continues its checkpoint's log); the sink sees only
+    /// events pushed from now on.
+    pub fn restore(&mut self, events: Vec<Event>) {
+        self.events = events;
     }
 
     pub fn into_events(self) -> Vec<Event> {

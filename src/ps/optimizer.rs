@@ -1,6 +1,7 @@
 //! Optimizers, stepped on the PS side on the aggregated gradient (weight decay included).
 
 use super::schedule::LrSchedule;
+use crate::backend::snapshot::{download_all, overwrite_all, RestoreError};
 use crate::backend::{AdamStep, Backend, BackendError, MemCategory, OptimizerStep, Shape};
 use crate::tensor::HostMatrix;
 
@@ -68,6 +69,14 @@ pub fn kernel_step(kind: OptimizerKind, lr: f32, weight_decay: f32, t: u32) -> O
     }
 }
 
+/// An optimizer's state between two steps (a checkpoint's copy).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OptimizerState {
+    pub step: u32,
+    /// Per layer, the state slots.
+    pub slots: Vec<Vec<HostMatrix>>,
+}
+
 pub struct Optimizer<B: Backend> {
     kind: OptimizerKind,
     lr: f32,
@@ -127,6 +136,24 @@ impl<B: Backend> Optimizer<B> {
         self.schedule = schedule;
         self.epochs = epochs.try_into().unwrap_or(u32::MAX);
         self
+    }
+
+    /// The step count and state matrices, on the host.
+    pub fn save(&self, b: &B) -> Result<OptimizerState, BackendError> {
+        let slots = self.state.iter().map(|s| download_all(b, s)).collect::<Result<_, _>>()?;
+        Ok(OptimizerState { step: self.step, slots })
+    }
+
+    pub fn restore(&mut self, b: &B, s: &OptimizerState) -> Result<(), RestoreError> {
+        if s.slots.len() != self.state.len() {
+            let what = "optimizer state layers".to_string();
+            return Err(RestoreError::Count { what, expected: self.state.len(), got: s.slots.len() });
+        }
+        for (l, (dst, src)) in self.state.iter_mut().zip(&s.slots).enumerate() {
+            overwrite_all(b, dst, src, &format!("optimizer state of layer {l}"))?;
+        }
+        self.step = s.step;
+        Ok(())
     }
 
     /// The learning rate at `epoch` (1-based), before any staleness scaling.

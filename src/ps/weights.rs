@@ -9,8 +9,18 @@
 
 use std::collections::VecDeque;
 
+use crate::backend::snapshot::{download_all, overwrite_all, RestoreError};
 use crate::backend::{Backend, BackendError, MemCategory, Shape};
 use crate::tensor::HostMatrix;
+
+/// A store's contents between two rounds (a checkpoint's copy).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StoreState {
+    pub master: Vec<HostMatrix>,
+    /// Every live version, oldest first.
+    pub versions: Vec<(u64, Vec<HostMatrix>)>,
+    pub next_version: u64,
+}
 
 pub struct WeightStore<B: Backend> {
     master: Vec<B::Matrix>,
@@ -115,6 +125,44 @@ impl<B: Backend> WeightStore<B> {
     /// Versions whose buffers are alive.
     pub fn live_versions(&self) -> Vec<u64> {
         self.published.iter().map(|(v, _)| *v).collect()
+    }
+
+    /// The master weights and every live version, on the host. Between rounds nobody reads a
+    /// version (the caller makes sure), so readers are not part of the state.
+    pub fn save(&self, b: &B) -> Result<StoreState, BackendError> {
+        debug_assert!(self.readers.is_empty(), "a store is saved between rounds");
+        Ok(StoreState {
+            master: download_all(b, &self.master)?,
+            versions: self
+                .published
+                .iter()
+                .map(|(v, w)| Ok((*v, download_all(b, w)?)))
+                .collect::<Result<_, BackendError>>()?,
+            next_version: self.next_version,
+        })
+    }
+
+    /// Replaces the master weights and the live versions by `s`'s (buffers labelled as
+    /// [`Self::publish`] labels them).
+    pub fn restore(&mut self, b: &B, s: &StoreState) -> Result<(), RestoreError> {
+        overwrite_all(b, &mut self.master, &s.master, "master weights")?;
+        self.published.clear();
+        for (v, set) in &s.versions {
+            if set.len() != self.master.len() {
+                let what = format!("weight version {v}");
+                return Err(RestoreError::Count { what, expected: self.master.len(), got: set.len() });
+            }
+            let mut bufs = Vec::with_capacity(set.len());
+            for (l, (w, m)) in set.iter().zip(&self.master).enumerate() {
+                let mut copy = b.alloc(m.rows(), m.cols(), MemCategory::Weights, &format!("ps/v{v}/W{l}"))?;
+                crate::backend::snapshot::overwrite(b, &mut copy, w, &format!("weight version {v}, layer {l}"))?;
+                bufs.push(copy);
+            }
+            self.published.push_back((*v, bufs));
+        }
+        self.next_version = s.next_version;
+        self.readers.clear();
+        Ok(())
     }
 
     /// Bytes of one weight set.

@@ -15,6 +15,8 @@ use super::config::RunConfig;
 use super::metered::Metered;
 use super::problem::Problem;
 use super::record::{EpochRecord, RunOutcome};
+use super::checkpoint::{CheckpointError, CheckpointPlan, Persistence, RoundsState, TrainerState};
+use crate::backend::snapshot::RestoreError;
 use crate::backend::{stat, Backend, BackendError, MemCategory, Shape, STATS_WIDTH};
 use crate::cost::KernelCost;
 use crate::model::{glorot_uniform, PartitionedGcn};
@@ -41,6 +43,10 @@ pub enum SimError {
     Diverged { epoch: u32, loss: f64 },
     #[error("the simulated cluster stalled after {rounds} rounds at {time:.6} s: no worker can make progress")]
     Stalled { rounds: usize, time: f64 },
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error("resuming from the checkpoint: {0}")]
+    Restore(#[from] RestoreError),
 }
 
 /// Stats slots: worker i's evaluation pass in slot i; ‖W0‖² of the evaluated version in slot P,
@@ -77,6 +83,8 @@ pub(crate) struct Trainer<'a, M: Backend> {
     pub pair_bytes: Vec<Vec<u64>>,
     /// With Byzantine workers or a robust rule: the server that combines the gradients.
     pub robust: Option<RobustServer<M>>,
+    /// Where and how often to write checkpoints.
+    pub checkpoint: Option<CheckpointPlan>,
 }
 
 /// One round's training side, for its record.
@@ -181,6 +189,67 @@ impl<'a, M: Backend> Trainer<'a, M> {
         }
     }
 
+    /// Everything the run needs to continue after `epoch` rounds; `rounds` is the BSP loop's own.
+    pub fn save(&self, epoch: u32, rounds: RoundsState) -> Result<TrainerState, SimError> {
+        let b = self.b;
+        Ok(TrainerState {
+            epoch,
+            backend: b.describe(),
+            store: self.store.save(b)?,
+            optimizer: self.optimizer.save(b)?,
+            stale: self.model.save(b)?,
+            robust_centre: self.robust.as_ref().map(|r| r.save(b)).transpose()?.flatten(),
+            records: self.records.clone(),
+            events: self.log.events().to_vec(),
+            trace: self.trace.clone(),
+            start_norm: self.start_norm,
+            max_live_versions: self.max_live_versions,
+            pair_bytes: self.pair_bytes.clone(),
+            rounds,
+        })
+    }
+
+    /// Writes a checkpoint after round `epoch` when the plan says so (never after the last).
+    pub fn maybe_checkpoint(&self, epoch: u32, rounds: impl FnOnce() -> RoundsState) -> Result<(), SimError> {
+        let Some(plan) = &self.checkpoint else { return Ok(()) };
+        if epoch % plan.every != 0 || epoch as usize >= self.cfg.train.epochs {
+            return Ok(());
+        }
+        let state = self.save(epoch, rounds())?;
+        let checkpoint = super::checkpoint::Checkpoint { identity: plan.identity.clone(), state };
+        super::checkpoint::file::write(&plan.path, &checkpoint)?;
+        Ok(())
+    }
+
+    /// Puts a checkpoint's state in place of the freshly set-up one; returns the BSP loop's state.
+    fn restore(&mut self, s: TrainerState) -> Result<RoundsState, SimError> {
+        let b = self.b;
+        if s.backend != b.describe() {
+            return Err(SimError::Config(super::ConfigError {
+                key: "backend".into(),
+                message: format!(
+                    "the checkpoint was computed on {}, this run would continue on {}: the results would not be                      bit-identical; resume with the backend that wrote it",
+                    s.backend,
+                    b.describe()
+                ),
+            }));
+        }
+        self.store.restore(b, &s.store)?;
+        self.optimizer.restore(b, &s.optimizer)?;
+        self.model.restore(b, s.stale.as_ref())?;
+        if let Some(r) = self.robust.as_mut() {
+            r.restore(b, s.robust_centre.as_ref())?;
+        }
+        b.flush()?;
+        self.records = s.records;
+        self.log.restore(s.events);
+        self.trace = s.trace;
+        self.start_norm = s.start_norm;
+        self.max_live_versions = s.max_live_versions;
+        self.pair_bytes = s.pair_bytes;
+        Ok(s.rounds)
+    }
+
     /// Evaluates the newest version, reads the stats back, and records the round; `true` when
     /// the run is over (all epochs, or early stopping).
     pub fn finish_round(&mut self, round: RoundTraining) -> Result<bool, SimError> {
@@ -259,6 +328,18 @@ pub fn run<B: Backend>(
     events: &mut EventLog,
     on_epoch: &mut dyn FnMut(&EpochRecord),
 ) -> Result<(Vec<EpochRecord>, RunOutcome), SimError> {
+    run_persistent(b, problem, cfg, events, on_epoch, Persistence::default())
+}
+
+/// [`run`], writing checkpoints and/or continuing from one (see [`super::checkpoint`]).
+pub fn run_persistent<B: Backend>(
+    b: &B,
+    problem: &Problem,
+    cfg: &RunConfig,
+    events: &mut EventLog,
+    on_epoch: &mut dyn FnMut(&EpochRecord),
+    persistence: Persistence,
+) -> Result<(Vec<EpochRecord>, RunOutcome), SimError> {
     cfg.validate()?;
     let t = &cfg.train;
     let p = problem.locals.len();
@@ -275,6 +356,20 @@ pub fn run<B: Backend>(
             ),
         }
         .into());
+    }
+    if !persistence.is_none() && cluster.consistency != super::Consistency::Bsp {
+        return Err(super::ConfigError {
+            key: "checkpoint_every".into(),
+            message: format!(
+                "checkpoints are taken between BSP rounds; under {} gradients are in flight at every moment and \
+                 their checkpoints are not built",
+                cluster.consistency.name()
+            ),
+        }
+        .into());
+    }
+    if persistence.checkpoint.as_ref().is_some_and(|c| c.every == 0) {
+        return Err(super::ConfigError { key: "checkpoint_every".into(), message: "must be at least 1".into() }.into());
     }
     super::budget::check(problem, cfg, super::budget::device_bytes::<B>(problem, par.boundary), b.memory_budget())?;
     let meter = match cluster.compute_time {
@@ -343,6 +438,7 @@ pub fn run<B: Backend>(
         stopped_early: false,
         pair_bytes: vec![vec![0; p]; p],
         robust,
+        checkpoint: persistence.checkpoint,
     };
     // ‖W0‖² of version 0, for the first round's weight-decay term.
     let v0 = trainer.store.publish(m)?;
@@ -356,8 +452,12 @@ pub fn run<B: Backend>(
     for w in 0..p {
         trainer.log.push(0.0, 0, EventKind::Register, v0, Some(w), String::new());
     }
+    let resumed = match persistence.resume {
+        Some(state) => Some((state.epoch, trainer.restore(state)?)),
+        None => None,
+    };
     let sim_end = match trainer.cluster.consistency {
-        super::Consistency::Bsp => super::rounds::run(&mut trainer)?,
+        super::Consistency::Bsp => super::rounds::run(&mut trainer, resumed)?,
         _ => super::relaxed::run(&mut trainer)?,
     };
     let Trainer { records, trace, max_live_versions, stopped_early, pair_bytes, robust, .. } = trainer;

@@ -4,6 +4,7 @@
 
 pub mod budget;
 pub mod byzantine;
+pub mod checkpoint;
 pub mod cluster;
 pub mod config;
 pub mod driver;
@@ -17,7 +18,7 @@ pub mod task;
 pub use byzantine::ByzantineConfig;
 pub use cluster::{ClusterConfig, Consistency, OnFailure};
 pub use config::{Boundary, ConfigError, EvalMode, FeatureNorm, ParallelConfig, RunConfig, TrainConfig};
-pub use driver::{run, SimError};
+pub use driver::{run, run_persistent, SimError};
 pub use problem::{prepare, Problem};
 pub use record::{EpochRecord, RunOutcome};
 pub use task::{TrainTask, TrainedRun};

@@ -2,7 +2,7 @@
 
 use crate::backend::MemorySnapshot;
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EpochRecord {
     /// 1-based.
     pub epoch: u32,

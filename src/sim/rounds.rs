@@ -23,6 +23,7 @@
 use std::time::Instant;
 
 use super::cluster::{detection_time, Activity, FailureRecord, Fate, GradientRecord, OnFailure};
+use super::checkpoint::RoundsState;
 use super::driver::{RoundTraining, SimError, Trainer};
 use super::metered::Metered;
 use crate::backend::{Backend, MemCategory, Shape};
@@ -179,7 +180,10 @@ pub(crate) fn aggregate_detail<M: Backend>(t: &Trainer<'_, M>, gradients: usize)
 
 // Workers, partitions and their per-index state are parallel arrays: index loops read best.
 #[allow(clippy::needless_range_loop)]
-pub(crate) fn run<B: Backend>(t: &mut Trainer<'_, Metered<'_, B>>) -> Result<f64, SimError> {
+pub(crate) fn run<B: Backend>(
+    t: &mut Trainer<'_, Metered<'_, B>>,
+    resumed: Option<(u32, RoundsState)>,
+) -> Result<f64, SimError> {
     let b = t.b;
     let p = t.workers();
     let seed = t.cfg.train.seed;
@@ -187,29 +191,65 @@ pub(crate) fn run<B: Backend>(t: &mut Trainer<'_, Metered<'_, B>>) -> Result<f64
     let cluster = t.cluster.clone();
     let set_bytes = t.set_bytes;
     let mut fabric = Fabric::new(&cluster.network, p);
-    let mut weights_at = match fabric.broadcast(cluster.topology, 0.0, set_bytes) {
-        Some(s) => s.received,
-        // Ring: no server; every worker initialises the weights from the seed itself.
-        None => vec![0.0; p],
-    };
-    for (h, &w) in weights_at.iter().enumerate() {
-        t.trace.interval(h, Activity::Pull, 0.0, w, Some((h, 0, 0)));
-        t.log.push(w, 0, EventKind::Pull, 0, Some(h), String::new());
-    }
-    let mut assignment: Vec<usize> = (0..p).collect();
-    let mut down_until: Vec<Option<f64>> = vec![None; p];
-    let mut registered = vec![0.0f64; p];
-    let mut host_steps = vec![0u64; p];
     let mut failures = cluster.failures.clone();
     failures.sort_by(|a, b| a.at.total_cmp(&b.at).then(a.worker.cmp(&b.worker)));
-    let mut next_failure = 0;
+    let (first_epoch, state) = match resumed {
+        Some((epoch, s)) => {
+            let fits = [s.weights_at.len(), s.assignment.len(), s.down_until.len(), s.registered.len(), s.host_steps.len()]
+                .iter()
+                .all(|&n| n == p)
+                && s.assignment.iter().all(|&h| h < p)
+                && s.next_failure <= failures.len()
+                && fabric.restore_busy_until(&s.links);
+            if !fits {
+                return Err(SimError::Restore(crate::backend::snapshot::RestoreError::Count {
+                    what: "simulated workers in the cluster state".into(),
+                    expected: p,
+                    got: s.weights_at.len(),
+                }));
+            }
+            (epoch, s)
+        }
+        None => {
+            let weights_at = match fabric.broadcast(cluster.topology, 0.0, set_bytes) {
+                Some(s) => s.received,
+                // Ring: no server; every worker initialises the weights from the seed itself.
+                None => vec![0.0; p],
+            };
+            for (h, &w) in weights_at.iter().enumerate() {
+                t.trace.interval(h, Activity::Pull, 0.0, w, Some((h, 0, 0)));
+                t.log.push(w, 0, EventKind::Pull, 0, Some(h), String::new());
+            }
+            let state = RoundsState {
+                links: Vec::new(),
+                weights_at,
+                assignment: (0..p).collect(),
+                down_until: vec![None; p],
+                registered: vec![0.0; p],
+                host_steps: vec![0; p],
+                next_failure: 0,
+                end_time: 0.0,
+                down_for_good: Vec::new(),
+            };
+            (0, state)
+        }
+    };
+    let RoundsState {
+        mut weights_at,
+        mut assignment,
+        mut down_until,
+        mut registered,
+        mut host_steps,
+        mut next_failure,
+        mut end_time,
+        mut down_for_good,
+        ..
+    } = state;
     let mut barrier = BspBarrier::new(p, t.store.current().0);
     let mut partials: Vec<Vec<Vec<B::Matrix>>> = (0..t.aggregated.len()).map(|_| Vec::new()).collect();
     let layers = t.cfg.train.layers;
     let widths: Vec<u64> = t.problem.shape.layer_dims().iter().map(|&(_, w)| 4 * w as u64).collect();
-    let mut end_time = 0.0;
-    let mut down_for_good = Vec::new();
-    for e in 0..t.cfg.train.epochs as u32 {
+    for e in first_epoch..t.cfg.train.epochs as u32 {
         let started = Instant::now();
         b.memory().reset_peak();
         let epoch = e + 1;
@@ -505,6 +545,17 @@ pub(crate) fn run<B: Backend>(t: &mut Trainer<'_, Metered<'_, B>>) -> Result<f64
         if done {
             break;
         }
+        t.maybe_checkpoint(epoch, || RoundsState {
+            links: fabric.busy_until(),
+            weights_at: weights_at.clone(),
+            assignment: assignment.clone(),
+            down_until: down_until.clone(),
+            registered: registered.clone(),
+            host_steps: host_steps.clone(),
+            next_failure,
+            end_time,
+            down_for_good: down_for_good.clone(),
+        })?;
     }
     for (h, at) in down_for_good {
         t.trace.interval(h, Activity::Down, at, end_time.max(at), None);

@@ -48,6 +48,30 @@ pub struct RobustServer<B: Backend> {
 }
 
 impl<B: Backend> RobustServer<B> {
+    /// Centered clipping's centre (the previous aggregate), the only state a round leaves for the
+    /// next; `None` for other rules and before the first round.
+    pub fn save(&self, b: &B) -> Result<Option<HostMatrix>, BackendError> {
+        self.centre.as_ref().filter(|_| self.has_centre).map(|c| b.download(c)).transpose()
+    }
+
+    pub fn restore(&mut self, b: &B, centre: Option<&HostMatrix>) -> Result<(), crate::backend::snapshot::RestoreError> {
+        match (self.centre.as_mut(), centre) {
+            (Some(c), Some(h)) => {
+                crate::backend::snapshot::overwrite(b, c, h, "centered clipping's centre")?;
+                self.has_centre = true;
+            }
+            (_, None) => self.has_centre = false,
+            (None, Some(_)) => {
+                return Err(crate::backend::snapshot::RestoreError::Count {
+                    what: "robust aggregation centres".into(),
+                    expected: 0,
+                    got: 1,
+                })
+            }
+        }
+        Ok(())
+    }
+
     /// `shapes`: each layer's weight shape; `linear`: the linear rule's per-worker weights.
     pub fn new(b: &B, plan: RobustPlan, shapes: &[(usize, usize)], linear: &[f32]) -> Result<Self, BackendError> {
         let n = plan.workers();

@@ -109,7 +109,7 @@ pub struct FailureRecord {
 }
 
 /// Everything the cluster recorded in one run.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ClusterTrace {
     pub intervals: Vec<WorkerInterval>,
     pub gradients: Vec<GradientRecord>,
