@@ -24,6 +24,9 @@ pub enum Command {
     Train(Box<TrainArgs>),
     /// Run every configuration of an experiment file (TOML) and write results and plots.
     Run(RunArgs),
+    /// Continue a `train --out OUT --checkpoint-every N` run that was interrupted, from its last
+    /// checkpoint, and complete OUT (its metrics.csv is byte-identical to an uninterrupted run's).
+    Resume(ResumeArgs),
     /// Redraw every plot of a results folder from its CSVs, without training.
     Plot(PlotArgs),
     /// Print statistics of a dataset: nodes, edges, features, classes, splits, degrees.
@@ -70,6 +73,16 @@ pub struct TrainArgs {
     /// checked before training starts.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Write a checkpoint into the --out folder every N epochs (BSP runs): weights, optimizer
+    /// state, epoch, versions, simulated clock; `gcnsim resume DIR` continues an interrupted run.
+    #[arg(long, value_name = "N")]
+    pub checkpoint_every: Option<u32>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ResumeArgs {
+    /// The --out folder of the interrupted run (it holds checkpoint.bin).
+    pub out: PathBuf,
 }
 
 impl TrainArgs {

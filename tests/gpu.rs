@@ -340,3 +340,41 @@ fn every_schedule_agrees_with_the_cpu_on_cora() {
         }
     }
 }
+
+/// A checkpoint taken on the GPU (weights, Adam's state, stale boundary buffers read back) and
+/// resumed on it continues bit for bit: the records equal an uninterrupted GPU run's.
+#[test]
+fn gpu_runs_resume_from_checkpoints_bit_for_bit() {
+    use gcnsim::backend::BackendChoice;
+    use gcnsim::sim::checkpoint::{Checkpoint, CheckpointPlan, Persistence, RunIdentity, FILE_NAME};
+    let Some(gpu) = gpu_for_tests() else { return };
+    let ds = "csbm:nodes=2000".parse::<gcnsim::data::DatasetSpec>().unwrap().load().unwrap();
+    let mut cfg = RunConfig::default();
+    (cfg.train.epochs, cfg.parallel.partitions, cfg.parallel.boundary) = (10, 3, gcnsim::sim::Boundary::Stale);
+    cfg.parallel.partitioner = PartitionerKind::Random;
+    let problem = sim::prepare(&ds, &cfg).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let identity = RunIdentity {
+        gcnsim_version: env!("CARGO_PKG_VERSION").into(),
+        dataset: "csbm:nodes=2000".into(),
+        dataset_fingerprint: ds.fingerprint(),
+        backend_choice: BackendChoice::Gpu,
+        config_json: serde_json::to_string(&cfg).unwrap(),
+        checkpoint_every: 6,
+    };
+    let plan = CheckpointPlan { path: dir.path().join(FILE_NAME), every: 6, identity };
+    drop(gpu);
+    // A fresh device per run, as a resumed process has (the readback buffer grows once per device).
+    let run = |persistence: Persistence| {
+        let gpu = gpu_for_tests().unwrap();
+        let (records, _) =
+            sim::run_persistent(&gpu, &problem, &cfg, &mut EventLog::new(), &mut |_| {}, persistence).unwrap();
+        records.into_iter().map(|r| gcnsim::sim::EpochRecord { wall_ms: 0.0, ..r }).collect::<Vec<_>>()
+    };
+    let whole = run(Persistence { checkpoint: Some(plan.clone()), resume: None });
+    assert_eq!(whole, run(Persistence::default()), "writing a checkpoint changed the GPU run");
+    let state = Checkpoint::read(&plan.path).unwrap().state;
+    assert_eq!(state.epoch, 6);
+    let resumed = run(Persistence { checkpoint: None, resume: Some(state) });
+    assert_eq!(resumed, whole);
+}

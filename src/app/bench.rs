@@ -80,8 +80,14 @@ impl BackendTask for Measure<'_> {
 
     fn run<B: Backend>(self, b: &B) -> anyhow::Result<Measured> {
         let problem = sim::prepare(self.ds, &self.cfg)?;
-        let run =
-            TrainTask { problem: &problem, config: &self.cfg, log: EventLog::new(), on_epoch: &mut |_| {} }.run(b)?;
+        let run = TrainTask {
+            problem: &problem,
+            config: &self.cfg,
+            log: EventLog::new(),
+            on_epoch: &mut |_| {},
+            persistence: Default::default(),
+        }
+        .run(b)?;
         // The first epoch compiles pipelines and fills caches: not timed.
         let times: Vec<f64> = run.records.iter().skip(1).map(|r| r.wall_ms).collect();
         Ok(Measured {

@@ -18,6 +18,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
     match cli.command {
         Command::Train(args) => train::train_command(&args),
+        Command::Resume(args) => train::resume_command(&args),
         Command::DatasetInfo(args) => info::dataset_info(&args),
         Command::PartitionInfo(args) => info::partition_info(&args),
         Command::Devices => backend::devices(),

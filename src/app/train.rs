@@ -7,24 +7,48 @@ use std::path::Path;
 use anyhow::Context;
 
 use super::info::load_dataset;
-use crate::backend::with_backend;
-use crate::cli::TrainArgs;
+use crate::backend::{with_backend, BackendChoice};
+use crate::cli::{ResumeArgs, TrainArgs};
 use crate::graph::local;
 use crate::ps::EventLog;
 use crate::report::metrics::{CommRow, EventRow, MetricsRow, SelectionRow, TimingRow};
-use crate::report::output::{OutputDir, OutputKind};
+use crate::report::output::{remove_abandoned_staging, OutputDir, OutputKind};
 use crate::report::progress::{EpochProgress, ProgressMode};
 use crate::report::summary::RunSummary;
 use crate::report::{atomic::write_json_atomic, write_csv_atomic, ReportError};
+use crate::sim::checkpoint::{self, Checkpoint, CheckpointPlan, Persistence, RunIdentity};
 use crate::sim::{self, Problem, RunConfig, TrainTask, TrainedRun};
 
 pub fn train_command(args: &TrainArgs) -> anyhow::Result<()> {
     let cfg = args.config();
     cfg.validate().context("invalid options")?;
+    if args.checkpoint_every.is_some() {
+        anyhow::ensure!(
+            args.out.is_some(),
+            "--checkpoint-every needs --out: checkpoints are written into the run's output folder"
+        );
+        checkpoint::supported(&cfg).context("invalid options")?;
+    }
     // Before any work: a 10-minute run must not find out at the end that it cannot write.
     let output = args.out.as_deref().map(|out| OutputDir::begin(out, OutputKind::Train)).transpose()?;
     let ds = load_dataset(&args.dataset)?;
     let problem = sim::prepare(&ds, &cfg).context("preparing the problem")?;
+    let checkpoint = match (args.checkpoint_every, &output) {
+        (Some(every), Some(output)) => {
+            anyhow::ensure!(every >= 1, "--checkpoint-every: at least 1 epoch");
+            let identity = RunIdentity {
+                gcnsim_version: env!("CARGO_PKG_VERSION").into(),
+                dataset: dataset_for_resume(&args.dataset),
+                dataset_fingerprint: ds.fingerprint(),
+                backend_choice: args.backend,
+                config_json: serde_json::to_string(&cfg).context("encoding the configuration")?,
+                checkpoint_every: every,
+            };
+            Some(CheckpointPlan { path: output.checkpoint_path(checkpoint::FILE_NAME)?, every, identity })
+        }
+        _ => None,
+    };
+    let persistence = Persistence { checkpoint, resume: None };
     let log = match &args.trace {
         None => EventLog::new(),
         Some(p) if p.as_os_str() == "-" => EventLog::with_sink(Box::new(std::io::stdout())),
@@ -38,13 +62,85 @@ pub fn train_command(args: &TrainArgs) -> anyhow::Result<()> {
     } else {
         ProgressMode::detect()
     };
+    train_and_write(&problem, &cfg, args.backend, log, mode, output, persistence)
+}
+
+/// `gcnsim resume OUT`: continues the run whose checkpoint OUT holds and completes OUT.
+pub fn resume_command(args: &ResumeArgs) -> anyhow::Result<()> {
+    let path = args.out.join(checkpoint::FILE_NAME);
+    if !path.exists() && args.out.join("metrics.csv").is_file() {
+        anyhow::bail!(
+            "{} holds a finished run (metrics.csv) and no {}: there is nothing to resume",
+            args.out.display(),
+            checkpoint::FILE_NAME
+        );
+    }
+    let c = Checkpoint::read(&path)?;
+    let id = &c.identity;
+    let cfg: RunConfig = serde_json::from_str(&id.config_json)
+        .with_context(|| format!("checkpoint {}: its configuration does not decode", path.display()))?;
+    cfg.validate().with_context(|| format!("checkpoint {}: its configuration", path.display()))?;
+    for gone in remove_abandoned_staging(&args.out) {
+        eprintln!("removed {}, the staging folder of the interrupted process", gone.display());
+    }
+    let output = OutputDir::begin(&args.out, OutputKind::Train)?;
+    let ds =
+        load_dataset(&id.dataset).with_context(|| format!("loading the dataset of checkpoint {}", path.display()))?;
+    let found = ds.fingerprint();
+    anyhow::ensure!(
+        found == id.dataset_fingerprint,
+        "checkpoint {}: the dataset `{}` now loads as {found}, but the run trained on {}; the resumed run would differ",
+        path.display(),
+        id.dataset,
+        id.dataset_fingerprint
+    );
+    let problem = sim::prepare(&ds, &cfg).context("preparing the problem")?;
+    println!(
+        "resuming {} after epoch {} of {} (dataset {}, backend {})",
+        args.out.display(),
+        c.state.epoch,
+        cfg.train.epochs,
+        id.dataset,
+        c.state.backend
+    );
+    let plan = CheckpointPlan {
+        path: output.checkpoint_path(checkpoint::FILE_NAME)?,
+        every: id.checkpoint_every,
+        identity: id.clone(),
+    };
+    let choice = id.backend_choice;
+    let persistence = Persistence { checkpoint: Some(plan), resume: Some(c.state) };
+    train_and_write(&problem, &cfg, choice, EventLog::new(), ProgressMode::detect(), Some(output), persistence)
+}
+
+/// A directory given to `--dataset` is recorded as an absolute path, so `resume` finds it from
+/// any working directory; names and generator specs are kept as given.
+fn dataset_for_resume(dataset: &str) -> String {
+    let path = Path::new(dataset);
+    match path.is_dir().then(|| std::fs::canonicalize(path)) {
+        Some(Ok(abs)) => abs.to_string_lossy().into_owned(),
+        _ => dataset.to_string(),
+    }
+}
+
+/// Trains, prints the outcome and writes the output folder (when there is one).
+fn train_and_write(
+    problem: &Problem,
+    cfg: &RunConfig,
+    backend: BackendChoice,
+    log: EventLog,
+    mode: ProgressMode,
+    output: Option<OutputDir>,
+    persistence: Persistence,
+) -> anyhow::Result<()> {
     let progress = EpochProgress::new(mode, cfg.train.epochs as u64, "train");
     let mut on_epoch = |r: &sim::EpochRecord| progress.epoch(r);
-    let run = with_backend(args.backend, TrainTask { problem: &problem, config: &cfg, log, on_epoch: &mut on_epoch })?;
+    let task = TrainTask { problem, config: cfg, log, on_epoch: &mut on_epoch, persistence };
+    let run = with_backend(backend, task)?;
     progress.finish();
-    print_outcome(&problem, &cfg, &run);
+    print_outcome(problem, cfg, &run);
     if let Some(output) = output {
-        write_run_dir(output.staging(), &problem, &cfg, &run)?;
+        write_run_dir(output.staging(), problem, cfg, &run)?;
         let dir = output.commit()?;
         println!("wrote {}", dir.display());
     }

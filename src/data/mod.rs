@@ -34,6 +34,30 @@ impl Dataset {
         self.adjacency.rows
     }
 
+    /// Sizes and a CRC-32 of the graph, features, labels and split: a resumed run checks that
+    /// it loaded the dataset its checkpoint was trained on.
+    pub fn fingerprint(&self) -> String {
+        let mut h = crc32fast::Hasher::new();
+        let a = &self.adjacency;
+        h.update(bytemuck::cast_slice(&a.row_ptr));
+        h.update(bytemuck::cast_slice(&a.col_idx));
+        h.update(bytemuck::cast_slice(&a.values));
+        h.update(bytemuck::cast_slice(&self.features.data));
+        h.update(bytemuck::cast_slice(&self.labels));
+        for part in [&self.split.train, &self.split.valid, &self.split.test] {
+            h.update(&(part.len() as u64).to_le_bytes());
+            h.update(bytemuck::cast_slice(part));
+        }
+        format!(
+            "{} nodes, {} edges, {} features, {} classes, crc32 {:08x}",
+            self.num_nodes(),
+            self.num_undirected_edges(),
+            self.features.cols,
+            self.num_classes,
+            h.finalize()
+        )
+    }
+
     /// Undirected edges (each counted once).
     pub fn num_undirected_edges(&self) -> usize {
         self.adjacency.nnz() / 2

@@ -76,10 +76,15 @@ impl BackendTask for ExperimentTask<'_> {
             let epochs = progress.start_run(&spec.run_id, spec.config.train.epochs as u64);
             let problem = sim::prepare(self.ds, &spec.config).with_context(|| format!("run {}", spec.run_id))?;
             let mut on_epoch = |r: &sim::EpochRecord| epochs.epoch(r);
-            let trained =
-                TrainTask { problem: &problem, config: &spec.config, log: EventLog::new(), on_epoch: &mut on_epoch }
-                    .run(b)
-                    .with_context(|| format!("run {}", spec.run_id))?;
+            let trained = TrainTask {
+                problem: &problem,
+                config: &spec.config,
+                log: EventLog::new(),
+                on_epoch: &mut on_epoch,
+                persistence: Default::default(),
+            }
+            .run(b)
+            .with_context(|| format!("run {}", spec.run_id))?;
             let summary = local::summarize(&problem.partitions, self.ds.num_nodes(), self.ds.num_undirected_edges());
             let o = &trained.outcome;
             let rows: Vec<MetricsRow> = trained.records.iter().map(MetricsRow::from).collect();

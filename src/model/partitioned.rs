@@ -34,9 +34,9 @@ use super::gcn::{GcnWorkspace, Operator, Pass};
 use super::Neighbourhood;
 use crate::backend::snapshot::{download_all, overwrite, overwrite_all, RestoreError};
 use crate::backend::{Backend, BackendError, DropoutSpec, MemCategory};
-use crate::tensor::HostMatrix;
 use crate::rng::MaskKey;
 use crate::sim::{Boundary, EvalMode, Problem};
+use crate::tensor::HostMatrix;
 
 /// Streams of the boundary sample: `MaskKey::layer` with this bit set, the partition in the low
 /// bits (dropout uses layers below 64).
@@ -134,7 +134,12 @@ impl<B: Backend> PartitionedGcn<B> {
         let grads = ex
             .grads
             .iter()
-            .map(|pair| Ok([pair[0].as_ref().map(|m| b.download(m)).transpose()?, pair[1].as_ref().map(|m| b.download(m)).transpose()?]))
+            .map(|pair| {
+                Ok([
+                    pair[0].as_ref().map(|m| b.download(m)).transpose()?,
+                    pair[1].as_ref().map(|m| b.download(m)).transpose()?,
+                ])
+            })
             .collect::<Result<_, BackendError>>()?;
         Ok(Some(StaleState {
             rows: download_all(b, &ex.stale)?,
@@ -163,7 +168,9 @@ impl<B: Backend> PartitionedGcn<B> {
         for (l, (dst, src)) in ex.grads.iter_mut().zip(&s.grads).enumerate() {
             for (k, (d, h)) in dst.iter_mut().zip(src).enumerate() {
                 match (d, h) {
-                    (Some(d), Some(h)) => overwrite(b, d, h, &format!("stale boundary gradients, layer {l}, buffer {k}"))?,
+                    (Some(d), Some(h)) => {
+                        overwrite(b, d, h, &format!("stale boundary gradients, layer {l}, buffer {k}"))?
+                    }
                     (None, None) => {}
                     (d, h) => {
                         let what = format!("stale boundary gradients, layer {l}, buffer {k}");

@@ -113,6 +113,27 @@ impl OutputDir {
         &self.dest
     }
 
+    /// Makes the destination hold a run's checkpoints while it trains: creates it (marked as
+    /// gcnsim's, so the commit may replace it) and a note saying what it holds; returns the
+    /// checkpoint's path. The commit replaces the folder, checkpoint included, with the results.
+    pub fn checkpoint_path(&self, file_name: &str) -> Result<PathBuf, OutputError> {
+        let dest = &self.dest;
+        check_destination(dest)?;
+        fs::create_dir_all(dest).map_err(io_error(dest, "creating it for checkpoints"))?;
+        if !dest.join(MARKER).is_file() {
+            let marker = MarkerContent { written_by: format!("gcnsim {}", env!("CARGO_PKG_VERSION")), kind: self.kind };
+            let marker = serde_json::to_string_pretty(&marker).expect("the marker serializes");
+            fs::write(dest.join(MARKER), marker + "\n").map_err(io_error(dest, "writing the marker"))?;
+        }
+        let note = format!(
+            "A gcnsim run writes its checkpoints here ({file_name}). If it was interrupted, `gcnsim resume {}` \
+             continues it; when it completes, its results replace this folder. Other files here are from an earlier run.\n",
+            dest.display()
+        );
+        fs::write(dest.join(INCOMPLETE), note).map_err(io_error(dest, "writing the INCOMPLETE note"))?;
+        Ok(dest.join(file_name))
+    }
+
     /// Moves the staging folder into place (see the module docs); returns the destination.
     pub fn commit(self) -> Result<PathBuf, OutputError> {
         self.commit_with(|_| Ok(()))
@@ -231,6 +252,31 @@ fn check_destination(dest: &Path) -> Result<(), OutputError> {
         "it is not empty and was not written by gcnsim (it has no {MARKER} file), so gcnsim will not replace it; \
          name a new folder, or empty or remove this one yourself"
     ))
+}
+
+/// Removes the staging folders a killed gcnsim left beside `dest` (`resume` calls it): only
+/// folders named as [`OutputDir::begin`] names them, still holding the [`INCOMPLETE`] note, whose
+/// process no longer runs. Linux only (it asks /proc); elsewhere nothing is removed.
+pub fn remove_abandoned_staging(dest: &Path) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    let (Ok(dest), true) = (absolute(dest), Path::new("/proc/self").exists()) else { return removed };
+    let (Some(parent), Some(name)) = (dest.parent(), dest.file_name()) else { return removed };
+    let prefix = format!(".{}.staging-", name.to_string_lossy());
+    let Ok(entries) = fs::read_dir(parent) else { return removed };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = file_name.strip_prefix(&prefix).and_then(|rest| rest.split('-').next()) else { continue };
+        let Ok(pid) = pid.parse::<u32>() else { continue };
+        let path = entry.path();
+        let abandoned = pid != std::process::id()
+            && !Path::new("/proc").join(pid.to_string()).exists()
+            && path.is_dir()
+            && path.join(INCOMPLETE).is_file();
+        if abandoned && fs::remove_dir_all(&path).is_ok() {
+            removed.push(path);
+        }
+    }
+    removed
 }
 
 /// The kind of gcnsim output in `dir`, if it is one.

@@ -10,12 +10,12 @@
 
 use std::time::Instant;
 
+use super::checkpoint::{CheckpointError, CheckpointPlan, Persistence, RoundsState, TrainerState};
 use super::cluster::{Cluster, ClusterTrace, ComputeTime, GradientAccounting};
 use super::config::RunConfig;
 use super::metered::Metered;
 use super::problem::Problem;
 use super::record::{EpochRecord, RunOutcome};
-use super::checkpoint::{CheckpointError, CheckpointPlan, Persistence, RoundsState, TrainerState};
 use crate::backend::snapshot::RestoreError;
 use crate::backend::{stat, Backend, BackendError, MemCategory, Shape, STATS_WIDTH};
 use crate::cost::KernelCost;
@@ -212,7 +212,7 @@ impl<'a, M: Backend> Trainer<'a, M> {
     /// Writes a checkpoint after round `epoch` when the plan says so (never after the last).
     pub fn maybe_checkpoint(&self, epoch: u32, rounds: impl FnOnce() -> RoundsState) -> Result<(), SimError> {
         let Some(plan) = &self.checkpoint else { return Ok(()) };
-        if epoch % plan.every != 0 || epoch as usize >= self.cfg.train.epochs {
+        if !epoch.is_multiple_of(plan.every) || epoch as usize >= self.cfg.train.epochs {
             return Ok(());
         }
         let state = self.save(epoch, rounds())?;
@@ -357,16 +357,8 @@ pub fn run_persistent<B: Backend>(
         }
         .into());
     }
-    if !persistence.is_none() && cluster.consistency != super::Consistency::Bsp {
-        return Err(super::ConfigError {
-            key: "checkpoint_every".into(),
-            message: format!(
-                "checkpoints are taken between BSP rounds; under {} gradients are in flight at every moment and \
-                 their checkpoints are not built",
-                cluster.consistency.name()
-            ),
-        }
-        .into());
+    if !persistence.is_none() {
+        super::checkpoint::supported(cfg)?;
     }
     if persistence.checkpoint.as_ref().is_some_and(|c| c.every == 0) {
         return Err(super::ConfigError { key: "checkpoint_every".into(), message: "must be at least 1".into() }.into());

@@ -22,8 +22,8 @@
 
 use std::time::Instant;
 
-use super::cluster::{detection_time, Activity, FailureRecord, Fate, GradientRecord, OnFailure};
 use super::checkpoint::RoundsState;
+use super::cluster::{detection_time, Activity, FailureRecord, Fate, GradientRecord, OnFailure};
 use super::driver::{RoundTraining, SimError, Trainer};
 use super::metered::Metered;
 use crate::backend::{Backend, MemCategory, Shape};
@@ -195,12 +195,13 @@ pub(crate) fn run<B: Backend>(
     failures.sort_by(|a, b| a.at.total_cmp(&b.at).then(a.worker.cmp(&b.worker)));
     let (first_epoch, state) = match resumed {
         Some((epoch, s)) => {
-            let fits = [s.weights_at.len(), s.assignment.len(), s.down_until.len(), s.registered.len(), s.host_steps.len()]
-                .iter()
-                .all(|&n| n == p)
-                && s.assignment.iter().all(|&h| h < p)
-                && s.next_failure <= failures.len()
-                && fabric.restore_busy_until(&s.links);
+            let fits =
+                [s.weights_at.len(), s.assignment.len(), s.down_until.len(), s.registered.len(), s.host_steps.len()]
+                    .iter()
+                    .all(|&n| n == p)
+                    && s.assignment.iter().all(|&h| h < p)
+                    && s.next_failure <= failures.len()
+                    && fabric.restore_busy_until(&s.links);
             if !fits {
                 return Err(SimError::Restore(crate::backend::snapshot::RestoreError::Count {
                     what: "simulated workers in the cluster state".into(),

@@ -19,13 +19,17 @@ pub struct TrainTask<'a> {
     pub config: &'a RunConfig,
     pub log: EventLog,
     pub on_epoch: &'a mut dyn FnMut(&EpochRecord),
+    /// Checkpoints to write, a state to resume from.
+    pub persistence: super::checkpoint::Persistence,
 }
 
 impl BackendTask for TrainTask<'_> {
     type Output = TrainedRun;
 
     fn run<B: Backend>(mut self, b: &B) -> anyhow::Result<TrainedRun> {
-        let (records, outcome) = super::run(b, self.problem, self.config, &mut self.log, self.on_epoch)?;
+        let persistence = std::mem::take(&mut self.persistence);
+        let (records, outcome) =
+            super::run_persistent(b, self.problem, self.config, &mut self.log, self.on_epoch, persistence)?;
         self.log.flush_sink()?;
         Ok(TrainedRun { backend: b.describe(), records, outcome, events: self.log.into_events() })
     }

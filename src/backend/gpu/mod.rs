@@ -264,7 +264,7 @@ impl Backend for GpuBackend {
     }
 
     fn download(&self, m: &GpuMatrix) -> Result<HostMatrix, BackendError> {
-        let data = self.rec().read(&m.buf, 4 * m.len() as u64)?;
+        let data = self.rec().read_once(&m.buf, 4 * m.len() as u64)?;
         Ok(HostMatrix::from_vec(m.rows, m.cols, data))
     }
 

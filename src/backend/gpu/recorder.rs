@@ -405,7 +405,7 @@ impl Recorder {
         }
     }
 
-    fn placeholder(&self) -> Arc<GpuBuffer> {
+    pub fn placeholder(&self) -> Arc<GpuBuffer> {
         Arc::clone(&self.placeholder)
     }
 
@@ -464,6 +464,19 @@ impl Recorder {
         let result = self.flush().and_then(|()| self.map_read(&rb, bytes));
         self.readback = Some(rb);
         result
+    }
+
+    /// [`Self::read`] through a buffer of its own, freed before this returns: one-off
+    /// downloads (checkpoints, host copies) leave the cached readback buffer, and so the live
+    /// staging bytes of the memory curves, as they were.
+    pub fn read_once(&mut self, src: &GpuBuffer, bytes: u64) -> Result<Vec<f32>, BackendError> {
+        self.poisoned()?;
+        if bytes == 0 {
+            return Ok(Vec::new());
+        }
+        let rb = self.alloc.create("download", MemCategory::Staging, bytes, READBACK)?;
+        self.copy(src, 0, &rb, 0, bytes);
+        self.flush().and_then(|()| self.map_read(&rb, bytes))
     }
 
     fn map_read(&self, rb: &GpuBuffer, bytes: u64) -> Result<Vec<f32>, BackendError> {

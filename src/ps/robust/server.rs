@@ -54,7 +54,11 @@ impl<B: Backend> RobustServer<B> {
         self.centre.as_ref().filter(|_| self.has_centre).map(|c| b.download(c)).transpose()
     }
 
-    pub fn restore(&mut self, b: &B, centre: Option<&HostMatrix>) -> Result<(), crate::backend::snapshot::RestoreError> {
+    pub fn restore(
+        &mut self,
+        b: &B,
+        centre: Option<&HostMatrix>,
+    ) -> Result<(), crate::backend::snapshot::RestoreError> {
         match (self.centre.as_mut(), centre) {
             (Some(c), Some(h)) => {
                 crate::backend::snapshot::overwrite(b, c, h, "centered clipping's centre")?;

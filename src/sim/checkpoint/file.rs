@@ -57,12 +57,19 @@ pub fn write<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), Checkpoi
 
 /// Reads and checks a file [`write`] wrote: every way it can be damaged is an error naming it.
 pub fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, CheckpointError> {
-    let bytes = fs::read(path).map_err(|cause| CheckpointError::Io { path: path.to_path_buf(), action: "reading it", cause })?;
+    let bytes = fs::read(path).map_err(|cause| CheckpointError::Io {
+        path: path.to_path_buf(),
+        action: "reading it",
+        cause,
+    })?;
     if bytes.len() < HEADER_LEN {
         if !bytes.starts_with(&MAGIC[..bytes.len().min(MAGIC.len())]) {
             return Err(invalid(path, "not a gcnsim checkpoint (no GCNSIMCK header)"));
         }
-        return Err(invalid(path, format!("truncated: {} bytes, shorter than the {HEADER_LEN}-byte header", bytes.len())));
+        return Err(invalid(
+            path,
+            format!("truncated: {} bytes, shorter than the {HEADER_LEN}-byte header", bytes.len()),
+        ));
     }
     if &bytes[..8] != MAGIC {
         return Err(invalid(path, "not a gcnsim checkpoint (no GCNSIMCK header)"));
@@ -80,11 +87,17 @@ pub fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Checkpoint
     let payload = &bytes[HEADER_LEN..];
     if payload.len() as u64 != declared {
         let what = if (payload.len() as u64) < declared { "truncated" } else { "has trailing bytes" };
-        return Err(invalid(path, format!("{what}: the header declares {declared} payload bytes, the file holds {}", payload.len())));
+        return Err(invalid(
+            path,
+            format!("{what}: the header declares {declared} payload bytes, the file holds {}", payload.len()),
+        ));
     }
     let crc = crc32fast::hash(payload);
     if crc != stored_crc {
-        return Err(invalid(path, format!("checksum mismatch (stored {stored_crc:08x}, computed {crc:08x}): the file is corrupted")));
+        return Err(invalid(
+            path,
+            format!("checksum mismatch (stored {stored_crc:08x}, computed {crc:08x}): the file is corrupted"),
+        ));
     }
     bincode::deserialize(payload).map_err(|e| invalid(path, format!("cannot decode the state: {e}")))
 }

@@ -118,6 +118,22 @@ pub struct Persistence {
     pub resume: Option<TrainerState>,
 }
 
+/// Checkpoints are taken between BSP rounds: other consistency models are refused, naming the key.
+pub fn supported(cfg: &super::RunConfig) -> Result<(), super::ConfigError> {
+    let consistency = cfg.cluster.consistency;
+    if consistency == super::Consistency::Bsp {
+        return Ok(());
+    }
+    Err(super::ConfigError {
+        key: "checkpoint_every".into(),
+        message: format!(
+            "checkpoints are taken between BSP rounds; under {} gradients are in flight at every moment and their \
+             checkpoints are not built",
+            consistency.name()
+        ),
+    })
+}
+
 impl Persistence {
     pub fn is_none(&self) -> bool {
         self.checkpoint.is_none() && self.resume.is_none()

@@ -65,7 +65,9 @@ impl SoftmaxXent {
             let grad_buf = match grad {
                 Some(g) => &g.buf,
                 None => {
-                    dummy = rec.scratch("softmax_xent no grad", 4);
+                    // The recorder's placeholder (made with it): a buffer allocated here, on the
+                    // first evaluation, would make a process's first epoch differ in peak memory.
+                    dummy = rec.placeholder();
                     &*dummy
                 }
             };
