@@ -194,7 +194,7 @@ impl Experiment {
             // Keys that do not apply (partitioning of a serial run, the rate of a mode that does
             // not sample) are reset, so runs that differ only in them are one run.
             let config = config.normalized();
-            let label = label_of(&config, grid);
+            let label = label_of(&config, grid, &grids);
             let run_id = format!("{}-s{}", slug(&label), config.train.seed);
             if !runs.iter().any(|r| r.config == config) {
                 runs.push(RunSpec { run_id, label, config });
@@ -311,9 +311,16 @@ fn describe_point(point: &[(String, toml::Value)]) -> String {
     point.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
 }
 
-/// A readable name of the configuration from the keys the grid varies (seed aside).
-fn label_of(c: &RunConfig, grid: &BTreeMap<String, Vec<toml::Value>>) -> String {
-    c.label_with(|k| grid.get(k).is_some_and(|v| v.len() > 1))
+/// A readable name of the configuration from the keys its grid varies (seed aside), and the
+/// model and optimizer keys its grid sets that another grid sets differently (one grid per
+/// optimizer, each with its own learning rate, names the optimizer and the rate).
+fn label_of(c: &RunConfig, grid: &Grid, grids: &[Grid]) -> String {
+    const TRAIN_KEYS: [&str; 8] = ["epochs", "hidden", "layers", "lr", "dropout", "weight_decay", "optimizer", "lr_schedule"];
+    c.label_with(|k| {
+        grid.get(k).is_some_and(|v| {
+            v.len() > 1 || (TRAIN_KEYS.contains(&k) && grids.iter().any(|g| g.get(k).is_some_and(|w| w != v)))
+        })
+    })
 }
 
 fn slug(label: &str) -> String {
@@ -345,6 +352,17 @@ mod tests {
         ids.dedup();
         assert_eq!(ids.len(), 6, "run ids are unique");
         assert_eq!(e.name, "t");
+    }
+
+    #[test]
+    fn grids_with_one_optimizer_each_name_it() {
+        let text = "dataset = \"csbm\"\n[[grid]]\noptimizer = [\"sgd\"]\nlr = [5.0]\n[[grid]]\noptimizer = [\"adam\", \"rmsprop\"]\nlr = [0.01]\n";
+        let labels: Vec<String> = parse(text).unwrap().runs.into_iter().map(|r| r.label).collect();
+        assert_eq!(labels, ["serial lr=5 optimizer=sgd", "serial lr=0.01 optimizer=adam", "serial lr=0.01 optimizer=rmsprop"]);
+        // A parallel key set once per grid stays unlabelled, as before.
+        let text = "dataset = \"csbm\"\n[[grid]]\nboundary = [\"drop\"]\npartitions = [2]\n[[grid]]\nboundary = [\"exchange\"]\npartitions = [2]\n";
+        let labels: Vec<String> = parse(text).unwrap().runs.into_iter().map(|r| r.label).collect();
+        assert_eq!(labels, ["P=2 drop metis", "P=2 exchange metis"]);
     }
 
     #[test]

@@ -110,13 +110,30 @@ pub fn draw_convergence<DB: DrawingBackend>(
     root.present()
 }
 
-/// Per group, |loss − serial loss| paired by seed at each epoch (floored at [`DIFF_FLOOR`]);
-/// `None` for serial groups and groups whose seeds have no serial run.
+/// The model and optimizer tokens of a label (`lr=5`, `optimizer=sgd`, …): a partitioned run is
+/// compared with the serial run that trains the same model with the same optimizer.
+fn training_tokens(label: &str) -> Vec<&str> {
+    const KEYS: [&str; 8] =
+        ["epochs=", "hidden=", "layers=", "lr=", "dropout=", "weight_decay=", "optimizer=", "lr_schedule="];
+    label.split(' ').filter(|t| KEYS.iter().any(|k| t.starts_with(k))).collect()
+}
+
+/// Per group, |loss − serial loss| paired by seed at each epoch (floored at [`DIFF_FLOOR`]) with
+/// the serial run of the same training tokens (or the only serial configuration there is);
+/// `None` for serial groups and groups without such a serial run.
 fn differences_to_serial(groups: &[Group<'_>]) -> Vec<Option<Curve>> {
-    let serial: HashMap<(u64, u32), f64> = groups
+    let serial_groups: Vec<&Group<'_>> = groups.iter().filter(|g| g.is_serial()).collect();
+    let twin = |g: &Group<'_>| -> Option<usize> {
+        let tokens = training_tokens(&g.label);
+        serial_groups
+            .iter()
+            .position(|s| training_tokens(&s.label) == tokens)
+            .or_else(|| (serial_groups.len() == 1).then_some(0))
+    };
+    let serial: HashMap<(usize, u64, u32), f64> = serial_groups
         .iter()
-        .filter(|g| g.is_serial())
-        .flat_map(|g| g.rows.iter().map(|r| ((r.seed, r.epoch), r.train_loss)))
+        .enumerate()
+        .flat_map(|(k, g)| g.rows.iter().map(move |r| ((k, r.seed, r.epoch), r.train_loss)))
         .collect();
     groups
         .iter()
@@ -124,9 +141,10 @@ fn differences_to_serial(groups: &[Group<'_>]) -> Vec<Option<Curve>> {
             if g.is_serial() {
                 return None;
             }
+            let k = twin(g)?;
             let mut samples: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
             for r in &g.rows {
-                if let Some(s) = serial.get(&(r.seed, r.epoch)) {
+                if let Some(s) = serial.get(&(k, r.seed, r.epoch)) {
                     let d = (r.train_loss - s).abs();
                     if d.is_finite() {
                         samples.entry(r.epoch).or_default().push(d.max(DIFF_FLOOR));
@@ -181,6 +199,28 @@ mod tests {
                 "P=2 exact" => assert_eq!(curve.unwrap().mean[0].1, DIFF_FLOOR),
                 other => panic!("{other}"),
             }
+        }
+    }
+
+    #[test]
+    fn each_optimizer_is_compared_with_its_own_serial_run() {
+        let rows = vec![
+            row("serial lr=5 optimizer=sgd", 1, 0, 1, 1.0),
+            row("serial lr=0.01 optimizer=adam", 1, 0, 1, 2.0),
+            row("P=2 drop lr=5 optimizer=sgd", 2, 0, 1, 1.25),
+            row("P=2 drop lr=0.01 optimizer=adam", 2, 0, 1, 2.5),
+            row("P=2 drop lr=1 optimizer=momentum", 2, 0, 1, 9.0),
+        ];
+        let groups = group_by_label(&rows);
+        let d = differences_to_serial(&groups);
+        for (g, curve) in groups.iter().zip(d) {
+            let got = curve.map(|c| c.mean[0].1);
+            let want = match g.label.as_str() {
+                "P=2 drop lr=5 optimizer=sgd" => Some(0.25),
+                "P=2 drop lr=0.01 optimizer=adam" => Some(0.5),
+                _ => None, // serial runs, and momentum, which has no serial run of its own
+            };
+            assert_eq!(got, want, "{}", g.label);
         }
     }
 }

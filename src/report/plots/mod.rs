@@ -3,7 +3,7 @@
 //! `time` (convergence against simulated time), `timeline` (per-worker Gantt, from
 //! `workers.csv`), when any gradient was stale, `staleness` (from `gradients.csv`), and with
 //! Byzantine workers or robust rules `robustness` (attack × aggregator heat maps, from
-//! `runs.csv`). Each is written as PNG and SVG from the same drawing code.
+//! `runs.csv`), and with several optimizers `optimizers` (a panel each). Each is written as PNG and SVG from the same drawing code.
 //!
 //! Text uses DejaVu Sans embedded in the binary (plotters' `ab_glyph` feature), so drawing
 //! needs no system font library; PNG text is rasterized by `text::GlyphText`, which fixes
@@ -13,6 +13,7 @@ mod axes;
 mod convergence;
 mod legend;
 mod memory;
+mod optimizers;
 mod partitions;
 mod robustness;
 mod series;
@@ -33,6 +34,7 @@ use plotters::prelude::*;
 
 pub use convergence::draw_convergence;
 pub use memory::draw_memory;
+pub use optimizers::draw_optimizers;
 pub use partitions::draw_partitions;
 pub use robustness::draw_robustness;
 pub use staleness::draw_staleness;
@@ -188,6 +190,7 @@ enum Figure {
     Timeline,
     Staleness,
     Robustness,
+    Optimizers,
 }
 
 /// The simulated cluster's records the `timeline` and `staleness` figures read.
@@ -214,6 +217,7 @@ impl Figure {
             Figure::Timeline => "timeline",
             Figure::Staleness => "staleness",
             Figure::Robustness => "robustness",
+            Figure::Optimizers => "optimizers",
         }
     }
 
@@ -241,6 +245,7 @@ impl Figure {
                 draw_staleness(root, inputs.experiment, inputs.runs, inputs.metrics, inputs.traces.gradients)
             }
             Figure::Robustness => draw_robustness(root, inputs.experiment, inputs.runs),
+            Figure::Optimizers => draw_optimizers(root, inputs.experiment, inputs.runs, inputs.metrics),
         }
     }
 }
@@ -289,6 +294,9 @@ pub fn draw_all_titled(
     }
     if robustness::has_robustness(runs) {
         figures.push(Figure::Robustness);
+    }
+    if !metrics.is_empty() && optimizers::has_optimizers(runs) {
+        figures.push(Figure::Optimizers);
     }
     let mut written = Vec::with_capacity(2 * figures.len());
     for fig in figures {
