@@ -304,7 +304,7 @@ fn every_optimizer_agrees_with_the_cpu_on_cora() {
     let Some(ds) = common::cora() else { return };
     for (kind, lr) in common::CORA_LEARNING_RATES {
         let mut cfg = RunConfig::default();
-        (cfg.train.optimizer, cfg.train.lr, cfg.train.epochs) = (kind, lr, 20);
+        (cfg.train.optimizer, cfg.train.lr, cfg.train.epochs) = (kind.into(), lr, 20);
         let (cpu_records, _) = common::train(&CpuBackend::new(), &ds, &cfg);
         let (gpu_records, _) = common::train(&gpu, &ds, &cfg);
         for (c, g) in cpu_records.iter().zip(&gpu_records) {
@@ -326,7 +326,7 @@ fn every_schedule_agrees_with_the_cpu_on_cora() {
         (OptimizerKind::Sgd, "warmup:epochs=5"),
     ] {
         let mut cfg = RunConfig::default();
-        (cfg.train.optimizer, cfg.train.epochs) = (kind, 16);
+        (cfg.train.optimizer, cfg.train.epochs) = (kind.into(), 16);
         cfg.train.lr = common::CORA_LEARNING_RATES.iter().find(|(k, _)| *k == kind).unwrap().1;
         cfg.train.lr_schedule = schedule.parse().unwrap();
         let (cpu_records, _) = common::train(&CpuBackend::new(), &ds, &cfg);

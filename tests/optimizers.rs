@@ -16,7 +16,7 @@ fn every_optimizer_trains_cora() {
         let accs: Vec<f64> = (0..3)
             .map(|seed| {
                 let mut cfg = RunConfig::default();
-                (cfg.train.optimizer, cfg.train.lr, cfg.train.seed) = (kind, lr, seed);
+                (cfg.train.optimizer, cfg.train.lr, cfg.train.seed) = (kind.into(), lr, seed);
                 let (records, _) = common::train(&CpuBackend::new(), &ds, &cfg);
                 records.last().unwrap().test_acc
             })
@@ -40,7 +40,7 @@ fn scheduled_runs_train_cora_at_the_scheduled_rate() {
         [(OptimizerKind::Momentum, 1.0, "cosine:warmup=10"), (OptimizerKind::Adam, 0.01, "step:every=50,gamma=0.5")]
     {
         let mut cfg = RunConfig::default();
-        (cfg.train.optimizer, cfg.train.lr) = (kind, lr);
+        (cfg.train.optimizer, cfg.train.lr) = (kind.into(), lr);
         cfg.train.lr_schedule = schedule.parse().unwrap();
         let (records, _) = common::train(&CpuBackend::new(), &ds, &cfg);
         let s = cfg.train.lr_schedule;

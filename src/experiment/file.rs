@@ -315,7 +315,8 @@ fn describe_point(point: &[(String, toml::Value)]) -> String {
 /// model and optimizer keys its grid sets that another grid sets differently (one grid per
 /// optimizer, each with its own learning rate, names the optimizer and the rate).
 fn label_of(c: &RunConfig, grid: &Grid, grids: &[Grid]) -> String {
-    const TRAIN_KEYS: [&str; 8] = ["epochs", "hidden", "layers", "lr", "dropout", "weight_decay", "optimizer", "lr_schedule"];
+    const TRAIN_KEYS: [&str; 8] =
+        ["epochs", "hidden", "layers", "lr", "dropout", "weight_decay", "optimizer", "lr_schedule"];
     c.label_with(|k| {
         grid.get(k).is_some_and(|v| {
             v.len() > 1 || (TRAIN_KEYS.contains(&k) && grids.iter().any(|g| g.get(k).is_some_and(|w| w != v)))
@@ -358,7 +359,10 @@ mod tests {
     fn grids_with_one_optimizer_each_name_it() {
         let text = "dataset = \"csbm\"\n[[grid]]\noptimizer = [\"sgd\"]\nlr = [5.0]\n[[grid]]\noptimizer = [\"adam\", \"rmsprop\"]\nlr = [0.01]\n";
         let labels: Vec<String> = parse(text).unwrap().runs.into_iter().map(|r| r.label).collect();
-        assert_eq!(labels, ["serial lr=5 optimizer=sgd", "serial lr=0.01 optimizer=adam", "serial lr=0.01 optimizer=rmsprop"]);
+        assert_eq!(
+            labels,
+            ["serial lr=5 optimizer=sgd", "serial lr=0.01 optimizer=adam", "serial lr=0.01 optimizer=rmsprop"]
+        );
         // A parallel key set once per grid stays unlabelled, as before.
         let text = "dataset = \"csbm\"\n[[grid]]\nboundary = [\"drop\"]\npartitions = [2]\n[[grid]]\nboundary = [\"exchange\"]\npartitions = [2]\n";
         let labels: Vec<String> = parse(text).unwrap().runs.into_iter().map(|r| r.label).collect();

@@ -6,6 +6,7 @@ pub mod barrier;
 pub mod consistency;
 pub mod events;
 pub mod optimizer;
+pub mod optimizer_spec;
 pub mod robust;
 pub mod schedule;
 pub mod weights;
@@ -15,6 +16,7 @@ pub use barrier::BspBarrier;
 pub use consistency::ClockTable;
 pub use events::{Event, EventKind, EventLog};
 pub use optimizer::{Optimizer, OptimizerKind};
+pub use optimizer_spec::OptimizerSpec;
 pub use schedule::LrSchedule;
 pub use weights::WeightStore;
 

@@ -1,5 +1,6 @@
 //! Optimizers, stepped on the PS side on the aggregated gradient (weight decay included).
 
+use super::optimizer_spec::OptimizerSpec;
 use super::schedule::LrSchedule;
 use crate::backend::snapshot::{download_all, overwrite_all, RestoreError};
 use crate::backend::{AdamStep, Backend, BackendError, MemCategory, OptimizerStep, Shape};
@@ -45,27 +46,32 @@ pub const ADAM_BETA1: f32 = 0.9;
 pub const ADAM_BETA2: f32 = 0.999;
 pub const ADAM_EPS: f32 = 1e-8;
 
-/// The kernel step of `kind` at step `t` (1-based) with learning rate `lr`.
-pub fn kernel_step(kind: OptimizerKind, lr: f32, weight_decay: f32, t: u32) -> OptimizerStep {
-    match kind {
-        OptimizerKind::Adam => {
-            // Bias corrections folded into the step size, in f64, as TensorFlow does.
-            let t = t as i32;
-            let lr_t =
-                (lr as f64 * (1.0 - (ADAM_BETA2 as f64).powi(t)).sqrt() / (1.0 - (ADAM_BETA1 as f64).powi(t))) as f32;
-            OptimizerStep::Adam(AdamStep { lr_t, beta1: ADAM_BETA1, beta2: ADAM_BETA2, eps: ADAM_EPS, weight_decay })
-        }
+/// The kernel step of `spec` at step `t` (1-based) with learning rate `lr`.
+pub fn kernel_step(spec: &OptimizerSpec, lr: f32, weight_decay: f32, t: u32) -> OptimizerStep {
+    let s = spec;
+    // Adam's bias corrections folded into the step size, in f64, as TensorFlow does.
+    let adam_lr_t = || {
+        let t = t as i32;
+        (lr as f64 * (1.0 - (s.beta2 as f64).powi(t)).sqrt() / (1.0 - (s.beta1 as f64).powi(t))) as f32
+    };
+    match s.kind {
+        OptimizerKind::Adam => OptimizerStep::Adam(AdamStep {
+            lr_t: adam_lr_t(),
+            beta1: s.beta1,
+            beta2: s.beta2,
+            eps: s.eps,
+            weight_decay,
+        }),
         OptimizerKind::Sgd => OptimizerStep::Sgd { lr, weight_decay },
-        OptimizerKind::Momentum => OptimizerStep::Momentum { lr, weight_decay, momentum: MOMENTUM },
-        OptimizerKind::Nesterov => OptimizerStep::Nesterov { lr, weight_decay, momentum: MOMENTUM },
-        OptimizerKind::Adagrad => OptimizerStep::Adagrad { lr, weight_decay, eps: ADAGRAD_EPS },
-        OptimizerKind::Rmsprop => OptimizerStep::Rmsprop { lr, weight_decay, rho: RMSPROP_RHO, eps: RMSPROP_EPS },
+        OptimizerKind::Momentum => OptimizerStep::Momentum { lr, weight_decay, momentum: s.mu },
+        OptimizerKind::Nesterov => OptimizerStep::Nesterov { lr, weight_decay, momentum: s.mu },
+        OptimizerKind::Adagrad => OptimizerStep::Adagrad { lr, weight_decay, eps: s.eps },
+        OptimizerKind::Rmsprop => OptimizerStep::Rmsprop { lr, weight_decay, rho: s.rho, eps: s.eps },
         OptimizerKind::Adamw => {
-            let OptimizerStep::Adam(a) = kernel_step(OptimizerKind::Adam, lr, 0.0, t) else { unreachable!() };
             let keep = 1.0 - lr * weight_decay;
-            OptimizerStep::AdamW { lr_t: a.lr_t, beta1: a.beta1, beta2: a.beta2, eps: a.eps, keep }
+            OptimizerStep::AdamW { lr_t: adam_lr_t(), beta1: s.beta1, beta2: s.beta2, eps: s.eps, keep }
         }
-        OptimizerKind::Ftrl => OptimizerStep::Ftrl { alpha: lr, beta: FTRL_BETA, l1: FTRL_L1, l2: weight_decay },
+        OptimizerKind::Ftrl => OptimizerStep::Ftrl { alpha: lr, beta: s.beta, l1: s.l1, l2: weight_decay },
     }
 }
 
@@ -78,7 +84,7 @@ pub struct OptimizerState {
 }
 
 pub struct Optimizer<B: Backend> {
-    kind: OptimizerKind,
+    spec: OptimizerSpec,
     lr: f32,
     /// Per layer: Kipf applies weight decay to the first layer only.
     weight_decay: Vec<f32>,
@@ -93,19 +99,20 @@ pub struct Optimizer<B: Backend> {
 impl<B: Backend> Optimizer<B> {
     pub fn new(
         b: &B,
-        kind: OptimizerKind,
+        spec: impl Into<OptimizerSpec>,
         lr: f32,
         weight_decay: Vec<f32>,
         params: &[B::Matrix],
     ) -> Result<Self, BackendError> {
         assert_eq!(weight_decay.len(), params.len(), "optimizer: one weight decay per layer");
-        let slots = kernel_step(kind, lr, 0.0, 1).state_slots();
+        let spec = spec.into();
+        let slots = kernel_step(&spec, lr, 0.0, 1).state_slots();
         // (name, initial value) of each state slot.
-        let names: &[(&str, f32)] = match kind {
+        let names: &[(&str, f32)] = match spec.kind {
             OptimizerKind::Adam | OptimizerKind::Adamw => &[("adam_m", 0.0), ("adam_v", 0.0)],
             OptimizerKind::Sgd => &[],
             OptimizerKind::Momentum | OptimizerKind::Nesterov => &[("velocity", 0.0)],
-            OptimizerKind::Adagrad => &[("adagrad_acc", ADAGRAD_INITIAL_ACCUMULATOR)],
+            OptimizerKind::Adagrad => &[("adagrad_acc", spec.init)],
             OptimizerKind::Rmsprop => &[("rmsprop_sq", 0.0)],
             OptimizerKind::Ftrl => &[("ftrl_z", 0.0), ("ftrl_n", 0.0)],
         };
@@ -128,7 +135,7 @@ impl<B: Backend> Optimizer<B> {
                     .collect::<Result<Vec<_>, BackendError>>()
             })
             .collect::<Result<_, BackendError>>()?;
-        Ok(Self { kind, lr, weight_decay, state, step: 0, schedule: LrSchedule::default(), epochs: 1 })
+        Ok(Self { spec, lr, weight_decay, state, step: 0, schedule: LrSchedule::default(), epochs: 1 })
     }
 
     /// Scales the learning rate by `schedule` over a run of `epochs`.
@@ -163,7 +170,7 @@ impl<B: Backend> Optimizer<B> {
 
     /// The optimizer's name, and its learning rate at `epoch` when a schedule is set (events' detail).
     pub fn describe(&self, epoch: u32) -> String {
-        let name = format!("{:?}", self.kind).to_lowercase();
+        let name = self.spec.to_string();
         if self.schedule == LrSchedule::default() {
             name
         } else {
@@ -183,7 +190,7 @@ impl<B: Backend> Optimizer<B> {
         let lr = self.lr_at(epoch);
         let lr = if lr_scale == 1.0 { lr } else { lr * lr_scale };
         for (l, (p, g)) in params.iter_mut().zip(grads).enumerate() {
-            let step = kernel_step(self.kind, lr, self.weight_decay[l], self.step);
+            let step = kernel_step(&self.spec, lr, self.weight_decay[l], self.step);
             b.optimizer_step(p, g, &mut self.state[l], &step);
         }
     }

@@ -136,7 +136,7 @@ impl RunRow {
             aggregate: c.parallel.aggregate.to_string(),
             reduce: name(format!("{:?}", c.parallel.reduce)),
             keep_versions: c.parallel.keep_versions,
-            optimizer: name(format!("{:?}", c.train.optimizer)),
+            optimizer: c.train.optimizer.to_string(),
             epochs_run: o.epochs_run,
             final_train_loss: o.final_train_loss,
             final_valid_acc: o.final_valid_acc,

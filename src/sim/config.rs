@@ -3,7 +3,7 @@
 
 use crate::backend::ReduceOrder;
 use crate::graph::partition::PartitionerKind;
-use crate::ps::{Aggregator, LrSchedule, OptimizerKind};
+use crate::ps::{Aggregator, LrSchedule, OptimizerSpec};
 
 /// Whether input features are row-normalized (Kipf's `preprocess_features`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
@@ -100,9 +100,12 @@ pub struct TrainConfig {
     /// L2 penalty on the first layer's weights (loss += wd · ‖W0‖² / 2).
     #[arg(long, default_value_t = 5e-4)]
     pub weight_decay: f32,
-    /// Optimizer.
-    #[arg(long, value_enum, default_value_t = OptimizerKind::Adam)]
-    pub optimizer: OptimizerKind,
+    /// Server optimizer, with optional constants: adam[:beta1=B1,beta2=B2,eps=E] (0.9, 0.999,
+    /// 1e-8), sgd, momentum[:mu=M] and nesterov[:mu=M] (0.9), adagrad[:init=A,eps=E] (0.1, 1e-7),
+    /// rmsprop[:rho=R,eps=E] (0.9, 1e-7), adamw[:…] (as adam; --weight-decay decoupled),
+    /// ftrl[:beta=B,l1=L1] (0, 0; α = --lr, λ2 = --weight-decay).
+    #[arg(long, default_value_t = OptimizerSpec::default(), value_parser = parse_optimizer)]
+    pub optimizer: OptimizerSpec,
     /// Learning-rate schedule, a factor on --lr by epoch: constant; step[:every=E,gamma=G]
     /// (× G every E epochs; defaults 100, 0.1); cosine[:min=M] (annealed to M·lr at the last
     /// epoch; default 0); each also takes warmup=W (a linear rise over the first W epochs);
@@ -154,6 +157,10 @@ pub struct ParallelConfig {
     /// Never release old weight versions (shows the leak in the memory curve).
     #[arg(long)]
     pub keep_versions: bool,
+}
+
+fn parse_optimizer(s: &str) -> Result<OptimizerSpec, String> {
+    s.parse().map_err(|e: crate::spec::SpecError| e.to_string())
 }
 
 fn parse_schedule(s: &str) -> Result<LrSchedule, String> {
@@ -341,7 +348,7 @@ impl RunConfig {
             ("lr", t.lr.to_string()),
             ("dropout", t.dropout.to_string()),
             ("weight_decay", t.weight_decay.to_string()),
-            ("optimizer", format!("{:?}", t.optimizer).to_lowercase()),
+            ("optimizer", t.optimizer.to_string()),
             ("lr_schedule", t.lr_schedule.to_string()),
         ] {
             if varies(key) {

@@ -117,7 +117,7 @@ impl<'a, M: Backend> Trainer<'a, M> {
             .iter()
             .map(|g| {
                 let n = g.len();
-                let step = crate::ps::optimizer::kernel_step(self.cfg.train.optimizer, self.cfg.train.lr, 0.0, 1);
+                let step = crate::ps::optimizer::kernel_step(&self.cfg.train.optimizer, self.cfg.train.lr, 0.0, 1);
                 d.kernel_time(&KernelCost::optimizer_step(n, &step))
             })
             .sum();
@@ -540,7 +540,7 @@ mod tests {
 
         cfg.train.early_stopping = None;
         cfg.train.epochs = 100;
-        cfg.train.optimizer = OptimizerKind::Sgd;
+        cfg.train.optimizer = OptimizerKind::Sgd.into();
         cfg.train.lr = 0.5;
         let (records, outcome) =
             run(&CpuBackend::new(), &problem, &cfg, &mut EventLog::default(), &mut |_| {}).unwrap();

@@ -93,7 +93,10 @@ pub fn draw_optimizers<DB: DrawingBackend>(
 
     // Per optimizer, per setting: its rows.
     let curve_rows = |opt: &str, s: &str| -> Vec<&LongMetricsRow> {
-        rows.iter().copied().filter(|r| optimizer_of.get(r.run_id.as_str()) == Some(&opt) && setting(&r.label) == s).collect()
+        rows.iter()
+            .copied()
+            .filter(|r| optimizer_of.get(r.run_id.as_str()) == Some(&opt) && setting(&r.label) == s)
+            .collect()
     };
     let curves: Vec<Vec<Curve>> = optimizers
         .iter()
@@ -123,7 +126,12 @@ pub fn draw_optimizers<DB: DrawingBackend>(
             panel_builder(panel).caption(caption, text(CAPTION_PX)).build_cartesian_2d(x.clone(), acc.range())?;
         let mut mesh = chart.configure_mesh();
         style_mesh(&mut mesh);
-        mesh.x_labels(5).x_desc("epoch").y_desc("test accuracy").x_label_formatter(&x_fmt).y_label_formatter(&acc_fmt).draw()?;
+        mesh.x_labels(5)
+            .x_desc("epoch")
+            .y_desc("test accuracy")
+            .x_label_formatter(&x_fmt)
+            .y_label_formatter(&acc_fmt)
+            .draw()?;
         let present: Vec<(Curve, Look)> =
             curves[k].iter().zip(&looks).filter(|(c, _)| !c.mean.is_empty()).map(|(c, l)| (c.clone(), *l)).collect();
         let (cs, ls): (Vec<Curve>, Vec<Look>) = present.into_iter().unzip();
@@ -142,6 +150,9 @@ mod tests {
         assert_eq!(setting("serial lr=5 optimizer=sgd"), "serial");
         assert_eq!(setting("lr=5 optimizer=sgd"), "serial");
         assert_eq!(rate_of("serial lr=5 optimizer=sgd"), "lr 5");
-        assert_eq!(rate_of("P=8 exchange metis lr=1 lr_schedule=cosine optimizer=momentum"), "lr 1, lr_schedule cosine");
+        assert_eq!(
+            rate_of("P=8 exchange metis lr=1 lr_schedule=cosine optimizer=momentum"),
+            "lr 1, lr_schedule cosine"
+        );
     }
 }

@@ -211,7 +211,7 @@ mod tests {
         resumes_identically("exchange", &config(4, Boundary::Exchange), 7);
         let mut stale = config(3, Boundary::Stale);
         stale.train.lr_schedule = "cosine:warmup=3".parse().unwrap();
-        stale.train.optimizer = crate::ps::OptimizerKind::Momentum;
+        stale.train.optimizer = crate::ps::OptimizerKind::Momentum.into();
         let state = resumes_identically("stale, momentum, cosine", &stale, 7);
         assert!(state.stale.is_some_and(|s| s.rows_ready && s.grads_ready));
         let mut kept = config(3, Boundary::Replicate);
