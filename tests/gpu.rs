@@ -302,16 +302,24 @@ fn features_beyond_one_binding_train_with_the_same_bits() {
 fn every_optimizer_agrees_with_the_cpu_on_cora() {
     let Some(gpu) = gpu_for_tests() else { return };
     let Some(ds) = common::cora() else { return };
+    let mut finals = Vec::new();
     for (kind, lr) in common::CORA_LEARNING_RATES {
+        // Kipf's 200 epochs: the step-by-step agreement, then the same final accuracy.
         let mut cfg = RunConfig::default();
-        (cfg.train.optimizer, cfg.train.lr, cfg.train.epochs) = (kind.into(), lr, 20);
+        (cfg.train.optimizer, cfg.train.lr) = (kind.into(), lr);
         let (cpu_records, _) = common::train(&CpuBackend::new(), &ds, &cfg);
         let (gpu_records, _) = common::train(&gpu, &ds, &cfg);
-        for (c, g) in cpu_records.iter().zip(&gpu_records) {
+        for (c, g) in cpu_records.iter().zip(&gpu_records).take(20) {
             let rel = (c.train_loss - g.train_loss).abs() / c.train_loss.abs();
             assert!(rel <= 1e-4, "{kind:?}, epoch {}: GPU loss {} vs CPU {}", c.epoch, g.train_loss, c.train_loss);
         }
+        let (c, g) = (cpu_records.last().unwrap().test_acc, gpu_records.last().unwrap().test_acc);
+        finals.push(format!("{kind:?}: CPU {c:.3}, GPU {g:.3}"));
+        // Rounding differences compound over 200 epochs of dropout-noisy training: a few of the
+        // 1000 test nodes may flip, no more.
+        assert!((c - g).abs() <= 0.01, "{kind:?}: final test accuracy CPU {c} vs GPU {g}");
     }
+    eprintln!("final test accuracy, 200 epochs: {}", finals.join("; "));
 }
 
 /// Each schedule (and a warm-up) scales the rate the GPU's optimizer kernels step with exactly
