@@ -6,6 +6,26 @@
 use std::fmt;
 use std::str::FromStr;
 
+/// serde goes through the spec string (TOML: `robust = "krum:f=2"`): `TryFrom<String>` by
+/// `FromStr` (with its error type) and `From<T> for String` by `Display`, for
+/// `#[serde(try_from = "String", into = "String")]`.
+#[macro_export]
+macro_rules! spec_serde {
+    ($t:ty, $err:ty) => {
+        impl TryFrom<String> for $t {
+            type Error = $err;
+            fn try_from(s: String) -> Result<Self, $err> {
+                s.parse()
+            }
+        }
+        impl From<$t> for String {
+            fn from(v: $t) -> String {
+                v.to_string()
+            }
+        }
+    };
+}
+
 /// A spec that does not parse, naming what it was meant to be.
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[error("{what} `{spec}`: {message}")]

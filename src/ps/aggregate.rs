@@ -132,18 +132,7 @@ impl fmt::Display for Aggregator {
     }
 }
 
-impl TryFrom<String> for Aggregator {
-    type Error = RobustError;
-    fn try_from(s: String) -> Result<Self, RobustError> {
-        s.parse()
-    }
-}
-
-impl From<Aggregator> for String {
-    fn from(a: Aggregator) -> String {
-        a.to_string()
-    }
-}
+crate::spec_serde!(Aggregator, RobustError);
 
 #[cfg(test)]
 mod tests {

@@ -138,18 +138,7 @@ impl fmt::Display for OptimizerSpec {
     }
 }
 
-impl TryFrom<String> for OptimizerSpec {
-    type Error = SpecError;
-    fn try_from(s: String) -> Result<Self, SpecError> {
-        s.parse()
-    }
-}
-
-impl From<OptimizerSpec> for String {
-    fn from(v: OptimizerSpec) -> String {
-        v.to_string()
-    }
-}
+crate::spec_serde!(OptimizerSpec, SpecError);
 
 #[cfg(test)]
 mod tests {

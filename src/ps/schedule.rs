@@ -139,18 +139,7 @@ impl fmt::Display for LrSchedule {
     }
 }
 
-impl TryFrom<String> for LrSchedule {
-    type Error = SpecError;
-    fn try_from(s: String) -> Result<Self, SpecError> {
-        s.parse()
-    }
-}
-
-impl From<LrSchedule> for String {
-    fn from(v: LrSchedule) -> String {
-        v.to_string()
-    }
-}
+crate::spec_serde!(LrSchedule, SpecError);
 
 #[cfg(test)]
 mod tests {

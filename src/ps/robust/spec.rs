@@ -141,25 +141,9 @@ impl fmt::Display for Attack {
     }
 }
 
-/// serde goes through the spec string (TOML: `robust = "krum:f=2"`).
-macro_rules! spec_serde {
-    ($t:ty) => {
-        impl TryFrom<String> for $t {
-            type Error = RobustError;
-            fn try_from(s: String) -> Result<Self, RobustError> {
-                s.parse()
-            }
-        }
-        impl From<$t> for String {
-            fn from(v: $t) -> String {
-                v.to_string()
-            }
-        }
-    };
-}
-spec_serde!(RobustRule);
-spec_serde!(PreAggregation);
-spec_serde!(Attack);
+crate::spec_serde!(RobustRule, RobustError);
+crate::spec_serde!(PreAggregation, RobustError);
+crate::spec_serde!(Attack, RobustError);
 
 #[cfg(test)]
 mod tests {

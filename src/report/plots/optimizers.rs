@@ -45,16 +45,6 @@ fn rate_of(label: &str) -> String {
     parts.join(", ")
 }
 
-fn ordered(items: impl Iterator<Item = String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for i in items {
-        if !out.contains(&i) {
-            out.push(i);
-        }
-    }
-    out
-}
-
 /// Panels in a grid of two rows (one for up to three optimizers); one legend strip of settings.
 pub fn draw_optimizers<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,

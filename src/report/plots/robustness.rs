@@ -11,6 +11,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use super::series::ordered;
 use super::style::*;
 use crate::report::rows::RunRow;
 
@@ -44,17 +45,6 @@ fn column_of(r: &RunRow) -> String {
     } else {
         format!("{} → {}", r.pre_aggregate, r.aggregate)
     }
-}
-
-/// Values in first-seen order.
-fn ordered<T: PartialEq + Clone>(items: impl Iterator<Item = T>) -> Vec<T> {
-    let mut out: Vec<T> = Vec::new();
-    for i in items {
-        if !out.contains(&i) {
-            out.push(i);
-        }
-    }
-    out
 }
 
 struct Layout {

@@ -141,6 +141,17 @@ where
     draw_curves(&mut chart, loss, looks, None)
 }
 
+/// Values in first-seen order.
+pub(super) fn ordered<T: PartialEq + Clone>(items: impl Iterator<Item = T>) -> Vec<T> {
+    let mut out: Vec<T> = Vec::new();
+    for i in items {
+        if !out.contains(&i) {
+            out.push(i);
+        }
+    }
+    out
+}
+
 /// Metric rows of one label (the configuration without the seed).
 pub(super) struct Group<'a> {
     pub label: String,
