@@ -68,12 +68,14 @@ pub fn train_command(args: &TrainArgs) -> anyhow::Result<()> {
 /// `gcnsim resume OUT`: continues the run whose checkpoint OUT holds and completes OUT.
 pub fn resume_command(args: &ResumeArgs) -> anyhow::Result<()> {
     let path = args.out.join(checkpoint::FILE_NAME);
-    if !path.exists() && args.out.join("metrics.csv").is_file() {
-        anyhow::bail!(
-            "{} holds a finished run (metrics.csv) and no {}: there is nothing to resume",
-            args.out.display(),
-            checkpoint::FILE_NAME
-        );
+    if !path.exists() && args.out.is_dir() {
+        let why = if args.out.join("metrics.csv").is_file() && !args.out.join("INCOMPLETE").exists() {
+            "it holds a finished run (metrics.csv): there is nothing to resume"
+        } else {
+            "the run stopped before its first checkpoint, or was not started with --checkpoint-every; \
+             train it again"
+        };
+        anyhow::bail!("{} has no {}: {why}", args.out.display(), checkpoint::FILE_NAME);
     }
     let c = Checkpoint::read(&path)?;
     let id = &c.identity;
