@@ -3,6 +3,7 @@
 // distinct rows), so no atomics are needed and every sum has one fixed order: the dispatches'.
 //
 // gather_rows:      dst[(dst_row0 + k)·w + c]  = src[rows[k]·w + c]
+// scatter_rows:     dst[rows[k]·w + c]         = src[(src_row0 + k)·w + c]
 // scatter_add_rows: dst[rows[k]·w + c]        += src[(src_row0 + k)·w + c]
 // add_rows:         dst[(dst_row0 + k)·w + c] += src[(src_row0 + k)·w + c]
 
@@ -29,6 +30,17 @@ fn gather_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     let k = i / p.width;
     let c = i - k * p.width;
     dst[(p.dst_row0 + k) * p.width + c] = src[rows[k] * p.width + c];
+}
+
+@compute @workgroup_size(256)
+fn scatter_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.x + wid.y * nwg.x) * WG + lid;
+    if i >= p.count * p.width {
+        return;
+    }
+    let k = i / p.width;
+    let c = i - k * p.width;
+    dst[rows[k] * p.width + c] = src[(p.src_row0 + k) * p.width + c];
 }
 
 @compute @workgroup_size(256)

@@ -11,7 +11,7 @@ use crate::backend::{with_backend, BackendChoice};
 use crate::cli::{ResumeArgs, TrainArgs};
 use crate::graph::local;
 use crate::ps::EventLog;
-use crate::report::metrics::{CommRow, EventRow, MetricsRow, SelectionRow, TimingRow};
+use crate::report::metrics::{CommRow, EmbeddingRow, EventRow, MetricsRow, SelectionRow, TimingRow};
 use crate::report::output::{remove_abandoned_staging, OutputDir, OutputKind};
 use crate::report::progress::{EpochProgress, ProgressMode};
 use crate::report::summary::RunSummary;
@@ -189,7 +189,8 @@ fn print_outcome(problem: &Problem, cfg: &RunConfig, run: &TrainedRun) {
 /// `metrics.csv` (deterministic), `comm.csv` (boundary traffic per layer and direction),
 /// `timing.csv` (wall clock), `events.csv`, `workers.csv` (every worker interval of the simulated
 /// cluster), `gradients.csv` (every gradient's fate), `summary.json`; with Byzantine workers or a robust rule
-/// also `selection.csv` (each worker's weight in each round's aggregate).
+/// also `selection.csv` (each worker's weight in each round's aggregate); with embeddings also
+/// `embeddings.csv` (each round's rows pulled, pushed, updated and pruned).
 pub fn write_run_dir(dir: &Path, problem: &Problem, cfg: &RunConfig, run: &TrainedRun) -> Result<(), ReportError> {
     let metrics: Vec<MetricsRow> = run.records.iter().map(MetricsRow::from).collect();
     let timing: Vec<TimingRow> = run.records.iter().map(TimingRow::from).collect();
@@ -205,6 +206,10 @@ pub fn write_run_dir(dir: &Path, problem: &Problem, cfg: &RunConfig, run: &Train
         let rows: Vec<SelectionRow> =
             run.records.iter().flat_map(|r| SelectionRow::of(r, &robust.byzantine_workers)).collect();
         write_csv_atomic(&dir.join("selection.csv"), &rows)?;
+    }
+    if cfg.train.embedding_dim > 0 {
+        let rows: Vec<EmbeddingRow> = run.records.iter().filter_map(EmbeddingRow::of).collect();
+        write_csv_atomic(&dir.join("embeddings.csv"), &rows)?;
     }
     write_json_atomic(&dir.join("summary.json"), &summary(problem, cfg, run))
 }

@@ -16,10 +16,15 @@ pub enum MemCategory {
     /// Boundary-exchange buffers: rows in flight between partitions.
     Exchange,
     Staging,
+    /// Learnable node-embedding tables: the server's and every worker's pulled rows.
+    Embeddings,
+    /// The embedding table's optimizer state (its own slots, row for row).
+    EmbeddingState,
 }
 
 impl MemCategory {
-    pub const ALL: [MemCategory; 8] = [
+    pub const COUNT: usize = 10;
+    pub const ALL: [MemCategory; Self::COUNT] = [
         MemCategory::Graph,
         MemCategory::Features,
         MemCategory::Activations,
@@ -28,6 +33,8 @@ impl MemCategory {
         MemCategory::OptimizerState,
         MemCategory::Exchange,
         MemCategory::Staging,
+        MemCategory::Embeddings,
+        MemCategory::EmbeddingState,
     ];
 
     pub fn name(self) -> &'static str {
@@ -40,20 +47,22 @@ impl MemCategory {
             MemCategory::OptimizerState => "optimizer_state",
             MemCategory::Exchange => "exchange",
             MemCategory::Staging => "staging",
+            MemCategory::Embeddings => "embeddings",
+            MemCategory::EmbeddingState => "embedding_state",
         }
     }
 }
 
 #[derive(Debug, Default)]
 pub struct MemoryTracker {
-    live: [AtomicU64; 8],
+    live: [AtomicU64; MemCategory::COUNT],
     peak_total: AtomicU64,
 }
 
 /// Counts of one moment.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MemorySnapshot {
-    pub live: [u64; 8],
+    pub live: [u64; MemCategory::COUNT],
     pub peak_total: u64,
 }
 
@@ -80,7 +89,7 @@ impl MemoryTracker {
     }
 
     pub fn snapshot(&self) -> MemorySnapshot {
-        let mut live = [0u64; 8];
+        let mut live = [0u64; MemCategory::COUNT];
         for (dst, src) in live.iter_mut().zip(&self.live) {
             *dst = src.load(Ordering::Relaxed);
         }

@@ -211,6 +211,9 @@ pub trait Backend {
     /// Row `rows[k]` of `dst` += row `src_row0 + k` of `src`, for every k; `rows` are distinct,
     /// so no two threads add into one row (an exchange's send-back of gradients).
     fn scatter_add_rows(&self, src: &Self::Matrix, src_row0: usize, rows: &Self::Index, dst: &mut Self::Matrix);
+    /// Row `rows[k]` of `dst` = row `src_row0 + k` of `src`, for every k; `rows` are distinct
+    /// (a sparse table's update written back, an evicted row re-initialized).
+    fn scatter_rows(&self, src: &Self::Matrix, src_row0: usize, rows: &Self::Index, dst: &mut Self::Matrix);
     /// Rows `dst_row0 ..` of `dst` += rows `src_row0 ..` of `src` (`rows` rows).
     fn add_rows(&self, src: &Self::Matrix, src_row0: usize, dst: &mut Self::Matrix, dst_row0: usize, rows: usize);
     /// `m = 0`.

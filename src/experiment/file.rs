@@ -315,8 +315,19 @@ fn describe_point(point: &[(String, toml::Value)]) -> String {
 /// model and optimizer keys its grid sets that another grid sets differently (one grid per
 /// optimizer, each with its own learning rate, names the optimizer and the rate).
 fn label_of(c: &RunConfig, grid: &Grid, grids: &[Grid]) -> String {
-    const TRAIN_KEYS: [&str; 8] =
-        ["epochs", "hidden", "layers", "lr", "dropout", "weight_decay", "optimizer", "lr_schedule"];
+    const TRAIN_KEYS: [&str; 11] = [
+        "epochs",
+        "hidden",
+        "layers",
+        "lr",
+        "dropout",
+        "weight_decay",
+        "optimizer",
+        "lr_schedule",
+        "embedding_dim",
+        "embedding_decay",
+        "prune_after",
+    ];
     c.label_with(|k| {
         grid.get(k).is_some_and(|v| {
             v.len() > 1 || (TRAIN_KEYS.contains(&k) && grids.iter().any(|g| g.get(k).is_some_and(|w| w != v)))

@@ -33,8 +33,50 @@ pub enum Operator {
 /// The layer-0 input on the device. Sparse inputs also keep Xᵀ for the weight gradient
 /// (Xᵀ·G without atomics), plus dropped-out copies of both.
 enum DeviceInput<B: Backend> {
-    Dense { x: B::Matrix, x_drop: B::Matrix },
-    Sparse { x: B::Sparse, xt: B::Sparse, x_drop: B::Sparse, xt_drop: B::Sparse },
+    /// `features = none`: the embeddings are the whole input.
+    None,
+    Dense {
+        x: B::Matrix,
+        x_drop: B::Matrix,
+    },
+    Sparse {
+        x: B::Sparse,
+        xt: B::Sparse,
+        x_drop: B::Sparse,
+        xt_drop: B::Sparse,
+    },
+}
+
+/// Dropout streams of the embedding columns: `MaskKey::layer` with this bit set (dropout on
+/// features uses layers below 64, boundary sampling bit 31), so an embedding column's mask
+/// never repeats a feature column's.
+const EMBEDDING_DROPOUT_STREAM: u32 = 1 << 30;
+
+/// Learnable embedding rows of the worker's nodes (`embedding_dim`): pulled from the server's
+/// table before a pass, their gradients pushed after a training pass. Layer 0 reads `[X | E]`;
+/// W0 stacks W0x (F rows) over W0e (D rows), each block contiguous in row-major order, so with
+/// features the pass works on copies of the blocks (`copy_region`); without, W0 is W0e.
+struct EmbeddingInput<B: Backend> {
+    /// One pulled row per local row (n × D).
+    rows: B::Matrix,
+    rows_drop: B::Matrix,
+    /// With features: W0x and W0e, `E·W0e` (added to `X·W0x`), and dW0's two blocks.
+    split: Option<SplitWeight<B>>,
+    /// `dSupport_0 · W0eᵀ`, and dE after dropout's backward (n × D).
+    d_rows_drop: B::Matrix,
+    d_rows: B::Matrix,
+    /// The local rows whose gradient the worker pushes (`model::receptive`), and the push
+    /// message: those rows of dE, in that order (`None` when the loss reaches no row).
+    push_rows: Option<(B::Index, B::Matrix)>,
+}
+
+/// W0 = [W0x; W0e] taken apart, for a worker with both features and embeddings.
+struct SplitWeight<B: Backend> {
+    w_x: B::Matrix,
+    w_e: B::Matrix,
+    support_e: B::Matrix,
+    dw_x: B::Matrix,
+    dw_e: B::Matrix,
 }
 
 /// Per-layer activations and their gradients.
@@ -80,6 +122,7 @@ pub struct GcnWorkspace<B: Backend> {
     boundary: Option<B::Index>,
     boundary_len: usize,
     input: DeviceInput<B>,
+    embedding: Option<EmbeddingInput<B>>,
     node_ids: B::Index,
     labels: B::Index,
     /// Labels the training loss uses instead of `labels` (a label-flipping Byzantine worker).
@@ -118,6 +161,7 @@ impl<B: Backend> GcnWorkspace<B> {
             None => None,
         };
         let input = match &graph.features {
+            f if f.cols() == 0 => DeviceInput::None,
             InputFeatures::Dense(x) => DeviceInput::Dense {
                 x: b.upload(x, MemCategory::Features, &lbl("x"))?,
                 x_drop: b.alloc(x.rows, x.cols, MemCategory::Activations, &lbl("x_drop"))?,
@@ -131,6 +175,31 @@ impl<B: Backend> GcnWorkspace<B> {
             }
         };
         let dims = shape.layer_dims();
+        let embedding = match shape.embedding_dim {
+            0 => None,
+            d => {
+                let (f, h) = (shape.in_features, dims[0].1);
+                let split = if f == 0 {
+                    None
+                } else {
+                    Some(SplitWeight {
+                        w_x: b.alloc(f, h, MemCategory::Activations, &lbl("w0x"))?,
+                        w_e: b.alloc(d, h, MemCategory::Activations, &lbl("w0e"))?,
+                        support_e: b.alloc(n, h, MemCategory::Activations, &lbl("support_e"))?,
+                        dw_x: b.alloc(f, h, MemCategory::Gradients, &lbl("dW0x"))?,
+                        dw_e: b.alloc(d, h, MemCategory::Gradients, &lbl("dW0e"))?,
+                    })
+                };
+                Some(EmbeddingInput {
+                    rows: b.alloc(n, d, MemCategory::Embeddings, &lbl("embedding_rows"))?,
+                    rows_drop: b.alloc(n, d, MemCategory::Activations, &lbl("embedding_drop"))?,
+                    split,
+                    d_rows_drop: b.alloc(n, d, MemCategory::Gradients, &lbl("d_embedding_drop"))?,
+                    d_rows: b.alloc(n, d, MemCategory::Gradients, &lbl("d_embedding"))?,
+                    push_rows: None,
+                })
+            }
+        };
         let mut layers = Vec::with_capacity(dims.len());
         let mut weight_grads = Vec::with_capacity(dims.len());
         for (l, &(fan_in, fan_out)) in dims.iter().enumerate() {
@@ -160,6 +229,7 @@ impl<B: Backend> GcnWorkspace<B> {
             boundary,
             boundary_len: boundary_nodes.map_or(0, |bd| bd.len()),
             input,
+            embedding,
             node_ids: b.upload_index(&graph.node_ids, MemCategory::Graph, &lbl("node_ids"))?,
             labels: b.upload_index(&graph.labels, MemCategory::Graph, &lbl("labels"))?,
             train_labels: None,
@@ -215,6 +285,7 @@ impl<B: Backend> GcnWorkspace<B> {
             }
         }
         bytes += match &graph.features {
+            f if f.cols() == 0 => 0,
             // x and its dropped-out copy.
             InputFeatures::Dense(x) => 2 * 4 * n * x.cols as u128,
             // x, xᵀ and their dropped-out values.
@@ -225,6 +296,16 @@ impl<B: Backend> GcnWorkspace<B> {
         };
         bytes += 3 * 4 * n; // node ids, labels, split codes
         let dims = shape.layer_dims();
+        if shape.embedding_dim > 0 {
+            let (d, f, h) = (shape.embedding_dim as u128, shape.in_features as u128, dims[0].1 as u128);
+            // Pulled rows, their dropout, dE before and after dropout's backward.
+            bytes += 4 * 4 * n * d;
+            if f > 0 {
+                // W0x, W0e, E·W0e, dW0x, dW0e.
+                bytes += 4 * (2 * (f * h + d * h) + n * h);
+            }
+            // No push buffers here: `set_push_rows` adds them (see `push_bytes`).
+        }
         for (l, &(fan_in, fan_out)) in dims.iter().enumerate() {
             let (fan_in, fan_out) = (fan_in as u128, fan_out as u128);
             let hidden = l + 1 < dims.len();
@@ -279,6 +360,16 @@ impl<B: Backend> GcnWorkspace<B> {
         &self.weight_grads
     }
 
+    /// The embedding columns' dropout: the input dropout rate, its own stream.
+    fn dropout_spec_embedding(&self, pass: Pass) -> Option<DropoutSpec> {
+        match pass {
+            Pass::Train { seed, epoch } if self.dropout > 0.0 && self.embedding.is_some() => {
+                Some(DropoutSpec::new(MaskKey { seed, epoch, layer: EMBEDDING_DROPOUT_STREAM }, self.dropout))
+            }
+            _ => None,
+        }
+    }
+
     fn dropout_spec(&self, pass: Pass, layer: usize) -> Option<DropoutSpec> {
         match pass {
             Pass::Train { seed, epoch } if self.dropout > 0.0 => {
@@ -321,10 +412,22 @@ impl<B: Backend> GcnWorkspace<B> {
     /// `support_l = dropout(H_l) · W_l` for every row.
     pub fn support(&mut self, b: &B, weights: &[B::Matrix], pass: Pass, l: usize) {
         let spec = self.dropout_spec(pass, l);
+        let e_spec = self.dropout_spec_embedding(pass);
         let (before, rest) = self.layers.split_at_mut(l);
         let layer = &mut rest[0];
         if l == 0 {
+            // W0's feature block: W0 itself, or its copy next to the embedding block.
+            let w_x = match self.embedding.as_mut().and_then(|e| e.split.as_mut()) {
+                Some(s) => {
+                    let (x_len, e_len) = (s.w_x.len(), s.w_e.len());
+                    b.copy_region(&weights[0], 0, &mut s.w_x, 0, x_len);
+                    b.copy_region(&weights[0], x_len, &mut s.w_e, 0, e_len);
+                    &s.w_x
+                }
+                None => &weights[0],
+            };
             match &mut self.input {
+                DeviceInput::None => {}
                 DeviceInput::Dense { x, x_drop } => {
                     let xin = match spec {
                         Some(s) => {
@@ -333,7 +436,7 @@ impl<B: Backend> GcnWorkspace<B> {
                         }
                         None => &*x,
                     };
-                    b.matmul(xin, &weights[0], &mut layer.support, false, false);
+                    b.matmul(xin, w_x, &mut layer.support, false, false);
                 }
                 DeviceInput::Sparse { x, x_drop, .. } => {
                     let xin = match spec {
@@ -343,7 +446,23 @@ impl<B: Backend> GcnWorkspace<B> {
                         }
                         None => &*x,
                     };
-                    b.spmm(xin, &weights[0], &mut layer.support);
+                    b.spmm(xin, w_x, &mut layer.support);
+                }
+            }
+            if let Some(e) = self.embedding.as_mut() {
+                let e_in = match e_spec {
+                    Some(s) => {
+                        b.dropout(&e.rows, &self.node_ids, &s, &mut e.rows_drop);
+                        &e.rows_drop
+                    }
+                    None => &e.rows,
+                };
+                match e.split.as_mut() {
+                    Some(s) => {
+                        b.matmul(e_in, &s.w_e, &mut s.support_e, false, false);
+                        b.add_rows(&s.support_e, 0, &mut layer.support, 0, self.num_rows);
+                    }
+                    None => b.matmul(e_in, &weights[0], &mut layer.support, false, false),
                 }
             }
         } else {
@@ -437,13 +556,20 @@ impl<B: Backend> GcnWorkspace<B> {
     /// mask and scale as the forward).
     pub fn weight_grad(&mut self, b: &B, weights: &[B::Matrix], pass: Pass, l: usize) {
         let spec = self.dropout_spec(pass, l);
+        let e_spec = self.dropout_spec_embedding(pass);
         let (before, rest) = self.layers.split_at_mut(l);
         let layer = &mut rest[0];
         if l == 0 {
+            // dW0's feature block: dW0 itself, or a block copied into it below.
+            let dw_x = match self.embedding.as_mut().and_then(|e| e.split.as_mut()) {
+                Some(s) => &mut s.dw_x,
+                None => &mut self.weight_grads[0],
+            };
             match &mut self.input {
+                DeviceInput::None => {}
                 DeviceInput::Dense { x, x_drop } => {
                     let xin = if spec.is_some() { &*x_drop } else { &*x };
-                    b.matmul(xin, &layer.d_support, &mut self.weight_grads[0], true, false);
+                    b.matmul(xin, &layer.d_support, dw_x, true, false);
                 }
                 DeviceInput::Sparse { xt, xt_drop, .. } => {
                     let xtin = match spec {
@@ -453,7 +579,29 @@ impl<B: Backend> GcnWorkspace<B> {
                         }
                         None => &*xt,
                     };
-                    b.spmm(xtin, &layer.d_support, &mut self.weight_grads[0]);
+                    b.spmm(xtin, &layer.d_support, dw_x);
+                }
+            }
+            if let Some(e) = self.embedding.as_mut() {
+                let e_in = if e_spec.is_some() { &e.rows_drop } else { &e.rows };
+                // dW0e = E_dᵀ · dSupport_0 and dE_d = dSupport_0 · W0eᵀ.
+                match e.split.as_mut() {
+                    Some(s) => {
+                        b.matmul(e_in, &layer.d_support, &mut s.dw_e, true, false);
+                        let (x_len, e_len) = (s.dw_x.len(), s.dw_e.len());
+                        b.copy_region(&s.dw_x, 0, &mut self.weight_grads[0], 0, x_len);
+                        b.copy_region(&s.dw_e, 0, &mut self.weight_grads[0], x_len, e_len);
+                        b.matmul(&layer.d_support, &s.w_e, &mut e.d_rows_drop, false, true);
+                    }
+                    None => {
+                        b.matmul(e_in, &layer.d_support, &mut self.weight_grads[0], true, false);
+                        b.matmul(&layer.d_support, &weights[0], &mut e.d_rows_drop, false, true);
+                    }
+                }
+                match e_spec {
+                    // The forward's mask and scale again: the backward of dropout.
+                    Some(s) => b.dropout(&e.d_rows_drop, &self.node_ids, &s, &mut e.d_rows),
+                    None => b.copy(&e.d_rows_drop, &mut e.d_rows),
                 }
             }
         } else {
@@ -469,6 +617,61 @@ impl<B: Backend> GcnWorkspace<B> {
                 None => b.copy(d_h_drop, d_h_prev),
             }
         }
+    }
+
+    /// Gives the worker the local rows it pushes embedding gradients for (`model::receptive`)
+    /// and the push buffer; a no-op without embeddings.
+    pub fn set_push_rows(&mut self, b: &B, rows: &[u32], label: &str) -> Result<(), BackendError> {
+        let Some(e) = self.embedding.as_mut() else { return Ok(()) };
+        assert!(rows.iter().all(|&r| (r as usize) < self.num_rows), "set_push_rows: a row is not local");
+        e.push_rows = if rows.is_empty() {
+            None
+        } else {
+            let index = b.upload_index(rows, MemCategory::Embeddings, &format!("{label}/embedding_push_rows"))?;
+            let d = self.shape.embedding_dim;
+            let message = b.alloc(rows.len(), d, MemCategory::Gradients, &format!("{label}/embedding_push"))?;
+            Some((index, message))
+        };
+        Ok(())
+    }
+
+    /// Bytes [`Self::set_push_rows`] allocates for `rows` pushed rows of width `dim`.
+    pub fn push_bytes(rows: usize, dim: usize) -> u128 {
+        if rows == 0 || dim == 0 {
+            0
+        } else {
+            4 * rows as u128 * (1 + dim as u128)
+        }
+    }
+
+    /// Pulls the embedding rows of every local row from the server's `table` (global row =
+    /// node id): the rows the worker's layer-0 input reads.
+    pub fn pull_embeddings(&mut self, b: &B, table: &B::Matrix) {
+        let e = self.embedding.as_mut().expect("pull_embeddings: the model has no embeddings");
+        b.gather_rows(table, &self.node_ids, &mut e.rows, 0);
+    }
+
+    /// The rows the last [`Self::pull_embeddings`] brought, one per local row (n × D).
+    pub fn pulled_embeddings(&self) -> Option<&B::Matrix> {
+        self.embedding.as_ref().map(|e| &e.rows)
+    }
+
+    /// Gathers the last training pass's embedding gradient rows into the push message.
+    pub fn stage_embedding_push(&mut self, b: &B) {
+        let e = self.embedding.as_mut().expect("stage_embedding_push: the model has no embeddings");
+        if let Some((rows, message)) = e.push_rows.as_mut() {
+            b.gather_rows(&e.d_rows, rows, message, 0);
+        }
+    }
+
+    /// The push message (row gradients in the order of the push rows), when the worker pushes.
+    pub fn embedding_push(&self) -> Option<&B::Matrix> {
+        self.embedding.as_ref()?.push_rows.as_ref().map(|(_, m)| m)
+    }
+
+    /// The whole embedding gradient of the last training pass (n × D), for tests.
+    pub fn embedding_grad(&self) -> Option<&B::Matrix> {
+        self.embedding.as_ref().map(|e| &e.d_rows)
     }
 
     /// The model's shape.
@@ -536,49 +739,84 @@ mod tests {
     }
 
     fn check_gradient(layers: usize, sparse: bool) {
+        check_gradient_with(layers, sparse, 0, true);
+    }
+
+    /// Central differences of the mean training loss against the analytic gradient of every
+    /// weight and, with `embedding_dim`, every embedding entry (pulled from a table).
+    fn check_gradient_with(layers: usize, sparse: bool, embedding_dim: usize, features: bool) {
         let b = CpuBackend::new();
-        let graph = random_problem(23, 7, 3, sparse, 11);
-        let shape = GcnShape { in_features: 7, hidden: 5, layers, classes: 3 };
+        let mut graph = random_problem(23, 7, 3, sparse, 11);
+        if !features {
+            graph.features = InputFeatures::Dense(HostMatrix::from_vec(23, 0, Vec::new()));
+        }
+        let in_features = graph.features.cols();
+        let shape = GcnShape { in_features, embedding_dim, hidden: 5, layers, classes: 3 };
         let mut ws = GcnWorkspace::new(&b, &graph, &shape, 0.0, "gradcheck").unwrap();
         let init = crate::model::glorot_uniform(&shape, 5);
         let mut weights: Vec<_> = init.iter().map(|w| b.upload(w, MemCategory::Weights, "w").unwrap()).collect();
+        let mut rng = SplitMix64::new(4);
+        let table_host =
+            HostMatrix::from_vec(23, embedding_dim, (0..23 * embedding_dim).map(|_| rng.normal() as f32).collect());
+        let mut table = b.upload(&table_host, MemCategory::Embeddings, "table").unwrap();
+        if embedding_dim > 0 {
+            ws.pull_embeddings(&b, &table);
+        }
         let mut stats = b.alloc_stats(1, "stats").unwrap();
         let scale = 1.0 / ws.num_train() as f32;
         ws.run(&b, &weights, Pass::Train { seed: 0, epoch: 0 }, Operator::Train, scale, &mut stats, 0);
         let analytic: Vec<HostMatrix> = ws.weight_grads().iter().map(|g| b.download(g).unwrap()).collect();
-        // f32 forward: a step of 1e-2 keeps the rounding error of the difference (~1e-7/1e-2)
-        // well below the tolerance, and the O(h²) truncation error is ~1e-5 here.
+        let analytic_e = ws.embedding_grad().map(|g| b.download(g).unwrap());
+        // f32 forward: a step of 1e-2 keeps the rounding error of the quotient (~1e-7/h) small;
+        // where a ReLU input changes sign inside [−h, h] the loss is not smooth and the quotient
+        // says nothing, so retry with a smaller step, else skip the element.
         let (mut checked, mut kinks) = (0usize, 0usize);
+        let mut check = |what: String, got: f64, set: &mut dyn FnMut(f32) -> (f64, Vec<bool>), orig: f32| {
+            let smooth = [1e-2f32, 3e-3, 1e-3, 3e-4].into_iter().find_map(|h| {
+                let (plus, active_plus) = set(orig + h);
+                let (minus, active_minus) = set(orig - h);
+                set(orig);
+                (active_plus == active_minus).then(|| ((plus - minus) / (2.0 * h as f64), 2e-4 + 2e-7 / h as f64))
+            });
+            let Some((numeric, abs_tol)) = smooth else {
+                kinks += 1;
+                return;
+            };
+            checked += 1;
+            assert!(
+                (numeric - got).abs() <= abs_tol + 1e-2 * got.abs(),
+                "layers {layers}, sparse {sparse}, embedding {embedding_dim}: {what} analytic {got:e} vs numeric {numeric:e}"
+            );
+        };
         for l in 0..layers {
             for i in 0..weights[l].len() {
                 let (r, c) = (i / weights[l].cols(), i % weights[l].cols());
                 let orig = weights[l].data[[r, c]];
-                let got = analytic[l].data[i] as f64;
-                // f32 forward: a step of 1e-2 keeps the rounding error of the quotient (~1e-7/h)
-                // small; where a ReLU input changes sign inside [−h, h] the loss is not smooth and
-                // the quotient says nothing, so retry with a smaller step, else skip the element.
-                let smooth = [1e-2f32, 3e-3, 1e-3, 3e-4].into_iter().find_map(|h| {
-                    weights[l].data[[r, c]] = orig + h;
-                    let (plus, active_plus) = mean_train_loss(&b, &mut ws, &weights);
-                    weights[l].data[[r, c]] = orig - h;
-                    let (minus, active_minus) = mean_train_loss(&b, &mut ws, &weights);
-                    weights[l].data[[r, c]] = orig;
-                    (active_plus == active_minus).then(|| ((plus - minus) / (2.0 * h as f64), 2e-4 + 2e-7 / h as f64))
-                });
-                let Some((numeric, abs_tol)) = smooth else {
-                    kinks += 1;
-                    continue;
+                let mut set = |v: f32| {
+                    weights[l].data[[r, c]] = v;
+                    mean_train_loss(&b, &mut ws, &weights)
                 };
-                checked += 1;
-                assert!(
-                    (numeric - got).abs() <= abs_tol + 1e-2 * got.abs(),
-                    "layers {layers}, sparse {sparse}: dW{l}[{r},{c}] analytic {got:e} vs numeric {numeric:e}"
-                );
+                check(format!("dW{l}[{r},{c}]"), analytic[l].data[i] as f64, &mut set, orig);
+            }
+        }
+        if let Some(d_e) = &analytic_e {
+            for i in 0..table.len() {
+                let (r, c) = (i / embedding_dim, i % embedding_dim);
+                let orig = table.data[[r, c]];
+                let mut set = |v: f32| {
+                    table.data[[r, c]] = v;
+                    ws.pull_embeddings(&b, &table);
+                    mean_train_loss(&b, &mut ws, &weights)
+                };
+                check(format!("dE[{r},{c}]"), d_e.data[i] as f64, &mut set, orig);
             }
         }
         assert!(kinks * 10 <= checked, "too many ReLU kinks to judge: {kinks} skipped, {checked} checked");
         // The gradient is not trivially zero.
         assert!(analytic.iter().all(|g| g.data.iter().any(|&x| x.abs() > 1e-4)));
+        if let Some(d_e) = &analytic_e {
+            assert!(d_e.data.iter().any(|&x| x.abs() > 1e-4), "the embedding gradient is zero");
+        }
     }
 
     #[test]
@@ -597,11 +835,27 @@ mod tests {
     }
 
     #[test]
+    fn embedding_gradient_matches_finite_differences_with_features() {
+        check_gradient_with(2, true, 4, true);
+    }
+
+    #[test]
+    fn embedding_gradient_matches_finite_differences_without_features() {
+        check_gradient_with(2, false, 3, false);
+    }
+
+    #[test]
     fn device_bytes_is_what_new_allocates() {
-        for (layers, sparse) in [(1, true), (2, false), (3, true)] {
+        for (layers, sparse, embedding_dim, features) in
+            [(1, true, 0, true), (2, false, 0, true), (3, true, 0, true), (2, true, 5, true), (2, false, 8, false)]
+        {
             let b = CpuBackend::new();
-            let graph = random_problem(31, 9, 4, sparse, 3);
-            let shape = GcnShape { in_features: 9, hidden: 6, layers, classes: 4 };
+            let mut graph = random_problem(31, 9, 4, sparse, 3);
+            if !features {
+                graph.features = InputFeatures::Dense(HostMatrix::from_vec(31, 0, Vec::new()));
+            }
+            let in_features = graph.features.cols();
+            let shape = GcnShape { in_features, embedding_dim, hidden: 6, layers, classes: 4 };
             let ws = GcnWorkspace::new(&b, &graph, &shape, 0.5, "w").unwrap();
             let live = b.memory().snapshot().live_total() as u128;
             assert_eq!(

@@ -27,7 +27,7 @@ mod tests {
 
     #[test]
     fn glorot_range_and_determinism() {
-        let shape = GcnShape { in_features: 30, hidden: 16, layers: 2, classes: 4 };
+        let shape = GcnShape { in_features: 30, embedding_dim: 0, hidden: 16, layers: 2, classes: 4 };
         let w = glorot_uniform(&shape, 3);
         assert_eq!((w[0].rows, w[0].cols, w[1].rows, w[1].cols), (30, 16, 16, 4));
         let r0 = (6.0f32 / 46.0).sqrt();

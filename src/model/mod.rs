@@ -7,6 +7,7 @@ pub mod gcn;
 pub mod init;
 pub mod input;
 pub mod partitioned;
+pub mod receptive;
 
 pub use gcn::{GcnWorkspace, Operator, Pass};
 pub use init::glorot_uniform;
@@ -16,18 +17,21 @@ pub use partitioned::{PartitionedGcn, Traffic};
 /// Shape of the network.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct GcnShape {
+    /// Input feature columns (0 with `features = none`).
     pub in_features: usize,
+    /// Width of the learnable node embedding concatenated to the features (0: none).
+    pub embedding_dim: usize,
     pub hidden: usize,
     pub layers: usize,
     pub classes: usize,
 }
 
 impl GcnShape {
-    /// (fan_in, fan_out) of every layer: F → hidden → … → hidden → C.
+    /// (fan_in, fan_out) of every layer: F + D → hidden → … → hidden → C.
     pub fn layer_dims(&self) -> Vec<(usize, usize)> {
         (0..self.layers)
             .map(|l| {
-                let fan_in = if l == 0 { self.in_features } else { self.hidden };
+                let fan_in = if l == 0 { self.in_features + self.embedding_dim } else { self.hidden };
                 let fan_out = if l + 1 == self.layers { self.classes } else { self.hidden };
                 (fan_in, fan_out)
             })

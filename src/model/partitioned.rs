@@ -118,6 +118,9 @@ impl<B: Backend> PartitionedGcn<B> {
             if mode == Boundary::Sample {
                 w.enable_sampling(b, g, &label)?;
             }
+            if let Some(rows) = problem.embedding_rows.get(i) {
+                w.set_push_rows(b, rows, &label)?;
+            }
             workers.push(w);
         }
         let trains_with_exchange =
@@ -182,6 +185,29 @@ impl<B: Backend> PartitionedGcn<B> {
         }
         (ex.current, ex.stale_ready, ex.grads_ready) = (s.current, s.rows_ready, s.grads_ready);
         Ok(())
+    }
+
+    /// Every worker pulls its embedding rows from the server's `table`.
+    pub fn pull_embeddings(&mut self, b: &B, table: &B::Matrix) {
+        for (i, w) in self.workers.iter_mut().enumerate() {
+            b.attribute(Some(i));
+            w.pull_embeddings(b, table);
+        }
+        b.attribute(None);
+    }
+
+    /// Every worker gathers its push message from the last training pass.
+    pub fn stage_embedding_pushes(&mut self, b: &B) {
+        for (i, w) in self.workers.iter_mut().enumerate() {
+            b.attribute(Some(i));
+            w.stage_embedding_push(b);
+        }
+        b.attribute(None);
+    }
+
+    /// Every worker's push message (`None` for a worker whose loss reaches no row).
+    pub fn embedding_pushes(&self) -> Vec<Option<&B::Matrix>> {
+        self.workers.iter().map(|w| w.embedding_push()).collect()
     }
 
     /// Workers `flipped` train on labels c → C−1−c (the `label_flip` attack); their evaluation
@@ -468,6 +494,62 @@ impl<B: Backend> PartitionedGcn<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every worker pulls exactly the rows its layer-0 input reads: its owned nodes' under the
+    /// modes that exchange layer outputs (a boundary node's support arrives from its owner, so
+    /// its embedding row is not needed) and under `drop`; its owned nodes' and their L-hop halo's
+    /// under `replicate`, where the worker computes the halo itself. Checked against the
+    /// partition assignment and a breadth-first search on the global graph, with a table whose
+    /// row v holds v.
+    #[test]
+    fn workers_pull_the_rows_their_input_reads() {
+        use crate::backend::cpu::CpuBackend;
+        use crate::backend::Backend;
+        use crate::sim::{prepare, RunConfig};
+        let ds = "csbm:nodes=3000".parse::<crate::data::DatasetSpec>().unwrap().load().unwrap();
+        let n = ds.num_nodes();
+        let dim = 3;
+        let table = HostMatrix::from_vec(n, dim, (0..n).flat_map(|v| [v as f32; 3]).collect());
+        for (boundary, layers) in [
+            (Boundary::Exchange, 2),
+            (Boundary::Stale, 2),
+            (Boundary::Sample, 2),
+            (Boundary::Drop, 2),
+            (Boundary::Replicate, 2),
+            (Boundary::Replicate, 3),
+        ] {
+            let mut cfg = RunConfig::default();
+            (cfg.train.embedding_dim, cfg.train.layers) = (dim, layers);
+            (cfg.parallel.partitions, cfg.parallel.boundary) = (4, boundary);
+            let problem = prepare(&ds, &cfg).unwrap();
+            let b = CpuBackend::new();
+            let mut model = PartitionedGcn::new(&b, &problem, boundary, 0.5).unwrap();
+            let device_table = b.upload(&table, MemCategory::Embeddings, "table").unwrap();
+            model.pull_embeddings(&b, &device_table);
+            for (i, w) in model.workers.iter().enumerate() {
+                let pulled = b.download(w.pulled_embeddings().unwrap()).unwrap();
+                let mut rows: Vec<u32> = (0..pulled.rows).map(|r| pulled.data[r * dim] as u32).collect();
+                assert!((0..pulled.rows).all(|r| pulled.row(r).iter().all(|&x| x == rows[r] as f32)));
+                rows.sort_unstable();
+                let owned: Vec<bool> = (0..n).map(|v| problem.layout.owner[v] as usize == i).collect();
+                let mut expected = owned.clone();
+                if boundary == Boundary::Replicate {
+                    for _ in 0..layers {
+                        let frontier = expected.clone();
+                        for v in (0..n).filter(|&v| frontier[v]) {
+                            for &u in ds.adjacency.row(v) {
+                                expected[u as usize] = true;
+                            }
+                        }
+                    }
+                }
+                let expected: Vec<u32> = (0..n as u32).filter(|&v| expected[v as usize]).collect();
+                assert_eq!(rows, expected, "{boundary:?} L = {layers}, worker {i}");
+                let halo = expected.len() - owned.iter().filter(|&&o| o).count();
+                assert_eq!(halo > 0, boundary == Boundary::Replicate, "{boundary:?}: halo rows {halo}");
+            }
+        }
+    }
 
     #[test]
     fn sample_keeps_about_the_rate() {

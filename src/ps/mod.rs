@@ -4,6 +4,7 @@
 pub mod aggregate;
 pub mod barrier;
 pub mod consistency;
+pub mod embedding;
 pub mod events;
 pub mod optimizer;
 pub mod optimizer_spec;

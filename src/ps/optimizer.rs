@@ -75,6 +75,20 @@ pub fn kernel_step(spec: &OptimizerSpec, lr: f32, weight_decay: f32, t: u32) -> 
     }
 }
 
+/// (name, initial value) of each state slot of `spec`'s step, in `OptimizerStep`'s order.
+pub fn state_layout(spec: &OptimizerSpec) -> Vec<(&'static str, f32)> {
+    let names = match spec.kind {
+        OptimizerKind::Adam | OptimizerKind::Adamw => vec![("adam_m", 0.0), ("adam_v", 0.0)],
+        OptimizerKind::Sgd => vec![],
+        OptimizerKind::Momentum | OptimizerKind::Nesterov => vec![("velocity", 0.0)],
+        OptimizerKind::Adagrad => vec![("adagrad_acc", spec.init)],
+        OptimizerKind::Rmsprop => vec![("rmsprop_sq", 0.0)],
+        OptimizerKind::Ftrl => vec![("ftrl_z", 0.0), ("ftrl_n", 0.0)],
+    };
+    assert_eq!(names.len(), kernel_step(spec, 1.0, 0.0, 1).state_slots(), "optimizer: a name per state slot");
+    names
+}
+
 /// An optimizer's state between two steps (a checkpoint's copy).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OptimizerState {
@@ -106,17 +120,7 @@ impl<B: Backend> Optimizer<B> {
     ) -> Result<Self, BackendError> {
         assert_eq!(weight_decay.len(), params.len(), "optimizer: one weight decay per layer");
         let spec = spec.into();
-        let slots = kernel_step(&spec, lr, 0.0, 1).state_slots();
-        // (name, initial value) of each state slot.
-        let names: &[(&str, f32)] = match spec.kind {
-            OptimizerKind::Adam | OptimizerKind::Adamw => &[("adam_m", 0.0), ("adam_v", 0.0)],
-            OptimizerKind::Sgd => &[],
-            OptimizerKind::Momentum | OptimizerKind::Nesterov => &[("velocity", 0.0)],
-            OptimizerKind::Adagrad => &[("adagrad_acc", spec.init)],
-            OptimizerKind::Rmsprop => &[("rmsprop_sq", 0.0)],
-            OptimizerKind::Ftrl => &[("ftrl_z", 0.0), ("ftrl_n", 0.0)],
-        };
-        assert_eq!(names.len(), slots, "optimizer: a name per state slot");
+        let names = state_layout(&spec);
         let state = params
             .iter()
             .enumerate()

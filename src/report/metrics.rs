@@ -23,6 +23,12 @@ pub struct MetricsRow {
     pub live_optimizer_state_bytes: u64,
     pub live_exchange_bytes: u64,
     pub live_staging_bytes: u64,
+    /// Embedding tables (server and pulled rows) and the table's optimizer state (0, or empty
+    /// in files written before embeddings existed).
+    #[serde(default)]
+    pub live_embeddings_bytes: u64,
+    #[serde(default)]
+    pub live_embedding_state_bytes: u64,
     pub live_total_bytes: u64,
     pub peak_total_bytes: u64,
     pub live_weight_versions: usize,
@@ -68,6 +74,8 @@ impl From<&EpochRecord> for MetricsRow {
             live_optimizer_state_bytes: m.live(MemCategory::OptimizerState),
             live_exchange_bytes: m.live(MemCategory::Exchange),
             live_staging_bytes: m.live(MemCategory::Staging),
+            live_embeddings_bytes: m.live(MemCategory::Embeddings),
+            live_embedding_state_bytes: m.live(MemCategory::EmbeddingState),
             live_total_bytes: m.live_total(),
             peak_total_bytes: m.peak_total,
             live_weight_versions: r.live_versions,
@@ -112,6 +120,39 @@ impl SelectionRow {
                 selected: a.selected.as_ref().map(|s| s[worker]),
             })
             .collect()
+    }
+}
+
+/// `embeddings.csv` of a `train --out` run with `--embedding-dim`: each round's embedding
+/// traffic and table changes (see `ps::embedding::EmbeddingCounts`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EmbeddingRow {
+    pub epoch: u32,
+    pub pulled_rows: u64,
+    pub pull_bytes: u64,
+    pub pushed_rows: u64,
+    pub push_bytes: u64,
+    pub updated_rows: u64,
+    pub pruned_rows: u64,
+    /// Bytes of the table and of its optimizer state on the device (with every worker's pulled rows).
+    pub live_embeddings_bytes: u64,
+    pub live_embedding_state_bytes: u64,
+}
+
+impl EmbeddingRow {
+    pub fn of(r: &EpochRecord) -> Option<Self> {
+        let e = r.embedding.as_ref()?;
+        Some(Self {
+            epoch: r.epoch,
+            pulled_rows: e.pulled_rows,
+            pull_bytes: e.pull_bytes,
+            pushed_rows: e.pushed_rows,
+            push_bytes: e.push_bytes,
+            updated_rows: e.updated_rows,
+            pruned_rows: e.pruned_rows,
+            live_embeddings_bytes: r.memory.live(MemCategory::Embeddings),
+            live_embedding_state_bytes: r.memory.live(MemCategory::EmbeddingState),
+        })
     }
 }
 

@@ -211,6 +211,10 @@ pub struct LongMetricsRow {
     pub live_optimizer_state_bytes: u64,
     pub live_exchange_bytes: u64,
     pub live_staging_bytes: u64,
+    #[serde(default)]
+    pub live_embeddings_bytes: u64,
+    #[serde(default)]
+    pub live_embedding_state_bytes: u64,
     pub live_total_bytes: u64,
     pub peak_total_bytes: u64,
     pub live_weight_versions: usize,
@@ -257,6 +261,8 @@ impl LongMetricsRow {
             live_optimizer_state_bytes: m.live_optimizer_state_bytes,
             live_exchange_bytes: m.live_exchange_bytes,
             live_staging_bytes: m.live_staging_bytes,
+            live_embeddings_bytes: m.live_embeddings_bytes,
+            live_embedding_state_bytes: m.live_embedding_state_bytes,
             live_total_bytes: m.live_total_bytes,
             peak_total_bytes: m.peak_total_bytes,
             live_weight_versions: m.live_weight_versions,

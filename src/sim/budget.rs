@@ -34,9 +34,34 @@ pub fn human(bytes: u128) -> String {
 pub fn device_bytes<B: crate::backend::Backend>(problem: &Problem, mode: Boundary) -> u128 {
     let sampling = mode == Boundary::Sample;
     let workers: u128 =
-        problem.locals.iter().map(|g| GcnWorkspace::<B>::device_bytes(g, &problem.shape, sampling)).sum();
+        problem.locals.iter().map(|g| GcnWorkspace::<B>::device_bytes(g, &problem.shape, sampling)).sum::<u128>()
+            + problem
+                .embedding_rows
+                .iter()
+                .map(|rows| GcnWorkspace::<B>::push_bytes(rows.len(), problem.shape.embedding_dim))
+                .sum::<u128>();
     // Master copy, the published version, the aggregated gradient and Adam's two moments.
     workers + PartitionedGcn::<B>::exchange_bytes(problem, mode) + 5 * parameter_bytes(problem)
+}
+
+/// Bytes of the server's embedding table (`ps::embedding`), 0 without embeddings.
+pub fn embedding_bytes(problem: &Problem, settings: Option<&crate::ps::embedding::EmbeddingSettings>) -> u128 {
+    let Some(settings) = settings else { return 0 };
+    let num_nodes = problem.layout.order.len();
+    let mut pushed = vec![false; num_nodes];
+    for (g, rows) in problem.locals.iter().zip(&problem.embedding_rows) {
+        for &r in rows {
+            pushed[g.node_ids[r as usize] as usize] = true;
+        }
+    }
+    let updated = pushed.iter().filter(|&&p| p).count();
+    let total_pushed: usize = problem.embedding_rows.iter().map(|r| r.len()).sum();
+    crate::ps::embedding::EmbeddingTable::<crate::backend::cpu::CpuBackend>::device_bytes(
+        settings,
+        num_nodes,
+        updated,
+        total_pushed,
+    )
 }
 
 fn parameter_bytes(problem: &Problem) -> u128 {
@@ -138,5 +163,44 @@ mod estimate_tests {
             assert_eq!(live.live(MemCategory::Exchange) > 0, mode != Boundary::Replicate, "{mode:?}");
             drop(model);
         }
+    }
+
+    /// With embeddings: the workers' pulled rows and push messages are in the estimate exactly,
+    /// the server's table, state and compact buffers (every weight 1 under exchange) too.
+    #[test]
+    fn device_bytes_counts_embeddings() {
+        let ds = "csbm:nodes=2000,train_per_class=3,avg_degree=3".parse::<DatasetSpec>().unwrap().load().unwrap();
+        let mut cfg = RunConfig::default();
+        (cfg.train.embedding_dim, cfg.parallel.partitions) = (6, 3);
+        let problem = crate::sim::prepare(&ds, &cfg).unwrap();
+        let b = CpuBackend::new();
+        let model = PartitionedGcn::new(&b, &problem, Boundary::Exchange, 0.5).unwrap();
+        let workers = b.memory().snapshot().live_total() as u128;
+        assert_eq!(device_bytes::<CpuBackend>(&problem, Boundary::Exchange) - 5 * parameter_bytes(&problem), workers);
+        let settings = crate::ps::embedding::EmbeddingSettings {
+            dim: 6,
+            seed: 0,
+            optimizer: cfg.train.optimizer,
+            decay: 0.0,
+            prune_after: None,
+        };
+        let rows: Vec<Vec<u32>> = problem
+            .locals
+            .iter()
+            .zip(&problem.embedding_rows)
+            .map(|(g, r)| r.iter().map(|&r| g.node_ids[r as usize]).collect())
+            .collect();
+        let worker_rows: Vec<_> = problem
+            .locals
+            .iter()
+            .zip(&rows)
+            .map(|(g, pushed)| crate::ps::embedding::WorkerRows { pulled: &g.node_ids, pushed, weight: 1.0 })
+            .collect();
+        let table = crate::ps::embedding::EmbeddingTable::new(&b, settings.clone(), 2000, &worker_rows).unwrap();
+        let table_bytes = b.memory().snapshot().live_total() as u128 - workers;
+        let pushed: u128 = rows.iter().map(|r| r.len() as u128).sum();
+        // The bound counts a scaled receive buffer per pushed row; weights of 1 need none.
+        assert_eq!(embedding_bytes(&problem, Some(&settings)) - 4 * 6 * pushed, table_bytes);
+        drop((model, table));
     }
 }

@@ -19,6 +19,21 @@ pub enum FeatureNorm {
     None,
 }
 
+/// Where the layer-0 input comes from, besides learnable embeddings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum FeatureSource {
+    /// The dataset's node features.
+    #[default]
+    Dataset,
+    /// No features: the model reads learnable embeddings alone (needs `embedding_dim`), as for a
+    /// graph that has none.
+    None,
+}
+
+/// Embedding widths beyond this are refused: the table is nodes × width on one device.
+pub const MAX_EMBEDDING_DIM: usize = 4096;
+
 /// What a partition does with edges that leave it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
@@ -122,6 +137,23 @@ pub struct TrainConfig {
     /// Row-normalize input features: auto = when all are non-negative.
     #[arg(long, value_enum, default_value_t = FeatureNorm::Auto)]
     pub feature_norm: FeatureNorm,
+    /// Input features: the dataset's, or none (then the model reads --embedding-dim alone).
+    #[arg(long, value_enum, default_value_t = FeatureSource::Dataset)]
+    pub features: FeatureSource,
+    /// Learnable node embeddings of this width (0 = none), concatenated to the features. The
+    /// table lives on the parameter server (N(0, 1/D) initial rows); each worker pulls the rows
+    /// of the nodes its pass reads and pushes the rows its loss reaches; the server updates
+    /// those rows only (lazily), with --optimizer and the table's step count. BSP only.
+    #[arg(long, value_name = "D", default_value_t = 0)]
+    pub embedding_dim: usize,
+    /// Weight decay of the embedding rows, applied only to the rows a step updates, in the
+    /// optimizer's convention (L2 in the gradient; AdamW decoupled; FTRL's λ2).
+    #[arg(long, default_value_t = 0.0)]
+    pub embedding_decay: f32,
+    /// Evict an embedding row that no push has updated for K epochs; its next pull
+    /// re-initializes it (fresh N(0, 1/D) values, zeroed optimizer state).
+    #[arg(long, value_name = "K")]
+    pub prune_after: Option<u32>,
 }
 
 /// How the simulated cluster is laid out; also `train`'s options, like [`TrainConfig`].
@@ -241,6 +273,28 @@ impl RunConfig {
         if !(t.weight_decay.is_finite() && t.weight_decay >= 0.0) {
             return Err(invalid("weight_decay", format!("must be ≥ 0, got {}", t.weight_decay)));
         }
+        if t.embedding_dim > MAX_EMBEDDING_DIM {
+            return Err(invalid(
+                "embedding_dim",
+                format!("must be at most {MAX_EMBEDDING_DIM}, got {}", t.embedding_dim),
+            ));
+        }
+        if t.features == FeatureSource::None && t.embedding_dim == 0 {
+            return Err(invalid("features", "`none` leaves the model no input: set embedding_dim to at least 1"));
+        }
+        if !(t.embedding_decay.is_finite() && t.embedding_decay >= 0.0) {
+            return Err(invalid("embedding_decay", format!("must be ≥ 0, got {}", t.embedding_decay)));
+        }
+        if t.embedding_dim == 0 && t.embedding_decay > 0.0 {
+            return Err(invalid("embedding_decay", "applies to embedding rows: set embedding_dim too"));
+        }
+        match t.prune_after {
+            Some(0) => return Err(invalid("prune_after", "must be at least 1 epoch")),
+            Some(_) if t.embedding_dim == 0 => {
+                return Err(invalid("prune_after", "prunes embedding rows: set embedding_dim too"))
+            }
+            _ => {}
+        }
         if t.early_stopping == Some(0) {
             return Err(invalid("early_stopping", "the window must be at least 1 epoch"));
         }
@@ -252,7 +306,27 @@ impl RunConfig {
             return Err(invalid("sample_rate", format!("must be in (0, 1], got {rate}")));
         }
         let cluster = self.cluster.resolve(self.parallel.partitions)?;
-        self.robust_plan_with(&cluster)?;
+        let robust = self.robust_plan_with(&cluster)?;
+        if t.embedding_dim > 0 {
+            let refuse = |key: &str, why: &str| {
+                Err(invalid(
+                    key,
+                    format!("embedding tables are built for BSP rounds with a linear aggregate on a server; {why}"),
+                ))
+            };
+            if cluster.consistency != super::Consistency::Bsp {
+                return refuse(
+                    "consistency",
+                    &format!("{} is not supported with embedding_dim", cluster.consistency.name()),
+                );
+            }
+            if cluster.topology == crate::cost::Topology::Ring {
+                return refuse("topology", "a ring all-reduce has no server to hold the table");
+            }
+            if robust.is_some() {
+                return refuse("aggregate", "Byzantine workers and robust rules are not supported with embedding_dim");
+            }
+        }
         Ok(())
     }
 
@@ -341,6 +415,12 @@ impl RunConfig {
             parts.push(if p.keep_versions { "keep_versions".into() } else { "release".into() });
         }
         let t = &self.train;
+        if t.features == FeatureSource::None {
+            parts.push("features=none".into());
+        }
+        if t.embedding_dim > 0 || varies("embedding_dim") {
+            parts.push(format!("emb={}", t.embedding_dim));
+        }
         for (key, value) in [
             ("epochs", t.epochs.to_string()),
             ("hidden", t.hidden.to_string()),
@@ -350,6 +430,8 @@ impl RunConfig {
             ("weight_decay", t.weight_decay.to_string()),
             ("optimizer", t.optimizer.to_string()),
             ("lr_schedule", t.lr_schedule.to_string()),
+            ("embedding_decay", t.embedding_decay.to_string()),
+            ("prune_after", t.prune_after.map_or("never".into(), |k| k.to_string())),
         ] {
             if varies(key) {
                 parts.push(format!("{key}={value}"));
@@ -380,5 +462,42 @@ mod tests {
         assert_eq!(c.validate_for(4).unwrap_err().key, "partitions");
         c.train.dropout = 1.0;
         assert_eq!(c.validate().unwrap_err().key, "dropout");
+    }
+
+    #[test]
+    fn embedding_options_are_checked() {
+        let refused = |f: &dyn Fn(&mut RunConfig)| {
+            let mut c = RunConfig::default();
+            f(&mut c);
+            c.validate().unwrap_err()
+        };
+        assert_eq!(refused(&|c| c.train.features = FeatureSource::None).key, "features");
+        assert_eq!(refused(&|c| c.train.prune_after = Some(3)).key, "prune_after");
+        assert_eq!(refused(&|c| c.train.embedding_decay = 0.1).key, "embedding_decay");
+        assert_eq!(refused(&|c| c.train.embedding_dim = MAX_EMBEDDING_DIM + 1).key, "embedding_dim");
+        let with = |f: &dyn Fn(&mut RunConfig)| {
+            refused(&|c: &mut RunConfig| {
+                c.train.embedding_dim = 8;
+                f(c)
+            })
+        };
+        assert_eq!(with(&|c| c.train.prune_after = Some(0)).key, "prune_after");
+        assert_eq!(with(&|c| c.train.embedding_decay = -1.0).key, "embedding_decay");
+        let e = with(&|c| {
+            c.parallel.partitions = 3;
+            c.parallel.boundary = Boundary::Drop;
+            c.cluster.consistency = crate::sim::Consistency::Ssp;
+        });
+        assert_eq!(e.key, "consistency", "{e}");
+        let e = with(&|c| {
+            c.parallel.partitions = 3;
+            c.parallel.boundary = Boundary::Replicate;
+            c.parallel.aggregate = "median".parse().unwrap();
+        });
+        assert_eq!(e.key, "aggregate", "{e}");
+        let mut ok = RunConfig::default();
+        (ok.train.embedding_dim, ok.train.features, ok.train.prune_after) = (8, FeatureSource::None, Some(4));
+        assert!(ok.validate().is_ok());
+        assert!(ok.label().contains("features=none") && ok.label().contains("emb=8"), "{}", ok.label());
     }
 }

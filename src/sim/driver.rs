@@ -20,6 +20,7 @@ use crate::backend::snapshot::RestoreError;
 use crate::backend::{stat, Backend, BackendError, MemCategory, Shape, STATS_WIDTH};
 use crate::cost::KernelCost;
 use crate::model::{glorot_uniform, PartitionedGcn};
+use crate::ps::embedding::{EmbeddingSettings, EmbeddingTable, WorkerRows};
 use crate::ps::robust::{RobustError, RobustOutcome, RobustServer};
 use crate::ps::{EventKind, EventLog, Optimizer, PsError, WeightStore};
 
@@ -85,6 +86,8 @@ pub(crate) struct Trainer<'a, M: Backend> {
     pub robust: Option<RobustServer<M>>,
     /// Where and how often to write checkpoints.
     pub checkpoint: Option<CheckpointPlan>,
+    /// With `embedding_dim`: the server's embedding table.
+    pub embedding: Option<EmbeddingTable<M>>,
 }
 
 /// One round's training side, for its record.
@@ -101,6 +104,8 @@ pub(crate) struct RoundTraining<'s> {
     pub pushes: u64,
     pub boundary_forward: Vec<u64>,
     pub boundary_backward: Vec<u64>,
+    /// Embedding rows evicted and re-initialized at the start of the round.
+    pub embedding_pruned: u64,
     pub started: Instant,
 }
 
@@ -129,7 +134,8 @@ impl<'a, M: Backend> Trainer<'a, M> {
             }
             None => self.aggregated.iter().map(|g| d.kernel_time(&KernelCost::weighted_sum(inputs, g.len()))).sum(),
         };
-        steps + combine
+        let embedding = self.embedding.as_ref().map_or(0.0, |e| d.kernel_time(&e.update_cost()));
+        steps + combine + embedding
     }
 
     /// `aggregated` from one gradient set per partition (`grads[q]`, every partition in order):
@@ -199,6 +205,7 @@ impl<'a, M: Backend> Trainer<'a, M> {
             optimizer: self.optimizer.save(b)?,
             stale: self.model.save(b)?,
             robust_centre: self.robust.as_ref().map(|r| r.save(b)).transpose()?.flatten(),
+            embedding: self.embedding.as_ref().map(|e| e.save(b)).transpose()?,
             records: self.records.clone(),
             events: self.log.events().to_vec(),
             trace: self.trace.clone(),
@@ -240,6 +247,17 @@ impl<'a, M: Backend> Trainer<'a, M> {
         if let Some(r) = self.robust.as_mut() {
             r.restore(b, s.robust_centre.as_ref())?;
         }
+        match (self.embedding.as_mut(), s.embedding.as_ref()) {
+            (Some(table), Some(state)) => table.restore(b, state)?,
+            (None, None) => {}
+            (table, state) => {
+                return Err(SimError::Restore(RestoreError::Count {
+                    what: "embedding tables".into(),
+                    expected: usize::from(table.is_some()),
+                    got: usize::from(state.is_some()),
+                }))
+            }
+        }
         b.flush()?;
         self.records = s.records;
         self.log.restore(s.events);
@@ -256,6 +274,10 @@ impl<'a, M: Backend> Trainer<'a, M> {
         let b = self.b;
         let p = self.workers();
         let (_, weights) = self.store.current();
+        // The evaluation reads the updated table (a measurement: no traffic is charged).
+        if let Some(table) = &self.embedding {
+            self.model.pull_embeddings(b, table.table());
+        }
         self.model.evaluate(b, weights, self.cfg.parallel.eval, &mut self.stats, eval_slot);
         b.sum_squares(&weights[0], &mut self.stats, p);
         b.attribute(None);
@@ -264,6 +286,7 @@ impl<'a, M: Backend> Trainer<'a, M> {
         if let Some(r) = &self.robust {
             record.aggregation = r.read(b)?;
         }
+        record.embedding = self.embedding.as_ref().map(|e| e.counts(round.embedding_pruned));
         record.comm_boundary_forward = round.boundary_forward;
         record.comm_boundary_backward = round.boundary_backward;
         self.start_norm = values[p * STATS_WIDTH + stat::AUX];
@@ -316,6 +339,7 @@ impl<'a, M: Backend> Trainer<'a, M> {
             staleness_max: round.staleness.iter().copied().max().unwrap_or(0),
             aggregation: None,
             lr: self.optimizer.lr_at(round.epoch) as f64,
+            embedding: None,
         }
     }
 }
@@ -363,7 +387,9 @@ pub fn run_persistent<B: Backend>(
     if persistence.checkpoint.as_ref().is_some_and(|c| c.every == 0) {
         return Err(super::ConfigError { key: "checkpoint_every".into(), message: "must be at least 1".into() }.into());
     }
-    super::budget::check(problem, cfg, super::budget::device_bytes::<B>(problem, par.boundary), b.memory_budget())?;
+    let device_bytes = super::budget::device_bytes::<B>(problem, par.boundary)
+        + super::budget::embedding_bytes(problem, embedding_settings(cfg).as_ref());
+    super::budget::check(problem, cfg, device_bytes, b.memory_budget())?;
     let meter = match cluster.compute_time {
         ComputeTime::Model => Metered::new(b, cluster.device.clone(), p),
         ComputeTime::Measured if b.runs_when_called() => Metered::new(b, cluster.device.clone(), p).measuring(),
@@ -405,6 +431,25 @@ pub fn run_persistent<B: Backend>(
         }
         None => None,
     };
+    let embedding = match embedding_settings(cfg) {
+        None => None,
+        Some(settings) => {
+            let pushed: Vec<Vec<u32>> = problem
+                .locals
+                .iter()
+                .zip(&problem.embedding_rows)
+                .map(|(g, rows)| rows.iter().map(|&r| g.node_ids[r as usize]).collect())
+                .collect();
+            let workers: Vec<WorkerRows> = problem
+                .locals
+                .iter()
+                .zip(&pushed)
+                .zip(&agg_weights)
+                .map(|((g, pushed), &weight)| WorkerRows { pulled: &g.node_ids, pushed, weight })
+                .collect();
+            Some(EmbeddingTable::new(m, settings, problem.layout.order.len(), &workers)?)
+        }
+    };
     let train_slots = super::relaxed::train_slot_capacity(&cluster, p);
     let stats = m.alloc_stats(p + 2 + train_slots, "ps/stats")?;
     let set_bytes = store.set_bytes();
@@ -431,6 +476,7 @@ pub fn run_persistent<B: Backend>(
         pair_bytes: vec![vec![0; p]; p],
         robust,
         checkpoint: persistence.checkpoint,
+        embedding,
     };
     // ‖W0‖² of version 0, for the first round's weight-decay term.
     let v0 = trainer.store.publish(m)?;
@@ -464,6 +510,18 @@ pub fn run_persistent<B: Backend>(
     outcome.failures = trace.failures.clone();
     outcome.trace = trace;
     Ok((records, outcome))
+}
+
+/// The embedding table's settings, `None` without embeddings.
+fn embedding_settings(cfg: &RunConfig) -> Option<EmbeddingSettings> {
+    let t = &cfg.train;
+    (t.embedding_dim > 0).then_some(EmbeddingSettings {
+        dim: t.embedding_dim,
+        seed: t.seed,
+        optimizer: t.optimizer,
+        decay: t.embedding_decay,
+        prune_after: t.prune_after,
+    })
 }
 
 /// Kipf's rule: after `window` epochs, stop when the validation loss exceeds the mean of the
@@ -509,6 +567,7 @@ mod tests {
             staleness_max: 0,
             lr: 0.01,
             aggregation: None,
+            embedding: None,
         }
     }
 

@@ -218,6 +218,14 @@ impl<B: Backend> Backend for Metered<'_, B> {
         })
     }
 
+    /// A copy of the scattered rows, plus their row indices.
+    fn scatter_rows(&self, src: &B::Matrix, src_row0: usize, rows: &B::Index, dst: &mut B::Matrix) {
+        let n = rows.index_len();
+        self.timed(KernelCost::copy(n * src.cols()) + index_bytes(n), || {
+            self.inner.scatter_rows(src, src_row0, rows, dst)
+        })
+    }
+
     /// Per element of the added rows: src and dst in, dst out, one add; plus the row indices.
     fn scatter_add_rows(&self, src: &B::Matrix, src_row0: usize, rows: &B::Index, dst: &mut B::Matrix) {
         let n = rows.index_len();

@@ -17,7 +17,7 @@ pub mod task;
 
 pub use byzantine::ByzantineConfig;
 pub use cluster::{ClusterConfig, Consistency, OnFailure};
-pub use config::{Boundary, ConfigError, EvalMode, FeatureNorm, ParallelConfig, RunConfig, TrainConfig};
+pub use config::{Boundary, ConfigError, EvalMode, FeatureNorm, FeatureSource, ParallelConfig, RunConfig, TrainConfig};
 pub use driver::{run, run_persistent, SimError};
 pub use problem::{prepare, Problem};
 pub use record::{EpochRecord, RunOutcome};

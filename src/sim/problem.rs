@@ -1,7 +1,7 @@
 //! From a dataset and a config to what the workers train on: normalized features, Â, and one
 //! local graph per partition.
 
-use super::config::{Boundary, FeatureNorm, RunConfig};
+use super::config::{Boundary, FeatureNorm, FeatureSource, RunConfig};
 use crate::data::Dataset;
 use crate::graph::layout::Layout;
 use crate::graph::local::{self, PartitionStats};
@@ -18,6 +18,9 @@ pub struct Problem {
     pub partitions: Vec<PartitionStats>,
     pub undirected_edges: usize,
     pub row_normalized: bool,
+    /// With learnable embeddings: per worker, the local rows it pushes gradients for
+    /// (`model::receptive`); empty lists without.
+    pub embedding_rows: Vec<Vec<u32>>,
 }
 
 impl Problem {
@@ -30,7 +33,10 @@ impl Problem {
 /// Preprocesses `ds` for `cfg` (validated against the dataset first).
 pub fn prepare(ds: &Dataset, cfg: &RunConfig) -> Result<Problem, super::SimError> {
     cfg.validate_for(ds.num_nodes())?;
-    let mut features = ds.features.clone();
+    let mut features = match cfg.train.features {
+        FeatureSource::Dataset => ds.features.clone(),
+        FeatureSource::None => crate::tensor::HostMatrix::from_vec(ds.num_nodes(), 0, Vec::new()),
+    };
     let row_normalized = match cfg.train.feature_norm {
         FeatureNorm::Row => true,
         FeatureNorm::None => false,
@@ -61,12 +67,19 @@ pub fn prepare(ds: &Dataset, cfg: &RunConfig) -> Result<Problem, super::SimError
     );
     let shape = GcnShape {
         in_features: features.cols(),
+        embedding_dim: cfg.train.embedding_dim,
         hidden: cfg.train.hidden,
         layers: cfg.train.layers,
         classes: ds.num_classes,
     };
+    let embedding_rows = if cfg.train.embedding_dim > 0 {
+        crate::model::receptive::gradient_rows(&built.locals, cfg.train.layers, ds.num_nodes())
+    } else {
+        vec![Vec::new(); built.locals.len()]
+    };
     Ok(Problem {
         name: ds.name.clone(),
+        embedding_rows,
         shape,
         layout: built.layout,
         locals: built.locals,

@@ -39,6 +39,9 @@ pub struct EpochRecord {
     pub aggregation: Option<crate::ps::robust::RoundDiagnostics>,
     /// The server's learning rate this epoch (`--lr` × the schedule; before staleness scaling).
     pub lr: f64,
+    /// With `embedding_dim`: the round's embedding traffic and table changes.
+    #[serde(default)]
+    pub embedding: Option<crate::ps::embedding::EmbeddingCounts>,
 }
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -275,11 +275,23 @@ pub(crate) fn run<B: Backend>(
             }
         }
 
-        // The arithmetic: every partition's training pass from the current version.
+        // The arithmetic: every partition's training pass from the current version (and the
+        // embedding rows it reads, pulled after evicted rows are re-initialized).
+        let embedding_pruned = match t.embedding.as_mut() {
+            Some(table) => {
+                let pruned = table.begin_round(b, epoch)?;
+                t.model.pull_embeddings(b, table.table());
+                pruned
+            }
+            None => 0,
+        };
         let (version, weights) = t.store.current();
         let all: Vec<&[B::Matrix]> = vec![weights; p];
         b.take_segments();
         t.model.train(b, &all, seed, e, par.sample_rate, &t.grad_scales, &mut t.stats, |i| p + 2 + i);
+        if t.embedding.is_some() {
+            t.model.stage_embedding_pushes(b);
+        }
         let segments = b.take_segments();
         let traffic = t.model.traffic(t.problem, seed, e, par.sample_rate);
         let volumes: Vec<Vec<Vec<u64>>> = if segments.len() > 1 {
@@ -303,6 +315,18 @@ pub(crate) fn run<B: Backend>(
         let mut occupied: Vec<(usize, f64, f64)> =
             (0..p).filter_map(|h| down_until[h].map(|back| (h, f64::NEG_INFINITY, back))).collect();
         let mut not_before = vec![0.0; p];
+        // Embedding rows: each partition's host pulls them once it holds the weights, before
+        // computing (full-batch: the same rows every round).
+        if let Some(table) = &t.embedding {
+            for q in 0..p {
+                let (h, bytes) = (assignment[q], table.pull_bytes(q));
+                if bytes > 0 {
+                    let m = fabric.pull(h, weights_at[h], bytes);
+                    t.trace.interval(h, Activity::Pull, m.start, m.end, Some((q, e, version)));
+                    not_before[q] = m.end;
+                }
+            }
+        }
         let mut lost_intervals = Vec::new();
         let sched = loop {
             let inputs = RoundInputs {
@@ -427,9 +451,20 @@ pub(crate) fn run<B: Backend>(
             host_steps[h] += n;
         }
 
+        // Sparse embedding pushes go to the server first, then the dense gradients follow on the
+        // same link; the update waits for both.
+        let ready: Vec<f64> = match &t.embedding {
+            Some(table) => (0..p)
+                .map(|q| match table.push_bytes(q) {
+                    0 => sched.ready[q],
+                    bytes => fabric.push(assignment[q], sched.ready[q], bytes).end,
+                })
+                .collect(),
+            None => sched.ready.clone(),
+        };
         // Aggregation and broadcast in the topology.
         let update = t.update_time(p);
-        let agg = fabric.aggregate(cluster.topology, &sched.ready, set_bytes, update);
+        let agg = fabric.aggregate(cluster.topology, &ready, set_bytes, update);
         let published = agg.reduced + update;
         for q in 0..p {
             let h = assignment[q];
@@ -520,6 +555,15 @@ pub(crate) fn run<B: Backend>(
         t.log.push(agg.reduced, epoch, EventKind::Aggregate, version, None, aggregate_detail(t, p));
         t.optimizer.step(b, t.store.master_mut(), &t.aggregated, epoch);
         t.log.push(agg.reduced, epoch, EventKind::Update, version, None, t.optimizer.describe(epoch));
+        if let Some(table) = t.embedding.as_mut() {
+            table.apply(b, &t.model.embedding_pushes(), t.optimizer.lr_at(epoch), epoch);
+            let counts = table.counts(embedding_pruned);
+            let detail = format!(
+                "embedding table: {} rows stepped from {} pushed rows, {} re-initialized",
+                counts.updated_rows, counts.pushed_rows, counts.pruned_rows
+            );
+            t.log.push(agg.reduced, epoch, EventKind::Update, version, None, detail);
+        }
         t.publish(published, epoch)?;
         weights_at = agg.weights_at.clone();
         for (h, &w) in weights_at.iter().enumerate() {
@@ -541,6 +585,7 @@ pub(crate) fn run<B: Backend>(
             pushes: p as u64,
             boundary_forward: traffic.forward,
             boundary_backward: traffic.backward,
+            embedding_pruned,
             started,
         })?;
         if done {

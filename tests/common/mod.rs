@@ -40,6 +40,21 @@ pub fn partitioned_equals_serial<B: Backend>(
     let mut cfg = RunConfig::default();
     cfg.train.epochs = epochs;
     cfg.train.layers = layers;
+    partitioned_equals_serial_from(b, ds, &cfg, boundary, partitioners, parts, tol)
+}
+
+/// [`partitioned_equals_serial`] from `base` (its parallel keys replaced).
+pub fn partitioned_equals_serial_from<B: Backend>(
+    b: &B,
+    ds: &Dataset,
+    base: &RunConfig,
+    boundary: Boundary,
+    partitioners: &[PartitionerKind],
+    parts: &[usize],
+    tol: f64,
+) -> f64 {
+    let mut cfg = base.clone();
+    let layers = cfg.train.layers;
     let (serial, _) = train(b, ds, &cfg);
     let mut worst_all = 0.0f64;
     for &partitioner in partitioners {

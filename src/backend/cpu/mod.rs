@@ -217,6 +217,13 @@ impl Backend for CpuBackend {
         ops::gather_rows(slice(&src.data), src.cols(), &rows.data, slice_mut(&mut dst.data), dst_row0);
     }
 
+    fn scatter_rows(&self, src: &CpuMatrix, src_row0: usize, rows: &CpuIndex, dst: &mut CpuMatrix) {
+        assert_eq!(src.cols(), dst.cols(), "scatter_rows: widths differ");
+        assert!(src_row0 + rows.data.len() <= src.rows(), "scatter_rows: src has {} rows", src.rows());
+        assert!(rows.data.iter().all(|&r| (r as usize) < dst.rows()), "scatter_rows: a row is out of range");
+        ops::scatter_rows(slice(&src.data), src.cols(), src_row0, &rows.data, slice_mut(&mut dst.data));
+    }
+
     fn scatter_add_rows(&self, src: &CpuMatrix, src_row0: usize, rows: &CpuIndex, dst: &mut CpuMatrix) {
         assert_eq!(src.cols(), dst.cols(), "scatter_add_rows: widths differ");
         assert!(src_row0 + rows.data.len() <= src.rows(), "scatter_add_rows: src has {} rows", src.rows());

@@ -262,6 +262,13 @@ pub fn gather_rows(src: &[f32], w: usize, rows: &[u32], dst: &mut [f32], dst_row
 }
 
 /// See `Backend::scatter_add_rows`: `dst[rows[k]·w ..] += src[(src_row0 + k)·w ..]`.
+pub fn scatter_rows(src: &[f32], w: usize, src_row0: usize, rows: &[u32], dst: &mut [f32]) {
+    for (k, &r) in rows.iter().enumerate() {
+        let (s, d) = ((src_row0 + k) * w, r as usize * w);
+        dst[d..d + w].copy_from_slice(&src[s..s + w]);
+    }
+}
+
 pub fn scatter_add_rows(src: &[f32], w: usize, src_row0: usize, rows: &[u32], dst: &mut [f32]) {
     for (k, &r) in rows.iter().enumerate() {
         let s = (src_row0 + k) * w;

@@ -345,6 +345,10 @@ impl Backend for GpuBackend {
         self.kernels.exchange.gather_rows(&mut self.rec(), src, rows, dst, dst_row0);
     }
 
+    fn scatter_rows(&self, src: &GpuMatrix, src_row0: usize, rows: &GpuIndex, dst: &mut GpuMatrix) {
+        self.kernels.exchange.scatter_rows(&mut self.rec(), src, src_row0, rows, dst);
+    }
+
     fn scatter_add_rows(&self, src: &GpuMatrix, src_row0: usize, rows: &GpuIndex, dst: &mut GpuMatrix) {
         self.kernels.exchange.scatter_add_rows(&mut self.rec(), src, src_row0, rows, dst);
     }

@@ -543,6 +543,19 @@ fn exchange_row_moves_match_cpu() {
         gpu.scatter_add_rows(&up(&gpu, &src2), 1, &gpu.upload_index(&picks, MemCategory::Graph, "i").unwrap(), &mut gd);
         cpu.scatter_add_rows(&up(&cpu, &src2), 1, &cpu.upload_index(&picks, MemCategory::Graph, "i").unwrap(), &mut cd);
         assert_bits_eq("scatter_add_rows", &down(&gpu, &gd), &down(&cpu, &cd));
+        // scatter (set) the same rows into a copy of src: the picked rows become src2's, the others stay.
+        let (mut gs, mut cs) = (up(&gpu, &src), up(&cpu, &src));
+        gpu.scatter_rows(&up(&gpu, &src2), 1, &gpu.upload_index(&picks, MemCategory::Graph, "i").unwrap(), &mut gs);
+        cpu.scatter_rows(&up(&cpu, &src2), 1, &cpu.upload_index(&picks, MemCategory::Graph, "i").unwrap(), &mut cs);
+        let scattered = down(&gpu, &gs);
+        assert_bits_eq("scatter_rows", &scattered, &down(&cpu, &cs));
+        for r in 0..rows {
+            let want = match picks.iter().position(|&p| p as usize == r) {
+                Some(k) => &src2.data[(k + 1) * w..(k + 2) * w],
+                None => &src.data[r * w..(r + 1) * w],
+            };
+            assert_bits_eq("scatter_rows row", &scattered[r * w..(r + 1) * w], want);
+        }
         // add and copy a block of rows.
         let k = rows.div_ceil(3);
         gpu.add_rows(&up(&gpu, &src), rows - k, &mut gd, 2, k);

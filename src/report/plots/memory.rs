@@ -17,7 +17,7 @@ use crate::report::rows::LongMetricsRow;
 type Getter = fn(&LongMetricsRow) -> u64;
 
 /// Memory categories in `MemCategory` order.
-const CATEGORIES: [(&str, Getter); 8] = [
+const CATEGORIES: [(&str, Getter); 10] = [
     ("graph", |r| r.live_graph_bytes),
     ("features", |r| r.live_features_bytes),
     ("activations", |r| r.live_activations_bytes),
@@ -26,6 +26,8 @@ const CATEGORIES: [(&str, Getter); 8] = [
     ("optimizer_state", |r| r.live_optimizer_state_bytes),
     ("exchange", |r| r.live_exchange_bytes),
     ("staging", |r| r.live_staging_bytes),
+    ("embeddings", |r| r.live_embeddings_bytes),
+    ("embedding_state", |r| r.live_embedding_state_bytes),
 ];
 
 const CATEGORY_GREY: RGBColor = RGBColor(0x55, 0x55, 0x55);

@@ -187,6 +187,8 @@ fn synthetic_from(configs: &[Config]) -> (Vec<RunRow>, Vec<LongMetricsRow>) {
                     live_optimizer_state_bytes: 2 * weights,
                     live_exchange_bytes: 0,
                     live_staging_bytes: if p == 1 { 0 } else { 768 * KIB },
+                    live_embeddings_bytes: 0,
+                    live_embedding_state_bytes: 0,
                     live_total_bytes: 0,
                     peak_total_bytes: 0,
                     live_weight_versions: versions as usize,

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"GCNSIMCK";
 /// Bumped whenever the payload's layout changes: older files are refused by name.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 const HEADER_LEN: usize = 8 + 4 + 8 + 4;
 
 #[derive(Debug, thiserror::Error)]

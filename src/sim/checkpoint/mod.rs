@@ -71,6 +71,8 @@ pub struct TrainerState {
     pub optimizer: OptimizerState,
     pub stale: Option<StaleState>,
     pub robust_centre: Option<HostMatrix>,
+    /// The embedding table, its optimizer state and its rows' bookkeeping.
+    pub embedding: Option<crate::ps::embedding::EmbeddingState>,
     pub records: Vec<EpochRecord>,
     pub events: Vec<Event>,
     pub trace: ClusterTrace,
@@ -232,6 +234,15 @@ mod tests {
         robust.byzantine.attack = "gaussian".parse().unwrap();
         let state = resumes_identically("Byzantine worker, centered clipping", &robust, 9);
         assert!(state.robust_centre.is_some());
+        // Embeddings with pruning: rows evicted before the checkpoint (rounds 4, 7) and after it (round 10).
+        let mut embedded = config(3, Boundary::Exchange);
+        embedded.train.embedding_dim = 8;
+        embedded.train.prune_after = Some(3);
+        embedded.train.optimizer = crate::ps::OptimizerKind::Adagrad.into();
+        let state = resumes_identically("embeddings pruned after 3 epochs", &embedded, 7);
+        let table = state.embedding.expect("the checkpoint holds the embedding table");
+        assert!(table.generation.contains(&2), "rows re-initialized twice before the checkpoint");
+        assert_eq!(table.step, 7);
     }
 
     #[test]

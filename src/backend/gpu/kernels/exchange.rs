@@ -1,4 +1,4 @@
-//! `gather_rows`, `scatter_add_rows`, `add_rows` (and `copy_rows`, `zero` as buffer commands):
+//! `gather_rows`, `scatter_rows`, `scatter_add_rows`, `add_rows` (and `copy_rows`, `zero` as buffer commands):
 //! the boundary exchange between partition buffers; see `shaders/exchange.wgsl`.
 
 use bytemuck::{Pod, Zeroable};
@@ -20,6 +20,7 @@ const _: () = assert!(size_of::<ExchangeParams>() as u64 <= PARAM_BYTES);
 
 pub struct Exchange {
     gather: Kernel,
+    scatter: Kernel,
     scatter_add: Kernel,
     add: Kernel,
 }
@@ -38,6 +39,7 @@ impl Exchange {
         let (r, w) = (Access::Read, Access::ReadWrite);
         Self {
             gather: kernel(device, params_layout, &m, "gather_rows", &[(0, r), (1, r), (2, w)]),
+            scatter: kernel(device, params_layout, &m, "scatter_rows", &[(0, r), (1, r), (2, w)]),
             scatter_add: kernel(device, params_layout, &m, "scatter_add_rows", &[(0, r), (1, r), (2, w)]),
             add: kernel(device, params_layout, &m, "add_rows", &[(0, r), (2, w)]),
         }
@@ -67,6 +69,10 @@ impl Exchange {
         rec.dispatch(&self.gather, &binds, slot, groups("gather_rows", n, Self::WORKGROUP as usize));
     }
 
+    pub fn scatter_rows(&self, rec: &mut Recorder, src: &GpuMatrix, src_row0: usize, rows: &GpuIndex, dst: &GpuMatrix) {
+        self.scatter(rec, &self.scatter, "scatter_rows", src, src_row0, rows, dst);
+    }
+
     pub fn scatter_add_rows(
         &self,
         rec: &mut Recorder,
@@ -75,18 +81,33 @@ impl Exchange {
         rows: &GpuIndex,
         dst: &GpuMatrix,
     ) {
-        assert_eq!(src.cols(), dst.cols(), "scatter_add_rows: widths differ");
-        assert!(src_row0 + rows.len() <= src.rows(), "scatter_add_rows: src has {} rows", src.rows());
-        check_buf("scatter_add_rows", "src", &src.buf, src.len());
-        check_buf("scatter_add_rows", "rows", &rows.buf, rows.len());
-        check_buf("scatter_add_rows", "dst", &dst.buf, dst.len());
+        self.scatter(rec, &self.scatter_add, "scatter_add_rows", src, src_row0, rows, dst);
+    }
+
+    /// Rows `src_row0 ..` of `src` into rows `rows[k]` of `dst` with `kernel` (set or add).
+    #[allow(clippy::too_many_arguments)]
+    fn scatter(
+        &self,
+        rec: &mut Recorder,
+        kernel: &Kernel,
+        op: &str,
+        src: &GpuMatrix,
+        src_row0: usize,
+        rows: &GpuIndex,
+        dst: &GpuMatrix,
+    ) {
+        assert_eq!(src.cols(), dst.cols(), "{op}: widths differ");
+        assert!(src_row0 + rows.len() <= src.rows(), "{op}: src has {} rows", src.rows());
+        check_buf(op, "src", &src.buf, src.len());
+        check_buf(op, "rows", &rows.buf, rows.len());
+        check_buf(op, "dst", &dst.buf, dst.len());
         let n = rows.len() * src.cols();
         if n == 0 {
             return;
         }
-        let slot = rec.params(&Self::params("scatter_add_rows", rows.len(), src.cols(), src_row0, 0));
+        let slot = rec.params(&Self::params(op, rows.len(), src.cols(), src_row0, 0));
         let binds = [Bind::Buf(&src.buf), Bind::Buf(&rows.buf), Bind::Buf(&dst.buf)];
-        rec.dispatch(&self.scatter_add, &binds, slot, groups("scatter_add_rows", n, Self::WORKGROUP as usize));
+        rec.dispatch(kernel, &binds, slot, groups(op, n, Self::WORKGROUP as usize));
     }
 
     #[allow(clippy::too_many_arguments)]
