@@ -11,7 +11,7 @@ use crate::backend::{with_backend, BackendChoice};
 use crate::cli::{ResumeArgs, TrainArgs};
 use crate::graph::local;
 use crate::ps::EventLog;
-use crate::report::metrics::{CommRow, EmbeddingRow, EventRow, MetricsRow, SelectionRow, TimingRow};
+use crate::report::metrics::{CommRow, EmbeddingRow, EventRow, MetricsRow, SelectionRow, ShardRow, TimingRow};
 use crate::report::output::{remove_abandoned_staging, OutputDir, OutputKind};
 use crate::report::progress::{EpochProgress, ProgressMode};
 use crate::report::summary::RunSummary;
@@ -190,7 +190,9 @@ fn print_outcome(problem: &Problem, cfg: &RunConfig, run: &TrainedRun) {
 /// `timing.csv` (wall clock), `events.csv`, `workers.csv` (every worker interval of the simulated
 /// cluster), `gradients.csv` (every gradient's fate), `summary.json`; with Byzantine workers or a robust rule
 /// also `selection.csv` (each worker's weight in each round's aggregate); with embeddings also
-/// `embeddings.csv` (each round's rows pulled, pushed, updated and pruned).
+/// `embeddings.csv` (each round's rows pulled, pushed, updated and pruned); with sharded servers
+/// also `shards.csv` (each shard's bytes in and out per round; their imbalance is a column of
+/// `metrics.csv`).
 pub fn write_run_dir(dir: &Path, problem: &Problem, cfg: &RunConfig, run: &TrainedRun) -> Result<(), ReportError> {
     let metrics: Vec<MetricsRow> = run.records.iter().map(MetricsRow::from).collect();
     let timing: Vec<TimingRow> = run.records.iter().map(TimingRow::from).collect();
@@ -210,6 +212,10 @@ pub fn write_run_dir(dir: &Path, problem: &Problem, cfg: &RunConfig, run: &Train
     if cfg.train.embedding_dim > 0 {
         let rows: Vec<EmbeddingRow> = run.records.iter().filter_map(EmbeddingRow::of).collect();
         write_csv_atomic(&dir.join("embeddings.csv"), &rows)?;
+    }
+    if cfg.cluster.servers > 1 {
+        let rows: Vec<ShardRow> = run.records.iter().flat_map(ShardRow::of).collect();
+        write_csv_atomic(&dir.join("shards.csv"), &rows)?;
     }
     write_json_atomic(&dir.join("summary.json"), &summary(problem, cfg, run))
 }

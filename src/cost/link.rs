@@ -26,7 +26,29 @@ use super::network::NetworkProfile;
 #[serde(rename_all = "snake_case")]
 pub enum Node {
     Worker(usize),
+    /// The parameter server; with sharded servers, shard 0.
     Server,
+    /// Shard s ≥ 1 of a sharded parameter server (`--servers`), with its own links.
+    Shard(usize),
+}
+
+impl Node {
+    /// Shard `s` of the server (shard 0 is [`Node::Server`]).
+    pub fn shard(s: usize) -> Node {
+        if s == 0 {
+            Node::Server
+        } else {
+            Node::Shard(s)
+        }
+    }
+
+    fn shard_index(self) -> Option<usize> {
+        match self {
+            Node::Worker(_) => None,
+            Node::Server => Some(0),
+            Node::Shard(s) => Some(s),
+        }
+    }
 }
 
 /// One message as it happened.
@@ -76,26 +98,34 @@ pub struct Transfer {
     pub after: Vec<usize>,
 }
 
-/// The links of P workers and one server, and the network they run on. Keeping one `Fabric`
-/// across calls makes later messages queue behind earlier ones on shared links.
+/// The links of P workers and a server of S shards (one without sharding), and the network
+/// they run on. Keeping one `Fabric` across calls makes later messages queue behind earlier ones
+/// on shared links.
 #[derive(Clone, Debug)]
 pub struct Fabric {
     net: NetworkProfile,
     uplinks: Vec<Link>,
     downlinks: Vec<Link>,
-    server_rx: Link,
-    server_tx: Link,
+    /// Per shard: its receive and send links.
+    server_rx: Vec<Link>,
+    server_tx: Vec<Link>,
 }
 
 impl Fabric {
-    /// All links idle.
+    /// All links idle, one server.
     pub fn new(net: &NetworkProfile, workers: usize) -> Self {
+        Self::sharded(net, workers, 1)
+    }
+
+    /// All links idle, a server of `shards` shards, each with its own links.
+    pub fn sharded(net: &NetworkProfile, workers: usize, shards: usize) -> Self {
+        assert!(shards >= 1, "a fabric needs a server");
         Self {
             net: net.clone(),
             uplinks: vec![Link::default(); workers],
             downlinks: vec![Link::default(); workers],
-            server_rx: Link::default(),
-            server_tx: Link::default(),
+            server_rx: vec![Link::default(); shards],
+            server_tx: vec![Link::default(); shards],
         }
     }
 
@@ -103,20 +133,24 @@ impl Fabric {
         self.uplinks.len()
     }
 
-    /// When each link is free: uplinks, downlinks, the server's in and out (a checkpoint's copy).
+    pub fn shards(&self) -> usize {
+        self.server_rx.len()
+    }
+
+    /// When each link is free: uplinks, downlinks, then each shard's in and out (a checkpoint's copy).
     pub fn busy_until(&self) -> Vec<f64> {
-        let links = self.uplinks.iter().chain(&self.downlinks).chain([&self.server_rx, &self.server_tx]);
-        links.map(|l| l.busy_until).collect()
+        let server = self.server_rx.iter().zip(&self.server_tx).flat_map(|(rx, tx)| [rx, tx]);
+        self.uplinks.iter().chain(&self.downlinks).chain(server).map(|l| l.busy_until).collect()
     }
 
     /// Sets every link's `busy_until` from [`Self::busy_until`]'s list; false if its length does not fit.
     pub fn restore_busy_until(&mut self, times: &[f64]) -> bool {
-        let p = self.workers();
-        if times.len() != 2 * p + 2 {
+        let (p, s) = (self.workers(), self.shards());
+        if times.len() != 2 * p + 2 * s {
             return false;
         }
-        let links = self.uplinks.iter_mut().chain(self.downlinks.iter_mut());
-        for (l, &t) in links.chain([&mut self.server_rx, &mut self.server_tx]).zip(times) {
+        let server = self.server_rx.iter_mut().zip(self.server_tx.iter_mut()).flat_map(|(rx, tx)| [rx, tx]);
+        for (l, &t) in self.uplinks.iter_mut().chain(self.downlinks.iter_mut()).chain(server).zip(times) {
             l.busy_until = t;
         }
         true
@@ -154,15 +188,19 @@ impl Fabric {
     /// transfer can be offered earliest — `max(ready, arrivals of its `after`s, its link free)` —
     /// sends it (ties: lower sender rank, workers by id then the server).
     pub fn run(&mut self, transfers: &[Transfer]) -> Vec<Message> {
-        let p = self.workers();
+        let (p, shards) = (self.workers(), self.shards());
         let rank = |n: Node| match n {
             Node::Worker(w) => {
                 assert!(w < p, "transfer names worker {w} but the fabric has {p}");
                 w
             }
-            Node::Server => p,
+            server => {
+                let s = server.shard_index().expect("not a worker");
+                assert!(s < shards, "transfer names shard {s} but the fabric has {shards}");
+                p + s
+            }
         };
-        let mut queues: Vec<VecDeque<usize>> = vec![VecDeque::new(); p + 1];
+        let mut queues: Vec<VecDeque<usize>> = vec![VecDeque::new(); p + shards];
         let mut waiting_on = vec![0usize; transfers.len()];
         let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); transfers.len()];
         let mut data_ready: Vec<f64> = Vec::with_capacity(transfers.len());
@@ -224,28 +262,28 @@ impl Fabric {
     fn outgoing(&self, n: Node) -> &Link {
         match n {
             Node::Worker(w) => &self.uplinks[w],
-            Node::Server => &self.server_tx,
+            server => &self.server_tx[server.shard_index().expect("not a worker")],
         }
     }
 
     fn incoming(&self, n: Node) -> &Link {
         match n {
             Node::Worker(w) => &self.downlinks[w],
-            Node::Server => &self.server_rx,
+            server => &self.server_rx[server.shard_index().expect("not a worker")],
         }
     }
 
     fn outgoing_mut(&mut self, n: Node) -> &mut Link {
         match n {
             Node::Worker(w) => &mut self.uplinks[w],
-            Node::Server => &mut self.server_tx,
+            server => &mut self.server_tx[server.shard_index().expect("not a worker")],
         }
     }
 
     fn incoming_mut(&mut self, n: Node) -> &mut Link {
         match n {
             Node::Worker(w) => &mut self.downlinks[w],
-            Node::Server => &mut self.server_rx,
+            server => &mut self.server_rx[server.shard_index().expect("not a worker")],
         }
     }
 }

@@ -94,6 +94,50 @@ impl Fabric {
         AggregationSchedule { reduced, weights_at, messages }
     }
 
+    /// Flat aggregation on a sharded server (`--servers`): every worker sends shard s its block
+    /// of `bytes[s]` (ready at `ready[i]`, the blocks in shard order on its uplink); shard s
+    /// spends `update[s]` seconds once all P blocks have arrived, then sends every worker its
+    /// block of the new weights (in worker order on its own link). A worker holds the new
+    /// weights when its last block arrives. Returns the schedule (`reduced`: when the last shard
+    /// has its aggregate) and when the last shard has published. One shard is the flat topology.
+    pub fn aggregate_sharded(&mut self, ready: &[f64], bytes: &[u64], update: &[f64]) -> (AggregationSchedule, f64) {
+        let (p, shards) = (self.workers(), self.shards());
+        assert_eq!(ready.len(), p, "aggregate_sharded: one ready time per worker");
+        assert!(bytes.len() == shards && update.len() == shards, "aggregate_sharded: one block and update per shard");
+        let latest_ready = ready.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let pushes: Vec<Transfer> = (0..p)
+            .flat_map(|i| {
+                (0..shards).filter(|&s| bytes[s] > 0).map(move |s| Transfer {
+                    from: Node::Worker(i),
+                    to: Node::shard(s),
+                    bytes: bytes[s],
+                    ready: ready[i],
+                    after: vec![],
+                })
+            })
+            .collect();
+        let mut messages = self.run(&pushes);
+        let reduced_at: Vec<f64> = (0..shards)
+            .map(|s| messages.iter().filter(|m| m.to == Node::shard(s)).map(|m| m.end).fold(latest_ready, f64::max))
+            .collect();
+        let published_at: Vec<f64> = reduced_at.iter().zip(update).map(|(r, u)| r + u).collect();
+        let mut pulls = Vec::with_capacity(p * shards);
+        for s in (0..shards).filter(|&s| bytes[s] > 0) {
+            for i in 0..p {
+                let (from, to) = (Node::shard(s), Node::Worker(i));
+                pulls.push(Transfer { from, to, bytes: bytes[s], ready: published_at[s], after: vec![] });
+            }
+        }
+        let broadcast = self.run(&pulls);
+        let published = published_at.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let weights_at = (0..p)
+            .map(|i| broadcast.iter().filter(|m| m.to == Node::Worker(i)).map(|m| m.end).fold(published, f64::max))
+            .collect();
+        messages.extend(broadcast);
+        let reduced = reduced_at.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (AggregationSchedule { reduced, weights_at, messages }, published)
+    }
+
     /// Sends `bytes` of weights from the root, ready at `start`, to every worker down the
     /// topology's tree (flat: the server to each worker in id order). `None` for the ring, which
     /// has no root to broadcast from. A single worker's pull is [`Fabric::pull`].
@@ -294,6 +338,40 @@ mod tests {
         NetworkProfile::dc_100g()
     }
     const MD: u64 = 1_234_567;
+
+    /// One shard is the flat topology; more shards split the server's incast over their links:
+    /// with equal blocks and every worker ready at 0, shard s receives P blocks of M/S, so the
+    /// reduce takes about α + P·M/(S·β), and the broadcast as long again.
+    #[test]
+    fn sharded_aggregation() {
+        let ready = [0.5e-3, 0.0, 2e-3, 1e-3, 0.25e-3];
+        let flat = Fabric::new(&dc(), 5).aggregate(Topology::Flat, &ready, MD, 1e-4);
+        let (one, published) = Fabric::sharded(&dc(), 5, 1).aggregate_sharded(&ready, &[MD], &[1e-4]);
+        assert_eq!((one.reduced, &one.weights_at), (flat.reduced, &flat.weights_at));
+        assert_close(published, flat.reduced + 1e-4, "one shard publishes after its update");
+        let net = dc();
+        let (a, w) = (net.latency, MD as f64 / net.bandwidth);
+        let p = 16;
+        let mut last = f64::INFINITY;
+        for shards in [1usize, 2, 4, 8] {
+            let bytes = vec![MD / shards as u64; shards];
+            let (s, published) =
+                Fabric::sharded(&net, p, shards).aggregate_sharded(&vec![0.0; p], &bytes, &vec![0.0; shards]);
+            let incast = a + p as f64 * w / shards as f64;
+            // Each worker's uplink carries its whole gradient (M/β) whatever S: a floor.
+            assert!(
+                s.reduced >= incast.max(a + w) - 1e-12 && s.reduced <= incast + w + 1e-9,
+                "S={shards}: {}",
+                s.reduced
+            );
+            assert!(s.reduced < last, "S={shards}: more shards, no faster");
+            last = s.reduced;
+            assert_close(published, s.reduced, "no update time");
+            let moved: u64 = s.messages.iter().map(|m| m.bytes).sum();
+            assert_eq!(moved, 2 * p as u64 * (MD / shards as u64) * shards as u64);
+            assert!(s.weights_at.iter().all(|&t| t >= published + a));
+        }
+    }
 
     #[test]
     fn flat_closed_form() {

@@ -10,6 +10,7 @@ pub mod optimizer;
 pub mod optimizer_spec;
 pub mod robust;
 pub mod schedule;
+pub mod shards;
 pub mod weights;
 
 pub use aggregate::{Aggregation, Aggregator};

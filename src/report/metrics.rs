@@ -52,6 +52,9 @@ pub struct MetricsRow {
     /// The learning rate this epoch (empty in files written before schedules existed).
     #[serde(default)]
     pub lr: Option<f64>,
+    /// With sharded servers: the busiest shard's bytes (in + out) over the mean (empty otherwise).
+    #[serde(default)]
+    pub shard_imbalance: Option<f64>,
 }
 
 impl From<&EpochRecord> for MetricsRow {
@@ -90,6 +93,7 @@ impl From<&EpochRecord> for MetricsRow {
             byzantine_weight: r.aggregation.as_ref().map(|a| a.byzantine_weight),
             agg_rel_dist_honest: r.aggregation.as_ref().map(|a| a.rel_dist_honest),
             lr: Some(r.lr),
+            shard_imbalance: (!r.shards.is_empty()).then(|| crate::ps::shards::ShardPlan::imbalance(&r.shards)),
         }
     }
 }
@@ -153,6 +157,27 @@ impl EmbeddingRow {
             live_embeddings_bytes: r.memory.live(MemCategory::Embeddings),
             live_embedding_state_bytes: r.memory.live(MemCategory::EmbeddingState),
         })
+    }
+}
+
+/// `shards.csv` of a `train --out` run with `--servers` > 1: each shard's bytes in (gradient
+/// blocks and embedding rows pushed to it) and out (weight blocks and embedding rows pulled from
+/// it) per round (tidy).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ShardRow {
+    pub epoch: u32,
+    pub shard: usize,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+impl ShardRow {
+    pub fn of(r: &EpochRecord) -> Vec<Self> {
+        r.shards
+            .iter()
+            .enumerate()
+            .map(|(shard, t)| Self { epoch: r.epoch, shard, bytes_in: t.bytes_in, bytes_out: t.bytes_out })
+            .collect()
     }
 }
 

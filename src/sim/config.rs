@@ -307,6 +307,12 @@ impl RunConfig {
         }
         let cluster = self.cluster.resolve(self.parallel.partitions)?;
         let robust = self.robust_plan_with(&cluster)?;
+        if cluster.servers > 1 && robust.is_some() {
+            return Err(invalid(
+                "servers",
+                "robust rules and Byzantine workers need every gradient whole at one server; use servers = 1",
+            ));
+        }
         if t.embedding_dim > 0 {
             let refuse = |key: &str, why: &str| {
                 Err(invalid(
@@ -495,6 +501,20 @@ mod tests {
             c.parallel.aggregate = "median".parse().unwrap();
         });
         assert_eq!(e.key, "aggregate", "{e}");
+        let e = refused(&|c| c.cluster.servers = 0);
+        assert_eq!(e.key, "servers", "{e}");
+        let e = refused(&|c| (c.cluster.servers, c.cluster.topology) = (2, "tree".into()));
+        assert_eq!(e.key, "servers", "{e}");
+        let e = refused(&|c| {
+            (c.cluster.servers, c.cluster.consistency, c.parallel.partitions) = (2, crate::sim::Consistency::Asp, 3);
+            c.parallel.boundary = Boundary::Drop;
+        });
+        assert_eq!(e.key, "servers", "{e}");
+        let e = refused(&|c| {
+            (c.cluster.servers, c.parallel.partitions, c.parallel.boundary) = (2, 3, Boundary::Replicate);
+            c.parallel.aggregate = "median".parse().unwrap();
+        });
+        assert_eq!(e.key, "servers", "{e}");
         let mut ok = RunConfig::default();
         (ok.train.embedding_dim, ok.train.features, ok.train.prune_after) = (8, FeatureSource::None, Some(4));
         assert!(ok.validate().is_ok());

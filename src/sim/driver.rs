@@ -22,6 +22,7 @@ use crate::cost::KernelCost;
 use crate::model::{glorot_uniform, PartitionedGcn};
 use crate::ps::embedding::{EmbeddingSettings, EmbeddingTable, WorkerRows};
 use crate::ps::robust::{RobustError, RobustOutcome, RobustServer};
+use crate::ps::shards::{ShardPlan, ShardTraffic};
 use crate::ps::{EventKind, EventLog, Optimizer, PsError, WeightStore};
 
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +89,8 @@ pub(crate) struct Trainer<'a, M: Backend> {
     pub checkpoint: Option<CheckpointPlan>,
     /// With `embedding_dim`: the server's embedding table.
     pub embedding: Option<EmbeddingTable<M>>,
+    /// With `servers` > 1: which shard holds what.
+    pub shards: Option<ShardPlan>,
 }
 
 /// One round's training side, for its record.
@@ -106,6 +109,8 @@ pub(crate) struct RoundTraining<'s> {
     pub boundary_backward: Vec<u64>,
     /// Embedding rows evicted and re-initialized at the start of the round.
     pub embedding_pruned: u64,
+    /// With sharded servers: each shard's bytes this round.
+    pub shards: Vec<ShardTraffic>,
     pub started: Instant,
 }
 
@@ -116,6 +121,27 @@ impl<'a, M: Backend> Trainer<'a, M> {
 
     /// Seconds the server spends combining `inputs` gradients and stepping the optimizer.
     pub fn update_time(&self, inputs: usize) -> f64 {
+        let (dense, embedding) = self.update_time_parts(inputs);
+        dense + embedding
+    }
+
+    /// Each shard's update time: its share of the dense work (by bytes held) and of the
+    /// embedding rows stepped; one entry without sharding.
+    pub fn shard_update_times(&self, inputs: usize) -> Vec<f64> {
+        let (dense, embedding) = self.update_time_parts(inputs);
+        let Some(plan) = &self.shards else { return vec![dense + embedding] };
+        let rows: u64 = plan.embedding_updated.iter().sum();
+        (0..plan.shards)
+            .map(|s| {
+                let dense_share = plan.dense_bytes[s] as f64 / self.set_bytes.max(1) as f64;
+                let rows_share = if rows > 0 { plan.embedding_updated[s] as f64 / rows as f64 } else { 0.0 };
+                dense * dense_share + embedding * rows_share
+            })
+            .collect()
+    }
+
+    /// (dense weights, embedding table) seconds of [`Self::update_time`].
+    fn update_time_parts(&self, inputs: usize) -> (f64, f64) {
         let d = &self.cluster.server;
         let steps: f64 = self
             .aggregated
@@ -135,7 +161,7 @@ impl<'a, M: Backend> Trainer<'a, M> {
             None => self.aggregated.iter().map(|g| d.kernel_time(&KernelCost::weighted_sum(inputs, g.len()))).sum(),
         };
         let embedding = self.embedding.as_ref().map_or(0.0, |e| d.kernel_time(&e.update_cost()));
-        steps + combine + embedding
+        (steps + combine, embedding)
     }
 
     /// `aggregated` from one gradient set per partition (`grads[q]`, every partition in order):
@@ -287,6 +313,7 @@ impl<'a, M: Backend> Trainer<'a, M> {
             record.aggregation = r.read(b)?;
         }
         record.embedding = self.embedding.as_ref().map(|e| e.counts(round.embedding_pruned));
+        record.shards = round.shards;
         record.comm_boundary_forward = round.boundary_forward;
         record.comm_boundary_backward = round.boundary_backward;
         self.start_norm = values[p * STATS_WIDTH + stat::AUX];
@@ -340,6 +367,7 @@ impl<'a, M: Backend> Trainer<'a, M> {
             aggregation: None,
             lr: self.optimizer.lr_at(round.epoch) as f64,
             embedding: None,
+            shards: Vec::new(),
         }
     }
 }
@@ -431,25 +459,38 @@ pub fn run_persistent<B: Backend>(
         }
         None => None,
     };
+    // Per worker, the global ids of the embedding rows it pushes.
+    let embedding_pushed: Vec<Vec<u32>> = problem
+        .locals
+        .iter()
+        .zip(&problem.embedding_rows)
+        .map(|(g, rows)| rows.iter().map(|&r| g.node_ids[r as usize]).collect())
+        .collect();
     let embedding = match embedding_settings(cfg) {
         None => None,
         Some(settings) => {
-            let pushed: Vec<Vec<u32>> = problem
-                .locals
-                .iter()
-                .zip(&problem.embedding_rows)
-                .map(|(g, rows)| rows.iter().map(|&r| g.node_ids[r as usize]).collect())
-                .collect();
             let workers: Vec<WorkerRows> = problem
                 .locals
                 .iter()
-                .zip(&pushed)
+                .zip(&embedding_pushed)
                 .zip(&agg_weights)
                 .map(|((g, pushed), &weight)| WorkerRows { pulled: &g.node_ids, pushed, weight })
                 .collect();
             Some(EmbeddingTable::new(m, settings, problem.layout.order.len(), &workers)?)
         }
     };
+    let shards = (cluster.servers > 1).then(|| {
+        let layers: Vec<(usize, usize)> = init.iter().map(|w| (w.rows, w.cols)).collect();
+        let no_rows: Vec<&[u32]> = vec![&[]; p];
+        let (pulled, pushed): (Vec<&[u32]>, Vec<&[u32]>) = match &embedding {
+            Some(_) => (
+                problem.locals.iter().map(|g| g.node_ids.as_slice()).collect(),
+                embedding_pushed.iter().map(|r| r.as_slice()).collect(),
+            ),
+            None => (no_rows.clone(), no_rows),
+        };
+        ShardPlan::new(cluster.servers, &layers, t.embedding_dim, &pulled, &pushed)
+    });
     let train_slots = super::relaxed::train_slot_capacity(&cluster, p);
     let stats = m.alloc_stats(p + 2 + train_slots, "ps/stats")?;
     let set_bytes = store.set_bytes();
@@ -477,6 +518,7 @@ pub fn run_persistent<B: Backend>(
         robust,
         checkpoint: persistence.checkpoint,
         embedding,
+        shards,
     };
     // ‖W0‖² of version 0, for the first round's weight-decay term.
     let v0 = trainer.store.publish(m)?;
@@ -568,6 +610,7 @@ mod tests {
             lr: 0.01,
             aggregation: None,
             embedding: None,
+            shards: Vec::new(),
         }
     }
 

@@ -42,6 +42,9 @@ pub struct EpochRecord {
     /// With `embedding_dim`: the round's embedding traffic and table changes.
     #[serde(default)]
     pub embedding: Option<crate::ps::embedding::EmbeddingCounts>,
+    /// With sharded servers: each shard's bytes in and out this round (empty otherwise).
+    #[serde(default)]
+    pub shards: Vec<crate::ps::shards::ShardTraffic>,
 }
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -439,6 +439,7 @@ impl<'t, 'a, B: Backend> Loop<'t, 'a, B> {
         let staleness = std::mem::take(&mut self.round_staleness);
         let done = self.t.finish_round(RoundTraining {
             embedding_pruned: 0,
+            shards: Vec::new(),
             epoch: self.epoch(),
             version: self.round_version,
             train_slots: &slots,

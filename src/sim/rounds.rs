@@ -28,6 +28,7 @@ use super::driver::{RoundTraining, SimError, Trainer};
 use super::metered::Metered;
 use crate::backend::{Backend, MemCategory, Shape};
 use crate::cost::{Fabric, Node, Topology};
+use crate::ps::shards::ShardPlan;
 use crate::ps::{BspBarrier, EventKind};
 
 /// When each partition computed, in one attempt at a round.
@@ -161,6 +162,18 @@ fn reduce_in_topology<M: Backend>(
     Ok(())
 }
 
+/// Worker `h` fetches the whole weight set (`bytes`), ready at `at`: from the server, or each
+/// shard's block from its shard; returns when the last byte arrives.
+fn pull_weights(fabric: &mut Fabric, plan: Option<&ShardPlan>, h: usize, at: f64, bytes: u64) -> f64 {
+    match plan {
+        None => fabric.pull(h, at, bytes).end,
+        Some(plan) => (0..plan.shards)
+            .filter(|&s| plan.dense_bytes[s] > 0)
+            .map(|s| fabric.send(Node::shard(s), Node::Worker(h), at, plan.dense_bytes[s]).end)
+            .fold(at, f64::max),
+    }
+}
+
 /// The aggregate event's detail: the rule, the gradients, the topology, and who attacked how.
 pub(crate) fn aggregate_detail<M: Backend>(t: &Trainer<'_, M>, gradients: usize) -> String {
     let mut detail =
@@ -190,7 +203,8 @@ pub(crate) fn run<B: Backend>(
     let par = &t.cfg.parallel;
     let cluster = t.cluster.clone();
     let set_bytes = t.set_bytes;
-    let mut fabric = Fabric::new(&cluster.network, p);
+    let mut fabric = Fabric::sharded(&cluster.network, p, cluster.servers);
+    let shards = t.shards.clone();
     let mut failures = cluster.failures.clone();
     failures.sort_by(|a, b| a.at.total_cmp(&b.at).then(a.worker.cmp(&b.worker)));
     let (first_epoch, state) = match resumed {
@@ -212,10 +226,14 @@ pub(crate) fn run<B: Backend>(
             (epoch, s)
         }
         None => {
-            let weights_at = match fabric.broadcast(cluster.topology, 0.0, set_bytes) {
-                Some(s) => s.received,
-                // Ring: no server; every worker initialises the weights from the seed itself.
-                None => vec![0.0; p],
+            let weights_at = match &shards {
+                // Every worker pulls each shard's block.
+                Some(plan) => (0..p).map(|h| pull_weights(&mut fabric, Some(plan), h, 0.0, set_bytes)).collect(),
+                None => match fabric.broadcast(cluster.topology, 0.0, set_bytes) {
+                    Some(s) => s.received,
+                    // Ring: no server; every worker initialises the weights from the seed itself.
+                    None => vec![0.0; p],
+                },
             };
             for (h, &w) in weights_at.iter().enumerate() {
                 t.trace.interval(h, Activity::Pull, 0.0, w, Some((h, 0, 0)));
@@ -314,16 +332,21 @@ pub(crate) fn run<B: Backend>(
         // Spans a worker is down or re-registering this round: never `wait` in its timeline.
         let mut occupied: Vec<(usize, f64, f64)> =
             (0..p).filter_map(|h| down_until[h].map(|back| (h, f64::NEG_INFINITY, back))).collect();
-        let mut not_before = vec![0.0; p];
+        let mut not_before = vec![0.0f64; p];
         // Embedding rows: each partition's host pulls them once it holds the weights, before
         // computing (full-batch: the same rows every round).
         if let Some(table) = &t.embedding {
             for q in 0..p {
-                let (h, bytes) = (assignment[q], table.pull_bytes(q));
-                if bytes > 0 {
-                    let m = fabric.pull(h, weights_at[h], bytes);
+                let h = assignment[q];
+                // From the server, or from each shard its rows.
+                let per_shard = match &shards {
+                    Some(plan) => plan.embedding_pull[q].clone(),
+                    None => vec![table.pull_bytes(q)],
+                };
+                for (s, &bytes) in per_shard.iter().enumerate().filter(|(_, &b)| b > 0) {
+                    let m = fabric.send(Node::shard(s), Node::Worker(h), weights_at[h], bytes);
                     t.trace.interval(h, Activity::Pull, m.start, m.end, Some((q, e, version)));
-                    not_before[q] = m.end;
+                    not_before[q] = not_before[q].max(m.end);
                 }
             }
         }
@@ -433,7 +456,7 @@ pub(crate) fn run<B: Backend>(
                     })?;
                     registered[h] = back;
                     t.log.push(back, epoch, EventKind::Register, version, Some(h), String::new());
-                    let pulled = fabric.pull(h, back, set_bytes).end;
+                    let pulled = pull_weights(&mut fabric, shards.as_ref(), h, back, set_bytes);
                     t.trace.interval(h, Activity::Pull, back, pulled, Some((h, e, version)));
                     occupied.push((h, back, pulled));
                     t.log.push(pulled, epoch, EventKind::Pull, version, Some(h), String::new());
@@ -455,17 +478,33 @@ pub(crate) fn run<B: Backend>(
         // same link; the update waits for both.
         let ready: Vec<f64> = match &t.embedding {
             Some(table) => (0..p)
-                .map(|q| match table.push_bytes(q) {
-                    0 => sched.ready[q],
-                    bytes => fabric.push(assignment[q], sched.ready[q], bytes).end,
+                .map(|q| {
+                    let per_shard = match &shards {
+                        Some(plan) => plan.embedding_push[q].clone(),
+                        None => vec![table.push_bytes(q)],
+                    };
+                    per_shard
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, &b)| b > 0)
+                        .map(|(s, &bytes)| {
+                            fabric.send(Node::Worker(assignment[q]), Node::shard(s), sched.ready[q], bytes).end
+                        })
+                        .fold(sched.ready[q], f64::max)
                 })
                 .collect(),
             None => sched.ready.clone(),
         };
-        // Aggregation and broadcast in the topology.
-        let update = t.update_time(p);
-        let agg = fabric.aggregate(cluster.topology, &ready, set_bytes, update);
-        let published = agg.reduced + update;
+        // Aggregation and broadcast in the topology (sharded: flat, each shard its blocks).
+        let (agg, published) = match &shards {
+            Some(plan) => fabric.aggregate_sharded(&ready, &plan.dense_bytes, &t.shard_update_times(p)),
+            None => {
+                let update = t.update_time(p);
+                let agg = fabric.aggregate(cluster.topology, &ready, set_bytes, update);
+                let published = agg.reduced + update;
+                (agg, published)
+            }
+        };
         for q in 0..p {
             let h = assignment[q];
             barrier.arrive(q, version)?;
@@ -499,8 +538,11 @@ pub(crate) fn run<B: Backend>(
         let push_end = |q: usize| {
             agg.messages
                 .iter()
-                .find(|m| m.from == Node::Worker(q) && m.to == Node::Server && cluster.topology == Topology::Flat)
-                .map_or(agg.reduced, |m| m.end)
+                .filter(|m| m.from == Node::Worker(q) && !matches!(m.to, Node::Worker(_)))
+                .filter(|_| cluster.topology == Topology::Flat)
+                .map(|m| m.end)
+                .reduce(f64::max)
+                .unwrap_or(agg.reduced)
         };
         let mut busy: Vec<Vec<(f64, f64)>> = vec![Vec::new(); p];
         for (w, a, s0, e0, q) in lost_intervals.into_iter().chain(sched.intervals.iter().copied()) {
@@ -586,6 +628,7 @@ pub(crate) fn run<B: Backend>(
             boundary_forward: traffic.forward,
             boundary_backward: traffic.backward,
             embedding_pruned,
+            shards: shards.as_ref().map_or_else(Vec::new, |plan| plan.round_traffic(p)),
             started,
         })?;
         if done {

@@ -239,7 +239,9 @@ mod tests {
         embedded.train.embedding_dim = 8;
         embedded.train.prune_after = Some(3);
         embedded.train.optimizer = crate::ps::OptimizerKind::Adagrad.into();
-        let state = resumes_identically("embeddings pruned after 3 epochs", &embedded, 7);
+        embedded.cluster.servers = 3;
+        let state = resumes_identically("embeddings pruned after 3 epochs, 3 server shards", &embedded, 7);
+        assert_eq!(state.rounds.links.len(), 2 * 3 + 2 * 3, "worker links and each shard's");
         let table = state.embedding.expect("the checkpoint holds the embedding table");
         assert!(table.generation.contains(&2), "rows re-initialized twice before the checkpoint");
         assert_eq!(table.step, 7);

@@ -112,7 +112,14 @@ pub struct ClusterConfig {
     /// What happens to a dead worker's partition: wait for it, or reassign it to a survivor.
     #[arg(long, value_enum, default_value_t = OnFailure::Wait)]
     pub on_failure: OnFailure,
+    /// Parameter-server shards, each with its own network link and update: dense weights split
+    /// by row blocks, embedding rows by jump consistent hash (BSP, flat topology).
+    #[arg(long, default_value_t = 1)]
+    pub servers: usize,
 }
+
+/// More shards than this are refused: every shard is a pair of links in the simulated fabric.
+pub const MAX_SERVERS: usize = 1024;
 
 impl Default for ClusterConfig {
     fn default() -> Self {
@@ -137,6 +144,8 @@ pub struct Cluster {
     pub heartbeat: f64,
     pub heartbeat_timeout: f64,
     pub on_failure: OnFailure,
+    /// Parameter-server shards (1: one server).
+    pub servers: usize,
 }
 
 fn invalid(key: &str, message: impl std::fmt::Display) -> ConfigError {
@@ -209,6 +218,20 @@ impl ClusterConfig {
                 ),
             ));
         }
+        if !(1..=MAX_SERVERS).contains(&self.servers) {
+            return Err(invalid("servers", format!("must be between 1 and {MAX_SERVERS}, got {}", self.servers)));
+        }
+        if self.servers > 1 && (self.consistency != Consistency::Bsp || topology != Topology::Flat) {
+            return Err(invalid(
+                "servers",
+                format!(
+                    "sharded servers are modelled for BSP rounds on the flat topology (every worker talks to every \
+                     shard); this run has consistency = {} and topology = {}",
+                    self.consistency.name(),
+                    self.topology
+                ),
+            ));
+        }
         let bound = match self.consistency {
             Consistency::Bsp => Some(0),
             Consistency::Ssp => Some(self.staleness),
@@ -228,6 +251,7 @@ impl ClusterConfig {
             heartbeat: self.heartbeat,
             heartbeat_timeout: self.heartbeat_timeout,
             on_failure: self.on_failure,
+            servers: self.servers,
         })
     }
 
@@ -280,6 +304,9 @@ impl ClusterConfig {
                     _ => value.clone(),
                 });
             }
+        }
+        if self.servers != d.servers || varies("servers") {
+            parts.push(format!("servers={}", self.servers));
         }
         for f in &self.fail {
             parts.push(format!("fail {f}"));
