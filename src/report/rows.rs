@@ -96,6 +96,14 @@ pub struct RunRow {
     pub mean_byzantine_weight: Option<f64>,
     #[serde(default)]
     pub mean_rel_dist_honest: Option<f64>,
+    /// The model's input (`dataset` features or `none`), the learnable embedding width (0:
+    /// none), and the parameter-server shards.
+    #[serde(default)]
+    pub features: String,
+    #[serde(default)]
+    pub embedding_dim: usize,
+    #[serde(default)]
+    pub servers: usize,
 }
 
 /// `timing.csv` of an experiment: wall-clock figures, the only ones that differ between
@@ -178,6 +186,9 @@ impl RunRow {
             detection_recall: o.robust.as_ref().and_then(|r| r.detection_recall),
             mean_byzantine_weight: o.robust.as_ref().map(|r| r.mean_byzantine_weight),
             mean_rel_dist_honest: o.robust.as_ref().map(|r| r.mean_rel_dist_honest),
+            features: name(format!("{:?}", c.train.features)),
+            embedding_dim: c.train.embedding_dim,
+            servers: c.cluster.servers,
         }
     }
 
@@ -235,6 +246,8 @@ pub struct LongMetricsRow {
     pub agg_rel_dist_honest: Option<f64>,
     #[serde(default)]
     pub lr: Option<f64>,
+    #[serde(default)]
+    pub shard_imbalance: Option<f64>,
 }
 
 impl LongMetricsRow {
@@ -277,6 +290,7 @@ impl LongMetricsRow {
             byzantine_weight: m.byzantine_weight,
             agg_rel_dist_honest: m.agg_rel_dist_honest,
             lr: m.lr,
+            shard_imbalance: m.shard_imbalance,
         }
     }
 }

@@ -70,7 +70,7 @@ pub fn draw_convergence<DB: DrawingBackend>(
         let mut mesh = chart.configure_mesh();
         style_mesh(&mut mesh);
         mesh.x_desc("epoch")
-            .y_desc(format!("absolute difference (log, floor {})", fmt_sci(DIFF_FLOOR)))
+            .y_desc(format!("|difference| (log, floor {})", fmt_sci(DIFF_FLOOR)))
             .x_label_formatter(&x_fmt)
             .y_label_formatter(&y_fmt)
             .draw()?;
@@ -110,11 +110,24 @@ pub fn draw_convergence<DB: DrawingBackend>(
     root.present()
 }
 
-/// The model and optimizer tokens of a label (`lr=5`, `optimizer=sgd`, …): a partitioned run is
-/// compared with the serial run that trains the same model with the same optimizer.
+/// The model and optimizer tokens of a label (`lr=5`, `optimizer=sgd`, `emb=16`, …): a
+/// partitioned run is compared with the serial run that trains the same model (embeddings
+/// included) with the same optimizer.
 fn training_tokens(label: &str) -> Vec<&str> {
-    const KEYS: [&str; 8] =
-        ["epochs=", "hidden=", "layers=", "lr=", "dropout=", "weight_decay=", "optimizer=", "lr_schedule="];
+    const KEYS: [&str; 12] = [
+        "epochs=",
+        "hidden=",
+        "layers=",
+        "lr=",
+        "dropout=",
+        "weight_decay=",
+        "optimizer=",
+        "lr_schedule=",
+        "features=",
+        "emb=",
+        "embedding_decay=",
+        "prune_after=",
+    ];
     label.split(' ').filter(|t| KEYS.iter().any(|k| t.starts_with(k))).collect()
 }
 
@@ -210,6 +223,10 @@ mod tests {
             row("P=2 drop lr=5 optimizer=sgd", 2, 0, 1, 1.25),
             row("P=2 drop lr=0.01 optimizer=adam", 2, 0, 1, 2.5),
             row("P=2 drop lr=1 optimizer=momentum", 2, 0, 1, 9.0),
+            row("serial emb=16", 1, 0, 1, 4.0),
+            row("serial features=none emb=16", 1, 0, 1, 8.0),
+            row("P=2 exchange servers=4 emb=16", 2, 0, 1, 4.5),
+            row("P=2 exchange servers=4 features=none emb=16", 2, 0, 1, 7.0),
         ];
         let groups = group_by_label(&rows);
         let d = differences_to_serial(&groups);
@@ -218,6 +235,8 @@ mod tests {
             let want = match g.label.as_str() {
                 "P=2 drop lr=5 optimizer=sgd" => Some(0.25),
                 "P=2 drop lr=0.01 optimizer=adam" => Some(0.5),
+                "P=2 exchange servers=4 emb=16" => Some(0.5),
+                "P=2 exchange servers=4 features=none emb=16" => Some(1.0),
                 _ => None, // serial runs, and momentum, which has no serial run of its own
             };
             assert_eq!(got, want, "{}", g.label);

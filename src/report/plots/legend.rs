@@ -34,7 +34,7 @@ pub(super) struct Strip {
 const SAMPLE_W: i32 = 56;
 const SAMPLE_GAP: i32 = 10;
 const COL_GAP: i32 = 36;
-const ROW_H: i32 = 32;
+pub(super) const ROW_H: i32 = 32;
 const STRIP_PAD: i32 = 10;
 
 /// A strip's measurements: column width (text included) and heading width, in pixels.

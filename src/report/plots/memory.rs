@@ -32,10 +32,10 @@ const CATEGORIES: [(&str, Getter); 10] = [
 
 const CATEGORY_GREY: RGBColor = RGBColor(0x55, 0x55, 0x55);
 
-/// The i-th category's look: grey, solid or dashed, and a marker shape (8 distinct pairs).
+/// The i-th category's look: grey, solid or dashed, and a marker shape (10 distinct pairs).
 fn category_look(i: usize) -> Look {
     let dash = if i % 2 == 1 { Dash::Dashed } else { Dash::Solid };
-    Look { color: CATEGORY_GREY, width: LINE_WIDTH, dash, marker: Some(Marker::nth(i / 2)) }
+    Look { color: CATEGORY_GREY, width: LINE_WIDTH, dash, marker: Some(Marker::nth_of_five(i / 2)) }
 }
 
 /// Log axis once the values span more than this factor; linear from zero below it.
@@ -56,15 +56,26 @@ pub fn draw_memory<DB: DrawingBackend>(
         .collect();
 
     // The run broken down by category: a keep_versions run shows its weights growing among
-    // the other categories; otherwise the first run in legend order (serial if present).
-    // Else one that exchanges boundary rows (its buffers show among the categories), else the
-    // first in legend order (serial if present).
+    // the other categories; else one with an embedding table and exchange buffers, one with a
+    // table, one that exchanges boundary rows (their buffers show among the categories), else
+    // the first in legend order (serial if present).
     let exchanging = groups.iter().find(|g| g.rows.iter().any(|r| r.live_exchange_bytes > 0));
-    let featured = groups.iter().find(|g| g.keep_versions).or(exchanging).or(groups.first()).and_then(|g| {
-        let run = *g.runs.first()?;
-        Some((run, g.label.as_str(), g.rows.iter().copied().filter(|r| r.run_id == run).collect::<Vec<_>>()))
-    });
-    let (featured_id, featured_label, featured_rows) = featured.unwrap_or_default();
+    // An embedding table among the categories beats exchange buffers alone.
+    let embedded = groups.iter().find(|g| g.rows.iter().any(|r| r.live_embeddings_bytes > 0));
+    let exchanging_embedded =
+        groups.iter().find(|g| g.rows.iter().any(|r| r.live_embeddings_bytes > 0 && r.live_exchange_bytes > 0));
+    let featured = groups
+        .iter()
+        .find(|g| g.keep_versions)
+        .or(exchanging_embedded)
+        .or(embedded)
+        .or(exchanging)
+        .or(groups.first())
+        .and_then(|g| {
+            let run = *g.runs.first()?;
+            Some((run, g.rows.iter().copied().filter(|r| r.run_id == run).collect::<Vec<_>>()))
+        });
+    let (featured_id, featured_rows) = featured.unwrap_or_default();
     // Non-empty categories; those with identical bytes at every epoch (gradients and
     // optimizer state often are) share one line and one legend entry, as the second line
     // would hide the first.
@@ -96,7 +107,8 @@ pub fn draw_memory<DB: DrawingBackend>(
     let strips = [
         Strip { heading: Some("(a), (b) configurations".into()), entries: label_entries },
         Strip {
-            heading: Some(format!("(c) categories of run {featured_id} ({featured_label})")),
+            // The run id names the configuration and the seed (the label would repeat it, too wide).
+            heading: Some(format!("(c) categories of run {featured_id}")),
             entries: category_entries,
         },
     ];

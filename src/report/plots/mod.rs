@@ -221,11 +221,16 @@ impl Figure {
         }
     }
 
-    /// Pixel size: [`FIGURE_SIZE`], except the timeline, whose height follows its rows.
+    /// Pixel size: [`FIGURE_SIZE`], except the timeline, whose height follows its rows, and
+    /// the figures with a legend entry per configuration, which grow with a long legend.
     fn size(self, inputs: &Inputs<'_>) -> (u32, u32) {
         match self {
             Figure::Timeline => timeline::timeline_size(inputs.runs, inputs.traces.workers),
             Figure::Robustness => robustness::robustness_size(inputs.runs),
+            // Configurations two to a legend row beside nothing, or one to a row beside the
+            // memory categories.
+            Figure::Convergence | Figure::Time => (FIGURE_SIZE.0, FIGURE_SIZE.1 + legend_growth(inputs.metrics, 2, 6)),
+            Figure::Memory => (FIGURE_SIZE.0, FIGURE_SIZE.1 + legend_growth(inputs.metrics, 1, 10)),
             _ => FIGURE_SIZE,
         }
     }
@@ -248,6 +253,14 @@ impl Figure {
             Figure::Optimizers => draw_optimizers(root, inputs.experiment, inputs.runs, inputs.metrics),
         }
     }
+}
+
+/// Extra height for a legend of configurations (`per_row` to a legend row) longer than the
+/// `rows_in_size` rows [`FIGURE_SIZE`] leaves room for, so the panels keep the height their axis
+/// titles need.
+fn legend_growth(metrics: &[LongMetricsRow], per_row: usize, rows_in_size: usize) -> u32 {
+    let rows = series::label_looks(metrics).len().div_ceil(per_row);
+    (rows.saturating_sub(rows_in_size) * legend::ROW_H as usize) as u32
 }
 
 /// Draws every figure into `dir` as PNG and SVG and returns the paths written. The

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use plotters::prelude::*;
 
-use super::style::{draw_marker, Look};
+use super::style::{draw_marker, Dash, Look, Marker};
 use crate::report::rows::LongMetricsRow;
 
 pub(super) type PlotResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
@@ -219,12 +219,22 @@ pub(super) fn focus(groups: Vec<Group<'_>>) -> (Vec<Group<'_>>, Option<String>) 
 
 /// Looks per group: black for serial, palette colours for the rest in order.
 pub(super) fn looks(groups: &[Group<'_>]) -> Vec<Look> {
-    let mut next = 0;
+    let (mut next, mut next_serial) = (0, 0);
+    // Several serial configurations (one per optimizer or model): all black, told apart by
+    // marker and, past five, dash.
+    let serial_count = groups.iter().filter(|g| g.is_serial()).count();
     groups
         .iter()
         .map(|g| {
             if g.is_serial() {
-                Look::serial()
+                let look = Look::serial();
+                if serial_count < 2 {
+                    return look;
+                }
+                next_serial += 1;
+                let k = next_serial - 1;
+                let dash = if (k / 5) % 2 == 1 { Dash::Dashed } else { look.dash };
+                Look { marker: Some(Marker::nth_of_five(k)), dash, ..look }
             } else {
                 next += 1;
                 Look::nth(next - 1)

@@ -120,6 +120,11 @@ impl Marker {
     pub fn nth(i: usize) -> Self {
         [Marker::Circle, Marker::Triangle, Marker::Square, Marker::Diamond][i % 4]
     }
+
+    /// The `i`-th of all five shapes (the wedge too), for series that share a colour.
+    pub fn nth_of_five(i: usize) -> Self {
+        [Marker::Circle, Marker::Triangle, Marker::Square, Marker::Diamond, Marker::Wedge][i % 5]
+    }
 }
 
 /// A marker at `at` (any coordinate system) in `color`, about `r` pixels in radius; shapes

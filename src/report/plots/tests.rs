@@ -157,6 +157,9 @@ fn synthetic_from(configs: &[Config]) -> (Vec<RunRow>, Vec<LongMetricsRow>) {
                 detection_recall: None,
                 mean_byzantine_weight: None,
                 mean_rel_dist_honest: None,
+                features: "dataset".into(),
+                embedding_dim: 0,
+                servers: 1,
             };
             let weights = 92 * KIB * (p + 1); // one copy per worker and the server
             for epoch in 1..=EPOCHS {
@@ -203,6 +206,7 @@ fn synthetic_from(configs: &[Config]) -> (Vec<RunRow>, Vec<LongMetricsRow>) {
                     byzantine_weight: None,
                     agg_rel_dist_honest: None,
                     lr: Some(0.01),
+                    shard_imbalance: None,
                 };
                 let total = m.live_graph_bytes
                     + m.live_features_bytes
