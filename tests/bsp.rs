@@ -67,3 +67,43 @@ fn event_log_follows_the_bsp_protocol() {
     }
     assert_eq!(kinds, want);
 }
+
+/// With dropout off, an evaluation computes exactly the next training pass's forward (same
+/// weights, same operator under `exchange` and `replicate`); the training pass takes it instead
+/// of recomputing it, one forward saved per round after the first, and the run is the same as
+/// one that recomputes: every record (simulated time included, since the evaluation's forward
+/// kernels are charged as the training forward's) and every event. `drop` trains on another
+/// graph than it evaluates on, so it reuses nothing; embedding rows re-initialized by pruning
+/// make the forward stale, so those rounds recompute it.
+#[test]
+fn training_reuses_the_evaluation_forward_without_dropout() {
+    use gcnsim::ps::EventLog;
+    let ds = common::csbm("csbm:nodes=2000");
+    let run = |cfg: &RunConfig| {
+        let problem = gcnsim::sim::prepare(&ds, cfg).unwrap();
+        let mut log = EventLog::default();
+        let (records, outcome) = gcnsim::sim::run(&CpuBackend::new(), &problem, cfg, &mut log, &mut |_| {}).unwrap();
+        let records: Vec<_> = records.into_iter().map(|r| gcnsim::sim::EpochRecord { wall_ms: 0.0, ..r }).collect();
+        (records, outcome.forwards_reused, log.into_events())
+    };
+    for (p, boundary, embedding_dim, prune_after, expected) in [
+        (1, Boundary::Exchange, 0, None, 29),
+        (4, Boundary::Exchange, 8, None, 29),
+        // Rows pruned at rounds 5, 9, …, 29: those 7 rounds recompute.
+        (4, Boundary::Exchange, 8, Some(4), 29 - 7),
+        (3, Boundary::Replicate, 0, None, 29),
+        (4, Boundary::Drop, 0, None, 0),
+    ] {
+        let mut cfg = RunConfig::default();
+        (cfg.train.epochs, cfg.train.dropout) = (30, 0.0);
+        (cfg.train.embedding_dim, cfg.train.prune_after) = (embedding_dim, prune_after);
+        (cfg.parallel.partitions, cfg.parallel.boundary) = (p, boundary);
+        let reused = run(&cfg);
+        cfg.parallel.recompute_forward = true;
+        let recomputed = run(&cfg);
+        let name = format!("P = {p} {boundary:?}, embedding {embedding_dim}, prune {prune_after:?}");
+        assert_eq!(reused.0, recomputed.0, "{name}: records differ");
+        assert_eq!(reused.2, recomputed.2, "{name}: events differ");
+        assert_eq!((reused.1, recomputed.1), (expected, 0), "{name}: forwards reused");
+    }
+}

@@ -107,6 +107,16 @@ pub struct PartitionedGcn<B: Backend> {
     exchange: Option<ExchangeBuffers<B>>,
     /// Whether training reads boundary rows (exchange, stale, sample).
     trains_with_exchange: bool,
+    /// Whether an evaluation pass computes exactly the next training pass's forward: no dropout,
+    /// and a training operator that is the evaluation's (`exchange` and `replicate`; not `drop`,
+    /// whose training graph is induced, `sample`, which resamples, or `stale`, which reads old
+    /// rows). Off by [`Self::recompute_forward`].
+    forward_reusable: bool,
+    /// The last evaluation's activations are the next training forward's (same weights, same
+    /// embedding rows): the next [`Self::train`] skips its forward.
+    forward_ready: bool,
+    /// Training forwards skipped so far.
+    forwards_reused: u32,
 }
 
 impl<B: Backend> PartitionedGcn<B> {
@@ -127,7 +137,17 @@ impl<B: Backend> PartitionedGcn<B> {
             problem.locals.iter().any(|g| matches!(g.neighbourhood, Neighbourhood::Exchange { .. }));
         let any_boundary = problem.locals.iter().any(|g| g.neighbourhood.boundary().is_some());
         let exchange = if any_boundary { Some(Self::buffers(b, problem, mode, trains_with_exchange)?) } else { None };
-        Ok(Self { workers, mode, offsets: problem.layout.offsets.clone(), exchange, trains_with_exchange })
+        let forward_reusable = dropout == 0.0 && matches!(mode, Boundary::Exchange | Boundary::Replicate);
+        Ok(Self {
+            workers,
+            mode,
+            offsets: problem.layout.offsets.clone(),
+            exchange,
+            trains_with_exchange,
+            forward_reusable,
+            forward_ready: false,
+            forwards_reused: 0,
+        })
     }
 
     /// The state a training pass leaves for the next: only `stale` boundaries have any (every
@@ -187,13 +207,35 @@ impl<B: Backend> PartitionedGcn<B> {
         Ok(())
     }
 
-    /// Every worker pulls its embedding rows from the server's `table`.
+    /// Every worker pulls its embedding rows from the server's `table`. A pull is network
+    /// traffic (the simulator times it on the fabric), so its gathers are charged to nobody.
     pub fn pull_embeddings(&mut self, b: &B, table: &B::Matrix) {
-        for (i, w) in self.workers.iter_mut().enumerate() {
-            b.attribute(Some(i));
+        b.attribute(None);
+        for w in self.workers.iter_mut() {
             w.pull_embeddings(b, table);
         }
-        b.attribute(None);
+    }
+
+    /// Always recompute the training forward (for comparisons: the results are the same).
+    pub fn recompute_forward(&mut self) {
+        self.forward_reusable = false;
+        self.forward_ready = false;
+    }
+
+    /// Whether the next [`Self::train`] skips its forward: the last evaluation computed it. The
+    /// simulator then charges the evaluation's forward kernels as the training forward's.
+    pub fn reuses_forward(&self) -> bool {
+        self.forward_ready
+    }
+
+    /// Something the forward reads changed since the evaluation (embedding rows re-initialized).
+    pub fn invalidate_forward(&mut self) {
+        self.forward_ready = false;
+    }
+
+    /// Training forwards skipped because an evaluation had computed them.
+    pub fn forwards_reused(&self) -> u32 {
+        self.forwards_reused
     }
 
     /// Every worker gathers its push message from the last training pass.
@@ -289,7 +331,11 @@ impl<B: Backend> PartitionedGcn<B> {
             }
         }
         let source = if self.mode == Boundary::Stale { Source::Stale { update: true } } else { Source::Fresh };
-        self.forward(b, weights, pass, Operator::Train, source);
+        if std::mem::take(&mut self.forward_ready) {
+            self.forwards_reused += 1;
+        } else {
+            self.forward(b, weights, pass, Operator::Train, source);
+        }
         for (i, w) in self.workers.iter_mut().enumerate() {
             b.attribute(Some(i));
             w.loss(b, pass, grad_scales[i], stats, slot(i));
@@ -314,6 +360,8 @@ impl<B: Backend> PartitionedGcn<B> {
         slot: usize,
     ) {
         assert!(!self.trains_with_exchange, "train_one: this boundary mode trains with exchange, all workers at once");
+        // Workers at different versions: an evaluation's forward is nobody's next one.
+        self.forward_ready = false;
         b.attribute(Some(i));
         self.workers[i].run(b, weights, Pass::Train { seed, epoch: clock }, Operator::Train, grad_scale, stats, slot);
         b.attribute(None);
@@ -341,11 +389,13 @@ impl<B: Backend> PartitionedGcn<B> {
         };
         let all: Vec<&[B::Matrix]> = vec![weights; self.workers.len()];
         self.forward(b, &all, Pass::Eval, op, source);
+        // The evaluation's own loss is the simulator's measurement: charged to nobody, so that
+        // a forward the next training pass reuses is charged exactly as that pass's.
+        b.attribute(None);
         for (i, w) in self.workers.iter_mut().enumerate() {
-            b.attribute(Some(i));
             w.loss(b, Pass::Eval, 1.0, stats, slot(i));
         }
-        b.attribute(None);
+        self.forward_ready = self.forward_reusable;
     }
 
     fn forward(&mut self, b: &B, weights: &[&[B::Matrix]], pass: Pass, op: Operator, source: Source) {

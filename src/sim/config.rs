@@ -189,6 +189,10 @@ pub struct ParallelConfig {
     /// Never release old weight versions (shows the leak in the memory curve).
     #[arg(long)]
     pub keep_versions: bool,
+    /// Recompute every training forward, also where the last evaluation computed it (dropout 0
+    /// with exchange or replicate boundaries); the results are the same, for comparisons.
+    #[arg(long)]
+    pub recompute_forward: bool,
 }
 
 fn parse_optimizer(s: &str) -> Result<OptimizerSpec, String> {
@@ -359,7 +363,11 @@ impl RunConfig {
     /// compare equal: serial runs have no partitioning, and only `sample` has a rate.
     pub fn normalized(mut self) -> Self {
         if self.parallel.partitions == 1 {
-            self.parallel = ParallelConfig { keep_versions: self.parallel.keep_versions, ..ParallelConfig::default() };
+            self.parallel = ParallelConfig {
+                keep_versions: self.parallel.keep_versions,
+                recompute_forward: self.parallel.recompute_forward,
+                ..ParallelConfig::default()
+            };
         }
         if self.parallel.boundary != Boundary::Sample {
             self.parallel.sample_rate = 1.0;
@@ -419,6 +427,9 @@ impl RunConfig {
         parts.extend(self.byzantine.label_parts(&varies));
         if p.keep_versions || varies("keep_versions") {
             parts.push(if p.keep_versions { "keep_versions".into() } else { "release".into() });
+        }
+        if p.recompute_forward || varies("recompute_forward") {
+            parts.push(if p.recompute_forward { "recompute_forward".into() } else { "reuse_forward".into() });
         }
         let t = &self.train;
         if t.features == FeatureSource::None {

@@ -447,6 +447,9 @@ pub fn run_persistent<B: Backend>(
         .map(|(l, w)| m.alloc(w.rows, w.cols, MemCategory::Gradients, &format!("ps/aggregated_dW{l}")))
         .collect::<Result<Vec<_>, _>>()?;
     let mut model = model;
+    if par.recompute_forward {
+        model.recompute_forward();
+    }
     let train_counts: Vec<usize> = model.workers.iter().map(|w| w.num_train()).collect();
     let (grad_scales, agg_weights) = par.aggregate.loss_weighting(&train_counts, model.trains_with_exchange());
     let robust = match cfg.robust_plan()? {
@@ -540,6 +543,7 @@ pub fn run_persistent<B: Backend>(
         super::Consistency::Bsp => super::rounds::run(&mut trainer, resumed)?,
         _ => super::relaxed::run(&mut trainer)?,
     };
+    let forwards_reused = trainer.model.forwards_reused();
     let Trainer { records, trace, max_live_versions, stopped_early, pair_bytes, robust, .. } = trainer;
     let mut outcome = RunOutcome::from_records(&records, stopped_early);
     outcome.robust = robust.map(|r| RobustOutcome::of(r.plan(), records.iter().filter_map(|r| r.aggregation.as_ref())));
@@ -548,6 +552,7 @@ pub fn run_persistent<B: Backend>(
         pair_bytes.iter().map(|row| row.iter().map(|&v| v as f64 / rounds).collect()).collect();
     outcome.sim_time_s = sim_end;
     outcome.max_live_versions = max_live_versions;
+    outcome.forwards_reused = forwards_reused;
     outcome.gradients = GradientAccounting::of(&trace.gradients);
     outcome.failures = trace.failures.clone();
     outcome.trace = trace;

@@ -76,6 +76,14 @@ impl<'a, B: Backend> Metered<'a, B> {
         std::mem::replace(&mut self.meter.borrow_mut().segments, vec![vec![0.0; self.workers]])
     }
 
+    /// Makes `segments` (from [`Self::take_segments`]) the current ones again, so that what
+    /// follows is charged on top: a training pass that reuses an evaluation's forward continues
+    /// from that forward's charges.
+    pub fn put_segments(&self, segments: Vec<Vec<f64>>) {
+        assert!(!segments.is_empty() && segments.iter().all(|s| s.len() == self.workers), "put_segments: not a take");
+        self.meter.borrow_mut().segments = segments;
+    }
+
     /// Seconds charged to the server (`attribute(None)`) since the last take; resets them.
     pub fn take_server(&self) -> f64 {
         std::mem::take(&mut self.meter.borrow_mut().server)

@@ -62,6 +62,10 @@ pub struct RunOutcome {
     /// Wall clock: kept out of `summary.json` (deterministic); `timing.csv` has it.
     #[serde(skip)]
     pub mean_epoch_ms: f64,
+    /// Training forwards taken from the previous evaluation (dropout 0, exchange or replicate):
+    /// work saved, not a result, so kept out of `summary.json`.
+    #[serde(skip)]
+    pub forwards_reused: u32,
     /// `[q][p]`: mean bytes per epoch partition q sent partition p in boundary exchanges (both
     /// directions, all layers); empty without exchange.
     #[serde(default)]
@@ -105,6 +109,7 @@ impl RunOutcome {
             final_test_acc: last.test_acc,
             peak_bytes: records.iter().map(|r| r.memory.peak_total).max().unwrap_or(0),
             mean_epoch_ms: timed.iter().map(|r| r.wall_ms).sum::<f64>() / timed.len() as f64,
+            forwards_reused: 0,
             exchange_bytes_per_epoch: Vec::new(),
             sim_time_s: last.sim_time_s,
             sim_seconds_per_round: last.sim_time_s / records.len() as f64,

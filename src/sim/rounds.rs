@@ -303,9 +303,16 @@ pub(crate) fn run<B: Backend>(
             }
             None => 0,
         };
+        if embedding_pruned > 0 {
+            t.model.invalidate_forward();
+        }
         let (version, weights) = t.store.current();
         let all: Vec<&[B::Matrix]> = vec![weights; p];
-        b.take_segments();
+        // With a reused forward, the last evaluation's forward kernels are this pass's.
+        let evaluation = b.take_segments();
+        if t.model.reuses_forward() {
+            b.put_segments(evaluation);
+        }
         t.model.train(b, &all, seed, e, par.sample_rate, &t.grad_scales, &mut t.stats, |i| p + 2 + i);
         if t.embedding.is_some() {
             t.model.stage_embedding_pushes(b);
