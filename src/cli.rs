@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+pub use crate::backend::gpu::ResidentSet;
 pub use crate::backend::BackendChoice;
 use crate::graph::partition::PartitionerKind;
 use crate::sim::{Boundary, ByzantineConfig, ClusterConfig, ParallelConfig, RunConfig, TrainConfig};
@@ -16,6 +17,45 @@ pub struct Cli {
     /// Threads of the CPU backend (default: every core). Results are bit-identical at any count.
     #[arg(long, global = true, value_name = "N")]
     pub threads: Option<usize>,
+    /// Which workers' buffers stay in GPU memory. `auto`: all while they fit; past device
+    /// memory (or --gpu-memory), the least recently used workers' buffers move to host memory
+    /// and come back when used. `all`: everything, always (an allocation that does not fit is
+    /// an error). `one`: only the running worker's graph, features and activations, with
+    /// weights and exchange buffers (the memory curve shows the resident set). Streaming never
+    /// changes a result.
+    #[arg(long, global = true, value_enum, default_value_t = ResidentSet::Auto)]
+    pub resident: ResidentSet,
+    /// GPU memory budget: the most device bytes the GPU backend keeps live (e.g. 512MiB, 8GiB,
+    /// or bytes). Default: what the device allows. Mapped readback buffers (host memory on
+    /// discrete GPUs: the stats readback, the streaming ring, at most an eighth of the budget)
+    /// lie outside it, though the memory curves count them as staging.
+    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_bytes)]
+    pub gpu_memory: Option<u64>,
+}
+
+/// `123`, `64KiB`, `512MiB`, `8GiB`, `1TiB` (binary), or `500MB`, `2GB` (decimal).
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let scale: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "TiB" => 1 << 40,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "TB" => 1_000_000_000_000,
+        u => return Err(format!("unknown unit `{u}` in `{text}` (use B, KiB, MiB, GiB, TiB, KB, MB, GB or TB)")),
+    };
+    let value: f64 = number.parse().map_err(|_| format!("`{text}` is not a size (e.g. 512MiB)"))?;
+    let bytes = value * scale as f64;
+    if !(bytes.is_finite() && bytes >= 1.0 && bytes < u64::MAX as f64) {
+        return Err(format!("`{text}`: a size must be at least one byte"));
+    }
+    Ok(bytes as u64)
 }
 
 #[derive(Subcommand, Debug)]
@@ -173,4 +213,20 @@ pub struct BenchArgs {
     /// Profiling waits for each submission, so the wall times of a profiled run run high.
     #[arg(long)]
     pub profile: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bytes;
+
+    #[test]
+    fn sizes_parse_in_binary_and_decimal_units() {
+        assert_eq!(parse_bytes("4096"), Ok(4096));
+        assert_eq!(parse_bytes("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_bytes("1.5GiB"), Ok(3 << 29));
+        assert_eq!(parse_bytes("2GB"), Ok(2_000_000_000));
+        assert!(parse_bytes("12 parsecs").unwrap_err().contains("unknown unit"));
+        assert!(parse_bytes("MiB").unwrap_err().contains("not a size"));
+        assert!(parse_bytes("0").is_err());
+    }
 }

@@ -452,3 +452,65 @@ fn reused_forwards_give_the_same_bits_on_the_gpu() {
     let (recomputed, _) = common::train(&gpu, &ds, &cfg);
     assert_eq!(strip(reused), strip(recomputed));
 }
+
+/// Streaming (`--resident one`, and `auto` under a `--gpu-memory` budget smaller than the
+/// run) moves workers' working sets between the device and host memory: every metric keeps
+/// its bits, for workers that exchange boundary rows every layer and for workers that train
+/// alone, while fewer bytes are resident at the peak (the memory curve shows the resident set).
+#[test]
+fn streamed_partitions_train_with_the_same_bits() {
+    use gcnsim::backend::gpu::{AdapterPreference, GpuBackend, Residency, ResidentSet};
+    use gcnsim::backend::MemCategory;
+    use gcnsim::sim::Boundary;
+    if gpu_for_tests().is_none() {
+        return;
+    }
+    let backend =
+        |set, budget| GpuBackend::with_residency(&AdapterPreference::Best, Residency { set, budget }).unwrap();
+    // Peak of everything but staging (the streaming ring, readback, the parameter arena).
+    let peak = |b: &GpuBackend, cfg: &RunConfig, ds| {
+        let problem = sim::prepare(ds, cfg).unwrap();
+        let mut most = 0u64;
+        let (records, _) = sim::run(b, &problem, cfg, &mut EventLog::default(), &mut |_| {
+            let s = b.memory().snapshot();
+            most = most.max(s.live_total() - s.live(MemCategory::Staging));
+        })
+        .unwrap();
+        (records, most)
+    };
+    let ds = common::csbm("csbm:nodes=3000,avg_degree=8,features=128");
+    for boundary in [Boundary::Exchange, Boundary::Drop] {
+        let mut cfg = RunConfig::default();
+        cfg.train.epochs = 4;
+        cfg.parallel.partitions = 4;
+        cfg.parallel.boundary = boundary;
+        let all = backend(ResidentSet::All, None);
+        let (want, all_peak) = peak(&all, &cfg, &ds);
+        let one = backend(ResidentSet::One, None);
+        let (got, one_peak) = peak(&one, &cfg, &ds);
+        let stats = one.streaming_stats();
+        eprintln!("{boundary:?}: peak {all_peak} (all) vs {one_peak} (one) bytes; {stats:?}");
+        assert!(stats.evictions > 0 && stats.bytes_to_host > 0, "{stats:?}");
+        assert!(one_peak * 2 < all_peak, "{boundary:?}: `one` keeps {one_peak} of {all_peak} bytes at the peak");
+        // Half the run's memory: workers take turns under `auto`.
+        let budget = all.memory().snapshot().peak_total / 2;
+        let auto = backend(ResidentSet::Auto, Some(budget));
+        let (auto_got, _) = peak(&auto, &cfg, &ds);
+        assert!(auto.streaming_stats().evictions > 0, "{:?}", auto.streaming_stats());
+        for (w, runs) in want.iter().zip(got.iter().zip(&auto_got)) {
+            for r in [runs.0, runs.1] {
+                assert_eq!(
+                    (w.train_loss.to_bits(), w.valid_loss.to_bits(), w.test_acc.to_bits()),
+                    (r.train_loss.to_bits(), r.valid_loss.to_bits(), r.test_acc.to_bits()),
+                    "{boundary:?}, epoch {}",
+                    w.epoch
+                );
+            }
+        }
+        // `all` under that budget refuses the run before allocating it, naming the memory.
+        let strict = backend(ResidentSet::All, Some(budget));
+        let problem = sim::prepare(&ds, &cfg).unwrap();
+        let err = sim::run(&strict, &problem, &cfg, &mut EventLog::default(), &mut |_| {}).map(|_| ()).unwrap_err();
+        assert!(err.to_string().contains("memory"), "{err}");
+    }
+}

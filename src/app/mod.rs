@@ -16,6 +16,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             .build_global()
             .map_err(|e| anyhow::anyhow!("--threads {n}: {e}"))?;
     }
+    // Like --threads, one setting for every GPU backend this process creates.
+    crate::backend::gpu::Residency { set: cli.resident, budget: cli.gpu_memory }.set_process_default();
     match cli.command {
         Command::Train(args) => train::train_command(&args),
         Command::Resume(args) => train::resume_command(&args),

@@ -170,6 +170,16 @@ fn print_outcome(problem: &Problem, cfg: &RunConfig, run: &TrainedRun) {
         o.best_valid_acc, o.best_valid_epoch, o.test_acc_at_best_valid
     );
     println!("{:.2} ms/epoch | peak device memory {:.2} MiB", o.mean_epoch_ms, o.peak_bytes as f64 / (1 << 20) as f64);
+    if let Some(s) = &o.streaming {
+        println!(
+            "streamed: {} evictions, {} restores | {:.1} MiB to host, {:.1} MiB to device | {} ring drains",
+            s.evictions,
+            s.restores,
+            s.bytes_to_host as f64 / (1 << 20) as f64,
+            s.bytes_to_device as f64 / (1 << 20) as f64,
+            s.ring_drains
+        );
+    }
     let g = &o.gradients;
     println!(
         "simulated {:.6} s ({:.3} ms per round) | gradients: {} applied, {} discarded, mean staleness {:.2}",

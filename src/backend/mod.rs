@@ -108,6 +108,8 @@ pub struct KernelProfile {
 pub enum BackendError {
     #[error("buffer `{label}` needs {size} bytes but the device allows at most {limit} bytes ({limit_name}); use fewer nodes per partition or a smaller hidden size")]
     BufferTooLarge { label: String, size: u64, limit: u64, limit_name: &'static str },
+    #[error("buffer `{label}` ({size} bytes, with {live} bytes live) does not fit: {reason}; stream partitions with --resident one, or use fewer nodes per partition or a smaller hidden size")]
+    OutOfDeviceMemory { label: String, size: u64, live: u64, reason: String },
     #[error("no GPU adapter found (wgpu saw none for Vulkan/Metal/DX12/GL); install a Vulkan driver (e.g. mesa-vulkan-drivers) or use --backend cpu")]
     NoAdapter,
     #[error("GPU device: {0}")]
@@ -156,6 +158,15 @@ pub trait Backend {
     /// Bytes this backend can still allocate in all, when it knows (the CPU backend: the host's
     /// available memory); `None` leaves the check to each allocation.
     fn memory_budget(&self) -> Option<u64> {
+        None
+    }
+
+    /// Allocations that follow belong to worker `group`'s working set (`None`: shared, like
+    /// weights and exchange buffers). A GPU backend that streams (`--resident`) may move a
+    /// worker's set to host memory while other workers run; other backends ignore it.
+    fn residency_group(&self, _group: Option<usize>) {}
+    /// What streaming moved, for a backend that streams.
+    fn streaming_stats(&self) -> Option<gpu::StreamingStats> {
         None
     }
 

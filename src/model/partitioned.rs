@@ -124,14 +124,20 @@ impl<B: Backend> PartitionedGcn<B> {
         let mut workers = Vec::with_capacity(problem.locals.len());
         for (i, g) in problem.locals.iter().enumerate() {
             let label = format!("worker{i}");
-            let mut w = GcnWorkspace::new(b, g, &problem.shape, dropout, &label)?;
-            if mode == Boundary::Sample {
-                w.enable_sampling(b, g, &label)?;
-            }
-            if let Some(rows) = problem.embedding_rows.get(i) {
-                w.set_push_rows(b, rows, &label)?;
-            }
-            workers.push(w);
+            // A streaming GPU backend may move this working set to host memory while other
+            // workers run.
+            b.residency_group(Some(i));
+            let built = GcnWorkspace::new(b, g, &problem.shape, dropout, &label).and_then(|mut w| {
+                if mode == Boundary::Sample {
+                    w.enable_sampling(b, g, &label)?;
+                }
+                if let Some(rows) = problem.embedding_rows.get(i) {
+                    w.set_push_rows(b, rows, &label)?;
+                }
+                Ok(w)
+            });
+            b.residency_group(None);
+            workers.push(built?);
         }
         let trains_with_exchange =
             problem.locals.iter().any(|g| matches!(g.neighbourhood, Neighbourhood::Exchange { .. }));

@@ -553,6 +553,7 @@ pub fn run_persistent<B: Backend>(
     outcome.sim_time_s = sim_end;
     outcome.max_live_versions = max_live_versions;
     outcome.forwards_reused = forwards_reused;
+    outcome.streaming = b.streaming_stats().filter(|s| s.evictions > 0);
     outcome.gradients = GradientAccounting::of(&trace.gradients);
     outcome.failures = trace.failures.clone();
     outcome.trace = trace;

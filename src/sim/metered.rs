@@ -149,6 +149,14 @@ impl<B: Backend> Backend for Metered<'_, B> {
         self.inner.memory_budget()
     }
 
+    fn residency_group(&self, group: Option<usize>) {
+        self.inner.residency_group(group);
+    }
+
+    fn streaming_stats(&self) -> Option<crate::backend::gpu::StreamingStats> {
+        self.inner.streaming_stats()
+    }
+
     fn alloc(&self, rows: usize, cols: usize, category: MemCategory, label: &str) -> Result<B::Matrix, BackendError> {
         self.inner.alloc(rows, cols, category, label)
     }

@@ -66,6 +66,10 @@ pub struct RunOutcome {
     /// work saved, not a result, so kept out of `summary.json`.
     #[serde(skip)]
     pub forwards_reused: u32,
+    /// What the GPU backend moved between device and host memory (`--resident`), when it
+    /// moved anything: how the run was carried out, not a result, so kept out of `summary.json`.
+    #[serde(skip)]
+    pub streaming: Option<crate::backend::gpu::StreamingStats>,
     /// `[q][p]`: mean bytes per epoch partition q sent partition p in boundary exchanges (both
     /// directions, all layers); empty without exchange.
     #[serde(default)]
@@ -110,6 +114,7 @@ impl RunOutcome {
             peak_bytes: records.iter().map(|r| r.memory.peak_total).max().unwrap_or(0),
             mean_epoch_ms: timed.iter().map(|r| r.wall_ms).sum::<f64>() / timed.len() as f64,
             forwards_reused: 0,
+            streaming: None,
             exchange_bytes_per_epoch: Vec::new(),
             sim_time_s: last.sim_time_s,
             sim_seconds_per_round: last.sim_time_s / records.len() as f64,

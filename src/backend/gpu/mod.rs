@@ -12,10 +12,13 @@ pub mod context;
 pub mod kernels;
 pub mod profiler;
 pub mod recorder;
+pub mod residency;
 pub mod robust;
 pub mod shaders;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_residency;
 #[cfg(test)]
 mod tests_robust;
 
@@ -33,6 +36,7 @@ use crate::tensor::HostMatrix;
 use kernels::Kernels;
 pub use recorder::Counters;
 use recorder::Recorder;
+pub use residency::{Residency, ResidentSet, StreamingStats};
 
 /// Dense row-major f32 matrix in a storage buffer.
 #[derive(Debug)]
@@ -158,20 +162,26 @@ impl GpuBackend {
         Self::with_allocation_limits(preference, |_| {})
     }
 
+    /// A backend with its own memory policy (see [`residency`]) instead of the process's.
+    pub fn with_residency(preference: &AdapterPreference, residency: Residency) -> Result<Self, BackendError> {
+        Self::build(GpuContext::new(preference)?, |_| {}, residency)
+    }
+
     /// A backend whose allocator enforces limits tightened by `tighten` (never looser than the
     /// device's): tests reach the error paths of a small device this way.
     pub fn with_allocation_limits(
         preference: &AdapterPreference,
         tighten: impl FnOnce(&mut wgpu::Limits),
     ) -> Result<Self, BackendError> {
-        Self::build(GpuContext::new(preference)?, tighten)
+        Self::build(GpuContext::new(preference)?, tighten, Residency::process_default())
     }
 
     /// A backend that times every kernel with timestamp queries where the adapter has them
     /// (see [`profiler`]); [`Backend::take_kernel_profile`] returns the times. Without them it
     /// runs unprofiled and returns `None`.
     pub fn profiled(preference: &AdapterPreference) -> Result<Self, BackendError> {
-        let backend = Self::build(GpuContext::with_features(preference, profiler::FEATURES)?, |_| {})?;
+        let ctx = GpuContext::with_features(preference, profiler::FEATURES)?;
+        let backend = Self::build(ctx, |_| {}, Residency::process_default())?;
         if backend.ctx.features().contains(profiler::FEATURES) {
             let mut rec = backend.rec();
             let p = profiler::Profiler::new(&backend.ctx.device, &backend.ctx.queue, &backend.alloc)?;
@@ -180,14 +190,19 @@ impl GpuBackend {
         Ok(backend)
     }
 
-    fn build(ctx: GpuContext, tighten: impl FnOnce(&mut wgpu::Limits)) -> Result<Self, BackendError> {
+    fn build(
+        ctx: GpuContext,
+        tighten: impl FnOnce(&mut wgpu::Limits),
+        residency: Residency,
+    ) -> Result<Self, BackendError> {
         let memory = MemoryTracker::new();
         let mut limits = ctx.limits.clone();
         tighten(&mut limits);
         limits.max_buffer_size = limits.max_buffer_size.min(ctx.limits.max_buffer_size);
         limits.max_storage_buffer_binding_size =
             limits.max_storage_buffer_binding_size.min(ctx.limits.max_storage_buffer_binding_size);
-        let alloc = Allocator::new(ctx.device.clone(), ctx.queue.clone(), limits, Arc::clone(&memory));
+        let alloc =
+            Allocator::with_residency(ctx.device.clone(), ctx.queue.clone(), limits, Arc::clone(&memory), residency);
         let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let rec = Recorder::new(ctx.device.clone(), ctx.queue.clone(), alloc.clone())?;
         let kernels = Kernels::new(&ctx.device, &rec);
@@ -207,6 +222,27 @@ impl GpuBackend {
 
     pub fn allocator(&self) -> &Allocator {
         &self.alloc
+    }
+
+    /// What streaming moved since creation (all zero unless buffers left the device).
+    pub fn streaming_stats(&self) -> StreamingStats {
+        self.rec().pager.stats
+    }
+
+    /// Runs an allocation; when it does not fit, evicts the least recently used other worker
+    /// (under `auto` and `one`) and retries, until it fits or nothing is left to evict.
+    fn allocate<T>(&self, mut create: impl FnMut() -> Result<T, BackendError>) -> Result<T, BackendError> {
+        loop {
+            match create() {
+                Err(e @ BackendError::OutOfDeviceMemory { .. }) => {
+                    let protect: Vec<u32> = self.alloc.group().into_iter().collect();
+                    if !self.rec().make_room(&protect)? {
+                        return Err(e);
+                    }
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Dispatches, submissions and bind groups created since creation.
@@ -251,15 +287,40 @@ impl Backend for GpuBackend {
         &self.memory
     }
 
+    /// With `--resident all` and a `--gpu-memory` budget, what is left of the budget (a run
+    /// that cannot fit is refused before it allocates); streaming policies fit what they can.
+    fn memory_budget(&self) -> Option<u64> {
+        let r = self.alloc.residency();
+        let budget = r.budget.filter(|_| r.set == ResidentSet::All)?;
+        Some(budget.saturating_sub(self.memory.snapshot().live_total()))
+    }
+
+    fn residency_group(&self, group: Option<usize>) {
+        let group = group.map(|g| u32::try_from(g).expect("worker index fits u32"));
+        self.alloc.set_group(group);
+        if let (ResidentSet::One, Some(g)) = (self.alloc.residency().set, group) {
+            let mut rec = self.rec();
+            if let Err(e) = rec.prepare_group(g) {
+                rec.fail(e);
+            }
+        }
+    }
+
+    fn streaming_stats(&self) -> Option<StreamingStats> {
+        Some(self.streaming_stats())
+    }
+
     fn alloc(&self, rows: usize, cols: usize, category: MemCategory, label: &str) -> Result<GpuMatrix, BackendError> {
         let bytes = 4 * (rows * cols) as u64;
-        let buf = self.alloc.create_bound(label, category, bytes, alloc::STORAGE, alloc::Binding::Ranges)?;
+        let buf =
+            self.allocate(|| self.alloc.create_bound(label, category, bytes, alloc::STORAGE, alloc::Binding::Ranges))?;
         Ok(GpuMatrix { rows, cols, buf })
     }
 
     fn upload(&self, host: &HostMatrix, category: MemCategory, label: &str) -> Result<GpuMatrix, BackendError> {
         let data = bytemuck::cast_slice(&host.data);
-        let buf = self.alloc.create_init_bound(label, category, data, alloc::STORAGE, alloc::Binding::Ranges)?;
+        let buf = self
+            .allocate(|| self.alloc.create_init_bound(label, category, data, alloc::STORAGE, alloc::Binding::Ranges))?;
         Ok(GpuMatrix { rows: host.rows, cols: host.cols, buf })
     }
 
@@ -271,40 +332,31 @@ impl Backend for GpuBackend {
     fn upload_sparse(&self, csr: &Csr, category: MemCategory, label: &str) -> Result<GpuSparse, BackendError> {
         assert!(csr.values.len() == csr.nnz(), "upload_sparse: the CSR must carry values");
         assert_eq!(csr.row_ptr.len(), csr.rows + 1, "upload_sparse: row_ptr must have rows + 1 entries");
+        let init = |what: &str, data: &[u8]| {
+            self.allocate(|| self.alloc.create_init(&format!("{label}.{what}"), category, data, alloc::STORAGE))
+        };
         let structure = Arc::new(GpuSparseStructure {
             rows: csr.rows,
             cols: csr.cols,
             nnz: csr.nnz(),
-            row_ptr: self.alloc.create_init(
-                &format!("{label}.row_ptr"),
-                category,
-                bytemuck::cast_slice(&csr.row_ptr),
-                alloc::STORAGE,
-            )?,
-            col_idx: self.alloc.create_init(
-                &format!("{label}.col_idx"),
-                category,
-                bytemuck::cast_slice(&csr.col_idx),
-                alloc::STORAGE,
-            )?,
-            long_rows: kernels::spmm::LongRows::plan(&self.alloc, &csr.row_ptr, category, label)?,
+            row_ptr: init("row_ptr", bytemuck::cast_slice(&csr.row_ptr))?,
+            col_idx: init("col_idx", bytemuck::cast_slice(&csr.col_idx))?,
+            long_rows: self.allocate(|| kernels::spmm::LongRows::plan(&self.alloc, &csr.row_ptr, category, label))?,
         });
-        let values = self.alloc.create_init(
-            &format!("{label}.values"),
-            category,
-            bytemuck::cast_slice(&csr.values),
-            alloc::STORAGE,
-        )?;
+        let values = init("values", bytemuck::cast_slice(&csr.values))?;
         Ok(GpuSparse { structure, values })
     }
 
     fn sparse_like(&self, s: &GpuSparse, category: MemCategory, label: &str) -> Result<GpuSparse, BackendError> {
-        let values = self.alloc.create(&format!("{label}.values"), category, 4 * s.nnz() as u64, alloc::STORAGE)?;
+        let bytes = 4 * s.nnz() as u64;
+        let values =
+            self.allocate(|| self.alloc.create(&format!("{label}.values"), category, bytes, alloc::STORAGE))?;
         Ok(GpuSparse { structure: Arc::clone(&s.structure), values })
     }
 
     fn upload_index(&self, data: &[u32], category: MemCategory, label: &str) -> Result<GpuIndex, BackendError> {
-        let buf = self.alloc.create_init(label, category, bytemuck::cast_slice(data), alloc::STORAGE)?;
+        let buf =
+            self.allocate(|| self.alloc.create_init(label, category, bytemuck::cast_slice(data), alloc::STORAGE))?;
         Ok(GpuIndex { len: data.len(), buf })
     }
 

@@ -73,8 +73,8 @@ impl Profiler {
         if n == 0 {
             return;
         }
-        encoder.resolve_query_set(&self.queries, 0..n, self.resolved.raw(), 0);
-        encoder.copy_buffer_to_buffer(self.resolved.raw(), 0, self.readback.raw(), 0, 8 * n as u64);
+        encoder.resolve_query_set(&self.queries, 0..n, &self.resolved.raw(), 0);
+        encoder.copy_buffer_to_buffer(&self.resolved.raw(), 0, &self.readback.raw(), 0, 8 * n as u64);
     }
 
     /// After the submission: waits for it, reads the timestamps and adds them to the totals.
@@ -83,7 +83,7 @@ impl Profiler {
         if n == 0 {
             return Ok(());
         }
-        let ticks: Vec<u64> = super::recorder::read_mapped(device, self.readback.raw(), 8 * n, |view| {
+        let ticks: Vec<u64> = super::recorder::read_mapped(device, &self.readback.raw(), 8 * n, |view| {
             view.chunks_exact(8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes"))).collect()
         })?;
         for (kernel, pair) in self.pending.drain(..).zip(ticks.chunks_exact(2)) {

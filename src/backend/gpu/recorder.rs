@@ -15,7 +15,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use super::alloc::{Allocator, GpuBuffer, READBACK};
+use super::alloc::{Allocator, GpuBuffer, HostCopy, Page, READBACK};
+use super::residency::{Pager, ResidentSet, RING_BYTES};
 use crate::backend::{BackendError, MemCategory};
 
 /// Binding size of the parameter uniform; every kernel's `Params` fits (checked at compile time).
@@ -32,6 +33,8 @@ pub struct Kernel {
     pub layout: wgpu::BindGroupLayout,
     /// Binding numbers of group 0, in the order `dispatch` receives the buffers.
     pub bindings: Vec<u32>,
+    /// Whether the kernel may write each of them (a written buffer's host copy is stale).
+    pub writes: Vec<bool>,
 }
 
 /// One group-0 resource of a dispatch.
@@ -109,6 +112,10 @@ pub struct Recorder {
     pub counters: Counters,
     /// Timestamps around every dispatch (`GpuBackend::profiled`).
     pub profiler: Option<super::profiler::Profiler>,
+    /// Which workers' buffers leave the device (see [`super::residency`]).
+    pub pager: Pager,
+    /// The mapped buffer evictions read back through.
+    ring: Option<GpuBuffer>,
 }
 
 /// A slot that stands for "no parameters": returned once the recorder is poisoned.
@@ -134,6 +141,7 @@ impl Recorder {
         let align = limits.min_uniform_buffer_offset_alignment.max(limits.min_storage_buffer_offset_alignment) as u64;
         let stride = PARAM_BYTES.next_multiple_of(align);
         let grid_dim = limits.max_compute_workgroups_per_dimension.min(MAX_GRID_DIM);
+        let pager = Pager::new(alloc.residency());
         Ok(Self {
             device,
             queue,
@@ -152,6 +160,8 @@ impl Recorder {
             placeholder,
             profiler: None,
             counters: Counters::default(),
+            pager,
+            ring: None,
         })
     }
 
@@ -244,7 +254,7 @@ impl Recorder {
             entries: &[wgpu::BindGroupEntry {
                 binding: 0,
                 resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                    buffer: buf.raw(),
+                    buffer: &buf.raw(),
                     offset: 0,
                     size: wgpu::BufferSize::new(PARAM_BYTES),
                 }),
@@ -280,6 +290,22 @@ impl Recorder {
         if groups == 0 || self.failed() {
             return;
         }
+        let used: Vec<&GpuBuffer> = binds
+            .iter()
+            .filter_map(|b| match b {
+                Bind::Buf(buf) | Bind::Range { buf, .. } => Some(*buf),
+                Bind::Arena => None,
+            })
+            .collect();
+        self.make_resident(&used);
+        if self.failed() {
+            return;
+        }
+        for (b, &writes) in binds.iter().zip(&kernel.writes) {
+            if let (Bind::Buf(buf) | Bind::Range { buf, .. }, true) = (b, writes) {
+                written(buf);
+            }
+        }
         let arena = &self.chunks[slot.chunk].buf;
         let mut key = BindKey { kernel: kernel.name, ids: [0; MAX_BINDINGS], ranges: [(0, 0); MAX_BINDINGS] };
         let limit = self.alloc.binding_limit();
@@ -311,18 +337,20 @@ impl Recorder {
             }
         }
         if !self.bind_cache.contains_key(&key) {
+            let raws: Vec<wgpu::Buffer> = binds.iter().map(|b| resolve(b, arena).raw()).collect();
             let entries: Vec<wgpu::BindGroupEntry<'_>> = binds
                 .iter()
                 .zip(&kernel.bindings)
-                .map(|(b, &binding)| wgpu::BindGroupEntry {
+                .zip(&raws)
+                .map(|((b, &binding), raw)| wgpu::BindGroupEntry {
                     binding,
                     resource: match *b {
-                        Bind::Range { buf, offset, bytes } => wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                            buffer: buf.raw(),
+                        Bind::Range { offset, bytes, .. } => wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                            buffer: raw,
                             offset,
                             size: wgpu::BufferSize::new(bytes),
                         }),
-                        _ => resolve(b, arena).raw().as_entire_binding(),
+                        _ => raw.as_entire_binding(),
                     },
                 })
                 .collect();
@@ -364,8 +392,13 @@ impl Recorder {
             return;
         }
         assert!(src_offset + bytes <= src.size() && dst_offset + bytes <= dst.size(), "copy: range out of bounds");
+        self.make_resident(&[src, dst]);
+        if self.failed() {
+            return;
+        }
+        written(dst);
         self.end_pass();
-        self.encoder().copy_buffer_to_buffer(src.raw(), src_offset, dst.raw(), dst_offset, bytes);
+        self.encoder().copy_buffer_to_buffer(&src.raw(), src_offset, &dst.raw(), dst_offset, bytes);
     }
 
     /// Records zero-filling `bytes` of `dst` from `offset` (both multiples of 4; no-op for 0).
@@ -374,8 +407,13 @@ impl Recorder {
             return;
         }
         assert!(offset + bytes <= dst.size(), "clear: range out of bounds");
+        self.make_resident(&[dst]);
+        if self.failed() {
+            return;
+        }
+        written(dst);
         self.end_pass();
-        self.encoder().clear_buffer(dst.raw(), offset, Some(bytes));
+        self.encoder().clear_buffer(&dst.raw(), offset, Some(bytes));
     }
 
     /// A scratch buffer named `name` of at least `bytes`, grown (replaced) when too small. Only
@@ -412,6 +450,14 @@ impl Recorder {
     /// Finishes the encoder, uploads the parameter arena and submits. No-op when nothing was
     /// recorded.
     pub fn flush(&mut self) -> Result<(), BackendError> {
+        self.submit(true)
+    }
+
+    /// Submits what is recorded. With `reset_params` false the parameter arena keeps its
+    /// slots: a mid-recording submission (a streaming eviction inside an op) must not hand out
+    /// again the slot the op being recorded has already reserved. Uploading the same bytes
+    /// again at the next submission is harmless: the submitted commands have read them.
+    fn submit(&mut self, reset_params: bool) -> Result<(), BackendError> {
         self.end_pass();
         if self.failed() {
             // What was recorded may miss ops: never submit it.
@@ -425,10 +471,14 @@ impl Recorder {
             p.resolve(&mut encoder);
         }
         for c in self.chunks.iter_mut().filter(|c| c.used > 0) {
-            self.queue.write_buffer(c.buf.raw(), 0, &c.host[..c.used as usize]);
-            c.used = 0;
+            self.queue.write_buffer(&c.buf.raw(), 0, &c.host[..c.used as usize]);
+            if reset_params {
+                c.used = 0;
+            }
         }
-        self.current_chunk = 0;
+        if reset_params {
+            self.current_chunk = 0;
+        }
         self.queue.submit([encoder.finish()]);
         self.counters.submissions += 1;
         if let Some(p) = &mut self.profiler {
@@ -460,7 +510,7 @@ impl Recorder {
             self.readback = Some(self.alloc.create("readback", MemCategory::Staging, bytes, READBACK)?);
         }
         let rb = self.readback.take().expect("readback buffer exists");
-        self.copy(src, 0, &rb, 0, bytes);
+        self.read_copy(src, &rb, bytes);
         let result = self.flush().and_then(|()| self.map_read(&rb, bytes));
         self.readback = Some(rb);
         result
@@ -475,12 +525,184 @@ impl Recorder {
             return Ok(Vec::new());
         }
         let rb = self.alloc.create("download", MemCategory::Staging, bytes, READBACK)?;
-        self.copy(src, 0, &rb, 0, bytes);
+        self.read_copy(src, &rb, bytes);
         self.flush().and_then(|()| self.map_read(&rb, bytes))
     }
 
+    /// Copies `src` into a readback buffer without marking `src` written.
+    fn read_copy(&mut self, src: &GpuBuffer, rb: &GpuBuffer, bytes: u64) {
+        self.make_resident(&[src]);
+        if self.failed() {
+            return;
+        }
+        self.end_pass();
+        self.encoder().copy_buffer_to_buffer(&src.raw(), 0, &rb.raw(), 0, bytes);
+    }
+
+    /// Makes every buffer in `bufs` resident, evicting what the residency policy says must
+    /// leave (see [`super::residency`]); a failure poisons the recorder.
+    pub fn make_resident(&mut self, bufs: &[&GpuBuffer]) {
+        if self.pager.set() == ResidentSet::All {
+            return;
+        }
+        let mut using: Vec<u32> = bufs.iter().filter_map(|b| b.page().group).collect();
+        using.sort_unstable();
+        using.dedup();
+        if using.is_empty() {
+            return;
+        }
+        self.pager.touch(&using);
+        let others = self.pager.others(&self.alloc, &using);
+        if let Err(e) = self.evict(&others) {
+            self.fail(e);
+            return;
+        }
+        for buf in bufs {
+            if !buf.page().resident() {
+                if let Err(e) = self.restore(buf.page(), &using) {
+                    self.fail(e);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Evicts the least recently used group outside `protect` so that an allocation that did
+    /// not fit can retry; `Ok(false)` when nothing can leave (the allocation's error stands).
+    pub fn make_room(&mut self, protect: &[u32]) -> Result<bool, BackendError> {
+        if self.pager.set() == ResidentSet::All {
+            return Ok(false);
+        }
+        match self.pager.least_recent(&self.alloc, protect) {
+            Some(pages) => self.evict(&pages).map(|()| true),
+            None => Ok(false),
+        }
+    }
+
+    /// Under `one`, allocations for `group` first send every other group's buffers away (a
+    /// worker's workspace is built while no other worker's is resident).
+    pub fn prepare_group(&mut self, group: u32) -> Result<(), BackendError> {
+        self.pager.touch(&[group]);
+        let others = self.pager.others(&self.alloc, &[group]);
+        self.evict(&others)
+    }
+
+    fn restore(&mut self, page: &Arc<Page>, protect: &[u32]) -> Result<(), BackendError> {
+        let device = loop {
+            match self.alloc.device_buffer(&page.label, page.category, page.size, page.usage) {
+                Ok(device) => break device,
+                Err(e @ BackendError::OutOfDeviceMemory { .. }) => {
+                    if !self.make_room(protect)? {
+                        return Err(e);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let mut state = page.lock();
+        match &state.host {
+            HostCopy::Bytes(data) => {
+                self.alloc.queue().write_buffer(&device.0, 0, data);
+                self.pager.stats.bytes_to_device += page.size;
+            }
+            // New buffers are zero-filled.
+            HostCopy::Zeros => {}
+            HostCopy::None => unreachable!("evicted buffer `{}` has no host copy", page.label),
+        }
+        state.device = Some(device);
+        self.pager.stats.restores += 1;
+        Ok(())
+    }
+
+    /// Moves `pages` to host memory: written ones through the staging ring, clean ones at no
+    /// cost; then frees their device memory and forgets bind groups that name them.
+    fn evict(&mut self, pages: &[Arc<Page>]) -> Result<(), BackendError> {
+        if pages.is_empty() {
+            return Ok(());
+        }
+        let dirty: Vec<&Arc<Page>> =
+            pages.iter().filter(|p| matches!(p.lock().host, HostCopy::None) && p.resident()).collect();
+        if !dirty.is_empty() {
+            self.read_back(&dirty)?;
+        }
+        let ids: HashSet<u64> = pages.iter().map(|p| p.id).collect();
+        for page in pages {
+            let mut state = page.lock();
+            if state.device.take().is_some() {
+                self.pager.stats.evictions += 1;
+            }
+        }
+        self.bind_cache.retain(|k, _| !k.ids.iter().any(|id| ids.contains(id)));
+        Ok(())
+    }
+
+    /// Copies the pages' device contents into their host copies, a ring's worth at a time.
+    fn read_back(&mut self, pages: &[&Arc<Page>]) -> Result<(), BackendError> {
+        // As large as this eviction needs, up to RING_BYTES: small graphs keep a small ring.
+        let want: u64 = pages.iter().map(|p| p.size).sum::<u64>().next_power_of_two();
+        // Under a budget, an eighth of it: the ring is mapped memory, outside the budget (host
+        // memory on discrete GPUs) but counted in the curves as staging.
+        let budget_share = self.alloc.residency().budget.map_or(u64::MAX, |b| (b / 8).max(1 << 16));
+        let cap = RING_BYTES.min(budget_share).min(self.alloc.limits().max_buffer_size) & !3;
+        if self.ring.as_ref().is_none_or(|r| r.size() < want.min(cap)) {
+            self.ring = None;
+            self.ring = Some(self.alloc.create("streaming ring", MemCategory::Staging, want.min(cap), READBACK)?);
+        }
+        let ring = self.ring.take().expect("ring exists");
+        let ring_bytes = ring.size();
+        for page in pages {
+            page.lock().host = HostCopy::Bytes(vec![0; page.size as usize]);
+        }
+        // (page, offset in page, offset in ring, bytes)
+        let mut pending: Vec<(&Arc<Page>, u64, u64, u64)> = Vec::new();
+        let mut used = 0u64;
+        let result = (|| {
+            for page in pages {
+                let raw = page.lock().device.as_ref().map(|d| d.0.clone()).expect("dirty pages are resident");
+                let mut at = 0;
+                while at < page.size {
+                    if used == ring_bytes {
+                        self.drain_ring(&ring, &mut pending, used)?;
+                        used = 0;
+                    }
+                    let n = (page.size - at).min(ring_bytes - used);
+                    self.end_pass();
+                    self.encoder().copy_buffer_to_buffer(&raw, at, &ring.raw(), used, n);
+                    pending.push((page, at, used, n));
+                    (at, used) = (at + n, used + n);
+                }
+            }
+            self.drain_ring(&ring, &mut pending, used)
+        })();
+        self.ring = Some(ring);
+        result
+    }
+
+    fn drain_ring(
+        &mut self,
+        ring: &GpuBuffer,
+        pending: &mut Vec<(&Arc<Page>, u64, u64, u64)>,
+        used: u64,
+    ) -> Result<(), BackendError> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        self.submit(false)?;
+        read_mapped(&self.device, &ring.raw(), used, |view| {
+            for &(page, at, from, n) in pending.iter() {
+                if let HostCopy::Bytes(host) = &mut page.lock().host {
+                    host[at as usize..(at + n) as usize].copy_from_slice(&view[from as usize..(from + n) as usize]);
+                }
+            }
+        })?;
+        self.pager.stats.bytes_to_host += used;
+        self.pager.stats.ring_drains += 1;
+        pending.clear();
+        Ok(())
+    }
+
     fn map_read(&self, rb: &GpuBuffer, bytes: u64) -> Result<Vec<f32>, BackendError> {
-        read_mapped(&self.device, rb.raw(), bytes, |view| {
+        read_mapped(&self.device, &rb.raw(), bytes, |view| {
             // Mapped ranges are MAP_ALIGNMENT (8) aligned; fall back to bytewise if ever not.
             match bytemuck::try_cast_slice::<u8, f32>(view) {
                 Ok(v) => v.to_vec(),
@@ -517,6 +739,13 @@ pub(super) fn read_mapped<T>(
     };
     buf.unmap();
     Ok(out)
+}
+
+/// A command writes `buf`: its host copy (if any) no longer matches.
+fn written(buf: &GpuBuffer) {
+    if buf.page().group.is_some() {
+        buf.page().lock().host = HostCopy::None;
+    }
 }
 
 fn resolve<'a>(b: &Bind<'a>, arena: &'a GpuBuffer) -> &'a GpuBuffer {

@@ -93,7 +93,13 @@ pub fn kernel_with(
         compilation_options: wgpu::PipelineCompilationOptions { constants, zero_initialize_workgroup_memory: false },
         cache: None,
     });
-    Kernel { name, pipeline, layout, bindings: bindings.iter().map(|b| b.0).collect() }
+    Kernel {
+        name,
+        pipeline,
+        layout,
+        bindings: bindings.iter().map(|b| b.0).collect(),
+        writes: bindings.iter().map(|b| b.1 == Access::ReadWrite).collect(),
+    }
 }
 
 /// Workgroups for `n` items at `per_group` items each, as the u32 a dispatch takes.
