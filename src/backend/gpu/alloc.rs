@@ -287,12 +287,36 @@ impl Allocator {
         usage: wgpu::BufferUsages,
         binding: Binding,
     ) -> Result<GpuBuffer, BackendError> {
+        self.create_in(label, category, bytes, usage, binding, self.group())
+    }
+
+    /// A buffer that never leaves the device, whatever group is set: the recorder's own
+    /// (parameter arena, scratch, readback), which commands use without naming them.
+    pub fn create_pinned(
+        &self,
+        label: &str,
+        category: MemCategory,
+        bytes: u64,
+        usage: wgpu::BufferUsages,
+    ) -> Result<GpuBuffer, BackendError> {
+        self.create_in(label, category, bytes, usage, Binding::Whole, None)
+    }
+
+    fn create_in(
+        &self,
+        label: &str,
+        category: MemCategory,
+        bytes: u64,
+        usage: wgpu::BufferUsages,
+        binding: Binding,
+        group: Option<u32>,
+    ) -> Result<GpuBuffer, BackendError> {
         self.check_binding(label, bytes, usage, binding)?;
         let size = Self::padded(bytes);
         let device = self.device_buffer(label, category, size, usage)?;
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         // Mapped staging buffers (readback) cannot be evicted: only storage joins a group.
-        let group = self.group().filter(|_| usage.contains(wgpu::BufferUsages::STORAGE));
+        let group = group.filter(|_| usage.contains(wgpu::BufferUsages::STORAGE));
         let page = Arc::new(Page {
             id,
             label: label.to_string(),

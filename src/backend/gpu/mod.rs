@@ -361,7 +361,8 @@ impl Backend for GpuBackend {
     }
 
     fn alloc_stats(&self, slots: usize, label: &str) -> Result<GpuStats, BackendError> {
-        let buf = self.alloc.create(label, MemCategory::Staging, 4 * (slots * STATS_WIDTH) as u64, alloc::STORAGE)?;
+        let bytes = 4 * (slots * STATS_WIDTH) as u64;
+        let buf = self.allocate(|| self.alloc.create(label, MemCategory::Staging, bytes, alloc::STORAGE))?;
         Ok(GpuStats { slots, buf })
     }
 

@@ -43,8 +43,8 @@ impl Profiler {
         let resolve_usage = wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC;
         Ok(Self {
             queries,
-            resolved: alloc.create("timestamps", MemCategory::Staging, bytes, resolve_usage)?,
-            readback: alloc.create("timestamps readback", MemCategory::Staging, bytes, READBACK)?,
+            resolved: alloc.create_pinned("timestamps", MemCategory::Staging, bytes, resolve_usage)?,
+            readback: alloc.create_pinned("timestamps readback", MemCategory::Staging, bytes, READBACK)?,
             period_ns: queue.get_timestamp_period() as f64,
             pending: Vec::new(),
             totals: BTreeMap::new(),

@@ -123,7 +123,8 @@ const NO_SLOT: ParamSlot = ParamSlot { chunk: usize::MAX, offset: 0, extra_offse
 
 impl Recorder {
     pub fn new(device: wgpu::Device, queue: wgpu::Queue, alloc: Allocator) -> Result<Self, BackendError> {
-        let placeholder = Arc::new(alloc.create("placeholder", MemCategory::Staging, 4, super::alloc::STORAGE)?);
+        let placeholder =
+            Arc::new(alloc.create_pinned("placeholder", MemCategory::Staging, 4, super::alloc::STORAGE)?);
         let params_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("params"),
             entries: &[wgpu::BindGroupLayoutEntry {
@@ -245,9 +246,9 @@ impl Recorder {
         ParamSlot { chunk: self.current_chunk, offset: offset as u32, extra_offset: e as u32 }
     }
 
-    fn new_chunk(&self, bytes: u64) -> Result<Chunk, BackendError> {
+    fn new_chunk(&mut self, bytes: u64) -> Result<Chunk, BackendError> {
         let usage = wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST;
-        let buf = self.alloc.create("param arena", MemCategory::Staging, bytes, usage)?;
+        let buf = self.create_with_room("param arena", bytes, usage)?;
         let group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("params"),
             layout: &self.params_layout,
@@ -427,9 +428,8 @@ impl Recorder {
             let current = self.scratch.get(name).map_or(0, |b| b.size());
             let want = bytes.max(current + current / 2);
             let created = self
-                .alloc
-                .create(name, MemCategory::Staging, want, super::alloc::STORAGE)
-                .or_else(|_| self.alloc.create(name, MemCategory::Staging, bytes, super::alloc::STORAGE));
+                .create_with_room(name, want, super::alloc::STORAGE)
+                .or_else(|_| self.create_with_room(name, bytes, super::alloc::STORAGE));
             match created {
                 Ok(buf) => {
                     self.scratch.insert(name, Arc::new(buf));
@@ -507,7 +507,7 @@ impl Recorder {
         }
         if self.readback.as_ref().is_none_or(|b| b.size() < bytes) {
             self.readback = None;
-            self.readback = Some(self.alloc.create("readback", MemCategory::Staging, bytes, READBACK)?);
+            self.readback = Some(self.alloc.create_pinned("readback", MemCategory::Staging, bytes, READBACK)?);
         }
         let rb = self.readback.take().expect("readback buffer exists");
         self.read_copy(src, &rb, bytes);
@@ -524,7 +524,7 @@ impl Recorder {
         if bytes == 0 {
             return Ok(Vec::new());
         }
-        let rb = self.alloc.create("download", MemCategory::Staging, bytes, READBACK)?;
+        let rb = self.alloc.create_pinned("download", MemCategory::Staging, bytes, READBACK)?;
         self.read_copy(src, &rb, bytes);
         self.flush().and_then(|()| self.map_read(&rb, bytes))
     }
@@ -576,6 +576,26 @@ impl Recorder {
         match self.pager.least_recent(&self.alloc, protect) {
             Some(pages) => self.evict(&pages).map(|()| true),
             None => Ok(false),
+        }
+    }
+
+    /// One of the recorder's own (pinned, staging) buffers; when it does not fit, workers
+    /// leave (least recently used first) until it does or none is left.
+    fn create_with_room(
+        &mut self,
+        label: &str,
+        bytes: u64,
+        usage: wgpu::BufferUsages,
+    ) -> Result<GpuBuffer, BackendError> {
+        loop {
+            match self.alloc.create_pinned(label, MemCategory::Staging, bytes, usage) {
+                Err(e @ BackendError::OutOfDeviceMemory { .. }) => {
+                    if !self.make_room(&[])? {
+                        return Err(e);
+                    }
+                }
+                other => return other,
+            }
         }
     }
 
@@ -646,7 +666,8 @@ impl Recorder {
         let cap = RING_BYTES.min(budget_share).min(self.alloc.limits().max_buffer_size) & !3;
         if self.ring.as_ref().is_none_or(|r| r.size() < want.min(cap)) {
             self.ring = None;
-            self.ring = Some(self.alloc.create("streaming ring", MemCategory::Staging, want.min(cap), READBACK)?);
+            self.ring =
+                Some(self.alloc.create_pinned("streaming ring", MemCategory::Staging, want.min(cap), READBACK)?);
         }
         let ring = self.ring.take().expect("ring exists");
         let ring_bytes = ring.size();
