@@ -147,7 +147,7 @@ impl BackendTask for MeasureStep<'_> {
         let passes = times.len();
         times.remove(0);
         Ok(Measured {
-            backend: b.describe(),
+            backend: crate::backend::label(b),
             times,
             peak_mib: b.memory().snapshot().peak_total as f64 / (1u64 << 20) as f64,
             acc,

@@ -153,6 +153,11 @@ pub trait Backend {
 
     /// Human name: backend, adapter, driver.
     fn describe(&self) -> String;
+    /// A memory policy other than the default (`--resident`, `--gpu-memory`): how the run was
+    /// carried out, never what it computes (a checkpoint resumes under any policy).
+    fn memory_policy(&self) -> Option<String> {
+        None
+    }
     /// Live bytes per category, fed by every allocation of this backend.
     fn memory(&self) -> &MemoryTracker;
     /// Bytes this backend can still allocate in all, when it knows (the CPU backend: the host's
@@ -317,6 +322,15 @@ pub trait Backend {
         out: &mut Self::Matrix,
         selection: &mut Self::Matrix,
     );
+}
+
+/// [`Backend::describe`] with a non-default memory policy in brackets: what outputs record, so
+/// that they say when a run streamed.
+pub fn label<B: Backend>(b: &B) -> String {
+    match b.memory_policy() {
+        Some(policy) => format!("{} [{policy}]", b.describe()),
+        None => b.describe(),
+    }
 }
 
 /// Panics with the operation's name when shapes disagree: a bug in the caller, not bad input.

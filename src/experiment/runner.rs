@@ -115,7 +115,7 @@ impl BackendTask for ExperimentTask<'_> {
             timings.push(timing);
         }
         progress.finish();
-        Ok(TaskOutput { backend: b.describe(), runs, metrics, comm, workers, gradients, timings })
+        Ok(TaskOutput { backend: crate::backend::label(b), runs, metrics, comm, workers, gradients, timings })
     }
 }
 

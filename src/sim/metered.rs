@@ -149,6 +149,10 @@ impl<B: Backend> Backend for Metered<'_, B> {
         self.inner.memory_budget()
     }
 
+    fn memory_policy(&self) -> Option<String> {
+        self.inner.memory_policy()
+    }
+
     fn residency_group(&self, group: Option<usize>) {
         self.inner.residency_group(group);
     }

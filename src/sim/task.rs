@@ -31,6 +31,6 @@ impl BackendTask for TrainTask<'_> {
         let (records, outcome) =
             super::run_persistent(b, self.problem, self.config, &mut self.log, self.on_epoch, persistence)?;
         self.log.flush_sink()?;
-        Ok(TrainedRun { backend: b.describe(), records, outcome, events: self.log.into_events() })
+        Ok(TrainedRun { backend: crate::backend::label(b), records, outcome, events: self.log.into_events() })
     }
 }

@@ -283,6 +283,18 @@ impl Backend for GpuBackend {
         format!("gpu (wgpu): {}", self.ctx.describe())
     }
 
+    fn memory_policy(&self) -> Option<String> {
+        let r = self.alloc.residency();
+        let mut policy = Vec::new();
+        if r.set != ResidentSet::Auto {
+            policy.push(format!("resident {}", r.set.name()));
+        }
+        if let Some(b) = r.budget {
+            policy.push(format!("gpu-memory {b} B"));
+        }
+        (!policy.is_empty()).then(|| policy.join(", "))
+    }
+
     fn memory(&self) -> &MemoryTracker {
         &self.memory
     }

@@ -42,6 +42,16 @@ pub enum ResidentSet {
     One,
 }
 
+impl ResidentSet {
+    pub fn name(self) -> &'static str {
+        match self {
+            ResidentSet::Auto => "auto",
+            ResidentSet::All => "all",
+            ResidentSet::One => "one",
+        }
+    }
+}
+
 /// The GPU backend's memory policy.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Residency {

@@ -63,6 +63,12 @@ fn streamed_working_sets_keep_their_bits() {
     assert_eq!(all.streaming_stats(), StreamingStats::default(), "`all` moves nothing");
 
     let one = with(ResidentSet::One, None).expect("a GPU backend");
+    // Outputs name a policy other than the default; the device's description (which a
+    // checkpoint must match to resume) does not change.
+    assert!(crate::backend::label(&one).ends_with("[resident one]"), "{}", crate::backend::label(&one));
+    assert_eq!(one.describe(), all.describe());
+    let default = with(ResidentSet::Auto, None).expect("a GPU backend");
+    assert_eq!(crate::backend::label(&default), default.describe(), "the default policy is not named");
     let (got, live_one, _) = two_workers(&one, &x, &w);
     for (g, w) in got.iter().zip(&want) {
         assert_bits_eq("streamed under `one`", g, w);
