@@ -18,8 +18,8 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "N")]
     pub threads: Option<usize>,
     /// Which workers' buffers stay in GPU memory. `auto`: all while they fit; past device
-    /// memory (or --gpu-memory), the least recently used workers' buffers move to host memory
-    /// and come back when used. `all`: everything, always (an allocation that does not fit is
+    /// memory (or --gpu-memory), other workers' buffers move to host memory (the one that ran
+    /// last first) and come back when used. `all`: everything, always (an allocation that does not fit is
     /// an error). `one`: only the running worker's graph, features and activations, with
     /// weights and exchange buffers (the memory curve shows the resident set). Streaming never
     /// changes a result.

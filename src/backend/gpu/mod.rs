@@ -229,7 +229,7 @@ impl GpuBackend {
         self.rec().pager.stats
     }
 
-    /// Runs an allocation; when it does not fit, evicts the least recently used other worker
+    /// Runs an allocation; when it does not fit, evicts another worker
     /// (under `auto` and `one`) and retries, until it fits or nothing is left to evict.
     fn allocate<T>(&self, mut create: impl FnMut() -> Result<T, BackendError>) -> Result<T, BackendError> {
         loop {

@@ -567,20 +567,20 @@ impl Recorder {
         }
     }
 
-    /// Evicts the least recently used group outside `protect` so that an allocation that did
+    /// Evicts one group outside `protect` ([`super::residency::Pager::victim`]) so that an allocation that did
     /// not fit can retry; `Ok(false)` when nothing can leave (the allocation's error stands).
     pub fn make_room(&mut self, protect: &[u32]) -> Result<bool, BackendError> {
         if self.pager.set() == ResidentSet::All {
             return Ok(false);
         }
-        match self.pager.least_recent(&self.alloc, protect) {
+        match self.pager.victim(&self.alloc, protect) {
             Some(pages) => self.evict(&pages).map(|()| true),
             None => Ok(false),
         }
     }
 
     /// One of the recorder's own (pinned, staging) buffers; when it does not fit, workers
-    /// leave (least recently used first) until it does or none is left.
+    /// leave until it does or none is left.
     fn create_with_room(
         &mut self,
         label: &str,

@@ -11,7 +11,7 @@
 //!   leave the device, so at most one worker's working set (plus the pinned buffers) is live.
 //! - [`ResidentSet::Auto`]: everything stays while it fits; an allocation that does not (the
 //!   device reports out of memory, or the `--gpu-memory` budget is reached) first evicts the
-//!   least recently used other worker, and retries.
+//!   most recently used other worker (see [`Pager::victim`]), and retries.
 //!
 //! Eviction reads a buffer back through a fixed staging ring (a mapped buffer of at most
 //! [`RING_BYTES`], drained by a submission and a wait each time it fills) into host memory;
@@ -32,8 +32,8 @@ pub const RING_BYTES: u64 = 64 << 20;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ResidentSet {
-    /// Everything while it fits; past device memory (or `--gpu-memory`), the least recently
-    /// used workers' buffers move to host memory.
+    /// Everything while it fits; past device memory (or `--gpu-memory`), other workers'
+    /// buffers move to host memory, the one that ran last first.
     #[default]
     Auto,
     /// Everything, always; an allocation past device memory is an error.
@@ -131,16 +131,19 @@ impl Pager {
         out
     }
 
-    /// The resident buffers of the least recently used group not in `protect` (to make room
+    /// The resident buffers of the *most* recently used group not in `protect` (to make room
     /// for an allocation that did not fit), or `None` when no such group holds device memory.
-    pub(super) fn least_recent(&self, alloc: &Allocator, protect: &[u32]) -> Option<Vec<Arc<Page>>> {
+    /// Workers run in a fixed cycle (0, 1, …, P−1 in every phase), so the worker that ran last
+    /// before the current one is the one needed last; least-recently-used would evict the next
+    /// worker every time (measured: 20% more evictions on a 4-worker CSBM under a budget).
+    pub(super) fn victim(&self, alloc: &Allocator, protect: &[u32]) -> Option<Vec<Arc<Page>>> {
         alloc
             .groups()
             .into_iter()
             .filter(|(g, _)| !protect.contains(g))
             .map(|(g, pages)| (g, pages.into_iter().filter(|p| p.resident()).collect::<Vec<_>>()))
             .filter(|(_, pages)| !pages.is_empty())
-            .min_by_key(|(g, _)| (self.last_use.get(g).copied().unwrap_or(0), *g))
+            .max_by_key(|(g, _)| (self.last_use.get(g).copied().unwrap_or(0), std::cmp::Reverse(*g)))
             .map(|(_, pages)| pages)
     }
 }

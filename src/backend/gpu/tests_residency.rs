@@ -84,8 +84,8 @@ fn streamed_working_sets_keep_their_bits() {
     let worker0 = 4 * 2000 * (64 + 16);
     assert!(live_one[1] + worker0 <= live_all[1], "live bytes {live_one:?} (one) vs {live_all:?} (all)");
 
-    // `auto` under a budget that holds one worker but not both: the least recently used
-    // worker leaves when the other needs room.
+    // `auto` under a budget that holds one worker but not both: each worker leaves when the
+    // other needs room.
     let budget = live_all[1] - 4 * 1500 * 64;
     let auto = with(ResidentSet::Auto, Some(budget)).expect("a GPU backend");
     let (got, _, most) = two_workers(&auto, &x, &w);
@@ -120,4 +120,31 @@ fn pinned_buffers_stay() {
     assert!(pinned.buffer().page().resident());
     assert!(!a.buffer().page().resident(), "worker 0 left when worker 1's buffer was used");
     assert_bits_eq("copy into a streamed buffer", &down(&one, &b), &down(&one, &pinned));
+}
+
+/// Under a budget, the worker that leaves is the one that ran last before the current one:
+/// with workers running in a cycle 0, 1, 2, 0, …, that is the one needed last, so worker 0
+/// is still there when its turn comes again (least-recently-used would have sent it away).
+#[test]
+fn the_worker_that_ran_last_leaves_first() {
+    let mut rng = SplitMix64::new(3);
+    let xs: Vec<HostMatrix> = (0..3).map(|_| rand_matrix(&mut rng, 1000, 32)).collect();
+    // Room for two workers' inputs (125 KiB each), the pinned 1 × 32 output, the placeholder
+    // and one 64 KiB chunk of the parameter arena, not for three inputs.
+    let budget = 2 * 4 * 1000 * 32 + 4 * 32 + 4 + (64 << 10) + 1024;
+    let Some(auto) = with(ResidentSet::Auto, Some(budget)) else { return };
+    let mut out = auto.alloc(1, 32, MemCategory::Activations, "out").unwrap();
+    let mut bufs = Vec::new();
+    for (i, x) in xs.iter().enumerate() {
+        auto.residency_group(Some(i));
+        bufs.push(up(&auto, x));
+        auto.residency_group(None);
+        auto.copy_rows(&bufs[i], 0, &mut out, 0, 1);
+    }
+    let resident: Vec<bool> = bufs.iter().map(|b| b.buffer().page().resident()).collect();
+    assert_eq!(resident, [true, false, true], "worker 1 ran last before worker 2: it left");
+    let before = auto.streaming_stats().restores;
+    auto.copy_rows(&bufs[0], 0, &mut out, 0, 1);
+    assert_eq!(auto.streaming_stats().restores, before, "worker 0 was still resident");
+    assert_bits_eq("row 0 of worker 0", &down(&auto, &out), &xs[0].data[..32]);
 }
