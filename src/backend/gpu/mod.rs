@@ -229,20 +229,12 @@ impl GpuBackend {
         self.rec().pager.stats
     }
 
-    /// Runs an allocation; when it does not fit, evicts another worker
-    /// (under `auto` and `one`) and retries, until it fits or nothing is left to evict.
-    fn allocate<T>(&self, mut create: impl FnMut() -> Result<T, BackendError>) -> Result<T, BackendError> {
-        loop {
-            match create() {
-                Err(e @ BackendError::OutOfDeviceMemory { .. }) => {
-                    let protect: Vec<u32> = self.alloc.group().into_iter().collect();
-                    if !self.rec().make_room(&protect)? {
-                        return Err(e);
-                    }
-                }
-                other => return other,
-            }
-        }
+    /// Runs an allocation; when it does not fit, evicts another worker (under `auto` and
+    /// `one`) and retries, until it fits or nothing is left to evict.
+    fn allocate<T>(&self, create: impl FnMut() -> Result<T, BackendError>) -> Result<T, BackendError> {
+        let protect: Vec<u32> = self.alloc.group().into_iter().collect();
+        // The recorder is locked only to evict: callers may hold it while allocating.
+        recorder::with_room(create, || self.rec().make_room(&protect))
     }
 
     /// Dispatches, submissions and bind groups created since creation.

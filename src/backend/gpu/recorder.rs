@@ -567,8 +567,9 @@ impl Recorder {
         }
     }
 
-    /// Evicts one group outside `protect` ([`super::residency::Pager::victim`]) so that an allocation that did
-    /// not fit can retry; `Ok(false)` when nothing can leave (the allocation's error stands).
+    /// Evicts one group outside `protect` ([`super::residency::Pager::victim`]) so that an
+    /// allocation that did not fit can retry; `Ok(false)` when nothing can leave (the
+    /// allocation's error stands).
     pub fn make_room(&mut self, protect: &[u32]) -> Result<bool, BackendError> {
         if self.pager.set() == ResidentSet::All {
             return Ok(false);
@@ -579,24 +580,15 @@ impl Recorder {
         }
     }
 
-    /// One of the recorder's own (pinned, staging) buffers; when it does not fit, workers
-    /// leave until it does or none is left.
+    /// One of the recorder's own (pinned, staging) buffers, made room for.
     fn create_with_room(
         &mut self,
         label: &str,
         bytes: u64,
         usage: wgpu::BufferUsages,
     ) -> Result<GpuBuffer, BackendError> {
-        loop {
-            match self.alloc.create_pinned(label, MemCategory::Staging, bytes, usage) {
-                Err(e @ BackendError::OutOfDeviceMemory { .. }) => {
-                    if !self.make_room(&[])? {
-                        return Err(e);
-                    }
-                }
-                other => return other,
-            }
-        }
+        let alloc = self.alloc.clone();
+        with_room(|| alloc.create_pinned(label, MemCategory::Staging, bytes, usage), || self.make_room(&[]))
     }
 
     /// Under `one`, allocations for `group` first send every other group's buffers away (a
@@ -608,17 +600,11 @@ impl Recorder {
     }
 
     fn restore(&mut self, page: &Arc<Page>, protect: &[u32]) -> Result<(), BackendError> {
-        let device = loop {
-            match self.alloc.device_buffer(&page.label, page.category, page.size, page.usage) {
-                Ok(device) => break device,
-                Err(e @ BackendError::OutOfDeviceMemory { .. }) => {
-                    if !self.make_room(protect)? {
-                        return Err(e);
-                    }
-                }
-                Err(e) => return Err(e),
-            }
-        };
+        let alloc = self.alloc.clone();
+        let device = with_room(
+            || alloc.device_buffer(&page.label, page.category, page.size, page.usage),
+            || self.make_room(protect),
+        )?;
         let mut state = page.lock();
         match &state.host {
             HostCopy::Bytes(data) => {
@@ -640,8 +626,13 @@ impl Recorder {
         if pages.is_empty() {
             return Ok(());
         }
-        let dirty: Vec<&Arc<Page>> =
-            pages.iter().filter(|p| matches!(p.lock().host, HostCopy::None) && p.resident()).collect();
+        let dirty: Vec<&Arc<Page>> = pages
+            .iter()
+            .filter(|p| {
+                let state = p.lock();
+                matches!(state.host, HostCopy::None) && state.device.is_some()
+            })
+            .collect();
         if !dirty.is_empty() {
             self.read_back(&dirty)?;
         }
@@ -760,6 +751,24 @@ pub(super) fn read_mapped<T>(
     };
     buf.unmap();
     Ok(out)
+}
+
+/// Runs `create`; while it fails for want of device memory, lets `make_room` evict something
+/// and retries. The allocation's error stands once `make_room` says nothing can leave.
+pub(super) fn with_room<T>(
+    mut create: impl FnMut() -> Result<T, BackendError>,
+    mut make_room: impl FnMut() -> Result<bool, BackendError>,
+) -> Result<T, BackendError> {
+    loop {
+        match create() {
+            Err(e @ BackendError::OutOfDeviceMemory { .. }) => {
+                if !make_room()? {
+                    return Err(e);
+                }
+            }
+            other => return other,
+        }
+    }
 }
 
 /// A command writes `buf`: its host copy (if any) no longer matches.
