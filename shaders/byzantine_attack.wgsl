@@ -2,8 +2,9 @@
 // thread per coordinate j: it reads the honest rows of column j (flags[i] = 0), which it never
 // writes, and rewrites the Byzantine ones. Honest statistics in row order: μ = Σ/h, sample
 // variance Σ (x − μ)²/(h − 1) (σ = 0 for h = 1).
-// kind: 1 sign_flip (−x), 2 scaled (a·x), 3 zero, 4 mimic (row `mimic_row`), 5 ipm (−a·μ),
-// 6 alie (μ − a·σ), 7 gaussian (μ + a·N(0, 1) from gaussian_noise).
+// kind: 1 sign_flip of the own row (−x), 2 scaled own row (a·x), 3 zero, 4 mimic (row `mimic_row`),
+// 5 a multiple of the honest mean (a·μ: ipm, sign_flip and scaled of the mean), 6 alie (μ − a·σ),
+// 7 gaussian (μ + a·N(0, 1) from gaussian_noise).
 
 struct Params {
     n: u32,
@@ -94,7 +95,7 @@ fn byzantine_attack(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
                 v = g[p.mimic_row * p.d + j];
             }
             case 5u: {
-                v = -p.a * mu;
+                v = p.a * mu;
             }
             case 6u: {
                 v = mu - p.a * sigma;

@@ -14,7 +14,7 @@ fn run(ds: &gcnsim::data::Dataset, cfg: &RunConfig) -> (Vec<EpochRecord>, RunOut
     sim::run(&CpuBackend::new(), &problem, cfg, &mut EventLog::default(), &mut |_| {}).unwrap()
 }
 
-fn attacked(aggregate: &str, seed: u64) -> RunConfig {
+fn attacked(aggregate: &str, attack: &str, seed: u64) -> RunConfig {
     let mut cfg = RunConfig::default();
     cfg.train.seed = seed;
     cfg.parallel.partitions = 10;
@@ -22,15 +22,16 @@ fn attacked(aggregate: &str, seed: u64) -> RunConfig {
     cfg.parallel.boundary = Boundary::Replicate;
     cfg.parallel.aggregate = aggregate.parse().unwrap();
     cfg.byzantine.byzantine = 3;
-    cfg.byzantine.attack = "scaled:factor=-10".parse().unwrap();
+    cfg.byzantine.attack = attack.parse().unwrap();
     cfg
 }
 
 /// The acceptance setting: Cora, P = 10 random partitions (replicate: no edge lost),
-/// F = 3 sending −10 × their gradient. The mean collapses to a constant prediction (the
-/// gradient points uphill; which class wins depends on the seed, so its accuracy is some
-/// class's share of the test set, ≤ the largest's, 0.319), while Multi-Krum drops exactly the
-/// attackers every round and trains as without them.
+/// F = 3 sending −10 × the honest mean gradient. The mean aggregate is −2.3 × the honest mean:
+/// it climbs the loss and collapses to a near-constant prediction (which class wins depends on
+/// the seed, so its accuracy is at most the largest class's share of the test set, 0.319), while
+/// Multi-Krum drops exactly the attackers every round and trains as without them. Seed 0 is
+/// the seed of the committed heat map, where the acceptance reads mean ≤ 0.3, Multi-Krum ≥ 0.70.
 #[test]
 fn mean_collapses_and_multi_krum_holds_under_scaled_attack_on_cora() {
     let Some(ds) = cora() else { return };
@@ -40,13 +41,13 @@ fn mean_collapses_and_multi_krum_holds_under_scaled_attack_on_cora() {
         .fold(0.0, f64::max);
     let mut mean_accs = Vec::new();
     for seed in 0..3 {
-        let (records, o) = run(&ds, &attacked("mean", seed));
+        let (records, o) = run(&ds, &attacked("mean", "scaled:factor=-10", seed));
         eprintln!("seed {seed}: mean {:.4}", o.final_test_acc);
         assert!(o.final_test_acc <= largest_class_share + 1e-9, "seed {seed}: mean reached {}", o.final_test_acc);
         assert!(records.last().unwrap().train_loss > 10.0 * records[0].train_loss, "the loss did not blow up");
         mean_accs.push(o.final_test_acc);
 
-        let (_, k) = run(&ds, &attacked("multi_krum", seed));
+        let (_, k) = run(&ds, &attacked("multi_krum", "scaled:factor=-10", seed));
         eprintln!("seed {seed}: multi_krum {:.4}", k.final_test_acc);
         assert!(k.final_test_acc >= 0.70, "seed {seed}: multi_krum {}", k.final_test_acc);
         let r = k.robust.expect("a robust run reports its selections");
@@ -54,8 +55,35 @@ fn mean_collapses_and_multi_krum_holds_under_scaled_attack_on_cora() {
         assert_eq!(r.mean_byzantine_weight, 0.0);
         assert_eq!(r.byzantine_workers.len(), 3);
     }
+    assert!(mean_accs[0] <= 0.3, "seed 0: mean {}", mean_accs[0]);
     let mean = mean_accs.iter().sum::<f64>() / 3.0;
     assert!(mean <= 0.3, "mean aggregation over seeds 0-2: {mean} ({mean_accs:?})");
+}
+
+/// What the attacked gradient is decides who survives sign flipping. Of the honest mean (the
+/// default), 3 of 10 rows are −μ: the mean aggregate is 0.4·μ, still downhill, and trains; but
+/// the three identical rows sit on one side of every coordinate, and with 14 training nodes per
+/// worker the honest rows are spread wider than |μ|, so the coordinate-wise median and trimmed
+/// mean are dragged off μ and lose. Of their own gradients (`of=own`), the attackers climb
+/// their own partitions' loss, which has no upper bound, and the mean collapses.
+#[test]
+fn sign_flip_of_the_honest_mean_spares_the_mean_and_drags_the_median() {
+    let Some(ds) = cora() else { return };
+    for seed in 0..2 {
+        let acc = |aggregate: &str, attack: &str| {
+            let acc = run(&ds, &attacked(aggregate, attack, seed)).1.final_test_acc;
+            eprintln!("seed {seed}: {attack} / {aggregate}: {acc:.4}");
+            acc
+        };
+        let mean = acc("mean", "sign_flip");
+        assert!(mean >= 0.75, "seed {seed}: the mean under sign_flip of the honest mean: {mean}");
+        for rule in ["median", "trimmed_mean"] {
+            let robust = acc(rule, "sign_flip");
+            assert!(robust <= mean - 0.2, "seed {seed}: {rule} {robust} against the mean's {mean}");
+        }
+        let own = acc("mean", "sign_flip:of=own");
+        assert!(own <= 0.5, "seed {seed}: the mean under sign_flip of own gradients: {own}");
+    }
 }
 
 /// `label_flip` is a data attack: the Byzantine worker computes an honest gradient on labels

@@ -132,7 +132,9 @@ impl PreAggregationStep {
 pub enum AttackStep {
     /// Byzantine rows unchanged (also `label_flip`, which the driver applies to the data).
     None,
+    /// −x of the worker's own row (`sign_flip:of=own`).
     SignFlip,
+    /// factor · x of the worker's own row (`scaled:of=own`).
     Scaled {
         factor: f32,
     },
@@ -146,9 +148,10 @@ pub enum AttackStep {
     Alie {
         z: f32,
     },
-    /// −ε · honest mean.
-    Ipm {
-        eps: f32,
+    /// factor · honest mean: `ipm:eps=E` (factor −E), and `sign_flip` (−1) and `scaled:factor=K`
+    /// (K) of the honest mean.
+    MeanMultiple {
+        factor: f32,
     },
     /// A copy of row `target` (an honest row).
     Mimic {

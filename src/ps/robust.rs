@@ -21,7 +21,7 @@
 //! - rules: `median` | `trimmed_mean[:f=F]` | `krum[:f=F]` | `multi_krum[:f=F,m=M]` |
 //!   `geometric_median[:nu=X,tol=X,iters=N]` | `centered_clipping[:tau=X,iters=N]`
 //! - pre-aggregations: `none` | `nnm[:f=F]` | `bucketing[:s=S]`
-//! - attacks: `none` | `sign_flip` | `scaled[:factor=K]` | `gaussian[:sigma=S]` | `zero` |
+//! - attacks: `none` | `sign_flip[:of=mean|own]` | `scaled[:factor=K,of=mean|own]` | `gaussian[:sigma=S]` | `zero` |
 //!   `alie[:z=Z]` | `ipm[:eps=E]` | `mimic[:target=J]` | `label_flip`
 //!
 //! In TOML (and serde generally) each type is its spec string, so grids can list
@@ -115,18 +115,57 @@ pub enum PreAggregation {
     Bucketing { s: usize },
 }
 
-/// What Byzantine workers send instead of their gradient. Omniscient attacks (gaussian, alie,
-/// ipm, mimic) see the honest rows of the same step.
+/// Which gradient `sign_flip` and `scaled` transform.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum AttackBasis {
+    /// The mean of the honest rows of the same step (`of=mean`): every Byzantine worker sends
+    /// the same vector. ByzFL's `SignFlipping` (−mean of the honest vectors) is this form.
+    #[default]
+    HonestMean,
+    /// The Byzantine worker's own gradient (`of=own`), e.g. the "bit flipping" of Karimireddy,
+    /// He, Jaggi (2021). Its rows differ, and each pushes against its own partition's loss.
+    Own,
+}
+
+impl AttackBasis {
+    pub fn name(self) -> &'static str {
+        match self {
+            AttackBasis::HonestMean => "mean",
+            AttackBasis::Own => "own",
+        }
+    }
+}
+
+impl std::fmt::Display for AttackBasis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for AttackBasis {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "mean" => Ok(AttackBasis::HonestMean),
+            "own" => Ok(AttackBasis::Own),
+            _ => Err(()),
+        }
+    }
+}
+
+/// What Byzantine workers send instead of their gradient. Omniscient attacks (sign_flip and
+/// scaled of the honest mean, gaussian, alie, ipm, mimic) see the honest rows of the same step.
 #[derive(Clone, Copy, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Attack {
     /// Byzantine workers behave honestly.
     #[default]
     None,
-    /// −g_i.
-    SignFlip,
-    /// factor · g_i.
-    Scaled { factor: f32 },
+    /// −g, g the honest mean (default) or the worker's own gradient.
+    SignFlip { of: AttackBasis },
+    /// factor · g, g as for `SignFlip`.
+    Scaled { factor: f32, of: AttackBasis },
     /// Honest mean + N(0, σ²) per coordinate, drawn from a counter hash of (seed, epoch, worker,
     /// coordinate).
     Gaussian { sigma: f32 },
@@ -267,7 +306,7 @@ impl Attack {
     pub fn name(&self) -> &'static str {
         match self {
             Attack::None => "none",
-            Attack::SignFlip => "sign_flip",
+            Attack::SignFlip { .. } => "sign_flip",
             Attack::Scaled { .. } => "scaled",
             Attack::Gaussian { .. } => "gaussian",
             Attack::Zero => "zero",
@@ -280,7 +319,11 @@ impl Attack {
 
     /// Whether the attack reads the honest rows (and so needs at least one).
     pub fn is_omniscient(&self) -> bool {
-        matches!(self, Attack::Gaussian { .. } | Attack::Alie { .. } | Attack::Ipm { .. } | Attack::Mimic { .. })
+        match self {
+            Attack::SignFlip { of } | Attack::Scaled { of, .. } => *of == AttackBasis::HonestMean,
+            Attack::Gaussian { .. } | Attack::Alie { .. } | Attack::Ipm { .. } | Attack::Mimic { .. } => true,
+            Attack::None | Attack::Zero | Attack::LabelFlip => false,
+        }
     }
 
     /// The numbers for one step: `byzantine[i]` says whether worker i is Byzantine.
@@ -300,12 +343,14 @@ impl Attack {
         }
         Ok(match *self {
             Attack::None | Attack::LabelFlip => AttackStep::None,
-            Attack::SignFlip => AttackStep::SignFlip,
-            Attack::Scaled { factor } => AttackStep::Scaled { factor },
+            Attack::SignFlip { of: AttackBasis::HonestMean } => AttackStep::MeanMultiple { factor: -1.0 },
+            Attack::SignFlip { of: AttackBasis::Own } => AttackStep::SignFlip,
+            Attack::Scaled { factor, of: AttackBasis::HonestMean } => AttackStep::MeanMultiple { factor },
+            Attack::Scaled { factor, of: AttackBasis::Own } => AttackStep::Scaled { factor },
             Attack::Gaussian { sigma } => AttackStep::Gaussian { sigma, stream: gaussian_stream(seed, epoch) },
             Attack::Zero => AttackStep::Zero,
             Attack::Alie { z } => AttackStep::Alie { z: z.map_or_else(|| alie_z_max(n, f).map(|z| z as f32), Ok)? },
-            Attack::Ipm { eps } => AttackStep::Ipm { eps },
+            Attack::Ipm { eps } => AttackStep::MeanMultiple { factor: -eps },
             Attack::Mimic { target } => {
                 let target = match target {
                     None => first_honest.expect("checked above"),
@@ -377,9 +422,17 @@ mod tests {
         assert!(Attack::Mimic { target: Some(2) }.step(&flags, 0, 0).is_err());
         assert!(Attack::Mimic { target: Some(4) }.step(&flags, 0, 0).is_err());
         assert_eq!(Attack::LabelFlip.step(&flags, 0, 0), Ok(AttackStep::None));
-        assert_eq!(Attack::SignFlip.step(&[false, false], 0, 0), Ok(AttackStep::None));
+        let flip = |of| Attack::SignFlip { of };
+        assert_eq!(flip(AttackBasis::HonestMean).step(&[false, false], 0, 0), Ok(AttackStep::None));
         assert!(Attack::Ipm { eps: 0.1 }.step(&[true, true], 0, 0).is_err());
-        assert_eq!(Attack::SignFlip.step(&[true, true], 0, 0), Ok(AttackStep::SignFlip));
+        // Of the honest mean, sign flipping needs an honest row; of its own gradient it does not.
+        assert!(flip(AttackBasis::HonestMean).step(&[true, true], 0, 0).is_err());
+        assert_eq!(flip(AttackBasis::Own).step(&[true, true], 0, 0), Ok(AttackStep::SignFlip));
+        assert_eq!(flip(AttackBasis::HonestMean).step(&flags, 0, 0), Ok(AttackStep::MeanMultiple { factor: -1.0 }));
+        let scaled = |of| Attack::Scaled { factor: -10.0, of };
+        assert_eq!(scaled(AttackBasis::HonestMean).step(&flags, 0, 0), Ok(AttackStep::MeanMultiple { factor: -10.0 }));
+        assert_eq!(scaled(AttackBasis::Own).step(&flags, 0, 0), Ok(AttackStep::Scaled { factor: -10.0 }));
+        assert_eq!(Attack::Ipm { eps: 0.1 }.step(&flags, 0, 0), Ok(AttackStep::MeanMultiple { factor: -0.1 }));
         let Ok(AttackStep::Gaussian { sigma, stream }) = Attack::Gaussian { sigma: 2.0 }.step(&flags, 7, 3) else {
             panic!("gaussian step")
         };

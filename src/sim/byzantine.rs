@@ -26,7 +26,8 @@ pub struct ByzantineConfig {
     /// Which workers are Byzantine (comma-separated ids); default: F chosen by the seed.
     #[arg(long, value_delimiter = ',', value_name = "I,J,...")]
     pub byzantine_workers: Vec<usize>,
-    /// What Byzantine workers send: none, sign_flip, scaled[:factor=K] (K·g, default 100),
+    /// What Byzantine workers send: none, sign_flip[:of=mean|own] (−g), scaled[:factor=K,of=…]
+    /// (K·g, default 100), g the honest workers' mean (default) or the worker's own gradient;
     /// gaussian[:sigma=S] (honest mean + N(0, S²), default 200), zero, alie[:z=Z] (honest mean −
     /// z·std, z from P and F as in Baruch et al. unless given), ipm[:eps=E] (−E·honest mean,
     /// default 0.1), mimic[:target=J] (a copy of honest worker J, default the first),
@@ -222,6 +223,7 @@ impl ByzantineConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ps::robust::AttackBasis;
 
     fn context(aggregate: &str) -> Context {
         Context {
@@ -237,7 +239,7 @@ mod tests {
     #[test]
     fn plain_runs_need_no_plan() {
         assert_eq!(ByzantineConfig::default().resolve(&context("weighted")), Ok(None));
-        let c = ByzantineConfig { attack: Attack::SignFlip, ..Default::default() };
+        let c = ByzantineConfig { attack: Attack::SignFlip { of: AttackBasis::HonestMean }, ..Default::default() };
         assert_eq!(c.resolve(&context("mean")).unwrap_err().key, "attack");
     }
 
@@ -245,7 +247,7 @@ mod tests {
     fn resolves_workers_and_fills_the_rule() {
         let c = ByzantineConfig {
             byzantine: 3,
-            attack: Attack::Scaled { factor: -10.0 },
+            attack: Attack::Scaled { factor: -10.0, of: AttackBasis::HonestMean },
             krum_select: Some(5),
             ..Default::default()
         };
@@ -260,7 +262,11 @@ mod tests {
 
     #[test]
     fn impossible_settings_name_their_key() {
-        let c = ByzantineConfig { byzantine: 2, attack: Attack::SignFlip, ..Default::default() };
+        let c = ByzantineConfig {
+            byzantine: 2,
+            attack: Attack::SignFlip { of: AttackBasis::HonestMean },
+            ..Default::default()
+        };
         type Change = Box<dyn Fn(&mut ByzantineConfig, &mut Context)>;
         let cases: Vec<(Change, &str)> = vec![
             (Box::new(|c, _| c.byzantine_workers = vec![1]), "byzantine_workers"),
@@ -282,7 +288,11 @@ mod tests {
             assert_eq!(e.key, key, "case {i}: {e}");
         }
         // Krum needs n ≥ 2f + 3: f = 4 of 10 workers is impossible, named with the numbers.
-        let four = ByzantineConfig { byzantine: 4, attack: Attack::SignFlip, ..Default::default() };
+        let four = ByzantineConfig {
+            byzantine: 4,
+            attack: Attack::SignFlip { of: AttackBasis::HonestMean },
+            ..Default::default()
+        };
         let e = four.resolve(&context("krum")).unwrap_err();
         assert!(e.key == "aggregate" && e.message.contains("2f + 3 = 11"), "{e}");
     }

@@ -282,7 +282,8 @@ pub fn byzantine_attack(g: &mut [f32], n: usize, d: usize, flags: &[u32], attack
     let byzantine: Vec<usize> = (0..n).filter(|&i| flags[i] != 0).collect();
     let honest: Vec<usize> = (0..n).filter(|&i| flags[i] == 0).collect();
     let h = honest.len() as f32;
-    let omniscient = matches!(attack, AttackStep::Ipm { .. } | AttackStep::Alie { .. } | AttackStep::Gaussian { .. });
+    let omniscient =
+        matches!(attack, AttackStep::MeanMultiple { .. } | AttackStep::Alie { .. } | AttackStep::Gaussian { .. });
     for j in 0..d {
         // Statistics of the honest rows, which the attack never writes.
         let mu = if omniscient { honest.iter().fold(0.0f32, |acc, &i| acc + g[i * d + j]) / h } else { 0.0 };
@@ -307,7 +308,7 @@ pub fn byzantine_attack(g: &mut [f32], n: usize, d: usize, flags: &[u32], attack
                 AttackStep::Scaled { factor } => factor * x,
                 AttackStep::Zero => 0.0,
                 AttackStep::Mimic { target } => g[target as usize * d + j],
-                AttackStep::Ipm { eps } => -eps * mu,
+                AttackStep::MeanMultiple { factor } => factor * mu,
                 AttackStep::Alie { z } => mu - z * sigma,
                 AttackStep::Gaussian { sigma, stream } => mu + sigma * gaussian_noise(stream, i as u32, j as u32),
             };
@@ -551,7 +552,7 @@ mod tests {
         assert_eq!(attacked(AttackStep::Scaled { factor: 2.0 }), vec![6.0, 8.0, 14.0, 16.0]);
         assert_eq!(attacked(AttackStep::Zero), vec![0.0; 4]);
         assert_eq!(attacked(AttackStep::Mimic { target: 2 }), vec![5.0, 6.0, 5.0, 6.0]);
-        assert_eq!(attacked(AttackStep::Ipm { eps: 0.5 }), vec![-1.5, -2.0, -1.5, -2.0]);
+        assert_eq!(attacked(AttackStep::MeanMultiple { factor: -0.5 }), vec![-1.5, -2.0, -1.5, -2.0]);
         let s8 = 8.0f32.sqrt();
         assert_eq!(attacked(AttackStep::Alie { z: 1.0 }), vec![3.0 - s8, 4.0 - s8, 3.0 - s8, 4.0 - s8]);
         assert_eq!(attacked(AttackStep::Gaussian { sigma: 0.0, stream: 1 }), vec![3.0, 4.0, 3.0, 4.0]);

@@ -427,7 +427,7 @@ fn byzantine_attack_matches_cpu() {
                 AttackStep::Scaled { factor: -3.5 },
                 AttackStep::Zero,
                 AttackStep::Mimic { target },
-                AttackStep::Ipm { eps: 0.1 },
+                AttackStep::MeanMultiple { factor: -0.1 },
                 AttackStep::Alie { z: 1.2 },
                 AttackStep::Gaussian { sigma: 2.0, stream: gaussian_stream(5, n as u32) },
             ];
@@ -447,7 +447,9 @@ fn byzantine_attack_matches_cpu() {
                     // Honest mean and std summed in the same order, but GPU division and sqrt may
                     // be a few ulps off and μ − zσ may become an FMA: 1e-5 relative; 1e-6
                     // absolute where μ − zσ cancels (values O(1)).
-                    AttackStep::Ipm { .. } | AttackStep::Alie { .. } => assert_close(&what, &ga, &ca, 1e-5, 1e-6),
+                    AttackStep::MeanMultiple { .. } | AttackStep::Alie { .. } => {
+                        assert_close(&what, &ga, &ca, 1e-5, 1e-6)
+                    }
                     // As above plus GPU log/cos/sqrt in Box–Muller: Vulkan allows cos an
                     // absolute error of 2^-11 on [−π, π] and log a few ulps, and √(−2 ln u1) ≤ 5.8,
                     // so a conforming device may be ~3e-3·σ off (lavapipe's cos: measured up to

@@ -86,14 +86,14 @@ impl RobustOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ps::robust::{Attack, PreAggregation, RobustRule};
+    use crate::ps::robust::{Attack, AttackBasis, PreAggregation, RobustRule};
     use crate::ps::Aggregation;
 
     #[test]
     fn precision_and_recall_count_unselected_rows() {
         let plan = RobustPlan {
             byzantine: vec![true, false, false, true],
-            attack: Attack::SignFlip,
+            attack: Attack::SignFlip { of: AttackBasis::Own },
             pre: PreAggregation::None,
             rule: Some(RobustRule::Krum { f: Some(0) }),
             linear: Aggregation::Mean,

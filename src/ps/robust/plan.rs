@@ -97,6 +97,7 @@ pub struct Steps {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ps::robust::AttackBasis;
 
     #[test]
     fn byzantine_choice_is_seeded_and_sorted() {
@@ -120,7 +121,7 @@ mod tests {
         byzantine[7] = true;
         let plan = RobustPlan {
             byzantine,
-            attack: Attack::SignFlip,
+            attack: Attack::SignFlip { of: AttackBasis::Own },
             pre: PreAggregation::None,
             rule: Some(RobustRule::MultiKrum { f: None, m: None }),
             linear: Aggregation::Mean,

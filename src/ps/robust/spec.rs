@@ -8,8 +8,8 @@ use std::str::FromStr;
 use crate::spec::{non_default, write_spec, Parsed};
 
 use super::{
-    Attack, PreAggregation, RobustError, RobustRule, DEFAULT_BUCKET, DEFAULT_CLIPPING_ITERS, DEFAULT_FACTOR,
-    DEFAULT_IPM_EPS, DEFAULT_NU, DEFAULT_SIGMA, DEFAULT_TAU, DEFAULT_TOL, DEFAULT_WEISZFELD_ITERS,
+    Attack, AttackBasis, PreAggregation, RobustError, RobustRule, DEFAULT_BUCKET, DEFAULT_CLIPPING_ITERS,
+    DEFAULT_FACTOR, DEFAULT_IPM_EPS, DEFAULT_NU, DEFAULT_SIGMA, DEFAULT_TAU, DEFAULT_TOL, DEFAULT_WEISZFELD_ITERS,
 };
 
 /// (name, keys) of every rule.
@@ -24,8 +24,8 @@ pub const RULES: &[(&str, &[&str])] = &[
 pub const PRE_AGGREGATIONS: &[(&str, &[&str])] = &[("none", &[]), ("nnm", &["f"]), ("bucketing", &["s"])];
 pub const ATTACKS: &[(&str, &[&str])] = &[
     ("none", &[]),
-    ("sign_flip", &[]),
-    ("scaled", &["factor"]),
+    ("sign_flip", &["of"]),
+    ("scaled", &["factor", "of"]),
     ("gaussian", &["sigma"]),
     ("zero", &[]),
     ("alie", &["z"]),
@@ -79,8 +79,8 @@ impl FromStr for Attack {
         let p = Parsed::new("attack", s, ATTACKS)?;
         Ok(match p.name {
             "none" => Attack::None,
-            "sign_flip" => Attack::SignFlip,
-            "scaled" => Attack::Scaled { factor: p.finite("factor")?.unwrap_or(DEFAULT_FACTOR) },
+            "sign_flip" => Attack::SignFlip { of: basis(&p)? },
+            "scaled" => Attack::Scaled { factor: p.finite("factor")?.unwrap_or(DEFAULT_FACTOR), of: basis(&p)? },
             "gaussian" => Attack::Gaussian { sigma: p.non_negative("sigma")?.unwrap_or(DEFAULT_SIGMA) },
             "zero" => Attack::Zero,
             "alie" => Attack::Alie { z: p.finite("z")? },
@@ -90,6 +90,12 @@ impl FromStr for Attack {
             _ => unreachable!("Parsed::new accepts only names of ATTACKS"),
         })
     }
+}
+
+/// The `of` key of `sign_flip` and `scaled`.
+fn basis(p: &Parsed) -> Result<AttackBasis, RobustError> {
+    let range = "`mean` (the honest workers' mean gradient) or `own` (the worker's own gradient)";
+    Ok(p.get("of", range, |_: AttackBasis| true)?.unwrap_or_default())
 }
 
 impl fmt::Display for RobustRule {
@@ -131,7 +137,12 @@ impl fmt::Display for PreAggregation {
 impl fmt::Display for Attack {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            Attack::Scaled { factor } => write_spec(f, "scaled", &[("factor", non_default(factor, DEFAULT_FACTOR))]),
+            Attack::SignFlip { of } => write_spec(f, "sign_flip", &[("of", non_default(of, AttackBasis::default()))]),
+            Attack::Scaled { factor, of } => write_spec(
+                f,
+                "scaled",
+                &[("factor", non_default(factor, DEFAULT_FACTOR)), ("of", non_default(of, AttackBasis::default()))],
+            ),
             Attack::Gaussian { sigma } => write_spec(f, "gaussian", &[("sigma", non_default(sigma, DEFAULT_SIGMA))]),
             Attack::Alie { z } => write_spec(f, "alie", &[("z", z.map(|z| z.to_string()))]),
             Attack::Ipm { eps } => write_spec(f, "ipm", &[("eps", non_default(eps, DEFAULT_IPM_EPS))]),
@@ -166,7 +177,10 @@ mod tests {
         assert_eq!("bucketing".parse(), Ok(PreAggregation::Bucketing { s: 2 }));
         assert_eq!("nnm:f=3".parse(), Ok(PreAggregation::Nnm { f: Some(3) }));
         assert_eq!("alie".parse(), Ok(Attack::Alie { z: None }));
-        assert_eq!("scaled:factor=-4".parse(), Ok(Attack::Scaled { factor: -4.0 }));
+        assert_eq!("scaled:factor=-4".parse(), Ok(Attack::Scaled { factor: -4.0, of: AttackBasis::HonestMean }));
+        assert_eq!("scaled:of=own,factor=2".parse(), Ok(Attack::Scaled { factor: 2.0, of: AttackBasis::Own }));
+        assert_eq!("sign_flip".parse(), Ok(Attack::SignFlip { of: AttackBasis::HonestMean }));
+        assert_eq!("sign_flip:of=own".parse(), Ok(Attack::SignFlip { of: AttackBasis::Own }));
         assert_eq!("mimic:target=2".parse(), Ok(Attack::Mimic { target: Some(2) }));
         assert_eq!("label_flip".parse(), Ok(Attack::LabelFlip));
     }
@@ -193,6 +207,8 @@ mod tests {
         assert!(e.contains("pre-aggregation") && e.contains("key `s`"), "{e}");
         let e = "alie:z=inf".parse::<Attack>().unwrap_err().to_string();
         assert!(e.contains("key `z`") && e.contains("finite"), "{e}");
+        let e = "sign_flip:of=self".parse::<Attack>().unwrap_err().to_string();
+        assert!(e.contains("key `of`") && e.contains("`self`") && e.contains("`own`"), "{e}");
         let e = "flip".parse::<Attack>().unwrap_err().to_string();
         assert!(e.contains("sign_flip") && e.contains("label_flip"), "{e}");
     }
@@ -219,8 +235,11 @@ mod tests {
         let attacks = [
             "none",
             "sign_flip",
+            "sign_flip:of=own",
             "scaled",
             "scaled:factor=-2.5",
+            "scaled:factor=-10,of=own",
+            "scaled:of=own",
             "gaussian:sigma=0.1",
             "zero",
             "alie",

@@ -150,7 +150,14 @@ fn column_header(column: &str) -> (String, String) {
 fn row_label(row: &Option<String>) -> String {
     match row {
         None => "no attack (F = 0)".to_string(),
-        Some(a) => a.replace(":factor=", " ×").replace([':', '_'], " "),
+        Some(a) => {
+            // `of=own` (the attacker's own gradient rather than the honest mean) as a suffix.
+            let (a, own) = match a.strip_suffix("of=own") {
+                Some(rest) => (rest.trim_end_matches([',', ':']), " (own g)"),
+                None => (a.as_str(), ""),
+            };
+            format!("{}{own}", a.replace(":factor=", " ×").replace([':', '_'], " "))
+        }
     }
 }
 
@@ -255,6 +262,8 @@ mod tests {
         assert_eq!(column_header("centered_clipping:tau=0.1"), ("cent. clipping".into(), "τ=0.1".into()));
         assert_eq!(column_header("nnm → median"), ("median".into(), "after nnm".into()));
         assert_eq!(row_label(&Some("scaled:factor=-10".into())), "scaled ×-10");
+        assert_eq!(row_label(&Some("scaled:factor=-10,of=own".into())), "scaled ×-10 (own g)");
+        assert_eq!(row_label(&Some("sign_flip:of=own".into())), "sign flip (own g)");
         assert_eq!(row_label(&None), "no attack (F = 0)");
     }
 }

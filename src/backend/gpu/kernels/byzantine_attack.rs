@@ -17,7 +17,7 @@ pub struct ByzantineAttackParams {
     pub stream: u32,
     /// The row mimic copies.
     pub mimic_row: u32,
-    /// factor, ε, z or σ.
+    /// factor, z or σ.
     pub a: f32,
     pub _pad: [u32; 2],
 }
@@ -52,7 +52,7 @@ impl ByzantineAttack {
                 assert!((target as usize) < n, "byzantine_attack: mimic target {target} of {n} rows");
                 (4, 0.0, 0, target)
             }
-            AttackStep::Ipm { eps } => (5, eps, 0, 0),
+            AttackStep::MeanMultiple { factor } => (5, factor, 0, 0),
             AttackStep::Alie { z } => (6, z, 0, 0),
             AttackStep::Gaussian { sigma, stream } => (7, sigma, stream, 0),
         };
