@@ -8,8 +8,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"GCNSIMCK";
-/// Bumped whenever the payload's layout changes: older files are refused by name.
-pub const FORMAT_VERSION: u32 = 2;
+/// Bumped whenever the payload's layout changes, or the meaning of a setting a run resumes
+/// with (3: `sign_flip` and `scaled` transform the honest mean unless `of=own`): older files
+/// are refused by name rather than resumed into a different run.
+pub const FORMAT_VERSION: u32 = 3;
 const HEADER_LEN: usize = 8 + 4 + 8 + 4;
 
 #[derive(Debug, thiserror::Error)]
