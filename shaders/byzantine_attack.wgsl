@@ -2,9 +2,10 @@
 // thread per coordinate j: it reads the honest rows of column j (flags[i] = 0), which it never
 // writes, and rewrites the Byzantine ones. Honest statistics in row order: μ = Σ/h, sample
 // variance Σ (x − μ)²/(h − 1) (σ = 0 for h = 1).
-// kind: 1 sign_flip of the own row (−x), 2 scaled own row (a·x), 3 zero, 4 mimic (row `mimic_row`),
-// 5 a multiple of the honest mean (a·μ: ipm, sign_flip and scaled of the mean), 6 alie (μ − a·σ),
-// 7 gaussian (μ + a·N(0, 1) from gaussian_noise).
+// kind: 1 a multiple of the own row (a·x: sign_flip and scaled of their own gradient), 2 zero,
+// 3 mimic (row `mimic_row`), 4 a multiple of the honest mean (a·μ: ipm, sign_flip and scaled of
+// the mean), 5 alie (μ − a·σ), 6 gaussian (μ + a·N(0, 1) from gaussian_noise). Kinds ≥ 4 read
+// the honest mean.
 
 struct Params {
     n: u32,
@@ -54,7 +55,7 @@ fn byzantine_attack(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
     }
     var mu = 0.0;
     var sigma = 0.0;
-    if p.kind >= 5u {
+    if p.kind >= 4u {
         var sum = 0.0;
         var h = 0u;
         for (var i = 0u; i < p.n; i++) {
@@ -64,7 +65,7 @@ fn byzantine_attack(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
             }
         }
         mu = sum / f32(h);
-        if p.kind == 6u && h > 1u {
+        if p.kind == 5u && h > 1u {
             var ss = 0.0;
             for (var i = 0u; i < p.n; i++) {
                 if flags[i] == 0u {
@@ -83,24 +84,21 @@ fn byzantine_attack(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
         var v = x;
         switch p.kind {
             case 1u: {
-                v = -x;
-            }
-            case 2u: {
                 v = p.a * x;
             }
-            case 3u: {
+            case 2u: {
                 v = 0.0;
             }
-            case 4u: {
+            case 3u: {
                 v = g[p.mimic_row * p.d + j];
             }
-            case 5u: {
+            case 4u: {
                 v = p.a * mu;
             }
-            case 6u: {
+            case 5u: {
                 v = mu - p.a * sigma;
             }
-            case 7u: {
+            case 6u: {
                 v = mu + p.a * gaussian_noise(p.stream, i, j);
             }
             default: {}

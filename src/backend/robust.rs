@@ -132,10 +132,8 @@ impl PreAggregationStep {
 pub enum AttackStep {
     /// Byzantine rows unchanged (also `label_flip`, which the driver applies to the data).
     None,
-    /// −x of the worker's own row (`sign_flip:of=own`).
-    SignFlip,
-    /// factor · x of the worker's own row (`scaled:of=own`).
-    Scaled {
+    /// factor · the worker's own row: `sign_flip:of=own` (−1) and `scaled:factor=K,of=own` (K).
+    OwnMultiple {
         factor: f32,
     },
     /// Honest mean + σ·N(0, 1), the normal drawn by [`gaussian_noise`] with this stream.

@@ -344,9 +344,9 @@ impl Attack {
         Ok(match *self {
             Attack::None | Attack::LabelFlip => AttackStep::None,
             Attack::SignFlip { of: AttackBasis::HonestMean } => AttackStep::MeanMultiple { factor: -1.0 },
-            Attack::SignFlip { of: AttackBasis::Own } => AttackStep::SignFlip,
+            Attack::SignFlip { of: AttackBasis::Own } => AttackStep::OwnMultiple { factor: -1.0 },
             Attack::Scaled { factor, of: AttackBasis::HonestMean } => AttackStep::MeanMultiple { factor },
-            Attack::Scaled { factor, of: AttackBasis::Own } => AttackStep::Scaled { factor },
+            Attack::Scaled { factor, of: AttackBasis::Own } => AttackStep::OwnMultiple { factor },
             Attack::Gaussian { sigma } => AttackStep::Gaussian { sigma, stream: gaussian_stream(seed, epoch) },
             Attack::Zero => AttackStep::Zero,
             Attack::Alie { z } => AttackStep::Alie { z: z.map_or_else(|| alie_z_max(n, f).map(|z| z as f32), Ok)? },
@@ -427,11 +427,11 @@ mod tests {
         assert!(Attack::Ipm { eps: 0.1 }.step(&[true, true], 0, 0).is_err());
         // Of the honest mean, sign flipping needs an honest row; of its own gradient it does not.
         assert!(flip(AttackBasis::HonestMean).step(&[true, true], 0, 0).is_err());
-        assert_eq!(flip(AttackBasis::Own).step(&[true, true], 0, 0), Ok(AttackStep::SignFlip));
+        assert_eq!(flip(AttackBasis::Own).step(&[true, true], 0, 0), Ok(AttackStep::OwnMultiple { factor: -1.0 }));
         assert_eq!(flip(AttackBasis::HonestMean).step(&flags, 0, 0), Ok(AttackStep::MeanMultiple { factor: -1.0 }));
         let scaled = |of| Attack::Scaled { factor: -10.0, of };
         assert_eq!(scaled(AttackBasis::HonestMean).step(&flags, 0, 0), Ok(AttackStep::MeanMultiple { factor: -10.0 }));
-        assert_eq!(scaled(AttackBasis::Own).step(&flags, 0, 0), Ok(AttackStep::Scaled { factor: -10.0 }));
+        assert_eq!(scaled(AttackBasis::Own).step(&flags, 0, 0), Ok(AttackStep::OwnMultiple { factor: -10.0 }));
         assert_eq!(Attack::Ipm { eps: 0.1 }.step(&flags, 0, 0), Ok(AttackStep::MeanMultiple { factor: -0.1 }));
         let Ok(AttackStep::Gaussian { sigma, stream }) = Attack::Gaussian { sigma: 2.0 }.step(&flags, 7, 3) else {
             panic!("gaussian step")

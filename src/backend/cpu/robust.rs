@@ -304,8 +304,7 @@ pub fn byzantine_attack(g: &mut [f32], n: usize, d: usize, flags: &[u32], attack
             let x = g[i * d + j];
             g[i * d + j] = match *attack {
                 AttackStep::None => x,
-                AttackStep::SignFlip => -x,
-                AttackStep::Scaled { factor } => factor * x,
+                AttackStep::OwnMultiple { factor } => factor * x,
                 AttackStep::Zero => 0.0,
                 AttackStep::Mimic { target } => g[target as usize * d + j],
                 AttackStep::MeanMultiple { factor } => factor * mu,
@@ -548,8 +547,8 @@ mod tests {
     fn attack_formulas() {
         // Honest rows (1, 2) and (5, 6): mean (3, 4), sample std √8 in both coordinates.
         assert_eq!(attacked(AttackStep::None), vec![3.0, 4.0, 7.0, 8.0]);
-        assert_eq!(attacked(AttackStep::SignFlip), vec![-3.0, -4.0, -7.0, -8.0]);
-        assert_eq!(attacked(AttackStep::Scaled { factor: 2.0 }), vec![6.0, 8.0, 14.0, 16.0]);
+        assert_eq!(attacked(AttackStep::OwnMultiple { factor: -1.0 }), vec![-3.0, -4.0, -7.0, -8.0]);
+        assert_eq!(attacked(AttackStep::OwnMultiple { factor: 2.0 }), vec![6.0, 8.0, 14.0, 16.0]);
         assert_eq!(attacked(AttackStep::Zero), vec![0.0; 4]);
         assert_eq!(attacked(AttackStep::Mimic { target: 2 }), vec![5.0, 6.0, 5.0, 6.0]);
         assert_eq!(attacked(AttackStep::MeanMultiple { factor: -0.5 }), vec![-1.5, -2.0, -1.5, -2.0]);

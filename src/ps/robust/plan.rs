@@ -128,7 +128,7 @@ mod tests {
         };
         let s = plan.steps(0, 0).unwrap();
         assert_eq!(s.rule, Some(RobustStep::Krum { f: 2, m: 8 }));
-        assert_eq!(s.attack, AttackStep::SignFlip);
+        assert_eq!(s.attack, AttackStep::OwnMultiple { factor: -1.0 });
         let bucketed = RobustPlan { pre: PreAggregation::Bucketing { s: 2 }, ..plan.clone() };
         // 5 buckets: Krum with f = 2 needs 7 rows.
         let e = bucketed.check(0).unwrap_err().to_string();

@@ -12,7 +12,7 @@ use crate::backend::{AttackStep, Shape};
 pub struct ByzantineAttackParams {
     pub n: u32,
     pub d: u32,
-    /// See the shader: 1 sign_flip … 7 gaussian.
+    /// See the shader: 1 a multiple of the own row … 6 gaussian.
     pub kind: u32,
     pub stream: u32,
     /// The row mimic copies.
@@ -45,16 +45,15 @@ impl ByzantineAttack {
         check_buf("byzantine_attack", "byzantine", &byzantine.buf, n);
         let (kind, a, stream, target) = match *attack {
             AttackStep::None => return,
-            AttackStep::SignFlip => (1, 0.0, 0, 0),
-            AttackStep::Scaled { factor } => (2, factor, 0, 0),
-            AttackStep::Zero => (3, 0.0, 0, 0),
+            AttackStep::OwnMultiple { factor } => (1, factor, 0, 0),
+            AttackStep::Zero => (2, 0.0, 0, 0),
             AttackStep::Mimic { target } => {
                 assert!((target as usize) < n, "byzantine_attack: mimic target {target} of {n} rows");
-                (4, 0.0, 0, target)
+                (3, 0.0, 0, target)
             }
-            AttackStep::MeanMultiple { factor } => (5, factor, 0, 0),
-            AttackStep::Alie { z } => (6, z, 0, 0),
-            AttackStep::Gaussian { sigma, stream } => (7, sigma, stream, 0),
+            AttackStep::MeanMultiple { factor } => (4, factor, 0, 0),
+            AttackStep::Alie { z } => (5, z, 0, 0),
+            AttackStep::Gaussian { sigma, stream } => (6, sigma, stream, 0),
         };
         if g.is_empty() {
             return;
