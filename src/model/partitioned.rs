@@ -179,6 +179,11 @@ impl<B: Backend> PartitionedGcn<B> {
         }))
     }
 
+    /// Whether [`Self::save`] has state to save (`stale` boundaries that exchange rows).
+    pub fn keeps_stale_state(&self) -> bool {
+        self.exchange.is_some() && self.mode == Boundary::Stale
+    }
+
     pub fn restore(&mut self, b: &B, state: Option<&StaleState>) -> Result<(), RestoreError> {
         let ex = self.exchange.as_mut().filter(|_| self.mode == Boundary::Stale);
         let (ex, s) = match (ex, state) {

@@ -49,6 +49,8 @@ pub enum SimError {
     Checkpoint(#[from] CheckpointError),
     #[error("resuming from the checkpoint: {0}")]
     Restore(#[from] RestoreError),
+    #[error("resuming from the checkpoint: {0}")]
+    InvalidCheckpoint(#[from] super::checkpoint::InvalidState),
 }
 
 /// Stats slots: worker i's evaluation pass in slot i; ‖W0‖² of the evaluated version in slot P,
@@ -536,7 +538,15 @@ pub fn run_persistent<B: Backend>(
         trainer.log.push(0.0, 0, EventKind::Register, v0, Some(w), String::new());
     }
     let resumed = match persistence.resume {
-        Some(state) => Some((state.epoch, trainer.restore(state)?)),
+        Some(state) => {
+            // Untrusted input: every invariant is checked before anything is restored.
+            let mut expected = super::checkpoint::Expected::from_config(cfg, p)?;
+            expected.stale = Some(trainer.model.keeps_stale_state());
+            expected.centre = Some(trainer.robust.as_ref().is_some_and(|r| r.keeps_centre()));
+            expected.embedding_rows = trainer.embedding.is_some().then(|| problem.layout.order.len());
+            super::checkpoint::validate(&state, &expected)?;
+            Some((state.epoch, trainer.restore(state)?))
+        }
         None => None,
     };
     let sim_end = match trainer.cluster.consistency {

@@ -209,18 +209,20 @@ pub(crate) fn run<B: Backend>(
     failures.sort_by(|a, b| a.at.total_cmp(&b.at).then(a.worker.cmp(&b.worker)));
     let (first_epoch, state) = match resumed {
         Some((epoch, s)) => {
+            // `checkpoint::validate` checked every field against this run before the restore;
+            // this guard only keeps the loop's indexing safe should a caller skip it.
             let fits =
                 [s.weights_at.len(), s.assignment.len(), s.down_until.len(), s.registered.len(), s.host_steps.len()]
                     .iter()
                     .all(|&n| n == p)
                     && s.assignment.iter().all(|&h| h < p)
+                    && s.down_for_good.iter().all(|&(h, _)| h < p)
                     && s.next_failure <= failures.len()
                     && fabric.restore_busy_until(&s.links);
             if !fits {
-                return Err(SimError::Restore(crate::backend::snapshot::RestoreError::Count {
-                    what: "simulated workers in the cluster state".into(),
-                    expected: p,
-                    got: s.weights_at.len(),
+                return Err(SimError::InvalidCheckpoint(super::checkpoint::InvalidState {
+                    field: "rounds".into(),
+                    message: format!("its per-worker lists or worker ids do not fit this run's {p} workers"),
                 }));
             }
             (epoch, s)

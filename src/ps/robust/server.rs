@@ -54,6 +54,11 @@ impl<B: Backend> RobustServer<B> {
         self.centre.as_ref().filter(|_| self.has_centre).map(|c| b.download(c)).transpose()
     }
 
+    /// Whether the rule keeps a centre between rounds (centered clipping).
+    pub fn keeps_centre(&self) -> bool {
+        self.centre.is_some()
+    }
+
     pub fn restore(
         &mut self,
         b: &B,

@@ -4,7 +4,9 @@
 //! any moment leaves the previous checkpoint or the new one, never a mixture.
 
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
+
+use bincode::Options;
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"GCNSIMCK";
@@ -29,13 +31,8 @@ fn invalid(path: &Path, message: impl Into<String>) -> CheckpointError {
 /// Writes `value` to `path` atomically (temporary file, fsync, rename, fsync of the folder).
 pub fn write<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), CheckpointError> {
     let io = |action: &'static str| move |cause| CheckpointError::Io { path: path.to_path_buf(), action, cause };
-    let payload = bincode::serialize(value).map_err(|e| invalid(path, format!("cannot encode the state: {e}")))?;
-    let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
-    bytes.extend_from_slice(MAGIC);
-    bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-    bytes.extend_from_slice(&payload);
+    let payload = encode(value).map_err(|e| invalid(path, format!("cannot encode the state: {e}")))?;
+    let bytes = framed(&payload);
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {
@@ -58,25 +55,28 @@ pub fn write<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), Checkpoi
 }
 
 /// Reads and checks a file [`write`] wrote: every way it can be damaged is an error naming it.
+/// The payload is read only once the header's length matches the file's, so a file that is not a
+/// checkpoint (a device, a huge file) is refused before it is read; it decodes with a byte limit
+/// (no length field can make the decoder allocate more than the file holds) and no trailing bytes.
 pub fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, CheckpointError> {
-    let bytes = fs::read(path).map_err(|cause| CheckpointError::Io {
-        path: path.to_path_buf(),
-        action: "reading it",
-        cause,
-    })?;
-    if bytes.len() < HEADER_LEN {
-        if !bytes.starts_with(&MAGIC[..bytes.len().min(MAGIC.len())]) {
+    let io = |action: &'static str| move |cause| CheckpointError::Io { path: path.to_path_buf(), action, cause };
+    let mut file = fs::File::open(path).map_err(io("reading it"))?;
+    let size = file.metadata().map_err(io("reading its metadata"))?.len();
+    let mut header = Vec::with_capacity(HEADER_LEN);
+    (&mut file).take(HEADER_LEN as u64).read_to_end(&mut header).map_err(io("reading it"))?;
+    if header.len() < HEADER_LEN {
+        if !header.starts_with(&MAGIC[..header.len().min(MAGIC.len())]) {
             return Err(invalid(path, "not a gcnsim checkpoint (no GCNSIMCK header)"));
         }
         return Err(invalid(
             path,
-            format!("truncated: {} bytes, shorter than the {HEADER_LEN}-byte header", bytes.len()),
+            format!("truncated: {} bytes, shorter than the {HEADER_LEN}-byte header", header.len()),
         ));
     }
-    if &bytes[..8] != MAGIC {
+    if &header[..8] != MAGIC {
         return Err(invalid(path, "not a gcnsim checkpoint (no GCNSIMCK header)"));
     }
-    let u32_at = |i: usize| u32::from_le_bytes(bytes[i..i + 4].try_into().expect("4 bytes"));
+    let u32_at = |i: usize| u32::from_le_bytes(header[i..i + 4].try_into().expect("4 bytes"));
     let version = u32_at(8);
     if version != FORMAT_VERSION {
         return Err(invalid(
@@ -84,24 +84,61 @@ pub fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Checkpoint
             format!("format version {version}; this gcnsim reads version {FORMAT_VERSION} (resume with the gcnsim that wrote it)"),
         ));
     }
-    let declared = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
+    let declared = u64::from_le_bytes(header[12..20].try_into().expect("8 bytes"));
     let stored_crc = u32_at(20);
-    let payload = &bytes[HEADER_LEN..];
+    let held = size.saturating_sub(HEADER_LEN as u64);
+    if held != declared {
+        let what = if held < declared { "truncated" } else { "has trailing bytes" };
+        return Err(invalid(path, format!("{what}: the header declares {declared} payload bytes, the file holds {held}")));
+    }
+    let mut payload = Vec::with_capacity(declared.min(1 << 30) as usize);
+    // One byte more than declared tells a file that grew since its size was read.
+    file.take(declared + 1).read_to_end(&mut payload).map_err(io("reading it"))?;
     if payload.len() as u64 != declared {
-        let what = if (payload.len() as u64) < declared { "truncated" } else { "has trailing bytes" };
         return Err(invalid(
             path,
-            format!("{what}: the header declares {declared} payload bytes, the file holds {}", payload.len()),
+            format!("changed while read: the header declares {declared} payload bytes, {} were read", payload.len()),
         ));
     }
-    let crc = crc32fast::hash(payload);
+    let crc = crc32fast::hash(&payload);
     if crc != stored_crc {
         return Err(invalid(
             path,
             format!("checksum mismatch (stored {stored_crc:08x}, computed {crc:08x}): the file is corrupted"),
         ));
     }
-    bincode::deserialize(payload).map_err(|e| invalid(path, format!("cannot decode the state: {e}")))
+    decode(&payload).map_err(|e| invalid(path, format!("cannot decode the state: {e}")))
+}
+
+/// The options [`write`] encodes with (bincode's `serialize`: fixed-width little-endian
+/// integers), decoding with a byte limit of the payload's length and no trailing bytes.
+fn options(limit: u64) -> impl bincode::Options {
+    bincode::DefaultOptions::new()
+        .with_fixint_encoding()
+        .with_little_endian()
+        .with_limit(limit)
+        .reject_trailing_bytes()
+}
+
+/// Decodes a payload (without the header) as [`read`] does.
+pub fn decode<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, bincode::Error> {
+    options(payload.len() as u64).deserialize(payload)
+}
+
+/// Encodes a payload as [`write`] does.
+pub fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, bincode::Error> {
+    bincode::serialize(value)
+}
+
+/// A whole file's bytes for `payload` (header with its length and checksum, then the payload).
+pub fn framed(payload: &[u8]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
+    bytes.extend_from_slice(MAGIC);
+    bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    bytes.extend_from_slice(payload);
+    bytes
 }
 
 #[cfg(test)]

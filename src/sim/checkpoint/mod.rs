@@ -10,10 +10,12 @@
 //! (refused with a message).
 
 pub mod file;
+pub mod validate;
 
 use std::path::PathBuf;
 
 pub use file::CheckpointError;
+pub use validate::{validate, Expected, InvalidState};
 
 use super::cluster::ClusterTrace;
 use super::EpochRecord;
@@ -245,6 +247,63 @@ mod tests {
         let table = state.embedding.expect("the checkpoint holds the embedding table");
         assert!(table.generation.contains(&2), "rows re-initialized twice before the checkpoint");
         assert_eq!(table.step, 7);
+    }
+
+    /// The edited checkpoints (and more), each refused by `validate` naming its field,
+    /// and through `run_persistent` as an error, never a panic.
+    #[test]
+    fn hostile_checkpoints_are_refused_by_field() {
+        let mut cfg = config(4, Boundary::Drop);
+        cfg.cluster.fail = vec!["worker=1,at=0.0005,down=0.002".into(), "worker=2,at=0.02".into()];
+        cfg.cluster.on_failure = crate::sim::OnFailure::Reassign;
+        let good = resumes_identically("for hostile edits", &cfg, 7);
+        let expected = Expected::from_config(&cfg, 4).unwrap();
+        validate(&good, &expected).unwrap();
+        type Edit = fn(&mut TrainerState);
+        let edits: [(&str, Edit, &str); 16] = [
+            ("store.versions", |s| s.store.versions.clear(), "live versions []"),
+            ("pair_bytes", |s| s.pair_bytes.clear(), "0 entries, but the run has 4"),
+            ("records", |s| s.epoch = 2, "one record per round"),
+            ("epoch", |s| s.epoch = 1000, "1000 rounds done"),
+            ("epoch", |s| s.epoch = u32::MAX, "4294967295 rounds done"),
+            ("rounds.assignment[1]", |s| s.rounds.assignment[1] = 7, "worker 7, but the run has 4 workers (0..4)"),
+            ("rounds.down_for_good[0]", |s| s.rounds.down_for_good.push((9, 0.1)), "worker 9"),
+            ("rounds.weights_at[2]", |s| s.rounds.weights_at[2] = f64::NAN, "time NaN s"),
+            ("rounds.links", |s| s.rounds.links.pop().map_or((), drop), "9 entries"),
+            ("rounds.end_time", |s| s.rounds.end_time = f64::INFINITY, "time inf s"),
+            ("store.master[0]", |s| s.store.master[0].rows += 1, "matrix holding"),
+            ("store.master[1]", |s| s.store.master[1].data[0] = f32::INFINITY, "value 0 is inf"),
+            ("optimizer.step", |s| s.optimizer.step = 3, "once per round"),
+            ("records[3].epoch", |s| s.records[3].epoch = 9, "epoch 9"),
+            ("rounds.host_steps", |s| s.rounds.host_steps[0] = u64::MAX, "straggler draws"),
+            ("trace.intervals[0].worker", |s| s.trace.intervals[0].worker = 4, "worker 4"),
+        ];
+        for (field, edit, needle) in edits {
+            let mut s = good.clone();
+            edit(&mut s);
+            let e = validate(&s, &expected).expect_err(field).to_string();
+            assert!(e.contains(&format!("`{field}` is inconsistent")) && e.contains(needle), "{field}: {e}");
+        }
+        // The stored length lowered below the rounds done.
+        let mut shorter = cfg.clone();
+        shorter.train.epochs = 7;
+        let e = validate(&good, &Expected::from_config(&shorter, 4).unwrap()).unwrap_err().to_string();
+        assert!(e.contains("`epoch`") && e.contains("7 epochs"), "{e}");
+        // A worker registered after a failure still to come (the heartbeat's precondition).
+        let mut late = good.clone();
+        late.rounds.registered[2] = 0.5;
+        let e = validate(&late, &expected).unwrap_err().to_string();
+        assert!(e.contains("`rounds.registered[2]`"), "{e}");
+        // Through the driver: an error naming the field, not "holds 4, needs 4".
+        let mut s = good.clone();
+        s.rounds.assignment[1] = 7;
+        let ds = "csbm:nodes=2000".parse::<DatasetSpec>().unwrap().load().unwrap();
+        let problem = sim::prepare(&ds, &cfg).unwrap();
+        let persistence = Persistence { checkpoint: None, resume: Some(s) };
+        let e = sim::run_persistent(&CpuBackend::new(), &problem, &cfg, &mut EventLog::new(), &mut |_| {}, persistence)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`rounds.assignment[1]`") && e.contains("worker 7") && !e.contains("needs 4"), "{e}");
     }
 
     #[test]
