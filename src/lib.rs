@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod backend;
+pub mod bounded;
 pub mod cli;
 pub mod cost;
 pub mod data;

@@ -141,3 +141,82 @@ fn checkpoints_need_an_output_folder_and_bsp() {
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && e.contains("checkpoint_every") && e.contains("asp"), "{e}");
 }
+
+/// The edited checkpoints, each with a recomputed (valid) checksum: every one is refused
+/// with exit 1 and a one-line error naming what is wrong, in seconds, and the folder is unchanged.
+#[test]
+fn edited_checkpoints_with_valid_checksums_are_refused_by_field() {
+    use gcnsim::sim::checkpoint::file::{encode, framed};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("killed");
+    killed_run(&out);
+    let path = out.join(FILE_NAME);
+    let good = Checkpoint::read(&path).unwrap();
+    let snapshot = |d: &Path| {
+        let mut files: Vec<(String, Vec<u8>)> = fs::read_dir(d)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (e.file_name().to_string_lossy().into_owned(), fs::read(e.path()).unwrap_or_default())
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let with_config = |c: &mut Checkpoint, section: &str, key: &str, value: serde_json::Value| {
+        let mut cfg: serde_json::Value = serde_json::from_str(&c.identity.config_json).unwrap();
+        let slot = cfg[section].get_mut(key).unwrap_or_else(|| panic!("the stored config has {section}.{key}"));
+        *slot = value;
+        c.identity.config_json = cfg.to_string();
+    };
+    type Edit = Box<dyn Fn(&mut Checkpoint)>;
+    let epoch = good.state.epoch;
+    let edits: Vec<(&str, Edit, &str)> = vec![
+        ("epoch 2, more records", Box::new(|c| c.state.epoch = 2), "`records` is inconsistent"),
+        ("epoch 1000", Box::new(|c| c.state.epoch = 1000), "`epoch` is inconsistent: 1000 rounds done"),
+        ("epoch u32::MAX", Box::new(|c| c.state.epoch = u32::MAX), "`epoch` is inconsistent"),
+        (
+            "epochs lowered to the rounds done",
+            Box::new(move |c| with_config(c, "train", "epochs", epoch.into())),
+            "`epoch` is inconsistent",
+        ),
+        (
+            "worker 7 of 4",
+            Box::new(|c| c.state.rounds.assignment[1] = 7),
+            "`rounds.assignment[1]` is inconsistent: worker 7, but the run has 4 workers (0..4)",
+        ),
+        ("no versions", Box::new(|c| c.state.store.versions.clear()), "`store.versions` is inconsistent"),
+        ("no traffic matrix", Box::new(|c| c.state.pair_bytes.clear()), "`pair_bytes` is inconsistent"),
+        (
+            "a 300M-node dataset",
+            Box::new(|c| c.identity.dataset = "csbm:nodes=300000000,avg_degree=10".into()),
+            "declares nodes=300000000, but the run trained on 20000 nodes",
+        ),
+        (
+            "a /dev/zero device profile",
+            Box::new(move |c| with_config(c, "cluster", "device_profile", "/dev/zero".into())),
+            "/dev/zero: larger than the 4 MiB limit",
+        ),
+    ];
+    for (name, edit, needle) in edits {
+        let mut c = good.clone();
+        edit(&mut c);
+        fs::write(&path, framed(&encode(&c).unwrap())).unwrap();
+        let before = snapshot(&out);
+        let started = Instant::now();
+        let o = gcnsim(&["resume", out.to_str().unwrap()]);
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{name}: {e}");
+        let errors: Vec<&str> = e.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert!(errors.len() == 1 && errors[0].starts_with("error: "), "{name}: not one line: {e}");
+        assert!(e.contains(path.to_str().unwrap()) && e.contains(needle), "{name}: {e}");
+        assert!(started.elapsed() < Duration::from_secs(30), "{name}: took {:?}", started.elapsed());
+        assert_eq!(snapshot(&out), before, "{name}: a refused resume changed the folder");
+        let siblings: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(siblings, ["killed"], "{name}: left beside the folder");
+    }
+    // The unedited checkpoint, written the same way, still resumes.
+    fs::write(&path, framed(&encode(&good).unwrap())).unwrap();
+    let o = gcnsim(&["resume", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}

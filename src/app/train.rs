@@ -9,6 +9,7 @@ use anyhow::Context;
 use super::info::load_dataset;
 use crate::backend::{with_backend, BackendChoice};
 use crate::cli::{ResumeArgs, TrainArgs};
+use crate::data::DatasetSpec;
 use crate::graph::local;
 use crate::ps::EventLog;
 use crate::report::metrics::{CommRow, EmbeddingRow, EventRow, MetricsRow, SelectionRow, ShardRow, TimingRow};
@@ -82,6 +83,18 @@ pub fn resume_command(args: &ResumeArgs) -> anyhow::Result<()> {
     let cfg: RunConfig = serde_json::from_str(&id.config_json)
         .with_context(|| format!("checkpoint {}: its configuration does not decode", path.display()))?;
     cfg.validate().with_context(|| format!("checkpoint {}: its configuration", path.display()))?;
+    checkpoint::supported(&cfg).with_context(|| format!("checkpoint {}: its configuration", path.display()))?;
+    // The checkpoint is untrusted input: everything the configuration alone can check is checked
+    // before the dataset is loaded, and what the dataset claims before it is generated or read.
+    let expected = checkpoint::Expected::from_config(&cfg, cfg.parallel.partitions)
+        .with_context(|| format!("checkpoint {}: its configuration", path.display()))?;
+    checkpoint::validate(&c.state, &expected).with_context(|| format!("checkpoint {}", path.display()))?;
+    let spec: DatasetSpec = id
+        .dataset
+        .parse()
+        .with_context(|| format!("checkpoint {}: its dataset `{}`", path.display(), id.dataset))?;
+    checkpoint::validate::declared_dataset(&spec, &id.dataset_fingerprint)
+        .with_context(|| format!("checkpoint {}", path.display()))?;
     for gone in remove_abandoned_staging(&args.out) {
         eprintln!("removed {}, the staging folder of the interrupted process", gone.display());
     }

@@ -72,7 +72,9 @@ pub(crate) fn parse_spec<P: Profile>(spec: &str) -> Result<P, ProfileError> {
 }
 
 pub(crate) fn load_file<P: Profile>(path: &Path) -> Result<P, ProfileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Io { path: path.to_path_buf(), source })?;
+    // Named by users and by checkpoints: `/dev/zero` must be an error, not a read without end.
+    let text = crate::bounded::read_to_string(path, crate::bounded::CONFIG_FILE_LIMIT)
+        .map_err(|source| ProfileError::Io { path: path.to_path_buf(), source })?;
     parse_toml(&text, path)
 }
 

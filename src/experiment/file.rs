@@ -137,8 +137,8 @@ pub struct Experiment {
 
 impl Experiment {
     pub fn load(path: &Path) -> Result<Experiment, ExperimentError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|cause| ExperimentError::Io { path: path.to_path_buf(), cause })?;
+        let text = crate::bounded::read_to_string(path, crate::bounded::CONFIG_FILE_LIMIT)
+            .map_err(|cause| ExperimentError::Io { path: path.to_path_buf(), cause })?;
         Self::parse(&text, path)
     }
 

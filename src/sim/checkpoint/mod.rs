@@ -10,6 +10,8 @@
 //! (refused with a message).
 
 pub mod file;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod validate;
 
 use std::path::PathBuf;

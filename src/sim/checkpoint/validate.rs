@@ -8,6 +8,7 @@
 //! readings inside their bounds) is only bounded: finite, and within physical ranges.
 
 use super::TrainerState;
+use crate::data::DatasetSpec;
 use crate::sim::cluster::FailureSpec;
 use crate::sim::{ConfigError, RunConfig};
 use crate::tensor::HostMatrix;
@@ -579,6 +580,44 @@ fn rounds(s: &TrainerState, x: &Expected) -> Result<(), InvalidState> {
                 ),
             ));
         }
+    }
+    Ok(())
+}
+
+/// What a dataset spec declares (a generator's nodes, features, classes and edge draws) against
+/// the fingerprint stored beside it, in microseconds: a stored `csbm:nodes=300000000` is refused
+/// before 300 million nodes are generated. Folders are checked once loaded (what they declare is
+/// read from their own files).
+pub fn declared_dataset(spec: &DatasetSpec, fingerprint: &str) -> Result<(), InvalidState> {
+    let DatasetSpec::Csbm(p) = spec else { return Ok(()) };
+    let field = "identity.dataset";
+    // "N nodes, M edges, F features, C classes, crc32 X"
+    let stored = |name: &str| -> Result<usize, InvalidState> {
+        fingerprint
+            .split(", ")
+            .find_map(|part| part.strip_suffix(&format!(" {name}")))
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| fail("identity.dataset_fingerprint", format!("`{fingerprint}` names no {name}")))
+    };
+    let (nodes, edges) = (stored("nodes")?, stored("edges")?);
+    for (key, declared, stored) in
+        [("nodes", p.nodes, nodes), ("features", p.features, stored("features")?), ("classes", p.classes, stored("classes")?)]
+    {
+        if declared != stored {
+            return Err(fail(
+                field,
+                format!("`{spec}` declares {key}={declared}, but the run trained on {stored} {key} ({fingerprint})"),
+            ));
+        }
+    }
+    // Merging duplicate draws keeps at least about a third of them unless the graph is dense.
+    let draws = p.edge_draws();
+    let dense = edges as f64 >= nodes as f64 * (nodes as f64 - 1.0) / 4.0;
+    if !dense && draws > edges.saturating_mul(4).saturating_add(10_000) {
+        return Err(fail(
+            field,
+            format!("`{spec}` declares {draws} edge draws (nodes × avg_degree / 2), but the run trained on {edges} edges"),
+        ));
     }
     Ok(())
 }
