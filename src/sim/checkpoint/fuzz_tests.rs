@@ -6,7 +6,7 @@
 //! is decoded directly, as if its CRC had been recomputed.
 //!
 //! `cargo test` runs 300 cases of each; `GCNSIM_FUZZ_CASES=1000000 cargo test --release --lib
-//! checkpoint_fuzz_long -- --ignored --nocapture` is the long run.
+//! checkpoint_fuzz_long -- --ignored --nocapture` is the long run (both targets, in parallel).
 
 use std::sync::OnceLock;
 
@@ -558,14 +558,22 @@ fn mutated_checkpoint_fields_resume_consistently_or_are_refused() {
     assert!(report.refusals.keys().filter(|k| k.starts_with("validate: ")).count() >= 10, "{report}");
 }
 
-/// The long run: `GCNSIM_FUZZ_CASES=1000000 cargo test --release --lib checkpoint_fuzz_long --
-/// --ignored --nocapture` (both targets, that many cases each).
+/// The long runs: `GCNSIM_FUZZ_CASES=1000000 cargo test --release --lib checkpoint_fuzz_long --
+/// --ignored --nocapture` (each target that many cases; progress on stderr every minute).
 #[test]
 #[ignore]
-fn checkpoint_fuzz_long() {
+fn checkpoint_fuzz_long_bytes() {
     let targets = targets();
     let n = fuzz::case_count(1_000_000);
-    let bytes = fuzz::run_cases("checkpoint bytes (long)", n, 0x10c4_ec, |case, m| bytes_case(targets, case, m));
-    let fields = fuzz::run_cases("checkpoint fields (long)", n, 0x10f1_e1, |case, m| fields_case(targets, case, m));
-    println!("{bytes}\n{fields}");
+    let report = fuzz::run_cases("checkpoint bytes (long)", n, 0x10c4_ec, |case, m| bytes_case(targets, case, m));
+    println!("{report}");
+}
+
+#[test]
+#[ignore]
+fn checkpoint_fuzz_long_fields() {
+    let targets = targets();
+    let n = fuzz::case_count(1_000_000);
+    let report = fuzz::run_cases("checkpoint fields (long)", n, 0x10f1_e1, |case, m| fields_case(targets, case, m));
+    println!("{report}");
 }
