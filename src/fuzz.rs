@@ -137,9 +137,9 @@ where
     F: FnMut(u64, &mut Mutator) -> Outcome,
 {
     install_hook();
-    let replay = std::env::var(REPLAY_VAR).ok().map(|v| {
-        v.trim().parse::<u64>().unwrap_or_else(|_| panic!("{REPLAY_VAR}={v:?} is not a case number"))
-    });
+    let replay = std::env::var(REPLAY_VAR)
+        .ok()
+        .map(|v| v.trim().parse::<u64>().unwrap_or_else(|_| panic!("{REPLAY_VAR}={v:?} is not a case number")));
     let range = match replay {
         Some(i) => i..i + 1,
         None => 0..cases,
@@ -497,7 +497,8 @@ impl Mutator {
                     && (b[i].is_ascii_digit()
                         || b[i] == b'.'
                         || b[i] == b'_'
-                        || ((b[i] == b'e' || b[i] == b'E') && b.get(i + 1).is_some_and(|c| c.is_ascii_digit() || *c == b'-' || *c == b'+'))
+                        || ((b[i] == b'e' || b[i] == b'E')
+                            && b.get(i + 1).is_some_and(|c| c.is_ascii_digit() || *c == b'-' || *c == b'+'))
                         || ((b[i] == b'-' || b[i] == b'+') && matches!(b[i - 1], b'e' | b'E')))
                 {
                     i += 1;
@@ -703,8 +704,11 @@ mod tests {
         .unwrap_err();
         let message = panic_message(failed.as_ref());
         assert!(
-            message.contains("case 17") && message.contains("0xab") && message.contains("case seventeen")
-                && message.contains("GCNSIM_FUZZ_REPLAY=17") && message.contains("fuzz.rs"),
+            message.contains("case 17")
+                && message.contains("0xab")
+                && message.contains("case seventeen")
+                && message.contains("GCNSIM_FUZZ_REPLAY=17")
+                && message.contains("fuzz.rs"),
             "{message}"
         );
     }

@@ -89,10 +89,8 @@ pub fn resume_command(args: &ResumeArgs) -> anyhow::Result<()> {
     let expected = checkpoint::Expected::from_config(&cfg, cfg.parallel.partitions)
         .with_context(|| format!("checkpoint {}: its configuration", path.display()))?;
     checkpoint::validate(&c.state, &expected).with_context(|| format!("checkpoint {}", path.display()))?;
-    let spec: DatasetSpec = id
-        .dataset
-        .parse()
-        .with_context(|| format!("checkpoint {}: its dataset `{}`", path.display(), id.dataset))?;
+    let spec: DatasetSpec =
+        id.dataset.parse().with_context(|| format!("checkpoint {}: its dataset `{}`", path.display(), id.dataset))?;
     checkpoint::validate::declared_dataset(&spec, &id.dataset_fingerprint)
         .with_context(|| format!("checkpoint {}", path.display()))?;
     for gone in remove_abandoned_staging(&args.out) {

@@ -543,7 +543,7 @@ pub fn run_persistent<B: Backend>(
             let mut expected = super::checkpoint::Expected::from_config(cfg, p)?;
             expected.stale = Some(trainer.model.keeps_stale_state());
             expected.centre = Some(trainer.robust.as_ref().is_some_and(|r| r.keeps_centre()));
-            expected.embedding_rows = trainer.embedding.is_some().then(|| problem.layout.order.len());
+            expected.embedding_rows = trainer.embedding.is_some().then_some(problem.layout.order.len());
             super::checkpoint::validate(&state, &expected)?;
             Some((state.epoch, trainer.restore(state)?))
         }

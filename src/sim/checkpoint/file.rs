@@ -89,7 +89,10 @@ pub fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Checkpoint
     let held = size.saturating_sub(HEADER_LEN as u64);
     if held != declared {
         let what = if held < declared { "truncated" } else { "has trailing bytes" };
-        return Err(invalid(path, format!("{what}: the header declares {declared} payload bytes, the file holds {held}")));
+        return Err(invalid(
+            path,
+            format!("{what}: the header declares {declared} payload bytes, the file holds {held}"),
+        ));
     }
     let mut payload = Vec::with_capacity(declared.min(1 << 30) as usize);
     // One byte more than declared tells a file that grew since its size was read.
@@ -113,11 +116,7 @@ pub fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Checkpoint
 /// The options [`write`] encodes with (bincode's `serialize`: fixed-width little-endian
 /// integers), decoding with a byte limit of the payload's length and no trailing bytes.
 fn options(limit: u64) -> impl bincode::Options {
-    bincode::DefaultOptions::new()
-        .with_fixint_encoding()
-        .with_little_endian()
-        .with_limit(limit)
-        .reject_trailing_bytes()
+    bincode::DefaultOptions::new().with_fixint_encoding().with_little_endian().with_limit(limit).reject_trailing_bytes()
 }
 
 /// Decodes a payload (without the header) as [`read`] does.

@@ -18,9 +18,9 @@ use crate::graph::partition::PartitionerKind;
 use crate::ps::EventLog;
 use crate::sim::{self, Boundary, Problem, RunConfig};
 
-const DATASET: &str = "csbm:nodes=2000";
-const EPOCHS: usize = 10;
-const AT: u32 = 6;
+const DATASET: &str = "csbm:nodes=800,valid=200,test=300";
+const EPOCHS: usize = 8;
+const AT: u32 = 5;
 
 struct Target {
     name: &'static str,
@@ -260,7 +260,11 @@ fn mutate_field(m: &mut Mutator, c: &mut Checkpoint) -> &'static str {
     let r = &mut s.rounds;
     match m.below(22) {
         0 => {
-            s.epoch = if m.chance(0.5) { m.interesting_u64() as u32 } else { s.epoch.wrapping_add(m.below(3) as u32).wrapping_sub(1) };
+            s.epoch = if m.chance(0.5) {
+                m.interesting_u64() as u32
+            } else {
+                s.epoch.wrapping_add(m.below(3) as u32).wrapping_sub(1)
+            };
             "epoch"
         }
         1 => {
@@ -541,9 +545,8 @@ fn fields_case(targets: &Targets, case: u64, m: &mut Mutator) -> Outcome {
 #[test]
 fn mutated_checkpoint_bytes_resume_consistently_or_are_refused() {
     let targets = targets();
-    let report = fuzz::run_cases("checkpoint bytes", fuzz::case_count(300), 0xc4ec_b175, |case, m| {
-        bytes_case(targets, case, m)
-    });
+    let report =
+        fuzz::run_cases("checkpoint bytes", fuzz::case_count(300), 0xc4ec_b175, |case, m| bytes_case(targets, case, m));
     assert!(report.accepted >= targets.targets.len() as u64, "the unchanged payloads resume: {report}");
     assert!(report.refused > report.cases / 10, "the mutations reach the checks: {report}");
 }
@@ -551,7 +554,7 @@ fn mutated_checkpoint_bytes_resume_consistently_or_are_refused() {
 #[test]
 fn mutated_checkpoint_fields_resume_consistently_or_are_refused() {
     let targets = targets();
-    let report = fuzz::run_cases("checkpoint fields", fuzz::case_count(300), 0xf1e1_d5, |case, m| {
+    let report = fuzz::run_cases("checkpoint fields", fuzz::case_count(300), 0x00f1_e1d5, |case, m| {
         fields_case(targets, case, m)
     });
     assert!(report.refused > report.cases / 2, "most field edits are refused: {report}");
@@ -565,7 +568,7 @@ fn mutated_checkpoint_fields_resume_consistently_or_are_refused() {
 fn checkpoint_fuzz_long_bytes() {
     let targets = targets();
     let n = fuzz::case_count(1_000_000);
-    let report = fuzz::run_cases("checkpoint bytes (long)", n, 0x10c4_ec, |case, m| bytes_case(targets, case, m));
+    let report = fuzz::run_cases("checkpoint bytes (long)", n, 0x0010_c4ec, |case, m| bytes_case(targets, case, m));
     println!("{report}");
 }
 
@@ -574,6 +577,6 @@ fn checkpoint_fuzz_long_bytes() {
 fn checkpoint_fuzz_long_fields() {
     let targets = targets();
     let n = fuzz::case_count(1_000_000);
-    let report = fuzz::run_cases("checkpoint fields (long)", n, 0x10f1_e1, |case, m| fields_case(targets, case, m));
+    let report = fuzz::run_cases("checkpoint fields (long)", n, 0x0010_f1e1, |case, m| fields_case(targets, case, m));
     println!("{report}");
 }

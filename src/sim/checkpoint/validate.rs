@@ -183,7 +183,10 @@ fn records(s: &TrainerState, x: &Expected) -> Result<(), InvalidState> {
     if s.records.len() != epoch as usize {
         return Err(fail(
             "records",
-            format!("{} epoch records, but the checkpoint is after round {epoch}: one record per round", s.records.len()),
+            format!(
+                "{} epoch records, but the checkpoint is after round {epoch}: one record per round",
+                s.records.len()
+            ),
         ));
     }
     let mut previous = 0.0;
@@ -202,18 +205,24 @@ fn records(s: &TrainerState, x: &Expected) -> Result<(), InvalidState> {
         }
         time(&f("sim_time_s"), r.sim_time_s)?;
         if r.sim_time_s < previous {
-            return Err(fail(f("sim_time_s"), format!("{} s, earlier than the round before ({previous} s)", r.sim_time_s)));
+            return Err(fail(
+                f("sim_time_s"),
+                format!("{} s, earlier than the round before ({previous} s)", r.sim_time_s),
+            ));
         }
         previous = r.sim_time_s;
         if !r.train_loss.is_finite() {
-            return Err(fail(f("train_loss"), format!("{}, but a run stops when its training loss diverges", r.train_loss)));
+            return Err(fail(
+                f("train_loss"),
+                format!("{}, but a run stops when its training loss diverges", r.train_loss),
+            ));
         }
         for (name, acc) in [("train_acc", r.train_acc), ("valid_acc", r.valid_acc), ("test_acc", r.test_acc)] {
             if !(0.0..=1.0).contains(&acc) {
                 return Err(fail(f(name), format!("{acc}, but an accuracy is in [0, 1]")));
             }
         }
-        if !(r.lr.is_finite() && r.lr >= 0.0) || !(r.wall_ms.is_finite() && r.wall_ms >= 0.0) {
+        if !(r.lr.is_finite() && r.lr >= 0.0 && r.wall_ms.is_finite() && r.wall_ms >= 0.0) {
             return Err(fail(f("lr"), format!("lr {}, wall time {} ms: both finite, not negative", r.lr, r.wall_ms)));
         }
         if r.staleness_mean != 0.0 || r.staleness_max != 0 {
@@ -221,7 +230,10 @@ fn records(s: &TrainerState, x: &Expected) -> Result<(), InvalidState> {
         }
         let live = if x.keep_versions { i + 2 } else { 1 };
         if r.live_versions != live {
-            return Err(fail(f("live_versions"), format!("{}, but after round {} the run keeps {live}", r.live_versions, i + 1)));
+            return Err(fail(
+                f("live_versions"),
+                format!("{}, but after round {} the run keeps {live}", r.live_versions, i + 1),
+            ));
         }
         for (k, &v) in r.memory.live.iter().enumerate() {
             count(&f(&format!("memory.live[{k}]")), v)?;
@@ -337,7 +349,10 @@ fn store(s: &TrainerState, x: &Expected) -> Result<(), InvalidState> {
 fn optimizer(s: &TrainerState, x: &Expected) -> Result<(), InvalidState> {
     let o = &s.optimizer;
     if o.step != s.epoch {
-        return Err(fail("optimizer.step", format!("{}, but the optimizer steps once per round ({})", o.step, s.epoch)));
+        return Err(fail(
+            "optimizer.step",
+            format!("{}, but the optimizer steps once per round ({})", o.step, s.epoch),
+        ));
     }
     length("optimizer.slots", o.slots.len(), x.layers, "one list of state matrices per layer")?;
     for (l, slots) in o.slots.iter().enumerate() {
@@ -399,7 +414,10 @@ fn embedding(s: &TrainerState, x: &Expected) -> Result<(), InvalidState> {
     let Some(t) = &s.embedding else { return Ok(()) };
     matrix("embedding.table", &t.table)?;
     if t.table.cols != x.embedding_dim {
-        return Err(fail("embedding.table", format!("{} columns, but embedding_dim is {}", t.table.cols, x.embedding_dim)));
+        return Err(fail(
+            "embedding.table",
+            format!("{} columns, but embedding_dim is {}", t.table.cols, x.embedding_dim),
+        ));
     }
     let rows = x.embedding_rows.unwrap_or(t.table.rows);
     length("embedding.table", t.table.rows, rows, "one row per node")?;
@@ -536,11 +554,13 @@ fn rounds(s: &TrainerState, x: &Expected) -> Result<(), InvalidState> {
     for (h, d) in r.down_until.iter().enumerate() {
         let field = format!("rounds.down_until[{h}]");
         match d {
-            Some(t) if t.is_infinite() && *t > 0.0 => {
-                if !for_good(h) {
-                    return Err(fail(field, format!("worker {h} down for good, but no failure of it without return applied")));
-                }
+            Some(t) if *t == f64::INFINITY && !for_good(h) => {
+                return Err(fail(
+                    field,
+                    format!("worker {h} down for good, but no failure of it without return applied"),
+                ));
             }
+            Some(t) if *t == f64::INFINITY => {}
             Some(t) => time(&field, *t)?,
             None => {}
         }
@@ -600,9 +620,11 @@ pub fn declared_dataset(spec: &DatasetSpec, fingerprint: &str) -> Result<(), Inv
             .ok_or_else(|| fail("identity.dataset_fingerprint", format!("`{fingerprint}` names no {name}")))
     };
     let (nodes, edges) = (stored("nodes")?, stored("edges")?);
-    for (key, declared, stored) in
-        [("nodes", p.nodes, nodes), ("features", p.features, stored("features")?), ("classes", p.classes, stored("classes")?)]
-    {
+    for (key, declared, stored) in [
+        ("nodes", p.nodes, nodes),
+        ("features", p.features, stored("features")?),
+        ("classes", p.classes, stored("classes")?),
+    ] {
         if declared != stored {
             return Err(fail(
                 field,
@@ -616,7 +638,9 @@ pub fn declared_dataset(spec: &DatasetSpec, fingerprint: &str) -> Result<(), Inv
     if !dense && draws > edges.saturating_mul(4).saturating_add(10_000) {
         return Err(fail(
             field,
-            format!("`{spec}` declares {draws} edge draws (nodes × avg_degree / 2), but the run trained on {edges} edges"),
+            format!(
+                "`{spec}` declares {draws} edge draws (nodes × avg_degree / 2), but the run trained on {edges} edges"
+            ),
         ));
     }
     Ok(())
