@@ -398,7 +398,12 @@ fn mutate_field(m: &mut Mutator, c: &mut Checkpoint) -> &'static str {
         }
         10 => {
             let tr = &mut s.trace;
-            match m.below(6) {
+            match m.below(7) {
+                6 => {
+                    if let Some(i) = index(m, tr.gradients.len()) {
+                        tr.gradients[i].staleness = Some(m.interesting_u64());
+                    }
+                }
                 0 => {
                     if let Some(i) = index(m, tr.intervals.len()) {
                         tr.intervals[i].worker = id(m);

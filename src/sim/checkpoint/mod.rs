@@ -262,7 +262,7 @@ mod tests {
         let expected = Expected::from_config(&cfg, 4).unwrap();
         validate(&good, &expected).unwrap();
         type Edit = fn(&mut TrainerState);
-        let edits: [(&str, Edit, &str); 16] = [
+        let edits: [(&str, Edit, &str); 17] = [
             ("store.versions", |s| s.store.versions.clear(), "live versions []"),
             ("pair_bytes", |s| s.pair_bytes.clear(), "0 entries, but the run has 4"),
             ("records", |s| s.epoch = 2, "one record per round"),
@@ -279,6 +279,7 @@ mod tests {
             ("records[3].epoch", |s| s.records[3].epoch = 9, "epoch 9"),
             ("rounds.host_steps", |s| s.rounds.host_steps[0] = u64::MAX, "straggler draws"),
             ("trace.intervals[0].worker", |s| s.trace.intervals[0].worker = 4, "worker 4"),
+            ("trace.gradients[0].applied_to", |s| s.trace.gradients[0].staleness = Some(u64::MAX), "staleness"),
         ];
         for (field, edit, needle) in edits {
             let mut s = good.clone();

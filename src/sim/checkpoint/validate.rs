@@ -9,7 +9,7 @@
 
 use super::TrainerState;
 use crate::data::DatasetSpec;
-use crate::sim::cluster::FailureSpec;
+use crate::sim::cluster::{FailureSpec, Fate};
 use crate::sim::{ConfigError, RunConfig};
 use crate::tensor::HostMatrix;
 
@@ -487,9 +487,26 @@ fn trace(s: &TrainerState, x: &Expected) -> Result<(), InvalidState> {
         if g.clock >= epoch {
             return Err(fail(f("clock"), format!("{}, but rounds 0..{epoch} have run", g.clock)));
         }
-        version(&f("computed_from"), g.computed_from, epoch)?;
-        if let Some(v) = g.applied_to {
-            version(&f("applied_to"), v, epoch)?;
+        // BSP: round e computes from version e, and applies there (staleness 0) or discards.
+        if g.computed_from != g.clock as u64 {
+            return Err(fail(
+                f("computed_from"),
+                format!("version {}, but round {} computes from version {}", g.computed_from, g.clock, g.clock),
+            ));
+        }
+        let fits = match g.fate {
+            Fate::Applied => g.applied_to == Some(g.computed_from) && g.staleness == Some(0),
+            Fate::Discarded => g.applied_to.is_none() && g.staleness.is_none(),
+        };
+        if !fits {
+            return Err(fail(
+                f("applied_to"),
+                format!(
+                    "{:?} gradient applied to {:?} with staleness {:?}, but BSP applies a gradient to the version it \
+                     was computed from (staleness 0) or discards it",
+                    g.fate, g.applied_to, g.staleness
+                ),
+            ));
         }
         time(&f("time_s"), g.time_s)?;
     }
