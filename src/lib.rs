@@ -12,6 +12,7 @@ pub mod cost;
 pub mod data;
 pub mod experiment;
 pub mod graph;
+pub mod host;
 pub mod model;
 pub mod ps;
 pub mod report;
