@@ -11,6 +11,7 @@ pub mod cli;
 pub mod cost;
 pub mod data;
 pub mod experiment;
+pub mod fuzz;
 pub mod graph;
 pub mod host;
 pub mod model;
