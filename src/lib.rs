@@ -14,6 +14,7 @@ pub mod data;
 pub mod experiment;
 pub mod fuzz;
 pub mod graph;
+pub mod host;
 pub mod model;
 pub mod ps;
 pub mod report;

@@ -33,7 +33,7 @@ pub fn train_command(args: &TrainArgs) -> anyhow::Result<()> {
     // Before any work: a 10-minute run must not find out at the end that it cannot write.
     let output = args.out.as_deref().map(|out| OutputDir::begin(out, OutputKind::Train)).transpose()?;
     let ds = load_dataset(&args.dataset)?;
-    let problem = sim::prepare(&ds, &cfg).context("preparing the problem")?;
+    let problem = prepare_with_progress(&ds, &cfg)?;
     let checkpoint = match (args.checkpoint_every, &output) {
         (Some(every), Some(output)) => {
             anyhow::ensure!(every >= 1, "--checkpoint-every: at least 1 epoch");
@@ -107,7 +107,7 @@ pub fn resume_command(args: &ResumeArgs) -> anyhow::Result<()> {
         id.dataset,
         id.dataset_fingerprint
     );
-    let problem = sim::prepare(&ds, &cfg).context("preparing the problem")?;
+    let problem = prepare_with_progress(&ds, &cfg)?;
     println!(
         "resuming {} after epoch {} of {} (dataset {}, backend {})",
         args.out.display(),
@@ -255,4 +255,13 @@ pub fn summary(problem: &Problem, cfg: &RunConfig, run: &TrainedRun) -> RunSumma
         partitioning: local::summarize(&problem.partitions, nodes, problem.undirected_edges),
         partitions: problem.partitions.clone(),
     }
+}
+
+/// Normalizes, partitions and lays out the graph, with progress on a graph of a million nodes or
+/// more (METIS alone takes minutes there).
+fn prepare_with_progress(ds: &crate::data::Dataset, cfg: &RunConfig) -> anyhow::Result<Problem> {
+    let large = ds.num_nodes() >= 1_000_000;
+    let what = format!("partitioning {} nodes into {} parts", ds.num_nodes(), cfg.parallel.partitions);
+    crate::report::progress::stage(ProgressMode::detect(), large, &what, || sim::prepare(ds, cfg))
+        .context("preparing the problem")
 }
