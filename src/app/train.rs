@@ -82,6 +82,8 @@ pub fn resume_command(args: &ResumeArgs) -> anyhow::Result<()> {
     let id = &c.identity;
     let cfg: RunConfig = serde_json::from_str(&id.config_json)
         .with_context(|| format!("checkpoint {}: its configuration does not decode", path.display()))?;
+    checkpoint::validate::workers_match(&c.state, cfg.parallel.partitions)
+        .with_context(|| format!("checkpoint {}", path.display()))?;
     cfg.validate().with_context(|| format!("checkpoint {}: its configuration", path.display()))?;
     checkpoint::supported(&cfg).with_context(|| format!("checkpoint {}: its configuration", path.display()))?;
     // The checkpoint is untrusted input: everything the configuration alone can check is checked

@@ -150,6 +150,9 @@ fn resume(t: &Target, ds: &Dataset, payload: &[u8]) -> Outcome {
     let Ok(cfg) = serde_json::from_str::<RunConfig>(&id.config_json) else {
         return Outcome::refused("configuration json");
     };
+    if let Err(e) = validate::workers_match(&c.state, cfg.parallel.partitions) {
+        return Outcome::refused(label(&e.to_string()));
+    }
     if cfg.validate().is_err() || supported(&cfg).is_err() {
         return Outcome::refused("configuration");
     }

@@ -292,6 +292,15 @@ mod tests {
         shorter.train.epochs = 7;
         let e = validate(&good, &Expected::from_config(&shorter, 4).unwrap()).unwrap_err().to_string();
         assert!(e.contains("`epoch`") && e.contains("7 epochs"), "{e}");
+        // A stored configuration of 10^14 workers: refused by the lists the state holds, and
+        // resolving it for the expectations does not overflow.
+        let mut many = cfg.clone();
+        many.parallel.partitions = usize::MAX / 2 + 7;
+        let e = validate::workers_match(&good, many.parallel.partitions).unwrap_err().to_string();
+        assert!(e.contains("`rounds.weights_at`") && e.contains("4 entries"), "{e}");
+        assert!(validate::workers_match(&good, 4).is_ok());
+        let x = Expected::from_config(&many, many.parallel.partitions).unwrap();
+        assert!(validate(&good, &x).unwrap_err().to_string().contains("`rounds"));
         // A worker registered after a failure still to come (the heartbeat's precondition).
         let mut late = good.clone();
         late.rounds.registered[2] = 0.5;

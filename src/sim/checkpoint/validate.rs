@@ -66,7 +66,7 @@ impl Expected {
             layers: cfg.train.layers,
             keep_versions: cfg.parallel.keep_versions,
             failures,
-            links: 2 * workers + 2 * cluster.servers,
+            links: workers.saturating_mul(2).saturating_add(cluster.servers.saturating_mul(2)),
             servers: cluster.servers,
             robust: cfg.robust_plan()?.is_some(),
             embedding_dim: cfg.train.embedding_dim,
@@ -75,6 +75,20 @@ impl Expected {
             embedding_rows: None,
         })
     }
+}
+
+/// The stored configuration's worker count against the state's per-worker lists, before the
+/// configuration is validated or resolved (both build per-worker lists): a configuration edited
+/// to 10^14 partitions is refused by the lists the file actually holds.
+pub fn workers_match(s: &TrainerState, partitions: usize) -> Result<(), InvalidState> {
+    let held = s.rounds.weights_at.len();
+    if held != partitions {
+        return Err(fail(
+            "rounds.weights_at",
+            format!("{held} entries, but the stored configuration has {partitions} partitions (one worker each)"),
+        ));
+    }
+    Ok(())
 }
 
 fn fail(field: impl Into<String>, message: impl Into<String>) -> InvalidState {
@@ -599,11 +613,16 @@ fn rounds(s: &TrainerState, x: &Expected) -> Result<(), InvalidState> {
     length("rounds.host_steps", r.host_steps.len(), p, "one entry per worker")?;
     // Every partition draws one straggler step per round, on the worker hosting it.
     let steps = r.host_steps.iter().try_fold(0u64, |a, &n| a.checked_add(n));
-    let expected = s.epoch as u64 * p as u64;
-    if steps != Some(expected) {
+    let expected = (s.epoch as u64).checked_mul(p as u64);
+    if steps.is_none() || steps != expected {
         return Err(fail(
             "rounds.host_steps",
-            format!("{:?} straggler draws, but {} rounds of {p} partitions draw {expected}", r.host_steps, s.epoch),
+            format!(
+                "{:?} straggler draws, but {} rounds of {p} partitions draw {}",
+                r.host_steps,
+                s.epoch,
+                expected.unwrap_or(u64::MAX)
+            ),
         ));
     }
     // A worker registers before every failure still to come (the heartbeat schedule counts from it).
