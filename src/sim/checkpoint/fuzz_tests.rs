@@ -7,6 +7,8 @@
 //!
 //! `cargo test` runs 300 cases of each; `GCNSIM_FUZZ_CASES=1000000 cargo test --release --lib
 //! checkpoint_fuzz_long -- --ignored --nocapture` is the long run (both targets, in parallel).
+//! Add `--config 'profile.release.package.gcnsim.overflow-checks=true'` to catch the integer
+//! overflows a debug build would panic on (only gcnsim is rebuilt); the long runs were made so.
 
 use std::sync::OnceLock;
 
