@@ -1,32 +1,37 @@
 //! Output folders that can never destroy a user's files.
 //!
-//! Every command that writes a folder (`run`, `train --out`) goes through [`OutputDir`]:
-//! - [`OutputDir::begin`] checks the destination *before any work starts*: it must not exist,
-//!   be empty, or be an earlier gcnsim output (it holds the [`MARKER`] file gcnsim writes);
-//!   anything else is refused, and so is a destination that contains the working directory.
-//!   It then creates a uniquely named staging folder beside the destination (so two runs with
-//!   the same destination never touch each other's staging folder, and the final rename stays
-//!   on one file system).
+//! Every command that writes a folder (`run`, `train --out`, `resume`) goes through
+//! [`OutputDir`]:
+//! - [`Claim::new`] resolves the destination once: the parent is made canonical (symbolic links
+//!   followed, as the OS follows them), the name is kept (a link named as the destination is
+//!   refused, not followed). Every read and write uses that path.
+//! - It takes an exclusive lock on `.NAME.lock` beside the destination ([`lock`]), then checks
+//!   the destination: it must not exist, be empty, or be an earlier gcnsim output whose marker
+//!   vouches for every file in it ([`manifest`]); anything else is refused naming the file, and
+//!   so is a destination that contains the working directory. Nothing is removed before this.
+//! - [`Claim::stage`] removes staging and aside folders that dead processes left beside the
+//!   destination ([`cleanup::remove_abandoned`]) and creates a uniquely named staging folder
+//!   beside it (same file system, so the final rename is atomic).
 //! - The command writes its files into the staging folder.
-//! - [`OutputDir::commit`] swaps it into place: the old folder is renamed aside, the new one
-//!   renamed in, and only then is the old one deleted. A failure at any step leaves the previous
-//!   results whole (renamed back when the second rename fails).
-//! - Dropping an `OutputDir` without committing removes its staging folder: a failed run leaves
-//!   nothing half-written behind.
-//!
-//! Nothing outside the destination and the staging/aside folders this process created is ever
-//! deleted, and the destination only after it was checked again right before the swap.
+//! - [`OutputDir::commit`] writes the marker listing every file in the staging folder and swaps
+//!   it into place: the old folder is renamed aside, the new one renamed in, and only then is
+//!   the old one deleted (a failure to delete it is a warning: the results are in place). A
+//!   failure before leaves the previous results whole.
+//! - Dropping an `OutputDir` without committing removes its staging folder; SIGINT and SIGTERM
+//!   remove it too ([`cleanup`]).
+
+pub mod cleanup;
+pub mod lock;
+pub mod manifest;
+pub mod trace;
 
 use std::fs;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The file that marks a folder as gcnsim's output. Its content says what wrote it; it carries
-/// no timestamp, so re-running a command leaves it byte-identical.
-pub const MARKER: &str = ".gcnsim-output";
-/// Inside a staging folder until the commit: a folder holding it is not finished.
-pub const INCOMPLETE: &str = "INCOMPLETE";
+pub use manifest::{GCNSIM_NAMES, INCOMPLETE, MARKER};
+use manifest::{Marker, Vouch};
 
 /// What kind of folder a command writes (recorded in the marker; `gcnsim plot` reads it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -59,19 +64,76 @@ pub enum SwapStep {
     AfterRenameIn,
 }
 
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-struct MarkerContent {
-    written_by: String,
+/// A destination resolved, locked and checked, with no staging folder yet (`resume` reads the
+/// checkpoint in between); see the module docs.
+#[derive(Debug)]
+pub struct Claim {
+    dest: PathBuf,
     kind: OutputKind,
+    lock: lock::DirLock,
 }
 
-/// A destination checked and a staging folder created; see the module docs.
+impl Claim {
+    /// Resolves `path`, creates its parent if missing, takes the lock and checks the destination.
+    pub fn new(path: &Path, kind: OutputKind) -> Result<Self, OutputError> {
+        let dest = resolve(path)?;
+        let parent = dest.parent().expect("a resolved destination has a parent");
+        fs::create_dir_all(parent).map_err(io_error(parent, "creating its parent folder"))?;
+        Self::locked(dest, kind)
+    }
+
+    /// As [`Self::new`] for a destination that must exist already (`resume`).
+    pub fn existing(path: &Path, kind: OutputKind) -> Result<Self, OutputError> {
+        let dest = resolve(path)?;
+        if !dest.is_dir() {
+            return Err(OutputError::Refused { path: dest, message: "there is no such folder".into() });
+        }
+        Self::locked(dest, kind)
+    }
+
+    fn locked(dest: PathBuf, kind: OutputKind) -> Result<Self, OutputError> {
+        let lock = lock::DirLock::acquire(&dest)?;
+        check_destination(&dest)?;
+        Ok(Self { dest, kind, lock })
+    }
+
+    /// The resolved destination: read from it, nothing else.
+    pub fn destination(&self) -> &Path {
+        &self.dest
+    }
+
+    /// Removes what dead processes left beside the destination and creates the staging folder.
+    pub fn stage(self) -> Result<OutputDir, OutputError> {
+        for gone in cleanup::remove_abandoned(&self.dest) {
+            eprintln!("removed {}, left by a gcnsim process that no longer runs", gone.display());
+        }
+        let stage = sibling(&self.dest, "staging");
+        let registration = cleanup::critical(|| {
+            fs::create_dir(&stage).map(|()| cleanup::register_folder(stage.clone()))
+        })
+        .map_err(io_error(&self.dest, "creating a staging folder beside it"))?;
+        let Claim { dest, kind, lock } = self;
+        let guard = OutputDir { dest, stage, kind, committed: false, _registration: registration, _lock: lock };
+        let note = format!(
+            "gcnsim is writing here, or was interrupted; the files appear in {} when it completes\n",
+            guard.dest.display()
+        );
+        fs::write(guard.stage.join(INCOMPLETE), note)
+            .map_err(io_error(&guard.stage, "writing into the staging folder"))?;
+        Ok(guard)
+    }
+}
+
+/// A destination checked and locked, and a staging folder created; see the module docs.
 #[derive(Debug)]
 pub struct OutputDir {
     dest: PathBuf,
     stage: PathBuf,
     kind: OutputKind,
     committed: bool,
+    // Dropped after `Drop::drop` removed the staging folder, so an interrupt meanwhile still finds it.
+    _registration: cleanup::Registration,
+    _lock: lock::DirLock,
 }
 
 static UNIQUE: AtomicU64 = AtomicU64::new(0);
@@ -85,22 +147,9 @@ fn sibling(dest: &Path, tag: &str) -> PathBuf {
 }
 
 impl OutputDir {
-    /// Checks `dest` and creates the staging folder (and `dest`'s parent, if missing).
-    pub fn begin(dest: &Path, kind: OutputKind) -> Result<Self, OutputError> {
-        let dest = absolute(dest)?;
-        check_destination(&dest)?;
-        let parent = dest.parent().expect("an absolute path with a file name has a parent");
-        fs::create_dir_all(parent).map_err(io_error(parent, "creating its parent folder"))?;
-        let stage = sibling(&dest, "staging");
-        fs::create_dir(&stage).map_err(io_error(&dest, "creating a staging folder beside it"))?;
-        let guard = Self { dest, stage, kind, committed: false };
-        let note = format!(
-            "gcnsim is writing here, or was interrupted; the files appear in {} when it completes\n",
-            guard.dest.display()
-        );
-        fs::write(guard.stage.join(INCOMPLETE), note)
-            .map_err(io_error(&guard.stage, "writing into the staging folder"))?;
-        Ok(guard)
+    /// [`Claim::new`] and [`Claim::stage`]: for commands that read nothing from the destination.
+    pub fn begin(path: &Path, kind: OutputKind) -> Result<Self, OutputError> {
+        Claim::new(path, kind)?.stage()
     }
 
     /// Where the files go until [`Self::commit`].
@@ -108,23 +157,25 @@ impl OutputDir {
         &self.stage
     }
 
-    /// The final folder.
+    /// The final folder (resolved).
     pub fn destination(&self) -> &Path {
         &self.dest
     }
 
-    /// Makes the destination hold a run's checkpoints while it trains: creates it (marked as
-    /// gcnsim's, so the commit may replace it) and a note saying what it holds; returns the
-    /// checkpoint's path. The commit replaces the folder, checkpoint included, with the results.
+    /// Makes the destination hold a run's checkpoints while it trains: creates it, marks it as
+    /// gcnsim's with `file_name` and the INCOMPLETE note added to its manifest, and writes the
+    /// note; returns the checkpoint's path. The commit replaces the folder, checkpoint included.
     pub fn checkpoint_path(&self, file_name: &str) -> Result<PathBuf, OutputError> {
         let dest = &self.dest;
-        check_destination(dest)?;
+        let files = match check_destination(dest)? {
+            Some(owned) => owned.files,
+            None => Default::default(),
+        };
         fs::create_dir_all(dest).map_err(io_error(dest, "creating it for checkpoints"))?;
-        if !dest.join(MARKER).is_file() {
-            let marker = MarkerContent { written_by: format!("gcnsim {}", env!("CARGO_PKG_VERSION")), kind: self.kind };
-            let marker = serde_json::to_string_pretty(&marker).expect("the marker serializes");
-            fs::write(dest.join(MARKER), marker + "\n").map_err(io_error(dest, "writing the marker"))?;
-        }
+        let mut files = files;
+        files.extend([file_name.to_string(), INCOMPLETE.to_string()]);
+        // The marker first: every file written after it is on its list.
+        Marker::new(self.kind, files).write(dest)?;
         let note = format!(
             "A gcnsim run writes its checkpoints here ({file_name}). If it was interrupted, `gcnsim resume {}` \
              continues it; when it completes, its results replace this folder. Other files here are from an earlier run.\n",
@@ -142,12 +193,31 @@ impl OutputDir {
     /// [`Self::commit`] with a hook run after each swap step; an error from the hook acts like
     /// a failure of that step (tests use it to check that old results survive).
     pub fn commit_with(mut self, mut hook: impl FnMut(SwapStep) -> io::Result<()>) -> Result<PathBuf, OutputError> {
-        let marker = MarkerContent { written_by: format!("gcnsim {}", env!("CARGO_PKG_VERSION")), kind: self.kind };
-        let marker = serde_json::to_string_pretty(&marker).expect("the marker serializes");
-        fs::write(self.stage.join(MARKER), marker + "\n").map_err(io_error(&self.stage, "writing the marker"))?;
         fs::remove_file(self.stage.join(INCOMPLETE)).map_err(io_error(&self.stage, "clearing INCOMPLETE"))?;
-        // Checked again: the folder may have changed since `begin`.
+        let files = manifest::list_files(&self.stage)?;
+        let marker = Marker::new(self.kind, files).to_text();
+        fs::write(self.stage.join(MARKER), marker).map_err(io_error(&self.stage, "writing the marker"))?;
+        // Checked again: the user may have changed the folder since `begin`.
         check_destination(&self.dest)?;
+        let aside = cleanup::critical(|| self.swap(&mut hook))?;
+        hook(SwapStep::AfterRenameIn).map_err(io_error(&self.dest, "after moving the new results in"))?;
+        if let Some(aside) = aside {
+            // Ours alone: renamed aside by this process after the check above.
+            if let Err(e) = fs::remove_dir_all(&aside) {
+                eprintln!(
+                    "warning: the new results are in {}, but deleting the previous results in {} failed: {e}; \
+                     the next gcnsim run into {} removes it",
+                    self.dest.display(),
+                    aside.display(),
+                    self.dest.display()
+                );
+            }
+        }
+        Ok(self.dest.clone())
+    }
+
+    /// Renames the old folder aside and the staging folder in; returns the aside folder.
+    fn swap(&mut self, hook: &mut impl FnMut(SwapStep) -> io::Result<()>) -> Result<Option<PathBuf>, OutputError> {
         let aside = if self.dest.exists() {
             let aside = sibling(&self.dest, "old");
             fs::rename(&self.dest, &aside).map_err(io_error(&self.dest, "moving the previous results aside"))?;
@@ -173,12 +243,7 @@ impl OutputDir {
             return Err(OutputError::Io { path: self.dest.clone(), action: "moving the new results in", cause });
         }
         self.committed = true;
-        hook(SwapStep::AfterRenameIn).map_err(io_error(&self.dest, "after moving the new results in"))?;
-        if let Some(aside) = aside {
-            // Ours alone: renamed aside by this process after the check above.
-            fs::remove_dir_all(&aside).map_err(io_error(&aside, "deleting the previous results"))?;
-        }
-        Ok(self.dest.clone())
+        Ok(aside)
     }
 }
 
@@ -191,40 +256,48 @@ impl Drop for OutputDir {
     }
 }
 
-/// `path` made absolute without resolving symbolic links in its last component (a link named
-/// as the destination is refused by `check_destination`, not followed).
-fn absolute(path: &Path) -> Result<PathBuf, OutputError> {
+/// `path` made absolute once and for all: its parent canonical, as the OS resolves it (so
+/// `link/../run` is the `run` beside the link's target, where reading it would look), the last
+/// component kept as named (a link there is refused by `check_destination`, not followed).
+/// A parent that does not exist yet is resolved from its deepest existing ancestor.
+pub fn resolve(path: &Path) -> Result<PathBuf, OutputError> {
     let refuse = |message: &str| OutputError::Refused { path: path.to_path_buf(), message: message.to_string() };
     if path.as_os_str().is_empty() {
         return Err(refuse("the path is empty"));
     }
     let cwd = std::env::current_dir().map_err(io_error(path, "reading the working directory"))?;
     let joined = cwd.join(path);
-    // Resolve `.` and `..` lexically, so `--out .` is the working directory itself.
-    let mut clean = PathBuf::new();
-    for c in joined.components() {
-        match c {
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir => {
-                if !clean.pop() {
-                    return Err(refuse("the path leaves the file system root"));
-                }
-            }
-            other => clean.push(other),
+    let resolved = match joined.components().next_back() {
+        Some(Component::Normal(name)) => {
+            resolve_folder(joined.parent().expect("a path ending in a name has a parent"), path)?.join(name)
         }
-    }
-    if clean.file_name().is_none() {
+        // `.`, `..`: the folder they name exists; it is named by its canonical path.
+        _ => joined.canonicalize().map_err(io_error(path, "resolving it"))?,
+    };
+    if resolved.parent().is_none() {
         return Err(refuse("the file system root cannot be an output folder"));
     }
-    // The parent may itself be a link (e.g. /tmp): resolve it so the containment check below
-    // compares real paths.
-    let parent = clean.parent().expect("has a file name").to_path_buf();
-    let parent = parent.canonicalize().unwrap_or(parent);
-    Ok(parent.join(clean.file_name().expect("checked")))
+    Ok(resolved)
 }
 
-/// Refuses a destination that is not ours to replace.
-fn check_destination(dest: &Path) -> Result<(), OutputError> {
+/// The canonical form of `dir`, whose trailing components may not exist yet.
+fn resolve_folder(dir: &Path, named: &Path) -> Result<PathBuf, OutputError> {
+    for existing in dir.ancestors() {
+        let Ok(canonical) = existing.canonicalize() else { continue };
+        let rest = dir.strip_prefix(existing).expect("an ancestor is a prefix");
+        if rest.components().any(|c| !matches!(c, Component::Normal(_))) {
+            return Err(OutputError::Refused {
+                path: named.to_path_buf(),
+                message: format!("`..` follows {}, which does not exist", existing.display()),
+            });
+        }
+        return Ok(canonical.join(rest));
+    }
+    Err(OutputError::Refused { path: named.to_path_buf(), message: "no part of it exists".into() })
+}
+
+/// Refuses a destination that is not ours to replace; what it holds if it is an earlier output.
+fn check_destination(dest: &Path) -> Result<Option<manifest::Owned>, OutputError> {
     let refuse = |message: String| Err(OutputError::Refused { path: dest.to_path_buf(), message });
     if let Ok(cwd) = std::env::current_dir().and_then(|d| d.canonicalize()) {
         if cwd.starts_with(dest) {
@@ -235,7 +308,7 @@ fn check_destination(dest: &Path) -> Result<(), OutputError> {
     }
     let meta = match fs::symlink_metadata(dest) {
         Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(OutputError::Io { path: dest.to_path_buf(), action: "inspecting it", cause: e }),
     };
     if meta.file_type().is_symlink() {
@@ -244,45 +317,28 @@ fn check_destination(dest: &Path) -> Result<(), OutputError> {
     if !meta.is_dir() {
         return refuse("it exists and is not a folder; name a new folder".to_string());
     }
-    let mut entries = fs::read_dir(dest).map_err(io_error(dest, "listing it"))?;
-    if entries.next().is_none() || dest.join(MARKER).is_file() {
-        return Ok(());
-    }
-    refuse(format!(
-        "it is not empty and was not written by gcnsim (it has no {MARKER} file), so gcnsim will not replace it; \
-         name a new folder, or empty or remove this one yourself"
-    ))
+    manifest::check(dest)
 }
 
-/// Removes the staging folders a killed gcnsim left beside `dest` (`resume` calls it): only
-/// folders named as [`OutputDir::begin`] names them, still holding the [`INCOMPLETE`] note, whose
-/// process no longer runs. Linux only (it asks /proc); elsewhere nothing is removed.
-pub fn remove_abandoned_staging(dest: &Path) -> Vec<PathBuf> {
-    let mut removed = Vec::new();
-    let (Ok(dest), true) = (absolute(dest), Path::new("/proc/self").exists()) else { return removed };
-    let (Some(parent), Some(name)) = (dest.parent(), dest.file_name()) else { return removed };
-    let prefix = format!(".{}.staging-", name.to_string_lossy());
-    let Ok(entries) = fs::read_dir(parent) else { return removed };
-    for entry in entries.flatten() {
-        let file_name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = file_name.strip_prefix(&prefix).and_then(|rest| rest.split('-').next()) else { continue };
-        let Ok(pid) = pid.parse::<u32>() else { continue };
-        let path = entry.path();
-        let abandoned = pid != std::process::id()
-            && !Path::new("/proc").join(pid.to_string()).exists()
-            && path.is_dir()
-            && path.join(INCOMPLETE).is_file();
-        if abandoned && fs::remove_dir_all(&path).is_ok() {
-            removed.push(path);
+/// Adds `written` (files just written into the existing folder `dir`, e.g. by `gcnsim plot`)
+/// to its manifest. A folder without a gcnsim marker is left unmarked; an old marker becomes a
+/// list of the gcnsim-named files present.
+pub fn record_written(dir: &Path, written: &[PathBuf]) -> Result<(), OutputError> {
+    let (kind, mut files) = match Vouch::read(dir)? {
+        Vouch::None | Vouch::Forged => return Ok(()),
+        Vouch::Listed(kind, files) => (kind, files),
+        Vouch::Old(kind) => {
+            let present = GCNSIM_NAMES.iter().filter(|n| dir.join(n).is_file()).map(|n| n.to_string());
+            (kind, present.collect())
         }
-    }
-    removed
+    };
+    files.extend(written.iter().filter_map(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()));
+    Marker::new(kind, files).write(dir)
 }
 
 /// The kind of gcnsim output in `dir`, if it is one.
 pub fn output_kind(dir: &Path) -> Option<OutputKind> {
-    let text = fs::read_to_string(dir.join(MARKER)).ok()?;
-    serde_json::from_str::<MarkerContent>(&text).ok().map(|m| m.kind)
+    Vouch::read(dir).ok()?.kind()
 }
 
 #[cfg(test)]
