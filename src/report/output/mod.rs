@@ -77,6 +77,8 @@ impl Claim {
     /// Resolves `path`, creates its parent if missing, takes the lock and checks the destination.
     pub fn new(path: &Path, kind: OutputKind) -> Result<Self, OutputError> {
         let dest = resolve(path)?;
+        // A folder refused outright gets no lock file beside it.
+        check_destination(&dest)?;
         let parent = dest.parent().expect("a resolved destination has a parent");
         fs::create_dir_all(parent).map_err(io_error(parent, "creating its parent folder"))?;
         Self::locked(dest, kind)
@@ -88,11 +90,13 @@ impl Claim {
         if !dest.is_dir() {
             return Err(OutputError::Refused { path: dest, message: "there is no such folder".into() });
         }
+        check_destination(&dest)?;
         Self::locked(dest, kind)
     }
 
     fn locked(dest: PathBuf, kind: OutputKind) -> Result<Self, OutputError> {
         let lock = lock::DirLock::acquire(&dest)?;
+        // Again: another process may have changed it until we held the lock.
         check_destination(&dest)?;
         Ok(Self { dest, kind, lock })
     }
@@ -428,14 +432,32 @@ mod tests {
     }
 
     #[test]
-    fn concurrent_runs_have_their_own_staging_folders_and_failures_clean_up() {
+    fn one_process_at_a_time_and_failures_clean_up() {
         let dir = tempfile::tempdir().unwrap();
         let a = stage_with(dir.path(), "r", "a.csv", "a");
-        let b = stage_with(dir.path(), "r", "b.csv", "b");
-        assert_ne!(a.staging(), b.staging());
+        let err = OutputDir::begin(&dir.path().join("r"), OutputKind::Train).unwrap_err().to_string();
+        assert!(err.contains("in use by process"), "{err}");
+        assert_eq!(siblings(dir.path()).len(), 2, "the lock file and a's staging folder, nothing of the refused one");
         drop(a); // a failed run
-        assert!(b.staging().join("b.csv").is_file(), "the other run's staging folder is untouched");
-        b.commit().unwrap();
+        assert!(siblings(dir.path()).is_empty(), "its staging folder and lock file are gone");
+        stage_with(dir.path(), "r", "b.csv", "b").commit().unwrap();
         assert_eq!(siblings(dir.path()), ["r"]);
+    }
+
+    #[test]
+    fn the_parent_is_resolved_as_the_os_resolves_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().canonicalize().unwrap();
+        fs::create_dir_all(real.join("deep/inner")).unwrap();
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(real.join("deep/inner"), real.join("link")).unwrap();
+            assert_eq!(resolve(&real.join("link/../run")).unwrap(), real.join("deep/run"));
+            // A link named as the destination is kept (and refused by the check), not followed.
+            assert_eq!(resolve(&real.join("link")).unwrap(), real.join("link"));
+        }
+        assert_eq!(resolve(&real.join("new/a/b")).unwrap(), real.join("new/a/b"));
+        assert!(resolve(&real.join("new/../b")).unwrap_err().to_string().contains("does not exist"));
+        assert_eq!(resolve(&real.join("deep/inner/..")).unwrap(), real.join("deep"));
     }
 }
