@@ -118,9 +118,10 @@ impl Running {
 /// Whether `dir` holds a staging folder for `name` with its INCOMPLETE note.
 fn staging_exists(dir: &Path, name: &str) -> bool {
     let prefix = format!(".{name}.staging-");
-    fs::read_dir(dir).unwrap().flatten().any(|e| {
-        e.file_name().to_string_lossy().starts_with(&prefix) && e.path().join("INCOMPLETE").is_file()
-    })
+    fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().starts_with(&prefix) && e.path().join("INCOMPLETE").is_file())
 }
 
 /// A checkpointed run into `out`, killed (SIGKILL: no clean-up of its own) once its first

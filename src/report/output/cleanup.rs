@@ -119,10 +119,8 @@ pub fn remove_abandoned(dest: &Path) -> Vec<PathBuf> {
         let path = entry.path();
         let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
         let staging = tag.contains(".staging-");
-        let ours_to_remove = is_dir
-            && pid != std::process::id()
-            && !alive(pid)
-            && (!staging || path.join(super::INCOMPLETE).is_file());
+        let ours_to_remove =
+            is_dir && pid != std::process::id() && !alive(pid) && (!staging || path.join(super::INCOMPLETE).is_file());
         if ours_to_remove && fs::remove_dir_all(&path).is_ok() {
             removed.push(path);
         }

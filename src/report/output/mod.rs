@@ -30,8 +30,8 @@ use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub use manifest::{GCNSIM_NAMES, INCOMPLETE, MARKER};
 use manifest::{Marker, Vouch};
+pub use manifest::{GCNSIM_NAMES, INCOMPLETE, MARKER};
 
 /// What kind of folder a command writes (recorded in the marker; `gcnsim plot` reads it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -112,10 +112,9 @@ impl Claim {
             eprintln!("removed {}, left by a gcnsim process that no longer runs", gone.display());
         }
         let stage = sibling(&self.dest, "staging");
-        let registration = cleanup::critical(|| {
-            fs::create_dir(&stage).map(|()| cleanup::register_folder(stage.clone()))
-        })
-        .map_err(io_error(&self.dest, "creating a staging folder beside it"))?;
+        let registration =
+            cleanup::critical(|| fs::create_dir(&stage).map(|()| cleanup::register_folder(stage.clone())))
+                .map_err(io_error(&self.dest, "creating a staging folder beside it"))?;
         let Claim { dest, kind, lock } = self;
         let guard = OutputDir { dest, stage, kind, committed: false, _registration: registration, _lock: lock };
         let note = format!(

@@ -39,7 +39,9 @@ fn is_earlier_trace(path: &Path) -> io::Result<bool> {
     let head = String::from_utf8_lossy(&head);
     let first = head.lines().next().unwrap_or("");
     Ok(head.is_empty()
-        || first.starts_with('[') && first.contains(" s | round ") && first.split_once("] ").is_some_and(|(_, w)| !w.is_empty()))
+        || first.starts_with('[')
+            && first.contains(" s | round ")
+            && first.split_once("] ").is_some_and(|(_, w)| !w.is_empty()))
 }
 
 impl TraceFile {
@@ -62,7 +64,9 @@ impl TraceFile {
                     )));
                 }
                 if name == MARKER || GCNSIM_NAMES.contains(&name.as_str()) {
-                    return Err(refuse(format!("gcnsim writes its own {name} into the output folder; name another file")));
+                    return Err(refuse(format!(
+                        "gcnsim writes its own {name} into the output folder; name another file"
+                    )));
                 }
                 // Into the new folder: the old one, with any earlier trace, is replaced by it.
                 o.staging().join(&name)
@@ -74,7 +78,8 @@ impl TraceFile {
                     Ok(m) if m.is_dir() => return Err(refuse("it is a folder; name a file".into())),
                     Ok(_) if force => {}
                     Ok(m) => {
-                        let earlier = m.is_file() && is_earlier_trace(&resolved).map_err(|e| refuse(format!("reading it: {e}")))?;
+                        let earlier = m.is_file()
+                            && is_earlier_trace(&resolved).map_err(|e| refuse(format!("reading it: {e}")))?;
                         if !earlier {
                             return Err(refuse(
                                 "it exists and is not a gcnsim trace, so gcnsim will not overwrite it; name a new \
