@@ -1,6 +1,7 @@
 //! End-to-end: output folders (`run`, `train --out`, `resume`, `plot`, `--trace`) under the
 //! reproductions of issue #24 item 2. Each test runs the binary on tiny configurations; the
 //! long runs that are interrupted on purpose are killed when a test ends, however it ends.
+#![cfg(unix)]
 
 use std::fs;
 use std::path::{Path, PathBuf};

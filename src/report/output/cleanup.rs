@@ -78,6 +78,14 @@ pub fn interrupted(signal: i32, name: &str) -> ! {
         }
     }
     eprintln!("interrupted by {name}; the previous results, if any, are untouched");
+    // Without running exit handlers: other threads (a GPU driver's among them) are still at
+    // work, and handlers that tear down what they use could crash the exit.
+    #[cfg(unix)]
+    // SAFETY: `_exit` ends the process at once; nothing of it is used afterwards.
+    unsafe {
+        libc::_exit(128 + signal)
+    }
+    #[cfg(not(unix))]
     std::process::exit(128 + signal)
 }
 
