@@ -233,6 +233,10 @@ impl OutputDir {
             if let Some(aside) = &aside {
                 // Put the previous results back; if even that fails, say where they are.
                 if let Err(e) = fs::rename(aside, &self.dest) {
+                    // They are the only copy now: out of the way of `cleanup::remove_abandoned`,
+                    // which removes `.old-` folders of dead processes.
+                    let kept = sibling(&self.dest, "kept");
+                    let aside = if fs::rename(aside, &kept).is_ok() { &kept } else { aside };
                     return Err(OutputError::Refused {
                         path: self.dest.clone(),
                         message: format!(
