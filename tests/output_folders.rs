@@ -80,9 +80,9 @@ impl Running {
         Running(child)
     }
 
-    /// A training run of a million epochs on the default graph (minutes) into `out`.
+    /// A training run of 100,000 epochs on the default graph (minutes) into `out`.
     fn train(out: &Path, extra: &[&str]) -> Self {
-        let mut args = vec!["train", "--backend", "cpu", "--dataset", "csbm", "--epochs", "1000000", "--out", s(out)];
+        let mut args = vec!["train", "--backend", "cpu", "--dataset", "csbm", "--epochs", "100000", "--out", s(out)];
         args.extend_from_slice(extra);
         Self::start(&args)
     }
@@ -339,14 +339,14 @@ fn sigint_and_sigterm_remove_the_staging_folder_and_keep_the_previous_results() 
     assert_eq!(names(dir.path()), ["r"], "a staging folder or lock file is left");
 
     // `run`, SIGTERM.
-    let experiment = |epochs: u32| {
+    let experiment = |dataset: &str, epochs: u32| {
         let path = dir.path().join(format!("e{epochs}.toml"));
-        let text = format!("name = \"e\"\ndataset = \"{TINY}\"\n[base]\nepochs = {epochs}\n[[grid]]\nseed = [0]\n");
+        let text = format!("name = \"e\"\ndataset = \"{dataset}\"\n[base]\nepochs = {epochs}\n[[grid]]\nseed = [0]\n");
         fs::write(&path, text).unwrap();
         path
     };
     let e = dir.path().join("e");
-    let (quick, long) = (experiment(2), experiment(1_000_000));
+    let (quick, long) = (experiment(TINY, 2), experiment("csbm", 100_000));
     let o = gcnsim(&["run", s(&quick), "--backend", "cpu", "--out", s(&e)]);
     assert!(o.status.success(), "{}", stderr(&o));
     let before = snapshot(&e);
