@@ -14,6 +14,7 @@ pub mod gpu;
 pub mod memory;
 pub mod optim;
 pub mod robust;
+pub mod row_space;
 pub mod snapshot;
 
 use crate::graph::Csr;
