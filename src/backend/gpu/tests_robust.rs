@@ -415,6 +415,35 @@ fn geometric_median_and_clipping_match_cpu_on_hostile_rows() {
 }
 
 #[test]
+fn krum_and_nnm_match_cpu_on_hostile_rows() {
+    // Krum, Multi-Krum and NNM keep their Gram distances: a far or non-finite row's squared
+    // norm overflows to +∞ (and ∞ − ∞ is mapped to +∞), which is already "infinitely far". So
+    // a hostile row is never chosen by Krum nor mixed into another row by NNM, on both sides.
+    let Some(gpu) = gpu_for_tests() else { return };
+    let cpu = CpuBackend::new();
+    let mut rng = SplitMix64::new(48);
+    let (n, d) = (10, 300);
+    for (what, g, _) in hostile_cases(&mut rng, n, d) {
+        for rule in [RobustStep::Krum { f: 2, m: 1 }, RobustStep::Krum { f: 2, m: 6 }] {
+            let what = format!("{rule:?}: {what}");
+            let (go, gs) = aggregate(&gpu, &g, &rule, None);
+            let (co, cs) = aggregate(&cpu, &g, &rule, None);
+            assert_bits_eq(&format!("{what} selection"), &gs, &cs);
+            assert_bits_eq(&what, &go, &co);
+            assert!(cs[1] == 0.0 && cs[4] == 0.0, "{what}: a hostile row was chosen: {cs:?}");
+        }
+        let pre = PreAggregationStep::Nnm { f: 2 };
+        let (go, co) = (pre_aggregated(&gpu, &g, &pre), pre_aggregated(&cpu, &g, &pre));
+        // Each honest row mixes itself and its 7 nearest others: the 7 other honest rows.
+        for i in (0..n).filter(|&i| i != 1 && i != 4) {
+            let row = |m: &[f32]| m[i * d..(i + 1) * d].to_vec();
+            assert_bits_eq(&format!("nnm row {i}: {what}"), &row(&go), &row(&co));
+            assert!(row(&co).iter().all(|v| v.is_finite() && v.abs() < 10.0), "nnm row {i}: {what}: mixed a hostile row");
+        }
+    }
+}
+
+#[test]
 fn geometric_median_and_clipping_long_runs_match_cpu() {
     // 33 rows of 23,000 over 30 steps: a single kernel looping over the steps stopped short on
     // llvmpipe (~65,535 loop iterations per invocation); one dispatch per step does not.
