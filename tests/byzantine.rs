@@ -192,7 +192,11 @@ fn geometric_median_and_centered_clipping_hold_however_far_the_attackers_are() {
         let near = outcome("gaussian:sigma=1").final_test_acc;
         for attack in ["gaussian:sigma=200", "ipm:eps=1e30"] {
             let far = outcome(attack);
-            assert!(far.final_test_acc >= near - 0.05 - 1e-9, "{rule} / {attack}: {} against {near}", far.final_test_acc);
+            assert!(
+                far.final_test_acc >= near - 0.05 - 1e-9,
+                "{rule} / {attack}: {} against {near}",
+                far.final_test_acc
+            );
             let r = far.robust.expect("a robust run reports its selections");
             assert!(r.mean_byzantine_weight < 1e-3, "{rule} / {attack}: attackers weigh {}", r.mean_byzantine_weight);
         }

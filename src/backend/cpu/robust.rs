@@ -14,9 +14,7 @@
 use ndarray::{linalg::general_mat_mul, ArrayView2, ArrayViewMut2};
 
 use crate::backend::robust::{gaussian_noise, order_key, AttackStep, PreAggregationStep, RobustStep};
-use crate::backend::row_space::{
-    add, clip_factor, ftz, mul_add, row_distances, weighted_rows, weiszfeld_weights,
-};
+use crate::backend::row_space::{add, clip_factor, ftz, mul_add, row_distances, weighted_rows, weiszfeld_weights};
 
 /// The selection scale of a rank window averaging k of n values over d coordinates: a row that
 /// was averaged in every coordinate gets 1/k.
@@ -226,7 +224,15 @@ pub fn geometric_median(
 /// v ← (1 − Σs/n) v + Σ sᵢ xᵢ / n, tracked as weights over the n + 1 points ([`clip_round`])
 /// and formed with [`weighted_rows`]. Writes v to `out` and `selection[i]` = Σ_t sᵢ / Σ_t Σ_k
 /// s_k (all 0 when every row was infinitely far in every round: v stays at the centre).
-pub fn centered_clipping(points: &[f32], n: usize, d: usize, tau: f32, iters: u32, out: &mut [f32], selection: &mut [f32]) {
+pub fn centered_clipping(
+    points: &[f32],
+    n: usize,
+    d: usize,
+    tau: f32,
+    iters: u32,
+    out: &mut [f32],
+    selection: &mut [f32],
+) {
     let m = n + 1;
     let mut w = vec![0.0f32; m];
     let mut clip = vec![0.0f32; n];

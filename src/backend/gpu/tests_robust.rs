@@ -438,7 +438,10 @@ fn krum_and_nnm_match_cpu_on_hostile_rows() {
         for i in (0..n).filter(|&i| i != 1 && i != 4) {
             let row = |m: &[f32]| m[i * d..(i + 1) * d].to_vec();
             assert_bits_eq(&format!("nnm row {i}: {what}"), &row(&go), &row(&co));
-            assert!(row(&co).iter().all(|v| v.is_finite() && v.abs() < 10.0), "nnm row {i}: {what}: mixed a hostile row");
+            assert!(
+                row(&co).iter().all(|v| v.is_finite() && v.abs() < 10.0),
+                "nnm row {i}: {what}: mixed a hostile row"
+            );
         }
     }
 }
