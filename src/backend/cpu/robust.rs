@@ -484,6 +484,52 @@ mod tests {
         assert_eq!(one, frozen);
     }
 
+    /// 7 honest rows near 1 (±0.1) and 3 rows far away, d = 50.
+    fn honest_and_far(far: impl Fn(usize, usize) -> f32) -> Vec<f32> {
+        let mut rng = crate::rng::SplitMix64::new(9);
+        let mut g: Vec<f32> = (0..7 * 50).map(|_| 1.0 + 0.2 * (rng.next_f64() as f32 - 0.5)).collect();
+        g.extend((0..3 * 50).map(|k| far(k / 50, k % 50)));
+        g
+    }
+
+    #[test]
+    fn geometric_median_and_clipping_ignore_far_and_non_finite_rows() {
+        let noise = |i: usize, j: usize| 200.0 * gaussian_noise(5, i as u32, j as u32);
+        let cases: [(&str, Vec<f32>); 4] = [
+            ("σ = 200 noise", honest_and_far(noise)),
+            ("1e30", honest_and_far(|_, _| -1e30)),
+            ("inf and NaN", honest_and_far(|i, j| if (i + j) % 2 == 0 { f32::NAN } else { f32::INFINITY })),
+            ("one NaN coordinate", honest_and_far(|i, j| if i == j { f32::NAN } else { 1.0 })),
+        ];
+        for (what, g) in cases {
+            let centre = vec![1.0f32; 50];
+            for rule in [
+                RobustStep::GeometricMedian { nu: 1e-6, tol: 1e-6, iters: 5 },
+                RobustStep::CenteredClipping { tau: 0.1, iters: 3 },
+            ] {
+                let (out, sel) = aggregate(&g, 10, rule, Some(&centre));
+                // The aggregate stays among the honest rows (|x − 1| ≤ 0.1).
+                assert!(out.iter().all(|v| (v - 1.0).abs() < 0.1), "{rule:?} / {what}: {out:?}");
+                let far: f32 = sel[7..].iter().sum();
+                assert!(far < 1e-3, "{rule:?} / {what}: far rows weigh {far}");
+                if what.contains("NaN") {
+                    assert_eq!(&sel[7..], &[0.0; 3], "{rule:?} / {what}: a non-finite row weighs 0");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_row_infinitely_far() {
+        // Beyond the breakdown point: the geometric median falls back to the mean (non-finite);
+        // centered clipping does not move from the centre and selects nothing.
+        let g = [f32::INFINITY, 1.0, f32::NAN, 2.0];
+        let (_, sel) = aggregate(&g, 2, RobustStep::GeometricMedian { nu: 1e-6, tol: 0.0, iters: 3 }, None);
+        assert_eq!(sel, vec![0.5, 0.5]);
+        let (out, sel) = aggregate(&g, 2, RobustStep::CenteredClipping { tau: 1.0, iters: 3 }, Some(&[3.0, 4.0]));
+        assert_eq!((out, sel), (vec![3.0, 4.0], vec![0.0, 0.0]));
+    }
+
     #[test]
     fn centered_clipping_limits_and_hand_example() {
         let g = [2.0, 0.0, 0.0, 0.0];
