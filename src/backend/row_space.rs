@@ -83,12 +83,13 @@ pub fn scale_down(x: f32, top: u32) -> f32 {
 /// bits, an integer max), then the sum of squares of the differences scaled down by its
 /// exponent, whose square root is scaled back up.
 pub fn distance(a: &[f32], b: Option<&[f32]>) -> f32 {
-    let d = a.len();
-    let at = |j: usize| diff(a[j], b.map_or(0.0, |b| b[j]));
-    let mut top_bits = 0u32;
-    for j in 0..d {
-        top_bits = top_bits.max(at(j).to_bits() & 0x7fff_ffff);
-    }
+    // Materialized once, both passes run over a contiguous slice (lane l = element j mod LANES
+    // is position l of each LANES-chunk).
+    let diffs: Vec<f32> = match b {
+        Some(b) => a.iter().zip(b).map(|(&x, &y)| diff(x, y)).collect(),
+        None => a.iter().map(|&x| diff(x, 0.0)).collect(),
+    };
+    let top_bits = diffs.iter().map(|x| x.to_bits() & 0x7fff_ffff).max().unwrap_or(0);
     if top_bits >= 0x7f80_0000 {
         return f32::INFINITY;
     }
@@ -97,9 +98,11 @@ pub fn distance(a: &[f32], b: Option<&[f32]>) -> f32 {
     }
     let top = top_bits >> 23;
     let mut lanes = [0.0f32; LANES];
-    for j in 0..d {
-        let t = scale_down(at(j), top);
-        lanes[j % LANES] = mul_add(lanes[j % LANES], t, t);
+    for chunk in diffs.chunks(LANES) {
+        for (lane, &x) in lanes.iter_mut().zip(chunk) {
+            let t = scale_down(x, top);
+            *lane = mul_add(*lane, t, t);
+        }
     }
     let mut stride = LANES / 2;
     while stride > 0 {
@@ -129,14 +132,14 @@ pub fn row_distances(x: &[f32], rows: usize, d: usize, z: &[f32], prev: Option<&
 /// a row of weight 0 (a non-finite one included) adds nothing.
 pub fn weighted_rows(x: &[f32], m: usize, d: usize, w: &[f32], out: &mut [f32]) {
     assert!(x.len() >= m * d && w.len() >= m && out.len() == d, "weighted_rows: x must be {m}x{d}");
-    for (j, o) in out.iter_mut().enumerate() {
-        let mut acc = 0.0f32;
-        for k in 0..m {
-            if w[k] != 0.0 {
-                acc = mul_add(acc, w[k], x[k * d + j]);
+    // Row by row over contiguous memory; each column still adds its terms in k order.
+    out.fill(0.0);
+    for (k, &wk) in w[..m].iter().enumerate() {
+        if wk != 0.0 {
+            for (o, &xv) in out.iter_mut().zip(&x[k * d..(k + 1) * d]) {
+                *o = mul_add(*o, wk, xv);
             }
         }
-        *o = acc;
     }
 }
 
