@@ -95,9 +95,12 @@ pub enum RobustRule {
     Krum { f: Option<usize> },
     /// Multi-Krum: the mean of the m lowest-score rows (default m = n − f). Needs n ≥ 2f + 3.
     MultiKrum { f: Option<usize>, m: Option<usize> },
-    /// Geometric median by smoothed Weiszfeld (RFA, Pillutla et al.), started at the mean.
+    /// Geometric median by smoothed Weiszfeld (RFA, Pillutla et al.), started at the
+    /// coordinate-wise median (RFA starts at the mean, which σ = 200 attackers drag further
+    /// than 5 steps come back from), with distances in row space (`backend::row_space`).
     GeometricMedian { nu: f32, tol: f32, iters: u32 },
-    /// Centered clipping (Karimireddy, He, Jaggi 2021) around the previous aggregate.
+    /// Centered clipping (Karimireddy, He, Jaggi 2021) around the previous aggregate, with
+    /// distances in row space (`backend::row_space`).
     CenteredClipping { tau: f32, iters: u32 },
 }
 

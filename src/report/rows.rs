@@ -78,7 +78,8 @@ pub struct RunRow {
     #[serde(default)]
     pub max_live_versions: usize,
     /// Byzantine workers (count and ids, `;`-separated), their attack, the pre-aggregation;
-    /// detection by Krum / Multi-Krum (empty for other rules); the Byzantine workers' mean
+    /// detection by the rules that drop rows (Krum, Multi-Krum, and the geometric median and
+    /// centered clipping for infinitely far rows; empty for other rules); the Byzantine workers' mean
     /// total weight and the aggregate's mean relative distance from the honest mean.
     #[serde(default)]
     pub byzantine: usize,
