@@ -133,6 +133,10 @@ pub struct Experiment {
     /// See the file key `per_epoch`.
     pub per_epoch: bool,
     pub runs: Vec<RunSpec>,
+    /// Choices made for the user (a boundary left unset where `exchange` is refused), each
+    /// once, for the command to print; the runs' configurations record them.
+    #[serde(skip)]
+    pub notes: Vec<String>,
 }
 
 impl Experiment {
@@ -161,6 +165,9 @@ impl Experiment {
         for key in file.base.keys().chain(grids.iter().flat_map(|g| g.keys())) {
             if !valid.contains(key) {
                 let section = if file.base.contains_key(key) { "base" } else { "grid" };
+                if let Some(why) = crate::sim::config::retired(key) {
+                    return Err(key_err(format!("{section}.{key}"), why.to_string()));
+                }
                 return Err(key_err(
                     format!("{section}.{key}"),
                     format!("unknown key; valid keys: {}", valid.join(", ")),
@@ -184,10 +191,19 @@ impl Experiment {
             }
         }
         let mut runs: Vec<RunSpec> = Vec::new();
+        let mut notes: Vec<String> = Vec::new();
         for (grid, point) in grids.iter().flat_map(|g| cartesian(g).into_iter().map(move |p| (g, p))) {
             let mut table = file.base.clone();
             table.extend(point.iter().map(|(k, v)| (k.clone(), v.clone())));
-            let config = config_from_table(table).map_err(|m| key_err("grid".into(), m))?;
+            let boundary_set = table.contains_key("boundary");
+            let mut config = config_from_table(table).map_err(|m| key_err("grid".into(), m))?;
+            if !boundary_set {
+                if let Some(note) = config.choose_boundary() {
+                    if !notes.contains(&note) {
+                        notes.push(note);
+                    }
+                }
+            }
             config.validate().map_err(|e| {
                 key_err(e.key.clone(), format!("{} (in the run {})", e.message, describe_point(&point)))
             })?;
@@ -223,6 +239,7 @@ impl Experiment {
             backend: file.backend.unwrap_or_default(),
             per_epoch: file.per_epoch.unwrap_or(true),
             runs,
+            notes,
         })
     }
 

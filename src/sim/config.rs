@@ -1,7 +1,6 @@
 //! Run configuration: CLI flags and experiment files both become one validated [`RunConfig`]
 //! before any work starts.
 
-use crate::backend::ReduceOrder;
 use crate::graph::partition::PartitionerKind;
 use crate::ps::{Aggregator, LrSchedule, OptimizerSpec};
 
@@ -97,14 +96,14 @@ pub enum EvalMode {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, clap::Args)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainConfig {
-    /// Training epochs.
-    #[arg(long, default_value_t = 200)]
+    /// Training epochs (1 to 1000000).
+    #[arg(long, default_value_t = 200, value_parser = parse_epochs, allow_negative_numbers = true)]
     pub epochs: usize,
-    /// Hidden units per hidden layer.
-    #[arg(long, default_value_t = 16)]
+    /// Hidden units per hidden layer (at least 1).
+    #[arg(long, default_value_t = 16, value_parser = parse_hidden, allow_negative_numbers = true)]
     pub hidden: usize,
-    /// Number of GCN layers (2 = Kipf's model).
-    #[arg(long, default_value_t = 2)]
+    /// Number of GCN layers (2 = Kipf's model; 1 to 64).
+    #[arg(long, default_value_t = 2, value_parser = parse_layers, allow_negative_numbers = true)]
     pub layers: usize,
     /// Learning rate.
     #[arg(long, default_value_t = 0.01)]
@@ -183,9 +182,6 @@ pub struct ParallelConfig {
     /// Weiszfeld; defaults 1e-6, 1e-6, 5), centered_clipping[:tau=X,iters=N] (defaults 100, 1).
     #[arg(long, default_value_t = Aggregator::default(), value_parser = parse_aggregator)]
     pub aggregate: Aggregator,
-    /// Summation order of the gradient reduction: flat, or a binary tree.
-    #[arg(long, value_enum, default_value_t = ReduceOrder::Flat)]
-    pub reduce: ReduceOrder,
     /// Never release old weight versions (shows the leak in the memory curve).
     #[arg(long)]
     pub keep_versions: bool,
@@ -193,6 +189,29 @@ pub struct ParallelConfig {
     /// with exchange or replicate boundaries); the results are the same, for comparisons.
     #[arg(long)]
     pub recompute_forward: bool,
+}
+
+/// An integer in `min..=max`, with the same message as [`RunConfig::validate`], also for a
+/// negative number (which clap would otherwise take for an unknown flag).
+fn count_in(text: &str, min: usize, max: usize) -> Result<usize, String> {
+    let range = if max == usize::MAX { format!("at least {min}") } else { format!("between {min} and {max}") };
+    match text.trim().parse::<i128>() {
+        Ok(n) if n >= min as i128 && n <= max as i128 => Ok(n as usize),
+        Ok(n) => Err(format!("must be {range}, got {n}")),
+        Err(_) => Err(format!("must be an integer {range}, got `{text}`")),
+    }
+}
+
+fn parse_epochs(s: &str) -> Result<usize, String> {
+    count_in(s, 1, MAX_EPOCHS)
+}
+
+fn parse_layers(s: &str) -> Result<usize, String> {
+    count_in(s, 1, MAX_LAYERS)
+}
+
+fn parse_hidden(s: &str) -> Result<usize, String> {
+    count_in(s, 1, usize::MAX)
 }
 
 fn parse_optimizer(s: &str) -> Result<OptimizerSpec, String> {
@@ -236,11 +255,59 @@ pub struct RunConfig {
     pub byzantine: super::ByzantineConfig,
 }
 
+/// Keys that earlier versions had, with what replaced them: an experiment file or flag that sets
+/// one is refused with this message rather than as an unknown key.
+pub const RETIRED_KEYS: &[(&str, &str)] = &[(
+    "reduce",
+    "was retired: the summation order of the gradients follows `topology` (flat and ring sum in worker order, \
+     tree and binary_tree level by level); remove it and set topology instead",
+)];
+
+/// The message for a retired key, if `key` is one.
+pub fn retired(key: &str) -> Option<&'static str> {
+    RETIRED_KEYS.iter().find(|(k, _)| *k == key).map(|(_, m)| *m)
+}
+
+impl RunConfig {
+    /// A configuration stored by an earlier run (a checkpoint's JSON). Retired keys at the value
+    /// that is now the only behaviour are dropped (`reduce = flat`: flat topologies still sum in
+    /// worker order); any other value of them cannot resume to the same numbers and is refused.
+    pub fn from_stored_json(text: &str) -> Result<RunConfig, String> {
+        let mut value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        if let Some(parallel) = value.get_mut("parallel").and_then(|p| p.as_object_mut()) {
+            match parallel.remove("reduce") {
+                None => {}
+                Some(serde_json::Value::String(order)) if order == "flat" => {}
+                Some(other) => {
+                    return Err(format!(
+                        "key `reduce` = {other}: {} (only `flat` resumes to the same numbers)",
+                        retired("reduce").unwrap_or_default()
+                    ))
+                }
+            }
+        }
+        serde_json::from_value(value).map_err(|e| e.to_string())
+    }
+}
+
 /// Every epoch keeps a record in memory (and a row per CSV): a million is far beyond any GCN
 /// schedule and still fits.
 pub const MAX_EPOCHS: usize = 1_000_000;
 /// Deeper GCNs oversmooth long before this; it bounds per-layer bookkeeping.
 pub const MAX_LAYERS: usize = 64;
+
+/// Decay below 1/lr: with it, an SGD step scales the weights by 1 − lr·decay, which must stay
+/// positive; at lr·decay ≥ 1 the decay alone zeroes or flips them, and values like 1e38 overflow
+/// the gradient to infinity with every optimizer.
+fn check_decay(key: &str, decay: f32, lr: f32) -> Result<(), ConfigError> {
+    if decay as f64 * lr as f64 >= 1.0 {
+        return Err(invalid(
+            key,
+            format!("must be below 1/lr = {} (lr = {lr}): lr · {key} must stay below 1, got {decay}", 1.0 / lr as f64),
+        ));
+    }
+    Ok(())
+}
 
 /// An impossible configuration, naming the key.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -277,6 +344,7 @@ impl RunConfig {
         if !(t.weight_decay.is_finite() && t.weight_decay >= 0.0) {
             return Err(invalid("weight_decay", format!("must be ≥ 0, got {}", t.weight_decay)));
         }
+        check_decay("weight_decay", t.weight_decay, t.lr)?;
         if t.embedding_dim > MAX_EMBEDDING_DIM {
             return Err(invalid(
                 "embedding_dim",
@@ -289,6 +357,7 @@ impl RunConfig {
         if !(t.embedding_decay.is_finite() && t.embedding_decay >= 0.0) {
             return Err(invalid("embedding_decay", format!("must be ≥ 0, got {}", t.embedding_decay)));
         }
+        check_decay("embedding_decay", t.embedding_decay, t.lr)?;
         if t.embedding_dim == 0 && t.embedding_decay > 0.0 {
             return Err(invalid("embedding_decay", "applies to embedding rows: set embedding_dim too"));
         }
@@ -309,7 +378,31 @@ impl RunConfig {
         if !(rate > 0.0 && rate <= 1.0) {
             return Err(invalid("sample_rate", format!("must be in (0, 1], got {rate}")));
         }
+        if rate != 1.0 && self.parallel.boundary != Boundary::Sample {
+            return Err(invalid(
+                "sample_rate",
+                format!(
+                    "applies to boundary = sample only, but boundary = {}; set boundary = sample or leave the rate",
+                    self.parallel.boundary.name()
+                ),
+            ));
+        }
+        self.check_staleness()?;
         let cluster = self.cluster.resolve(self.parallel.partitions)?;
+        if cluster.consistency != super::Consistency::Bsp
+            && self.parallel.boundary.exchanges()
+            && self.parallel.partitions > 1
+        {
+            return Err(invalid(
+                "consistency",
+                format!(
+                    "{} lets workers compute from different versions at different times, but boundary = {} \
+                     exchanges rows between all workers in every layer; use boundary = replicate or drop",
+                    cluster.consistency.name(),
+                    self.parallel.boundary.name()
+                ),
+            ));
+        }
         let robust = self.robust_plan_with(&cluster)?;
         if cluster.servers > 1 && robust.is_some() {
             return Err(invalid(
@@ -336,6 +429,83 @@ impl RunConfig {
             if robust.is_some() {
                 return refuse("aggregate", "Byzantine workers and robust rules are not supported with embedding_dim");
             }
+        }
+        Ok(())
+    }
+
+    /// `staleness` and `staleness_lr` only where they act: a bound other than the default
+    /// outside SSP, or one no clock can reach, is a mistake to report, not to ignore.
+    fn check_staleness(&self) -> Result<(), ConfigError> {
+        let c = &self.cluster;
+        let default = super::ClusterConfig::default().staleness;
+        if c.consistency != super::Consistency::Ssp && c.staleness != default {
+            return Err(invalid(
+                "staleness",
+                format!("applies to consistency = ssp only, but consistency = {}", c.consistency.name()),
+            ));
+        }
+        let epochs = self.train.epochs;
+        if c.consistency == super::Consistency::Ssp && c.staleness as usize >= epochs {
+            return Err(invalid(
+                "staleness",
+                format!(
+                    "a bound of {} never binds in a run of {epochs} epochs: use at most {} (or consistency = asp)",
+                    c.staleness,
+                    epochs - 1
+                ),
+            ));
+        }
+        if c.consistency == super::Consistency::Bsp && c.staleness_lr {
+            return Err(invalid(
+                "staleness_lr",
+                "bsp applies only fresh gradients (staleness 0), so the scaling never acts; use ssp or asp",
+            ));
+        }
+        Ok(())
+    }
+
+    /// For a run whose boundary the user did not choose: the default `exchange` where the run
+    /// allows it, else `replicate`, the best of the modes every consistency model and robust rule
+    /// accepts (no edge lost, gradients independent per worker; `drop` loses the cut edges).
+    /// Returns the note to show once, `None` when the default stands.
+    pub fn choose_boundary(&mut self) -> Option<String> {
+        let p = &self.parallel;
+        if p.partitions < 2 || p.boundary != Boundary::Exchange {
+            return None;
+        }
+        let why = if self.cluster.consistency != super::Consistency::Bsp {
+            format!("consistency = {}", self.cluster.consistency.name())
+        } else if self.byzantine.active(p.aggregate) {
+            if self.byzantine.byzantine > 0 {
+                "Byzantine workers".to_string()
+            } else {
+                format!("aggregate = {}", p.aggregate)
+            }
+        } else {
+            return None;
+        };
+        self.parallel.boundary = Boundary::Replicate;
+        Some(format!(
+            "boundary not set: {why} refuses the default `exchange`, so the run uses `replicate` (each worker \
+             holds its L-hop halo; no edge is lost); set boundary to choose another"
+        ))
+    }
+
+    /// Checks options the user gave explicitly (`given(key)`): a value equal to the default is
+    /// still a mistake where the key does not apply. Experiment grids cross keys freely, so this
+    /// is for the command line.
+    pub fn check_given(&self, given: &dyn Fn(&str) -> bool) -> Result<(), ConfigError> {
+        if given("staleness") && self.cluster.consistency != super::Consistency::Ssp {
+            return Err(invalid(
+                "staleness",
+                format!("applies to consistency = ssp only, but consistency = {}", self.cluster.consistency.name()),
+            ));
+        }
+        if given("sample_rate") && self.parallel.boundary != Boundary::Sample {
+            return Err(invalid(
+                "sample_rate",
+                format!("applies to boundary = sample only, but boundary = {}", self.parallel.boundary.name()),
+            ));
         }
         Ok(())
     }
@@ -418,9 +588,6 @@ impl RunConfig {
             }
             if varies("aggregate") || p.aggregate != Aggregator::default() {
                 parts.push(p.aggregate.to_string());
-            }
-            if varies("reduce") || p.reduce != ReduceOrder::Flat {
-                parts.push(format!("{:?}-reduce", p.reduce).to_lowercase());
             }
         }
         parts.extend(self.cluster.label_parts(&varies));

@@ -99,6 +99,10 @@ fn summary(index: usize, a: &wgpu::Adapter) -> AdapterSummary {
 }
 
 fn enumerate() -> Vec<wgpu::Adapter> {
+    // Before the first instance of the process: `main` has done it already, but the library's
+    // own tests and the end-to-end tests create adapters without going through `main`.
+    static QUIET: std::sync::Once = std::sync::Once::new();
+    QUIET.call_once(quiet_headless_runtime_dir);
     // Vulkan/Metal/DX12 by default: the GL backend adds nothing for compute here, and Mesa's
     // EGL start-up prints errors on headless machines. WGPU_BACKEND still overrides.
     let backends = wgpu::Backends::PRIMARY.with_env();
@@ -146,7 +150,9 @@ fn choose(adapters: Vec<wgpu::Adapter>, preference: &AdapterPreference) -> Optio
 /// or not set in the environment." when that variable is missing, although compute needs no
 /// display. When it is unset or not a private directory, point it at one of ours
 /// (`$TMPDIR/gcnsim-xdg-UID`, mode 0700) for this process only. Changing the environment is only
-/// sound while no other thread runs: call it first thing in `main`.
+/// sound while no other thread runs: call it first thing in `main`. The first adapter
+/// enumeration calls it too (once), so test binaries, which have no such `main`, are quiet as
+/// well; their other threads read the environment through std, which locks it.
 pub fn quiet_headless_runtime_dir() {
     #[cfg(target_os = "linux")]
     {
