@@ -117,7 +117,9 @@ fn a_failure_is_detected_in_time_and_accounted_under_ssp_and_asp() {
     ] {
         let mut cfg = config(4, Boundary::Drop, 60);
         cfg.cluster.consistency = consistency;
-        cfg.cluster.staleness = 2;
+        if consistency == Consistency::Ssp {
+            cfg.cluster.staleness = 2;
+        }
         let (clean, _, _) = run(&ds, &cfg);
         cfg.cluster.fail = vec!["worker=2,at=0.001,down=0.01".into()];
         cfg.cluster.on_failure = on_failure;

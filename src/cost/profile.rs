@@ -138,7 +138,16 @@ pub(crate) fn check_range(key: &NumberKey, value: f64) -> Result<f64, String> {
     if value.is_finite() && (key.min..=key.max).contains(&value) {
         Ok(value)
     } else {
-        Err(format!("must be between {:e} and {:e} {}, got {value}", key.min, key.max, key.unit))
+        Err(format!("must be between {:e} and {:e} {}, got {}", key.min, key.max, key.unit, readable(value)))
+    }
+}
+
+/// A number as people write it: plain in [1e-4, 1e6), else in exponent form (not 309 digits).
+pub fn readable(value: f64) -> String {
+    if value == 0.0 || !value.is_finite() || (1e-4..1e6).contains(&value.abs()) {
+        format!("{value}")
+    } else {
+        format!("{value:e}")
     }
 }
 

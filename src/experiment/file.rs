@@ -407,6 +407,32 @@ mod tests {
     }
 
     #[test]
+    fn an_unset_boundary_is_chosen_once_and_recorded() {
+        let text = "dataset = \"csbm\"\n[base]\npartitions = 2\n[grid]\nconsistency = [\"bsp\", \"ssp\", \"asp\"]\n";
+        let e = parse(text).unwrap();
+        assert_eq!(e.notes.len(), 2, "{:?}", e.notes);
+        let boundary = |c: &str| e.runs.iter().find(|r| r.config.cluster.consistency.name() == c).unwrap();
+        assert_eq!(boundary("bsp").config.parallel.boundary, crate::sim::Boundary::Exchange);
+        assert_eq!(boundary("ssp").config.parallel.boundary, crate::sim::Boundary::Replicate);
+        assert_eq!(boundary("asp").config.parallel.boundary, crate::sim::Boundary::Replicate);
+        // An explicit boundary is never changed: the conflict is an error.
+        let explicit = "dataset = \"csbm\"\n[base]\npartitions = 2\nboundary = \"exchange\"\nconsistency = \"asp\"\n";
+        assert!(parse(explicit).is_err());
+    }
+
+    #[test]
+    fn every_shipped_experiment_parses() {
+        // Relative profile paths in them resolve from the package root, the tests' folder.
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|x| x == "toml") {
+                Experiment::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            }
+        }
+    }
+
+    #[test]
     fn errors_name_the_file_and_key() {
         let cases = [
             ("dataset = \"csbm\"\n[base]\nepoch = 5\n", "base.epoch"),
@@ -430,6 +456,18 @@ mod tests {
             ),
             ("dataset = \"csbm\"\n[base]\nlr = \"fast\"\n", "expected a number"),
             ("dataset = \"csbm\"\n[[grid]]\nseed = [0]\n[[grid]]\nseed = [1, \"x\"]\n", "t.toml:5: key `grid.seed`"),
+            // A retired key says what replaced it; keys that do not apply are refused.
+            ("dataset = \"csbm\"\n[base]\nreduce = \"tree\"\n", "t.toml:3: key `base.reduce`: was retired"),
+            ("dataset = \"csbm\"\n[grid]\nreduce = [\"flat\"]\n", "key `grid.reduce`: was retired"),
+            ("dataset = \"csbm\"\n[base]\nsample_rate = 0.5\n", "key `sample_rate`: applies to boundary = sample"),
+            (
+                "dataset = \"csbm\"\n[base]\nepochs = 3\nconsistency = \"ssp\"\nstaleness = 5\npartitions = 2\n",
+                "key `staleness`: a bound of 5 never binds",
+            ),
+            (
+                "dataset = \"csbm\"\n[base]\npartitions = 2\nconsistency = \"ssp\"\nboundary = \"exchange\"\n",
+                "key `consistency`",
+            ),
         ];
         for (text, needle) in cases {
             let msg = parse(text).unwrap_err().to_string();

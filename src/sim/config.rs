@@ -303,7 +303,7 @@ fn check_decay(key: &str, decay: f32, lr: f32) -> Result<(), ConfigError> {
     if decay as f64 * lr as f64 >= 1.0 {
         return Err(invalid(
             key,
-            format!("must be below 1/lr = {} (lr = {lr}): lr · {key} must stay below 1, got {decay}", 1.0 / lr as f64),
+            format!("must be below 1/lr = {} (lr = {lr}): lr · {key} must stay below 1, got {decay}", 1.0 / lr),
         ));
     }
     Ok(())
@@ -444,16 +444,9 @@ impl RunConfig {
                 format!("applies to consistency = ssp only, but consistency = {}", c.consistency.name()),
             ));
         }
-        let epochs = self.train.epochs;
-        if c.consistency == super::Consistency::Ssp && c.staleness as usize >= epochs {
-            return Err(invalid(
-                "staleness",
-                format!(
-                    "a bound of {} never binds in a run of {epochs} epochs: use at most {} (or consistency = asp)",
-                    c.staleness,
-                    epochs - 1
-                ),
-            ));
+        // The default bound in a short run is not the user's mistake.
+        if c.staleness != default {
+            self.check_staleness_binds()?;
         }
         if c.consistency == super::Consistency::Bsp && c.staleness_lr {
             return Err(invalid(
@@ -501,10 +494,29 @@ impl RunConfig {
                 format!("applies to consistency = ssp only, but consistency = {}", self.cluster.consistency.name()),
             ));
         }
+        if given("staleness") {
+            self.check_staleness_binds()?;
+        }
         if given("sample_rate") && self.parallel.boundary != Boundary::Sample {
             return Err(invalid(
                 "sample_rate",
                 format!("applies to boundary = sample only, but boundary = {}", self.parallel.boundary.name()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Under SSP, a bound of `epochs` or more never binds: no clock is that far ahead.
+    fn check_staleness_binds(&self) -> Result<(), ConfigError> {
+        let (c, epochs) = (&self.cluster, self.train.epochs);
+        if c.consistency == super::Consistency::Ssp && c.staleness as usize >= epochs {
+            return Err(invalid(
+                "staleness",
+                format!(
+                    "a bound of {} never binds in a run of {epochs} epochs: use at most {} (or consistency = asp)",
+                    c.staleness,
+                    epochs.saturating_sub(1)
+                ),
             ));
         }
         Ok(())
@@ -648,13 +660,116 @@ mod tests {
         assert_eq!(c.validate().unwrap_err().key, "dropout");
     }
 
+    fn refused(f: &dyn Fn(&mut RunConfig)) -> ConfigError {
+        let mut c = RunConfig::default();
+        f(&mut c);
+        c.validate().unwrap_err()
+    }
+
+    #[test]
+    fn options_that_do_not_apply_are_refused_naming_the_key() {
+        use crate::sim::Consistency;
+        let e = refused(&|c| (c.train.epochs, c.cluster.staleness) = (3, 1000));
+        assert_eq!(e.key, "staleness", "{e}");
+        assert!(e.message.contains("ssp only"), "{e}");
+        let e = refused(&|c| {
+            (c.train.epochs, c.cluster.staleness, c.cluster.consistency) = (3, 1000, Consistency::Ssp);
+            (c.parallel.partitions, c.parallel.boundary) = (2, Boundary::Drop);
+        });
+        assert!(e.key == "staleness" && e.message.contains("never binds") && e.message.contains("at most 2"), "{e}");
+        let e = refused(&|c| {
+            (c.cluster.staleness, c.cluster.consistency) = (7, Consistency::Asp);
+            (c.parallel.partitions, c.parallel.boundary) = (2, Boundary::Drop);
+        });
+        assert_eq!(e.key, "staleness", "{e}");
+        let e = refused(&|c| c.cluster.staleness_lr = true);
+        assert_eq!(e.key, "staleness_lr", "{e}");
+        let e = refused(&|c| (c.parallel.partitions, c.parallel.sample_rate) = (2, 0.5));
+        assert!(e.key == "sample_rate" && e.message.contains("boundary = sample"), "{e}");
+        let e = refused(&|c| c.train.weight_decay = 1e38);
+        assert!(e.key == "weight_decay" && e.message.contains("1/lr = 100"), "{e}");
+        let e = refused(&|c| (c.train.lr, c.train.weight_decay) = (0.5, 2.0));
+        assert_eq!(e.key, "weight_decay", "{e}");
+        let e = refused(&|c| (c.train.embedding_dim, c.train.embedding_decay) = (8, 200.0));
+        assert_eq!(e.key, "embedding_decay", "{e}");
+        let e = refused(&|c| {
+            (c.cluster.consistency, c.parallel.partitions) = (Consistency::Ssp, 2);
+        });
+        assert!(e.key == "consistency" && e.message.contains("boundary = exchange"), "{e}");
+        // The limits themselves are accepted.
+        let mut ok = RunConfig::default();
+        (ok.train.lr, ok.train.weight_decay) = (0.5, 1.99);
+        (ok.parallel.partitions, ok.parallel.boundary, ok.parallel.sample_rate) = (2, Boundary::Sample, 0.5);
+        assert!(ok.validate().is_ok());
+        (ok.cluster.consistency, ok.cluster.staleness, ok.train.epochs) = (Consistency::Ssp, 4, 5);
+        ok.parallel.boundary = Boundary::Drop;
+        ok.parallel.sample_rate = 1.0;
+        assert!(ok.validate().is_ok(), "{:?}", ok.validate());
+        // Given explicitly, even at the default value.
+        let given = |key: &str| key == "staleness";
+        assert_eq!(RunConfig::default().check_given(&given).unwrap_err().key, "staleness");
+        let given = |key: &str| key == "sample_rate";
+        assert_eq!(RunConfig::default().check_given(&given).unwrap_err().key, "sample_rate");
+    }
+
+    #[test]
+    fn an_unset_boundary_becomes_replicate_where_exchange_is_refused() {
+        use crate::sim::Consistency;
+        let mut plain = RunConfig::default();
+        plain.parallel.partitions = 4;
+        assert_eq!(plain.clone().choose_boundary(), None);
+        for edit in [
+            &|c: &mut RunConfig| c.cluster.consistency = Consistency::Ssp,
+            &|c: &mut RunConfig| c.cluster.consistency = Consistency::Asp,
+            &|c: &mut RunConfig| c.byzantine.byzantine = 1,
+            &|c: &mut RunConfig| c.parallel.aggregate = "median".parse().unwrap(),
+        ] as [&dyn Fn(&mut RunConfig); 4]
+        {
+            let mut c = plain.clone();
+            edit(&mut c);
+            assert!(c.validate().is_err(), "exchange is refused");
+            let note = c.choose_boundary().expect("a note");
+            assert!(note.contains("replicate") && note.contains("exchange"), "{note}");
+            assert_eq!(c.parallel.boundary, Boundary::Replicate);
+            assert!(c.validate().is_ok(), "{:?}", c.validate());
+        }
+        // An explicit choice and serial runs are left alone.
+        let mut drop = plain.clone();
+        (drop.parallel.boundary, drop.cluster.consistency) = (Boundary::Drop, Consistency::Ssp);
+        assert_eq!(drop.choose_boundary(), None);
+        let mut serial = RunConfig::default();
+        serial.cluster.consistency = Consistency::Ssp;
+        assert_eq!(serial.choose_boundary(), None);
+    }
+
+    #[test]
+    fn the_retired_reduce_key_is_named_and_old_stored_configs_load() {
+        assert!(retired("reduce").unwrap().contains("topology"));
+        assert_eq!(retired("topology"), None);
+        let mut stored = serde_json::to_value(RunConfig::default()).unwrap();
+        stored["parallel"]["reduce"] = "flat".into();
+        let cfg = RunConfig::from_stored_json(&stored.to_string()).unwrap();
+        assert_eq!(cfg, RunConfig::default());
+        stored["parallel"]["reduce"] = "tree".into();
+        let e = RunConfig::from_stored_json(&stored.to_string()).unwrap_err();
+        assert!(e.contains("`reduce`") && e.contains("tree") && e.contains("only `flat`"), "{e}");
+        // Without the key, as this version stores it.
+        let now = serde_json::to_string(&RunConfig::default()).unwrap();
+        assert!(!now.contains("reduce"), "{now}");
+        assert_eq!(RunConfig::from_stored_json(&now).unwrap(), RunConfig::default());
+    }
+
+    #[test]
+    fn negative_and_huge_counts_get_the_range_message() {
+        assert_eq!(parse_epochs("-5").unwrap_err(), format!("must be between 1 and {MAX_EPOCHS}, got -5"));
+        assert_eq!(parse_epochs("200"), Ok(200));
+        assert!(parse_layers("65").unwrap_err().contains("between 1 and 64"));
+        assert!(parse_hidden("0").unwrap_err().contains("at least 1"));
+        assert!(parse_hidden("x").unwrap_err().contains("an integer"));
+    }
+
     #[test]
     fn embedding_options_are_checked() {
-        let refused = |f: &dyn Fn(&mut RunConfig)| {
-            let mut c = RunConfig::default();
-            f(&mut c);
-            c.validate().unwrap_err()
-        };
         assert_eq!(refused(&|c| c.train.features = FeatureSource::None).key, "features");
         assert_eq!(refused(&|c| c.train.prune_after = Some(3)).key, "prune_after");
         assert_eq!(refused(&|c| c.train.embedding_decay = 0.1).key, "embedding_decay");

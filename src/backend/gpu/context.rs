@@ -179,3 +179,20 @@ pub fn quiet_headless_runtime_dir() {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Test binaries have no `main` to call [`super::quiet_headless_runtime_dir`]: the first
+    /// enumeration does, so Mesa finds a private runtime folder (and prints no XDG error)
+    /// whether or not `cargo test` was started with one.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn enumerating_adapters_leaves_a_private_runtime_dir() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let _ = super::list_adapters();
+        let dir = std::env::var_os("XDG_RUNTIME_DIR").expect("XDG_RUNTIME_DIR is set");
+        let meta = std::fs::symlink_metadata(&dir).expect("it exists");
+        let uid = std::fs::metadata("/proc/self").unwrap().uid();
+        assert!(meta.is_dir() && meta.uid() == uid && meta.permissions().mode() & 0o077 == 0, "{dir:?}");
+    }
+}

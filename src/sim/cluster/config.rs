@@ -212,7 +212,10 @@ impl ClusterConfig {
             if !(v.is_finite() && (MIN_HEARTBEAT..=MAX_SECONDS).contains(&v)) {
                 return Err(invalid(
                     key,
-                    format!("must be between {MIN_HEARTBEAT:e} and {MAX_SECONDS:e} seconds (a year), got {v}"),
+                    format!(
+                        "must be between {MIN_HEARTBEAT:e} and {MAX_SECONDS:e} seconds (a year), got {}",
+                        crate::cost::readable(v)
+                    ),
                 ));
             }
         }

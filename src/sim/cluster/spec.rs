@@ -80,7 +80,8 @@ impl Fields<'_> {
     pub fn at_most(&self, key: &str, max: f64, positive: bool) -> Result<f64, SpecError> {
         let x = if positive { self.positive(key)? } else { self.non_negative(key)? };
         if x > max {
-            return Err(SpecError::new(self.spec, format!("`{key}` must be at most {max:e}, got {x}")));
+            let got = crate::cost::readable(x);
+            return Err(SpecError::new(self.spec, format!("`{key}` must be at most {max:e}, got {got}")));
         }
         Ok(x)
     }
