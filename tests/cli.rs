@@ -233,7 +233,8 @@ fn absurd_values_are_errors_not_panics_or_aborts() {
             assert_eq!(o.status.code(), Some(1));
             continue;
         }
-        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        // 2: clap's exit code for a value its parser refuses (counts are range-checked there).
+        assert!(matches!(o.status.code(), Some(1 | 2)), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{args:?}: {err}");
         assert!(err.contains(needle), "{args:?}: {err}");
     }
