@@ -177,7 +177,10 @@ pub struct TrainArgs {
 }
 
 fn retired_reduce(_: &str) -> Result<String, String> {
-    Err(format!("--reduce {}", crate::sim::config::retired("reduce").unwrap_or_default().replace("`topology`", "--topology")))
+    Err(format!(
+        "--reduce {}",
+        crate::sim::config::retired("reduce").unwrap_or_default().replace("`topology`", "--topology")
+    ))
 }
 
 #[derive(Args, Debug, Clone)]

@@ -338,8 +338,14 @@ fn extreme_clock_inputs_are_refused_naming_the_key_and_bounds() {
     let train = ["train", "--partitions", "2", "--epochs", "2", "--backend", "cpu"];
     refused(&cat(&train, &["--stragglers", "lognormal:sigma=1000"]), "`sigma` must be at most 3e0");
     refused(&cat(&train, &["--stragglers", "fixed:worker=1,factor=1e300"]), "`factor` must be at most 1e4");
-    refused(&cat(&train, &["--network", net.to_str().unwrap()]), "net.toml:1: key `latency`: must be between 1e-9 and 1e1");
-    refused(&cat(&train, &["--device-profile", dev.to_str().unwrap()]), "key `peak_flops`: must be between 1e6 and 1e18");
+    refused(
+        &cat(&train, &["--network", net.to_str().unwrap()]),
+        "net.toml:1: key `latency`: must be between 1e-9 and 1e1",
+    );
+    refused(
+        &cat(&train, &["--device-profile", dev.to_str().unwrap()]),
+        "key `peak_flops`: must be between 1e6 and 1e18",
+    );
     refused(&cat(&train, &["--server-profile", dev.to_str().unwrap()]), "config key `server_profile`");
     refused(&cat(&train, &["--fail", "worker=1,at=1e308,down=1"]), "`at` must be at most");
     refused(&cat(&train, &["--heartbeat", "1e-320"]), "config key `heartbeat`: must be between 1e-6");

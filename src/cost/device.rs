@@ -162,10 +162,7 @@ mod tests {
     #[test]
     fn a_file_with_all_keys_parses_and_integers_are_accepted() {
         let d = parse("name = \"x\"\npeak_flops = 1e9\nmem_bandwidth = 2.5e9\nlaunch_latency = 1e-6\n").unwrap();
-        assert_eq!(
-            d,
-            DeviceProfile { name: "x".into(), peak_flops: 1e9, mem_bandwidth: 2.5e9, launch_latency: 1e-6 }
-        );
+        assert_eq!(d, DeviceProfile { name: "x".into(), peak_flops: 1e9, mem_bandwidth: 2.5e9, launch_latency: 1e-6 });
         // Without `name`, the file stem names it.
         let d = parse("peak_flops = 1e12\nmem_bandwidth = 1e9\nlaunch_latency = 1e-6\n").unwrap();
         assert_eq!(d.name, "gpu");
@@ -174,8 +171,14 @@ mod tests {
     #[test]
     fn errors_name_the_file_key_and_line() {
         let cases = [
-            ("peak_flops = -1.0\nmem_bandwidth = 1e9\nlaunch_latency = 1e-6\n", "profiles/gpu.toml:1: key `peak_flops`"),
-            ("peak_flops = 1e12\nmem_bandwidth = 0\nlaunch_latency = 1e-6\n", "profiles/gpu.toml:2: key `mem_bandwidth`"),
+            (
+                "peak_flops = -1.0\nmem_bandwidth = 1e9\nlaunch_latency = 1e-6\n",
+                "profiles/gpu.toml:1: key `peak_flops`",
+            ),
+            (
+                "peak_flops = 1e12\nmem_bandwidth = 0\nlaunch_latency = 1e-6\n",
+                "profiles/gpu.toml:2: key `mem_bandwidth`",
+            ),
             (
                 "peak_flops = 1e12\nmem_bandwidth = 1e9\nlaunch_latency = nan\n",
                 "profiles/gpu.toml:3: key `launch_latency`",

@@ -111,7 +111,7 @@ pub struct TrainConfig {
     /// Dropout rate on the input of every layer.
     #[arg(long, default_value_t = 0.5)]
     pub dropout: f32,
-    /// L2 penalty on the first layer's weights (loss += wd · ‖W0‖² / 2).
+    /// L2 penalty on the first layer's weights (loss += wd · ‖W0‖² / 2); below 1/lr.
     #[arg(long, default_value_t = 5e-4)]
     pub weight_decay: f32,
     /// Server optimizer, with optional constants: adam[:beta1=B1,beta2=B2,eps=E] (0.9, 0.999,
@@ -146,7 +146,7 @@ pub struct TrainConfig {
     #[arg(long, value_name = "D", default_value_t = 0)]
     pub embedding_dim: usize,
     /// Weight decay of the embedding rows, applied only to the rows a step updates, in the
-    /// optimizer's convention (L2 in the gradient; AdamW decoupled; FTRL's λ2).
+    /// optimizer's convention (L2 in the gradient; AdamW decoupled; FTRL's λ2); below 1/lr.
     #[arg(long, default_value_t = 0.0)]
     pub embedding_decay: f32,
     /// Evict an embedding row that no push has updated for K epochs; its next pull
@@ -167,10 +167,12 @@ pub struct ParallelConfig {
     pub partitioner: PartitionerKind,
     /// Edges leaving a partition (see the README: exchange equals serial training at 1-hop
     /// cost; replicate (old name: exact) keeps L-hop halos; drop trains on induced subgraphs;
-    /// stale and sample are PipeGCN's and BNS-GCN's variants of exchange).
+    /// stale and sample are PipeGCN's and BNS-GCN's variants of exchange). Left unset where
+    /// exchange is refused (ssp, asp, Byzantine workers, robust rules), the run uses replicate.
     #[arg(long, value_enum, default_value_t = Boundary::Exchange)]
     pub boundary: Boundary,
-    /// Fraction of boundary nodes kept per epoch with `--boundary sample` (BNS-GCN's p).
+    /// Fraction of boundary nodes kept per epoch with `--boundary sample` (BNS-GCN's p; refused
+    /// with any other boundary).
     #[arg(long, default_value_t = 1.0)]
     pub sample_rate: f32,
     /// Where accuracies and losses are measured: the whole graph, or each worker's partition.
@@ -179,7 +181,8 @@ pub struct ParallelConfig {
     /// How the P gradients combine: weighted by training-node share (= serial gradient), mean,
     /// sum; or a robust rule on the workers' mean gradients: median, trimmed_mean[:f=F],
     /// krum[:f=F], multi_krum[:f=F,m=M], geometric_median[:nu=X,tol=X,iters=N] (smoothed
-    /// Weiszfeld; defaults 1e-6, 1e-6, 5), centered_clipping[:tau=X,iters=N] (defaults 100, 1).
+    /// Weiszfeld; defaults 1e-6, 1e-6, 5), centered_clipping[:tau=X,iters=N] (defaults 100, 1);
+    /// iters 1 to 1000.
     #[arg(long, default_value_t = Aggregator::default(), value_parser = parse_aggregator)]
     pub aggregate: Aggregator,
     /// Never release old weight versions (shows the leak in the memory curve).

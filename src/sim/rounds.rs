@@ -590,15 +590,7 @@ pub(crate) fn run<B: Backend>(
             None => {
                 for (l, out) in t.aggregated.iter_mut().enumerate() {
                     let layer: Vec<&B::Matrix> = grads.iter().map(|g| &g[l]).collect();
-                    reduce_in_topology(
-                        b,
-                        cluster.topology,
-                        &layer,
-                        &t.agg_weights,
-                        &mut partials[l],
-                        out,
-                        l,
-                    )?;
+                    reduce_in_topology(b, cluster.topology, &layer, &t.agg_weights, &mut partials[l], out, l)?;
                 }
             }
         }

@@ -66,7 +66,8 @@ pub struct ClusterConfig {
     /// Consistency model of the parameter server: bsp, ssp (bounded staleness) or asp.
     #[arg(long, value_enum, default_value_t = Consistency::Bsp)]
     pub consistency: Consistency,
-    /// SSP's bound S: a worker at clock c computes from a version ≥ c − S (0 = BSP).
+    /// SSP's bound S: a worker at clock c computes from a version ≥ c − S (0 = BSP; below the
+    /// epochs; refused under bsp and asp).
     #[arg(long, default_value_t = 3)]
     pub staleness: u32,
     /// Divide each update's learning rate by 1 + its gradient's staleness (staleness-aware
