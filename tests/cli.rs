@@ -446,3 +446,19 @@ fn a_retired_experiment_key_is_named() {
     let e = dir.path().join("e.toml");
     refused(&["run", e.to_str().unwrap(), "--out", dir.path().join("r").to_str().unwrap()], "key `base.reduce`");
 }
+
+#[test]
+fn an_experiment_without_a_boundary_says_which_it_chose_once_and_records_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "dataset = \"csbm:nodes=2000\"\nbackend = \"cpu\"\n[base]\nepochs = 2\npartitions = 2\n\
+                [grid]\nconsistency = [\"ssp\", \"asp\"]\nseed = [0, 1]\n";
+    write(dir.path(), "e.toml", text);
+    let out = dir.path().join("r");
+    let o = gcnsim(&["run", dir.path().join("e.toml").to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    // One note per reason (ssp, asp), not one per run.
+    assert_eq!(err.matches("boundary not set").count(), 2, "{err}");
+    let resolved = fs::read_to_string(out.join("experiment.resolved.toml")).unwrap();
+    assert_eq!(resolved.matches("boundary = \"replicate\"").count(), 4, "{resolved}");
+}

@@ -275,7 +275,24 @@ impl RunConfig {
     /// A configuration stored by an earlier run (a checkpoint's JSON). Retired keys at the value
     /// that is now the only behaviour are dropped (`reduce = flat`: flat topologies still sum in
     /// worker order); any other value of them cannot resume to the same numbers and is refused.
+    /// Keys that had no effect where they were set (and are refused now) are reset, which
+    /// changes nothing in the resumed run.
     pub fn from_stored_json(text: &str) -> Result<RunConfig, String> {
+        let mut cfg = Self::decode_stored(text)?;
+        let d = super::ClusterConfig::default();
+        if cfg.parallel.boundary != Boundary::Sample {
+            cfg.parallel.sample_rate = 1.0;
+        }
+        if cfg.cluster.consistency != super::Consistency::Ssp {
+            cfg.cluster.staleness = d.staleness;
+        }
+        if cfg.cluster.consistency == super::Consistency::Bsp {
+            cfg.cluster.staleness_lr = false;
+        }
+        Ok(cfg)
+    }
+
+    fn decode_stored(text: &str) -> Result<RunConfig, String> {
         let mut value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
         if let Some(parallel) = value.get_mut("parallel").and_then(|p| p.as_object_mut()) {
             match parallel.remove("reduce") {
@@ -756,6 +773,12 @@ mod tests {
         stored["parallel"]["reduce"] = "tree".into();
         let e = RunConfig::from_stored_json(&stored.to_string()).unwrap_err();
         assert!(e.contains("`reduce`") && e.contains("tree") && e.contains("only `flat`"), "{e}");
+        // Keys without effect where an earlier version accepted them are reset.
+        stored["parallel"]["reduce"] = "flat".into();
+        (stored["parallel"]["sample_rate"], stored["cluster"]["staleness"]) = (0.5.into(), 9.into());
+        stored["cluster"]["staleness_lr"] = true.into();
+        let cfg = RunConfig::from_stored_json(&stored.to_string()).unwrap();
+        assert_eq!(cfg, RunConfig::default());
         // Without the key, as this version stores it.
         let now = serde_json::to_string(&RunConfig::default()).unwrap();
         assert!(!now.contains("reduce"), "{now}");
