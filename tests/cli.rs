@@ -336,11 +336,14 @@ fn extreme_clock_inputs_are_refused_naming_the_key_and_bounds() {
     write(dir.path(), "dev.toml", "peak_flops = 1e308\nmem_bandwidth = 1e12\nlaunch_latency = 1e308\n");
     let (net, dev) = (dir.path().join("net.toml"), dir.path().join("dev.toml"));
     let train = ["train", "--partitions", "2", "--epochs", "2", "--backend", "cpu"];
-    refused(&cat(&train, &["--stragglers", "lognormal:sigma=1000"]), "`sigma` must be at most 3e0");
-    refused(&cat(&train, &["--stragglers", "fixed:worker=1,factor=1e300"]), "`factor` must be at most 1e4");
+    refused(&cat(&train, &["--stragglers", "lognormal:sigma=1000"]), "`sigma` must be at most 3, got 1000");
+    refused(
+        &cat(&train, &["--stragglers", "fixed:worker=1,factor=1e300"]),
+        "`factor` must be at most 10000, got 1e300",
+    );
     refused(
         &cat(&train, &["--network", net.to_str().unwrap()]),
-        "net.toml:1: key `latency`: must be between 1e-9 and 1e1",
+        "net.toml:1: key `latency`: must be between 1e-9 and 10 seconds",
     );
     refused(
         &cat(&train, &["--device-profile", dev.to_str().unwrap()]),

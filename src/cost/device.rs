@@ -197,7 +197,7 @@ mod tests {
             // Physical bounds: the extremes that made the simulated clock infinite.
             (
                 "peak_flops = 1e12\nmem_bandwidth = 1e9\nlaunch_latency = 1e308\n",
-                "gpu.toml:3: key `launch_latency`: must be between 1e-9 and 1e0 seconds per kernel, got 1e308",
+                "gpu.toml:3: key `launch_latency`: must be between 1e-9 and 1 seconds per kernel, got 1e308",
             ),
             ("peak_flops = 1e-308\nmem_bandwidth = 1e9\nlaunch_latency = 1e-6\n", "gpu.toml:1: key `peak_flops`"),
             ("peak_flops = 1e12\nmem_bandwidth = 1e308\nlaunch_latency = 1e-6\n", "gpu.toml:2: key `mem_bandwidth`"),

@@ -138,7 +138,13 @@ pub(crate) fn check_range(key: &NumberKey, value: f64) -> Result<f64, String> {
     if value.is_finite() && (key.min..=key.max).contains(&value) {
         Ok(value)
     } else {
-        Err(format!("must be between {:e} and {:e} {}, got {}", key.min, key.max, key.unit, readable(value)))
+        Err(format!(
+            "must be between {} and {} {}, got {}",
+            readable(key.min),
+            readable(key.max),
+            key.unit,
+            readable(value)
+        ))
     }
 }
 

@@ -323,7 +323,11 @@ fn check_decay(key: &str, decay: f32, lr: f32) -> Result<(), ConfigError> {
     if decay as f64 * lr as f64 >= 1.0 {
         return Err(invalid(
             key,
-            format!("must be below 1/lr = {} (lr = {lr}): lr · {key} must stay below 1, got {decay}", 1.0 / lr),
+            format!(
+                "must be below 1/lr = {} (lr = {lr}): lr · {key} must stay below 1, got {}",
+                1.0 / lr,
+                crate::cost::readable(decay as f64)
+            ),
         ));
     }
     Ok(())

@@ -81,7 +81,10 @@ impl Fields<'_> {
         let x = if positive { self.positive(key)? } else { self.non_negative(key)? };
         if x > max {
             let got = crate::cost::readable(x);
-            return Err(SpecError::new(self.spec, format!("`{key}` must be at most {max:e}, got {got}")));
+            return Err(SpecError::new(
+                self.spec,
+                format!("`{key}` must be at most {}, got {got}", crate::cost::readable(max)),
+            ));
         }
         Ok(x)
     }

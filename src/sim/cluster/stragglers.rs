@@ -112,9 +112,9 @@ mod tests {
         }
         // Physical bounds, named in the message.
         for (bad, bound) in [
-            ("lognormal:sigma=1000", "`sigma` must be at most 3e0"),
-            ("fixed:worker=0,factor=1e300", "`factor` must be at most 1e4"),
-            ("bernoulli:p=0.5,factor=20000", "`factor` must be at most 1e4"),
+            ("lognormal:sigma=1000", "`sigma` must be at most 3, got 1000"),
+            ("fixed:worker=0,factor=1e300", "`factor` must be at most 10000, got 1e300"),
+            ("bernoulli:p=0.5,factor=20000", "`factor` must be at most 10000"),
         ] {
             let e = bad.parse::<Stragglers>().unwrap_err().to_string();
             assert!(e.contains(bad) && e.contains(bound), "{e}");
