@@ -158,12 +158,18 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
     /// Print the parameter-server protocol (publish, compute, aggregate, update, release), one
-    /// line per event, to stdout or to FILE.
+    /// line per event, to stdout or to FILE. FILE is written when the run completes; an existing
+    /// FILE is replaced only if it is an earlier trace (or with --force). A FILE directly inside
+    /// --out DIR is written into the new DIR.
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
     pub trace: Option<PathBuf>,
+    /// Replace an existing --trace FILE even if it is not an earlier gcnsim trace.
+    #[arg(long)]
+    pub force: bool,
     /// Write metrics.csv, timing.csv, events.csv and summary.json into this folder (created; an
-    /// existing folder is replaced only if it is empty or an earlier gcnsim output). It is
-    /// checked before training starts.
+    /// existing folder is replaced only if it is empty or an earlier gcnsim output holding only
+    /// files gcnsim wrote). It is checked, and locked against other gcnsim processes, before
+    /// training starts.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Write a checkpoint into the --out folder every N epochs (BSP runs): weights, optimizer

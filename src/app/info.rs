@@ -6,10 +6,16 @@ use crate::cli::{DatasetArgs, PartitionInfoArgs};
 use crate::data::{info::DatasetInfo, Dataset, DatasetSpec};
 use crate::graph::{local, partition, Normalization};
 use crate::model::InputFeatures;
+use crate::report::progress::{self, ProgressMode};
 
+/// Loads (or generates) the dataset `spec` names, with progress when it is large, and prints
+/// its warnings.
 pub fn load_dataset(spec: &str) -> anyhow::Result<Dataset> {
     let spec: DatasetSpec = spec.parse()?;
-    let ds = spec.load().with_context(|| format!("loading dataset `{spec}`"))?;
+    let ds = progress::stage(ProgressMode::detect(), spec.looks_large(), &format!("loading dataset `{spec}`"), || {
+        spec.load()
+    })
+    .with_context(|| format!("loading dataset `{spec}`"))?;
     for w in &ds.warnings {
         eprintln!("warning: {w}");
     }

@@ -105,6 +105,36 @@ impl CsbmParams {
         Ok(())
     }
 
+    /// Peak bytes [`generate`] holds: per node its label, class member entry, the CSR's fill,
+    /// bounds and row offsets and the split's flags (33 B); per edge draw the pair and both
+    /// directions of the adjacency (16 B); and the features (4 B a value). An upper bound of the
+    /// peak to within a small factor, checked before anything is allocated.
+    pub fn generation_bytes(&self) -> u128 {
+        let nodes = self.nodes as u128;
+        33 * nodes + 16 * self.edge_draws() as u128 + 4 * nodes * self.features as u128
+    }
+
+    /// Refuses a graph that cannot fit in `available` bytes (the host's available memory where it
+    /// is known), naming what it needs and the keys that make it smaller.
+    pub fn check_fits(&self, available: Option<u64>) -> Result<(), DataError> {
+        let needed = self.generation_bytes();
+        match available {
+            Some(available) if needed > available as u128 => Err(DataError::Spec {
+                spec: "csbm".to_string(),
+                message: format!(
+                    "generating {} nodes, {} edge draws and {} features needs about {} of memory but {} is \
+                     available: lower `nodes`, `avg_degree` or `features`",
+                    self.nodes,
+                    self.edge_draws(),
+                    self.features,
+                    crate::host::human(needed),
+                    crate::host::human(available as u128)
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Undirected edge draws: `round(nodes · avg_degree / 2)`.
     pub fn edge_draws(&self) -> usize {
         (self.nodes as f64 * self.avg_degree / 2.0).round() as usize
@@ -114,6 +144,7 @@ impl CsbmParams {
 /// Generates the dataset described by `p`. Deterministic in `p`.
 pub fn generate(p: &CsbmParams) -> Result<Dataset, DataError> {
     p.validate()?;
+    p.check_fits(crate::host::available_bytes())?;
     let mut root = SplitMix64::new(p.seed);
     let mut label_rng = root.fork(LABEL_STREAM);
     let mut edge_rng = root.fork(EDGE_STREAM);
@@ -328,6 +359,35 @@ mod tests {
             .filter(|&(r, c)| ds.labels[r] == ds.labels[c])
             .count();
         intra as f64 / a.nnz() as f64
+    }
+
+    #[test]
+    fn generation_bytes_bound_what_the_graph_holds() {
+        let p = CsbmParams { nodes: 20_000, ..CsbmParams::default() };
+        let ds = generate(&p).unwrap();
+        let held = 4 * ds.labels.len()
+            + 4 * ds.adjacency.row_ptr.len()
+            + 4 * ds.adjacency.col_idx.len()
+            + 4 * ds.features.data.len()
+            + 4 * (ds.split.train.len() + ds.split.valid.len() + ds.split.test.len());
+        let estimate = p.generation_bytes();
+        assert!(estimate >= held as u128 && estimate <= 3 * held as u128, "estimate {estimate}, held {held}");
+    }
+
+    #[test]
+    fn a_graph_larger_than_memory_is_refused_before_generation() {
+        let p = CsbmParams { nodes: 200_000_000, ..CsbmParams::default() };
+        let message = p.check_fits(Some(24 << 30)).unwrap_err().to_string();
+        for part in ["nodes", "avg_degree", "features", "GiB", "available"] {
+            assert!(message.contains(part), "{message}");
+        }
+        assert!(p.check_fits(None).is_ok(), "unknown memory: nothing to compare against");
+        assert!(small().check_fits(Some(1 << 30)).is_ok());
+        let started = std::time::Instant::now();
+        if crate::host::available_bytes().is_some_and(|b| (b as u128) < p.generation_bytes()) {
+            assert!(generate(&p).is_err());
+            assert!(started.elapsed().as_secs() < 5, "refused before allocating");
+        }
     }
 
     fn assert_same(a: &Dataset, b: &Dataset) {

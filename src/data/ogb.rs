@@ -54,6 +54,11 @@ pub fn load(dir: &Path, opts: &OgbOptions) -> Result<Dataset, DataError> {
     check_layout(dir)?;
     let raw = dir.join("raw");
     let num_nodes = read_node_count(&find_file(&raw, "num-node-list")?)?;
+    // The declared count is a claim, not a size to allocate: the label and feature files must
+    // bear it out line by line before anything proportional to it (adjacency offsets, split
+    // flags) exists, so a 1 KB folder declaring 4 billion nodes is refused, not allocated.
+    let labels = read_labels(&find_file(&raw, "node-label")?, num_nodes)?;
+    let features = read_features(&find_file(&raw, "node-feat")?, num_nodes)?;
 
     let edge_path = find_file(&raw, "edge")?;
     let (pairs, edge_lines) = read_edges(&edge_path, num_nodes, opts.symmetrize)?;
@@ -68,8 +73,6 @@ pub fn load(dir: &Path, opts: &OgbOptions) -> Result<Dataset, DataError> {
     let adjacency = Csr::from_pairs(num_nodes, num_nodes, pairs, true)
         .map_err(|e| DataError::Invalid { path: edge_path.clone(), message: e.to_string() })?;
 
-    let features = read_features(&find_file(&raw, "node-feat")?, num_nodes)?;
-    let labels = read_labels(&find_file(&raw, "node-label")?, num_nodes)?;
     let num_classes = labels.iter().max().map_or(0, |&m| m as usize + 1);
     let split = read_split(&split_dir(dir, opts.split.as_deref())?, num_nodes)?;
 
@@ -263,11 +266,16 @@ fn check_edge_count(raw: &Path, edge_path: &Path, edge_lines: u64) -> Result<boo
 
 fn read_features(path: &Path, num_nodes: usize) -> Result<HostMatrix, DataError> {
     let mut width = 0usize;
+    let mut rows_read = 0usize;
+    // Grows as rows arrive (never reserved from the declared count, which is untrusted).
     let mut data: Vec<f32> = Vec::new();
     let rows = for_each_record(path, |record, _| {
+        if rows_read == num_nodes {
+            return Err(past_declared(num_nodes, "feature rows"));
+        }
+        rows_read += 1;
         if width == 0 {
             width = record.len();
-            data.reserve_exact(num_nodes.saturating_mul(width));
         } else if record.len() != width {
             return Err(format!("expected {width} features (as on line 1), found {}", record.len()));
         }
@@ -288,8 +296,11 @@ fn read_features(path: &Path, num_nodes: usize) -> Result<HostMatrix, DataError>
 pub const MAX_CLASSES: u32 = 1 << 16;
 
 fn read_labels(path: &Path, num_nodes: usize) -> Result<Vec<u32>, DataError> {
-    let mut labels = Vec::with_capacity(num_nodes);
+    let mut labels = Vec::new();
     let rows = for_each_record(path, |record, _| {
+        if labels.len() == num_nodes {
+            return Err(past_declared(num_nodes, "labels"));
+        }
         expect_fields(record, 1, "one label per node")?;
         let label = parse_index(record, 0, "label")?;
         if label >= MAX_CLASSES {
@@ -302,6 +313,11 @@ fn read_labels(path: &Path, num_nodes: usize) -> Result<Vec<u32>, DataError> {
     })?;
     check_row_count(path, rows, num_nodes, "labels")?;
     Ok(labels)
+}
+
+/// The message for a line beyond the count `num-node-list` declares.
+fn past_declared(num_nodes: usize, what: &str) -> String {
+    format!("more {what} than the {num_nodes} nodes num-node-list declares")
 }
 
 fn check_row_count(path: &Path, rows: u64, num_nodes: usize, what: &str) -> Result<(), DataError> {
@@ -575,7 +591,22 @@ mod tests {
         let labels = Files { labels: "0\n1\n1\n".into(), ..Files::default() }.error();
         assert_mentions(&labels, &["node-label.csv", "3 labels", "4 nodes"]);
         let feats = Files { feats: "1,0\n0,1\n0,1\n0,0\n1,1\n".into(), ..Files::default() }.error();
-        assert_mentions(&feats, &["node-feat.csv", "5 feature rows", "4 nodes"]);
+        assert_mentions(&feats, &["node-feat.csv:5", "more feature rows", "4 nodes"]);
+        let labels = Files { labels: "0\n1\n1\n0\n1\n".into(), ..Files::default() }.error();
+        assert_mentions(&labels, &["node-label.csv:5", "more labels", "4 nodes"]);
+    }
+
+    #[test]
+    fn a_declared_node_count_is_borne_out_before_anything_of_its_size_is_allocated() {
+        // Before the fix, 50M nodes aborted reserving 50M feature rows and u32::MAX allocated
+        // 17 GB of adjacency offsets; now the label file refuses the claim at its end.
+        for declared in ["50000000", "4294967295"] {
+            let files = Files { nodes: format!("{declared}\n"), ..Files::default() };
+            let started = std::time::Instant::now();
+            let message = files.error();
+            assert_mentions(&message, &["node-label.csv", "4 labels", declared]);
+            assert!(started.elapsed().as_secs() < 5, "{declared}: {:?}", started.elapsed());
+        }
     }
 
     #[test]

@@ -71,10 +71,10 @@ fn set_csbm_key(p: &mut CsbmParams, key: &str, value: &str) -> Result<(), String
     match key {
         "nodes" => p.nodes = parse_value(key, value)?,
         "classes" => p.classes = parse_value(key, value)?,
-        "avg_degree" => p.avg_degree = parse_value(key, value)?,
-        "homophily" => p.homophily = parse_value(key, value)?,
+        "avg_degree" => p.avg_degree = parse_real(key, value)?,
+        "homophily" => p.homophily = parse_real(key, value)?,
         "features" => p.features = parse_value(key, value)?,
-        "signal" => p.signal = parse_value(key, value)?,
+        "signal" => p.signal = parse_real(key, value)?,
         "seed" => p.seed = parse_value(key, value)?,
         "train_per_class" => p.train_per_class = parse_value(key, value)?,
         "valid" => p.valid = parse_value(key, value)?,
@@ -86,6 +86,16 @@ fn set_csbm_key(p: &mut CsbmParams, key: &str, value: &str) -> Result<(), String
 
 fn parse_value<T: FromStr>(key: &str, value: &str) -> Result<T, String> {
     value.parse().map_err(|_| format!("key `{key}`: invalid value `{value}`; valid keys: {}", CSBM_KEYS.join(", ")))
+}
+
+/// A real-valued key: finite, so that the spec is equal to itself and round-trips through its
+/// written form (`nan` would parse, then never match a checkpoint's stored spec).
+fn parse_real(key: &str, value: &str) -> Result<f64, String> {
+    let x: f64 = parse_value(key, value)?;
+    if !x.is_finite() {
+        return Err(format!("key `{key}`: `{value}` is not a finite number"));
+    }
+    Ok(x)
 }
 
 /// `key=value` for every field of `p` that differs from the default, in field order.
@@ -124,6 +134,24 @@ impl fmt::Display for DatasetSpec {
 }
 
 impl DatasetSpec {
+    /// Whether loading or generating this dataset, and preparing its graph, may take long enough
+    /// to show progress: a CSBM of a million nodes or more, or a folder whose files add up to
+    /// 64 MiB or more. Cheap: reads no file.
+    pub fn looks_large(&self) -> bool {
+        match self {
+            DatasetSpec::Csbm(p) => p.nodes >= 1_000_000,
+            DatasetSpec::Dir { path, .. } => {
+                let env_root = std::env::var_os("GCNSIM_DATA_DIR").map(PathBuf::from);
+                let Ok(dir) = resolve_dir(path, env_root.as_deref(), Path::new("../shared/datasets")) else {
+                    return false;
+                };
+                let size = |p: PathBuf| std::fs::metadata(p).map_or(0, |m| m.len());
+                let raw = std::fs::read_dir(dir.join("raw")).into_iter().flatten().flatten();
+                raw.map(|entry| size(entry.path())).sum::<u64>() >= 64 << 20
+            }
+        }
+    }
+
     /// Loads (or generates) the dataset. Directories are symmetrized: GCN needs an undirected
     /// graph.
     pub fn load(&self) -> Result<Dataset, DataError> {
@@ -188,6 +216,11 @@ mod tests {
         assert!(negative.contains("`seed`"), "{negative}");
         let twice = "csbm:nodes=100,nodes=200".parse::<DatasetSpec>().unwrap_err().to_string();
         assert!(twice.contains("`nodes`") && twice.contains("twice"), "{twice}");
+        for real in ["signal=nan", "avg_degree=inf", "homophily=-inf", "signal=NaN"] {
+            let message = format!("csbm:{real}").parse::<DatasetSpec>().unwrap_err().to_string();
+            let key = real.split('=').next().unwrap();
+            assert!(message.contains(&format!("`{key}`")) && message.contains("finite"), "{message}");
+        }
         let no_equals = "csbm:nodes".parse::<DatasetSpec>().unwrap_err().to_string();
         assert!(no_equals.contains("key=value"), "{no_equals}");
         let invalid = parse("csbm:homophily=2").load().unwrap_err().to_string();

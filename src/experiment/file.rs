@@ -190,8 +190,23 @@ impl Experiment {
                 config_from_table(t).map_err(|m| key_err_in(format!("grid.{key}"), nth, m))?;
             }
         }
+        let planned = grids.iter().map(grid_size).fold(0u128, u128::saturating_add);
+        if planned > MAX_RUNS as u128 {
+            return Err(key_err(
+                "grid".into(),
+                format!(
+                    "the grid asks for {planned} runs (the product of its list lengths{}), more than the {MAX_RUNS} \
+                     an experiment may hold: split it into several experiments or shorten its lists",
+                    if grids.len() > 1 { ", summed over the [[grid]] tables" } else { "" }
+                ),
+            ));
+        }
         let mut runs: Vec<RunSpec> = Vec::new();
         let mut notes: Vec<String> = Vec::new();
+        // Each run's configuration, serialized (equal configurations are one run), and each
+        // run id with the grid point that made it (two configurations must not share an id).
+        let mut configs_seen = std::collections::HashSet::new();
+        let mut ids_seen: std::collections::HashMap<String, String> = std::collections::HashMap::new();
         for (grid, point) in grids.iter().flat_map(|g| cartesian(g).into_iter().map(move |p| (g, p))) {
             let mut table = file.base.clone();
             table.extend(point.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -212,9 +227,22 @@ impl Experiment {
             let config = config.normalized();
             let label = label_of(&config, grid, &grids);
             let run_id = format!("{}-s{}", slug(&label), config.train.seed);
-            if !runs.iter().any(|r| r.config == config) {
-                runs.push(RunSpec { run_id, label, config });
+            let key = serde_json::to_string(&config).expect("a run configuration serializes");
+            if !configs_seen.insert(key) {
+                continue;
             }
+            if let Some(first) = ids_seen.insert(run_id.clone(), describe_point(&point)) {
+                return Err(key_err(
+                    "grid".into(),
+                    format!(
+                        "two different runs would share the run id `{run_id}` and mix their rows in the results: \
+                         ({first}) and ({}); make the values differ in more than punctuation or case (e.g. \
+                         rename one of the files)",
+                        describe_point(&point)
+                    ),
+                ));
+            }
+            runs.push(RunSpec { run_id, label, config });
         }
         let name = match file.name {
             Some(name) => {
@@ -311,6 +339,15 @@ fn line_of(text: &str, key: &str, nth: usize) -> Option<usize> {
     }
     // A grid key named alone (`grid.partitions` from a whole-section error): its header.
     None
+}
+
+/// The most runs one experiment file may ask for: the grid's points are built, validated and
+/// kept in memory before the first run starts.
+pub const MAX_RUNS: usize = 100_000;
+
+/// Points of one grid (the product of its list lengths), counted before any is built.
+fn grid_size(grid: &Grid) -> u128 {
+    grid.values().map(|values| values.len() as u128).fold(1, u128::saturating_mul)
 }
 
 fn cartesian(grid: &BTreeMap<String, Vec<toml::Value>>) -> Vec<Vec<(String, toml::Value)>> {
@@ -430,6 +467,56 @@ mod tests {
                 Experiment::load(&path).unwrap_or_else(|e| panic!("{e}"));
             }
         }
+    }
+
+    #[test]
+    fn a_grid_too_large_to_build_is_counted_and_refused() {
+        // 60 × 59 × 59 × 2 × 59 = 24,645,480 points: counted, never built.
+        let list = |n: usize| (0..n).map(|i| i.to_string()).collect::<Vec<_>>().join(", ");
+        let text = format!(
+            "dataset = \"csbm\"\n[grid]\nseed = [{}]\nhidden = [{}]\nepochs = [{}]\nkeep_versions = [false, true]\nlayers = [{}]\n",
+            list(60),
+            list(59),
+            list(59),
+            list(59)
+        );
+        let started = std::time::Instant::now();
+        let message = parse(&text).unwrap_err().to_string();
+        assert!(message.contains("24645480 runs") && message.contains("100000"), "{message}");
+        assert!(started.elapsed().as_secs() < 2, "{:?}", started.elapsed());
+        // Several [[grid]] tables add up.
+        let text = format!(
+            "dataset = \"csbm\"\n[[grid]]\nseed = [{0}]\nhidden = [{0}]\n[[grid]]\nseed = [{0}]\nepochs = [{0}]\n",
+            list(300)
+        );
+        let message = parse(&text).unwrap_err().to_string();
+        assert!(message.contains("180000 runs") && message.contains("summed"), "{message}");
+    }
+
+    #[test]
+    fn two_runs_may_not_share_a_run_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let profile = std::fs::read_to_string("experiments/devices/cpu-achieved.toml").unwrap();
+        for name in ["dev-a.toml", "dev_a.toml"] {
+            std::fs::write(dir.path().join(name), &profile).unwrap();
+        }
+        let (a, b) = (dir.path().join("dev-a.toml"), dir.path().join("dev_a.toml"));
+        let text = format!(
+            "dataset = \"csbm\"\n[base]\npartitions = 2\n[grid]\ndevice_profile = [\"{}\", \"{}\"]\n",
+            a.display(),
+            b.display()
+        );
+        let message = parse(&text).unwrap_err().to_string();
+        assert!(
+            message.contains("share the run id") && message.contains("dev-a.toml") && message.contains("dev_a.toml"),
+            "{message}"
+        );
+        // The same configuration twice is one run, not a collision.
+        let text = format!(
+            "dataset = \"csbm\"\n[base]\npartitions = 2\n[grid]\ndevice_profile = [\"{0}\", \"{0}\"]\n",
+            a.display()
+        );
+        assert_eq!(parse(&text).unwrap().runs.len(), 1);
     }
 
     #[test]

@@ -129,7 +129,9 @@ pub fn run_experiment(
 ) -> anyhow::Result<ExperimentOutput> {
     let output = OutputDir::begin(out, OutputKind::Experiment)?;
     let spec: crate::data::DatasetSpec = exp.dataset.parse()?;
-    let ds = spec.load().with_context(|| format!("loading dataset `{}`", exp.dataset))?;
+    let loading = format!("loading dataset `{}`", exp.dataset);
+    let ds = crate::report::progress::stage(progress, spec.looks_large(), &loading, || spec.load())
+        .with_context(|| loading.clone())?;
     for run in &exp.runs {
         run.config
             .validate_for(ds.num_nodes())

@@ -125,6 +125,37 @@ impl RunsProgress {
     }
 }
 
+/// Runs `work`, one step of preparation (generating, reading or partitioning a graph) that can
+/// take minutes on a large graph. When `large`, a spinner shows it on a terminal and a start and
+/// an end line show it in a log, so a long silence is never mistaken for a hang; small steps
+/// print nothing.
+pub fn stage<T>(mode: ProgressMode, large: bool, what: &str, work: impl FnOnce() -> T) -> T {
+    if !large || mode == ProgressMode::Quiet {
+        return work();
+    }
+    let start = std::time::Instant::now();
+    let spinner = if mode == ProgressMode::Bars {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("valid template"));
+        bar.set_message(what.to_string());
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Some(bar)
+    } else {
+        eprintln!("{what} …");
+        None
+    };
+    let out = work();
+    let seconds = start.elapsed().as_secs_f64();
+    match spinner {
+        Some(bar) => {
+            bar.finish_and_clear();
+            eprintln!("{what}: {seconds:.1} s");
+        }
+        None => eprintln!("{what}: done in {seconds:.1} s"),
+    }
+    out
+}
+
 /// A bar over `epochs` epochs that shows the latest losses.
 fn epoch_bar(epochs: u64, prefix: &str) -> ProgressBar {
     let bar = ProgressBar::new(epochs);

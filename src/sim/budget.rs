@@ -18,17 +18,7 @@ pub struct MemoryError {
     pub hint: String,
 }
 
-/// Bytes in binary units.
-pub fn human(bytes: u128) -> String {
-    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    let mut x = bytes as f64;
-    let mut u = 0;
-    while x >= 1024.0 && u + 1 < UNITS.len() {
-        x /= 1024.0;
-        u += 1;
-    }
-    format!("{x:.1} {}", UNITS[u])
-}
+pub use crate::host::human;
 
 /// Bytes the workers and the parameter server allocate on the backend's device.
 pub fn device_bytes<B: crate::backend::Backend>(problem: &Problem, mode: Boundary) -> u128 {
@@ -106,32 +96,7 @@ pub fn check(
     Ok(())
 }
 
-/// `MemAvailable` from /proc/meminfo (Linux); `None` where it cannot be read.
-pub fn host_available_bytes() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    kib.checked_mul(1024)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn human_units() {
-        assert_eq!(human(512), "512.0 B");
-        assert_eq!(human(3 << 30), "3.0 GiB");
-        assert_eq!(human(5 << 50), "5.0 PiB");
-    }
-
-    #[test]
-    fn reads_available_memory_on_linux() {
-        if cfg!(target_os = "linux") {
-            assert!(host_available_bytes().is_some_and(|b| b > 1 << 20));
-        }
-    }
-}
+pub use crate::host::available_bytes as host_available_bytes;
 
 #[cfg(test)]
 mod estimate_tests {

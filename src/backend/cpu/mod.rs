@@ -124,7 +124,7 @@ impl Backend for CpuBackend {
     }
 
     fn memory_budget(&self) -> Option<u64> {
-        crate::sim::budget::host_available_bytes()
+        crate::host::available_bytes()
     }
 
     fn alloc(&self, rows: usize, cols: usize, category: MemCategory, _label: &str) -> Result<CpuMatrix, BackendError> {
