@@ -164,7 +164,9 @@ fn cluster_runs_are_deterministic_on_the_gpu() {
         cfg.parallel.partitions = 4;
         cfg.parallel.boundary = if consistency == Consistency::Bsp { Boundary::Exchange } else { Boundary::Drop };
         cfg.cluster.consistency = consistency;
-        cfg.cluster.staleness = 2;
+        if consistency == Consistency::Ssp {
+            cfg.cluster.staleness = 2;
+        }
         cfg.cluster.stragglers = "bernoulli:p=0.2,factor=5".into();
         cfg.cluster.fail = vec!["worker=2,at=0.0004,down=0.006".into()];
         cfg.cluster.on_failure = OnFailure::Reassign;

@@ -13,6 +13,9 @@ use crate::report::progress::ProgressMode;
 
 pub fn run_command(args: &RunArgs) -> anyhow::Result<()> {
     let exp = Experiment::load(&args.experiment)?;
+    for note in &exp.notes {
+        eprintln!("note: {}: {note}", args.experiment.display());
+    }
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&exp.name));
     println!("experiment {}: {} runs on {}", exp.name, exp.runs.len(), exp.dataset);
     let started = std::time::Instant::now();

@@ -20,8 +20,10 @@ use crate::sim::checkpoint::{self, Checkpoint, CheckpointPlan, Persistence, RunI
 use crate::sim::{self, Problem, RunConfig, TrainTask, TrainedRun};
 
 pub fn train_command(args: &TrainArgs) -> anyhow::Result<()> {
-    let cfg = args.config();
-    cfg.validate().context("invalid options")?;
+    let (cfg, note) = args.resolved_config().context("invalid options")?;
+    if let Some(note) = note {
+        eprintln!("note: {note}");
+    }
     if args.checkpoint_every.is_some() {
         anyhow::ensure!(
             args.out.is_some(),
@@ -84,8 +86,8 @@ pub fn resume_command(args: &ResumeArgs) -> anyhow::Result<()> {
     }
     let c = Checkpoint::read(&path)?;
     let id = &c.identity;
-    let cfg: RunConfig = serde_json::from_str(&id.config_json)
-        .with_context(|| format!("checkpoint {}: its configuration does not decode", path.display()))?;
+    let cfg = RunConfig::from_stored_json(&id.config_json)
+        .map_err(|e| anyhow::anyhow!("checkpoint {}: its configuration does not decode: {e}", path.display()))?;
     cfg.validate().with_context(|| format!("checkpoint {}: its configuration", path.display()))?;
     let output = claim.stage()?;
     let ds =

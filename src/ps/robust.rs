@@ -53,6 +53,9 @@ pub const DEFAULT_TOL: f32 = 1e-6;
 /// the code of Karimireddy, He, Jaggi (2021), `Clipping(tau=100, n_iter=1)`.
 pub const DEFAULT_TAU: f32 = 100.0;
 pub const DEFAULT_CLIPPING_ITERS: u32 = 1;
+/// Most Weiszfeld steps or clipping rounds a rule may ask for: each is a pass over every
+/// gradient row per round, and a billion of them hang a run; Weiszfeld converges in f32 in tens.
+pub const MAX_ROBUST_ITERS: u32 = 1000;
 /// Bucket size s = 2, the value Karimireddy, He, Jaggi (2022) use in their experiments.
 pub const DEFAULT_BUCKET: usize = 2;
 /// IPM's ε = 0.1, the small-ε setting of Xie, Koyejo, Gupta (2020) that defeats median-type

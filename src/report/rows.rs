@@ -21,7 +21,6 @@ pub struct RunRow {
     /// Where accuracies and losses were measured: `full` graph or each worker's `partitions`.
     pub eval: String,
     pub aggregate: String,
-    pub reduce: String,
     pub keep_versions: bool,
     pub optimizer: String,
     pub epochs_run: u32,
@@ -143,7 +142,6 @@ impl RunRow {
             sample_rate: c.parallel.sample_rate,
             eval: name(format!("{:?}", c.parallel.eval)),
             aggregate: c.parallel.aggregate.to_string(),
-            reduce: name(format!("{:?}", c.parallel.reduce)),
             keep_versions: c.parallel.keep_versions,
             optimizer: c.train.optimizer.to_string(),
             epochs_run: o.epochs_run,
