@@ -1,17 +1,14 @@
-// Centered clipping in n-space, twin of backend::cpu::robust::centered_clipping. The points are
-// the n rows and the centre (point n); D is their (n+1) × (n+1) squared-distance matrix. One
-// workgroup, thread i = point i (n + 1 ≤ 129 ≤ 256). v = Σ_k w_k y_k starts at the centre
-// (w = e_n); with ‖v − x_i‖² = (D w)_i − ½ wᵀ D w, each of the `iters` rounds sets
-// s_i = min(1, τ/‖x_i − v‖) and v ← v + (1/n) Σ s_i (x_i − v), i.e.
-// w ← (1 − Σs/n) w + s/n on the rows. Shared sums run in k order in every thread; zero weights
-// are skipped. Writes w to mix[0..n+1], combine_rows' scale 1 to mix[n+1], and
-// selection_i = Σ_t s_i / Σ_t Σ_k s_k.
+// One round of centered clipping on the weights over the n rows and the centre (point n), from
+// the distances to v (row_distances), twin of backend::cpu::robust::clip_round and
+// clip_selection (after row_space.wgsl). One workgroup, thread i = point i (n + 1 ≤ 129).
+// s_i = min(1, τ/d_i) (0 for an infinitely far row); w ← (1 − Σs/n) w + s/n, round 0 from
+// w = e_n; clip[i] sums s_i over the rounds, and the selection is each row's share of them.
 
 struct Params {
     n: u32,
-    iters: u32,
+    step: u32,
     tau: f32,
-    inv_n: f32,
+    _pad: u32,
 }
 
 const MAX_POINTS: u32 = 256u;
@@ -19,80 +16,52 @@ const MAX_POINTS: u32 = 256u;
 @group(0) @binding(0) var<storage, read> dists: array<f32>;
 @group(0) @binding(1) var<storage, read_write> mix: array<f32>;
 @group(0) @binding(2) var<storage, read_write> selection: array<f32>;
+@group(0) @binding(3) var<storage, read_write> clip: array<f32>;
 @group(1) @binding(0) var<uniform> p: Params;
 
-var<workgroup> w: array<f32, MAX_POINTS>;
-var<workgroup> a: array<f32, MAX_POINTS>;
 var<workgroup> s: array<f32, MAX_POINTS>;
+var<workgroup> c: array<f32, MAX_POINTS>;
+
+fn clip_factor(d: f32, tau: f32) -> f32 {
+    if d <= tau {
+        return 1.0;
+    }
+    return ftz(tau / d);
+}
 
 @compute @workgroup_size(256)
 fn centered_clipping(@builtin(local_invocation_index) i: u32) {
     let n = p.n;
-    let m = n + 1u;
-    let is_point = i < m;
-    let is_worker = i < n;
-    if is_point {
-        w[i] = select(0.0, 1.0, i == n);
+    let nf = f32(n);
+    let first = p.step == 0u;
+    var si = 0.0;
+    if i < n {
+        si = clip_factor(dists[i], p.tau);
+        s[i] = si;
     }
-    var clip_sum = 0.0;
     workgroupBarrier();
-    for (var t = 0u; t < p.iters; t++) {
-        var ai = 0.0;
-        if is_point {
-            for (var k = 0u; k < m; k++) {
-                let wk = w[k];
-                if wk != 0.0 {
-                    ai += wk * dists[i * m + k];
-                }
-            }
-            a[i] = ai;
-        }
-        workgroupBarrier();
-        var q = 0.0;
-        for (var k = 0u; k < m; k++) {
-            let wk = w[k];
-            if wk != 0.0 {
-                q += wk * a[k];
-            }
-        }
-        var si = 0.0;
-        if is_worker {
-            let dist = sqrt(max(ai - 0.5 * q, 0.0));
-            si = select(p.tau / dist, 1.0, dist <= p.tau);
-            s[i] = si;
-            clip_sum += si;
-        }
-        workgroupBarrier();
-        var total = 0.0;
-        for (var k = 0u; k < n; k++) {
-            total += s[k];
-        }
-        let keep = 1.0 - total * p.inv_n;
-        var next = 0.0;
-        if is_point {
-            next = keep * w[i] + select(0.0, si * p.inv_n, is_worker);
-        }
-        workgroupBarrier();
-        if is_point {
-            w[i] = next;
-        }
-        workgroupBarrier();
+    var total = 0.0;
+    for (var k = 0u; k < n; k++) {
+        total = add(total, s[k]);
     }
-    if is_worker {
-        s[i] = clip_sum;
+    let keep = ftz(1.0 - ftz(total / nf));
+    if i <= n {
+        let wi = select(mix[i], select(0.0, 1.0, i == n), first);
+        let base = select(0.0, ftz(si / nf), i < n);
+        mix[i] = mul_add(base, keep, wi);
+    }
+    var ci = 0.0;
+    if i < n {
+        ci = add(select(clip[i], 0.0, first), si);
+        clip[i] = ci;
+        c[i] = ci;
     }
     workgroupBarrier();
     var clip_total = 0.0;
     for (var k = 0u; k < n; k++) {
-        clip_total += s[k];
+        clip_total = add(clip_total, c[k]);
     }
-    if is_worker {
-        selection[i] = clip_sum / clip_total;
-    }
-    if is_point {
-        mix[i] = w[i];
-    }
-    if i == 0u {
-        mix[m] = 1.0;
+    if i < n {
+        selection[i] = select(ftz(ci / clip_total), 0.0, clip_total == 0.0);
     }
 }

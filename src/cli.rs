@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 pub use crate::backend::gpu::ResidentSet;
 pub use crate::backend::BackendChoice;
@@ -14,8 +15,9 @@ use crate::sim::{Boundary, ByzantineConfig, ClusterConfig, ParallelConfig, RunCo
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
-    /// Threads of the CPU backend (default: every core). Results are bit-identical at any count.
-    #[arg(long, global = true, value_name = "N")]
+    /// Threads of the CPU backend, 1 to 1024 (default: every core). Results are bit-identical at
+    /// any count.
+    #[arg(long, global = true, value_name = "N", value_parser = parse_threads, allow_negative_numbers = true)]
     pub threads: Option<usize>,
     /// Which workers' buffers stay in GPU memory. `auto`: all while they fit; past device
     /// memory (or --gpu-memory), other workers' buffers move to host memory (the one that ran
@@ -26,14 +28,57 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = ResidentSet::Auto)]
     pub resident: ResidentSet,
     /// GPU memory budget: the most device bytes the GPU backend keeps live (e.g. 512MiB, 8GiB,
-    /// or bytes). Default: what the device allows. Mapped readback buffers (host memory on
+    /// or bytes; 1 byte to 1 PiB). Default: what the device allows. Mapped readback buffers (host memory on
     /// discrete GPUs: the stats readback, the streaming ring, at most an eighth of the budget)
     /// lie outside it, though the memory curves count them as staging.
     #[arg(long, global = true, value_name = "SIZE", value_parser = parse_bytes)]
     pub gpu_memory: Option<u64>,
 }
 
-/// `123`, `64KiB`, `512MiB`, `8GiB`, `1TiB` (binary), or `500MB`, `2GB` (decimal).
+impl Cli {
+    /// Parses the process's arguments (exiting with clap's message on an error), recording
+    /// which `train` options were given, not defaulted.
+    pub fn parse_tracked() -> Self {
+        Self::from_matches(Self::command().get_matches()).unwrap_or_else(|e| e.exit())
+    }
+
+    /// As [`Cli::parse_tracked`], from `args` (the first is the program name).
+    pub fn try_parse_tracked<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Self::from_matches(Self::command().try_get_matches_from(args)?)
+    }
+
+    fn from_matches(matches: clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut cli = Self::from_arg_matches(&matches)?;
+        if let (Command::Train(args), Some(m)) = (&mut cli.command, matches.subcommand_matches("train")) {
+            args.given = m
+                .ids()
+                .filter(|id| matches!(m.value_source(id.as_str()), Some(ValueSource::CommandLine)))
+                .map(|id| id.to_string())
+                .collect();
+        }
+        Ok(cli)
+    }
+}
+
+/// Most CPU threads: more than any machine has cores; rayon would try to start them all.
+pub const MAX_THREADS: usize = 1024;
+/// Largest `--gpu-memory`: 1 PiB, far beyond any GPU.
+pub const MAX_GPU_MEMORY: u64 = 1 << 50;
+
+fn parse_threads(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<i64>() {
+        Ok(n) if (1..=MAX_THREADS as i64).contains(&n) => Ok(n as usize),
+        Ok(n) => Err(format!("must be between 1 and {MAX_THREADS}, got {n}")),
+        Err(_) => Err(format!("`{text}` is not a number of threads (1 to {MAX_THREADS})")),
+    }
+}
+
+/// `123`, `64KiB`, `512MiB`, `8GiB`, `1TiB` (binary), or `500MB`, `2GB` (decimal); at least one
+/// byte, at most [`MAX_GPU_MEMORY`].
 pub fn parse_bytes(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
@@ -52,8 +97,11 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
     };
     let value: f64 = number.parse().map_err(|_| format!("`{text}` is not a size (e.g. 512MiB)"))?;
     let bytes = value * scale as f64;
-    if !(bytes.is_finite() && bytes >= 1.0 && bytes < u64::MAX as f64) {
+    if !(bytes.is_finite() && bytes >= 1.0) {
         return Err(format!("`{text}`: a size must be at least one byte"));
+    }
+    if bytes > MAX_GPU_MEMORY as f64 {
+        return Err(format!("`{text}`: a size must be at most 1 PiB ({MAX_GPU_MEMORY} bytes)"));
     }
     Ok(bytes as u64)
 }
@@ -67,7 +115,8 @@ pub enum Command {
     /// Continue a `train --out OUT --checkpoint-every N` run that was interrupted, from its last
     /// checkpoint, and complete OUT (its metrics.csv is byte-identical to an uninterrupted run's).
     Resume(ResumeArgs),
-    /// Redraw every plot of a results folder from its CSVs, without training.
+    /// Redraw every plot of a results folder (`run` or `train --out`) from its CSVs, without
+    /// training.
     Plot(PlotArgs),
     /// Print statistics of a dataset: nodes, edges, features, classes, splits, degrees.
     DatasetInfo(DatasetArgs),
@@ -75,7 +124,8 @@ pub enum Command {
     PartitionInfo(PartitionInfoArgs),
     /// List the GPU adapters wgpu can see.
     Devices,
-    /// Measure milliseconds per training epoch for each backend and write results/bench/.
+    /// Measure milliseconds per training epoch for each backend and append them to
+    /// target/bench/bench.csv (or --out DIR).
     Bench(BenchArgs),
 }
 
@@ -101,22 +151,42 @@ pub struct TrainArgs {
     pub cluster: ClusterConfig,
     #[command(flatten)]
     pub byzantine: ByzantineConfig,
+    /// Retired (the summation order follows --topology); kept only to say so.
+    #[arg(long, hide = true, value_parser = retired_reduce)]
+    pub reduce: Option<String>,
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
     /// Print the parameter-server protocol (publish, compute, aggregate, update, release), one
-    /// line per event, to stdout or to FILE.
+    /// line per event, to stdout or to FILE. FILE is written when the run completes; an existing
+    /// FILE is replaced only if it is an earlier trace (or with --force). A FILE directly inside
+    /// --out DIR is written into the new DIR.
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
     pub trace: Option<PathBuf>,
+    /// Replace an existing --trace FILE even if it is not an earlier gcnsim trace.
+    #[arg(long)]
+    pub force: bool,
     /// Write metrics.csv, timing.csv, events.csv and summary.json into this folder (created; an
-    /// existing folder is replaced only if it is empty or an earlier gcnsim output). It is
-    /// checked before training starts.
+    /// existing folder is replaced only if it is empty or an earlier gcnsim output holding only
+    /// files gcnsim wrote). It is checked, and locked against other gcnsim processes, before
+    /// training starts.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Write a checkpoint into the --out folder every N epochs (BSP runs): weights, optimizer
     /// state, epoch, versions, simulated clock; `gcnsim resume DIR` continues an interrupted run.
     #[arg(long, value_name = "N")]
     pub checkpoint_every: Option<u32>,
+    /// The options given on the command line (clap ids = config keys), not defaulted; filled
+    /// by [`Cli::parse_tracked`].
+    #[arg(skip)]
+    pub given: Vec<String>,
+}
+
+fn retired_reduce(_: &str) -> Result<String, String> {
+    Err(format!(
+        "--reduce {}",
+        crate::sim::config::retired("reduce").unwrap_or_default().replace("`topology`", "--topology")
+    ))
 }
 
 #[derive(Args, Debug, Clone)]
@@ -126,6 +196,7 @@ pub struct ResumeArgs {
 }
 
 impl TrainArgs {
+    /// The configuration as given, before [`TrainArgs::resolved_config`]'s choices.
     pub fn config(&self) -> RunConfig {
         RunConfig {
             train: self.train.clone(),
@@ -133,6 +204,21 @@ impl TrainArgs {
             cluster: self.cluster.clone(),
             byzantine: self.byzantine.clone(),
         }
+    }
+
+    pub fn was_given(&self, key: &str) -> bool {
+        self.given.iter().any(|k| k == key)
+    }
+
+    /// The run's configuration: options given where they do not apply are refused, and a
+    /// boundary the user did not choose is chosen for the run (the note says which, to print
+    /// once). The result is what summaries and checkpoints record.
+    pub fn resolved_config(&self) -> Result<(RunConfig, Option<String>), crate::sim::ConfigError> {
+        let mut cfg = self.config();
+        let note = if self.was_given("boundary") { None } else { cfg.choose_boundary() };
+        cfg.check_given(&|key| self.was_given(key))?;
+        cfg.validate()?;
+        Ok((cfg, note))
     }
 }
 
@@ -150,7 +236,8 @@ pub struct RunArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct PlotArgs {
-    /// A results folder written by `gcnsim run`.
+    /// A results folder written by `gcnsim run` (it holds runs.csv) or `gcnsim train --out`
+    /// (it holds summary.json).
     pub results: PathBuf,
 }
 
@@ -228,5 +315,20 @@ mod tests {
         assert!(parse_bytes("12 parsecs").unwrap_err().contains("unknown unit"));
         assert!(parse_bytes("MiB").unwrap_err().contains("not a size"));
         assert!(parse_bytes("0").is_err());
+        let e = parse_bytes("18446744073709551615").unwrap_err();
+        assert!(e.contains("at most 1 PiB"), "{e}");
+        assert_eq!(parse_bytes("1TiB"), Ok(1 << 40));
+        assert!(parse_bytes("1125899906842624").is_ok());
+        assert!(parse_bytes("1125899906842625").is_err());
+    }
+
+    #[test]
+    fn threads_are_bounded() {
+        use super::parse_threads;
+        assert_eq!(parse_threads("4"), Ok(4));
+        for bad in ["0", "100000", "-3"] {
+            assert!(parse_threads(bad).unwrap_err().contains("between 1 and 1024"), "{bad}");
+        }
+        assert!(parse_threads("many").is_err());
     }
 }

@@ -109,6 +109,7 @@ fn exchange_traffic_is_boundary_nodes_times_width() {
         let frac = r.comm_boundary_forward[0] as f64 / full as f64;
         assert!((0.25..0.35).contains(&frac), "sample moved {frac} of the boundary rows");
     }
+    cfg.parallel.sample_rate = 1.0; // only `sample` has a rate
     for mode in [Boundary::Replicate, Boundary::Drop] {
         cfg.parallel.boundary = mode;
         let (records, _) = common::train(&CpuBackend::new(), &ds, &cfg);

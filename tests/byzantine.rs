@@ -172,3 +172,38 @@ fn robust_rules_train_without_attackers_and_report_their_distance() {
         assert_eq!(plain(a), plain(b), "SSP with S = 0 is BSP, robust rule included (epoch {})", a.epoch);
     }
 }
+
+/// Issue #24's acceptance for robust rules far from their attackers (Cora, P = 10 random,
+/// F = 3, replicate, seed 0): the geometric median and centered clipping (τ = 0.1) under
+/// σ = 200 Gaussian noise and IPM with ε = 1e30 stay within 5 points of their σ = 1 accuracy.
+/// Through the Gram identity the σ = 200 distances cancelled and the ε = 1e30 ones overflowed
+/// (the geometric median fell to 0.26 and, at ε = 1e30, silently became the mean). And with
+/// σ = 1e38 some noise overflows f32: those rows are infinitely far, weigh 0 in every round and
+/// count as flagged in the detection statistics.
+#[test]
+fn geometric_median_and_centered_clipping_hold_however_far_the_attackers_are() {
+    let Some(ds) = cora() else { return };
+    for rule in ["geometric_median", "centered_clipping:tau=0.1"] {
+        let outcome = |attack: &str| {
+            let o = run(&ds, &attacked(rule, attack, 0)).1;
+            eprintln!("{rule} / {attack}: test {:.4}", o.final_test_acc);
+            o
+        };
+        let near = outcome("gaussian:sigma=1").final_test_acc;
+        for attack in ["gaussian:sigma=200", "ipm:eps=1e30"] {
+            let far = outcome(attack);
+            assert!(
+                far.final_test_acc >= near - 0.05 - 1e-9,
+                "{rule} / {attack}: {} against {near}",
+                far.final_test_acc
+            );
+            let r = far.robust.expect("a robust run reports its selections");
+            assert!(r.mean_byzantine_weight < 1e-3, "{rule} / {attack}: attackers weigh {}", r.mean_byzantine_weight);
+        }
+        let overflowing = outcome("gaussian:sigma=1e38");
+        let r = overflowing.robust.expect("a robust run reports its selections");
+        assert_eq!(r.mean_byzantine_weight, 0.0, "{rule}");
+        assert_eq!((r.detection_precision, r.detection_recall), (Some(1.0), Some(1.0)), "{rule}");
+        assert!(overflowing.final_test_acc >= near - 0.05 - 1e-9, "{rule}: {}", overflowing.final_test_acc);
+    }
+}

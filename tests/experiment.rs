@@ -77,9 +77,10 @@ fn a_failing_run_leaves_the_previous_results_intact() {
     let ok = run(dir.path(), SMALL, "r");
     assert!(ok.status.success(), "{}", stderr(&ok));
     let before = fs::read(dir.path().join("r/metrics.csv")).unwrap();
-    // The second run's learning rate makes the loss overflow: the experiment stops there.
-    let diverging =
-        "dataset = \"csbm:nodes=2000\"\nbackend = \"cpu\"\n[base]\nepochs = 30\n[grid]\nlr = [0.01, 1e30]\n";
+    // The second run's learning rate makes the loss overflow: the experiment stops there. (No
+    // weight decay: decay ≥ 1/lr is refused before any run.)
+    let diverging = "dataset = \"csbm:nodes=2000\"\nbackend = \"cpu\"\n[base]\nepochs = 30\nweight_decay = 0\n\
+                     [grid]\nlr = [0.01, 1e30]\n";
     let failed = run(dir.path(), diverging, "r");
     assert!(!failed.status.success());
     assert!(stderr(&failed).contains("diverged"), "{}", stderr(&failed));

@@ -4,6 +4,7 @@ pub mod backend;
 pub mod bench;
 pub mod experiment;
 pub mod info;
+pub mod signals;
 pub mod train;
 
 use crate::cli::{Cli, Command};

@@ -1,6 +1,5 @@
 //! `gcnsim train`: one run, printed and optionally written to a folder.
 
-use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
 
@@ -13,7 +12,8 @@ use crate::data::DatasetSpec;
 use crate::graph::local;
 use crate::ps::EventLog;
 use crate::report::metrics::{CommRow, EmbeddingRow, EventRow, MetricsRow, SelectionRow, ShardRow, TimingRow};
-use crate::report::output::{remove_abandoned_staging, OutputDir, OutputKind};
+use crate::report::output::trace::TraceFile;
+use crate::report::output::{Claim, OutputDir, OutputKind};
 use crate::report::progress::{EpochProgress, ProgressMode};
 use crate::report::summary::RunSummary;
 use crate::report::{atomic::write_json_atomic, write_csv_atomic, ReportError};
@@ -21,8 +21,10 @@ use crate::sim::checkpoint::{self, Checkpoint, CheckpointPlan, Persistence, RunI
 use crate::sim::{self, Problem, RunConfig, TrainTask, TrainedRun};
 
 pub fn train_command(args: &TrainArgs) -> anyhow::Result<()> {
-    let cfg = args.config();
-    cfg.validate().context("invalid options")?;
+    let (cfg, note) = args.resolved_config().context("invalid options")?;
+    if let Some(note) = note {
+        eprintln!("note: {note}");
+    }
     if args.checkpoint_every.is_some() {
         anyhow::ensure!(
             args.out.is_some(),
@@ -32,6 +34,15 @@ pub fn train_command(args: &TrainArgs) -> anyhow::Result<()> {
     }
     // Before any work: a 10-minute run must not find out at the end that it cannot write.
     let output = args.out.as_deref().map(|out| OutputDir::begin(out, OutputKind::Train)).transpose()?;
+    // Checked before any work too, and against the output folder (see `TraceFile`).
+    let (log, trace) = match &args.trace {
+        None => (EventLog::new(), None),
+        Some(p) if p.as_os_str() == "-" => (EventLog::with_sink(Box::new(std::io::stdout())), None),
+        Some(p) => {
+            let (trace, file) = TraceFile::create(p, args.force, output.as_ref())?;
+            (EventLog::with_sink(Box::new(BufWriter::new(file))), Some(trace))
+        }
+    };
     let ds = load_dataset(&args.dataset)?;
     let problem = prepare_with_progress(&ds, &cfg)?;
     let checkpoint = match (args.checkpoint_every, &output) {
@@ -50,44 +61,41 @@ pub fn train_command(args: &TrainArgs) -> anyhow::Result<()> {
         _ => None,
     };
     let persistence = Persistence { checkpoint, resume: None };
-    let log = match &args.trace {
-        None => EventLog::new(),
-        Some(p) if p.as_os_str() == "-" => EventLog::with_sink(Box::new(std::io::stdout())),
-        Some(p) => EventLog::with_sink(Box::new(BufWriter::new(
-            File::create(p).with_context(|| format!("creating the trace file {}", p.display()))?,
-        ))),
-    };
     // The trace on stdout and progress bars on stderr would interleave on a terminal.
     let mode = if args.trace.as_deref().is_some_and(|p| p.as_os_str() == "-") {
         ProgressMode::Quiet
     } else {
         ProgressMode::detect()
     };
-    train_and_write(&problem, &cfg, args.backend, log, mode, output, persistence)
+    train_and_write(&problem, &cfg, args.backend, log, mode, output, persistence, trace)
 }
 
 /// `gcnsim resume OUT`: continues the run whose checkpoint OUT holds and completes OUT.
 pub fn resume_command(args: &ResumeArgs) -> anyhow::Result<()> {
-    let path = args.out.join(checkpoint::FILE_NAME);
-    if !path.exists() && args.out.is_dir() {
-        let why = if args.out.join("metrics.csv").is_file() && !args.out.join("INCOMPLETE").exists() {
+    // Resolved, locked and checked before anything is read from it or removed beside it.
+    let claim = Claim::existing(&args.out, OutputKind::Train)?;
+    let dir = claim.destination().to_path_buf();
+    let path = dir.join(checkpoint::FILE_NAME);
+    if !path.exists() {
+        let why = if dir.join("metrics.csv").is_file() && !dir.join("INCOMPLETE").exists() {
             "it holds a finished run (metrics.csv): there is nothing to resume"
         } else {
             "the run stopped before its first checkpoint, or was not started with --checkpoint-every; \
              train it again"
         };
-        anyhow::bail!("{} has no {}: {why}", args.out.display(), checkpoint::FILE_NAME);
+        anyhow::bail!("{} has no {}: {why}", dir.display(), checkpoint::FILE_NAME);
     }
     let c = Checkpoint::read(&path)?;
     let id = &c.identity;
-    let cfg: RunConfig = serde_json::from_str(&id.config_json)
-        .with_context(|| format!("checkpoint {}: its configuration does not decode", path.display()))?;
+    let cfg = RunConfig::from_stored_json(&id.config_json)
+        .map_err(|e| anyhow::anyhow!("checkpoint {}: its configuration does not decode: {e}", path.display()))?;
+    // The checkpoint is untrusted input: its worker count against the lists it holds before the
+    // configuration builds per-worker lists, everything the configuration alone can check before
+    // the dataset is loaded, and what the dataset claims before it is generated or read.
     checkpoint::validate::workers_match(&c.state, cfg.parallel.partitions)
         .with_context(|| format!("checkpoint {}", path.display()))?;
     cfg.validate().with_context(|| format!("checkpoint {}: its configuration", path.display()))?;
     checkpoint::supported(&cfg).with_context(|| format!("checkpoint {}: its configuration", path.display()))?;
-    // The checkpoint is untrusted input: everything the configuration alone can check is checked
-    // before the dataset is loaded, and what the dataset claims before it is generated or read.
     let expected = checkpoint::Expected::from_config(&cfg, cfg.parallel.partitions)
         .with_context(|| format!("checkpoint {}: its configuration", path.display()))?;
     checkpoint::validate(&c.state, &expected).with_context(|| format!("checkpoint {}", path.display()))?;
@@ -95,10 +103,7 @@ pub fn resume_command(args: &ResumeArgs) -> anyhow::Result<()> {
         id.dataset.parse().with_context(|| format!("checkpoint {}: its dataset `{}`", path.display(), id.dataset))?;
     checkpoint::validate::declared_dataset(&spec, &id.dataset_fingerprint)
         .with_context(|| format!("checkpoint {}", path.display()))?;
-    for gone in remove_abandoned_staging(&args.out) {
-        eprintln!("removed {}, the staging folder of the interrupted process", gone.display());
-    }
-    let output = OutputDir::begin(&args.out, OutputKind::Train)?;
+    let output = claim.stage()?;
     let ds =
         load_dataset(&id.dataset).with_context(|| format!("loading the dataset of checkpoint {}", path.display()))?;
     let found = ds.fingerprint();
@@ -112,7 +117,7 @@ pub fn resume_command(args: &ResumeArgs) -> anyhow::Result<()> {
     let problem = prepare_with_progress(&ds, &cfg)?;
     println!(
         "resuming {} after epoch {} of {} (dataset {}, backend {})",
-        args.out.display(),
+        dir.display(),
         c.state.epoch,
         cfg.train.epochs,
         id.dataset,
@@ -125,7 +130,8 @@ pub fn resume_command(args: &ResumeArgs) -> anyhow::Result<()> {
     };
     let choice = id.backend_choice;
     let persistence = Persistence { checkpoint: Some(plan), resume: Some(c.state) };
-    train_and_write(&problem, &cfg, choice, EventLog::new(), ProgressMode::detect(), Some(output), persistence)
+    let mode = ProgressMode::detect();
+    train_and_write(&problem, &cfg, choice, EventLog::new(), mode, Some(output), persistence, None)
 }
 
 /// A directory given to `--dataset` is recorded as an absolute path, so `resume` finds it from
@@ -138,7 +144,8 @@ fn dataset_for_resume(dataset: &str) -> String {
     }
 }
 
-/// Trains, prints the outcome and writes the output folder (when there is one).
+/// Trains, prints the outcome and writes the trace file and the output folder (when there are).
+#[allow(clippy::too_many_arguments)]
 fn train_and_write(
     problem: &Problem,
     cfg: &RunConfig,
@@ -147,17 +154,23 @@ fn train_and_write(
     mode: ProgressMode,
     output: Option<OutputDir>,
     persistence: Persistence,
+    trace: Option<TraceFile>,
 ) -> anyhow::Result<()> {
     let progress = EpochProgress::new(mode, cfg.train.epochs as u64, "train");
     let mut on_epoch = |r: &sim::EpochRecord| progress.epoch(r);
     let task = TrainTask { problem, config: cfg, log, on_epoch: &mut on_epoch, persistence };
     let run = with_backend(backend, task)?;
     progress.finish();
+    // The task, and with it the trace's writer, is flushed and gone.
+    let trace = trace.map(TraceFile::finish).transpose()?;
     print_outcome(problem, cfg, &run);
     if let Some(output) = output {
         write_run_dir(output.staging(), problem, cfg, &run)?;
         let dir = output.commit()?;
         println!("wrote {}", dir.display());
+    }
+    if let Some(trace) = trace {
+        println!("wrote {}", trace.display());
     }
     Ok(())
 }

@@ -14,6 +14,7 @@ pub mod gpu;
 pub mod memory;
 pub mod optim;
 pub mod robust;
+pub mod row_space;
 pub mod snapshot;
 
 use crate::graph::Csr;
@@ -312,7 +313,8 @@ pub trait Backend {
     /// `out` has `pre.rows_out(n)` rows of d.
     fn pre_aggregate(&self, g: &Self::Matrix, pre: &PreAggregationStep, out: &mut Self::Matrix);
     /// `out (1 × d)` = the rule applied to the rows of `g`; `selection (1 × n)` = each row's
-    /// weight in it (see [`RobustStep`]; sums to 1). `centre (1 × d)` is centered clipping's
+    /// weight in it (see [`RobustStep`]; sums to 1, or is 0 everywhere when centered clipping
+    /// found every row infinitely far). `centre (1 × d)` is centered clipping's
     /// starting point (the previous aggregate; `None` = zeros); other rules ignore it.
     fn robust_aggregate(
         &self,

@@ -29,11 +29,14 @@ pub enum RobustStep {
     /// others; the m lowest scores (ties by index) are averaged. m = 1 is Krum. Selection:
     /// 1/m on the chosen rows.
     Krum { f: usize, m: usize },
-    /// Smoothed Weiszfeld from the mean, `iters` steps, frozen once the relative change of z
-    /// falls below `tol`. Selection: the final normalized weights (z = Σ w_i x_i).
+    /// Smoothed Weiszfeld from the coordinate-wise median, `iters` steps in row space
+    /// (`backend::row_space`), frozen once a step's change ‖z' − z‖ falls below tol · ‖z'‖.
+    /// A row that is infinitely far (non-finite, or beyond f32) weighs 0. Selection: the final
+    /// normalized weights (z = Σ w_i x_i).
     GeometricMedian { nu: f32, tol: f32, iters: u32 },
-    /// `iters` rounds of v ← v + (1/n) Σ clip_τ(x_i − v) from the given centre. Selection: each
-    /// row's clip factor averaged over the rounds, normalized to sum 1.
+    /// `iters` rounds of v ← v + (1/n) Σ clip_τ(x_i − v) from the given centre, in row space
+    /// (an infinitely far row has clip factor 0). Selection: each row's clip factor summed over
+    /// the rounds, normalized to sum 1 (all 0 if every row was infinitely far in every round).
     CenteredClipping { tau: f32, iters: u32 },
 }
 

@@ -83,9 +83,11 @@ impl DeviceProfile {
 impl Profile for DeviceProfile {
     const KIND: &'static str = "device";
     const KEYS: &'static [NumberKey] = &[
-        NumberKey { name: "peak_flops", unit: "f32 FLOP/s" },
-        NumberKey { name: "mem_bandwidth", unit: "bytes/s" },
-        NumberKey { name: "launch_latency", unit: "seconds per kernel" },
+        // From a microcontroller (1 MFLOP/s, 1 MB/s) to a thousand times an H100; launch costs
+        // from 1 ns to 1 s.
+        NumberKey { name: "peak_flops", unit: "f32 FLOP/s", min: 1e6, max: 1e18 },
+        NumberKey { name: "mem_bandwidth", unit: "bytes/s", min: 1e6, max: 1e15 },
+        NumberKey { name: "launch_latency", unit: "seconds per kernel", min: 1e-9, max: 1.0 },
     ];
 
     fn presets() -> Vec<Self> {
@@ -159,36 +161,46 @@ mod tests {
 
     #[test]
     fn a_file_with_all_keys_parses_and_integers_are_accepted() {
-        let d = parse("name = \"x\"\npeak_flops = 1000\nmem_bandwidth = 2.5e9\nlaunch_latency = 1e-6\n").unwrap();
-        assert_eq!(
-            d,
-            DeviceProfile { name: "x".into(), peak_flops: 1000.0, mem_bandwidth: 2.5e9, launch_latency: 1e-6 }
-        );
+        let d = parse("name = \"x\"\npeak_flops = 1e9\nmem_bandwidth = 2.5e9\nlaunch_latency = 1e-6\n").unwrap();
+        assert_eq!(d, DeviceProfile { name: "x".into(), peak_flops: 1e9, mem_bandwidth: 2.5e9, launch_latency: 1e-6 });
         // Without `name`, the file stem names it.
-        let d = parse("peak_flops = 1.0\nmem_bandwidth = 1.0\nlaunch_latency = 1.0\n").unwrap();
+        let d = parse("peak_flops = 1e12\nmem_bandwidth = 1e9\nlaunch_latency = 1e-6\n").unwrap();
         assert_eq!(d.name, "gpu");
     }
 
     #[test]
     fn errors_name_the_file_key_and_line() {
         let cases = [
-            ("peak_flops = -1.0\nmem_bandwidth = 1.0\nlaunch_latency = 1.0\n", "profiles/gpu.toml:1: key `peak_flops`"),
-            ("peak_flops = 1.0\nmem_bandwidth = 0\nlaunch_latency = 1.0\n", "profiles/gpu.toml:2: key `mem_bandwidth`"),
             (
-                "peak_flops = 1.0\nmem_bandwidth = 1.0\nlaunch_latency = nan\n",
+                "peak_flops = -1.0\nmem_bandwidth = 1e9\nlaunch_latency = 1e-6\n",
+                "profiles/gpu.toml:1: key `peak_flops`",
+            ),
+            (
+                "peak_flops = 1e12\nmem_bandwidth = 0\nlaunch_latency = 1e-6\n",
+                "profiles/gpu.toml:2: key `mem_bandwidth`",
+            ),
+            (
+                "peak_flops = 1e12\nmem_bandwidth = 1e9\nlaunch_latency = nan\n",
                 "profiles/gpu.toml:3: key `launch_latency`",
             ),
-            ("peak_flops = 1.0\nmem_bandwidth = 1.0\nlaunch_latency = inf\n", "key `launch_latency`"),
-            ("peak_flops = 1.0\nmem_bandwidth = 1.0\n", "profiles/gpu.toml: key `launch_latency`: missing"),
+            ("peak_flops = 1e12\nmem_bandwidth = 1e9\nlaunch_latency = inf\n", "key `launch_latency`"),
+            ("peak_flops = 1e12\nmem_bandwidth = 1e9\n", "profiles/gpu.toml: key `launch_latency`: missing"),
             (
-                "peak_flops = 1.0\nmem_bandwidth = \"fast\"\nlaunch_latency = 1.0\n",
+                "peak_flops = 1e12\nmem_bandwidth = \"fast\"\nlaunch_latency = 1e-6\n",
                 "gpu.toml:2: key `mem_bandwidth`: expected a number",
             ),
             (
-                "peak_flops = 1.0\nmem_bandwidth = 1.0\nlaunch_latency = 1.0\nflops = 2\n",
+                "peak_flops = 1e12\nmem_bandwidth = 1e9\nlaunch_latency = 1e-6\nflops = 2\n",
                 "gpu.toml:4: key `flops`: unknown key",
             ),
-            ("peak_flops = 1.0\nmem_bandwidth = = 1.0\n", "profiles/gpu.toml:2:"),
+            ("peak_flops = 1e12\nmem_bandwidth = = 1.0\n", "profiles/gpu.toml:2:"),
+            // Physical bounds: the extremes that made the simulated clock infinite.
+            (
+                "peak_flops = 1e12\nmem_bandwidth = 1e9\nlaunch_latency = 1e308\n",
+                "gpu.toml:3: key `launch_latency`: must be between 1e-9 and 1 seconds per kernel, got 1e308",
+            ),
+            ("peak_flops = 1e-308\nmem_bandwidth = 1e9\nlaunch_latency = 1e-6\n", "gpu.toml:1: key `peak_flops`"),
+            ("peak_flops = 1e12\nmem_bandwidth = 1e308\nlaunch_latency = 1e-6\n", "gpu.toml:2: key `mem_bandwidth`"),
         ];
         for (text, needle) in cases {
             let msg = parse(text).unwrap_err().to_string();
@@ -218,7 +230,7 @@ mod tests {
         assert!(text.contains("peak_flops"), "{text}");
         assert_eq!(toml::from_str::<Cfg>(&text).unwrap(), custom);
 
-        let err = toml::from_str::<Cfg>("device = { peak_flops = 1.0, mem_bandwidth = -2.0, launch_latency = 1.0 }")
+        let err = toml::from_str::<Cfg>("device = { peak_flops = 1e12, mem_bandwidth = -2.0, launch_latency = 1e-6 }")
             .unwrap_err()
             .to_string();
         assert!(err.contains("mem_bandwidth"), "{err}");

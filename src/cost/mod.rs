@@ -52,7 +52,7 @@ pub mod topology;
 pub use device::DeviceProfile;
 pub use link::{Fabric, Link, Message, Node, Transfer};
 pub use network::NetworkProfile;
-pub use profile::ProfileError;
+pub use profile::{readable, ProfileError};
 pub use roofline::KernelCost;
 pub use schedule::{
     aggregation_schedule, broadcast_schedule, exchange_schedule, AggregationSchedule, BroadcastSchedule,

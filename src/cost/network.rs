@@ -74,8 +74,10 @@ impl NetworkProfile {
 impl Profile for NetworkProfile {
     const KIND: &'static str = "network";
     const KEYS: &'static [NumberKey] = &[
-        NumberKey { name: "latency", unit: "seconds per message (α)" },
-        NumberKey { name: "bandwidth", unit: "bytes/s per link direction (β)" },
+        // From 1 ns (on-package) to 10 s (a satellite hop and then some); from 1 kB/s (a modem)
+        // to 1 PB/s (far beyond any link).
+        NumberKey { name: "latency", unit: "seconds per message (α)", min: 1e-9, max: 10.0 },
+        NumberKey { name: "bandwidth", unit: "bytes/s per link direction (β)", min: 1e3, max: 1e15 },
     ];
 
     fn presets() -> Vec<Self> {
@@ -143,7 +145,12 @@ mod tests {
         let parse = |t: &str| profile::parse_toml::<NetworkProfile>(t, Path::new("net.toml"));
         assert_eq!(parse("latency = 2e-6\nbandwidth = 25e9\n").unwrap().bandwidth, 25e9);
         let msg = parse("latency = 2e-6\nbandwidth = -25e9\n").unwrap_err().to_string();
-        assert!(msg.starts_with("net.toml:2: key `bandwidth`: must be a positive"), "{msg}");
+        assert!(msg.starts_with("net.toml:2: key `bandwidth`: must be between 1000 and 1e15"), "{msg}");
+        // The extremes that made the simulated clock infinite are refused, naming the bounds.
+        let msg = parse("latency = 1e308\nbandwidth = 25e9\n").unwrap_err().to_string();
+        assert!(msg.contains("key `latency`: must be between 1e-9 and 10 seconds"), "{msg}");
+        let msg = parse("latency = 2e-6\nbandwidth = 1e-308\n").unwrap_err().to_string();
+        assert!(msg.contains("key `bandwidth`") && msg.contains("got 1e-308"), "{msg}");
         let msg = parse("bandwidth = 25e9\n").unwrap_err().to_string();
         assert!(msg.contains("key `latency`: missing"), "{msg}");
     }

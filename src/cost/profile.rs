@@ -39,6 +39,10 @@ fn located(path: &Path, line: &Option<usize>) -> String {
 pub(crate) struct NumberKey {
     pub name: &'static str,
     pub unit: &'static str,
+    /// The physically meaningful range, inclusive: outside it the simulated clock stops meaning
+    /// anything (and far outside, becomes infinite).
+    pub min: f64,
+    pub max: f64,
 }
 
 /// A kind of profile: its presets and how its numbers map to keys.
@@ -120,7 +124,7 @@ pub(crate) fn parse_toml<P: Profile>(text: &str, path: &Path) -> Result<P, Profi
                 return Err(key_err(key.name, format!("expected a number in {}, got {}", key.unit, other.type_str())))
             }
         };
-        values.push(check_positive(key, number).map_err(|m| key_err(key.name, m))?);
+        values.push(check_range(key, number).map_err(|m| key_err(key.name, m))?);
     }
     Ok(P::from_parts(name, &values))
 }
@@ -129,13 +133,29 @@ fn valid_keys<P: Profile>() -> String {
     std::iter::once("name").chain(P::KEYS.iter().map(|k| k.name)).collect::<Vec<_>>().join(", ")
 }
 
-/// Every number of a profile is a rate or a duration: zero, negative, NaN or infinite values
-/// would make times meaningless.
-pub(crate) fn check_positive(key: &NumberKey, value: f64) -> Result<f64, String> {
-    if value.is_finite() && value > 0.0 {
+/// Every number of a profile is a rate or a duration, bounded to what hardware can be: zero,
+/// negative, NaN or infinite values make times meaningless, and extreme ones (a latency of 1e308 s,
+/// a bandwidth of 1e-308 B/s) make the simulated clock overflow to infinity.
+pub(crate) fn check_range(key: &NumberKey, value: f64) -> Result<f64, String> {
+    if value.is_finite() && (key.min..=key.max).contains(&value) {
         Ok(value)
     } else {
-        Err(format!("must be a positive, finite number of {}, got {value}", key.unit))
+        Err(format!(
+            "must be between {} and {} {}, got {}",
+            readable(key.min),
+            readable(key.max),
+            key.unit,
+            readable(value)
+        ))
+    }
+}
+
+/// A number as people write it: plain in [1e-4, 1e6), else in exponent form (not 309 digits).
+pub fn readable(value: f64) -> String {
+    if value == 0.0 || !value.is_finite() || (1e-4..1e6).contains(&value.abs()) {
+        format!("{value}")
+    } else {
+        format!("{value:e}")
     }
 }
 
@@ -183,7 +203,7 @@ impl<'de, P: Profile> serde::de::Visitor<'de> for ProfileVisitor<P> {
             } else if let Some(i) = P::KEYS.iter().position(|k| k.name == key) {
                 let v = map.next_value::<f64>()?;
                 values[i] =
-                    Some(check_positive(&P::KEYS[i], v).map_err(|m| A::Error::custom(format!("key `{key}`: {m}")))?);
+                    Some(check_range(&P::KEYS[i], v).map_err(|m| A::Error::custom(format!("key `{key}`: {m}")))?);
             } else {
                 return Err(A::Error::custom(format!("key `{key}`: unknown key; valid keys: {}", valid_keys::<P>())));
             }

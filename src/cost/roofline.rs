@@ -155,10 +155,11 @@ impl KernelCost {
     /// - median, trimmed mean: per coordinate every value is ranked against the others (r²
     ///   compares), then r − 2f averaged; the rows read once, the aggregate written once;
     /// - (multi-)Krum: the Gram matrix (a matmul, r·d·r), then the m chosen rows averaged;
-    /// - geometric median: the mean, then per Weiszfeld step the r distances (3 FLOPs per
-    ///   element) and the reweighted sum (2), each step reading the rows again;
-    /// - centered clipping: per round the r differences' norms (3) and the clipped sum (3), each
-    ///   round reading the rows again.
+    /// - geometric median: the coordinate-wise median (as above), then per Weiszfeld step the r
+    ///   row-space distances (two passes over the rows: the largest difference, 2 FLOPs per
+    ///   element, then the scaled squares as exact partial products, 10) and the reweighted sum
+    ///   (exact partial products, 8), each pass reading the rows again;
+    /// - centered clipping: per round the same distances and reweighted sum.
     ///
     /// The n × n selection steps and the selection row are negligible and not counted.
     pub fn robust_aggregate(rule: &crate::backend::RobustStep, rows: usize, d: usize) -> Self {
@@ -169,8 +170,12 @@ impl KernelCost {
         match *rule {
             RobustStep::Median | RobustStep::TrimmedMean { .. } => pass(r + 1.0) + write,
             RobustStep::Krum { m, .. } => Self::matmul(rows, d, rows) + Self::elementwise(m * d, 1, 0, 1.0) + write,
-            RobustStep::GeometricMedian { iters, .. } => pass(1.0) + (0..iters).map(|_| pass(5.0) + write).sum(),
-            RobustStep::CenteredClipping { iters, .. } => (0..iters).map(|_| pass(6.0) + write).sum(),
+            RobustStep::GeometricMedian { iters, .. } => {
+                pass(r + 1.0) + write + (0..iters).map(|_| pass(2.0) + pass(10.0) + pass(8.0) + write).sum()
+            }
+            RobustStep::CenteredClipping { iters, .. } => {
+                (0..iters).map(|_| pass(2.0) + pass(10.0) + pass(8.0) + write).sum()
+            }
         }
     }
 

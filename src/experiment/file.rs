@@ -133,6 +133,10 @@ pub struct Experiment {
     /// See the file key `per_epoch`.
     pub per_epoch: bool,
     pub runs: Vec<RunSpec>,
+    /// Choices made for the user (a boundary left unset where `exchange` is refused), each
+    /// once, for the command to print; the runs' configurations record them.
+    #[serde(skip)]
+    pub notes: Vec<String>,
 }
 
 impl Experiment {
@@ -161,6 +165,9 @@ impl Experiment {
         for key in file.base.keys().chain(grids.iter().flat_map(|g| g.keys())) {
             if !valid.contains(key) {
                 let section = if file.base.contains_key(key) { "base" } else { "grid" };
+                if let Some(why) = crate::sim::config::retired(key) {
+                    return Err(key_err(format!("{section}.{key}"), why.to_string()));
+                }
                 return Err(key_err(
                     format!("{section}.{key}"),
                     format!("unknown key; valid keys: {}", valid.join(", ")),
@@ -195,6 +202,7 @@ impl Experiment {
             ));
         }
         let mut runs: Vec<RunSpec> = Vec::new();
+        let mut notes: Vec<String> = Vec::new();
         // Each run's configuration, serialized (equal configurations are one run), and each
         // run id with the grid point that made it (two configurations must not share an id).
         let mut configs_seen = std::collections::HashSet::new();
@@ -202,7 +210,15 @@ impl Experiment {
         for (grid, point) in grids.iter().flat_map(|g| cartesian(g).into_iter().map(move |p| (g, p))) {
             let mut table = file.base.clone();
             table.extend(point.iter().map(|(k, v)| (k.clone(), v.clone())));
-            let config = config_from_table(table).map_err(|m| key_err("grid".into(), m))?;
+            let boundary_set = table.contains_key("boundary");
+            let mut config = config_from_table(table).map_err(|m| key_err("grid".into(), m))?;
+            if !boundary_set {
+                if let Some(note) = config.choose_boundary() {
+                    if !notes.contains(&note) {
+                        notes.push(note);
+                    }
+                }
+            }
             config.validate().map_err(|e| {
                 key_err(e.key.clone(), format!("{} (in the run {})", e.message, describe_point(&point)))
             })?;
@@ -251,6 +267,7 @@ impl Experiment {
             backend: file.backend.unwrap_or_default(),
             per_epoch: file.per_epoch.unwrap_or(true),
             runs,
+            notes,
         })
     }
 
@@ -427,6 +444,32 @@ mod tests {
     }
 
     #[test]
+    fn an_unset_boundary_is_chosen_once_and_recorded() {
+        let text = "dataset = \"csbm\"\n[base]\npartitions = 2\n[grid]\nconsistency = [\"bsp\", \"ssp\", \"asp\"]\n";
+        let e = parse(text).unwrap();
+        assert_eq!(e.notes.len(), 2, "{:?}", e.notes);
+        let boundary = |c: &str| e.runs.iter().find(|r| r.config.cluster.consistency.name() == c).unwrap();
+        assert_eq!(boundary("bsp").config.parallel.boundary, crate::sim::Boundary::Exchange);
+        assert_eq!(boundary("ssp").config.parallel.boundary, crate::sim::Boundary::Replicate);
+        assert_eq!(boundary("asp").config.parallel.boundary, crate::sim::Boundary::Replicate);
+        // An explicit boundary is never changed: the conflict is an error.
+        let explicit = "dataset = \"csbm\"\n[base]\npartitions = 2\nboundary = \"exchange\"\nconsistency = \"asp\"\n";
+        assert!(parse(explicit).is_err());
+    }
+
+    #[test]
+    fn every_shipped_experiment_parses() {
+        // Relative profile paths in them resolve from the package root, the tests' folder.
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|x| x == "toml") {
+                Experiment::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            }
+        }
+    }
+
+    #[test]
     fn a_grid_too_large_to_build_is_counted_and_refused() {
         // 60 × 59 × 59 × 2 × 59 = 24,645,480 points: counted, never built.
         let list = |n: usize| (0..n).map(|i| i.to_string()).collect::<Vec<_>>().join(", ");
@@ -500,6 +543,18 @@ mod tests {
             ),
             ("dataset = \"csbm\"\n[base]\nlr = \"fast\"\n", "expected a number"),
             ("dataset = \"csbm\"\n[[grid]]\nseed = [0]\n[[grid]]\nseed = [1, \"x\"]\n", "t.toml:5: key `grid.seed`"),
+            // A retired key says what replaced it; keys that do not apply are refused.
+            ("dataset = \"csbm\"\n[base]\nreduce = \"tree\"\n", "t.toml:3: key `base.reduce`: was retired"),
+            ("dataset = \"csbm\"\n[grid]\nreduce = [\"flat\"]\n", "key `grid.reduce`: was retired"),
+            ("dataset = \"csbm\"\n[base]\nsample_rate = 0.5\n", "key `sample_rate`: applies to boundary = sample"),
+            (
+                "dataset = \"csbm\"\n[base]\nepochs = 3\nconsistency = \"ssp\"\nstaleness = 5\npartitions = 2\n",
+                "key `staleness`: a bound of 5 never binds",
+            ),
+            (
+                "dataset = \"csbm\"\n[base]\npartitions = 2\nconsistency = \"ssp\"\nboundary = \"exchange\"\n",
+                "key `consistency`",
+            ),
         ];
         for (text, needle) in cases {
             let msg = parse(text).unwrap_err().to_string();

@@ -55,10 +55,13 @@ pub struct PartitioningSummary {
     pub parts: usize,
     /// Undirected edges whose ends are owned by different partitions.
     pub edge_cut: usize,
+    #[serde(with = "crate::report::nonfinite")]
     pub edge_cut_fraction: f64,
     /// Σ local nodes / N: how many copies of a node exist on average.
+    #[serde(with = "crate::report::nonfinite")]
     pub replication_factor: f64,
     /// Largest owned count over the mean.
+    #[serde(with = "crate::report::nonfinite")]
     pub balance: f64,
     /// Nodes held but owned elsewhere, summed over partitions.
     pub halo_nodes: usize,

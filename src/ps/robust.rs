@@ -53,6 +53,9 @@ pub const DEFAULT_TOL: f32 = 1e-6;
 /// the code of Karimireddy, He, Jaggi (2021), `Clipping(tau=100, n_iter=1)`.
 pub const DEFAULT_TAU: f32 = 100.0;
 pub const DEFAULT_CLIPPING_ITERS: u32 = 1;
+/// Most Weiszfeld steps or clipping rounds a rule may ask for: each is a pass over every
+/// gradient row per round, and a billion of them hang a run; Weiszfeld converges in f32 in tens.
+pub const MAX_ROBUST_ITERS: u32 = 1000;
 /// Bucket size s = 2, the value Karimireddy, He, Jaggi (2022) use in their experiments.
 pub const DEFAULT_BUCKET: usize = 2;
 /// IPM's ε = 0.1, the small-ε setting of Xie, Koyejo, Gupta (2020) that defeats median-type
@@ -95,9 +98,12 @@ pub enum RobustRule {
     Krum { f: Option<usize> },
     /// Multi-Krum: the mean of the m lowest-score rows (default m = n − f). Needs n ≥ 2f + 3.
     MultiKrum { f: Option<usize>, m: Option<usize> },
-    /// Geometric median by smoothed Weiszfeld (RFA, Pillutla et al.), started at the mean.
+    /// Geometric median by smoothed Weiszfeld (RFA, Pillutla et al.), started at the
+    /// coordinate-wise median (RFA starts at the mean, which σ = 200 attackers drag further
+    /// than 5 steps come back from), with distances in row space (`backend::row_space`).
     GeometricMedian { nu: f32, tol: f32, iters: u32 },
-    /// Centered clipping (Karimireddy, He, Jaggi 2021) around the previous aggregate.
+    /// Centered clipping (Karimireddy, He, Jaggi 2021) around the previous aggregate, with
+    /// distances in row space (`backend::row_space`).
     CenteredClipping { tau: f32, iters: u32 },
 }
 

@@ -106,7 +106,9 @@ pub struct SelectionRow {
     pub worker: usize,
     pub byzantine: bool,
     pub weight: f64,
-    /// Krum and Multi-Krum: whether it was selected (empty for other rules).
+    /// Whether the rule kept it: Krum's and Multi-Krum's choice; for the geometric median and
+    /// centered clipping false when it was treated as infinitely far (weight 0: a non-finite
+    /// gradient, or one beyond f32). Empty for other rules.
     pub selected: Option<bool>,
 }
 

@@ -4,6 +4,7 @@
 
 pub mod atomic;
 pub mod metrics;
+pub mod nonfinite;
 pub mod output;
 pub mod plots;
 pub mod progress;

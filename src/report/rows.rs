@@ -21,7 +21,6 @@ pub struct RunRow {
     /// Where accuracies and losses were measured: `full` graph or each worker's `partitions`.
     pub eval: String,
     pub aggregate: String,
-    pub reduce: String,
     pub keep_versions: bool,
     pub optimizer: String,
     pub epochs_run: u32,
@@ -78,7 +77,8 @@ pub struct RunRow {
     #[serde(default)]
     pub max_live_versions: usize,
     /// Byzantine workers (count and ids, `;`-separated), their attack, the pre-aggregation;
-    /// detection by Krum / Multi-Krum (empty for other rules); the Byzantine workers' mean
+    /// detection by the rules that drop rows (Krum, Multi-Krum, and the geometric median and
+    /// centered clipping for infinitely far rows; empty for other rules); the Byzantine workers' mean
     /// total weight and the aggregate's mean relative distance from the honest mean.
     #[serde(default)]
     pub byzantine: usize,
@@ -142,7 +142,6 @@ impl RunRow {
             sample_rate: c.parallel.sample_rate,
             eval: name(format!("{:?}", c.parallel.eval)),
             aggregate: c.parallel.aggregate.to_string(),
-            reduce: name(format!("{:?}", c.parallel.reduce)),
             keep_versions: c.parallel.keep_versions,
             optimizer: c.train.optimizer.to_string(),
             epochs_run: o.epochs_run,

@@ -1,7 +1,6 @@
 //! Run configuration: CLI flags and experiment files both become one validated [`RunConfig`]
 //! before any work starts.
 
-use crate::backend::ReduceOrder;
 use crate::graph::partition::PartitionerKind;
 use crate::ps::{Aggregator, LrSchedule, OptimizerSpec};
 
@@ -97,14 +96,14 @@ pub enum EvalMode {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, clap::Args)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainConfig {
-    /// Training epochs.
-    #[arg(long, default_value_t = 200)]
+    /// Training epochs (1 to 1000000).
+    #[arg(long, default_value_t = 200, value_parser = parse_epochs, allow_negative_numbers = true)]
     pub epochs: usize,
-    /// Hidden units per hidden layer.
-    #[arg(long, default_value_t = 16)]
+    /// Hidden units per hidden layer (at least 1).
+    #[arg(long, default_value_t = 16, value_parser = parse_hidden, allow_negative_numbers = true)]
     pub hidden: usize,
-    /// Number of GCN layers (2 = Kipf's model).
-    #[arg(long, default_value_t = 2)]
+    /// Number of GCN layers (2 = Kipf's model; 1 to 64).
+    #[arg(long, default_value_t = 2, value_parser = parse_layers, allow_negative_numbers = true)]
     pub layers: usize,
     /// Learning rate.
     #[arg(long, default_value_t = 0.01)]
@@ -112,7 +111,7 @@ pub struct TrainConfig {
     /// Dropout rate on the input of every layer.
     #[arg(long, default_value_t = 0.5)]
     pub dropout: f32,
-    /// L2 penalty on the first layer's weights (loss += wd · ‖W0‖² / 2).
+    /// L2 penalty on the first layer's weights (loss += wd · ‖W0‖² / 2); below 1/lr.
     #[arg(long, default_value_t = 5e-4)]
     pub weight_decay: f32,
     /// Server optimizer, with optional constants: adam[:beta1=B1,beta2=B2,eps=E] (0.9, 0.999,
@@ -147,7 +146,7 @@ pub struct TrainConfig {
     #[arg(long, value_name = "D", default_value_t = 0)]
     pub embedding_dim: usize,
     /// Weight decay of the embedding rows, applied only to the rows a step updates, in the
-    /// optimizer's convention (L2 in the gradient; AdamW decoupled; FTRL's λ2).
+    /// optimizer's convention (L2 in the gradient; AdamW decoupled; FTRL's λ2); below 1/lr.
     #[arg(long, default_value_t = 0.0)]
     pub embedding_decay: f32,
     /// Evict an embedding row that no push has updated for K epochs; its next pull
@@ -168,10 +167,12 @@ pub struct ParallelConfig {
     pub partitioner: PartitionerKind,
     /// Edges leaving a partition (see the README: exchange equals serial training at 1-hop
     /// cost; replicate (old name: exact) keeps L-hop halos; drop trains on induced subgraphs;
-    /// stale and sample are PipeGCN's and BNS-GCN's variants of exchange).
+    /// stale and sample are PipeGCN's and BNS-GCN's variants of exchange). Left unset where
+    /// exchange is refused (ssp, asp, Byzantine workers, robust rules), the run uses replicate.
     #[arg(long, value_enum, default_value_t = Boundary::Exchange)]
     pub boundary: Boundary,
-    /// Fraction of boundary nodes kept per epoch with `--boundary sample` (BNS-GCN's p).
+    /// Fraction of boundary nodes kept per epoch with `--boundary sample` (BNS-GCN's p; refused
+    /// with any other boundary).
     #[arg(long, default_value_t = 1.0)]
     pub sample_rate: f32,
     /// Where accuracies and losses are measured: the whole graph, or each worker's partition.
@@ -180,12 +181,10 @@ pub struct ParallelConfig {
     /// How the P gradients combine: weighted by training-node share (= serial gradient), mean,
     /// sum; or a robust rule on the workers' mean gradients: median, trimmed_mean[:f=F],
     /// krum[:f=F], multi_krum[:f=F,m=M], geometric_median[:nu=X,tol=X,iters=N] (smoothed
-    /// Weiszfeld; defaults 1e-6, 1e-6, 5), centered_clipping[:tau=X,iters=N] (defaults 100, 1).
+    /// Weiszfeld; defaults 1e-6, 1e-6, 5), centered_clipping[:tau=X,iters=N] (defaults 100, 1);
+    /// iters 1 to 1000.
     #[arg(long, default_value_t = Aggregator::default(), value_parser = parse_aggregator)]
     pub aggregate: Aggregator,
-    /// Summation order of the gradient reduction: flat, or a binary tree.
-    #[arg(long, value_enum, default_value_t = ReduceOrder::Flat)]
-    pub reduce: ReduceOrder,
     /// Never release old weight versions (shows the leak in the memory curve).
     #[arg(long)]
     pub keep_versions: bool,
@@ -193,6 +192,29 @@ pub struct ParallelConfig {
     /// with exchange or replicate boundaries); the results are the same, for comparisons.
     #[arg(long)]
     pub recompute_forward: bool,
+}
+
+/// An integer in `min..=max`, with the same message as [`RunConfig::validate`], also for a
+/// negative number (which clap would otherwise take for an unknown flag).
+fn count_in(text: &str, min: usize, max: usize) -> Result<usize, String> {
+    let range = if max == usize::MAX { format!("at least {min}") } else { format!("between {min} and {max}") };
+    match text.trim().parse::<i128>() {
+        Ok(n) if n >= min as i128 && n <= max as i128 => Ok(n as usize),
+        Ok(n) => Err(format!("must be {range}, got {n}")),
+        Err(_) => Err(format!("must be an integer {range}, got `{text}`")),
+    }
+}
+
+fn parse_epochs(s: &str) -> Result<usize, String> {
+    count_in(s, 1, MAX_EPOCHS)
+}
+
+fn parse_layers(s: &str) -> Result<usize, String> {
+    count_in(s, 1, MAX_LAYERS)
+}
+
+fn parse_hidden(s: &str) -> Result<usize, String> {
+    count_in(s, 1, usize::MAX)
 }
 
 fn parse_optimizer(s: &str) -> Result<OptimizerSpec, String> {
@@ -236,11 +258,80 @@ pub struct RunConfig {
     pub byzantine: super::ByzantineConfig,
 }
 
+/// Keys that earlier versions had, with what replaced them: an experiment file or flag that sets
+/// one is refused with this message rather than as an unknown key.
+pub const RETIRED_KEYS: &[(&str, &str)] = &[(
+    "reduce",
+    "was retired: the summation order of the gradients follows `topology` (flat and ring sum in worker order, \
+     tree and binary_tree level by level); remove it and set topology instead",
+)];
+
+/// The message for a retired key, if `key` is one.
+pub fn retired(key: &str) -> Option<&'static str> {
+    RETIRED_KEYS.iter().find(|(k, _)| *k == key).map(|(_, m)| *m)
+}
+
+impl RunConfig {
+    /// A configuration stored by an earlier run (a checkpoint's JSON). Retired keys at the value
+    /// that is now the only behaviour are dropped (`reduce = flat`: flat topologies still sum in
+    /// worker order); any other value of them cannot resume to the same numbers and is refused.
+    /// Keys that had no effect where they were set (and are refused now) are reset, which
+    /// changes nothing in the resumed run.
+    pub fn from_stored_json(text: &str) -> Result<RunConfig, String> {
+        let mut cfg = Self::decode_stored(text)?;
+        let d = super::ClusterConfig::default();
+        if cfg.parallel.boundary != Boundary::Sample {
+            cfg.parallel.sample_rate = 1.0;
+        }
+        if cfg.cluster.consistency != super::Consistency::Ssp {
+            cfg.cluster.staleness = d.staleness;
+        }
+        if cfg.cluster.consistency == super::Consistency::Bsp {
+            cfg.cluster.staleness_lr = false;
+        }
+        Ok(cfg)
+    }
+
+    fn decode_stored(text: &str) -> Result<RunConfig, String> {
+        let mut value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        if let Some(parallel) = value.get_mut("parallel").and_then(|p| p.as_object_mut()) {
+            match parallel.remove("reduce") {
+                None => {}
+                Some(serde_json::Value::String(order)) if order == "flat" => {}
+                Some(other) => {
+                    return Err(format!(
+                        "key `reduce` = {other}: {} (only `flat` resumes to the same numbers)",
+                        retired("reduce").unwrap_or_default()
+                    ))
+                }
+            }
+        }
+        serde_json::from_value(value).map_err(|e| e.to_string())
+    }
+}
+
 /// Every epoch keeps a record in memory (and a row per CSV): a million is far beyond any GCN
 /// schedule and still fits.
 pub const MAX_EPOCHS: usize = 1_000_000;
 /// Deeper GCNs oversmooth long before this; it bounds per-layer bookkeeping.
 pub const MAX_LAYERS: usize = 64;
+
+/// Decay below 1/lr: with it, an SGD step scales the weights by 1 − lr·decay, which must stay
+/// positive; at lr·decay ≥ 1 the decay alone zeroes or flips them, and values like 1e38 overflow
+/// the gradient to infinity with every optimizer.
+fn check_decay(key: &str, decay: f32, lr: f32) -> Result<(), ConfigError> {
+    if decay as f64 * lr as f64 >= 1.0 {
+        return Err(invalid(
+            key,
+            format!(
+                "must be below 1/lr = {} (lr = {lr}): lr · {key} must stay below 1, got {}",
+                1.0 / lr,
+                crate::cost::readable(decay as f64)
+            ),
+        ));
+    }
+    Ok(())
+}
 
 /// An impossible configuration, naming the key.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -277,6 +368,7 @@ impl RunConfig {
         if !(t.weight_decay.is_finite() && t.weight_decay >= 0.0) {
             return Err(invalid("weight_decay", format!("must be ≥ 0, got {}", t.weight_decay)));
         }
+        check_decay("weight_decay", t.weight_decay, t.lr)?;
         if t.embedding_dim > MAX_EMBEDDING_DIM {
             return Err(invalid(
                 "embedding_dim",
@@ -289,6 +381,7 @@ impl RunConfig {
         if !(t.embedding_decay.is_finite() && t.embedding_decay >= 0.0) {
             return Err(invalid("embedding_decay", format!("must be ≥ 0, got {}", t.embedding_decay)));
         }
+        check_decay("embedding_decay", t.embedding_decay, t.lr)?;
         if t.embedding_dim == 0 && t.embedding_decay > 0.0 {
             return Err(invalid("embedding_decay", "applies to embedding rows: set embedding_dim too"));
         }
@@ -309,7 +402,31 @@ impl RunConfig {
         if !(rate > 0.0 && rate <= 1.0) {
             return Err(invalid("sample_rate", format!("must be in (0, 1], got {rate}")));
         }
+        if rate != 1.0 && self.parallel.boundary != Boundary::Sample {
+            return Err(invalid(
+                "sample_rate",
+                format!(
+                    "applies to boundary = sample only, but boundary = {}; set boundary = sample or leave the rate",
+                    self.parallel.boundary.name()
+                ),
+            ));
+        }
+        self.check_staleness()?;
         let cluster = self.cluster.resolve(self.parallel.partitions)?;
+        if cluster.consistency != super::Consistency::Bsp
+            && self.parallel.boundary.exchanges()
+            && self.parallel.partitions > 1
+        {
+            return Err(invalid(
+                "consistency",
+                format!(
+                    "{} lets workers compute from different versions at different times, but boundary = {} \
+                     exchanges rows between all workers in every layer; use boundary = replicate or drop",
+                    cluster.consistency.name(),
+                    self.parallel.boundary.name()
+                ),
+            ));
+        }
         let robust = self.robust_plan_with(&cluster)?;
         if cluster.servers > 1 && robust.is_some() {
             return Err(invalid(
@@ -336,6 +453,95 @@ impl RunConfig {
             if robust.is_some() {
                 return refuse("aggregate", "Byzantine workers and robust rules are not supported with embedding_dim");
             }
+        }
+        Ok(())
+    }
+
+    /// `staleness` and `staleness_lr` only where they act: a bound other than the default
+    /// outside SSP, or one no clock can reach, is a mistake to report, not to ignore.
+    fn check_staleness(&self) -> Result<(), ConfigError> {
+        let c = &self.cluster;
+        let default = super::ClusterConfig::default().staleness;
+        if c.consistency != super::Consistency::Ssp && c.staleness != default {
+            return Err(invalid(
+                "staleness",
+                format!("applies to consistency = ssp only, but consistency = {}", c.consistency.name()),
+            ));
+        }
+        // The default bound in a short run is not the user's mistake.
+        if c.staleness != default {
+            self.check_staleness_binds()?;
+        }
+        if c.consistency == super::Consistency::Bsp && c.staleness_lr {
+            return Err(invalid(
+                "staleness_lr",
+                "bsp applies only fresh gradients (staleness 0), so the scaling never acts; use ssp or asp",
+            ));
+        }
+        Ok(())
+    }
+
+    /// For a run whose boundary the user did not choose: the default `exchange` where the run
+    /// allows it, else `replicate`, the best of the modes every consistency model and robust rule
+    /// accepts (no edge lost, gradients independent per worker; `drop` loses the cut edges).
+    /// Returns the note to show once, `None` when the default stands.
+    pub fn choose_boundary(&mut self) -> Option<String> {
+        let p = &self.parallel;
+        if p.partitions < 2 || p.boundary != Boundary::Exchange {
+            return None;
+        }
+        let why = if self.cluster.consistency != super::Consistency::Bsp {
+            format!("consistency = {}", self.cluster.consistency.name())
+        } else if self.byzantine.active(p.aggregate) {
+            if self.byzantine.byzantine > 0 {
+                "Byzantine workers".to_string()
+            } else {
+                format!("aggregate = {}", p.aggregate)
+            }
+        } else {
+            return None;
+        };
+        self.parallel.boundary = Boundary::Replicate;
+        Some(format!(
+            "boundary not set: {why} refuses the default `exchange`, so the run uses `replicate` (each worker \
+             holds its L-hop halo; no edge is lost); set boundary to choose another"
+        ))
+    }
+
+    /// Checks options the user gave explicitly (`given(key)`): a value equal to the default is
+    /// still a mistake where the key does not apply. Experiment grids cross keys freely, so this
+    /// is for the command line.
+    pub fn check_given(&self, given: &dyn Fn(&str) -> bool) -> Result<(), ConfigError> {
+        if given("staleness") && self.cluster.consistency != super::Consistency::Ssp {
+            return Err(invalid(
+                "staleness",
+                format!("applies to consistency = ssp only, but consistency = {}", self.cluster.consistency.name()),
+            ));
+        }
+        if given("staleness") {
+            self.check_staleness_binds()?;
+        }
+        if given("sample_rate") && self.parallel.boundary != Boundary::Sample {
+            return Err(invalid(
+                "sample_rate",
+                format!("applies to boundary = sample only, but boundary = {}", self.parallel.boundary.name()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Under SSP, a bound of `epochs` or more never binds: no clock is that far ahead.
+    fn check_staleness_binds(&self) -> Result<(), ConfigError> {
+        let (c, epochs) = (&self.cluster, self.train.epochs);
+        if c.consistency == super::Consistency::Ssp && c.staleness as usize >= epochs {
+            return Err(invalid(
+                "staleness",
+                format!(
+                    "a bound of {} never binds in a run of {epochs} epochs: use at most {} (or consistency = asp)",
+                    c.staleness,
+                    epochs.saturating_sub(1)
+                ),
+            ));
         }
         Ok(())
     }
@@ -419,9 +625,6 @@ impl RunConfig {
             if varies("aggregate") || p.aggregate != Aggregator::default() {
                 parts.push(p.aggregate.to_string());
             }
-            if varies("reduce") || p.reduce != ReduceOrder::Flat {
-                parts.push(format!("{:?}-reduce", p.reduce).to_lowercase());
-            }
         }
         parts.extend(self.cluster.label_parts(&varies));
         parts.extend(self.byzantine.label_parts(&varies));
@@ -481,13 +684,122 @@ mod tests {
         assert_eq!(c.validate().unwrap_err().key, "dropout");
     }
 
+    fn refused(f: &dyn Fn(&mut RunConfig)) -> ConfigError {
+        let mut c = RunConfig::default();
+        f(&mut c);
+        c.validate().unwrap_err()
+    }
+
+    #[test]
+    fn options_that_do_not_apply_are_refused_naming_the_key() {
+        use crate::sim::Consistency;
+        let e = refused(&|c| (c.train.epochs, c.cluster.staleness) = (3, 1000));
+        assert_eq!(e.key, "staleness", "{e}");
+        assert!(e.message.contains("ssp only"), "{e}");
+        let e = refused(&|c| {
+            (c.train.epochs, c.cluster.staleness, c.cluster.consistency) = (3, 1000, Consistency::Ssp);
+            (c.parallel.partitions, c.parallel.boundary) = (2, Boundary::Drop);
+        });
+        assert!(e.key == "staleness" && e.message.contains("never binds") && e.message.contains("at most 2"), "{e}");
+        let e = refused(&|c| {
+            (c.cluster.staleness, c.cluster.consistency) = (7, Consistency::Asp);
+            (c.parallel.partitions, c.parallel.boundary) = (2, Boundary::Drop);
+        });
+        assert_eq!(e.key, "staleness", "{e}");
+        let e = refused(&|c| c.cluster.staleness_lr = true);
+        assert_eq!(e.key, "staleness_lr", "{e}");
+        let e = refused(&|c| (c.parallel.partitions, c.parallel.sample_rate) = (2, 0.5));
+        assert!(e.key == "sample_rate" && e.message.contains("boundary = sample"), "{e}");
+        let e = refused(&|c| c.train.weight_decay = 1e38);
+        assert!(e.key == "weight_decay" && e.message.contains("1/lr = 100"), "{e}");
+        let e = refused(&|c| (c.train.lr, c.train.weight_decay) = (0.5, 2.0));
+        assert_eq!(e.key, "weight_decay", "{e}");
+        let e = refused(&|c| (c.train.embedding_dim, c.train.embedding_decay) = (8, 200.0));
+        assert_eq!(e.key, "embedding_decay", "{e}");
+        let e = refused(&|c| {
+            (c.cluster.consistency, c.parallel.partitions) = (Consistency::Ssp, 2);
+        });
+        assert!(e.key == "consistency" && e.message.contains("boundary = exchange"), "{e}");
+        // The limits themselves are accepted.
+        let mut ok = RunConfig::default();
+        (ok.train.lr, ok.train.weight_decay) = (0.5, 1.99);
+        (ok.parallel.partitions, ok.parallel.boundary, ok.parallel.sample_rate) = (2, Boundary::Sample, 0.5);
+        assert!(ok.validate().is_ok());
+        (ok.cluster.consistency, ok.cluster.staleness, ok.train.epochs) = (Consistency::Ssp, 4, 5);
+        ok.parallel.boundary = Boundary::Drop;
+        ok.parallel.sample_rate = 1.0;
+        assert!(ok.validate().is_ok(), "{:?}", ok.validate());
+        // Given explicitly, even at the default value.
+        let given = |key: &str| key == "staleness";
+        assert_eq!(RunConfig::default().check_given(&given).unwrap_err().key, "staleness");
+        let given = |key: &str| key == "sample_rate";
+        assert_eq!(RunConfig::default().check_given(&given).unwrap_err().key, "sample_rate");
+    }
+
+    #[test]
+    fn an_unset_boundary_becomes_replicate_where_exchange_is_refused() {
+        use crate::sim::Consistency;
+        let mut plain = RunConfig::default();
+        plain.parallel.partitions = 4;
+        assert_eq!(plain.clone().choose_boundary(), None);
+        for edit in [
+            &|c: &mut RunConfig| c.cluster.consistency = Consistency::Ssp,
+            &|c: &mut RunConfig| c.cluster.consistency = Consistency::Asp,
+            &|c: &mut RunConfig| c.byzantine.byzantine = 1,
+            &|c: &mut RunConfig| c.parallel.aggregate = "median".parse().unwrap(),
+        ] as [&dyn Fn(&mut RunConfig); 4]
+        {
+            let mut c = plain.clone();
+            edit(&mut c);
+            assert!(c.validate().is_err(), "exchange is refused");
+            let note = c.choose_boundary().expect("a note");
+            assert!(note.contains("replicate") && note.contains("exchange"), "{note}");
+            assert_eq!(c.parallel.boundary, Boundary::Replicate);
+            assert!(c.validate().is_ok(), "{:?}", c.validate());
+        }
+        // An explicit choice and serial runs are left alone.
+        let mut drop = plain.clone();
+        (drop.parallel.boundary, drop.cluster.consistency) = (Boundary::Drop, Consistency::Ssp);
+        assert_eq!(drop.choose_boundary(), None);
+        let mut serial = RunConfig::default();
+        serial.cluster.consistency = Consistency::Ssp;
+        assert_eq!(serial.choose_boundary(), None);
+    }
+
+    #[test]
+    fn the_retired_reduce_key_is_named_and_old_stored_configs_load() {
+        assert!(retired("reduce").unwrap().contains("topology"));
+        assert_eq!(retired("topology"), None);
+        let mut stored = serde_json::to_value(RunConfig::default()).unwrap();
+        stored["parallel"]["reduce"] = "flat".into();
+        let cfg = RunConfig::from_stored_json(&stored.to_string()).unwrap();
+        assert_eq!(cfg, RunConfig::default());
+        stored["parallel"]["reduce"] = "tree".into();
+        let e = RunConfig::from_stored_json(&stored.to_string()).unwrap_err();
+        assert!(e.contains("`reduce`") && e.contains("tree") && e.contains("only `flat`"), "{e}");
+        // Keys without effect where an earlier version accepted them are reset.
+        stored["parallel"]["reduce"] = "flat".into();
+        (stored["parallel"]["sample_rate"], stored["cluster"]["staleness"]) = (0.5.into(), 9.into());
+        stored["cluster"]["staleness_lr"] = true.into();
+        let cfg = RunConfig::from_stored_json(&stored.to_string()).unwrap();
+        assert_eq!(cfg, RunConfig::default());
+        // Without the key, as this version stores it.
+        let now = serde_json::to_string(&RunConfig::default()).unwrap();
+        assert!(!now.contains("reduce"), "{now}");
+        assert_eq!(RunConfig::from_stored_json(&now).unwrap(), RunConfig::default());
+    }
+
+    #[test]
+    fn negative_and_huge_counts_get_the_range_message() {
+        assert_eq!(parse_epochs("-5").unwrap_err(), format!("must be between 1 and {MAX_EPOCHS}, got -5"));
+        assert_eq!(parse_epochs("200"), Ok(200));
+        assert!(parse_layers("65").unwrap_err().contains("between 1 and 64"));
+        assert!(parse_hidden("0").unwrap_err().contains("at least 1"));
+        assert!(parse_hidden("x").unwrap_err().contains("an integer"));
+    }
+
     #[test]
     fn embedding_options_are_checked() {
-        let refused = |f: &dyn Fn(&mut RunConfig)| {
-            let mut c = RunConfig::default();
-            f(&mut c);
-            c.validate().unwrap_err()
-        };
         assert_eq!(refused(&|c| c.train.features = FeatureSource::None).key, "features");
         assert_eq!(refused(&|c| c.train.prune_after = Some(3)).key, "prune_after");
         assert_eq!(refused(&|c| c.train.embedding_decay = 0.1).key, "embedding_decay");

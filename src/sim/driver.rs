@@ -17,7 +17,7 @@ use super::metered::Metered;
 use super::problem::Problem;
 use super::record::{EpochRecord, RunOutcome};
 use crate::backend::snapshot::RestoreError;
-use crate::backend::{stat, Backend, BackendError, MemCategory, Shape, STATS_WIDTH};
+use crate::backend::{stat, Backend, BackendError, MemCategory, ReduceOrder, Shape, STATS_WIDTH};
 use crate::cost::KernelCost;
 use crate::model::{glorot_uniform, PartitionedGcn};
 use crate::ps::embedding::{EmbeddingSettings, EmbeddingTable, WorkerRows};
@@ -43,6 +43,13 @@ pub enum SimError {
     Robust(#[from] RobustError),
     #[error("training diverged at round {epoch}: the training loss is {loss}")]
     Diverged { epoch: u32, loss: f64 },
+    /// Bounds on every input keep the clock finite; this guard turns a breach into a message
+    /// naming the keys that feed the clock instead of a panic deep in the cost model.
+    #[error(
+        "the simulated clock became {time} s at round {epoch} ({what}); the keys that set it are {keys}: use \
+         physically meaningful values"
+    )]
+    Clock { epoch: u32, what: &'static str, time: f64, keys: &'static str },
     #[error("the simulated cluster stalled after {rounds} rounds at {time:.6} s: no worker can make progress")]
     Stalled { rounds: usize, time: f64 },
     #[error(transparent)]
@@ -52,6 +59,10 @@ pub enum SimError {
     #[error("resuming from the checkpoint: {0}")]
     InvalidCheckpoint(#[from] super::checkpoint::InvalidState),
 }
+
+/// Every key whose value reaches the simulated clock.
+pub(crate) const CLOCK_KEYS: &str =
+    "device_profile, server_profile, compute_time, network, stragglers, fail, heartbeat and heartbeat_timeout";
 
 /// Stats slots: worker i's evaluation pass in slot i; ‖W0‖² of the evaluated version in slot P,
 /// of version 0 in P + 1; training passes from P + 2 on.
@@ -176,7 +187,7 @@ impl<'a, M: Backend> Trainer<'a, M> {
             None => {
                 for (l, out) in self.aggregated.iter_mut().enumerate() {
                     let layer: Vec<&M::Matrix> = grads.iter().map(|g| &g[l]).collect();
-                    b.weighted_sum(&layer, weights, self.cfg.parallel.reduce, out);
+                    b.weighted_sum(&layer, weights, ReduceOrder::Flat, out);
                 }
             }
         }
@@ -322,6 +333,14 @@ impl<'a, M: Backend> Trainer<'a, M> {
         if !record.train_loss.is_finite() {
             return Err(SimError::Diverged { epoch: record.epoch, loss: record.train_loss });
         }
+        if !record.sim_time_s.is_finite() {
+            return Err(SimError::Clock {
+                epoch: record.epoch,
+                what: "the round's end",
+                time: record.sim_time_s,
+                keys: CLOCK_KEYS,
+            });
+        }
         (self.on_epoch)(&record);
         self.records.push(record);
         if let Some(window) = self.cfg.train.early_stopping {
@@ -399,18 +418,6 @@ pub fn run_persistent<B: Backend>(
     let p = problem.locals.len();
     let par = &cfg.parallel;
     let cluster = cfg.cluster.resolve(p)?;
-    if cluster.consistency != super::Consistency::Bsp && par.boundary.exchanges() && p > 1 {
-        return Err(super::ConfigError {
-            key: "consistency".into(),
-            message: format!(
-                "{} lets workers compute from different versions at different times, but boundary = {} exchanges \
-                 rows between all workers in every layer; use boundary = replicate or drop",
-                cluster.consistency.name(),
-                par.boundary.name()
-            ),
-        }
-        .into());
-    }
     if !persistence.is_none() {
         super::checkpoint::supported(cfg)?;
     }

@@ -53,10 +53,15 @@ pub struct RunOutcome {
     pub stopped_early: bool,
     /// 1-based epoch of the best validation accuracy (the first one reaching it).
     pub best_valid_epoch: u32,
+    #[serde(with = "crate::report::nonfinite")]
     pub best_valid_acc: f64,
+    #[serde(with = "crate::report::nonfinite")]
     pub test_acc_at_best_valid: f64,
+    #[serde(with = "crate::report::nonfinite")]
     pub final_train_loss: f64,
+    #[serde(with = "crate::report::nonfinite")]
     pub final_valid_acc: f64,
+    #[serde(with = "crate::report::nonfinite")]
     pub final_test_acc: f64,
     pub peak_bytes: u64,
     /// Wall clock: kept out of `summary.json` (deterministic); `timing.csv` has it.
@@ -75,9 +80,9 @@ pub struct RunOutcome {
     #[serde(default)]
     pub exchange_bytes_per_epoch: Vec<Vec<f64>>,
     /// Simulated time at the end of the run, and per round (P gradients applied).
-    #[serde(default)]
+    #[serde(default, with = "crate::report::nonfinite")]
     pub sim_time_s: f64,
-    #[serde(default)]
+    #[serde(default, with = "crate::report::nonfinite")]
     pub sim_seconds_per_round: f64,
     /// The most weight versions alive at once.
     #[serde(default)]

@@ -277,6 +277,10 @@ impl<'t, 'a, B: Backend> Loop<'t, 'a, B> {
         self.hosts[h].steps += 1;
         step.entry = Some(entry);
         step.compute_end = self.now + seconds * factor;
+        if !step.compute_end.is_finite() {
+            let (epoch, keys) = (self.epoch(), "device_profile, compute_time and stragglers");
+            return Err(SimError::Clock { epoch, what: "a worker's compute end", time: step.compute_end, keys });
+        }
         self.hosts[h].step = Some(step);
         self.t.log.push(
             step.compute_end,

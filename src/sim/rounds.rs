@@ -110,15 +110,13 @@ fn schedule(inp: &RoundInputs, stragglers: &super::cluster::Stragglers, fabric: 
 }
 
 /// Sums `grads` (one set per partition) in the topology's order into `out`: flat (or ring,
-/// whose chunked order is not reproduced) with the configured reduce order, trees level by level
-/// through partial sums, each partial a `weighted_sum` on the device.
-#[allow(clippy::too_many_arguments)]
+/// whose chunked order is not reproduced) in worker order, trees level by level through partial
+/// sums, each partial a `weighted_sum` on the device.
 fn reduce_in_topology<M: Backend>(
     b: &M,
     topology: Topology,
     grads: &[&M::Matrix],
     weights: &[f32],
-    order: crate::backend::ReduceOrder,
     partials: &mut Vec<Vec<M::Matrix>>,
     out: &mut M::Matrix,
     layer: usize,
@@ -127,7 +125,7 @@ fn reduce_in_topology<M: Backend>(
     let levels = match topology.levels(p) {
         Some((levels, _)) if levels.len() > 1 => levels,
         _ => {
-            b.weighted_sum(grads, weights, order, out);
+            b.weighted_sum(grads, weights, crate::backend::ReduceOrder::Flat, out);
             return Ok(());
         }
     };
@@ -320,6 +318,10 @@ pub(crate) fn run<B: Backend>(
             t.model.stage_embedding_pushes(b);
         }
         let segments = b.take_segments();
+        if let Some(&bad) = segments.iter().flatten().find(|s| !s.is_finite()) {
+            let keys = "device_profile and compute_time";
+            return Err(SimError::Clock { epoch, what: "a worker's compute time", time: bad, keys });
+        }
         let traffic = t.model.traffic(t.problem, seed, e, par.sample_rate);
         let volumes: Vec<Vec<Vec<u64>>> = if segments.len() > 1 {
             let order = (0..layers).chain((0..layers).rev());
@@ -590,16 +592,7 @@ pub(crate) fn run<B: Backend>(
             None => {
                 for (l, out) in t.aggregated.iter_mut().enumerate() {
                     let layer: Vec<&B::Matrix> = grads.iter().map(|g| &g[l]).collect();
-                    reduce_in_topology(
-                        b,
-                        cluster.topology,
-                        &layer,
-                        &t.agg_weights,
-                        par.reduce,
-                        &mut partials[l],
-                        out,
-                        l,
-                    )?;
+                    reduce_in_topology(b, cluster.topology, &layer, &t.agg_weights, &mut partials[l], out, l)?;
                 }
             }
         }

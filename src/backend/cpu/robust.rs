@@ -2,19 +2,19 @@
 //! WGSL kernel of the same name and mirrors its arithmetic: the coordinate-wise rules select the
 //! same rows (ties by index, NaN above +∞) and sum them in row order, so `trimmed_mean` (and
 //! the median) are bit-equal to the GPU; combinations with 0/1 weights (Krum, NNM, bucketing)
-//! are bit-equal given the same selection. Distance-based quantities start from the Gram
-//! matrix of a different matmul, and the GPU may contract `a·b + c` and round `sqrt`, `/`, `ln`
-//! and `cos` differently, so those agree within the tolerances stated in the GPU tests.
+//! are bit-equal given the same selection. Krum's and NNM's distances start from the Gram
+//! matrix of a different matmul, so those agree within the tolerances stated in the GPU tests.
 //!
-//! The distance-based rules never leave n-space: with D the squared-distance matrix of the
-//! points y_k and z = Σ_k w_k y_k (Σ w = 1), ‖z − y_i‖² = (D w)_i − ½ wᵀ D w. Weiszfeld and
-//! centered clipping iterate weights over the points this way and only the final aggregate is
-//! formed in d-space (`combine_rows`). Zero weights are skipped in every sum, so a point at
-//! infinite distance (a non-finite row) with weight 0 cannot poison the others with 0·∞.
+//! The geometric median and centered clipping work in row space (`backend::row_space`):
+//! distances over the differences themselves, scaled by a power of two, and combinations
+//! with exact partial products, in the same fixed order as the kernels, so they are bit-equal
+//! to the GPU wherever its division and square root are correctly rounded (lavapipe), and a
+//! non-finite or too-far row gets weight 0 on both.
 
 use ndarray::{linalg::general_mat_mul, ArrayView2, ArrayViewMut2};
 
 use crate::backend::robust::{gaussian_noise, order_key, AttackStep, PreAggregationStep, RobustStep};
+use crate::backend::row_space::{add, clip_factor, ftz, mul_add, row_distances, weighted_rows, weiszfeld_weights};
 
 /// The selection scale of a rank window averaging k of n values over d coordinates: a row that
 /// was averaged in every coordinate gets 1/k.
@@ -182,91 +182,97 @@ pub fn combine_rows(g: &[f32], n: usize, d: usize, weights: &[f32], scales: &[f3
     }
 }
 
-/// (D w)_i for every point, skipping zero weights.
-fn dist_times(dists: &[f32], m: usize, w: &[f32]) -> Vec<f32> {
-    (0..m).map(|i| weighted_sum(w, &dists[i * m..(i + 1) * m])).collect()
-}
-
-/// Σ_{k: w_k ≠ 0} w_k x_k in k order.
-fn weighted_sum(w: &[f32], x: &[f32]) -> f32 {
-    let mut acc = 0.0f32;
-    for (&wk, &xk) in w.iter().zip(x) {
-        if wk != 0.0 {
-            acc += wk * xk;
+/// Smoothed Weiszfeld (RFA) in row space from the coordinate-wise median: `iters` steps of
+/// dᵢ = ‖z − xᵢ‖, w = [`weiszfeld_weights`], z ← Σ wᵢ xᵢ ([`weighted_rows`]). Once a step's
+/// change ‖z' − z‖ is below tol · ‖z'‖ (strictly, so tol = 0 never stops) the weights freeze;
+/// z then repeats bit for bit, so the loop may stop. Writes z to `out` and w to `selection`.
+///
+/// The median start: from the mean, a few far rows (σ = 200 noise) drag z so far that five
+/// steps cannot come back; the median starts among the honest rows.
+#[allow(clippy::too_many_arguments)]
+pub fn geometric_median(
+    g: &[f32],
+    n: usize,
+    d: usize,
+    nu: f32,
+    tol: f32,
+    iters: u32,
+    out: &mut [f32],
+    selection: &mut [f32],
+) {
+    let (lo, hi) = RobustStep::Median.rank_window(n).expect("the median has a rank window");
+    let mut z = vec![0.0f32; d];
+    trimmed_mean(g, n, d, lo, hi, &mut z, selection);
+    let mut prev = vec![0.0f32; d];
+    let mut w = vec![0.0f32; n];
+    let mut dists = vec![0.0f32; n + 2];
+    for t in 0..iters {
+        row_distances(g, n, d, &z, (t > 0).then_some(&prev[..]), &mut dists);
+        if t > 0 && dists[n] < tol * dists[n + 1] {
+            break;
         }
+        weiszfeld_weights(&dists, nu, &mut w);
+        std::mem::swap(&mut z, &mut prev);
+        weighted_rows(g, n, d, &w, &mut z);
     }
-    acc
+    out.copy_from_slice(&z);
+    selection[..n].copy_from_slice(&w);
 }
 
-/// ‖z − y_i‖ for z = Σ w_k y_k, from a = D w and q = wᵀ D w.
-fn distance_to_combination(a: f32, q: f32) -> f32 {
-    (a - 0.5 * q).max(0.0).sqrt()
-}
-
-/// Smoothed Weiszfeld over the n rows (RFA): from w = 1/n (the mean), `iters` steps of
-/// β_i = 1/max(ν, ‖z − x_i‖), w ← β / Σβ. After a step whose relative change ‖z' − z‖/‖z‖
-/// (‖z' − z‖² = −½ δᵀDδ, δ = w' − w; ‖z‖² = wᵀGw) is below tol (strictly, so tol = 0 never
-/// stops), w is frozen. Writes the final w.
-pub fn geometric_median(gram: &[f32], dists: &[f32], n: usize, nu: f32, tol: f32, iters: u32, weights: &mut [f32]) {
-    let mut w = vec![1.0 / n as f32; n];
-    let mut frozen = false;
-    for _ in 0..iters {
-        let a = dist_times(dists, n, &w);
-        let q = weighted_sum(&w, &a);
-        let beta: Vec<f32> = a.iter().map(|&ai| 1.0 / nu.max(distance_to_combination(ai, q))).collect();
-        let s: f32 = beta.iter().fold(0.0, |acc, &b| acc + b);
-        let next: Vec<f32> = beta.iter().map(|&b| b / s).collect();
-        let delta: Vec<f32> = next.iter().zip(&w).map(|(&x, &y)| x - y).collect();
-        let e = dist_times(dists, n, &delta);
-        let h = dist_times(gram, n, &w);
-        let change = (-0.5 * weighted_sum(&delta, &e)).max(0.0);
-        let norm = weighted_sum(&w, &h);
-        let converged = change < tol * tol * norm;
-        if !frozen {
-            w = next;
-        }
-        frozen = frozen || converged;
-    }
-    weights[..n].copy_from_slice(&w);
-}
-
-/// Centered clipping over the n rows and the centre (point n; `dists` is (n+1) × (n+1)): from
-/// v = centre, `iters` rounds of s_i = min(1, τ/‖x_i − v‖), v ← (1 − Σs/n) v + Σ s_i x_i / n,
-/// tracked as weights over the n + 1 points. Writes the final weights and `selection[i]` =
-/// Σ_t s_i / Σ_t Σ_k s_k.
-pub fn centered_clipping(dists: &[f32], n: usize, tau: f32, iters: u32, weights: &mut [f32], selection: &mut [f32]) {
+/// Centered clipping in row space over the n rows and the centre (row n of `points`, (n+1) × d):
+/// from v = centre, `iters` rounds of sᵢ = [`clip_factor`](‖xᵢ − v‖, τ),
+/// v ← (1 − Σs/n) v + Σ sᵢ xᵢ / n, tracked as weights over the n + 1 points ([`clip_round`])
+/// and formed with [`weighted_rows`]. Writes v to `out` and `selection[i]` = Σ_t sᵢ / Σ_t Σ_k
+/// s_k (all 0 when every row was infinitely far in every round: v stays at the centre).
+pub fn centered_clipping(
+    points: &[f32],
+    n: usize,
+    d: usize,
+    tau: f32,
+    iters: u32,
+    out: &mut [f32],
+    selection: &mut [f32],
+) {
     let m = n + 1;
-    let inv_n = 1.0 / n as f32;
     let mut w = vec![0.0f32; m];
-    w[n] = 1.0;
-    let mut clip_sum = vec![0.0f32; n];
-    for _ in 0..iters {
-        let a = dist_times(dists, m, &w);
-        let q = weighted_sum(&w, &a);
-        let s: Vec<f32> = (0..n)
-            .map(|i| {
-                let dist = distance_to_combination(a[i], q);
-                if dist <= tau {
-                    1.0
-                } else {
-                    tau / dist
-                }
-            })
-            .collect();
-        for (c, &si) in clip_sum.iter_mut().zip(&s) {
-            *c += si;
-        }
-        let total: f32 = s.iter().fold(0.0, |acc, &x| acc + x);
-        let keep = 1.0 - total * inv_n;
-        for k in 0..m {
-            let add = if k < n { s[k] * inv_n } else { 0.0 };
-            w[k] = keep * w[k] + add;
-        }
+    let mut clip = vec![0.0f32; n];
+    let mut v = points[n * d..m * d].to_vec();
+    let mut dists = vec![0.0f32; n];
+    for t in 0..iters {
+        row_distances(points, n, d, &v, None, &mut dists);
+        clip_round(&dists, tau, t, &mut w, &mut clip);
+        weighted_rows(points, m, d, &w, &mut v);
     }
-    weights[..m].copy_from_slice(&w);
-    let total: f32 = clip_sum.iter().fold(0.0, |acc, &x| acc + x);
-    for (sel, &c) in selection.iter_mut().zip(&clip_sum) {
-        *sel = c / total;
+    out.copy_from_slice(&v);
+    clip_selection(&clip, selection);
+}
+
+/// One round of centered clipping on the weights w over the n + 1 points (round 0 starts from
+/// the centre, w = e_n) and the running clip sums; twin of `shaders/centered_clipping.wgsl`.
+pub fn clip_round(dists: &[f32], tau: f32, round: u32, w: &mut [f32], clip: &mut [f32]) {
+    let n = clip.len();
+    if round == 0 {
+        w.fill(0.0);
+        w[n] = 1.0;
+        clip.fill(0.0);
+    }
+    let s: Vec<f32> = dists[..n].iter().map(|&d| clip_factor(d, tau)).collect();
+    let total = s.iter().fold(0.0, |acc, &x| add(acc, x));
+    let keep = ftz(1.0 - ftz(total / n as f32));
+    for (k, wk) in w.iter_mut().enumerate() {
+        let base = if k < n { ftz(s[k] / n as f32) } else { 0.0 };
+        *wk = mul_add(base, keep, *wk);
+    }
+    for (c, &x) in clip.iter_mut().zip(&s) {
+        *c = add(*c, x);
+    }
+}
+
+/// Each row's share of the clip sums (0 everywhere when they are all 0).
+pub fn clip_selection(clip: &[f32], selection: &mut [f32]) {
+    let total = clip.iter().fold(0.0, |acc, &x| add(acc, x));
+    for (sel, &c) in selection.iter_mut().zip(clip) {
+        *sel = if total == 0.0 { 0.0 } else { ftz(c / total) };
     }
 }
 
@@ -355,25 +361,14 @@ pub fn robust_aggregate(
             krum(&dists, n, f, m, &mut weights, selection);
             combine_rows(g, n, d, &weights, &[1.0 / m as f32], out);
         }
-        RobustStep::GeometricMedian { nu, tol, iters } => {
-            let (mut gm, mut dists) = (vec![0.0f32; n * n], vec![0.0f32; n * n]);
-            gram(g, n, d, &mut gm);
-            pairwise_sq_dists_from_gram(&gm, n, &mut dists);
-            geometric_median(&gm, &dists, n, nu, tol, iters, selection);
-            combine_rows(g, n, d, selection, &[1.0], out);
-        }
+        RobustStep::GeometricMedian { nu, tol, iters } => geometric_median(g, n, d, nu, tol, iters, out, selection),
         RobustStep::CenteredClipping { tau, iters } => {
-            let m = n + 1;
-            let mut stacked = g.to_vec();
+            let mut points = g.to_vec();
             match centre {
-                Some(c) => stacked.extend_from_slice(c),
-                None => stacked.resize(m * d, 0.0),
+                Some(c) => points.extend_from_slice(c),
+                None => points.resize((n + 1) * d, 0.0),
             }
-            let mut dists = vec![0.0f32; m * m];
-            pairwise_sq_dists(&stacked, m, d, &mut dists);
-            let mut weights = vec![0.0f32; m];
-            centered_clipping(&dists, n, tau, iters, &mut weights, selection);
-            combine_rows(&stacked, m, d, &weights, &[1.0], out);
+            centered_clipping(&points, n, d, tau, iters, out, selection);
         }
         RobustStep::Median | RobustStep::TrimmedMean { .. } => unreachable!("rank-window rules returned above"),
     }
@@ -487,6 +482,52 @@ mod tests {
         let (one, _) = aggregate(&five, 5, RobustStep::GeometricMedian { nu: 1e-6, tol: 1e9, iters: 1 }, None);
         let (frozen, _) = aggregate(&five, 5, RobustStep::GeometricMedian { nu: 1e-6, tol: 1e9, iters: 50 }, None);
         assert_eq!(one, frozen);
+    }
+
+    /// 7 honest rows near 1 (±0.1) and 3 rows far away, d = 50.
+    fn honest_and_far(far: impl Fn(usize, usize) -> f32) -> Vec<f32> {
+        let mut rng = crate::rng::SplitMix64::new(9);
+        let mut g: Vec<f32> = (0..7 * 50).map(|_| 1.0 + 0.2 * (rng.next_f64() as f32 - 0.5)).collect();
+        g.extend((0..3 * 50).map(|k| far(k / 50, k % 50)));
+        g
+    }
+
+    #[test]
+    fn geometric_median_and_clipping_ignore_far_and_non_finite_rows() {
+        let noise = |i: usize, j: usize| 200.0 * gaussian_noise(5, i as u32, j as u32);
+        let cases: [(&str, Vec<f32>); 4] = [
+            ("σ = 200 noise", honest_and_far(noise)),
+            ("1e30", honest_and_far(|_, _| -1e30)),
+            ("inf and NaN", honest_and_far(|i, j| if (i + j) % 2 == 0 { f32::NAN } else { f32::INFINITY })),
+            ("one NaN coordinate", honest_and_far(|i, j| if i == j { f32::NAN } else { 1.0 })),
+        ];
+        for (what, g) in cases {
+            let centre = vec![1.0f32; 50];
+            for rule in [
+                RobustStep::GeometricMedian { nu: 1e-6, tol: 1e-6, iters: 5 },
+                RobustStep::CenteredClipping { tau: 0.1, iters: 3 },
+            ] {
+                let (out, sel) = aggregate(&g, 10, rule, Some(&centre));
+                // The aggregate stays among the honest rows (|x − 1| ≤ 0.1).
+                assert!(out.iter().all(|v| (v - 1.0).abs() < 0.1), "{rule:?} / {what}: {out:?}");
+                let far: f32 = sel[7..].iter().sum();
+                assert!(far < 1e-3, "{rule:?} / {what}: far rows weigh {far}");
+                if what.contains("NaN") {
+                    assert_eq!(&sel[7..], &[0.0; 3], "{rule:?} / {what}: a non-finite row weighs 0");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_row_infinitely_far() {
+        // Beyond the breakdown point: the geometric median falls back to the mean (non-finite);
+        // centered clipping does not move from the centre and selects nothing.
+        let g = [f32::INFINITY, 1.0, f32::NAN, 2.0];
+        let (_, sel) = aggregate(&g, 2, RobustStep::GeometricMedian { nu: 1e-6, tol: 0.0, iters: 3 }, None);
+        assert_eq!(sel, vec![0.5, 0.5]);
+        let (out, sel) = aggregate(&g, 2, RobustStep::CenteredClipping { tau: 1.0, iters: 3 }, Some(&[3.0, 4.0]));
+        assert_eq!((out, sel), (vec![3.0, 4.0], vec![0.0, 0.0]));
     }
 
     #[test]

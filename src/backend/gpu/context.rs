@@ -99,6 +99,10 @@ fn summary(index: usize, a: &wgpu::Adapter) -> AdapterSummary {
 }
 
 fn enumerate() -> Vec<wgpu::Adapter> {
+    // Before the first instance of the process: `main` has done it already, but the library's
+    // own tests and the end-to-end tests create adapters without going through `main`.
+    static QUIET: std::sync::Once = std::sync::Once::new();
+    QUIET.call_once(quiet_headless_runtime_dir);
     // Vulkan/Metal/DX12 by default: the GL backend adds nothing for compute here, and Mesa's
     // EGL start-up prints errors on headless machines. WGPU_BACKEND still overrides.
     let backends = wgpu::Backends::PRIMARY.with_env();
@@ -146,7 +150,9 @@ fn choose(adapters: Vec<wgpu::Adapter>, preference: &AdapterPreference) -> Optio
 /// or not set in the environment." when that variable is missing, although compute needs no
 /// display. When it is unset or not a private directory, point it at one of ours
 /// (`$TMPDIR/gcnsim-xdg-UID`, mode 0700) for this process only. Changing the environment is only
-/// sound while no other thread runs: call it first thing in `main`.
+/// sound while no other thread runs: call it first thing in `main`. The first adapter
+/// enumeration calls it too (once), so test binaries, which have no such `main`, are quiet as
+/// well; their other threads read the environment through std, which locks it.
 pub fn quiet_headless_runtime_dir() {
     #[cfg(target_os = "linux")]
     {
@@ -171,5 +177,22 @@ pub fn quiet_headless_runtime_dir() {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Test binaries have no `main` to call [`super::quiet_headless_runtime_dir`]: the first
+    /// enumeration does, so Mesa finds a private runtime folder (and prints no XDG error)
+    /// whether or not `cargo test` was started with one.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn enumerating_adapters_leaves_a_private_runtime_dir() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let _ = super::list_adapters();
+        let dir = std::env::var_os("XDG_RUNTIME_DIR").expect("XDG_RUNTIME_DIR is set");
+        let meta = std::fs::symlink_metadata(&dir).expect("it exists");
+        let uid = std::fs::metadata("/proc/self").unwrap().uid();
+        assert!(meta.is_dir() && meta.uid() == uid && meta.permissions().mode() & 0o077 == 0, "{dir:?}");
     }
 }

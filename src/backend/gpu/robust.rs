@@ -1,8 +1,13 @@
 //! The robust ops of [`Backend`](crate::backend::Backend) on the GPU: each a fixed sequence of
 //! the robust kernel families, recorded into the current encoder (no readback, no host
 //! decision on device data). Intermediates (Gram and distance matrices, mixing weights, the
-//! rows stacked with the clipping centre) live in named scratch buffers, so an epoch's calls
-//! reuse the same buffers and bind groups.
+//! rows stacked with the clipping centre, the iterate) live in named scratch buffers, so an
+//! epoch's calls reuse the same buffers and bind groups.
+//!
+//! The geometric median and centered clipping record three dispatches per step (distances,
+//! weights, combination) rather than one kernel looping over the steps: llvmpipe stops running
+//! an invocation's loops after ~65,535 iterations, which a single-dispatch loop over n rows ×
+//! d / 256 elements × steps passes at Cora's d with a few dozen rows.
 
 use std::sync::Arc;
 
@@ -20,13 +25,13 @@ fn scratch(rec: &mut Recorder, name: &'static str, elems: usize) -> Arc<GpuBuffe
     rec.scratch(name, 4 * elems.max(1) as u64)
 }
 
-/// The Gram and squared-distance matrices (m × m) of the m rows of `x`, in scratch buffers.
-fn gram_and_dists(k: &Kernels, rec: &mut Recorder, x: Operand<'_>) -> (Arc<GpuBuffer>, Arc<GpuBuffer>) {
+/// The squared-distance matrix (m × m) of the m rows of `x` (Krum, NNM), in a scratch buffer.
+fn gram_and_dists(k: &Kernels, rec: &mut Recorder, x: Operand<'_>) -> Arc<GpuBuffer> {
     let m = x.rows;
     let gram = scratch(rec, "robust gram", m * m);
     let dists = scratch(rec, "robust dists", m * m);
     k.pairwise_sq_dists.encode(rec, &k.matmul, x, &gram, &dists);
-    (gram, dists)
+    dists
 }
 
 pub fn copy_region(
@@ -56,7 +61,7 @@ pub fn pre_aggregate(k: &Kernels, rec: &mut Recorder, g: &GpuMatrix, pre: &PreAg
     match pre {
         PreAggregationStep::None => rec.copy(&g.buf, 0, &out.buf, 0, 4 * g.len() as u64),
         PreAggregationStep::Nnm { f } => {
-            let (_, dists) = gram_and_dists(k, rec, g.into());
+            let dists = gram_and_dists(k, rec, g.into());
             let mix = scratch(rec, "robust mix", n * n + n);
             k.nnm.encode(rec, &dists, n, *f, &mix);
             k.combine_rows.encode(rec, g.into(), Weights::Buffer(&mix), out);
@@ -88,19 +93,32 @@ pub fn robust_aggregate(
     }
     match *rule {
         RobustStep::Krum { f, m } => {
-            let (_, dists) = gram_and_dists(k, rec, g.into());
+            let dists = gram_and_dists(k, rec, g.into());
             let mix = scratch(rec, "robust mix", n + 1);
             k.krum.encode(rec, &dists, n, f, m, &mix, &selection.buf);
             k.combine_rows.encode(rec, g.into(), Weights::Buffer(&mix), out);
         }
         RobustStep::GeometricMedian { nu, tol, iters } => {
-            let (gram, dists) = gram_and_dists(k, rec, g.into());
+            // z₀ = the coordinate-wise median, written through `out` (the rule's result
+            // overwrites it), then per step: distances, weights, z ← Σ wᵢ xᵢ.
+            let (lo, hi) = RobustStep::Median.rank_window(n).expect("the median has a rank window");
+            k.trimmed_mean.encode(rec, g, lo, hi, out, selection);
+            let z = [scratch(rec, "robust z", d), scratch(rec, "robust z next", d)];
+            rec.copy(&out.buf, 0, &z[0], 0, 4 * d as u64);
+            let dists = scratch(rec, "robust row dists", n + 2);
             let mix = scratch(rec, "robust mix", n + 1);
-            k.geometric_median.encode(rec, &gram, &dists, n, Weiszfeld { nu, tol, iters }, &mix, &selection.buf);
-            k.combine_rows.encode(rec, g.into(), Weights::Buffer(&mix), out);
+            let state = scratch(rec, "robust state", 1);
+            for t in 0..iters {
+                let (cur, next) = (&z[t as usize % 2], &z[(t as usize + 1) % 2]);
+                k.row_distances.encode(rec, &g.buf, n, d, cur, (t > 0).then_some(&**next), &dists);
+                k.geometric_median.encode(rec, &dists, n, t, Weiszfeld { nu, tol }, &mix, &selection.buf, &state);
+                k.weighted_rows.encode(rec, &g.buf, n, d, &mix, next);
+            }
+            rec.copy(&z[iters as usize % 2], 0, &out.buf, 0, 4 * d as u64);
         }
         RobustStep::CenteredClipping { tau, iters } => {
-            // The rows and the centre as one (n + 1) × d matrix.
+            // The rows and the centre as one (n + 1) × d matrix; v₀ = the centre, then per
+            // round: distances, weights, v ← Σ w_k y_k.
             let m = n + 1;
             let stacked = scratch(rec, "robust stacked", m * d);
             let row_bytes = 4 * d as u64;
@@ -112,11 +130,18 @@ pub fn robust_aggregate(
                 }
                 None => rec.clear(&stacked, row_bytes * n as u64, row_bytes),
             }
-            let points = Operand { buf: &stacked, rows: m, cols: d };
-            let (_, dists) = gram_and_dists(k, rec, points);
+            let v = [scratch(rec, "robust z", d), scratch(rec, "robust z next", d)];
+            rec.copy(&stacked, row_bytes * n as u64, &v[0], 0, row_bytes);
+            let dists = scratch(rec, "robust row dists", n + 2);
             let mix = scratch(rec, "robust mix", m + 1);
-            k.centered_clipping.encode(rec, &dists, n, tau, iters, &mix, &selection.buf);
-            k.combine_rows.encode(rec, points, Weights::Buffer(&mix), out);
+            let clip = scratch(rec, "robust clip sums", n);
+            for t in 0..iters {
+                let (cur, next) = (&v[t as usize % 2], &v[(t as usize + 1) % 2]);
+                k.row_distances.encode(rec, &stacked, n, d, cur, None, &dists);
+                k.centered_clipping.encode(rec, &dists, n, t, tau, &mix, &selection.buf, &clip);
+                k.weighted_rows.encode(rec, &stacked, m, d, &mix, next);
+            }
+            rec.copy(&v[iters as usize % 2], 0, &out.buf, 0, row_bytes);
         }
         RobustStep::Median | RobustStep::TrimmedMean { .. } => unreachable!("rank-window rules returned above"),
     }

@@ -14,8 +14,16 @@ pub const PAIRWISE_SQ_DISTS: &str = include_str!("../../../shaders/pairwise_sq_d
 pub const KRUM: &str = include_str!("../../../shaders/krum.wgsl");
 pub const NNM: &str = include_str!("../../../shaders/nnm.wgsl");
 pub const COMBINE_ROWS: &str = include_str!("../../../shaders/combine_rows.wgsl");
-pub const GEOMETRIC_MEDIAN: &str = include_str!("../../../shaders/geometric_median.wgsl");
-pub const CENTERED_CLIPPING: &str = include_str!("../../../shaders/centered_clipping.wgsl");
+/// The row-space helpers, prepended to each kernel that uses them (WGSL has no includes).
+macro_rules! with_row_space {
+    ($file:literal) => {
+        concat!(include_str!("../../../shaders/row_space.wgsl"), "\n", include_str!($file))
+    };
+}
+pub const ROW_DISTANCES: &str = with_row_space!("../../../shaders/row_distances.wgsl");
+pub const WEIGHTED_ROWS: &str = with_row_space!("../../../shaders/weighted_rows.wgsl");
+pub const GEOMETRIC_MEDIAN: &str = with_row_space!("../../../shaders/geometric_median.wgsl");
+pub const CENTERED_CLIPPING: &str = with_row_space!("../../../shaders/centered_clipping.wgsl");
 pub const BYZANTINE_ATTACK: &str = include_str!("../../../shaders/byzantine_attack.wgsl");
 
 /// (file name, source) of every shader.
@@ -34,6 +42,8 @@ pub const ALL: &[(&str, &str)] = &[
     ("krum.wgsl", KRUM),
     ("nnm.wgsl", NNM),
     ("combine_rows.wgsl", COMBINE_ROWS),
+    ("row_distances.wgsl", ROW_DISTANCES),
+    ("weighted_rows.wgsl", WEIGHTED_ROWS),
     ("geometric_median.wgsl", GEOMETRIC_MEDIAN),
     ("centered_clipping.wgsl", CENTERED_CLIPPING),
     ("byzantine_attack.wgsl", BYZANTINE_ATTACK),

@@ -295,21 +295,16 @@ fn geometric_median_matches_cpu() {
                     *v = -*v * 5.0;
                 }
             }
-            // tol = 0: every step runs on both sides (a step frozen on one side only would
-            // differ by up to tol · ‖z‖; geometric_median_stops_on_the_device checks freezing).
+            // tol = 0: every step runs (geometric_median_stops_on_the_device checks freezing).
             for iters in [1, 5, 20] {
                 let rule = RobustStep::GeometricMedian { nu: 1e-6, tol: 0.0, iters };
                 let (go, gs) = aggregate(&gpu, &g, &rule, None);
                 let (co, cs) = aggregate(&cpu, &g, &rule, None);
-                // Distances from different Gram roundings (≤ 1e-5 of max ‖x‖², see
-                // pairwise_sq_dists) and GPU sqrt/division/FMA (a few ulps), through up to 20
-                // contracting Weiszfeld steps: the weights agree to 1e-4 relative (measured
-                // ≤ 1.5e-6), and the aggregate Σ w_i x_i, whose coordinates can cancel to ~0,
-                // to 1e-4 relative or 1e-5 absolute (inputs are O(1); measured ≤ 2.5e-6).
+                // Row space (backend::row_space): exact scalings and partial products, IEEE
+                // adds in the same lane order, one division and square root each: bit-equal.
                 let what = format!("geometric_median n={n} d={d} iters={iters}");
-                println!("{what}: worst weight {:.2e}, out {:.2e}", worst(&gs, &cs, 1e-6), worst(&go, &co, 1e-1));
-                assert_close(&format!("{what} selection"), &gs, &cs, 1e-4, 1e-7);
-                assert_close(&what, &go, &co, 1e-4, 1e-5);
+                assert_bits_eq(&format!("{what} selection"), &gs, &cs);
+                assert_bits_eq(&what, &go, &co);
                 assert_selection_sums_to_one(&what, &gs);
             }
         }
@@ -318,19 +313,21 @@ fn geometric_median_matches_cpu() {
 
 #[test]
 fn geometric_median_stops_on_the_device() {
-    // A huge tol freezes z after the first step on the device: 1 step and 50 steps agree bit
-    // for bit, and the dispatch count does not depend on the stop.
+    // A huge tol freezes the weights after the first step on the device: 1 step and 50 steps
+    // agree bit for bit, and the dispatch count does not depend on the stop.
     let Some(gpu) = gpu_for_tests() else { return };
     let g = gradients(&mut SplitMix64::new(39), 10, 300);
-    let before = gpu.counters().dispatches;
     let one = aggregate(&gpu, &g, &RobustStep::GeometricMedian { nu: 1e-6, tol: 1e9, iters: 1 }, None);
-    let mid = gpu.counters().dispatches;
+    let before = gpu.counters().dispatches;
     let frozen = aggregate(&gpu, &g, &RobustStep::GeometricMedian { nu: 1e-6, tol: 1e9, iters: 50 }, None);
+    let mid = gpu.counters().dispatches;
+    let moving = aggregate(&gpu, &g, &RobustStep::GeometricMedian { nu: 1e-6, tol: 0.0, iters: 50 }, None);
     assert_eq!(mid - before, gpu.counters().dispatches - mid, "same command stream");
     assert_bits_eq("frozen out", &frozen.0, &one.0);
     assert_bits_eq("frozen weights", &frozen.1, &one.1);
-    let moving = aggregate(&gpu, &g, &RobustStep::GeometricMedian { nu: 1e-6, tol: 0.0, iters: 50 }, None);
     assert!(moving.1 != one.1, "tol = 0 must keep iterating");
+    let cpu = aggregate(&CpuBackend::new(), &g, &RobustStep::GeometricMedian { nu: 1e-6, tol: 1e9, iters: 50 }, None);
+    assert_bits_eq("frozen out, cpu", &frozen.0, &cpu.0);
 }
 
 #[test]
@@ -350,17 +347,120 @@ fn centered_clipping_matches_cpu() {
                 let rule = RobustStep::CenteredClipping { tau, iters };
                 let (go, gs) = aggregate(&gpu, &g, &rule, c);
                 let (co, cs) = aggregate(&cpu, &g, &rule, c);
-                // As geometric_median_matches_cpu: distances from different Gram roundings, GPU
-                // sqrt/division/FMA in the weight updates, a few rounds; the aggregate is
-                // O(1) and can cancel to ~0: 1e-4 relative, 1e-5 absolute (measured ≤ 1.6e-6
-                // relative for the aggregate, ≤ 3.4e-7 for the selection).
+                // Row space, as geometric_median_matches_cpu: bit-equal.
                 let what = format!("centered_clipping n={n} d={d} tau={tau} iters={iters}");
-                println!("{what}: worst selection {:.2e}, out {:.2e}", worst(&gs, &cs, 1e-6), worst(&go, &co, 1e-1));
-                assert_close(&format!("{what} selection"), &gs, &cs, 1e-4, 1e-7);
-                assert_close(&what, &go, &co, 1e-4, 1e-5);
+                assert_bits_eq(&format!("{what} selection"), &gs, &cs);
+                assert_bits_eq(&what, &go, &co);
                 assert_selection_sums_to_one(&what, &gs);
             }
         }
+    }
+}
+
+/// Gradient rows with hostile rows: whole rows or single coordinates of +∞, −∞, NaN, and huge
+/// finite values (1e20 … 3e38, where the Gram identity overflowed or cancelled).
+fn hostile_cases(rng: &mut SplitMix64, n: usize, d: usize) -> Vec<(String, HostMatrix, Vec<bool>)> {
+    let mut cases = Vec::new();
+    for value in [f32::INFINITY, f32::NEG_INFINITY, f32::NAN, 1e20, -1e30, 3e38] {
+        for whole in [true, false] {
+            let mut g = gradients(rng, n, d);
+            // Rows 1 and 4 (of 10): whole rows, or one coordinate each (a different one).
+            for (k, row) in [1, 4].into_iter().enumerate() {
+                if whole {
+                    g.row_mut(row).fill(value);
+                } else {
+                    g.row_mut(row)[(3 + 5 * k) % d] = value;
+                }
+            }
+            // Weight 0: infinitely far (an entry not finite, or ‖(3e38, 3e38, …)‖ beyond f32), or
+            // so far that 1/distance (τ/distance) is below f32's normal range (3e38 alone).
+            let infinite = !value.is_finite() || value.abs() >= 3e38;
+            let flags = (0..n).map(|i| infinite && (i == 1 || i == 4)).collect();
+            cases.push((format!("{value:e} {}", if whole { "whole rows" } else { "one coordinate" }), g, flags));
+        }
+    }
+    cases
+}
+
+#[test]
+fn geometric_median_and_clipping_match_cpu_on_hostile_rows() {
+    let Some(gpu) = gpu_for_tests() else { return };
+    let cpu = CpuBackend::new();
+    let mut rng = SplitMix64::new(46);
+    let n = 10;
+    for d in [7, 300, 23_000] {
+        for (what, g, infinite) in hostile_cases(&mut rng, n, d) {
+            let centre = rand_matrix(&mut rng, 1, d);
+            for rule in [
+                RobustStep::GeometricMedian { nu: 1e-6, tol: 1e-6, iters: 5 },
+                RobustStep::GeometricMedian { nu: 1e-6, tol: 0.0, iters: 12 },
+                RobustStep::CenteredClipping { tau: 0.1, iters: 1 },
+                RobustStep::CenteredClipping { tau: 2.0, iters: 6 },
+            ] {
+                let what = format!("{rule:?} d={d}: {what}");
+                let (go, gs) = aggregate(&gpu, &g, &rule, Some(&centre));
+                let (co, cs) = aggregate(&cpu, &g, &rule, Some(&centre));
+                assert_bits_eq(&format!("{what} selection"), &gs, &cs);
+                assert_bits_eq(&what, &go, &co);
+                // The policy: an infinitely far row weighs exactly 0, the others do not, and the
+                // aggregate stays finite and among the honest rows (|x| ≤ 2 here).
+                for i in 0..n {
+                    assert_eq!(cs[i] == 0.0, infinite[i], "{what}: row {i} weight {}", cs[i]);
+                }
+                assert!(co.iter().all(|v| v.is_finite() && v.abs() < 10.0), "{what}: aggregate left the rows");
+                assert_selection_sums_to_one(&what, &cs);
+            }
+        }
+    }
+}
+
+#[test]
+fn krum_and_nnm_match_cpu_on_hostile_rows() {
+    // Krum, Multi-Krum and NNM keep their Gram distances: a far or non-finite row's squared
+    // norm overflows to +∞ (and ∞ − ∞ is mapped to +∞), which is already "infinitely far". So
+    // a hostile row is never chosen by Krum nor mixed into another row by NNM, on both sides.
+    let Some(gpu) = gpu_for_tests() else { return };
+    let cpu = CpuBackend::new();
+    let mut rng = SplitMix64::new(48);
+    let (n, d) = (10, 300);
+    for (what, g, _) in hostile_cases(&mut rng, n, d) {
+        for rule in [RobustStep::Krum { f: 2, m: 1 }, RobustStep::Krum { f: 2, m: 6 }] {
+            let what = format!("{rule:?}: {what}");
+            let (go, gs) = aggregate(&gpu, &g, &rule, None);
+            let (co, cs) = aggregate(&cpu, &g, &rule, None);
+            assert_bits_eq(&format!("{what} selection"), &gs, &cs);
+            assert_bits_eq(&what, &go, &co);
+            assert!(cs[1] == 0.0 && cs[4] == 0.0, "{what}: a hostile row was chosen: {cs:?}");
+        }
+        let pre = PreAggregationStep::Nnm { f: 2 };
+        let (go, co) = (pre_aggregated(&gpu, &g, &pre), pre_aggregated(&cpu, &g, &pre));
+        // Each honest row mixes itself and its 7 nearest others: the 7 other honest rows.
+        for i in (0..n).filter(|&i| i != 1 && i != 4) {
+            let row = |m: &[f32]| m[i * d..(i + 1) * d].to_vec();
+            assert_bits_eq(&format!("nnm row {i}: {what}"), &row(&go), &row(&co));
+            assert!(
+                row(&co).iter().all(|v| v.is_finite() && v.abs() < 10.0),
+                "nnm row {i}: {what}: mixed a hostile row"
+            );
+        }
+    }
+}
+
+#[test]
+fn geometric_median_and_clipping_long_runs_match_cpu() {
+    // 33 rows of 23,000 over 30 steps: a single kernel looping over the steps stopped short on
+    // llvmpipe (~65,535 loop iterations per invocation); one dispatch per step does not.
+    let Some(gpu) = gpu_for_tests() else { return };
+    let cpu = CpuBackend::new();
+    let g = gradients(&mut SplitMix64::new(47), 33, 23_000);
+    for rule in [
+        RobustStep::GeometricMedian { nu: 1e-6, tol: 0.0, iters: 30 },
+        RobustStep::CenteredClipping { tau: 5.0, iters: 30 },
+    ] {
+        let (go, gs) = aggregate(&gpu, &g, &rule, None);
+        let (co, cs) = aggregate(&cpu, &g, &rule, None);
+        assert_bits_eq(&format!("{rule:?} selection"), &gs, &cs);
+        assert_bits_eq(&format!("{rule:?}"), &go, &co);
     }
 }
 

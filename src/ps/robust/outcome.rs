@@ -8,7 +8,8 @@ use super::{RobustPlan, RoundDiagnostics};
 pub struct WorkerSelection {
     pub worker: usize,
     pub byzantine: bool,
-    /// Rounds in which Krum / Multi-Krum selected it (`None` for other rules).
+    /// Rounds in which the rule kept it (`RoundDiagnostics::selected`: Krum's choice, or not
+    /// infinitely far for the geometric median and centered clipping; `None` for other rules).
     pub rounds_selected: Option<u64>,
     /// Its mean weight in the aggregate.
     pub mean_weight: f64,
@@ -22,7 +23,8 @@ pub struct RobustOutcome {
     pub pre_aggregate: String,
     pub rounds: u64,
     pub workers: Vec<WorkerSelection>,
-    /// Treating "not selected by Krum / Multi-Krum" as "flagged Byzantine", summed over rounds:
+    /// Treating "not selected" (dropped by Krum / Multi-Krum, or weight 0 as infinitely far under
+    /// the geometric median and centered clipping) as "flagged Byzantine", summed over rounds:
     /// precision = flagged Byzantine / flagged, recall = flagged Byzantine / Byzantine rows.
     /// `None` for rules that select no subset, or when nothing was flagged (precision) or no
     /// worker is Byzantine (recall).
@@ -39,7 +41,7 @@ impl RobustOutcome {
         let n = plan.workers();
         let mut weight = vec![0.0; n];
         let mut selected = vec![0u64; n];
-        let (mut count, mut krum, mut byz_weight, mut rel) = (0u64, false, 0.0, 0.0);
+        let (mut count, mut selects, mut byz_weight, mut rel) = (0u64, false, 0.0, 0.0);
         let (mut flagged, mut flagged_byzantine) = (0u64, 0u64);
         for d in rounds {
             count += 1;
@@ -49,7 +51,7 @@ impl RobustOutcome {
                 *w += x;
             }
             if let Some(sel) = &d.selected {
-                krum = true;
+                selects = true;
                 for i in 0..n {
                     if sel[i] {
                         selected[i] += 1;
@@ -71,12 +73,12 @@ impl RobustOutcome {
                 .map(|i| WorkerSelection {
                     worker: i,
                     byzantine: plan.byzantine[i],
-                    rounds_selected: krum.then_some(selected[i]),
+                    rounds_selected: selects.then_some(selected[i]),
                     mean_weight: per_round(weight[i]),
                 })
                 .collect(),
-            detection_precision: (krum && flagged > 0).then(|| flagged_byzantine as f64 / flagged as f64),
-            detection_recall: (krum && byzantine_rows > 0).then(|| flagged_byzantine as f64 / byzantine_rows as f64),
+            detection_precision: (selects && flagged > 0).then(|| flagged_byzantine as f64 / flagged as f64),
+            detection_recall: (selects && byzantine_rows > 0).then(|| flagged_byzantine as f64 / byzantine_rows as f64),
             mean_byzantine_weight: per_round(byz_weight),
             mean_rel_dist_honest: per_round(rel),
         }

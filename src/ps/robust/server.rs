@@ -6,7 +6,9 @@
 
 use super::{RobustError, RobustPlan, Steps};
 use crate::backend::STATS_WIDTH;
-use crate::backend::{stat, AttackStep, Backend, BackendError, MemCategory, PreAggregationStep, ReduceOrder, Shape};
+use crate::backend::{
+    stat, AttackStep, Backend, BackendError, MemCategory, PreAggregationStep, ReduceOrder, RobustStep, Shape,
+};
 use crate::tensor::HostMatrix;
 
 /// One round's diagnostics, per worker where it says so.
@@ -15,7 +17,10 @@ pub struct RoundDiagnostics {
     /// Each worker's weight in the aggregate (sums to 1). After bucketing, a bucket's weight is
     /// shared by its members; after NNM, row i (the mixture around worker i) counts as worker i.
     pub weights: Vec<f64>,
-    /// For Krum and Multi-Krum, which workers were selected (a bucket's members together).
+    /// Which workers the rule kept (weight > 0; a bucket's members together): for Krum and
+    /// Multi-Krum the chosen rows, for the geometric median and centered clipping every row
+    /// not treated as infinitely far (see `backend::row_space`). `None` for the mean and the
+    /// coordinate-wise rules.
     pub selected: Option<Vec<bool>>,
     /// The weight of the Byzantine workers, summed.
     pub byzantine_weight: f64,
@@ -199,8 +204,14 @@ impl<B: Backend> RobustServer<B> {
                         selected[i] = row[r] > 0.0;
                     }
                 }
-                let krum = matches!(rule, crate::backend::RobustStep::Krum { .. });
-                (weights, krum.then_some(selected))
+                // Rules that can drop a row: Krum drops the unchosen ones; the geometric median
+                // and centered clipping give an infinitely far row (non-finite, or beyond f32)
+                // weight 0. The coordinate-wise rules mix rows per coordinate and select none.
+                let selects = matches!(
+                    rule,
+                    RobustStep::Krum { .. } | RobustStep::GeometricMedian { .. } | RobustStep::CenteredClipping { .. }
+                );
+                (weights, selects.then_some(selected))
             }
         };
         let byzantine_weight = (0..n).filter(|&i| self.plan.byzantine[i]).map(|i| weights[i]).sum();

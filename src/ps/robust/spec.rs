@@ -10,6 +10,7 @@ use crate::spec::{non_default, write_spec, Parsed};
 use super::{
     Attack, AttackBasis, PreAggregation, RobustError, RobustRule, DEFAULT_BUCKET, DEFAULT_CLIPPING_ITERS,
     DEFAULT_FACTOR, DEFAULT_IPM_EPS, DEFAULT_NU, DEFAULT_SIGMA, DEFAULT_TAU, DEFAULT_TOL, DEFAULT_WEISZFELD_ITERS,
+    MAX_ROBUST_ITERS,
 };
 
 /// (name, keys) of every rule.
@@ -47,11 +48,11 @@ impl FromStr for RobustRule {
             "geometric_median" => RobustRule::GeometricMedian {
                 nu: p.positive("nu")?.unwrap_or(DEFAULT_NU),
                 tol: p.non_negative("tol")?.unwrap_or(DEFAULT_TOL),
-                iters: p.positive_count("iters")?.unwrap_or(DEFAULT_WEISZFELD_ITERS),
+                iters: iters(&p)?.unwrap_or(DEFAULT_WEISZFELD_ITERS),
             },
             "centered_clipping" => RobustRule::CenteredClipping {
                 tau: p.positive("tau")?.unwrap_or(DEFAULT_TAU),
-                iters: p.positive_count("iters")?.unwrap_or(DEFAULT_CLIPPING_ITERS),
+                iters: iters(&p)?.unwrap_or(DEFAULT_CLIPPING_ITERS),
             },
             _ => unreachable!("Parsed::new accepts only names of RULES"),
         })
@@ -90,6 +91,12 @@ impl FromStr for Attack {
             _ => unreachable!("Parsed::new accepts only names of ATTACKS"),
         })
     }
+}
+
+/// `iters` of the iterative rules, 1 to [`MAX_ROBUST_ITERS`].
+fn iters(p: &Parsed) -> Result<Option<u32>, RobustError> {
+    let range = format!("an integer from 1 to {MAX_ROBUST_ITERS}");
+    Ok(p.get("iters", &range, |n: u32| (1..=MAX_ROBUST_ITERS).contains(&n))?)
 }
 
 /// The `of` key of `sign_flip` and `scaled`.
@@ -196,7 +203,12 @@ mod tests {
         let e = "geometric_median:nu=0".parse::<RobustRule>().unwrap_err().to_string();
         assert!(e.contains("key `nu`") && e.contains("`0`") && e.contains("> 0"), "{e}");
         let e = "centered_clipping:iters=0".parse::<RobustRule>().unwrap_err().to_string();
-        assert!(e.contains("key `iters`") && e.contains("≥ 1"), "{e}");
+        assert!(e.contains("key `iters`") && e.contains("from 1 to 1000"), "{e}");
+        for spec in ["geometric_median:iters=4294967295", "centered_clipping:iters=1001"] {
+            let e = spec.parse::<RobustRule>().unwrap_err().to_string();
+            assert!(e.contains("key `iters`") && e.contains("from 1 to 1000"), "{spec}: {e}");
+        }
+        assert!("geometric_median:iters=1000".parse::<RobustRule>().is_ok());
         let e = "trimmed_mean:f=-1".parse::<RobustRule>().unwrap_err().to_string();
         assert!(e.contains("key `f`") && e.contains("`-1`"), "{e}");
         let e = "trimmed_mean:f".parse::<RobustRule>().unwrap_err().to_string();

@@ -129,6 +129,18 @@ pub(super) fn padded(b: Option<(f64, f64)>, floor: Option<f64>) -> std::ops::Ran
     bottom..hi + 0.07 * span
 }
 
+/// The accuracy axis: `padded(b)` within [0, 1], never empty or inverted, whatever the values
+/// (NaN, or far outside [0, 1] in a hand-edited or corrupt metrics.csv).
+pub(super) fn accuracy_range(b: Option<(f64, f64)>) -> std::ops::Range<f64> {
+    let r = padded(b, None);
+    let (lo, hi) = (r.start.max(0.0), r.end.min(1.0));
+    if lo < hi {
+        lo..hi
+    } else {
+        0.0..1.0
+    }
+}
+
 /// A log range around positive `b`, widened to at least a factor 2 so ticks exist.
 pub(super) fn log_padded(b: Option<(f64, f64)>) -> std::ops::Range<f64> {
     let (lo, hi) = b.unwrap_or((0.1, 1.0));

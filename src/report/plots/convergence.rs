@@ -89,8 +89,8 @@ pub fn draw_convergence<DB: DrawingBackend>(
 
     // (c), (d) share one accuracy range, zoomed past the first epochs.
     let from = x.start + ZOOM_AFTER * (x.end - x.start);
-    let acc = padded(union(valid.iter().chain(&test).map(|c| c.y_bounds_from(from))), None);
-    let acc = Ticked::linear(acc.start.max(0.0)..acc.end.min(1.0), 7);
+    let acc = accuracy_range(union(valid.iter().chain(&test).map(|c| c.y_bounds_from(from))));
+    let acc = Ticked::linear(acc, 7);
     let acc_fmt = |v: &f64| acc.label(*v);
     let range = acc.range();
     for (panel, (caption, curves)) in

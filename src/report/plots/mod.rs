@@ -100,7 +100,9 @@ pub fn redraw(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
 #[derive(serde::Deserialize)]
 struct TrainSummary {
     dataset: String,
-    config: crate::sim::RunConfig,
+    /// Decoded by [`crate::sim::RunConfig::from_stored_json`]: folders of earlier versions hold
+    /// retired keys.
+    config: serde_json::Value,
     outcome: crate::sim::RunOutcome,
     partitioning: crate::graph::local::PartitioningSummary,
 }
@@ -114,9 +116,11 @@ fn read_train_run(dir: &Path) -> Result<(String, Vec<RunRow>, Vec<LongMetricsRow
         line: e.line() as u64,
         message: e.to_string(),
     })?;
-    let label = s.config.label();
+    let config = crate::sim::RunConfig::from_stored_json(&s.config.to_string())
+        .map_err(|m| ReportError::Format { path: path.clone(), message: format!("its `config`: {m}") })?;
+    let label = config.label();
     let metrics: Vec<super::metrics::MetricsRow> = read_csv(&dir.join("metrics.csv"))?;
-    let run = RunRow::new("train", &label, &s.config, &s.outcome, &s.partitioning, &metrics);
+    let run = RunRow::new("train", &label, &config, &s.outcome, &s.partitioning, &metrics);
     let long = metrics.iter().map(|m| LongMetricsRow::new(&run, m)).collect();
     Ok((format!("train on {}", s.dataset), vec![run], long))
 }

@@ -73,7 +73,9 @@ pub(super) fn draw_curves<DB: DrawingBackend, X: Ranged<ValueType = f64>, Y: Ran
     clip: Option<(f64, f64)>,
 ) -> PlotResult<DB> {
     let clamp = |pts: &[(f64, f64)]| match clip {
-        Some((lo, hi)) => pts.iter().map(|&(x, y)| (x, y.clamp(lo, hi))).collect(),
+        // Not `f64::clamp`, which panics on bounds out of order or NaN (as values far outside
+        // an axis, like an accuracy of 1e308, can make them).
+        Some((lo, hi)) => pts.iter().map(|&(x, y)| (x, y.min(hi).max(lo))).collect(),
         None => pts.to_vec(),
     };
     for (c, l) in curves.iter().zip(looks) {

@@ -116,7 +116,6 @@ fn synthetic_from(configs: &[Config]) -> (Vec<RunRow>, Vec<LongMetricsRow>) {
                 sample_rate: 1.0,
                 eval: "full".into(),
                 aggregate: "mean".into(),
-                reduce: "tree".into(),
                 keep_versions: c.keep_versions,
                 optimizer: "adam".into(),
                 epochs_run: EPOCHS,

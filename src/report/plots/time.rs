@@ -72,8 +72,8 @@ pub fn draw_time<DB: DrawingBackend>(
 
     // (b), (c): one accuracy range, zoomed past the first tenth of the time.
     let from = ZOOM_AFTER * max_t * k;
-    let acc = padded(union(valid.iter().chain(&test).map(|c| c.y_bounds_from(from))), None);
-    let acc = Ticked::linear(acc.start.max(0.0)..acc.end.min(1.0), 7);
+    let acc = accuracy_range(union(valid.iter().chain(&test).map(|c| c.y_bounds_from(from))));
+    let acc = Ticked::linear(acc, 7);
     let acc_fmt = |v: &f64| acc.label(*v);
     let range = acc.range();
     for (panel, (caption, curves)) in

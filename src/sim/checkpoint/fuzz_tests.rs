@@ -149,7 +149,7 @@ fn resume(t: &Target, ds: &Dataset, payload: &[u8]) -> Outcome {
     if id.gcnsim_version != env!("CARGO_PKG_VERSION") {
         return Outcome::refused("gcnsim version");
     }
-    let Ok(cfg) = serde_json::from_str::<RunConfig>(&id.config_json) else {
+    let Ok(cfg) = RunConfig::from_stored_json(&id.config_json) else {
         return Outcome::refused("configuration json");
     };
     if let Err(e) = validate::workers_match(&c.state, cfg.parallel.partitions) {

@@ -5,7 +5,7 @@
 //! experiment file and `--help` read the same) and parsed by [`ClusterConfig::resolve`], which
 //! names the key of any bad value.
 
-use super::failures::FailureSpec;
+use super::failures::{FailureSpec, MAX_SECONDS};
 use super::stragglers::Stragglers;
 use crate::cost::{DeviceProfile, NetworkProfile, Topology};
 use crate::sim::ConfigError;
@@ -66,7 +66,8 @@ pub struct ClusterConfig {
     /// Consistency model of the parameter server: bsp, ssp (bounded staleness) or asp.
     #[arg(long, value_enum, default_value_t = Consistency::Bsp)]
     pub consistency: Consistency,
-    /// SSP's bound S: a worker at clock c computes from a version ≥ c − S (0 = BSP).
+    /// SSP's bound S: a worker at clock c computes from a version ≥ c − S (0 = BSP; below the
+    /// epochs; refused under bsp and asp).
     #[arg(long, default_value_t = 3)]
     pub staleness: u32,
     /// Divide each update's learning rate by 1 + its gradient's staleness (staleness-aware
@@ -74,7 +75,8 @@ pub struct ClusterConfig {
     #[arg(long)]
     pub staleness_lr: bool,
     /// Device of every simulated worker, for the roofline compute-time model: h100, a100,
-    /// v100, cpu, or a TOML file with peak_flops, mem_bandwidth, launch_latency.
+    /// v100, cpu, or a TOML file with peak_flops (1e6 to 1e18 FLOP/s), mem_bandwidth (1e6 to
+    /// 1e15 B/s), launch_latency (1e-9 to 1 s).
     #[arg(long, default_value = "h100")]
     pub device_profile: String,
     /// Workers' kernel times: `model` (the roofline on `device_profile`, deterministic) or
@@ -87,7 +89,7 @@ pub struct ClusterConfig {
     #[arg(long, default_value = "cpu")]
     pub server_profile: String,
     /// Network between workers and the server (α-β): dc-100g, eth-10g, nvlink, or a TOML file
-    /// with latency and bandwidth.
+    /// with latency (1e-9 to 10 s) and bandwidth (1e3 to 1e15 B/s).
     #[arg(long, default_value = "dc-100g")]
     pub network: String,
     /// Gradient aggregation (BSP): flat (all to the server), tree / tree:depth=D (Spark's
@@ -95,18 +97,18 @@ pub struct ClusterConfig {
     #[arg(long, default_value = "flat")]
     pub topology: String,
     /// Stragglers: none, fixed:worker=K,factor=F, lognormal:sigma=S, bernoulli:p=P,factor=F
-    /// (drawn per worker and step from the seed).
+    /// (drawn per worker and step from the seed; 0 < F ≤ 1e4, 0 ≤ S ≤ 3).
     #[arg(long, default_value = "none")]
     pub stragglers: String,
-    /// Kill a worker: worker=K,at=T[,down=D] (seconds of simulated time; without `down` it never
-    /// comes back). Repeat for several failures.
+    /// Kill a worker: worker=K,at=T[,down=D] (seconds of simulated time, at most a year,
+    /// 3.1536e7; without `down` it never comes back). Repeat for several failures.
     #[arg(long = "fail", value_name = "SPEC")]
     pub fail: Vec<String>,
-    /// Seconds between a worker's heartbeats.
+    /// Seconds between a worker's heartbeats (1e-6 to 3.1536e7, a year).
     #[arg(long, default_value_t = 0.001)]
     pub heartbeat: f64,
     /// The server declares a worker dead this many seconds after a heartbeat it expected did not
-    /// come.
+    /// come (1e-6 to 3.1536e7, a year).
     #[arg(long, default_value_t = 0.004)]
     pub heartbeat_timeout: f64,
     /// What happens to a dead worker's partition: wait for it, or reassign it to a survivor.
@@ -117,6 +119,10 @@ pub struct ClusterConfig {
     #[arg(long, default_value_t = 1)]
     pub servers: usize,
 }
+
+/// Shortest heartbeat period and timeout, 1 µs: shorter ones are below any network's latency
+/// (and a subnormal period made the count of missed beats infinite).
+pub const MIN_HEARTBEAT: f64 = 1e-6;
 
 /// More shards than this are refused: every shard is a pair of links in the simulated fabric.
 pub const MAX_SERVERS: usize = 1024;
@@ -204,8 +210,14 @@ impl ClusterConfig {
             return Err(invalid("fail", "every worker fails for good: nobody is left to train"));
         }
         for (key, v) in [("heartbeat", self.heartbeat), ("heartbeat_timeout", self.heartbeat_timeout)] {
-            if !(v.is_finite() && v > 0.0) {
-                return Err(invalid(key, format!("must be a positive number of seconds, got {v}")));
+            if !(v.is_finite() && (MIN_HEARTBEAT..=MAX_SECONDS).contains(&v)) {
+                return Err(invalid(
+                    key,
+                    format!(
+                        "must be between {MIN_HEARTBEAT:e} and {MAX_SECONDS:e} seconds (a year), got {}",
+                        crate::cost::readable(v)
+                    ),
+                ));
             }
         }
         if self.consistency != Consistency::Bsp && topology != Topology::Flat {
@@ -347,6 +359,11 @@ mod tests {
             (Box::new(|c| c.fail = vec!["worker=1,at=1,down=2".into(), "worker=1,at=2,down=1".into()]), "fail"),
             (Box::new(|c| c.heartbeat = 0.0), "heartbeat"),
             (Box::new(|c| c.heartbeat_timeout = f64::NAN), "heartbeat_timeout"),
+            (Box::new(|c| c.heartbeat = 1e-310), "heartbeat"),
+            (Box::new(|c| c.heartbeat_timeout = 1e308), "heartbeat_timeout"),
+            (Box::new(|c| c.stragglers = "lognormal:sigma=1000".into()), "stragglers"),
+            (Box::new(|c| c.fail = vec!["worker=1,at=1e308,down=1".into()]), "fail"),
+            (Box::new(|c| c.network = "/no/such/net.toml".into()), "network"),
             (
                 Box::new(|c| {
                     c.consistency = Consistency::Asp;

@@ -6,6 +6,11 @@ use std::str::FromStr;
 
 use super::spec::{parse_fields, SpecError};
 
+/// Failure times and durations, and heartbeat periods, are at most a year of simulated time
+/// (3.1536e7 s): a GCN round takes milliseconds to seconds, and the bound keeps every sum of
+/// times on the clock finite.
+pub const MAX_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FailureSpec {
     pub worker: usize,
@@ -30,8 +35,8 @@ impl FromStr for FailureSpec {
 
     fn from_str(s: &str) -> Result<Self, SpecError> {
         let f = parse_fields(s, s, &["worker", "at", "down"], &["worker", "at"])?;
-        let down = if f.has("down") { Some(f.positive("down")?) } else { None };
-        Ok(FailureSpec { worker: f.index("worker")?, at: f.non_negative("at")?, down })
+        let down = if f.has("down") { Some(f.at_most("down", MAX_SECONDS, true)?) } else { None };
+        Ok(FailureSpec { worker: f.index("worker")?, at: f.at_most("at", MAX_SECONDS, false)?, down })
     }
 }
 
@@ -62,6 +67,8 @@ mod tests {
             "worker=1,at=1,down=0",
             "worker=1,at=1,when=2",
             "worker=1,worker=2,at=1",
+            "worker=1,at=1e308",
+            "worker=1,at=1,down=1e300",
         ] {
             let e = bad.parse::<FailureSpec>().unwrap_err().to_string();
             assert!(e.contains(bad), "{e}");

@@ -75,6 +75,20 @@ impl Fields<'_> {
         Ok(x)
     }
 
+    /// A number in `[0, max]`, or in `(0, max]` when `positive`: the bounds keep the simulated
+    /// clock finite, and the message names them.
+    pub fn at_most(&self, key: &str, max: f64, positive: bool) -> Result<f64, SpecError> {
+        let x = if positive { self.positive(key)? } else { self.non_negative(key)? };
+        if x > max {
+            let got = crate::cost::readable(x);
+            return Err(SpecError::new(
+                self.spec,
+                format!("`{key}` must be at most {}, got {got}", crate::cost::readable(max)),
+            ));
+        }
+        Ok(x)
+    }
+
     pub fn index(&self, key: &str) -> Result<usize, SpecError> {
         let v = self.values[key];
         v.parse::<usize>()

@@ -8,6 +8,12 @@ use std::str::FromStr;
 use super::spec::{parse_fields, SpecError};
 use crate::rng::SplitMix64;
 
+/// Largest slow-down factor: a step 10⁴ times slower is already a dead worker in all but name.
+pub const MAX_FACTOR: f64 = 1e4;
+/// Largest σ of `lognormal`: at σ = 3 the mean factor is e^4.5 ≈ 90 and a 1-in-10⁶ step is
+/// e^14 ≈ 10⁶ times slower; σ = 1000 made factors of e^1000 = ∞ and the clock infinite.
+pub const MAX_SIGMA: f64 = 3.0;
+
 /// Tag of the straggler stream, so its draws are independent of weights, dropout and sampling.
 const STREAM: u64 = 0x5354_5241_4747_4c45;
 
@@ -58,12 +64,12 @@ impl FromStr for Stragglers {
             "none" if rest.is_empty() => Ok(Stragglers::None),
             "fixed" => {
                 let f = parse_fields(s, rest, &["worker", "factor"], &["worker", "factor"])?;
-                let factor = f.positive("factor")?;
+                let factor = f.at_most("factor", MAX_FACTOR, true)?;
                 Ok(Stragglers::Fixed { worker: f.index("worker")?, factor })
             }
             "lognormal" => {
                 let f = parse_fields(s, rest, &["sigma"], &["sigma"])?;
-                Ok(Stragglers::LogNormal { sigma: f.non_negative("sigma")? })
+                Ok(Stragglers::LogNormal { sigma: f.at_most("sigma", MAX_SIGMA, false)? })
             }
             "bernoulli" => {
                 let f = parse_fields(s, rest, &["p", "factor"], &["p", "factor"])?;
@@ -71,7 +77,7 @@ impl FromStr for Stragglers {
                 if p > 1.0 {
                     return Err(SpecError::new(s, format!("p must be a probability in [0, 1], got {p}")));
                 }
-                Ok(Stragglers::Bernoulli { p, factor: f.positive("factor")? })
+                Ok(Stragglers::Bernoulli { p, factor: f.at_most("factor", MAX_FACTOR, true)? })
             }
             _ => Err(SpecError::new(s, format!("unknown straggler model; expected {expect}"))),
         }
@@ -104,6 +110,24 @@ mod tests {
             let e = bad.parse::<Stragglers>().unwrap_err().to_string();
             assert!(e.contains(bad), "{e}");
         }
+        // Physical bounds, named in the message.
+        for (bad, bound) in [
+            ("lognormal:sigma=1000", "`sigma` must be at most 3, got 1000"),
+            ("fixed:worker=0,factor=1e300", "`factor` must be at most 10000, got 1e300"),
+            ("bernoulli:p=0.5,factor=20000", "`factor` must be at most 10000"),
+        ] {
+            let e = bad.parse::<Stragglers>().unwrap_err().to_string();
+            assert!(e.contains(bad) && e.contains(bound), "{e}");
+        }
+        assert!("lognormal:sigma=3".parse::<Stragglers>().is_ok());
+        assert!("fixed:worker=0,factor=1e4".parse::<Stragglers>().is_ok());
+    }
+
+    #[test]
+    fn the_largest_allowed_draws_are_finite() {
+        // σ = 3 with the most extreme normal draw SplitMix64 can give stays far below f64's range.
+        let ln: Stragglers = "lognormal:sigma=3".parse().unwrap();
+        assert!((0..100_000).all(|t| ln.factor(7, 1, t).is_finite()));
     }
 
     #[test]

@@ -71,6 +71,7 @@ pub struct GradientAccounting {
     pub discarded: u64,
     /// Discarded gradients by reason.
     pub discarded_by_reason: BTreeMap<String, u64>,
+    #[serde(with = "crate::report::nonfinite")]
     pub mean_staleness: f64,
     pub max_staleness: u64,
 }

@@ -1,4 +1,5 @@
-//! Centered clipping weights in n-space: see `shaders/centered_clipping.wgsl`.
+//! One round of centered clipping on the weights over the rows and the centre, from the
+//! row-space distances: see `shaders/centered_clipping.wgsl`.
 
 use bytemuck::{Pod, Zeroable};
 
@@ -12,9 +13,9 @@ use crate::backend::robust::MAX_WORKERS;
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
 pub struct CenteredClippingParams {
     pub n: u32,
-    pub iters: u32,
+    pub step: u32,
     pub tau: f32,
-    pub inv_n: f32,
+    pub _pad: u32,
 }
 const _: () = assert!(size_of::<CenteredClippingParams>() as u64 <= PARAM_BYTES);
 
@@ -29,30 +30,32 @@ impl CenteredClipping {
     pub fn new(device: &wgpu::Device, params_layout: &wgpu::BindGroupLayout) -> Self {
         let m = module(device, "centered_clipping.wgsl", shaders::CENTERED_CLIPPING);
         let (r, w) = (Access::Read, Access::ReadWrite);
-        Self { kernel: kernel(device, params_layout, &m, "centered_clipping", &[(0, r), (1, w), (2, w)]) }
+        Self { kernel: kernel(device, params_layout, &m, "centered_clipping", &[(0, r), (1, w), (2, w), (3, w)]) }
     }
 
-    /// From the squared distances ((n+1) × (n+1)) of the n rows and the centre: the final
-    /// weights of the n + 1 points into `mix[0..n+1]`, the scale 1 into `mix[n+1]`, the clip
-    /// shares into `selection` (n).
+    /// Round `step` (0-based) from the distances (n) of the rows to v: the weights of the n + 1
+    /// points into `mix[0..n+1]` (round 0 starts from the centre), the running clip sums into
+    /// `clip` (n) and their shares into `selection` (n).
     #[allow(clippy::too_many_arguments)]
     pub fn encode(
         &self,
         rec: &mut Recorder,
         dists: &GpuBuffer,
         n: usize,
+        step: u32,
         tau: f32,
-        iters: u32,
         mix: &GpuBuffer,
         selection: &GpuBuffer,
+        clip: &GpuBuffer,
     ) {
         assert!((1..=MAX_WORKERS).contains(&n), "centered_clipping: {n} rows, the kernel takes 1..={MAX_WORKERS}");
-        assert!(tau > 0.0 && iters >= 1, "centered_clipping: tau = {tau}, iters = {iters}");
-        let m = n + 1;
-        check_buf("centered_clipping", "dists", dists, m * m);
-        check_buf("centered_clipping", "mix", mix, m + 1);
+        assert!(tau > 0.0, "centered_clipping: tau = {tau}");
+        check_buf("centered_clipping", "dists", dists, n);
+        check_buf("centered_clipping", "mix", mix, n + 1);
         check_buf("centered_clipping", "selection", selection, n);
-        let slot = rec.params(&CenteredClippingParams { n: n as u32, iters, tau, inv_n: 1.0 / n as f32 });
-        rec.dispatch(&self.kernel, &[Bind::Buf(dists), Bind::Buf(mix), Bind::Buf(selection)], slot, 1);
+        check_buf("centered_clipping", "clip", clip, n);
+        let slot = rec.params(&CenteredClippingParams { n: n as u32, step, tau, _pad: 0 });
+        let binds = [Bind::Buf(dists), Bind::Buf(mix), Bind::Buf(selection), Bind::Buf(clip)];
+        rec.dispatch(&self.kernel, &binds, slot, 1);
     }
 }

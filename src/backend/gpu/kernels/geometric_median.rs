@@ -1,4 +1,5 @@
-//! Smoothed Weiszfeld weights in n-space: see `shaders/geometric_median.wgsl`.
+//! One Weiszfeld step's weights from the row-space distances: see
+//! `shaders/geometric_median.wgsl`.
 
 use bytemuck::{Pod, Zeroable};
 
@@ -12,11 +13,9 @@ use crate::backend::robust::MAX_WORKERS;
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
 pub struct GeometricMedianParams {
     pub n: u32,
-    pub iters: u32,
+    pub step: u32,
     pub nu: f32,
     pub tol: f32,
-    pub inv_n: f32,
-    pub _pad: [u32; 3],
 }
 const _: () = assert!(size_of::<GeometricMedianParams>() as u64 <= PARAM_BYTES);
 
@@ -25,7 +24,6 @@ const _: () = assert!(size_of::<GeometricMedianParams>() as u64 <= PARAM_BYTES);
 pub struct Weiszfeld {
     pub nu: f32,
     pub tol: f32,
-    pub iters: u32,
 }
 
 pub struct GeometricMedian {
@@ -39,36 +37,32 @@ impl GeometricMedian {
     pub fn new(device: &wgpu::Device, params_layout: &wgpu::BindGroupLayout) -> Self {
         let m = module(device, "geometric_median.wgsl", shaders::GEOMETRIC_MEDIAN);
         let (r, w) = (Access::Read, Access::ReadWrite);
-        Self { kernel: kernel(device, params_layout, &m, "geometric_median", &[(0, r), (1, r), (2, w), (3, w)]) }
+        Self { kernel: kernel(device, params_layout, &m, "geometric_median", &[(0, r), (1, w), (2, w), (3, w)]) }
     }
 
-    /// From the Gram and squared-distance matrices (n × n) of the rows: the final weights into
-    /// `mix[0..n]` and `selection`, the scale 1 into `mix[n]`.
+    /// Step `step` (0-based): from `dists` (n, plus ‖z − z_prev‖ and ‖z‖ from step 1 on) the
+    /// weights into `mix[0..n]` and `selection`, unless the previous step's change froze them
+    /// (`state`, one u32, is written at step 0 and read after).
     #[allow(clippy::too_many_arguments)]
     pub fn encode(
         &self,
         rec: &mut Recorder,
-        gram: &GpuBuffer,
         dists: &GpuBuffer,
         n: usize,
+        step: u32,
         w: Weiszfeld,
         mix: &GpuBuffer,
         selection: &GpuBuffer,
+        state: &GpuBuffer,
     ) {
         assert!((1..=MAX_WORKERS).contains(&n), "geometric_median: {n} rows, the kernel takes 1..={MAX_WORKERS}");
-        assert!(w.nu > 0.0 && w.iters >= 1, "geometric_median: nu = {}, iters = {}", w.nu, w.iters);
-        check_buf("geometric_median", "gram", gram, n * n);
-        check_buf("geometric_median", "dists", dists, n * n);
-        check_buf("geometric_median", "mix", mix, n + 1);
+        assert!(w.nu > 0.0, "geometric_median: nu = {}", w.nu);
+        check_buf("geometric_median", "dists", dists, if step > 0 { n + 2 } else { n });
+        check_buf("geometric_median", "mix", mix, n);
         check_buf("geometric_median", "selection", selection, n);
-        let slot = rec.params(&GeometricMedianParams {
-            n: n as u32,
-            iters: w.iters,
-            nu: w.nu,
-            tol: w.tol,
-            inv_n: 1.0 / n as f32,
-            _pad: [0; 3],
-        });
-        rec.dispatch(&self.kernel, &[Bind::Buf(gram), Bind::Buf(dists), Bind::Buf(mix), Bind::Buf(selection)], slot, 1);
+        check_buf("geometric_median", "state", state, 1);
+        let slot = rec.params(&GeometricMedianParams { n: n as u32, step, nu: w.nu, tol: w.tol });
+        let binds = [Bind::Buf(dists), Bind::Buf(mix), Bind::Buf(selection), Bind::Buf(state)];
+        rec.dispatch(&self.kernel, &binds, slot, 1);
     }
 }

@@ -16,9 +16,11 @@ pub mod optimizer;
 pub mod pairwise_sq_dists;
 pub mod reduce;
 pub mod relu;
+pub mod row_distances;
 pub mod softmax_xent;
 pub mod spmm;
 pub mod trimmed_mean;
+pub mod weighted_rows;
 pub mod weighted_sum;
 
 use std::ops::Range;
@@ -129,6 +131,8 @@ pub struct Kernels {
     pub krum: krum::Krum,
     pub nnm: nnm::Nnm,
     pub combine_rows: combine_rows::CombineRows,
+    pub row_distances: row_distances::RowDistances,
+    pub weighted_rows: weighted_rows::WeightedRows,
     pub geometric_median: geometric_median::GeometricMedian,
     pub centered_clipping: centered_clipping::CenteredClipping,
     pub byzantine_attack: byzantine_attack::ByzantineAttack,
@@ -152,6 +156,8 @@ impl Kernels {
             krum: krum::Krum::new(device, pl),
             nnm: nnm::Nnm::new(device, pl),
             combine_rows: combine_rows::CombineRows::new(device, pl),
+            row_distances: row_distances::RowDistances::new(device, pl),
+            weighted_rows: weighted_rows::WeightedRows::new(device, pl),
             geometric_median: geometric_median::GeometricMedian::new(device, pl),
             centered_clipping: centered_clipping::CenteredClipping::new(device, pl),
             byzantine_attack: byzantine_attack::ByzantineAttack::new(device, pl),
