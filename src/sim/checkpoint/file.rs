@@ -11,9 +11,11 @@ use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"GCNSIMCK";
 /// Bumped whenever the payload's layout changes, or the meaning of a setting a run resumes
-/// with (3: `sign_flip` and `scaled` transform the honest mean unless `of=own`): older files
-/// are refused by name rather than resumed into a different run.
-pub const FORMAT_VERSION: u32 = 3;
+/// with (3: `sign_flip` and `scaled` transform the honest mean unless `of=own`; 4: the
+/// geometric median starts at the coordinate-wise median and gives far or non-finite rows no
+/// weight, centered clipping likewise, and `reduce` gave way to `topology`): older files are
+/// refused by name rather than resumed into a different run.
+pub const FORMAT_VERSION: u32 = 4;
 const HEADER_LEN: usize = 8 + 4 + 8 + 4;
 
 #[derive(Debug, thiserror::Error)]
