@@ -331,3 +331,30 @@ fn byzantine_grids_draw_the_robustness_heat_map_from_runs_csv() {
         ["png", "svg"].iter().map(|x| fs::read(out.join(format!("robustness.{x}"))).unwrap()).collect();
     assert!(original == redrawn, "the heat map differs when redrawn");
 }
+
+#[test]
+fn traces_false_keeps_the_per_epoch_files_without_the_worker_intervals() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!("traces = false\n{SMALL}");
+    let o = run(dir.path(), &toml, "t");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = dir.path().join("t");
+    for present in ["metrics.csv", "comm.csv", "runs.csv", "convergence.png"] {
+        assert!(out.join(present).is_file(), "{present} missing");
+    }
+    for absent in ["workers.csv", "gradients.csv", "timeline.png", "timeline.svg"] {
+        assert!(!out.join(absent).exists(), "{absent} written");
+    }
+    let resolved = fs::read_to_string(out.join("experiment.resolved.toml")).unwrap();
+    assert!(resolved.contains("traces = false"), "{resolved}");
+    // The default writes them.
+    let o = run(dir.path(), SMALL, "d");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(dir.path().join("d/workers.csv").is_file() && dir.path().join("d/gradients.csv").is_file());
+
+    // Traces ride on the per-epoch files: asking for them without those is refused by key.
+    let o = run(dir.path(), &format!("per_epoch = false\ntraces = true\n{SMALL}"), "r");
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("traces") && stderr(&o).contains("per_epoch = false"), "{}", stderr(&o));
+    assert!(!dir.path().join("r").exists());
+}

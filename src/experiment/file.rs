@@ -75,6 +75,10 @@ struct ExperimentFile {
     /// (`workers.csv`, `gradients.csv`) are written; `false` keeps `runs.csv` only, for grids
     /// of hundreds of runs whose figures read final numbers.
     per_epoch: Option<bool>,
+    /// Whether the cluster traces (`workers.csv`, `gradients.csv`, the timeline figure) are
+    /// written with the per-epoch files; `false` keeps `metrics.csv` and `comm.csv` for grids
+    /// whose every worker interval would run to hundreds of megabytes.
+    traces: Option<bool>,
     #[serde(default)]
     base: toml::Table,
     /// `[grid]` (one grid) or `[[grid]]` (several, their runs joined); see [`grids`].
@@ -132,6 +136,9 @@ pub struct Experiment {
     pub backend: BackendChoice,
     /// See the file key `per_epoch`.
     pub per_epoch: bool,
+    /// See the file key `traces`; written to the resolved file only where it was turned off.
+    #[serde(skip_serializing_if = "is_true")]
+    pub traces: bool,
     pub runs: Vec<RunSpec>,
     /// Choices made for the user (a boundary left unset where `exchange` is refused), each
     /// once, for the command to print; the runs' configurations record them.
@@ -260,12 +267,20 @@ impl Experiment {
                 stem
             }
         };
+        let per_epoch = file.per_epoch.unwrap_or(true);
+        if file.traces == Some(true) && !per_epoch {
+            return Err(key_err(
+                "traces".into(),
+                "traces are written with the per-epoch files, which `per_epoch = false` turns off".into(),
+            ));
+        }
         Ok(Experiment {
             name,
             description: file.description.unwrap_or_default(),
             dataset: file.dataset,
             backend: file.backend.unwrap_or_default(),
-            per_epoch: file.per_epoch.unwrap_or(true),
+            per_epoch,
+            traces: per_epoch && file.traces.unwrap_or(true),
             runs,
             notes,
         })
@@ -277,6 +292,10 @@ impl Experiment {
         s.dedup();
         s
     }
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// An experiment name becomes the folder `results/NAME`: a plain file name only, so that no

@@ -152,9 +152,13 @@ fn write_results(dir: &Path, exp: &Experiment, out: &TaskOutput) -> anyhow::Resu
     let (metrics, traces) = if exp.per_epoch {
         write_csv_atomic(&dir.join("metrics.csv"), metrics)?;
         write_csv_atomic(&dir.join("comm.csv"), &out.comm)?;
-        write_csv_atomic(&dir.join("workers.csv"), &out.workers)?;
-        write_csv_atomic(&dir.join("gradients.csv"), &out.gradients)?;
-        (metrics, crate::report::plots::Traces { workers: &out.workers, gradients: &out.gradients })
+        if exp.traces {
+            write_csv_atomic(&dir.join("workers.csv"), &out.workers)?;
+            write_csv_atomic(&dir.join("gradients.csv"), &out.gradients)?;
+            (metrics, crate::report::plots::Traces { workers: &out.workers, gradients: &out.gradients })
+        } else {
+            (metrics, crate::report::plots::Traces::default())
+        }
     } else {
         (&no_metrics, crate::report::plots::Traces::default())
     };
