@@ -429,3 +429,22 @@ fn many_labels_draw() {
     let (runs, metrics) = synthetic_from(&many_configs());
     assert_eq!(draw_all(tmp.path(), &runs, &metrics, Traces::default()).unwrap().len(), 8);
 }
+
+/// A figure focused on one partition count spans the time of the runs it draws: with P = 16
+/// twice as slow as P = 8 (17 labels focus on P = 8), the time axis ends near P = 8's last
+/// round, not P = 16's.
+#[test]
+fn a_focused_time_figure_spans_only_the_drawn_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (runs, mut metrics) = synthetic_from(&many_configs());
+    for m in &mut metrics {
+        m.sim_time_s *= m.partitions as f64; // P = 8 ends at 192 ms, P = 16 at 384 ms
+    }
+    draw_all(tmp.path(), &runs, &metrics, Traces::default()).unwrap();
+    let svg = fs::read_to_string(tmp.path().join("time.svg")).unwrap();
+    assert!(svg.contains("P = 8 and serial"), "the figure is focused");
+    let numbers: Vec<f64> =
+        svg.split('>').filter_map(|s| s.split('<').next()).filter_map(|t| t.trim().parse::<f64>().ok()).collect();
+    let largest = numbers.iter().copied().fold(0.0, f64::max);
+    assert!((150.0..250.0).contains(&largest), "largest axis label {largest} (ms), want P = 8's ~192");
+}

@@ -35,7 +35,8 @@ pub fn draw_time<DB: DrawingBackend>(
     let all: Vec<Group<'_>> = group_by_label(metrics).into_iter().filter(|g| !g.keep_versions).collect();
     let (groups, focus_note) = focus(all);
     let looks = looks(&groups);
-    let max_t = metrics.iter().map(|r| r.sim_time_s).filter(|t| t.is_finite()).fold(0.0, f64::max);
+    // The drawn configurations' time only: a focused figure leaves the others' longer runs out.
+    let max_t = groups.iter().flat_map(|g| &g.rows).map(|r| r.sim_time_s).filter(|t| t.is_finite()).fold(0.0, f64::max);
     let (k, unit) = time_unit(max_t);
     let of = |value: fn(&LongMetricsRow) -> f64, keep: fn(f64) -> bool| -> Vec<Curve> {
         groups.iter().map(|g| Curve::over_time(&g.rows, value, keep).scale_x(k)).collect()
