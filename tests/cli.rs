@@ -217,8 +217,23 @@ fn absurd_values_are_errors_not_panics_or_aborts() {
     tiny_dataset(dir.path());
     write(dir.path(), "raw/node-label.csv", "0\n4000000000\n0\n1\n");
     let data = dir.path().to_str().unwrap();
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 7] = [
         (&["bench", "--epochs", "0", "--backends", "cpu", "--dataset", "csbm"], "--epochs"),
+        // Found by the experiment-file fuzz target: a Byzantine plan sized its flags from P first.
+        (
+            &[
+                "train",
+                "--partitions",
+                "99999999999999",
+                "--byzantine",
+                "1",
+                "--boundary",
+                "replicate",
+                "--backend",
+                "cpu",
+            ],
+            "at most 4096",
+        ),
         (&["train", "--epochs", "100000000000000", "--backend", "cpu"], "epochs"),
         (&["train", "--hidden", "100000000000", "--backend", "cpu", "--epochs", "1"], "hidden"),
         (&["train", "--hidden", "100000000000", "--backend", "gpu", "--epochs", "1"], "hidden"),

@@ -155,11 +155,15 @@ pub struct TrainConfig {
     pub prune_after: Option<u32>,
 }
 
+/// Most simulated workers a run may have: the simulator keeps P × P traffic and distance
+/// matrices, and one machine simulates every worker.
+pub const MAX_PARTITIONS: usize = 4096;
+
 /// How the simulated cluster is laid out; also `train`'s options, like [`TrainConfig`].
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, clap::Args)]
 #[serde(deny_unknown_fields, default)]
 pub struct ParallelConfig {
-    /// Number of simulated workers (graph partitions); 1 = serial training.
+    /// Number of simulated workers (graph partitions), 1 to 4096; 1 = serial training.
     #[arg(long, default_value_t = 1)]
     pub partitions: usize,
     /// How nodes are assigned to partitions.
@@ -397,6 +401,14 @@ impl RunConfig {
         }
         if self.parallel.partitions == 0 {
             return Err(invalid("partitions", "must be at least 1 (1 = serial training)"));
+        }
+        if self.parallel.partitions > MAX_PARTITIONS {
+            // Checked before anything sizes per-worker lists (Byzantine flags, traffic and
+            // distance matrices of P × P) from it.
+            return Err(invalid(
+                "partitions",
+                format!("{} simulated workers; at most {MAX_PARTITIONS}", self.parallel.partitions),
+            ));
         }
         let rate = self.parallel.sample_rate;
         if !(rate > 0.0 && rate <= 1.0) {
