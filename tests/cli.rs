@@ -483,3 +483,15 @@ fn an_experiment_without_a_boundary_says_which_it_chose_once_and_records_it() {
     let resolved = fs::read_to_string(out.join("experiment.resolved.toml")).unwrap();
     assert_eq!(resolved.matches("boundary = \"replicate\"").count(), 4, "{resolved}");
 }
+
+/// A generated graph larger than any machine's memory is refused before it is generated, and the
+/// progress lines say the step failed rather than "done".
+#[test]
+fn a_graph_beyond_memory_is_refused_before_generation() {
+    let spec = "csbm:nodes=1000000000,avg_degree=2,features=1000";
+    let o = gcnsim(&["train", "--dataset", spec, "--backend", "cpu", "--epochs", "1"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("needs about") && err.contains("is available") && err.contains("lower `nodes`"), "{err}");
+    assert!(err.contains("failed after") && !err.contains("done in"), "{err}");
+}

@@ -128,8 +128,9 @@ impl RunsProgress {
 /// Runs `work`, one step of preparation (generating, reading or partitioning a graph) that can
 /// take minutes on a large graph. When `large`, a spinner shows it on a terminal and a start and
 /// an end line show it in a log, so a long silence is never mistaken for a hang; small steps
-/// print nothing.
-pub fn stage<T>(mode: ProgressMode, large: bool, what: &str, work: impl FnOnce() -> T) -> T {
+/// print nothing. The end line says "failed" when `work` returns an error (which the caller
+/// reports), never "done".
+pub fn stage<T, E>(mode: ProgressMode, large: bool, what: &str, work: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
     if !large || mode == ProgressMode::Quiet {
         return work();
     }
@@ -146,12 +147,12 @@ pub fn stage<T>(mode: ProgressMode, large: bool, what: &str, work: impl FnOnce()
     };
     let out = work();
     let seconds = start.elapsed().as_secs_f64();
-    match spinner {
-        Some(bar) => {
-            bar.finish_and_clear();
-            eprintln!("{what}: {seconds:.1} s");
-        }
-        None => eprintln!("{what}: done in {seconds:.1} s"),
+    if let Some(bar) = spinner {
+        bar.finish_and_clear();
+    }
+    match &out {
+        Ok(_) => eprintln!("{what}: done in {seconds:.1} s"),
+        Err(_) => eprintln!("{what}: failed after {seconds:.1} s"),
     }
     out
 }
