@@ -127,6 +127,26 @@ pub enum Command {
     /// Measure milliseconds per training epoch for each backend and append them to
     /// target/bench/bench.csv (or --out DIR).
     Bench(BenchArgs),
+    /// Print a shell completion script to stdout, e.g.
+    /// `gcnsim completions bash > ~/.local/share/bash-completion/completions/gcnsim`.
+    Completions(CompletionsArgs),
+    /// Write the CLI reference (DIR/docs/src/cli.md) and the man pages (DIR/docs/man/) from
+    /// these definitions; DIR is the repository root.
+    #[command(hide = true)]
+    GenerateDocs(GenerateDocsArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GenerateDocsArgs {
+    /// The repository root (docs/ is written below it).
+    pub dir: PathBuf,
 }
 
 #[derive(Args, Debug, Clone)]

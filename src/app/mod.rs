@@ -2,6 +2,7 @@
 
 pub mod backend;
 pub mod bench;
+pub mod docs;
 pub mod experiment;
 pub mod info;
 pub mod signals;
@@ -28,5 +29,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run(args) => experiment::run_command(&args),
         Command::Bench(args) => bench::bench_command(&args),
         Command::Plot(args) => experiment::plot_command(&args),
+        Command::Completions(args) => docs::completions(&args),
+        Command::GenerateDocs(args) => docs::generate_docs(&args),
     }
 }
