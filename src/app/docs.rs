@@ -111,3 +111,31 @@ pub fn man_pages() -> std::io::Result<Vec<(String, Vec<u8>)>> {
     }
     Ok(pages)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_our_stale_man_pages_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["gcnsim.1", "gcnsim-gone.1", "other.1", "gcnsim-notes.txt"] {
+            std::fs::write(dir.path().join(name), "x").unwrap();
+        }
+        let pages = vec![("gcnsim.1".to_string(), Vec::new())];
+        assert_eq!(stale_man_pages(dir.path(), &pages).unwrap(), vec![dir.path().join("gcnsim-gone.1")]);
+    }
+
+    #[test]
+    fn every_visible_command_has_a_section_and_a_page() {
+        let md = cli_markdown();
+        let pages = man_pages().unwrap();
+        for cmd in Cli::command().get_subcommands().filter(|c| !c.is_hide_set()) {
+            let name = cmd.get_name();
+            assert!(md.contains(&format!("## `gcnsim {name}`\n")), "{name}");
+            assert!(pages.iter().any(|(n, _)| *n == format!("gcnsim-{name}.1")), "{name}");
+        }
+        assert!(!md.contains("## `gcnsim generate-docs`") && !pages.iter().any(|(n, _)| n.contains("generate")));
+        assert!(!md.contains("## `gcnsim help`"), "clap's help command is no command of gcnsim's");
+    }
+}
