@@ -40,6 +40,7 @@ fn markdown_files(dir: &Path) -> Vec<PathBuf> {
 fn pages() -> Vec<PathBuf> {
     let mut pages = markdown_files(&book_src());
     pages.push(root().join("README.md"));
+    pages.push(root().join("results/README.md"));
     pages
 }
 
