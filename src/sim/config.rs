@@ -1,6 +1,8 @@
 //! Run configuration: CLI flags and experiment files both become one validated [`RunConfig`]
 //! before any work starts.
 
+pub use super::options::ConfigError;
+use super::options::{defaults_from_clap, invalid};
 pub use crate::graph::local::Boundary;
 use crate::graph::partition::PartitionerKind;
 pub use crate::model::partitioned::EvalMode;
@@ -178,13 +180,6 @@ fn parse_aggregator(s: &str) -> Result<Aggregator, String> {
     s.parse().map_err(|e: crate::ps::robust::RobustError| e.to_string())
 }
 
-/// Defaults are the command line's: parsing no arguments.
-pub(crate) fn defaults_from_clap<T: clap::Args + clap::FromArgMatches>() -> T {
-    let cmd = T::augment_args(clap::Command::new("defaults"));
-    let matches = cmd.try_get_matches_from(["defaults"]).expect("no arguments parse into the defaults");
-    T::from_arg_matches(&matches).expect("the defaults are valid")
-}
-
 impl Default for TrainConfig {
     fn default() -> Self {
         defaults_from_clap()
@@ -280,18 +275,6 @@ fn check_decay(key: &str, decay: f32, lr: f32) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
-}
-
-/// An impossible configuration, naming the key.
-#[derive(Debug, thiserror::Error, PartialEq)]
-#[error("config key `{key}`: {message}")]
-pub struct ConfigError {
-    pub key: String,
-    pub message: String,
-}
-
-fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError { key: key.to_string(), message: message.into() }
 }
 
 impl RunConfig {
