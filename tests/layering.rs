@@ -284,7 +284,7 @@ fn scan() -> Scan {
     }
     let mut uses = Vec::new();
     for (rel, me, toks) in &parsed {
-        if (1..=me.len()).any(|k| test_files.contains(&me[..k].to_vec())) {
+        if (1..=me.len()).any(|k| test_files.contains(&me[..k])) {
             continue;
         }
         // Inline modules: (name, brace depth at which it closes, is test).
