@@ -4,6 +4,13 @@
 //! preprocessing, `model` is the GCN written once over `backend::Backend`, `ps` is the
 //! parameter server (versioned weights, aggregation, optimizers), `sim` drives epochs and
 //! workers, `report` writes CSVs, plots and progress.
+//!
+//! Layers point one way (`tests/layering.rs` checks it): a module uses only modules on lower
+//! floors. From the bottom: the utilities (`rng`, `tensor`, `host`, `bounded`, `spec`), `fuzz`,
+//! `graph`, `data` and `backend`, `model` and `ps`, `cost`, `sim`, `report`, `experiment` and
+//! `cli`, `app`. A type shared by two floors lives on the lower one (the boundary mode beside the
+//! local graphs in `graph::local`, each op's `KernelCost` in `backend`); the higher floor
+//! re-exports it where its users always found it.
 
 pub mod app;
 pub mod backend;

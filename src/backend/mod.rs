@@ -11,6 +11,7 @@
 pub mod choice;
 pub mod cpu;
 pub mod gpu;
+pub mod kernel_cost;
 pub mod memory;
 pub mod optim;
 pub mod robust;
@@ -21,6 +22,7 @@ use crate::graph::Csr;
 use crate::tensor::HostMatrix;
 
 pub use choice::{with_backend, with_backend_profiled, BackendChoice, BackendTask};
+pub use kernel_cost::KernelCost;
 pub use memory::{MemCategory, MemGuard, MemorySnapshot, MemoryTracker};
 pub use optim::OptimizerStep;
 pub use robust::{AttackStep, PreAggregationStep, RobustStep};

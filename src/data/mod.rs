@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use crate::graph::Csr;
 use crate::tensor::HostMatrix;
 
+pub use crate::graph::SplitCode;
 pub use spec::DatasetSpec;
 
 /// A node-classification dataset as loaded, before any preprocessing.
@@ -70,16 +71,6 @@ pub struct Split {
     pub train: Vec<u32>,
     pub valid: Vec<u32>,
     pub test: Vec<u32>,
-}
-
-/// Which split a node belongs to, as a small code shared with the GPU kernels.
-#[repr(u32)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SplitCode {
-    None = 0,
-    Train = 1,
-    Valid = 2,
-    Test = 3,
 }
 
 impl Split {

@@ -11,9 +11,51 @@
 //! partition.
 
 use super::layout::{self, Layout};
-use super::{normalize, Csr};
-use crate::model::{InputFeatures, LocalGraph, Neighbourhood};
-use crate::sim::Boundary as Mode;
+use super::{normalize, Csr, InputFeatures, LocalGraph, Neighbourhood, SplitCode};
+
+/// What a partition does with edges that leave it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Boundary {
+    /// Each partition holds its owned nodes plus their 1-hop neighbours (boundary nodes), with
+    /// the full graph's Â; per layer the owners send the boundary rows of H·W, and in the
+    /// backward pass the boundary rows' gradients go back to their owners and are summed there
+    /// (DistGNN, CAGNET, BNS-GCN with rate 1). Owned outputs and gradients equal the serial ones.
+    #[default]
+    Exchange,
+    /// Each partition holds its whole L-hop neighbourhood (halo) and recomputes it: no
+    /// communication during training, redundant compute and memory. `exact` is its old name.
+    #[serde(alias = "exact")]
+    #[value(alias = "exact")]
+    Replicate,
+    /// Each partition trains on its induced subgraph, normalized on that subgraph (Cluster-GCN).
+    Drop,
+    /// As `exchange`, but the boundary activations and gradients used in epoch t are the ones
+    /// exchanged in epoch t−1 (PipeGCN): communication could overlap compute; staleness is
+    /// bounded by one epoch. Epoch 1 uses fresh ones.
+    Stale,
+    /// As `exchange`, but each epoch each partition keeps a random fraction `sample_rate` of its
+    /// boundary nodes (BNS-GCN): kept rows are scaled by 1/rate (an unbiased estimate of the full
+    /// aggregation, as BNS-GCN's code does), dropped ones are not sent.
+    Sample,
+}
+
+impl Boundary {
+    pub fn name(self) -> &'static str {
+        match self {
+            Boundary::Exchange => "exchange",
+            Boundary::Replicate => "replicate",
+            Boundary::Drop => "drop",
+            Boundary::Stale => "stale",
+            Boundary::Sample => "sample",
+        }
+    }
+
+    /// Whether training moves boundary rows between partitions every layer.
+    pub fn exchanges(self) -> bool {
+        matches!(self, Boundary::Exchange | Boundary::Stale | Boundary::Sample)
+    }
+}
 
 /// The full graph, preprocessed.
 pub struct GlobalGraph<'a> {
@@ -113,9 +155,9 @@ impl LocalIds {
 }
 
 /// One local graph per partition; see the module docs.
-pub fn build(g: &GlobalGraph<'_>, assignment: &[u32], parts: usize, mode: Mode, layers: usize) -> Partitioning {
+pub fn build(g: &GlobalGraph<'_>, assignment: &[u32], parts: usize, mode: Boundary, layers: usize) -> Partitioning {
     let layout = Layout::new(assignment, parts);
-    let boundaries = if mode == Mode::Replicate {
+    let boundaries = if mode == Boundary::Replicate {
         vec![layout::Boundary::default(); parts]
     } else {
         layout::boundaries(g.adjacency, &layout)
@@ -134,9 +176,9 @@ pub fn build(g: &GlobalGraph<'_>, assignment: &[u32], parts: usize, mode: Mode, 
                 })
                 .sum();
             let (local, mut stats) = match mode {
-                Mode::Replicate => replicate(g, owned, layers, &mut ids, &mut hop),
-                Mode::Drop => drop_subgraph(g, owned, boundary, &mut ids),
-                Mode::Exchange | Mode::Stale | Mode::Sample => exchanging(g, owned, boundary, &mut ids),
+                Boundary::Replicate => replicate(g, owned, layers, &mut ids, &mut hop),
+                Boundary::Drop => drop_subgraph(g, owned, boundary, &mut ids),
+                Boundary::Exchange | Boundary::Stale | Boundary::Sample => exchanging(g, owned, boundary, &mut ids),
             };
             stats.part = p;
             stats.cut_edges = cut_edges;
@@ -147,7 +189,7 @@ pub fn build(g: &GlobalGraph<'_>, assignment: &[u32], parts: usize, mode: Mode, 
 }
 
 fn stats_of(local: &LocalGraph, boundary_nodes: usize, local_nodes: usize) -> PartitionStats {
-    let train = crate::data::SplitCode::Train as u32;
+    let train = SplitCode::Train as u32;
     PartitionStats {
         part: 0,
         owned: local.num_owned,
@@ -322,7 +364,7 @@ mod tests {
         let g = global(&adj, &a_hat, &feats, &labels, &codes);
         let assignment = [0, 0, 0, 1, 1, 1];
 
-        let r = build(&g, &assignment, 2, Mode::Replicate, 2);
+        let r = build(&g, &assignment, 2, Boundary::Replicate, 2);
         assert_eq!(r.locals[0].node_ids, vec![0, 1, 2, 3, 4]);
         assert_eq!(r.stats[0].halo_per_hop, vec![1, 1]);
         assert_eq!(r.stats[0].cut_edges, 1);
@@ -334,7 +376,7 @@ mod tests {
         assert_eq!(summary.edge_cut, 1);
         assert!((summary.replication_factor - 10.0 / 6.0).abs() < 1e-12);
 
-        let e = build(&g, &assignment, 2, Mode::Exchange, 2);
+        let e = build(&g, &assignment, 2, Boundary::Exchange, 2);
         let l1 = &e.locals[1];
         assert_eq!(l1.node_ids, vec![3, 4, 5]);
         assert_eq!(l1.neighbourhood.boundary().unwrap().nodes, vec![2]);
@@ -345,7 +387,7 @@ mod tests {
         assert_eq!(e.stats[1].local_nodes, 4);
         assert!(l1.features.rows() == 3, "owned rows only");
 
-        let d = build(&g, &assignment, 2, Mode::Drop, 2);
+        let d = build(&g, &assignment, 2, Boundary::Drop, 2);
         let l1 = &d.locals[1];
         // Node 3 is an end of the induced path: degree 1 + self-loop.
         assert!((l1.a_hat.row_values(0)[0] - 0.5).abs() < 1e-7);

@@ -5,14 +5,16 @@
 
 pub mod gcn;
 pub mod init;
-pub mod input;
 pub mod partitioned;
+pub mod problem;
 pub mod receptive;
 
 pub use gcn::{GcnWorkspace, Operator, Pass};
 pub use init::glorot_uniform;
-pub use input::{InputFeatures, LocalGraph, Neighbourhood};
-pub use partitioned::{PartitionedGcn, Traffic};
+// The local graph a worker trains on lives in `graph` (the partitioning builds it).
+pub use crate::graph::input::{self, InputFeatures, LocalGraph, Neighbourhood};
+pub use partitioned::{EvalMode, PartitionedGcn, Traffic};
+pub use problem::Problem;
 
 /// Shape of the network.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]

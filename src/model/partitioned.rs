@@ -32,11 +32,25 @@
 
 use super::gcn::{GcnWorkspace, Operator, Pass};
 use super::Neighbourhood;
+use super::Problem;
 use crate::backend::snapshot::{download_all, overwrite, overwrite_all, RestoreError};
 use crate::backend::{Backend, BackendError, DropoutSpec, MemCategory};
+use crate::graph::local::Boundary;
 use crate::rng::MaskKey;
-use crate::sim::{Boundary, EvalMode, Problem};
 use crate::tensor::HostMatrix;
+
+/// Where accuracies and losses are measured each epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum EvalMode {
+    /// The parameter server's current weights on the whole graph (every edge, fresh boundary
+    /// rows), as Cluster-GCN and every distributed GCN system evaluate.
+    #[default]
+    Full,
+    /// Each worker on what it trains on: its halo (replicate), its induced subgraph (drop), its
+    /// stale or sampled boundary (stale, sample).
+    Partitions,
+}
 
 /// Streams of the boundary sample: `MaskKey::layer` with this bit set, the partition in the low
 /// bits (dropout uses layers below 64).

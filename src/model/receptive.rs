@@ -9,7 +9,7 @@
 //! `sample` is computed on the unsampled operator (a superset of every epoch's sample).
 
 use super::{LocalGraph, Neighbourhood};
-use crate::data::SplitCode;
+use crate::graph::SplitCode;
 
 /// Per worker, its local rows (ascending) whose layer-0 gradient a training pass of `layers`
 /// layers can make nonzero. `num_nodes`: the global graph's nodes.

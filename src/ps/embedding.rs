@@ -21,8 +21,8 @@
 use super::optimizer::{kernel_step, state_layout};
 use super::OptimizerSpec;
 use crate::backend::snapshot::{download_all, overwrite, overwrite_all, RestoreError};
+use crate::backend::KernelCost;
 use crate::backend::{Backend, BackendError, MemCategory, OptimizerStep, ReduceOrder};
-use crate::cost::KernelCost;
 use crate::rng::{mask_uniform, MaskKey};
 use crate::tensor::HostMatrix;
 

@@ -12,8 +12,9 @@
 //!   loss: not an estimate a robust rule can compare with the others.
 //! - topology `flat`: a robust rule needs every row at the server.
 
-use super::config::{Boundary, ConfigError};
+use super::options::{invalid, ConfigError};
 use super::Consistency;
+use crate::graph::local::Boundary;
 use crate::ps::robust::{choose_byzantine, Attack, PreAggregation, RobustError, RobustPlan, RobustRule};
 use crate::ps::{Aggregation, Aggregator};
 
@@ -45,10 +46,6 @@ pub struct ByzantineConfig {
     /// (average random buckets of S, default 2).
     #[arg(long, default_value_t = PreAggregation::None)]
     pub pre_aggregate: PreAggregation,
-}
-
-fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError { key: key.to_string(), message: message.into() }
 }
 
 /// The options that decide whether and how the server aggregates robustly.

@@ -1,7 +1,11 @@
 //! Run configuration: CLI flags and experiment files both become one validated [`RunConfig`]
 //! before any work starts.
 
+pub use super::options::ConfigError;
+use super::options::{defaults_from_clap, invalid};
+pub use crate::graph::local::Boundary;
 use crate::graph::partition::PartitionerKind;
+pub use crate::model::partitioned::EvalMode;
 use crate::ps::{Aggregator, LrSchedule, OptimizerSpec};
 
 /// Whether input features are row-normalized (Kipf's `preprocess_features`).
@@ -32,63 +36,6 @@ pub enum FeatureSource {
 
 /// Embedding widths beyond this are refused: the table is nodes × width on one device.
 pub const MAX_EMBEDDING_DIM: usize = 4096;
-
-/// What a partition does with edges that leave it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum Boundary {
-    /// Each partition holds its owned nodes plus their 1-hop neighbours (boundary nodes), with
-    /// the full graph's Â; per layer the owners send the boundary rows of H·W, and in the
-    /// backward pass the boundary rows' gradients go back to their owners and are summed there
-    /// (DistGNN, CAGNET, BNS-GCN with rate 1). Owned outputs and gradients equal the serial ones.
-    #[default]
-    Exchange,
-    /// Each partition holds its whole L-hop neighbourhood (halo) and recomputes it: no
-    /// communication during training, redundant compute and memory. `exact` is its old name.
-    #[serde(alias = "exact")]
-    #[value(alias = "exact")]
-    Replicate,
-    /// Each partition trains on its induced subgraph, normalized on that subgraph (Cluster-GCN).
-    Drop,
-    /// As `exchange`, but the boundary activations and gradients used in epoch t are the ones
-    /// exchanged in epoch t−1 (PipeGCN): communication could overlap compute; staleness is
-    /// bounded by one epoch. Epoch 1 uses fresh ones.
-    Stale,
-    /// As `exchange`, but each epoch each partition keeps a random fraction `sample_rate` of its
-    /// boundary nodes (BNS-GCN): kept rows are scaled by 1/rate (an unbiased estimate of the full
-    /// aggregation, as BNS-GCN's code does), dropped ones are not sent.
-    Sample,
-}
-
-impl Boundary {
-    pub fn name(self) -> &'static str {
-        match self {
-            Boundary::Exchange => "exchange",
-            Boundary::Replicate => "replicate",
-            Boundary::Drop => "drop",
-            Boundary::Stale => "stale",
-            Boundary::Sample => "sample",
-        }
-    }
-
-    /// Whether training moves boundary rows between partitions every layer.
-    pub fn exchanges(self) -> bool {
-        matches!(self, Boundary::Exchange | Boundary::Stale | Boundary::Sample)
-    }
-}
-
-/// Where accuracies and losses are measured each epoch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum EvalMode {
-    /// The parameter server's current weights on the whole graph (every edge, fresh boundary
-    /// rows), as Cluster-GCN and every distributed GCN system evaluate.
-    #[default]
-    Full,
-    /// Each worker on what it trains on: its halo (replicate), its induced subgraph (drop), its
-    /// stale or sampled boundary (stale, sample).
-    Partitions,
-}
 
 /// The model and optimizer (Kipf & Welling's defaults).
 /// The model and optimizer (Kipf & Welling's defaults). Also the `train` command's options: the
@@ -233,13 +180,6 @@ fn parse_aggregator(s: &str) -> Result<Aggregator, String> {
     s.parse().map_err(|e: crate::ps::robust::RobustError| e.to_string())
 }
 
-/// Defaults are the command line's: parsing no arguments.
-pub(crate) fn defaults_from_clap<T: clap::Args + clap::FromArgMatches>() -> T {
-    let cmd = T::augment_args(clap::Command::new("defaults"));
-    let matches = cmd.try_get_matches_from(["defaults"]).expect("no arguments parse into the defaults");
-    T::from_arg_matches(&matches).expect("the defaults are valid")
-}
-
 impl Default for TrainConfig {
     fn default() -> Self {
         defaults_from_clap()
@@ -335,18 +275,6 @@ fn check_decay(key: &str, decay: f32, lr: f32) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
-}
-
-/// An impossible configuration, naming the key.
-#[derive(Debug, thiserror::Error, PartialEq)]
-#[error("config key `{key}`: {message}")]
-pub struct ConfigError {
-    pub key: String,
-    pub message: String,
-}
-
-fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError { key: key.to_string(), message: message.into() }
 }
 
 impl RunConfig {

@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod config;
 pub mod driver;
 pub mod metered;
+pub mod options;
 pub mod problem;
 pub mod record;
 mod relaxed;

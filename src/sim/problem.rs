@@ -3,32 +3,10 @@
 
 use super::config::{Boundary, FeatureNorm, FeatureSource, RunConfig};
 use crate::data::Dataset;
-use crate::graph::layout::Layout;
-use crate::graph::local::{self, PartitionStats};
+use crate::graph::local;
 use crate::graph::{normalize, partition, Normalization};
-use crate::model::{GcnShape, InputFeatures, LocalGraph};
-
-pub struct Problem {
-    pub name: String,
-    pub shape: GcnShape,
-    /// Partition-major node order: the rows of the exchange buffers.
-    pub layout: Layout,
-    pub locals: Vec<LocalGraph>,
-    /// One entry per partition (also for P = 1).
-    pub partitions: Vec<PartitionStats>,
-    pub undirected_edges: usize,
-    pub row_normalized: bool,
-    /// With learnable embeddings: per worker, the local rows it pushes gradients for
-    /// (`model::receptive`); empty lists without.
-    pub embedding_rows: Vec<Vec<u32>>,
-}
-
-impl Problem {
-    /// Input-feature bytes fetched from other partitions (once, at set-up).
-    pub fn halo_feature_bytes(&self) -> u64 {
-        self.partitions.iter().map(|p| p.halo_feature_bytes).sum()
-    }
-}
+pub use crate::model::Problem;
+use crate::model::{GcnShape, InputFeatures};
 
 /// Preprocesses `ds` for `cfg` (validated against the dataset first).
 pub fn prepare(ds: &Dataset, cfg: &RunConfig) -> Result<Problem, super::SimError> {

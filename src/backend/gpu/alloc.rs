@@ -425,3 +425,32 @@ impl Allocator {
         Ok(buf)
     }
 }
+
+/// Waits for everything submitted, maps the first `bytes` of the MAP_READ buffer `buf`, hands
+/// them to `read` and unmaps.
+pub(super) fn read_mapped<T>(
+    device: &wgpu::Device,
+    buf: &wgpu::Buffer,
+    bytes: u64,
+    read: impl FnOnce(&[u8]) -> T,
+) -> Result<T, BackendError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    buf.map_async(wgpu::MapMode::Read, 0..bytes, move |r| {
+        let _ = tx.send(r);
+    });
+    device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map_err(|e| BackendError::Readback(format!("waiting for the GPU: {e}")))?;
+    match rx.try_recv() {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(BackendError::Readback(format!("map_async: {e}"))),
+        Err(_) => return Err(BackendError::Readback("map_async callback did not run".into())),
+    }
+    let out = {
+        let view =
+            buf.get_mapped_range(0..bytes).map_err(|e| BackendError::Readback(format!("get_mapped_range: {e}")))?;
+        read(&view)
+    };
+    buf.unmap();
+    Ok(out)
+}

@@ -10,6 +10,7 @@
 pub mod alloc;
 pub mod context;
 pub mod kernels;
+pub mod pager;
 pub mod profiler;
 pub mod recorder;
 pub mod residency;
@@ -34,9 +35,10 @@ use super::{
 use crate::graph::Csr;
 use crate::tensor::HostMatrix;
 use kernels::Kernels;
+pub use pager::StreamingStats;
 pub use recorder::Counters;
 use recorder::Recorder;
-pub use residency::{Residency, ResidentSet, StreamingStats};
+pub use residency::{Residency, ResidentSet};
 
 /// Dense row-major f32 matrix in a storage buffer.
 #[derive(Debug)]

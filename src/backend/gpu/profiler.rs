@@ -83,7 +83,7 @@ impl Profiler {
         if n == 0 {
             return Ok(());
         }
-        let ticks: Vec<u64> = super::recorder::read_mapped(device, &self.readback.raw(), 8 * n, |view| {
+        let ticks: Vec<u64> = super::alloc::read_mapped(device, &self.readback.raw(), 8 * n, |view| {
             view.chunks_exact(8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes"))).collect()
         })?;
         for (kernel, pair) in self.pending.drain(..).zip(ticks.chunks_exact(2)) {

@@ -15,8 +15,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use super::alloc::{Allocator, GpuBuffer, HostCopy, Page, READBACK};
-use super::residency::{Pager, ResidentSet, RING_BYTES};
+use super::alloc::{read_mapped, Allocator, GpuBuffer, HostCopy, Page, READBACK};
+use super::pager::{Pager, RING_BYTES};
+use super::residency::ResidentSet;
 use crate::backend::{BackendError, MemCategory};
 
 /// Binding size of the parameter uniform; every kernel's `Params` fits (checked at compile time).
@@ -567,7 +568,7 @@ impl Recorder {
         }
     }
 
-    /// Evicts one group outside `protect` ([`super::residency::Pager::victim`]) so that an
+    /// Evicts one group outside `protect` ([`super::pager::Pager::victim`]) so that an
     /// allocation that did not fit can retry; `Ok(false)` when nothing can leave (the
     /// allocation's error stands).
     pub fn make_room(&mut self, protect: &[u32]) -> Result<bool, BackendError> {
@@ -722,35 +723,6 @@ impl Recorder {
             }
         })
     }
-}
-
-/// Waits for everything submitted, maps the first `bytes` of the MAP_READ buffer `buf`, hands
-/// them to `read` and unmaps.
-pub(super) fn read_mapped<T>(
-    device: &wgpu::Device,
-    buf: &wgpu::Buffer,
-    bytes: u64,
-    read: impl FnOnce(&[u8]) -> T,
-) -> Result<T, BackendError> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    buf.map_async(wgpu::MapMode::Read, 0..bytes, move |r| {
-        let _ = tx.send(r);
-    });
-    device
-        .poll(wgpu::PollType::wait_indefinitely())
-        .map_err(|e| BackendError::Readback(format!("waiting for the GPU: {e}")))?;
-    match rx.try_recv() {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(BackendError::Readback(format!("map_async: {e}"))),
-        Err(_) => return Err(BackendError::Readback("map_async callback did not run".into())),
-    }
-    let out = {
-        let view =
-            buf.get_mapped_range(0..bytes).map_err(|e| BackendError::Readback(format!("get_mapped_range: {e}")))?;
-        read(&view)
-    };
-    buf.unmap();
-    Ok(out)
 }
 
 /// Runs `create`; while it fails for want of device memory, lets `make_room` evict something

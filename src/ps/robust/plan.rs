@@ -74,8 +74,8 @@ impl RobustPlan {
     /// The server's work per round on `d` parameters: packing the rows, the pre-aggregation,
     /// the rule (or the linear rule as a 1 × n by n × d product) and unpacking the aggregate.
     /// The attack is the attackers' work and not counted.
-    pub fn server_cost(&self, d: usize) -> crate::cost::KernelCost {
-        use crate::cost::KernelCost;
+    pub fn server_cost(&self, d: usize) -> crate::backend::KernelCost {
+        use crate::backend::KernelCost;
         let n = self.workers();
         let steps = self.steps(0, 0).expect("the plan was checked");
         let rule = match &steps.rule {

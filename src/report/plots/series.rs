@@ -5,10 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use plotters::prelude::*;
 
+pub(super) use super::style::PlotResult;
 use super::style::{draw_marker, Dash, Look, Marker};
 use crate::report::rows::LongMetricsRow;
-
-pub(super) type PlotResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
 /// Draws `points` as one line in `look` (gaps are the caller's business).
 pub(super) fn draw_line<DB: DrawingBackend, X: Ranged<ValueType = f64>, Y: Ranged<ValueType = f64>>(

@@ -2,7 +2,8 @@
 
 use plotters::prelude::*;
 
-use super::series::PlotResult;
+/// What every drawing function returns: plotters' error of the backend it draws on.
+pub(super) type PlotResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
 /// The family the embedded DejaVu Sans is registered under.
 pub(super) const FONT: &str = "sans-serif";

@@ -8,7 +8,7 @@
 use super::failures::{FailureSpec, MAX_SECONDS};
 use super::stragglers::Stragglers;
 use crate::cost::{DeviceProfile, NetworkProfile, Topology};
-use crate::sim::ConfigError;
+use crate::sim::options::{defaults_from_clap, ConfigError};
 
 /// How the parameter server orders updates and reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
@@ -129,7 +129,7 @@ pub const MAX_SERVERS: usize = 1024;
 
 impl Default for ClusterConfig {
     fn default() -> Self {
-        crate::sim::config::defaults_from_clap()
+        defaults_from_clap()
     }
 }
 

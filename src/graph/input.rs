@@ -1,7 +1,7 @@
 //! What one worker trains on: its local graph (the whole graph for serial training).
 
-use crate::graph::layout::Boundary;
-use crate::graph::Csr;
+use super::layout::Boundary;
+use super::Csr;
 use crate::tensor::HostMatrix;
 
 /// Input features in the storage that suits them: Kipf's code keeps bag-of-words features
@@ -14,7 +14,7 @@ pub enum InputFeatures {
 
 impl InputFeatures {
     /// Sparse when at least half the entries are zero.
-    pub fn auto(features: HostMatrix) -> Result<Self, crate::graph::csr::TooLarge> {
+    pub fn auto(features: HostMatrix) -> Result<Self, super::csr::TooLarge> {
         Ok(if features.sparsity() >= 0.5 {
             InputFeatures::Sparse(Csr::from_dense(&features)?)
         } else {
@@ -114,6 +114,16 @@ impl LocalGraph {
 
     /// Owned training nodes: the denominator of this worker's mean loss.
     pub fn num_train(&self) -> usize {
-        self.split_codes.iter().filter(|&&c| c == crate::data::SplitCode::Train as u32).count()
+        self.split_codes.iter().filter(|&&c| c == SplitCode::Train as u32).count()
     }
+}
+
+/// Which split a node belongs to, as a small code shared with the GPU kernels.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SplitCode {
+    None = 0,
+    Train = 1,
+    Valid = 2,
+    Test = 3,
 }
