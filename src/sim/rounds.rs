@@ -359,7 +359,7 @@ impl<'t, 'a, 'm, B: Backend> Rounds<'t, 'a, 'm, B> {
     /// its rows.
     fn pull_embeddings(&mut self, r: &mut Round) {
         let Some(table) = &self.t.embedding else { return };
-        for q in 0..self.assignment.len() {
+        for q in 0..self.p() {
             let h = self.assignment[q];
             let per_shard = match &self.shards {
                 Some(plan) => plan.embedding_pull[q].clone(),
