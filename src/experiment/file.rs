@@ -158,118 +158,15 @@ impl Experiment {
             path: path.to_path_buf(),
             message: plain_types(e.to_string().trim_end()),
         })?;
-        // `key` is `section.name`; the message gets the key's line when it can be found.
-        // `nth`: which `[[grid]]` table (0 for the others).
-        let key_err_in = |key: String, nth: usize, message: String| ExperimentError::Key {
-            path: path.to_path_buf(),
-            line: line_of(text, &key, nth),
-            key,
-            message,
-        };
-        let key_err = |key: String, message: String| key_err_in(key, 0, message);
-        let grids = grids(file.grid.as_ref()).map_err(|(key, m)| key_err(key, m))?;
-        let valid = run_keys();
-        for key in file.base.keys().chain(grids.iter().flat_map(|g| g.keys())) {
-            if !valid.contains(key) {
-                let section = if file.base.contains_key(key) { "base" } else { "grid" };
-                if let Some(why) = crate::sim::config::retired(key) {
-                    return Err(key_err(format!("{section}.{key}"), why.to_string()));
-                }
-                return Err(key_err(
-                    format!("{section}.{key}"),
-                    format!("unknown key; valid keys: {}", valid.join(", ")),
-                ));
-            }
-        }
-        // Each key of [base] alone, then each grid value alone, so an error names the key.
-        for (key, v) in &file.base {
-            let mut t = toml::Table::new();
-            t.insert(key.clone(), v.clone());
-            config_from_table(t).map_err(|m| key_err(format!("base.{key}"), m))?;
-        }
-        for (nth, (key, values)) in grids.iter().enumerate().flat_map(|(i, g)| g.iter().map(move |kv| (i, kv))) {
-            if values.is_empty() {
-                return Err(key_err_in(format!("grid.{key}"), nth, "an empty list gives no runs".into()));
-            }
-            for v in values {
-                let mut t = toml::Table::new();
-                t.insert(key.clone(), v.clone());
-                config_from_table(t).map_err(|m| key_err_in(format!("grid.{key}"), nth, m))?;
-            }
-        }
-        let planned = grids.iter().map(grid_size).fold(0u128, u128::saturating_add);
-        if planned > MAX_RUNS as u128 {
-            return Err(key_err(
-                "grid".into(),
-                format!(
-                    "the grid asks for {planned} runs (the product of its list lengths{}), more than the {MAX_RUNS} \
-                     an experiment may hold: split it into several experiments or shorten its lists",
-                    if grids.len() > 1 { ", summed over the [[grid]] tables" } else { "" }
-                ),
-            ));
-        }
-        let mut runs: Vec<RunSpec> = Vec::new();
-        let mut notes: Vec<String> = Vec::new();
-        // Each run's configuration, serialized (equal configurations are one run), and each
-        // run id with the grid point that made it (two configurations must not share an id).
-        let mut configs_seen = std::collections::HashSet::new();
-        let mut ids_seen: std::collections::HashMap<String, String> = std::collections::HashMap::new();
-        for (grid, point) in grids.iter().flat_map(|g| cartesian(g).into_iter().map(move |p| (g, p))) {
-            let mut table = file.base.clone();
-            table.extend(point.iter().map(|(k, v)| (k.clone(), v.clone())));
-            let boundary_set = table.contains_key("boundary");
-            let mut config = config_from_table(table).map_err(|m| key_err("grid".into(), m))?;
-            if !boundary_set {
-                if let Some(note) = config.choose_boundary() {
-                    if !notes.contains(&note) {
-                        notes.push(note);
-                    }
-                }
-            }
-            config.validate().map_err(|e| {
-                key_err(e.key.clone(), format!("{} (in the run {})", e.message, describe_point(&point)))
-            })?;
-            // Keys that do not apply (partitioning of a serial run, the rate of a mode that does
-            // not sample) are reset, so runs that differ only in them are one run.
-            let config = config.normalized();
-            let label = label_of(&config, grid, &grids);
-            let run_id = format!("{}-s{}", slug(&label), config.train.seed);
-            let key = serde_json::to_string(&config).expect("a run configuration serializes");
-            if !configs_seen.insert(key) {
-                continue;
-            }
-            if let Some(first) = ids_seen.insert(run_id.clone(), describe_point(&point)) {
-                return Err(key_err(
-                    "grid".into(),
-                    format!(
-                        "two different runs would share the run id `{run_id}` and mix their rows in the results: \
-                         ({first}) and ({}); make the values differ in more than punctuation or case (e.g. \
-                         rename one of the files)",
-                        describe_point(&point)
-                    ),
-                ));
-            }
-            runs.push(RunSpec { run_id, label, config });
-        }
-        let name = match file.name {
-            Some(name) => {
-                check_name(&name).map_err(|m| key_err("name".into(), m))?;
-                name
-            }
-            None => {
-                let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-                check_name(&stem).map_err(|m| {
-                    key_err(
-                        "name".into(),
-                        format!("the file name `{stem}` cannot name the results folder ({m}); set `name`"),
-                    )
-                })?;
-                stem
-            }
-        };
+        let errors = KeyErrors { text, path };
+        let grids = grids(file.grid.as_ref()).map_err(|(key, m)| errors.at(key, m))?;
+        check_keys(&file.base, &grids, &errors)?;
+        check_size(&grids, &errors)?;
+        let (runs, notes) = expand(&file.base, &grids, &errors)?;
+        let name = name_of(file.name, path, &errors)?;
         let per_epoch = file.per_epoch.unwrap_or(true);
         if file.traces == Some(true) && !per_epoch {
-            return Err(key_err(
+            return Err(errors.at(
                 "traces".into(),
                 "traces are written with the per-epoch files, which `per_epoch = false` turns off".into(),
             ));
@@ -291,6 +188,144 @@ impl Experiment {
         s.sort_unstable();
         s.dedup();
         s
+    }
+}
+
+/// Errors that name a key of the file: `key` is `section.name`, and the message gets the key's
+/// line when it can be found.
+struct KeyErrors<'a> {
+    text: &'a str,
+    path: &'a Path,
+}
+
+impl KeyErrors<'_> {
+    /// In the `nth` `[[grid]]` table (0 for the others).
+    fn in_nth(&self, key: String, nth: usize, message: String) -> ExperimentError {
+        ExperimentError::Key { path: self.path.to_path_buf(), line: line_of(self.text, &key, nth), key, message }
+    }
+
+    fn at(&self, key: String, message: String) -> ExperimentError {
+        self.in_nth(key, 0, message)
+    }
+}
+
+/// Every key of `[base]` and the grids is a run key, and each value alone makes a valid
+/// configuration (each key of `[base]`, then each grid value), so an error names the key.
+fn check_keys(base: &toml::Table, grids: &[Grid], errors: &KeyErrors) -> Result<(), ExperimentError> {
+    let valid = run_keys();
+    for key in base.keys().chain(grids.iter().flat_map(|g| g.keys())) {
+        if !valid.contains(key) {
+            let section = if base.contains_key(key) { "base" } else { "grid" };
+            if let Some(why) = crate::sim::config::retired(key) {
+                return Err(errors.at(format!("{section}.{key}"), why.to_string()));
+            }
+            return Err(errors.at(format!("{section}.{key}"), format!("unknown key; valid keys: {}", valid.join(", "))));
+        }
+    }
+    for (key, v) in base {
+        let mut t = toml::Table::new();
+        t.insert(key.clone(), v.clone());
+        config_from_table(t).map_err(|m| errors.at(format!("base.{key}"), m))?;
+    }
+    for (nth, (key, values)) in grids.iter().enumerate().flat_map(|(i, g)| g.iter().map(move |kv| (i, kv))) {
+        if values.is_empty() {
+            return Err(errors.in_nth(format!("grid.{key}"), nth, "an empty list gives no runs".into()));
+        }
+        for v in values {
+            let mut t = toml::Table::new();
+            t.insert(key.clone(), v.clone());
+            config_from_table(t).map_err(|m| errors.in_nth(format!("grid.{key}"), nth, m))?;
+        }
+    }
+    Ok(())
+}
+
+/// The grids ask for at most [`MAX_RUNS`] runs.
+fn check_size(grids: &[Grid], errors: &KeyErrors) -> Result<(), ExperimentError> {
+    let planned = grids.iter().map(grid_size).fold(0u128, u128::saturating_add);
+    if planned > MAX_RUNS as u128 {
+        return Err(errors.at(
+            "grid".into(),
+            format!(
+                "the grid asks for {planned} runs (the product of its list lengths{}), more than the {MAX_RUNS} \
+                 an experiment may hold: split it into several experiments or shorten its lists",
+                if grids.len() > 1 { ", summed over the [[grid]] tables" } else { "" }
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Every grid point over `[base]`: the runs (equal configurations are one run) and the notes
+/// of choices made for the user.
+fn expand(
+    base: &toml::Table,
+    grids: &[Grid],
+    errors: &KeyErrors,
+) -> Result<(Vec<RunSpec>, Vec<String>), ExperimentError> {
+    let mut runs: Vec<RunSpec> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+    // Each run's configuration, serialized (equal configurations are one run), and each
+    // run id with the grid point that made it (two configurations must not share an id).
+    let mut configs_seen = std::collections::HashSet::new();
+    let mut ids_seen: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for (grid, point) in grids.iter().flat_map(|g| cartesian(g).into_iter().map(move |p| (g, p))) {
+        let mut table = base.clone();
+        table.extend(point.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let boundary_set = table.contains_key("boundary");
+        let mut config = config_from_table(table).map_err(|m| errors.at("grid".into(), m))?;
+        if !boundary_set {
+            if let Some(note) = config.choose_boundary() {
+                if !notes.contains(&note) {
+                    notes.push(note);
+                }
+            }
+        }
+        config
+            .validate()
+            .map_err(|e| errors.at(e.key.clone(), format!("{} (in the run {})", e.message, describe_point(&point))))?;
+        // Keys that do not apply (partitioning of a serial run, the rate of a mode that does
+        // not sample) are reset, so runs that differ only in them are one run.
+        let config = config.normalized();
+        let label = label_of(&config, grid, grids);
+        let run_id = format!("{}-s{}", slug(&label), config.train.seed);
+        let key = serde_json::to_string(&config).expect("a run configuration serializes");
+        if !configs_seen.insert(key) {
+            continue;
+        }
+        if let Some(first) = ids_seen.insert(run_id.clone(), describe_point(&point)) {
+            return Err(errors.at(
+                "grid".into(),
+                format!(
+                    "two different runs would share the run id `{run_id}` and mix their rows in the results: \
+                     ({first}) and ({}); make the values differ in more than punctuation or case (e.g. \
+                     rename one of the files)",
+                    describe_point(&point)
+                ),
+            ));
+        }
+        runs.push(RunSpec { run_id, label, config });
+    }
+    Ok((runs, notes))
+}
+
+/// The experiment's name: `name`, or else the file's stem; it names the results folder.
+fn name_of(name: Option<String>, path: &Path, errors: &KeyErrors) -> Result<String, ExperimentError> {
+    match name {
+        Some(name) => {
+            check_name(&name).map_err(|m| errors.at("name".into(), m))?;
+            Ok(name)
+        }
+        None => {
+            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            check_name(&stem).map_err(|m| {
+                errors.at(
+                    "name".into(),
+                    format!("the file name `{stem}` cannot name the results folder ({m}); set `name`"),
+                )
+            })?;
+            Ok(stem)
+        }
     }
 }
 

@@ -414,7 +414,6 @@ pub fn run_persistent<B: Backend>(
     persistence: Persistence,
 ) -> Result<(Vec<EpochRecord>, RunOutcome), SimError> {
     cfg.validate()?;
-    let t = &cfg.train;
     let p = problem.locals.len();
     let par = &cfg.parallel;
     let cluster = cfg.cluster.resolve(p)?;
@@ -427,23 +426,51 @@ pub fn run_persistent<B: Backend>(
     let device_bytes = super::budget::device_bytes::<B>(problem, par.boundary)
         + super::budget::embedding_bytes(problem, embedding_settings(cfg).as_ref());
     super::budget::check(problem, cfg, device_bytes, b.memory_budget())?;
-    let meter = match cluster.compute_time {
-        ComputeTime::Model => Metered::new(b, cluster.device.clone(), p),
-        ComputeTime::Measured if b.runs_when_called() => Metered::new(b, cluster.device.clone(), p).measuring(),
-        ComputeTime::Measured => {
-            return Err(super::ConfigError {
-                key: "compute_time".into(),
-                message: format!(
-                    "measured compute time times each kernel as it runs, but {} records kernels and runs them \
-                     together at the end of an epoch (per-kernel GPU timestamps are not built); use the CPU \
-                     backend, or compute_time = model",
-                    b.describe()
-                ),
-            }
-            .into())
-        }
+    let meter = meter(b, &cluster, p)?;
+    let mut trainer = trainer(&meter, problem, cfg, cluster, events, on_epoch, persistence.checkpoint)?;
+    trainer.publish_first()?;
+    let resumed = match persistence.resume {
+        Some(state) => Some(resume(&mut trainer, state)?),
+        None => None,
     };
-    let m = &meter;
+    let sim_end = match trainer.cluster.consistency {
+        super::Consistency::Bsp => super::rounds::run(&mut trainer, resumed)?,
+        _ => super::relaxed::run(&mut trainer)?,
+    };
+    Ok(outcome(trainer, b, sim_end))
+}
+
+/// The backend as the cluster's devices see it: every kernel timed by the roofline, or
+/// (`compute_time = measured`) by the wall clock as it runs.
+fn meter<'b, B: Backend>(b: &'b B, cluster: &Cluster, p: usize) -> Result<Metered<'b, B>, SimError> {
+    match cluster.compute_time {
+        ComputeTime::Model => Ok(Metered::new(b, cluster.device.clone(), p)),
+        ComputeTime::Measured if b.runs_when_called() => Ok(Metered::new(b, cluster.device.clone(), p).measuring()),
+        ComputeTime::Measured => Err(super::ConfigError {
+            key: "compute_time".into(),
+            message: format!(
+                "measured compute time times each kernel as it runs, but {} records kernels and runs them \
+                 together at the end of an epoch (per-kernel GPU timestamps are not built); use the CPU \
+                 backend, or compute_time = model",
+                b.describe()
+            ),
+        }
+        .into()),
+    }
+}
+
+/// The workers and the parameter server (weights, optimizer, robust rule, embedding table,
+/// shards), before version 0 exists.
+fn trainer<'a, M: Backend>(
+    m: &'a M,
+    problem: &'a Problem,
+    cfg: &'a RunConfig,
+    cluster: Cluster,
+    events: &'a mut EventLog,
+    on_epoch: &'a mut dyn FnMut(&EpochRecord),
+    checkpoint: Option<CheckpointPlan>,
+) -> Result<Trainer<'a, M>, SimError> {
+    let (t, par, p) = (&cfg.train, &cfg.parallel, problem.locals.len());
     let model = PartitionedGcn::new(m, problem, par.boundary, t.dropout)?;
     let init = glorot_uniform(&problem.shape, t.seed);
     let store = WeightStore::new(m, &init, par.keep_versions)?;
@@ -461,52 +488,17 @@ pub fn run_persistent<B: Backend>(
     }
     let train_counts: Vec<usize> = model.workers.iter().map(|w| w.num_train()).collect();
     let (grad_scales, agg_weights) = par.aggregate.loss_weighting(&train_counts, model.trains_with_exchange());
-    let robust = match cfg.robust_plan()? {
-        Some(plan) => {
-            if plan.attack == crate::ps::robust::Attack::LabelFlip {
-                model.flip_labels(m, problem, &plan.byzantine_workers())?;
-            }
-            let shapes: Vec<(usize, usize)> = init.iter().map(|w| (w.rows, w.cols)).collect();
-            Some(RobustServer::new(m, plan, &shapes, &agg_weights)?)
-        }
-        None => None,
-    };
-    // Per worker, the global ids of the embedding rows it pushes.
-    let embedding_pushed: Vec<Vec<u32>> = problem
-        .locals
-        .iter()
-        .zip(&problem.embedding_rows)
-        .map(|(g, rows)| rows.iter().map(|&r| g.node_ids[r as usize]).collect())
-        .collect();
-    let embedding = match embedding_settings(cfg) {
-        None => None,
-        Some(settings) => {
-            let workers: Vec<WorkerRows> = problem
-                .locals
-                .iter()
-                .zip(&embedding_pushed)
-                .zip(&agg_weights)
-                .map(|((g, pushed), &weight)| WorkerRows { pulled: &g.node_ids, pushed, weight })
-                .collect();
-            Some(EmbeddingTable::new(m, settings, problem.layout.order.len(), &workers)?)
-        }
-    };
+    let shapes: Vec<(usize, usize)> = init.iter().map(|w| (w.rows, w.cols)).collect();
+    let robust = robust_server(m, cfg, problem, &mut model, &shapes, &agg_weights)?;
+    let embedding_pushed = embedding_pushed(problem);
+    let embedding = embedding_table(m, cfg, problem, &embedding_pushed, &agg_weights)?;
     let shards = (cluster.servers > 1).then(|| {
-        let layers: Vec<(usize, usize)> = init.iter().map(|w| (w.rows, w.cols)).collect();
-        let no_rows: Vec<&[u32]> = vec![&[]; p];
-        let (pulled, pushed): (Vec<&[u32]>, Vec<&[u32]>) = match &embedding {
-            Some(_) => (
-                problem.locals.iter().map(|g| g.node_ids.as_slice()).collect(),
-                embedding_pushed.iter().map(|r| r.as_slice()).collect(),
-            ),
-            None => (no_rows.clone(), no_rows),
-        };
-        ShardPlan::new(cluster.servers, &layers, t.embedding_dim, &pulled, &pushed)
+        shard_plan(cluster.servers, problem, &shapes, t.embedding_dim, embedding.is_some(), &embedding_pushed)
     });
     let train_slots = super::relaxed::train_slot_capacity(&cluster, p);
     let stats = m.alloc_stats(p + 2 + train_slots, "ps/stats")?;
     let set_bytes = store.set_bytes();
-    let mut trainer = Trainer {
+    Ok(Trainer {
         b: m,
         problem,
         cfg,
@@ -528,38 +520,118 @@ pub fn run_persistent<B: Backend>(
         stopped_early: false,
         pair_bytes: vec![vec![0; p]; p],
         robust,
-        checkpoint: persistence.checkpoint,
+        checkpoint,
         embedding,
         shards,
-    };
-    // ‖W0‖² of version 0, for the first round's weight-decay term.
-    let v0 = trainer.store.publish(m)?;
-    trainer.log.push(0.0, 0, EventKind::Publish, v0, None, format!("{set_bytes} bytes"));
-    {
-        let (_, w) = trainer.store.current();
-        m.sum_squares(&w[0], &mut trainer.stats, p + 1);
-    }
-    let first = m.read_stats(&trainer.stats)?;
-    trainer.start_norm = first[(p + 1) * STATS_WIDTH + stat::AUX];
-    for w in 0..p {
-        trainer.log.push(0.0, 0, EventKind::Register, v0, Some(w), String::new());
-    }
-    let resumed = match persistence.resume {
-        Some(state) => {
-            // Untrusted input: every invariant is checked before anything is restored.
-            let mut expected = super::checkpoint::Expected::from_config(cfg, p)?;
-            expected.stale = Some(trainer.model.keeps_stale_state());
-            expected.centre = Some(trainer.robust.as_ref().is_some_and(|r| r.keeps_centre()));
-            expected.embedding_rows = trainer.embedding.is_some().then_some(problem.layout.order.len());
-            super::checkpoint::validate(&state, &expected)?;
-            Some((state.epoch, trainer.restore(state)?))
+    })
+}
+
+/// With Byzantine workers or a robust rule: the server that combines the gradients (a
+/// label-flipping attack poisons its workers' labels here).
+fn robust_server<M: Backend>(
+    m: &M,
+    cfg: &RunConfig,
+    problem: &Problem,
+    model: &mut PartitionedGcn<M>,
+    shapes: &[(usize, usize)],
+    agg_weights: &[f32],
+) -> Result<Option<RobustServer<M>>, SimError> {
+    match cfg.robust_plan()? {
+        Some(plan) => {
+            if plan.attack == crate::ps::robust::Attack::LabelFlip {
+                model.flip_labels(m, problem, &plan.byzantine_workers())?;
+            }
+            Ok(Some(RobustServer::new(m, plan, shapes, agg_weights)?))
         }
-        None => None,
+        None => Ok(None),
+    }
+}
+
+/// Per worker, the global ids of the embedding rows it pushes.
+fn embedding_pushed(problem: &Problem) -> Vec<Vec<u32>> {
+    problem
+        .locals
+        .iter()
+        .zip(&problem.embedding_rows)
+        .map(|(g, rows)| rows.iter().map(|&r| g.node_ids[r as usize]).collect())
+        .collect()
+}
+
+/// With `embedding_dim`: the server's embedding table, each worker pulling the rows of its
+/// nodes and pushing `pushed`.
+fn embedding_table<M: Backend>(
+    m: &M,
+    cfg: &RunConfig,
+    problem: &Problem,
+    pushed: &[Vec<u32>],
+    agg_weights: &[f32],
+) -> Result<Option<EmbeddingTable<M>>, SimError> {
+    let Some(settings) = embedding_settings(cfg) else { return Ok(None) };
+    let workers: Vec<WorkerRows> = problem
+        .locals
+        .iter()
+        .zip(pushed)
+        .zip(agg_weights)
+        .map(|((g, pushed), &weight)| WorkerRows { pulled: &g.node_ids, pushed, weight })
+        .collect();
+    Ok(Some(EmbeddingTable::new(m, settings, problem.layout.order.len(), &workers)?))
+}
+
+/// Which of `servers` shards holds which weight blocks and embedding rows.
+fn shard_plan(
+    servers: usize,
+    problem: &Problem,
+    layers: &[(usize, usize)],
+    embedding_dim: usize,
+    embedded: bool,
+    embedding_pushed: &[Vec<u32>],
+) -> ShardPlan {
+    let no_rows: Vec<&[u32]> = vec![&[]; problem.locals.len()];
+    let (pulled, pushed): (Vec<&[u32]>, Vec<&[u32]>) = if embedded {
+        (
+            problem.locals.iter().map(|g| g.node_ids.as_slice()).collect(),
+            embedding_pushed.iter().map(|r| r.as_slice()).collect(),
+        )
+    } else {
+        (no_rows.clone(), no_rows)
     };
-    let sim_end = match trainer.cluster.consistency {
-        super::Consistency::Bsp => super::rounds::run(&mut trainer, resumed)?,
-        _ => super::relaxed::run(&mut trainer)?,
-    };
+    ShardPlan::new(servers, layers, embedding_dim, &pulled, &pushed)
+}
+
+impl<M: Backend> Trainer<'_, M> {
+    /// Version 0 exists (with ‖W0‖², the first round's weight-decay term) and every worker
+    /// registers.
+    fn publish_first(&mut self) -> Result<(), SimError> {
+        let (m, p, set_bytes) = (self.b, self.workers(), self.set_bytes);
+        let v0 = self.store.publish(m)?;
+        self.log.push(0.0, 0, EventKind::Publish, v0, None, format!("{set_bytes} bytes"));
+        {
+            let (_, w) = self.store.current();
+            m.sum_squares(&w[0], &mut self.stats, p + 1);
+        }
+        let first = m.read_stats(&self.stats)?;
+        self.start_norm = first[(p + 1) * STATS_WIDTH + stat::AUX];
+        for w in 0..p {
+            self.log.push(0.0, 0, EventKind::Register, v0, Some(w), String::new());
+        }
+        Ok(())
+    }
+}
+
+/// A checkpoint's state restored into `trainer`, after every invariant of it is checked
+/// (untrusted input); the rounds done and the BSP loop's own state.
+fn resume<M: Backend>(trainer: &mut Trainer<'_, M>, state: TrainerState) -> Result<(u32, RoundsState), SimError> {
+    let (cfg, p) = (trainer.cfg, trainer.workers());
+    let mut expected = super::checkpoint::Expected::from_config(cfg, p)?;
+    expected.stale = Some(trainer.model.keeps_stale_state());
+    expected.centre = Some(trainer.robust.as_ref().is_some_and(|r| r.keeps_centre()));
+    expected.embedding_rows = trainer.embedding.is_some().then_some(trainer.problem.layout.order.len());
+    super::checkpoint::validate(&state, &expected)?;
+    Ok((state.epoch, trainer.restore(state)?))
+}
+
+/// The run's records and outcome, from the trainer after its last round.
+fn outcome<B: Backend, M: Backend>(trainer: Trainer<'_, M>, b: &B, sim_end: f64) -> (Vec<EpochRecord>, RunOutcome) {
     let forwards_reused = trainer.model.forwards_reused();
     let Trainer { records, trace, max_live_versions, stopped_early, pair_bytes, robust, .. } = trainer;
     let mut outcome = RunOutcome::from_records(&records, stopped_early);
@@ -574,7 +646,7 @@ pub fn run_persistent<B: Backend>(
     outcome.gradients = GradientAccounting::of(&trace.gradients);
     outcome.failures = trace.failures.clone();
     outcome.trace = trace;
-    Ok((records, outcome))
+    (records, outcome)
 }
 
 /// The embedding table's settings, `None` without embeddings.

@@ -55,41 +55,8 @@ pub fn draw_memory<DB: DrawingBackend>(
         .map(|(look, g)| if g.keep_versions { Look { dash: Dash::Dashed, ..look } } else { look })
         .collect();
 
-    // The run broken down by category: a keep_versions run shows its weights growing among
-    // the other categories; else one with an embedding table and exchange buffers, one with a
-    // table, one that exchanges boundary rows (their buffers show among the categories), else
-    // the first in legend order (serial if present).
-    let exchanging = groups.iter().find(|g| g.rows.iter().any(|r| r.live_exchange_bytes > 0));
-    // An embedding table among the categories beats exchange buffers alone.
-    let embedded = groups.iter().find(|g| g.rows.iter().any(|r| r.live_embeddings_bytes > 0));
-    let exchanging_embedded =
-        groups.iter().find(|g| g.rows.iter().any(|r| r.live_embeddings_bytes > 0 && r.live_exchange_bytes > 0));
-    let featured = groups
-        .iter()
-        .find(|g| g.keep_versions)
-        .or(exchanging_embedded)
-        .or(embedded)
-        .or(exchanging)
-        .or(groups.first())
-        .and_then(|g| {
-            let run = *g.runs.first()?;
-            Some((run, g.rows.iter().copied().filter(|r| r.run_id == run).collect::<Vec<_>>()))
-        });
-    let (featured_id, featured_rows) = featured.unwrap_or_default();
-    // Non-empty categories; those with identical bytes at every epoch (gradients and
-    // optimizer state often are) share one line and one legend entry, as the second line
-    // would hide the first.
-    let mut categories: Vec<(String, Getter, Vec<u64>)> = Vec::new();
-    for (name, get) in CATEGORIES {
-        let values: Vec<u64> = featured_rows.iter().map(|r| get(r)).collect();
-        if values.iter().all(|v| *v == 0) {
-            continue;
-        }
-        match categories.iter_mut().find(|c| c.2 == values) {
-            Some(same) => same.0 = format!("{} = {name}", same.0),
-            None => categories.push((name.to_string(), get, values)),
-        }
-    }
+    let (featured_id, featured_rows) = featured_run(&groups);
+    let categories = categories_of(&featured_rows);
 
     let label_entries: Vec<Entry> = groups
         .iter()
@@ -126,22 +93,7 @@ pub fn draw_memory<DB: DrawingBackend>(
 
     // (b) Growth since the first epoch, per run then over seeds: a released version leaves
     // the total flat; keeping every version adds one weight set per epoch.
-    let growth: Vec<(Curve, Look)> = groups
-        .iter()
-        .zip(&looks)
-        .map(|(g, l)| {
-            let first: std::collections::HashMap<&str, (u32, u64)> =
-                g.rows.iter().fold(std::collections::HashMap::new(), |mut m, r| {
-                    let e = m.entry(r.run_id.as_str()).or_insert((r.epoch, r.live_total_bytes));
-                    if r.epoch < e.0 {
-                        *e = (r.epoch, r.live_total_bytes);
-                    }
-                    m
-                });
-            let curve = Curve::of(&g.rows, |r| r.live_total_bytes as f64 - first[r.run_id.as_str()].1 as f64, |_| true);
-            (curve, *l)
-        })
-        .collect();
+    let growth = growth_curves(&groups, &looks);
     let caption = "(b) growth since the first epoch";
     if growth.iter().all(|(c, _)| c.lo.iter().chain(&c.hi).all(|p| p.1 == 0.0)) {
         empty_panel(&panels[1], caption, "no configuration grows:\nold weight versions are released")?;
@@ -161,6 +113,68 @@ pub fn draw_memory<DB: DrawingBackend>(
     ));
     bytes_panel(&panels[2], "(c) one run, by category", "live bytes", x, &series, Axis::LogIfSpread)?;
     root.present()
+}
+
+/// The run broken down by category: a keep_versions run shows its weights growing among the
+/// other categories; else one with an embedding table and exchange buffers, one with a table,
+/// one that exchanges boundary rows (their buffers show among the categories), else the first
+/// in legend order (serial if present). Its id and its rows.
+fn featured_run<'a>(groups: &[Group<'a>]) -> (&'a str, Vec<&'a LongMetricsRow>) {
+    let exchanging = groups.iter().find(|g| g.rows.iter().any(|r| r.live_exchange_bytes > 0));
+    // An embedding table among the categories beats exchange buffers alone.
+    let embedded = groups.iter().find(|g| g.rows.iter().any(|r| r.live_embeddings_bytes > 0));
+    let exchanging_embedded =
+        groups.iter().find(|g| g.rows.iter().any(|r| r.live_embeddings_bytes > 0 && r.live_exchange_bytes > 0));
+    groups
+        .iter()
+        .find(|g| g.keep_versions)
+        .or(exchanging_embedded)
+        .or(embedded)
+        .or(exchanging)
+        .or(groups.first())
+        .and_then(|g| {
+            let run = *g.runs.first()?;
+            Some((run, g.rows.iter().copied().filter(|r| r.run_id == run).collect::<Vec<_>>()))
+        })
+        .unwrap_or_default()
+}
+
+/// The run's non-empty categories; those with identical bytes at every epoch (gradients and
+/// optimizer state often are) share one line and one legend entry, as the second line would
+/// hide the first.
+fn categories_of(rows: &[&LongMetricsRow]) -> Vec<(String, Getter, Vec<u64>)> {
+    let mut categories: Vec<(String, Getter, Vec<u64>)> = Vec::new();
+    for (name, get) in CATEGORIES {
+        let values: Vec<u64> = rows.iter().map(|r| get(r)).collect();
+        if values.iter().all(|v| *v == 0) {
+            continue;
+        }
+        match categories.iter_mut().find(|c| c.2 == values) {
+            Some(same) => same.0 = format!("{} = {name}", same.0),
+            None => categories.push((name.to_string(), get, values)),
+        }
+    }
+    categories
+}
+
+/// Per configuration: live bytes minus each run's first epoch's, then over seeds.
+fn growth_curves(groups: &[Group<'_>], looks: &[Look]) -> Vec<(Curve, Look)> {
+    groups
+        .iter()
+        .zip(looks)
+        .map(|(g, l)| {
+            let first: std::collections::HashMap<&str, (u32, u64)> =
+                g.rows.iter().fold(std::collections::HashMap::new(), |mut m, r| {
+                    let e = m.entry(r.run_id.as_str()).or_insert((r.epoch, r.live_total_bytes));
+                    if r.epoch < e.0 {
+                        *e = (r.epoch, r.live_total_bytes);
+                    }
+                    m
+                });
+            let curve = Curve::of(&g.rows, |r| r.live_total_bytes as f64 - first[r.run_id.as_str()].1 as f64, |_| true);
+            (curve, *l)
+        })
+        .collect()
 }
 
 #[derive(Clone, Copy, PartialEq)]

@@ -90,40 +90,13 @@ pub fn draw_partitions<DB: DrawingBackend>(
     let ps: BTreeSet<usize> = runs.iter().map(|r| r.partitions).collect();
     let x_of: BTreeMap<usize, usize> = ps.iter().enumerate().map(|(i, p)| (*p, i)).collect();
 
-    let mut combos: BTreeMap<(&str, &str), BTreeMap<usize, Vec<&RunRow>>> = BTreeMap::new();
-    let mut by_partitioner: BTreeMap<&str, BTreeMap<usize, Vec<&RunRow>>> = BTreeMap::new();
-    let mut serial: Vec<&RunRow> = Vec::new();
-    for r in runs {
-        if r.is_serial() {
-            serial.push(r);
-        } else {
-            combos.entry((&r.partitioner, &r.boundary)).or_default().entry(r.partitions).or_default().push(r);
-            by_partitioner.entry(&r.partitioner).or_default().entry(r.partitions).or_default().push(r);
-        }
-    }
+    let (combos, by_partitioner, serial) = group_runs(runs);
     let partitioners: Vec<&str> = by_partitioner.keys().copied().collect();
     let boundaries: Vec<&str> = combos.keys().map(|k| k.1).collect::<BTreeSet<_>>().into_iter().collect();
     let color = |p: &str| partitioner_color(p, &partitioners);
     let style = |b: &str| boundary_style(b, &boundaries);
 
-    // Legends: colour strip, style strip, and serial.
-    let mut colour_entries: Vec<Entry> =
-        partitioners.iter().map(|p| Entry::line(*p, Look::plain(color(p), LINE_WIDTH + 1, Dash::Solid))).collect();
-    if !serial.is_empty() {
-        colour_entries
-            .insert(0, Entry::line("serial (P = 1)", Look { marker: Some(Marker::Circle), ..Look::serial() }));
-    }
-    let style_entries: Vec<Entry> = boundaries
-        .iter()
-        .map(|b| {
-            let (dash, marker) = style(b);
-            Entry::line(*b, Look { color: RGBColor(0x33, 0x33, 0x33), width: LINE_WIDTH, dash, marker: Some(marker) })
-        })
-        .collect();
-    let strips = [
-        Strip { heading: Some("partitioner (colour)".into()), entries: colour_entries },
-        Strip { heading: Some("boundary (line and marker)".into()), entries: style_entries },
-    ];
+    let strips = legend_strips(&partitioners, &boundaries, !serial.is_empty());
     let title = format!("{experiment}: effect of the number of partitions (mean over seeds, bars: min–max)");
     let panels = layout_grid(root, &title, (2, 2), &strips)?;
 
@@ -170,7 +143,6 @@ pub fn draw_partitions<DB: DrawingBackend>(
     // (c) Accuracy per (partitioner, boundary), serial as the reference band.
     let acc: Vec<&Series> = combo_series.iter().collect();
 
-    let x = Ticked::categories(ps.len()).range();
     let p_names: Vec<String> = ps.iter().map(|p| p.to_string()).collect();
     let x_fmt = |v: &f64| p_names.get(v.round().max(0.0) as usize).cloned().unwrap_or_default();
     let specs: [PanelSpec<'_>; 3] = [
@@ -182,52 +154,109 @@ pub fn draw_partitions<DB: DrawingBackend>(
     traffic_panel(&panels[2], &x_of, &acc, runs, ps.len(), &x_fmt)?;
     for (i, (panel, (caption, y_desc, series, value))) in linear_panels.into_iter().zip(specs).enumerate() {
         let caption = if i == 1 { halo_caption.as_str() } else { caption };
-        let is_acc = i == 2;
-        let points: Vec<Vec<(f64, Stat)>> = series.iter().map(|s| s.points(&x_of, value)).collect();
-        let serial_acc = stat(serial.iter().map(|r| r.final_test_acc));
-        let mut bounds = union(points.iter().flatten().map(|(_, s)| Some((s.lo, s.hi))));
-        if is_acc {
-            bounds = union([bounds, serial_acc.map(|s| (s.lo, s.hi))]);
-        }
-        let y = if is_acc {
-            let r = padded(bounds, None);
-            r.start.max(0.0)..r.end.min(1.0)
-        } else {
-            padded(bounds.map(|(lo, hi)| (lo, hi.max(1.0))), Some(0.0))
-        };
-        let y_axis = if is_acc { Ticked::linear(y, 7) } else { Ticked::counts(y, 7) };
-        let mut chart = ChartBuilder::on(panel)
-            .caption(caption, text(CAPTION_PX))
-            .margin(10)
-            .margin_right(28)
-            .x_label_area_size(64)
-            .y_label_area_size(96)
-            .build_cartesian_2d(Ticked::categories(ps.len()), y_axis.clone())?;
-        let y_fmt = |v: &f64| if is_acc { y_axis.label(*v) } else { fmt_count(*v) };
-        let mut mesh = chart.configure_mesh();
-        style_mesh(&mut mesh);
-        mesh.x_desc("partitions P").y_desc(y_desc).x_label_formatter(&x_fmt).y_label_formatter(&y_fmt).draw()?;
+        let reference = (i == 2).then_some(serial.as_slice());
+        linear_panel(panel, (caption, y_desc, series, value), reference, &x_of, ps.len(), &x_fmt)?;
+    }
+    root.present()
+}
 
-        // Serial accuracy as a reference across all P: the gap to it is the cost of partitioning.
-        if let (true, Some(s)) = (is_acc, serial_acc) {
-            let (a, b) = (x.start, x.end);
-            chart.draw_series(std::iter::once(Rectangle::new([(a, s.lo), (b, s.hi)], BLACK.mix(0.08).filled())))?;
-            chart.draw_series(DashedLineSeries::new(vec![(a, s.mean), (b, s.mean)], 10, 8, BLACK.stroke_width(2)))?;
+/// Runs by (partitioner, boundary) and P, by partitioner and P, and the serial runs.
+type Grouped<'a> = (BTreeMap<(&'a str, &'a str), ByP<'a>>, BTreeMap<&'a str, ByP<'a>>, Vec<&'a RunRow>);
+type ByP<'a> = BTreeMap<usize, Vec<&'a RunRow>>;
+
+fn group_runs(runs: &[RunRow]) -> Grouped<'_> {
+    let mut combos: BTreeMap<(&str, &str), ByP> = BTreeMap::new();
+    let mut by_partitioner: BTreeMap<&str, ByP> = BTreeMap::new();
+    let mut serial: Vec<&RunRow> = Vec::new();
+    for r in runs {
+        if r.is_serial() {
+            serial.push(r);
+        } else {
+            combos.entry((&r.partitioner, &r.boundary)).or_default().entry(r.partitions).or_default().push(r);
+            by_partitioner.entry(&r.partitioner).or_default().entry(r.partitions).or_default().push(r);
         }
-        for (s, pts) in series.iter().zip(&points) {
-            let line: Vec<(f64, f64)> = pts.iter().map(|(x, st)| (*x, st.mean)).collect();
-            draw_line(&mut chart, line, s.look)?;
-            for (x, st) in pts {
-                if st.hi > st.lo {
-                    error_bar(&mut chart, *x, *st, s.look.color)?;
-                }
-                if let Some(m) = s.look.marker {
-                    draw_marker(&chart, m, (*x, st.mean), s.look.color)?;
-                }
+    }
+    (combos, by_partitioner, serial)
+}
+
+/// Legends: the colour strip (partitioners, and serial), the style strip (boundary modes).
+fn legend_strips(partitioners: &[&str], boundaries: &[&str], serial: bool) -> [Strip; 2] {
+    let mut colour_entries: Vec<Entry> = partitioners
+        .iter()
+        .map(|p| Entry::line(*p, Look::plain(partitioner_color(p, partitioners), LINE_WIDTH + 1, Dash::Solid)))
+        .collect();
+    if serial {
+        colour_entries
+            .insert(0, Entry::line("serial (P = 1)", Look { marker: Some(Marker::Circle), ..Look::serial() }));
+    }
+    let style_entries: Vec<Entry> = boundaries
+        .iter()
+        .map(|b| {
+            let (dash, marker) = boundary_style(b, boundaries);
+            Entry::line(*b, Look { color: RGBColor(0x33, 0x33, 0x33), width: LINE_WIDTH, dash, marker: Some(marker) })
+        })
+        .collect();
+    [
+        Strip { heading: Some("partitioner (colour)".into()), entries: colour_entries },
+        Strip { heading: Some("boundary (line and marker)".into()), entries: style_entries },
+    ]
+}
+
+/// One linear panel against P: (a) the cut, (b) the halo, or with `serial` (d) the accuracy,
+/// the serial runs' as a reference band across all P (the gap to it is the cost of
+/// partitioning).
+fn linear_panel<DB: DrawingBackend>(
+    panel: &DrawingArea<DB, Shift>,
+    (caption, y_desc, series, value): PanelSpec<'_>,
+    serial: Option<&[&RunRow]>,
+    x_of: &BTreeMap<usize, usize>,
+    categories: usize,
+    x_fmt: &dyn Fn(&f64) -> String,
+) -> PlotResult<DB> {
+    let is_acc = serial.is_some();
+    let points: Vec<Vec<(f64, Stat)>> = series.iter().map(|s| s.points(x_of, value)).collect();
+    let serial_acc = stat(serial.unwrap_or_default().iter().map(|r| r.final_test_acc));
+    let mut bounds = union(points.iter().flatten().map(|(_, s)| Some((s.lo, s.hi))));
+    if is_acc {
+        bounds = union([bounds, serial_acc.map(|s| (s.lo, s.hi))]);
+    }
+    let y = if is_acc {
+        let r = padded(bounds, None);
+        r.start.max(0.0)..r.end.min(1.0)
+    } else {
+        padded(bounds.map(|(lo, hi)| (lo, hi.max(1.0))), Some(0.0))
+    };
+    let y_axis = if is_acc { Ticked::linear(y, 7) } else { Ticked::counts(y, 7) };
+    let mut chart = ChartBuilder::on(panel)
+        .caption(caption, text(CAPTION_PX))
+        .margin(10)
+        .margin_right(28)
+        .x_label_area_size(64)
+        .y_label_area_size(96)
+        .build_cartesian_2d(Ticked::categories(categories), y_axis.clone())?;
+    let y_fmt = |v: &f64| if is_acc { y_axis.label(*v) } else { fmt_count(*v) };
+    let mut mesh = chart.configure_mesh();
+    style_mesh(&mut mesh);
+    mesh.x_desc("partitions P").y_desc(y_desc).x_label_formatter(x_fmt).y_label_formatter(&y_fmt).draw()?;
+    if let (true, Some(s)) = (is_acc, serial_acc) {
+        let x = Ticked::categories(categories).range();
+        let (a, b) = (x.start, x.end);
+        chart.draw_series(std::iter::once(Rectangle::new([(a, s.lo), (b, s.hi)], BLACK.mix(0.08).filled())))?;
+        chart.draw_series(DashedLineSeries::new(vec![(a, s.mean), (b, s.mean)], 10, 8, BLACK.stroke_width(2)))?;
+    }
+    for (s, pts) in series.iter().zip(&points) {
+        let line: Vec<(f64, f64)> = pts.iter().map(|(x, st)| (*x, st.mean)).collect();
+        draw_line(&mut chart, line, s.look)?;
+        for (x, st) in pts {
+            if st.hi > st.lo {
+                error_bar(&mut chart, *x, *st, s.look.color)?;
+            }
+            if let Some(m) = s.look.marker {
+                draw_marker(&chart, m, (*x, st.mean), s.look.color)?;
             }
         }
     }
-    root.present()
+    Ok(())
 }
 
 /// (c) Boundary traffic per epoch (activations forward + gradients back) of the exchanging

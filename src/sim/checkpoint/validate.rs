@@ -10,6 +10,7 @@
 use super::TrainerState;
 use crate::data::DatasetSpec;
 use crate::sim::cluster::{FailureSpec, Fate};
+use crate::sim::EpochRecord;
 use crate::sim::{ConfigError, RunConfig};
 use crate::tensor::HostMatrix;
 
@@ -206,114 +207,136 @@ fn records(s: &TrainerState, x: &Expected) -> Result<(), InvalidState> {
     let mut previous = 0.0;
     for (i, r) in s.records.iter().enumerate() {
         let f = |name: &str| format!("records[{i}].{name}");
-        if r.epoch as usize != i + 1 || r.version != i as u64 {
-            return Err(fail(
-                f("epoch"),
-                format!(
-                    "epoch {} computed from version {}, but record {i} is epoch {} computed from version {i}",
-                    r.epoch,
-                    r.version,
-                    i + 1
-                ),
-            ));
-        }
-        time(&f("sim_time_s"), r.sim_time_s)?;
-        if r.sim_time_s < previous {
-            return Err(fail(
-                f("sim_time_s"),
-                format!("{} s, earlier than the round before ({previous} s)", r.sim_time_s),
-            ));
-        }
+        record_progress(i, r, x, previous, &f)?;
         previous = r.sim_time_s;
-        if !r.train_loss.is_finite() {
+        record_counters(r, x, &f)?;
+        record_parts(r, x, &f)?;
+    }
+    Ok(())
+}
+
+/// Record `i` (after round `i + 1`): its round, clock (no earlier than `previous`), loss,
+/// accuracies, learning rate, staleness and live versions.
+fn record_progress(
+    i: usize,
+    r: &EpochRecord,
+    x: &Expected,
+    previous: f64,
+    f: &dyn Fn(&str) -> String,
+) -> Result<(), InvalidState> {
+    if r.epoch as usize != i + 1 || r.version != i as u64 {
+        return Err(fail(
+            f("epoch"),
+            format!(
+                "epoch {} computed from version {}, but record {i} is epoch {} computed from version {i}",
+                r.epoch,
+                r.version,
+                i + 1
+            ),
+        ));
+    }
+    time(&f("sim_time_s"), r.sim_time_s)?;
+    if r.sim_time_s < previous {
+        return Err(fail(f("sim_time_s"), format!("{} s, earlier than the round before ({previous} s)", r.sim_time_s)));
+    }
+    if !r.train_loss.is_finite() {
+        return Err(fail(
+            f("train_loss"),
+            format!("{}, but a run stops when its training loss diverges", r.train_loss),
+        ));
+    }
+    for (name, acc) in [("train_acc", r.train_acc), ("valid_acc", r.valid_acc), ("test_acc", r.test_acc)] {
+        if !(0.0..=1.0).contains(&acc) {
+            return Err(fail(f(name), format!("{acc}, but an accuracy is in [0, 1]")));
+        }
+    }
+    if !(r.lr.is_finite() && r.lr >= 0.0 && r.wall_ms.is_finite() && r.wall_ms >= 0.0) {
+        return Err(fail(f("lr"), format!("lr {}, wall time {} ms: both finite, not negative", r.lr, r.wall_ms)));
+    }
+    if r.staleness_mean != 0.0 || r.staleness_max != 0 {
+        return Err(fail(f("staleness_mean"), "BSP gradients are never stale"));
+    }
+    let live = if x.keep_versions { i + 2 } else { 1 };
+    if r.live_versions != live {
+        return Err(fail(
+            f("live_versions"),
+            format!("{}, but after round {} the run keeps {live}", r.live_versions, i + 1),
+        ));
+    }
+    Ok(())
+}
+
+/// A record's memory and traffic counters.
+fn record_counters(r: &EpochRecord, x: &Expected, f: &dyn Fn(&str) -> String) -> Result<(), InvalidState> {
+    for (k, &v) in r.memory.live.iter().enumerate() {
+        count(&f(&format!("memory.live[{k}]")), v)?;
+    }
+    count(&f("memory.peak_total"), r.memory.peak_total)?;
+    for (name, v) in [
+        ("comm_broadcast_bytes", r.comm_broadcast_bytes),
+        ("comm_gradient_bytes", r.comm_gradient_bytes),
+        ("comm_halo_bytes", r.comm_halo_bytes),
+    ] {
+        count(&f(name), v)?;
+    }
+    for (name, per_layer) in
+        [("comm_boundary_forward", &r.comm_boundary_forward), ("comm_boundary_backward", &r.comm_boundary_backward)]
+    {
+        if per_layer.len() > x.layers {
+            return Err(fail(f(name), format!("{} layers, but the model has {}", per_layer.len(), x.layers)));
+        }
+        for (l, &v) in per_layer.iter().enumerate() {
+            count(&f(&format!("{name}[{l}]")), v)?;
+        }
+    }
+    Ok(())
+}
+
+/// A record's parts that exist only with robust aggregation, embeddings or shards.
+fn record_parts(r: &EpochRecord, x: &Expected, f: &dyn Fn(&str) -> String) -> Result<(), InvalidState> {
+    match (&r.aggregation, x.robust) {
+        (Some(a), true) => {
+            length(&f("aggregation.weights"), a.weights.len(), x.workers, "one weight per worker")?;
+            if let Some(sel) = &a.selected {
+                length(&f("aggregation.selected"), sel.len(), x.workers, "one flag per worker")?;
+            }
+        }
+        (None, false) => {}
+        (a, _) => {
             return Err(fail(
-                f("train_loss"),
-                format!("{}, but a run stops when its training loss diverges", r.train_loss),
-            ));
+                f("aggregation"),
+                format!(
+                    "{}, but the run {} robust aggregation",
+                    if a.is_some() { "present" } else { "absent" },
+                    if x.robust { "uses" } else { "does not use" }
+                ),
+            ))
         }
-        for (name, acc) in [("train_acc", r.train_acc), ("valid_acc", r.valid_acc), ("test_acc", r.test_acc)] {
-            if !(0.0..=1.0).contains(&acc) {
-                return Err(fail(f(name), format!("{acc}, but an accuracy is in [0, 1]")));
+    }
+    match (&r.embedding, x.embedding_dim > 0) {
+        (Some(c), true) => {
+            for (name, v) in [
+                ("pulled_rows", c.pulled_rows),
+                ("pull_bytes", c.pull_bytes),
+                ("pushed_rows", c.pushed_rows),
+                ("push_bytes", c.push_bytes),
+                ("updated_rows", c.updated_rows),
+                ("pruned_rows", c.pruned_rows),
+            ] {
+                count(&f(&format!("embedding.{name}")), v)?;
             }
         }
-        if !(r.lr.is_finite() && r.lr >= 0.0 && r.wall_ms.is_finite() && r.wall_ms >= 0.0) {
-            return Err(fail(f("lr"), format!("lr {}, wall time {} ms: both finite, not negative", r.lr, r.wall_ms)));
+        (None, false) => {}
+        (c, _) => {
+            let what = if c.is_some() { "present" } else { "absent" };
+            return Err(fail(f("embedding"), format!("{what}, but embedding_dim is {}", x.embedding_dim)));
         }
-        if r.staleness_mean != 0.0 || r.staleness_max != 0 {
-            return Err(fail(f("staleness_mean"), "BSP gradients are never stale"));
-        }
-        let live = if x.keep_versions { i + 2 } else { 1 };
-        if r.live_versions != live {
-            return Err(fail(
-                f("live_versions"),
-                format!("{}, but after round {} the run keeps {live}", r.live_versions, i + 1),
-            ));
-        }
-        for (k, &v) in r.memory.live.iter().enumerate() {
-            count(&f(&format!("memory.live[{k}]")), v)?;
-        }
-        count(&f("memory.peak_total"), r.memory.peak_total)?;
-        for (name, v) in [
-            ("comm_broadcast_bytes", r.comm_broadcast_bytes),
-            ("comm_gradient_bytes", r.comm_gradient_bytes),
-            ("comm_halo_bytes", r.comm_halo_bytes),
-        ] {
-            count(&f(name), v)?;
-        }
-        for (name, per_layer) in
-            [("comm_boundary_forward", &r.comm_boundary_forward), ("comm_boundary_backward", &r.comm_boundary_backward)]
-        {
-            if per_layer.len() > x.layers {
-                return Err(fail(f(name), format!("{} layers, but the model has {}", per_layer.len(), x.layers)));
-            }
-            for (l, &v) in per_layer.iter().enumerate() {
-                count(&f(&format!("{name}[{l}]")), v)?;
-            }
-        }
-        match (&r.aggregation, x.robust) {
-            (Some(a), true) => {
-                length(&f("aggregation.weights"), a.weights.len(), x.workers, "one weight per worker")?;
-                if let Some(sel) = &a.selected {
-                    length(&f("aggregation.selected"), sel.len(), x.workers, "one flag per worker")?;
-                }
-            }
-            (None, false) => {}
-            (a, _) => {
-                return Err(fail(
-                    f("aggregation"),
-                    format!(
-                        "{}, but the run {} robust aggregation",
-                        if a.is_some() { "present" } else { "absent" },
-                        if x.robust { "uses" } else { "does not use" }
-                    ),
-                ))
-            }
-        }
-        match (&r.embedding, x.embedding_dim > 0) {
-            (Some(c), true) => {
-                for (name, v) in [
-                    ("pulled_rows", c.pulled_rows),
-                    ("pull_bytes", c.pull_bytes),
-                    ("pushed_rows", c.pushed_rows),
-                    ("push_bytes", c.push_bytes),
-                    ("updated_rows", c.updated_rows),
-                    ("pruned_rows", c.pruned_rows),
-                ] {
-                    count(&f(&format!("embedding.{name}")), v)?;
-                }
-            }
-            (None, false) => {}
-            (c, _) => {
-                let what = if c.is_some() { "present" } else { "absent" };
-                return Err(fail(f("embedding"), format!("{what}, but embedding_dim is {}", x.embedding_dim)));
-            }
-        }
-        let shards = if x.servers > 1 { x.servers } else { 0 };
-        length(&f("shards"), r.shards.len(), shards, "one entry per server shard when sharded")?;
-        for (k, t) in r.shards.iter().enumerate() {
-            count(&f(&format!("shards[{k}].bytes_in")), t.bytes_in)?;
-            count(&f(&format!("shards[{k}].bytes_out")), t.bytes_out)?;
-        }
+    }
+    let shards = if x.servers > 1 { x.servers } else { 0 };
+    length(&f("shards"), r.shards.len(), shards, "one entry per server shard when sharded")?;
+    for (k, t) in r.shards.iter().enumerate() {
+        count(&f(&format!("shards[{k}].bytes_in")), t.bytes_in)?;
+        count(&f(&format!("shards[{k}].bytes_out")), t.bytes_out)?;
     }
     Ok(())
 }
