@@ -366,7 +366,10 @@ fn runnable_blocks_run() {
     assert!(blocks.len() >= 5, "only {} runnable blocks found", blocks.len());
     let bin_dir = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_gcnsim"), bin_dir.path().join("gcnsim")).unwrap();
+    // Absolute: the blocks run in a scratch folder, where CI's relative GCNSIM_DATA_DIR would
+    // point nowhere.
     let cora = if blocks.iter().any(|b| b.needs_cora) { gcnsim::data::testdata::dataset_dir("cora") } else { None };
+    let cora = cora.map(|dir| dir.canonicalize().unwrap_or(dir));
     for block in &blocks {
         if block.needs_cora && cora.is_none() {
             eprintln!("skipping {}:{}: Cora not found", rel(&block.page), block.line);
