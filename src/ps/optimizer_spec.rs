@@ -1,5 +1,5 @@
 //! `--optimizer NAME[:key=value,…]`: an optimizer and its constants, each defaulting to the
-//! reference the README cites (TensorFlow/Keras for Adam, Adagrad and RMSprop, PyTorch's μ for
+//! reference the book's parameter-server chapter cites (TensorFlow/Keras for Adam, Adagrad and RMSprop, PyTorch's μ for
 //! momentum, TensorFlow's FTRL defaults). The learning rate (FTRL's α) is `--lr` and the L2
 //! strength `--weight-decay` for every optimizer.
 

@@ -116,7 +116,7 @@ pub struct ParallelConfig {
     /// How nodes are assigned to partitions.
     #[arg(long, value_enum, default_value_t = PartitionerKind::Metis)]
     pub partitioner: PartitionerKind,
-    /// Edges leaving a partition (see the README: exchange equals serial training at 1-hop
+    /// Edges leaving a partition (see the book's boundary-modes chapter: exchange equals serial training at 1-hop
     /// cost; replicate (old name: exact) keeps L-hop halos; drop trains on induced subgraphs;
     /// stale and sample are PipeGCN's and BNS-GCN's variants of exchange). Left unset where
     /// exchange is refused (ssp, asp, Byzantine workers, robust rules), the run uses replicate.
