@@ -261,6 +261,7 @@ pub fn summary(problem: &Problem, cfg: &RunConfig, run: &TrainedRun) -> RunSumma
     RunSummary {
         gcnsim_version: env!("CARGO_PKG_VERSION"),
         dataset: problem.name.clone(),
+        dataset_fingerprint: problem.dataset_fingerprint.clone(),
         backend: run.backend.clone(),
         config: cfg.clone(),
         seed: cfg.train.seed,

@@ -44,6 +44,9 @@ struct EnvInfo {
     os: &'static str,
     arch: &'static str,
     dataset: String,
+    /// Sizes and checksum of the loaded data (see `Dataset::fingerprint`): the exact data the
+    /// results came from, whatever folder or name `dataset` resolved to.
+    dataset_fingerprint: String,
     seeds: Vec<u64>,
     runs: usize,
 }
@@ -138,12 +141,12 @@ pub fn run_experiment(
             .with_context(|| format!("experiment {}, run {}", exp.name, run.run_id))?;
     }
     let out = with_backend(backend.unwrap_or(exp.backend), ExperimentTask { exp, ds: &ds, progress })?;
-    write_results(output.staging(), exp, &out)?;
+    write_results(output.staging(), exp, &out, &ds.fingerprint())?;
     let dir = output.commit()?;
     Ok(ExperimentOutput { dir, runs: out.runs, timings: out.timings, backend: out.backend })
 }
 
-fn write_results(dir: &Path, exp: &Experiment, out: &TaskOutput) -> anyhow::Result<()> {
+fn write_results(dir: &Path, exp: &Experiment, out: &TaskOutput, dataset_fingerprint: &str) -> anyhow::Result<()> {
     let (backend, runs, metrics, timings) = (&out.backend, &out.runs, &out.metrics, &out.timings);
     let resolved = toml::to_string_pretty(exp).context("serializing the resolved experiment")?;
     write_atomic(&dir.join("experiment.resolved.toml"), |w| w.write_all(resolved.as_bytes()))?;
@@ -172,6 +175,7 @@ fn write_results(dir: &Path, exp: &Experiment, out: &TaskOutput) -> anyhow::Resu
         os: std::env::consts::OS,
         arch: std::env::consts::ARCH,
         dataset: exp.dataset.clone(),
+        dataset_fingerprint: dataset_fingerprint.to_string(),
         seeds: exp.seeds(),
         runs: runs.len(),
     };

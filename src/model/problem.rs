@@ -7,6 +7,9 @@ use crate::graph::local::PartitionStats;
 
 pub struct Problem {
     pub name: String,
+    /// The loaded dataset's content fingerprint ([`crate::data::Dataset::fingerprint`]'s form):
+    /// results name the exact data they came from.
+    pub dataset_fingerprint: String,
     pub shape: GcnShape,
     /// Partition-major node order: the rows of the exchange buffers.
     pub layout: Layout,

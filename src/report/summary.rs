@@ -7,6 +7,8 @@ use crate::sim::{RunConfig, RunOutcome};
 pub struct RunSummary {
     pub gcnsim_version: &'static str,
     pub dataset: String,
+    /// Sizes and checksum of the data trained on (see `Dataset::fingerprint`).
+    pub dataset_fingerprint: String,
     pub backend: String,
     pub config: RunConfig,
     pub seed: u64,

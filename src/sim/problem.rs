@@ -57,6 +57,7 @@ pub fn prepare(ds: &Dataset, cfg: &RunConfig) -> Result<Problem, super::SimError
     };
     Ok(Problem {
         name: ds.name.clone(),
+        dataset_fingerprint: ds.fingerprint(),
         embedding_rows,
         shape,
         layout: built.layout,
