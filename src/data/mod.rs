@@ -1,8 +1,10 @@
-//! Datasets: the in-memory form, the OGB raw-layout loader, and the CSBM generator.
+//! Datasets: the in-memory form, the OGB raw-layout and Planetoid loaders, and the CSBM generator.
 
 pub mod csbm;
 pub mod info;
 pub mod ogb;
+pub mod pickle;
+pub mod planetoid;
 pub mod spec;
 pub mod testdata;
 

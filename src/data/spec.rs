@@ -3,8 +3,9 @@
 //! - `csbm` — the built-in synthetic graph ([`CsbmParams::default`]);
 //! - `csbm:nodes=1000,classes=4,homophily=0.9,seed=3` — the same with overrides;
 //! - anything else — a directory in the OGB raw layout, optionally `<dir>:split=<name>` to pick a
-//!   folder under `split/`. A bare name (`cora`) that is not a directory here is also looked up
-//!   under `$GCNSIM_DATA_DIR` and `../shared/datasets`.
+//!   folder under `split/`, or a folder of Planetoid files (`ind.NAME.*`, also as `<dir>/raw/`),
+//!   `<dir>:name=<name>` picking one where it holds several. A bare name (`cora`) that is not a
+//!   directory here is also looked up under `$GCNSIM_DATA_DIR` and `../shared/datasets`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -12,16 +13,25 @@ use std::str::FromStr;
 
 use super::csbm::{self, CsbmParams};
 use super::ogb::{self, OgbOptions};
-use super::{DataError, Dataset};
+use super::{planetoid, DataError, Dataset};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum DatasetSpec {
-    Dir { path: PathBuf, split: Option<String> },
+    Dir {
+        path: PathBuf,
+        split: Option<String>,
+    },
+    /// `<dir>:name=<name>`: the Planetoid dataset `name` in a folder that may hold several.
+    Planetoid {
+        path: PathBuf,
+        name: String,
+    },
     Csbm(CsbmParams),
 }
 
 const CSBM: &str = "csbm";
 const SPLIT_SUFFIX: &str = ":split=";
+const NAME_SUFFIX: &str = ":name=";
 
 /// The keys of `csbm:key=value,...`, exactly the [`CsbmParams`] field names.
 pub const CSBM_KEYS: [&str; 10] =
@@ -43,6 +53,11 @@ impl FromStr for DatasetSpec {
 }
 
 fn parse_dir(s: &str) -> DatasetSpec {
+    if let Some((path, name)) = s.rsplit_once(NAME_SUFFIX) {
+        if !path.is_empty() && !name.is_empty() && !name.contains(['/', ':']) {
+            return DatasetSpec::Planetoid { path: PathBuf::from(path), name: name.to_string() };
+        }
+    }
     match s.rsplit_once(SPLIT_SUFFIX) {
         Some((path, split)) if !path.is_empty() && !split.is_empty() && !split.contains('/') => {
             DatasetSpec::Dir { path: PathBuf::from(path), split: Some(split.to_string()) }
@@ -121,6 +136,7 @@ impl fmt::Display for DatasetSpec {
         match self {
             DatasetSpec::Dir { path, split: None } => write!(f, "{}", path.display()),
             DatasetSpec::Dir { path, split: Some(split) } => write!(f, "{}{SPLIT_SUFFIX}{split}", path.display()),
+            DatasetSpec::Planetoid { path, name } => write!(f, "{}{NAME_SUFFIX}{name}", path.display()),
             DatasetSpec::Csbm(p) => {
                 let overrides = csbm_overrides(p);
                 if overrides.is_empty() {
@@ -140,14 +156,17 @@ impl DatasetSpec {
     pub fn looks_large(&self) -> bool {
         match self {
             DatasetSpec::Csbm(p) => p.nodes >= 1_000_000,
-            DatasetSpec::Dir { path, .. } => {
+            DatasetSpec::Dir { path, .. } | DatasetSpec::Planetoid { path, .. } => {
                 let env_root = std::env::var_os("GCNSIM_DATA_DIR").map(PathBuf::from);
                 let Ok(dir) = resolve_dir(path, env_root.as_deref(), Path::new("../shared/datasets")) else {
                     return false;
                 };
                 let size = |p: PathBuf| std::fs::metadata(p).map_or(0, |m| m.len());
-                let raw = std::fs::read_dir(dir.join("raw")).into_iter().flatten().flatten();
-                raw.map(|entry| size(entry.path())).sum::<u64>() >= 64 << 20
+                // raw/ of an OGB folder, or the folder's own files (Planetoid).
+                let files = [dir.join("raw"), dir]
+                    .into_iter()
+                    .flat_map(|d| std::fs::read_dir(d).into_iter().flatten().flatten());
+                files.map(|entry| size(entry.path())).sum::<u64>() >= 64 << 20
             }
         }
     }
@@ -160,10 +179,44 @@ impl DatasetSpec {
             DatasetSpec::Dir { path, split } => {
                 let env_root = std::env::var_os("GCNSIM_DATA_DIR").map(PathBuf::from);
                 let dir = resolve_dir(path, env_root.as_deref(), Path::new("../shared/datasets"))?;
-                ogb::load(&dir, &OgbOptions { split: split.clone(), symmetrize: true })
+                load_dir(&dir, split.as_deref())
+            }
+            DatasetSpec::Planetoid { path, name } => {
+                let env_root = std::env::var_os("GCNSIM_DATA_DIR").map(PathBuf::from);
+                let dir = resolve_dir(path, env_root.as_deref(), Path::new("../shared/datasets"))?;
+                planetoid::load(&planetoid_dir(&dir).unwrap_or(dir), Some(name))
             }
         }
     }
+}
+
+/// A folder in either layout: OGB (`raw/` and `split/`), or Planetoid files in the folder itself
+/// or in its `raw/` (PyG's `Cora/` folder). Anything else is an error showing both layouts.
+fn load_dir(dir: &Path, split: Option<&str>) -> Result<Dataset, DataError> {
+    let ogb_like = dir.join("split").is_dir() || (dir.join("raw").is_dir() && planetoid_dir(dir).is_none());
+    if ogb_like || dir.is_file() {
+        return ogb::load(dir, &OgbOptions { split: split.map(str::to_string), symmetrize: true });
+    }
+    let Some(files) = planetoid_dir(dir) else {
+        let message = format!("is not a dataset folder gcnsim knows:\n{}\nor\n{}", ogb::LAYOUT, planetoid::LAYOUT);
+        return Err(DataError::Invalid { path: dir.to_owned(), message });
+    };
+    if split.is_some() {
+        let message = "holds Planetoid files, which have one split (the public one): drop `:split=`".to_string();
+        return Err(DataError::Invalid { path: dir.to_owned(), message });
+    }
+    planetoid::load(&files, None)
+}
+
+/// `dir` or `dir/raw`, whichever holds some `ind.NAME.graph` file.
+fn planetoid_dir(dir: &Path) -> Option<PathBuf> {
+    let has_graph = |d: &Path| {
+        let entries = std::fs::read_dir(d).into_iter().flatten().flatten();
+        entries
+            .into_iter()
+            .any(|e| e.file_name().to_str().is_some_and(|n| n.starts_with("ind.") && n.ends_with(".graph")))
+    };
+    [dir.to_path_buf(), dir.join("raw")].into_iter().find(|d| has_graph(d))
 }
 
 /// `path` itself if it exists; for a bare name, also `<env_root>/<name>` then
@@ -269,6 +322,47 @@ mod tests {
         assert!(missing.to_string().contains("also tried"), "{missing}");
         let not_bare = resolve_dir(Path::new("no/such/dir"), Some(env_root.path()), fallback.path()).unwrap_err();
         assert!(!not_bare.to_string().contains("also tried"), "{not_bare}");
+    }
+
+    #[test]
+    fn planetoid_names_parse_and_display() {
+        let spec = DatasetSpec::Planetoid { path: "data/planetoid".into(), name: "citeseer".into() };
+        assert_eq!(parse("data/planetoid:name=citeseer"), spec);
+        assert_eq!(spec.to_string(), "data/planetoid:name=citeseer");
+        assert_eq!(parse("data/x:name="), DatasetSpec::Dir { path: "data/x:name=".into(), split: None });
+    }
+
+    #[test]
+    fn folders_of_neither_layout_show_both() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "hello").unwrap();
+        let spec = DatasetSpec::Dir { path: dir.path().to_owned(), split: None };
+        let message = spec.load().unwrap_err().to_string();
+        assert!(message.contains("not a dataset folder gcnsim knows"), "{message}");
+        assert!(message.contains("raw/edge.csv.gz") && message.contains("ind.NAME.graph"), "{message}");
+    }
+
+    #[test]
+    fn planetoid_folders_load_as_is_from_raw_and_by_name() {
+        let Some(dir) = crate::data::testdata::dataset_dir("planetoid-cora") else { return };
+        let direct = DatasetSpec::Dir { path: dir.clone(), split: None }.load().unwrap();
+        assert_eq!(direct.num_nodes(), 2708);
+        let named = parse(&format!("{}:name=cora", dir.display())).load().unwrap();
+        assert_eq!(named.fingerprint(), direct.fingerprint());
+        let split = DatasetSpec::Dir { path: dir.clone(), split: Some("x".into()) }.load().unwrap_err().to_string();
+        assert!(split.contains("drop `:split=`"), "{split}");
+        let wrong = parse(&format!("{}:name=pubmed", dir.display())).load().unwrap_err().to_string();
+        assert!(wrong.contains("no Planetoid dataset `pubmed`") && wrong.contains("cora"), "{wrong}");
+        // PyG's folder: Cora/raw/ind.cora.* (and processed/, ignored).
+        let pyg = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(pyg.path().join("raw")).unwrap();
+        std::fs::create_dir_all(pyg.path().join("processed")).unwrap();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, pyg.path().join("raw").join(path.file_name().unwrap())).unwrap();
+        }
+        let from_pyg = DatasetSpec::Dir { path: pyg.path().to_owned(), split: None }.load().unwrap();
+        assert_eq!(from_pyg.fingerprint(), direct.fingerprint());
     }
 
     #[test]
