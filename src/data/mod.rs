@@ -1,8 +1,12 @@
-//! Datasets: the in-memory form, the OGB raw-layout loader, and the CSBM generator.
+//! Datasets: the in-memory form, the readers (OGB folders, Reddit's npz files), and the CSBM
+//! generator.
 
 pub mod csbm;
+pub mod format;
 pub mod info;
+pub mod npz;
 pub mod ogb;
+pub mod reddit;
 pub mod spec;
 pub mod testdata;
 

@@ -2,8 +2,9 @@
 //!
 //! - `csbm` — the built-in synthetic graph ([`CsbmParams::default`]);
 //! - `csbm:nodes=1000,classes=4,homophily=0.9,seed=3` — the same with overrides;
-//! - anything else — a directory in the OGB raw layout, optionally `<dir>:split=<name>` to pick a
-//!   folder under `split/`. A bare name (`cora`) that is not a directory here is also looked up
+//! - anything else — a dataset folder (OGB's layout, or Reddit's npz files; see
+//!   [`super::format`]), optionally `<dir>:split=<name>` to pick a folder under `split/`. A bare
+//!   name (`cora`) that is not a directory here is also looked up
 //!   under `$GCNSIM_DATA_DIR` and `../shared/datasets`.
 
 use std::fmt;
@@ -11,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use super::csbm::{self, CsbmParams};
-use super::ogb::{self, OgbOptions};
+use super::format;
 use super::{DataError, Dataset};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -146,8 +147,9 @@ impl DatasetSpec {
                     return false;
                 };
                 let size = |p: PathBuf| std::fs::metadata(p).map_or(0, |m| m.len());
-                let raw = std::fs::read_dir(dir.join("raw")).into_iter().flatten().flatten();
-                raw.map(|entry| size(entry.path())).sum::<u64>() >= 64 << 20
+                // OGB keeps its files in raw/, Reddit in the folder itself.
+                let files = [dir.join("raw"), dir].into_iter().flat_map(|d| std::fs::read_dir(d).into_iter().flatten());
+                files.flatten().map(|entry| size(entry.path())).sum::<u64>() >= 64 << 20
             }
         }
     }
@@ -160,7 +162,7 @@ impl DatasetSpec {
             DatasetSpec::Dir { path, split } => {
                 let env_root = std::env::var_os("GCNSIM_DATA_DIR").map(PathBuf::from);
                 let dir = resolve_dir(path, env_root.as_deref(), Path::new("../shared/datasets"))?;
-                ogb::load(&dir, &OgbOptions { split: split.clone(), symmetrize: true })
+                format::load(&dir, split.as_deref())
             }
         }
     }
