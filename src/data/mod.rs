@@ -1,10 +1,14 @@
-//! Datasets: the in-memory form, the OGB raw-layout and Planetoid loaders, and the CSBM generator.
+//! Datasets: the in-memory form, the readers (OGB folders, Planetoid's pickles, Reddit's npz
+//! files), and the CSBM generator.
 
 pub mod csbm;
+pub mod format;
 pub mod info;
+pub mod npz;
 pub mod ogb;
 pub mod pickle;
 pub mod planetoid;
+pub mod reddit;
 pub mod spec;
 pub mod testdata;
 

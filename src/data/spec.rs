@@ -2,18 +2,19 @@
 //!
 //! - `csbm` — the built-in synthetic graph ([`CsbmParams::default`]);
 //! - `csbm:nodes=1000,classes=4,homophily=0.9,seed=3` — the same with overrides;
-//! - anything else — a directory in the OGB raw layout, optionally `<dir>:split=<name>` to pick a
-//!   folder under `split/`, or a folder of Planetoid files (`ind.NAME.*`, also as `<dir>/raw/`),
-//!   `<dir>:name=<name>` picking one where it holds several. A bare name (`cora`) that is not a
-//!   directory here is also looked up under `$GCNSIM_DATA_DIR` and `../shared/datasets`.
+//! - anything else — a dataset folder (OGB's layout, Planetoid's `ind.NAME.*` files, also as
+//!   `<dir>/raw/`, or Reddit's npz files; see [`super::format`]), optionally `<dir>:split=<name>`
+//!   to pick a folder under an OGB folder's `split/`, or `<dir>:name=<name>` to pick one Planetoid
+//!   dataset where the folder holds several. A bare name (`cora`) that is not a directory here is
+//!   also looked up under `$GCNSIM_DATA_DIR` and `../shared/datasets`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use super::csbm::{self, CsbmParams};
-use super::ogb::{self, OgbOptions};
-use super::{planetoid, DataError, Dataset};
+use super::{format, planetoid};
+use super::{DataError, Dataset};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum DatasetSpec {
@@ -162,11 +163,9 @@ impl DatasetSpec {
                     return false;
                 };
                 let size = |p: PathBuf| std::fs::metadata(p).map_or(0, |m| m.len());
-                // raw/ of an OGB folder, or the folder's own files (Planetoid).
-                let files = [dir.join("raw"), dir]
-                    .into_iter()
-                    .flat_map(|d| std::fs::read_dir(d).into_iter().flatten().flatten());
-                files.map(|entry| size(entry.path())).sum::<u64>() >= 64 << 20
+                // OGB keeps its files in raw/, Reddit in the folder itself.
+                let files = [dir.join("raw"), dir].into_iter().flat_map(|d| std::fs::read_dir(d).into_iter().flatten());
+                files.flatten().map(|entry| size(entry.path())).sum::<u64>() >= 64 << 20
             }
         }
     }
@@ -179,44 +178,15 @@ impl DatasetSpec {
             DatasetSpec::Dir { path, split } => {
                 let env_root = std::env::var_os("GCNSIM_DATA_DIR").map(PathBuf::from);
                 let dir = resolve_dir(path, env_root.as_deref(), Path::new("../shared/datasets"))?;
-                load_dir(&dir, split.as_deref())
+                format::load(&dir, split.as_deref())
             }
             DatasetSpec::Planetoid { path, name } => {
                 let env_root = std::env::var_os("GCNSIM_DATA_DIR").map(PathBuf::from);
                 let dir = resolve_dir(path, env_root.as_deref(), Path::new("../shared/datasets"))?;
-                planetoid::load(&planetoid_dir(&dir).unwrap_or(dir), Some(name))
+                planetoid::load(&format::planetoid_dir(&dir).unwrap_or(dir), Some(name))
             }
         }
     }
-}
-
-/// A folder in either layout: OGB (`raw/` and `split/`), or Planetoid files in the folder itself
-/// or in its `raw/` (PyG's `Cora/` folder). Anything else is an error showing both layouts.
-fn load_dir(dir: &Path, split: Option<&str>) -> Result<Dataset, DataError> {
-    let ogb_like = dir.join("split").is_dir() || (dir.join("raw").is_dir() && planetoid_dir(dir).is_none());
-    if ogb_like || dir.is_file() {
-        return ogb::load(dir, &OgbOptions { split: split.map(str::to_string), symmetrize: true });
-    }
-    let Some(files) = planetoid_dir(dir) else {
-        let message = format!("is not a dataset folder gcnsim knows:\n{}\nor\n{}", ogb::LAYOUT, planetoid::LAYOUT);
-        return Err(DataError::Invalid { path: dir.to_owned(), message });
-    };
-    if split.is_some() {
-        let message = "holds Planetoid files, which have one split (the public one): drop `:split=`".to_string();
-        return Err(DataError::Invalid { path: dir.to_owned(), message });
-    }
-    planetoid::load(&files, None)
-}
-
-/// `dir` or `dir/raw`, whichever holds some `ind.NAME.graph` file.
-fn planetoid_dir(dir: &Path) -> Option<PathBuf> {
-    let has_graph = |d: &Path| {
-        let entries = std::fs::read_dir(d).into_iter().flatten().flatten();
-        entries
-            .into_iter()
-            .any(|e| e.file_name().to_str().is_some_and(|n| n.starts_with("ind.") && n.ends_with(".graph")))
-    };
-    [dir.to_path_buf(), dir.join("raw")].into_iter().find(|d| has_graph(d))
 }
 
 /// `path` itself if it exists; for a bare name, also `<env_root>/<name>` then
@@ -333,13 +303,13 @@ mod tests {
     }
 
     #[test]
-    fn folders_of_neither_layout_show_both() {
+    fn folders_of_no_known_layout_show_every_layout() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("notes.txt"), "hello").unwrap();
         let spec = DatasetSpec::Dir { path: dir.path().to_owned(), split: None };
         let message = spec.load().unwrap_err().to_string();
-        assert!(message.contains("not a dataset folder gcnsim knows"), "{message}");
-        assert!(message.contains("raw/edge.csv.gz") && message.contains("ind.NAME.graph"), "{message}");
+        assert!(message.contains("no dataset folder gcnsim knows"), "{message}");
+        assert!(message.contains("raw/edge.csv.gz") && message.contains("ind.NAME.graph") && message.contains("reddit_data.npz"), "{message}");
     }
 
     #[test]
