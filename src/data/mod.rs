@@ -1,7 +1,10 @@
 //! Datasets: the in-memory form, the OGB raw-layout loader, and the CSBM generator.
 
+pub mod cache;
 pub mod csbm;
+pub mod export;
 pub mod info;
+pub mod lines;
 pub mod ogb;
 pub mod spec;
 pub mod testdata;

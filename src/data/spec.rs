@@ -10,6 +10,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use super::cache;
 use super::csbm::{self, CsbmParams};
 use super::ogb::{self, OgbOptions};
 use super::{DataError, Dataset};
@@ -160,7 +161,8 @@ impl DatasetSpec {
             DatasetSpec::Dir { path, split } => {
                 let env_root = std::env::var_os("GCNSIM_DATA_DIR").map(PathBuf::from);
                 let dir = resolve_dir(path, env_root.as_deref(), Path::new("../shared/datasets"))?;
-                ogb::load(&dir, &OgbOptions { split: split.clone(), symmetrize: true })
+                let opts = OgbOptions { split: split.clone(), symmetrize: true };
+                cache::load_cached(&dir, &format!("{opts:?}"), || ogb::load(&dir, &opts))
             }
         }
     }
