@@ -122,6 +122,8 @@ pub enum Command {
     DatasetInfo(DatasetArgs),
     /// Print per-partition statistics: owned nodes, edge cut, halo per hop, replication, balance.
     PartitionInfo(PartitionInfoArgs),
+    /// Work with dataset folders (`gcnsim data export SPEC DIR`).
+    Data(DataArgs),
     /// List the GPU adapters wgpu can see.
     Devices,
     /// Measure milliseconds per training epoch for each backend and append them to
@@ -134,6 +136,31 @@ pub enum Command {
     /// these definitions; DIR is the repository root.
     #[command(hide = true)]
     GenerateDocs(GenerateDocsArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DataArgs {
+    #[command(subcommand)]
+    pub command: DataCommand,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum DataCommand {
+    /// Write a dataset (a folder gcnsim loads, or `csbm[:key=value,...]`) into the new folder
+    /// DIR in the OGB raw layout (raw/*.csv.gz, split/NAME/*.csv.gz), each undirected edge once.
+    /// DIR appears only when complete.
+    Export(ExportArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ExportArgs {
+    /// The dataset, as for `train --dataset`.
+    pub dataset: String,
+    /// The folder to create (it must not exist, or be empty).
+    pub dir: PathBuf,
+    /// The folder under split/ that holds train, valid and test.
+    #[arg(long, default_value = "default")]
+    pub split: String,
 }
 
 #[derive(Args, Debug, Clone)]

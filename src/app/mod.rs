@@ -2,6 +2,7 @@
 
 pub mod backend;
 pub mod bench;
+pub mod data;
 pub mod docs;
 pub mod experiment;
 pub mod info;
@@ -25,6 +26,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Resume(args) => train::resume_command(&args),
         Command::DatasetInfo(args) => info::dataset_info(&args),
         Command::PartitionInfo(args) => info::partition_info(&args),
+        Command::Data(args) => data::data_command(&args),
         Command::Devices => backend::devices(),
         Command::Run(args) => experiment::run_command(&args),
         Command::Bench(args) => bench::bench_command(&args),

@@ -1,9 +1,12 @@
 //! Datasets: the in-memory form, the readers (OGB folders, Planetoid's pickles, Reddit's npz
 //! files), and the CSBM generator.
 
+pub mod cache;
 pub mod csbm;
+pub mod export;
 pub mod format;
 pub mod info;
+pub mod lines;
 pub mod npz;
 pub mod ogb;
 pub mod pickle;

@@ -29,7 +29,7 @@ use std::str::FromStr;
 use csv::ByteRecord;
 use flate2::read::GzDecoder;
 
-use super::{DataError, Dataset, Split};
+use super::{lines, DataError, Dataset, Split};
 use crate::graph::Csr;
 use crate::tensor::HostMatrix;
 
@@ -80,9 +80,7 @@ pub fn load(dir: &Path, opts: &OgbOptions) -> Result<Dataset, DataError> {
     } else {
         read_csv_parts(&raw, opts.symmetrize || add_inverse_edge)?
     };
-    let Parts { num_nodes, labels, unlabeled, features, pairs, edge_path, edge_count, mut warnings } = parts;
-    let adjacency = Csr::from_pairs(num_nodes, num_nodes, pairs, true)
-        .map_err(|e| DataError::Invalid { path: edge_path.clone(), message: e.to_string() })?;
+    let Parts { num_nodes, labels, unlabeled, features, adjacency, edge_count, mut warnings } = parts;
 
     let num_classes = labels.iter().max().map_or(0, |&m| m as usize + 1);
     let wanted = opts.split.as_deref().or_else(|| default_split(dir, identity.graph));
@@ -107,9 +105,8 @@ struct Parts {
     /// Nodes without a label (NaN in `node-label.npz`), given 0.
     unlabeled: Vec<u32>,
     features: HostMatrix,
-    pairs: Vec<(u32, u32)>,
-    /// The file the edges came from, for errors.
-    edge_path: PathBuf,
+    /// Symmetric where asked, no self-loops, no duplicates.
+    adjacency: Csr,
     /// Edges as the file lists them (`num-edge-list`'s count).
     edge_count: u64,
     warnings: Vec<String>,
@@ -129,7 +126,7 @@ fn read_csv_parts(raw: &Path, symmetrize: bool) -> Result<Parts, DataError> {
     let features = read_features(&find_file(raw, "node-feat")?, num_nodes)?;
 
     let edge_path = find_file(raw, "edge")?;
-    let (pairs, edge_lines) = read_edges(&edge_path, num_nodes, symmetrize)?;
+    let (adjacency, edge_lines) = read_adjacency(&edge_path, num_nodes, symmetrize)?;
     let counted = check_edge_count(raw, &edge_path, edge_lines)?;
     let mut warnings = Vec::new();
     if edge_lines == 0 && !counted {
@@ -138,7 +135,7 @@ fn read_csv_parts(raw: &Path, symmetrize: bool) -> Result<Parts, DataError> {
             edge_path.display()
         ));
     }
-    Ok(Parts { num_nodes, labels, unlabeled: Vec::new(), features, pairs, edge_path, edge_count: edge_lines, warnings })
+    Ok(Parts { num_nodes, labels, unlabeled: Vec::new(), features, adjacency, edge_count: edge_lines, warnings })
 }
 
 /// Graphs of OGB's table that gcnsim cannot train: heterogeneous or multi-label ones.
@@ -254,7 +251,7 @@ fn find_file(dir: &Path, stem: &str) -> Result<PathBuf, DataError> {
     Err(DataError::Io { path: gz, cause: std::io::Error::new(std::io::ErrorKind::NotFound, message) })
 }
 
-fn open(path: &Path) -> Result<Box<dyn Read>, DataError> {
+fn open(path: &Path) -> Result<Box<dyn Read + Send>, DataError> {
     let file = File::open(path).map_err(|cause| DataError::Io { path: path.to_owned(), cause })?;
     let buffered = BufReader::with_capacity(1 << 16, file);
     if path.extension().is_some_and(|e| e == "gz") {
@@ -310,19 +307,27 @@ fn expect_fields(record: &ByteRecord, expected: usize, what: &str) -> Result<(),
     }
 }
 
-fn field_str(record: &ByteRecord, i: usize) -> Result<&str, String> {
-    let bytes = record.get(i).unwrap_or_default();
+/// Field `i` (0-based) as trimmed text.
+fn bytes_str(bytes: &[u8], i: usize) -> Result<&str, String> {
     std::str::from_utf8(bytes).map(str::trim).map_err(|_| format!("field {}: not valid UTF-8", i + 1))
 }
 
 fn parse_field<T: FromStr>(record: &ByteRecord, i: usize, kind: &str) -> Result<T, String> {
-    let text = field_str(record, i)?;
+    parse_bytes(record.get(i).unwrap_or_default(), i, kind)
+}
+
+fn parse_bytes<T: FromStr>(bytes: &[u8], i: usize, kind: &str) -> Result<T, String> {
+    let text = bytes_str(bytes, i)?;
     text.parse().map_err(|_| format!("field {}: expected {kind}, found `{text}`", i + 1))
 }
 
 /// A non-negative integer that fits in u32 (labels, node ids, counts).
 fn parse_index(record: &ByteRecord, i: usize, what: &str) -> Result<u32, String> {
-    let value: i64 = parse_field(record, i, "an integer")?;
+    index_from_bytes(record.get(i).unwrap_or_default(), i, what)
+}
+
+fn index_from_bytes(bytes: &[u8], i: usize, what: &str) -> Result<u32, String> {
+    let value: i64 = parse_bytes(bytes, i, "an integer")?;
     if value < 0 {
         return Err(format!("negative {what} {value}"));
     }
@@ -330,11 +335,56 @@ fn parse_index(record: &ByteRecord, i: usize, what: &str) -> Result<u32, String>
 }
 
 fn parse_node_id(record: &ByteRecord, i: usize, num_nodes: usize) -> Result<u32, String> {
-    let id = parse_index(record, i, "node id")?;
+    node_id_from_bytes(record.get(i).unwrap_or_default(), i, num_nodes)
+}
+
+fn node_id_from_bytes(bytes: &[u8], i: usize, num_nodes: usize) -> Result<u32, String> {
+    let id = index_from_bytes(bytes, i, "node id")?;
     if id as usize >= num_nodes {
         return Err(format!("node id {id} out of range (the graph has {num_nodes} nodes)"));
     }
     Ok(id)
+}
+
+/// Parses the records of `path` in parallel blocks (see [`lines`]): `parse_line` adds one line
+/// to its block's `B`; `merge(block, items, records_before)` takes each block's `B` in file
+/// order. With `limit = (n, what)`, a record past the `n`-th is refused. Returns the number of
+/// records.
+fn parse_file<B: Default + Send>(
+    path: &Path,
+    parse_line: impl Fn(&[u8], &mut B) -> Result<(), String> + Sync,
+    mut merge: impl FnMut(&lines::Block, B, u64) -> Result<(), DataError>,
+    limit: Option<(usize, &str)>,
+) -> Result<u64, DataError> {
+    let mut records = 0u64;
+    let parse = |block: &lines::Block| {
+        let mut items = B::default();
+        let (records, error) = lines::for_each_line(&block.text, |_, line| parse_line(line, &mut items));
+        lines::Parsed { items, records, error }
+    };
+    let merge_block = |block: &lines::Block, parsed: lines::Parsed<B>| {
+        // The declared count is checked before an error further on, as the sequential reader did.
+        if let Some((max, what)) = limit {
+            let allowed = max as u64 - records;
+            if parsed.records > allowed || (parsed.error.is_some() && parsed.records == allowed) {
+                let line = block.line_of_record(allowed);
+                return Err(DataError::Parse { path: path.to_owned(), line, message: past_declared(max, what) });
+            }
+        }
+        // The records before an error are merged first: the merge may find an earlier problem
+        // (a block's first row against line 1).
+        merge(block, parsed.items, records)?;
+        if let Some((within, message)) = parsed.error {
+            return Err(DataError::Parse { path: path.to_owned(), line: block.line(within), message });
+        }
+        records += parsed.records;
+        Ok(())
+    };
+    let io_error = |cause: std::io::Error, line: u64| {
+        csv_error(path, csv::Error::from(cause), line.saturating_sub(1))
+    };
+    lines::parse_parallel(path, open(path)?, parse, merge_block, io_error)?;
+    Ok(records)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -366,24 +416,99 @@ fn read_node_count(path: &Path) -> Result<usize, DataError> {
     Ok(n as usize)
 }
 
-/// Edge pairs (both directions when `symmetrize`) and the number of edge lines.
-fn read_edges(path: &Path, num_nodes: usize, symmetrize: bool) -> Result<(Vec<(u32, u32)>, u64), DataError> {
-    let mut pairs = Vec::new();
-    let lines = for_each_record(path, |record, _| {
-        expect_fields(record, 2, "source,target")?;
-        let src = parse_node_id(record, 0, num_nodes)?;
-        let dst = parse_node_id(record, 1, num_nodes)?;
-        // Csr offsets are u32; stop before they would wrap.
-        if pairs.len() + 2 > u32::MAX as usize {
-            return Err("too many edges for u32 adjacency offsets".to_string());
-        }
-        pairs.push((src, dst));
-        if symmetrize {
-            pairs.push((dst, src));
-        }
+/// The adjacency of the edge file (both directions when `symmetrize`; self-loops and duplicates
+/// dropped) and the number of edge lines.
+fn read_adjacency(path: &Path, num_nodes: usize, symmetrize: bool) -> Result<(Csr, u64), DataError> {
+    let mut pairs: Vec<(u32, u32)> = Vec::new();
+    let per_edge = if symmetrize { 2 } else { 1 };
+    let parse_line = |line: &[u8], out: &mut Vec<(u32, u32)>| {
+        let mut fields = lines::fields(line);
+        let (Some(a), Some(b), None) = (fields.next(), fields.next(), fields.next()) else {
+            return Err(format!("expected 2 field(s) (source,target), found {}", lines::fields(line).count()));
+        };
+        out.push((node_id_from_bytes(a, 0, num_nodes)?, node_id_from_bytes(b, 1, num_nodes)?));
         Ok(())
-    })?;
-    Ok((pairs, lines))
+    };
+    let merge = |block: &lines::Block, items: Vec<(u32, u32)>, before: u64| {
+        // Csr offsets are u32; stop before they would wrap.
+        if (pairs.len() + items.len()) * per_edge > u32::MAX as usize {
+            let line = block.line_of_record((u32::MAX as usize / per_edge - pairs.len()) as u64);
+            let message = "too many edges for u32 adjacency offsets".to_string();
+            return Err(DataError::Parse { path: path.to_owned(), line, message });
+        }
+        debug_assert_eq!(before as usize, pairs.len());
+        pairs.extend(items);
+        Ok(())
+    };
+    let lines = parse_file(path, parse_line, merge, None)?;
+    Ok((adjacency_from_pairs(num_nodes, &pairs, symmetrize), lines))
+}
+
+/// The CSR of `pairs` (and their reverses when `symmetrize`), rows sorted, self-loops and
+/// duplicates dropped: what `Csr::from_pairs` gives, by a counting sort and parallel row sorts
+/// instead of one global sort of twice the pairs (ogbn-products: 124M entries).
+fn adjacency_from_pairs(nodes: usize, pairs: &[(u32, u32)], symmetrize: bool) -> Csr {
+    let mut fill = vec![0usize; nodes + 1];
+    for &(u, v) in pairs.iter().filter(|(u, v)| u != v) {
+        fill[u as usize + 1] += 1;
+        if symmetrize {
+            fill[v as usize + 1] += 1;
+        }
+    }
+    for r in 0..nodes {
+        fill[r + 1] += fill[r];
+    }
+    let bounds = fill.clone();
+    let mut cols = vec![0u32; fill[nodes]];
+    for &(u, v) in pairs.iter().filter(|(u, v)| u != v) {
+        cols[fill[u as usize]] = v;
+        fill[u as usize] += 1;
+        if symmetrize {
+            cols[fill[v as usize]] = u;
+            fill[v as usize] += 1;
+        }
+    }
+    drop(fill);
+    sort_rows_parallel(&bounds, &mut cols);
+    let mut row_ptr = Vec::with_capacity(nodes + 1);
+    row_ptr.push(0u32);
+    let mut write = 0usize;
+    for r in 0..nodes {
+        let mut last = None;
+        for k in bounds[r]..bounds[r + 1] {
+            let c = cols[k];
+            if last != Some(c) {
+                cols[write] = c;
+                write += 1;
+                last = Some(c);
+            }
+        }
+        // At most the entries, which `read_adjacency` keeps within u32.
+        row_ptr.push(write as u32);
+    }
+    cols.truncate(write);
+    cols.shrink_to_fit();
+    Csr { rows: nodes, cols: nodes, row_ptr, col_idx: cols, values: Vec::new() }
+}
+
+/// Sorts every row `cols[bounds[r]..bounds[r + 1]]`, rows shared out in parallel chunks.
+fn sort_rows_parallel(bounds: &[usize], cols: &mut [u32]) {
+    use rayon::prelude::*;
+    const ROWS_PER_CHUNK: usize = 4096;
+    let windows: Vec<&[usize]> = bounds.windows(2).collect();
+    let mut chunks = Vec::new();
+    let mut rest = cols;
+    for rows in windows.chunks(ROWS_PER_CHUNK) {
+        let (start, end) = (rows[0][0], rows[rows.len() - 1][1]);
+        let (chunk, tail) = rest.split_at_mut(end - start);
+        chunks.push((rows, chunk, start));
+        rest = tail;
+    }
+    chunks.into_par_iter().for_each(|(rows, chunk, start)| {
+        for w in rows {
+            chunk[w[0] - start..w[1] - start].sort_unstable();
+        }
+    });
 }
 
 /// `num-edge-list` is optional; when present it must agree with the edge file. Returns whether
@@ -400,30 +525,50 @@ fn check_edge_count(raw: &Path, edge_path: &Path, edge_lines: u64) -> Result<boo
     Ok(true)
 }
 
+/// One block's feature rows: their values and the width of the block's first row.
+#[derive(Default)]
+struct FeatureBlock {
+    values: Vec<f32>,
+    width: usize,
+}
+
 fn read_features(path: &Path, num_nodes: usize) -> Result<HostMatrix, DataError> {
-    let mut width = 0usize;
-    let mut rows_read = 0usize;
     // Grows as rows arrive (never reserved from the declared count, which is untrusted).
     let mut data: Vec<f32> = Vec::new();
-    let rows = for_each_record(path, |record, _| {
-        if rows_read == num_nodes {
-            return Err(past_declared(num_nodes, "feature rows"));
-        }
-        rows_read += 1;
-        if width == 0 {
-            width = record.len();
-        } else if record.len() != width {
-            return Err(format!("expected {width} features (as on line 1), found {}", record.len()));
-        }
-        for i in 0..width {
-            let value: f32 = parse_field(record, i, "a number")?;
+    let mut width = 0usize;
+    // Each block checks its rows against its own first row; the merge checks that row against
+    // line 1.
+    let parse_line = |line: &[u8], block: &mut FeatureBlock| {
+        let start = block.values.len();
+        for (i, field) in lines::fields(line).enumerate() {
+            let value: f32 = parse_bytes(field, i, "a number")?;
             if !value.is_finite() {
                 return Err(format!("field {}: feature is not finite ({value})", i + 1));
             }
-            data.push(value);
+            block.values.push(value);
+        }
+        let found = block.values.len() - start;
+        if start == 0 {
+            block.width = found;
+        } else if found != block.width {
+            return Err(format!("expected {} features (as on line 1), found {found}", block.width));
         }
         Ok(())
-    })?;
+    };
+    let merge = |block: &lines::Block, rows: FeatureBlock, before: u64| {
+        if rows.values.is_empty() {
+            return Ok(());
+        }
+        if before == 0 {
+            width = rows.width;
+        } else if rows.width != width {
+            let message = format!("expected {width} features (as on line 1), found {}", rows.width);
+            return Err(DataError::Parse { path: path.to_owned(), line: block.line_of_record(0), message });
+        }
+        data.extend_from_slice(&rows.values);
+        Ok(())
+    };
+    let rows = parse_file(path, parse_line, merge, Some((num_nodes, "feature rows")))?;
     check_row_count(path, rows, num_nodes, "feature rows")?;
     Ok(HostMatrix::from_vec(num_nodes, width, data))
 }

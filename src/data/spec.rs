@@ -12,6 +12,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use super::cache;
 use super::csbm::{self, CsbmParams};
 use super::{format, planetoid};
 use super::{DataError, Dataset};
@@ -178,7 +179,7 @@ impl DatasetSpec {
             DatasetSpec::Dir { path, split } => {
                 let env_root = std::env::var_os("GCNSIM_DATA_DIR").map(PathBuf::from);
                 let dir = resolve_dir(path, env_root.as_deref(), Path::new("../shared/datasets"))?;
-                format::load(&dir, split.as_deref())
+                cache::load_cached(&dir, &format!("split={split:?}"), || format::load(&dir, split.as_deref()))
             }
             DatasetSpec::Planetoid { path, name } => {
                 let env_root = std::env::var_os("GCNSIM_DATA_DIR").map(PathBuf::from);

@@ -14,6 +14,7 @@ use std::path::Path;
 use super::{Parts, MAX_CLASSES};
 use crate::data::npz::{Npz, Number};
 use crate::data::DataError;
+use crate::graph::Csr;
 use crate::tensor::HostMatrix;
 
 pub(super) const DATA: &str = "data.npz";
@@ -37,7 +38,9 @@ pub(super) fn read(raw: &Path, symmetrize: bool) -> Result<Parts, DataError> {
         return Err(invalid(&data_path, message));
     }
     let (labels, unlabeled) = read_labels(&raw.join(LABELS), num_nodes)?;
-    Ok(Parts { num_nodes, labels, unlabeled, features, pairs, edge_path: data_path, edge_count, warnings: Vec::new() })
+    let adjacency = Csr::from_pairs(num_nodes, num_nodes, pairs, true)
+        .map_err(|e| DataError::Invalid { path: data_path.clone(), message: e.to_string() })?;
+    Ok(Parts { num_nodes, labels, unlabeled, features, adjacency, edge_count, warnings: Vec::new() })
 }
 
 /// A one-element list (one graph).
