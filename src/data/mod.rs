@@ -1,6 +1,7 @@
 //! Datasets: the in-memory form, the OGB raw-layout loader, and the CSBM generator.
 
 pub mod csbm;
+pub mod fetch;
 pub mod info;
 pub mod ogb;
 pub mod spec;
@@ -100,4 +101,7 @@ pub enum DataError {
     Invalid { path: PathBuf, message: String },
     #[error("dataset spec `{spec}`: {message}")]
     Spec { spec: String, message: String },
+    /// A named dataset that could not be fetched or verified.
+    #[error(transparent)]
+    Fetch(#[from] fetch::FetchError),
 }

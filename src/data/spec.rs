@@ -4,13 +4,15 @@
 //! - `csbm:nodes=1000,classes=4,homophily=0.9,seed=3` — the same with overrides;
 //! - anything else — a directory in the OGB raw layout, optionally `<dir>:split=<name>` to pick a
 //!   folder under `split/`. A bare name (`cora`) that is not a directory here is also looked up
-//!   under `$GCNSIM_DATA_DIR` and `../shared/datasets`.
+//!   under `$GCNSIM_DATA_DIR` and `../shared/datasets`; one of the names gcnsim can fetch
+//!   (`citeseer`, `ogbn-arxiv`, ...) found in neither is fetched into the cache on first use.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use super::csbm::{self, CsbmParams};
+use super::fetch::{self, registry};
 use super::ogb::{self, OgbOptions};
 use super::{DataError, Dataset};
 
@@ -143,7 +145,7 @@ impl DatasetSpec {
             DatasetSpec::Dir { path, .. } => {
                 let env_root = std::env::var_os("GCNSIM_DATA_DIR").map(PathBuf::from);
                 let Ok(dir) = resolve_dir(path, env_root.as_deref(), Path::new("../shared/datasets")) else {
-                    return false;
+                    return false; // not there yet: a fetch shows its own progress
                 };
                 let size = |p: PathBuf| std::fs::metadata(p).map_or(0, |m| m.len());
                 let raw = std::fs::read_dir(dir.join("raw")).into_iter().flatten().flatten();
@@ -159,10 +161,33 @@ impl DatasetSpec {
             DatasetSpec::Csbm(params) => csbm::generate(params),
             DatasetSpec::Dir { path, split } => {
                 let env_root = std::env::var_os("GCNSIM_DATA_DIR").map(PathBuf::from);
-                let dir = resolve_dir(path, env_root.as_deref(), Path::new("../shared/datasets"))?;
+                let fallback = Path::new("../shared/datasets");
+                let settings = fetch::Settings::from_env().ok();
+                let mut progress = fetch::progress::Bar::detect();
+                let dir = locate(path, env_root.as_deref(), fallback, settings.as_ref(), &mut progress)?;
                 ogb::load(&dir, &OgbOptions { split: split.clone(), symmetrize: true })
             }
         }
+    }
+}
+
+/// [`resolve_dir`], then, for a name gcnsim can fetch, the cache: a folder found where the
+/// cache keeps it is verified, one found nowhere is fetched (or refused offline).
+fn locate(
+    path: &Path,
+    env_root: Option<&Path>,
+    fallback_root: &Path,
+    settings: Option<&fetch::Settings>,
+    progress: &mut dyn fetch::progress::Progress,
+) -> Result<PathBuf, DataError> {
+    let name = path.to_str().and_then(registry::find).filter(|_| !path.exists());
+    let Some(entry) = name else {
+        return resolve_dir(path, env_root, fallback_root);
+    };
+    let settings = settings.ok_or(fetch::FetchError::NoCacheDir)?;
+    match resolve_dir(path, env_root, fallback_root) {
+        Ok(dir) if dir != settings.root.join(entry.name) => Ok(dir),
+        _ => Ok(fetch::fetch(entry.name, &settings, progress)?),
     }
 }
 
@@ -269,6 +294,36 @@ mod tests {
         assert!(missing.to_string().contains("also tried"), "{missing}");
         let not_bare = resolve_dir(Path::new("no/such/dir"), Some(env_root.path()), fallback.path()).unwrap_err();
         assert!(!not_bare.to_string().contains("also tried"), "{not_bare}");
+    }
+
+    #[test]
+    fn fetchable_names_resolve_to_found_folders_first_then_the_cache() {
+        use fetch::testserver::{zip_folder, TestServer};
+        let Some(cora) = crate::data::testdata::dataset_dir("cora") else {
+            return;
+        };
+        let server = TestServer::start([("arxiv.zip".to_string(), zip_folder(&cora, "arxiv"))].into());
+        let cache = tempfile::tempdir().unwrap();
+        let fallback = tempfile::tempdir().unwrap();
+        let settings = fetch::Settings { mirror: Some(server.url()), ..fetch::Settings::new(cache.path().to_owned()) };
+        let mut quiet = fetch::progress::Silent;
+        // A bare name present under a data root resolves there, with no request (CI's `cora`).
+        std::fs::create_dir(fallback.path().join("ogbn-arxiv")).unwrap();
+        let found = locate(Path::new("ogbn-arxiv"), None, fallback.path(), Some(&settings), &mut quiet).unwrap();
+        assert_eq!((found, server.requests()), (fallback.path().join("ogbn-arxiv"), 0));
+        // Found nowhere: fetched into the cache, then found there without a request.
+        let empty = tempfile::tempdir().unwrap();
+        let fetched = locate(Path::new("ogbn-arxiv"), None, empty.path(), Some(&settings), &mut quiet).unwrap();
+        assert_eq!((&fetched, server.requests()), (&cache.path().join("ogbn-arxiv"), 1));
+        let again = locate(Path::new("ogbn-arxiv"), Some(cache.path()), empty.path(), Some(&settings), &mut quiet);
+        assert_eq!((again.unwrap(), server.requests()), (fetched.clone(), 1));
+        let ds = ogb::load(&fetched, &OgbOptions::default()).unwrap();
+        assert_eq!(ds.num_nodes(), 2708);
+        // Unknown names keep today's message; no cache folder at all is said plainly.
+        let unknown = locate(Path::new("nothing"), None, empty.path(), None, &mut quiet).unwrap_err().to_string();
+        assert!(unknown.contains("dataset directory not found"), "{unknown}");
+        let e = locate(Path::new("citeseer"), None, empty.path(), None, &mut quiet).unwrap_err().to_string();
+        assert!(e.contains("GCNSIM_DATA_DIR"), "{e}");
     }
 
     #[test]
