@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod csbm;
 pub mod export;
+pub mod fetch;
 pub mod format;
 pub mod info;
 pub mod lines;
@@ -109,4 +110,7 @@ pub enum DataError {
     Invalid { path: PathBuf, message: String },
     #[error("dataset spec `{spec}`: {message}")]
     Spec { spec: String, message: String },
+    /// A named dataset that could not be fetched or verified.
+    #[error(transparent)]
+    Fetch(#[from] fetch::FetchError),
 }

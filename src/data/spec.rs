@@ -6,7 +6,9 @@
 //!   `<dir>/raw/`, or Reddit's npz files; see [`super::format`]), optionally `<dir>:split=<name>`
 //!   to pick a folder under an OGB folder's `split/`, or `<dir>:name=<name>` to pick one Planetoid
 //!   dataset where the folder holds several. A bare name (`cora`) that is not a directory here is
-//!   also looked up under `$GCNSIM_DATA_DIR` and `../shared/datasets`.
+//!   also looked up under `$GCNSIM_DATA_DIR` and `../shared/datasets`; one of the names gcnsim
+//!   can fetch (`citeseer`, `ogbn-arxiv`, ...) found in neither is fetched into the cache on first
+//!   use.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -14,6 +16,7 @@ use std::str::FromStr;
 
 use super::cache;
 use super::csbm::{self, CsbmParams};
+use super::fetch::{self, registry};
 use super::{format, planetoid};
 use super::{DataError, Dataset};
 
@@ -161,12 +164,9 @@ impl DatasetSpec {
             DatasetSpec::Dir { path, .. } | DatasetSpec::Planetoid { path, .. } => {
                 let env_root = std::env::var_os("GCNSIM_DATA_DIR").map(PathBuf::from);
                 let Ok(dir) = resolve_dir(path, env_root.as_deref(), Path::new("../shared/datasets")) else {
-                    return false;
+                    return false; // not there yet: a fetch shows its own progress
                 };
-                let size = |p: PathBuf| std::fs::metadata(p).map_or(0, |m| m.len());
-                // OGB keeps its files in raw/, Reddit in the folder itself.
-                let files = [dir.join("raw"), dir].into_iter().flat_map(|d| std::fs::read_dir(d).into_iter().flatten());
-                files.flatten().map(|entry| size(entry.path())).sum::<u64>() >= 64 << 20
+                folder_bytes(&dir) >= LARGE_FOLDER_BYTES
             }
         }
     }
@@ -178,7 +178,13 @@ impl DatasetSpec {
             DatasetSpec::Csbm(params) => csbm::generate(params),
             DatasetSpec::Dir { path, split } => {
                 let env_root = std::env::var_os("GCNSIM_DATA_DIR").map(PathBuf::from);
-                let dir = resolve_dir(path, env_root.as_deref(), Path::new("../shared/datasets"))?;
+                let fallback = Path::new("../shared/datasets");
+                let settings = fetch::Settings::from_env().ok();
+                let mut progress = fetch::progress::Bar::detect();
+                let dir = locate(path, env_root.as_deref(), fallback, settings.as_ref(), &mut progress)?;
+                if folder_bytes(&dir) < LARGE_FOLDER_BYTES {
+                    return format::load(&dir, split.as_deref());
+                }
                 cache::load_cached(&dir, &format!("split={split:?}"), || format::load(&dir, split.as_deref()))
             }
             DatasetSpec::Planetoid { path, name } => {
@@ -188,6 +194,39 @@ impl DatasetSpec {
             }
         }
     }
+}
+
+/// [`resolve_dir`], then, for a name gcnsim can fetch, the cache: a folder found where the
+/// cache keeps it is verified, one found nowhere is fetched (or refused offline).
+fn locate(
+    path: &Path,
+    env_root: Option<&Path>,
+    fallback_root: &Path,
+    settings: Option<&fetch::Settings>,
+    progress: &mut dyn fetch::progress::Progress,
+) -> Result<PathBuf, DataError> {
+    let name = path.to_str().and_then(registry::find).filter(|_| !path.exists());
+    let Some(entry) = name else {
+        return resolve_dir(path, env_root, fallback_root);
+    };
+    let settings = settings.ok_or(fetch::FetchError::NoCacheDir)?;
+    match resolve_dir(path, env_root, fallback_root) {
+        Ok(dir) if dir != settings.root.join(entry.name) => Ok(dir),
+        _ => Ok(fetch::fetch(entry.name, &settings, progress)?),
+    }
+}
+
+/// A folder whose files add up to this much shows progress while it loads and gets a load cache
+/// ([`cache`]); a smaller one parses in about a second and stays untouched (it may be shared).
+const LARGE_FOLDER_BYTES: u64 = 64 << 20;
+
+/// The bytes of a dataset folder's files: OGB keeps them in raw/, Planetoid and Reddit in the
+/// folder itself.
+fn folder_bytes(dir: &Path) -> u64 {
+    let size = |p: PathBuf| std::fs::metadata(p).map_or(0, |m| m.len());
+    let files =
+        [dir.join("raw"), dir.to_path_buf()].into_iter().flat_map(|d| std::fs::read_dir(d).into_iter().flatten());
+    files.flatten().map(|entry| size(entry.path())).sum()
 }
 
 /// `path` itself if it exists; for a bare name, also `<env_root>/<name>` then
@@ -310,7 +349,12 @@ mod tests {
         let spec = DatasetSpec::Dir { path: dir.path().to_owned(), split: None };
         let message = spec.load().unwrap_err().to_string();
         assert!(message.contains("no dataset folder gcnsim knows"), "{message}");
-        assert!(message.contains("raw/edge.csv.gz") && message.contains("ind.NAME.graph") && message.contains("reddit_data.npz"), "{message}");
+        assert!(
+            message.contains("raw/edge.csv.gz")
+                && message.contains("ind.NAME.graph")
+                && message.contains("reddit_data.npz"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -334,6 +378,36 @@ mod tests {
         }
         let from_pyg = DatasetSpec::Dir { path: pyg.path().to_owned(), split: None }.load().unwrap();
         assert_eq!(from_pyg.fingerprint(), direct.fingerprint());
+    }
+
+    #[test]
+    fn fetchable_names_resolve_to_found_folders_first_then_the_cache() {
+        use fetch::testserver::{zip_folder, TestServer};
+        let Some(cora) = crate::data::testdata::dataset_dir("cora") else {
+            return;
+        };
+        let server = TestServer::start([("arxiv.zip".to_string(), zip_folder(&cora, "arxiv"))].into());
+        let cache = tempfile::tempdir().unwrap();
+        let fallback = tempfile::tempdir().unwrap();
+        let settings = fetch::Settings { mirror: Some(server.url()), ..fetch::Settings::new(cache.path().to_owned()) };
+        let mut quiet = fetch::progress::Silent;
+        // A bare name present under a data root resolves there, with no request (CI's `cora`).
+        std::fs::create_dir(fallback.path().join("ogbn-arxiv")).unwrap();
+        let found = locate(Path::new("ogbn-arxiv"), None, fallback.path(), Some(&settings), &mut quiet).unwrap();
+        assert_eq!((found, server.requests()), (fallback.path().join("ogbn-arxiv"), 0));
+        // Found nowhere: fetched into the cache, then found there without a request.
+        let empty = tempfile::tempdir().unwrap();
+        let fetched = locate(Path::new("ogbn-arxiv"), None, empty.path(), Some(&settings), &mut quiet).unwrap();
+        assert_eq!((&fetched, server.requests()), (&cache.path().join("ogbn-arxiv"), 1));
+        let again = locate(Path::new("ogbn-arxiv"), Some(cache.path()), empty.path(), Some(&settings), &mut quiet);
+        assert_eq!((again.unwrap(), server.requests()), (fetched.clone(), 1));
+        let ds = crate::data::ogb::load(&fetched, &crate::data::ogb::OgbOptions::default()).unwrap();
+        assert_eq!(ds.num_nodes(), 2708);
+        // Unknown names keep today's message; no cache folder at all is said plainly.
+        let unknown = locate(Path::new("nothing"), None, empty.path(), None, &mut quiet).unwrap_err().to_string();
+        assert!(unknown.contains("dataset directory not found"), "{unknown}");
+        let e = locate(Path::new("citeseer"), None, empty.path(), None, &mut quiet).unwrap_err().to_string();
+        assert!(e.contains("GCNSIM_DATA_DIR"), "{e}");
     }
 
     #[test]
