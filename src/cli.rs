@@ -203,9 +203,10 @@ pub struct GenerateDocsArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct DatasetArgs {
-    /// A directory in OGB raw layout (raw/*.csv[.gz], split/<name>/*.csv[.gz]), a bare name looked
-    /// up under $GCNSIM_DATA_DIR (a name `gcnsim data fetch` knows is fetched on first use), or
-    /// `csbm[:key=value,...]` for a generated graph
+    /// A dataset folder: OGB raw layout (raw/*.csv[.gz] or raw/data.npz, split/<name>/*.csv[.gz]),
+    /// Planetoid files (ind.NAME.*; `DIR:name=NAME` picks one) or Reddit's npz files; a bare name
+    /// looked up under $GCNSIM_DATA_DIR (a name `gcnsim data fetch` knows is fetched on first use);
+    /// or `csbm[:key=value,...]` for a generated graph
     /// (keys: nodes, classes, avg_degree, homophily, features, signal, seed, train_per_class, valid, test).
     #[arg(default_value = "csbm")]
     pub dataset: String,
@@ -213,7 +214,8 @@ pub struct DatasetArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct TrainArgs {
-    /// Dataset: an OGB-layout directory, a name under $GCNSIM_DATA_DIR, or `csbm[:key=value,...]`.
+    /// Dataset: an OGB-layout directory, a folder of Planetoid files (`DIR[:name=NAME]`), a name under
+    /// $GCNSIM_DATA_DIR, or `csbm[:key=value,...]`.
     #[arg(long, default_value = "csbm")]
     pub dataset: String,
     #[command(flatten)]

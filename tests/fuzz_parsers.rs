@@ -90,6 +90,7 @@ const DATASETS: &[&str] = &[
     "csbm:nodes=1000,classes=4,homophily=0.9,seed=3",
     "csbm:avg_degree=2.5,signal=0.1,train_per_class=3,valid=7,test=9,features=3",
     "cora:split=planetoid",
+    "data/planetoid:name=citeseer",
 ];
 
 fn every_grammar(cases: u64) {

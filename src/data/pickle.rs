@@ -683,7 +683,7 @@ impl<'a> Machine<'a> {
     }
 
     fn set_items(&mut self, items: Vec<Value>) -> Step {
-        if items.len() % 2 != 0 {
+        if !items.len().is_multiple_of(2) {
             return Err(format!("an odd number of values ({}) for key, value pairs", items.len()));
         }
         let target = self.top()?;

@@ -356,3 +356,86 @@ fn opcode_names_cover_every_byte_pickle_defines() {
     assert_eq!(all.len(), n, "an opcode listed twice");
     assert_eq!(n, 68, "protocols 0-5 define 68 opcodes");
 }
+
+// ---------------------------------------------------------------------------------------------
+// The fuzz target
+// ---------------------------------------------------------------------------------------------
+
+/// Valid pickles to mutate: one of each kind built here, and Cora's `y`, `x` and `graph` when
+/// `planetoid-cora` is there.
+fn fuzz_corpus() -> Vec<Vec<u8>> {
+    let floats: Vec<u8> = [0.5f64, -1.0, 2.0, 3.0].iter().flat_map(|x| x.to_le_bytes()).collect();
+    let raw = [1u8, 0, 0, 0, 0xff, 0, 0, 0];
+    let text: String = raw.iter().map(|&b| b as char).collect();
+    let mut corpus = vec![
+        P::new().array(&[3], "i4", "<", |p| p.bstr(&i32_bytes(&[1, -2, 70000]))).stop(),
+        P::new().array(&[2, 2], "f8", "<", |p| p.bstr(&floats)).stop(),
+        P::new().array(&[2], "i4", ">", |p| p.bstr(&[0, 0, 0, 7, 0xff, 0xff, 0xff, 0xfe])).stop(),
+        P::new()
+            .array(&[2], "<i4", "<", |p| p.global("_codecs", "encode").ustr(&text).ustr("latin1").op(0x86).op(b'R'))
+            .stop(),
+        P::new().csr((2, 3), &[0, 2, 3], &[0, 2, 1], &[1.0, 0.5, -2.0]).stop(),
+        b"\x80\x02ccollections\ndefaultdict\nq\x00c__builtin__\nlist\nq\x01\x85q\x02Rq\x03(K\x00]q\x04(K\x01K\x02eK\x02]q\x05K\x00aK\x01]q\x06u.".to_vec(),
+    ];
+    if let Some(dir) = crate::data::testdata::dataset_dir("planetoid-cora") {
+        for suffix in ["y", "x", "graph"] {
+            corpus.push(std::fs::read(dir.join(format!("ind.cora.{suffix}"))).unwrap());
+        }
+    }
+    corpus
+}
+
+/// One case: a corpus entry with 1 to 4 stacked byte mutations, unpickled. Refused, or accepted
+/// with a result whose parts agree (array bytes = shape × element size, a CSR within its shape).
+fn fuzz_case(corpus: &[Vec<u8>], m: &mut crate::fuzz::Mutator) -> crate::fuzz::Outcome {
+    use crate::fuzz::Outcome;
+    let mut bytes = m.pick(corpus).clone();
+    let others: Vec<&[u8]> = corpus.iter().map(Vec::as_slice).collect();
+    m.havoc(&mut bytes, &others, 4);
+    match unpickle(&bytes, &Limits::for_input(bytes.len())) {
+        Err(e) => {
+            assert!(e.offset <= bytes.len(), "{e}");
+            let kind = e.message.split(':').next().unwrap_or("").to_string();
+            Outcome::Refused(if kind.len() < 20 { kind } else { "other".into() })
+        }
+        Ok(Pickled::Array(a)) => {
+            assert_eq!(a.shape.iter().product::<usize>() * a.dtype.size(), a.data.len());
+            assert_eq!(a.to_f32().len(), a.len());
+            Outcome::Accepted
+        }
+        Ok(Pickled::Csr(c)) => {
+            assert_eq!(c.indptr.len(), c.rows + 1);
+            assert_eq!(c.indptr[c.rows], c.indices.len());
+            assert!(c.indices.iter().all(|&i| (i as usize) < c.cols));
+            if c.rows.saturating_mul(c.cols) <= 1 << 22 {
+                assert_eq!(c.to_dense().len(), c.rows * c.cols);
+            }
+            Outcome::Accepted
+        }
+        Ok(Pickled::IntLists(lists)) => {
+            let keys: std::collections::HashSet<i64> = lists.iter().map(|(k, _)| *k).collect();
+            assert_eq!(keys.len(), lists.len(), "a key listed twice");
+            Outcome::Accepted
+        }
+    }
+}
+
+#[test]
+fn mutated_pickles_are_refused_or_consistent() {
+    let corpus = fuzz_corpus();
+    let report = crate::fuzz::run_cases("planetoid pickles", crate::fuzz::case_count(2000), 0x91c_e1e, |_, m| {
+        fuzz_case(&corpus, m)
+    });
+    assert!(report.accepted > 0 && report.refused > report.cases / 4, "{report}");
+}
+
+/// The long run: `GCNSIM_FUZZ_CASES=1000000 cargo test --release --lib pickle_fuzz_long --
+/// --ignored --nocapture`.
+#[test]
+#[ignore]
+fn pickle_fuzz_long() {
+    let corpus = fuzz_corpus();
+    let n = crate::fuzz::case_count(1_000_000);
+    let report = crate::fuzz::run_cases("planetoid pickles (long)", n, 0x10_91c_e1e, |_, m| fuzz_case(&corpus, m));
+    println!("{report}");
+}

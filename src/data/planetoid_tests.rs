@@ -204,3 +204,43 @@ fn planetoid_cora_equals_the_ogb_layout_cora() {
     assert_eq!(p.split, o.split, "split");
     assert_eq!(p.fingerprint(), o.fingerprint());
 }
+
+/// Fuzz target: one or two of the eight files of [`Tiny`] mutated at byte level, then loaded.
+/// A loaded dataset has one feature row and label per node, labels below its class count, a
+/// square symmetric adjacency and disjoint splits of its nodes.
+#[test]
+fn mutated_planetoid_folders_are_refused_or_consistent() {
+    use crate::fuzz::{self, Outcome};
+    let template = tempfile::tempdir().unwrap();
+    Tiny::default().write(template.path(), "tiny");
+    let originals: Vec<(String, Vec<u8>)> = SUFFIXES
+        .iter()
+        .map(|s| (format!("ind.tiny.{s}"), std::fs::read(file(template.path(), "tiny", s)).unwrap()))
+        .collect();
+    let scratch = tempfile::tempdir().unwrap();
+    let report = fuzz::run_cases("planetoid folders", fuzz::case_count(300), 0x91a_e701d, |case, m| {
+        let dir = scratch.path().join(case.to_string());
+        std::fs::create_dir_all(&dir).unwrap();
+        let mutated: Vec<usize> = (0..1 + m.below(2)).map(|_| m.below(originals.len())).collect();
+        for (i, (name, bytes)) in originals.iter().enumerate() {
+            let mut bytes = bytes.clone();
+            if mutated.contains(&i) {
+                m.havoc(&mut bytes, &[], 3);
+            }
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+        let loaded = load(&dir, None);
+        std::fs::remove_dir_all(&dir).unwrap();
+        let Ok(ds) = loaded else { return Outcome::refused("refused") };
+        let n = ds.num_nodes();
+        assert_eq!((ds.labels.len(), ds.features.rows), (n, n));
+        assert!(ds.labels.iter().all(|&y| (y as usize) < ds.num_classes));
+        assert!(ds.adjacency.is_symmetric() && ds.adjacency.col_idx.iter().all(|&c| (c as usize) < n));
+        let mut seen = std::collections::HashSet::new();
+        for id in ds.split.train.iter().chain(&ds.split.valid).chain(&ds.split.test) {
+            assert!((*id as usize) < n && seen.insert(*id), "split id {id}");
+        }
+        Outcome::Accepted
+    });
+    assert!(report.accepted > 0 && report.refused > 0, "{report}");
+}
