@@ -142,3 +142,86 @@ fn a_folder_of_no_known_format_lists_every_layout() {
         assert!(err.contains(part), "`{err}` should mention `{part}`");
     }
 }
+
+/// Writes a Reddit-sized folder (232,965 nodes, 114,615,892 stored entries, 602 features, 41
+/// classes; `GCNSIM_REDDIT_SCALE` scales nodes and entries) into `GCNSIM_REDDIT_DIR`, to time
+/// and measure `gcnsim dataset-info` on it:
+/// `GCNSIM_REDDIT_DIR=/tmp/reddit cargo test --release --test dataset_formats -- --ignored`.
+#[test]
+#[ignore]
+fn write_a_reddit_sized_folder() {
+    let Some(dir) = std::env::var_os("GCNSIM_REDDIT_DIR").map(std::path::PathBuf::from) else {
+        eprintln!("skipping: set GCNSIM_REDDIT_DIR");
+        return;
+    };
+    let scale: f64 = std::env::var("GCNSIM_REDDIT_SCALE").map_or(1.0, |s| s.parse().unwrap());
+    let nodes = (232_965.0 * scale) as u64;
+    let undirected = (114_615_892.0 * scale / 2.0) as u64;
+    fs::create_dir_all(&dir).unwrap();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        // SplitMix64: cheap, seeded, good enough for a synthetic graph.
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let mut zip =
+        npyz::zip::ZipWriter::new(std::io::BufWriter::new(fs::File::create(dir.join("reddit_data.npz")).unwrap()));
+    let stored = npyz::zip::write::FileOptions::default()
+        .compression_method(npyz::zip::CompressionMethod::Stored)
+        .large_file(true);
+    let mut array =
+        |zip: &mut npyz::zip::ZipWriter<_>, name: &str| zip.start_file(format!("{name}.npy"), stored).unwrap();
+    array(&mut zip, "feature");
+    let mut w =
+        npyz::WriteOptions::<f32>::new().default_dtype().shape(&[nodes, 602]).writer(&mut zip).begin_nd().unwrap();
+    w.extend((0..nodes * 602).map(|_| (next() % 2000) as f32 / 1000.0 - 1.0)).unwrap();
+    w.finish().unwrap();
+    array(&mut zip, "label");
+    let mut w = npyz::WriteOptions::<i64>::new().default_dtype().shape(&[nodes]).writer(&mut zip).begin_nd().unwrap();
+    w.extend((0..nodes).map(|_| (next() % 41) as i64)).unwrap();
+    w.finish().unwrap();
+    array(&mut zip, "node_types");
+    let mut w = npyz::WriteOptions::<i64>::new().default_dtype().shape(&[nodes]).writer(&mut zip).begin_nd().unwrap();
+    w.extend((0..nodes).map(|i| {
+        if i * 100 < nodes * 66 {
+            1
+        } else if i * 100 < nodes * 76 {
+            2
+        } else {
+            3
+        }
+    }))
+    .unwrap();
+    w.finish().unwrap();
+    zip.finish().unwrap();
+
+    let edges: Vec<(i32, i32)> = (0..undirected).map(|_| ((next() % nodes) as i32, (next() % nodes) as i32)).collect();
+    let mut zip =
+        npyz::zip::ZipWriter::new(std::io::BufWriter::new(fs::File::create(dir.join("reddit_graph.npz")).unwrap()));
+    let entries = 2 * undirected;
+    for (name, forward) in [("row", true), ("col", false)] {
+        array(&mut zip, name);
+        let mut w =
+            npyz::WriteOptions::<i32>::new().default_dtype().shape(&[entries]).writer(&mut zip).begin_nd().unwrap();
+        w.extend(edges.iter().flat_map(|&(u, v)| if forward { [u, v] } else { [v, u] })).unwrap();
+        w.finish().unwrap();
+    }
+    array(&mut zip, "data");
+    let mut w = npyz::WriteOptions::<f32>::new().default_dtype().shape(&[entries]).writer(&mut zip).begin_nd().unwrap();
+    w.extend((0..entries).map(|_| 1.0f32)).unwrap();
+    w.finish().unwrap();
+    array(&mut zip, "shape");
+    zip.write_all(&npy(&[2], &[nodes as i64, nodes as i64])).unwrap();
+    array(&mut zip, "format");
+    let mut format = npy(&[], &[0u8]);
+    let at = format.windows(5).position(|w| w == b"'|u1'").unwrap();
+    format[at..at + 5].copy_from_slice(b"'|S3'");
+    format.pop();
+    format.extend_from_slice(b"coo");
+    zip.write_all(&format).unwrap();
+    zip.finish().unwrap();
+    eprintln!("wrote {} ({nodes} nodes, {entries} entries)", dir.display());
+}
