@@ -172,8 +172,7 @@ fn write_a_reddit_sized_folder() {
     let stored = npyz::zip::write::FileOptions::default()
         .compression_method(npyz::zip::CompressionMethod::Stored)
         .large_file(true);
-    let mut array =
-        |zip: &mut npyz::zip::ZipWriter<_>, name: &str| zip.start_file(format!("{name}.npy"), stored).unwrap();
+    let array = |zip: &mut npyz::zip::ZipWriter<_>, name: &str| zip.start_file(format!("{name}.npy"), stored).unwrap();
     array(&mut zip, "feature");
     let mut w =
         npyz::WriteOptions::<f32>::new().default_dtype().shape(&[nodes, 602]).writer(&mut zip).begin_nd().unwrap();

@@ -270,7 +270,7 @@ mod tests {
         }
 
         fn error(&self) -> String {
-            self.load().err().expect("expected an error").to_string()
+            self.load().expect_err("expected an error").to_string()
         }
     }
 
