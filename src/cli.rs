@@ -151,7 +151,8 @@ pub struct GenerateDocsArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct DatasetArgs {
-    /// A directory in OGB raw layout (raw/*.csv[.gz], split/<name>/*.csv[.gz]), a bare name looked
+    /// A dataset folder (OGB's layout as OGB leaves it: raw/*.csv[.gz] or raw/data.npz,
+    /// split/<name>/*.csv[.gz]; or Reddit's reddit_data.npz + reddit_graph.npz), a bare name looked
     /// up under $GCNSIM_DATA_DIR, or `csbm[:key=value,...]` for a generated graph
     /// (keys: nodes, classes, avg_degree, homophily, features, signal, seed, train_per_class, valid, test).
     #[arg(default_value = "csbm")]
