@@ -211,8 +211,11 @@ fn zipped(members: &[(&str, Vec<u8>)]) -> Vec<u8> {
     zip.finish().unwrap().into_inner()
 }
 
-/// A 6-node Reddit: (file name, its arrays' .npy bytes).
-fn reddit_members() -> Vec<(&'static str, Vec<(&'static str, Vec<u8>)>)> {
+/// An archive's arrays: (name, `.npy` bytes).
+type Members = Vec<(&'static str, Vec<u8>)>;
+
+/// A 6-node Reddit: (file name, its arrays).
+fn reddit_members() -> Vec<(&'static str, Members)> {
     let features: Vec<f32> = (0..18).map(|i| i as f32 / 8.0).collect();
     let data = vec![
         ("feature", npy(&[6, 3], &features)),

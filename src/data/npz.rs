@@ -351,7 +351,7 @@ pub(crate) mod fixtures {
     /// A version-1 .npy: the magic, the header dict padded to 64 bytes, then `body`.
     pub fn npy_bytes(header: &str, body: &[u8]) -> Vec<u8> {
         let mut text = header.to_string();
-        while (10 + text.len() + 1) % 64 != 0 {
+        while !(10 + text.len() + 1).is_multiple_of(64) {
             text.push(' ');
         }
         text.push('\n');
@@ -396,7 +396,7 @@ mod tests {
             assert_eq!((i4.shape, i4.data), (vec![2, 2], vec![1, 2, 3, 4]));
             assert_eq!(ints(&mut npz, "u8").unwrap().data, vec![7, 9]);
             assert_eq!(npz.read("f4", |v, _| Ok(v.as_f64())).unwrap().data, vec![0.5, -1.0, 2.0]);
-            assert_eq!(ints(&mut npz, "f8").unwrap_err().to_string().contains("element 0: not an integer: 1.5"), true);
+            assert!(ints(&mut npz, "f8").unwrap_err().to_string().contains("element 0: not an integer: 1.5"));
             assert_eq!(ints(&mut npz, "b").unwrap().data, vec![1, 0]);
         }
     }
