@@ -14,7 +14,13 @@ pub fn data_command(command: &DataCommand) -> anyhow::Result<()> {
             let already = settings.root.join(name).is_dir();
             let dir = fetch::fetch(name, &settings, &mut Bar::detect())
                 .with_context(|| format!("fetching dataset `{name}`"))?;
-            let verb = if already { "cached and verified" } else { "fetched" };
+            let recorded = fetch::cache::Sums::load(&settings.root)?.of(name).next().is_some();
+            let verb = match (already, recorded) {
+                (false, _) => "fetched",
+                (true, true) => "cached and verified",
+                // A user's own folder under $GCNSIM_DATA_DIR: nothing to verify it against.
+                (true, false) => "present (not made by `gcnsim data fetch`, so not verified)",
+            };
             println!("{name}: {verb}: {}", dir.display());
             Ok(())
         }
@@ -36,7 +42,11 @@ fn list(settings: &Settings) -> anyhow::Result<()> {
     println!("{:<14} {:>12} {:>14}  source", "name", "on disk", "download");
     for l in fetch::list(&settings.root) {
         let on_disk = l.cached.map_or_else(|| "-".to_string(), human_bytes);
-        let download = if l.download_exact { human_bytes(l.download_bytes) } else { format!("~{}", human_bytes(l.download_bytes)) };
+        let download = if l.download_exact {
+            human_bytes(l.download_bytes)
+        } else {
+            format!("~{}", human_bytes(l.download_bytes))
+        };
         println!("{:<14} {on_disk:>12} {download:>14}  {}", l.name, l.source);
     }
     Ok(())

@@ -55,8 +55,7 @@ impl Sums {
     }
 
     pub fn save(&self, root: &Path) -> Result<(), FetchError> {
-        let text: String =
-            self.records.iter().map(|(key, r)| format!("{} {} {key}\n", r.sha256, r.bytes)).collect();
+        let text: String = self.records.iter().map(|(key, r)| format!("{} {} {key}\n", r.sha256, r.bytes)).collect();
         let path = root.join(SUMS_FILE);
         let tmp = root.join(format!(".{SUMS_FILE}.{}.tmp", std::process::id()));
         std::fs::write(&tmp, text).map_err(|cause| FetchError::Io { path: tmp.clone(), cause })?;

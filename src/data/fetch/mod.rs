@@ -89,9 +89,7 @@ pub enum FetchError {
     Io { path: PathBuf, cause: std::io::Error },
     #[error("{}: {message}", path.display())]
     Corrupt { path: PathBuf, message: String },
-    #[error(
-        "no cache folder: set GCNSIM_DATA_DIR (the platform has no cache directory, e.g. HOME is unset)"
-    )]
+    #[error("no cache folder: set GCNSIM_DATA_DIR (the platform has no cache directory, e.g. HOME is unset)")]
     NoCacheDir,
 }
 
@@ -149,7 +147,11 @@ fn announcement(entry: &Entry, settings: &Settings) -> String {
     };
     let files = entry.remotes.len();
     let noun = if files == 1 { "file" } else { "files" };
-    format!("fetching {}: {files} {noun}, {size}, from {from} into {}", entry.name, settings.root.join(entry.name).display())
+    format!(
+        "fetching {}: {files} {noun}, {size}, from {from} into {}",
+        entry.name,
+        settings.root.join(entry.name).display()
+    )
 }
 
 /// `got` against the compiled-in SHA-256 where there is one, else against what an earlier

@@ -74,8 +74,16 @@ const CORA: &[Remote] = &[
 const CITESEER: &[Remote] = &[
     planetoid!("ind.citeseer.x", Some(31087), Some("d20de19150741e555de0ed037195630fc194114ebc7fd72ced62810148aa22f6")),
     planetoid!("ind.citeseer.y", Some(3014), Some("8ba87e515d8e3ee3cf52f6d2c5b86aa73f11ecad825a808455209ec26cd54924")),
-    planetoid!("ind.citeseer.tx", Some(260321), Some("539a8906a2da97628d212f2fdd668c109a8b3f0d36574b59e5d3fd5b5303da21")),
-    planetoid!("ind.citeseer.ty", Some(24135), Some("55e5bd1ba1e733a04598753ad1a8d57957f4b8f89e74519f41f4f4938767e4ce")),
+    planetoid!(
+        "ind.citeseer.tx",
+        Some(260321),
+        Some("539a8906a2da97628d212f2fdd668c109a8b3f0d36574b59e5d3fd5b5303da21")
+    ),
+    planetoid!(
+        "ind.citeseer.ty",
+        Some(24135),
+        Some("55e5bd1ba1e733a04598753ad1a8d57957f4b8f89e74519f41f4f4938767e4ce")
+    ),
     planetoid!(
         "ind.citeseer.allx",
         Some(595021),
@@ -112,8 +120,16 @@ const PUBMED: &[Remote] = &[
         approx_bytes: 4_600_000,
         sha256: None,
     },
-    planetoid!("ind.pubmed.ally", Some(224739), Some("0c37bbe3b5014ec365e9d393cf4791925e5ed94fb194305d74f064a8d7b50f0e")),
-    planetoid!("ind.pubmed.graph", Some(471808), Some("5b89f0036ca22909471f1e6558eb42fa06e0c730a577bde5b058b40638f81dc9")),
+    planetoid!(
+        "ind.pubmed.ally",
+        Some(224739),
+        Some("0c37bbe3b5014ec365e9d393cf4791925e5ed94fb194305d74f064a8d7b50f0e")
+    ),
+    planetoid!(
+        "ind.pubmed.graph",
+        Some(471808),
+        Some("5b89f0036ca22909471f1e6558eb42fa06e0c730a577bde5b058b40638f81dc9")
+    ),
     planetoid!(
         "ind.pubmed.test.index",
         Some(6000),
@@ -150,11 +166,21 @@ const REDDIT: &[Remote] = &[Remote {
 
 pub const ENTRIES: &[Entry] = &[
     Entry { name: "cora", layout: Layout::Files, remotes: CORA, source: "Planetoid (Yang et al. 2016), as PyG" },
-    Entry { name: "citeseer", layout: Layout::Files, remotes: CITESEER, source: "Planetoid (Yang et al. 2016), as PyG" },
+    Entry {
+        name: "citeseer",
+        layout: Layout::Files,
+        remotes: CITESEER,
+        source: "Planetoid (Yang et al. 2016), as PyG",
+    },
     Entry { name: "pubmed", layout: Layout::Files, remotes: PUBMED, source: "Planetoid (Yang et al. 2016), as PyG" },
     Entry { name: "ogbn-arxiv", layout: Layout::Zip, remotes: ARXIV, source: "OGB (snap.stanford.edu)" },
     Entry { name: "ogbn-products", layout: Layout::Zip, remotes: PRODUCTS, source: "OGB (snap.stanford.edu)" },
-    Entry { name: "reddit", layout: Layout::Zip, remotes: REDDIT, source: "GraphSAGE Reddit, as DGL and PyG (data.dgl.ai)" },
+    Entry {
+        name: "reddit",
+        layout: Layout::Zip,
+        remotes: REDDIT,
+        source: "GraphSAGE Reddit, as DGL and PyG (data.dgl.ai)",
+    },
 ];
 
 /// The entry called `name`, if any.

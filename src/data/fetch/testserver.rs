@@ -124,7 +124,9 @@ fn answer(shared: &Shared, mut stream: TcpStream) -> std::io::Result<()> {
     match mode {
         Mode::Drop => return Ok(()),
         Mode::Redirect if !moved => {
-            let head = format!("HTTP/1.1 302 Found\r\nLocation: /moved/{name}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let head = format!(
+                "HTTP/1.1 302 Found\r\nLocation: /moved/{name}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
             return stream.write_all(head.as_bytes());
         }
         Mode::CorruptByte if !body.is_empty() => {

@@ -50,7 +50,11 @@ pub fn unzip(zip_path: &Path, dest: &Path) -> Result<Vec<(String, Record)>, Fetc
             EntryError::Write(cause) => FetchError::Io { path: target.clone(), cause },
         })?;
         if record.bytes != declared {
-            return Err(fail(format!("entry `{}` unpacked to {} bytes, declared {declared}", name.display(), record.bytes)));
+            return Err(fail(format!(
+                "entry `{}` unpacked to {} bytes, declared {declared}",
+                name.display(),
+                record.bytes
+            )));
         }
         written.push((rel.to_string_lossy().replace('\\', "/"), record));
     }
