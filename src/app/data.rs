@@ -16,7 +16,13 @@ pub fn data_command(command: &DataCommand) -> anyhow::Result<()> {
             let already = settings.root.join(name).is_dir();
             let dir = fetch::fetch(name, &settings, &mut Bar::detect())
                 .with_context(|| format!("fetching dataset `{name}`"))?;
-            let verb = if already { "cached and verified" } else { "fetched" };
+            let recorded = fetch::cache::Sums::load(&settings.root)?.of(name).next().is_some();
+            let verb = match (already, recorded) {
+                (false, _) => "fetched",
+                (true, true) => "cached and verified",
+                // A user's own folder under $GCNSIM_DATA_DIR: nothing to verify it against.
+                (true, false) => "present (not made by `gcnsim data fetch`, so not verified)",
+            };
             println!("{name}: {verb}: {}", dir.display());
             Ok(())
         }

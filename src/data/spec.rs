@@ -212,7 +212,7 @@ fn locate(
     let settings = settings.ok_or(fetch::FetchError::NoCacheDir)?;
     match resolve_dir(path, env_root, fallback_root) {
         Ok(dir) if dir != settings.root.join(entry.name) => Ok(dir),
-        _ => Ok(fetch::fetch(entry.name, &settings, progress)?),
+        _ => Ok(fetch::fetch(entry.name, settings, progress)?),
     }
 }
 

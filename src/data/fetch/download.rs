@@ -58,7 +58,7 @@ impl Http {
             match result {
                 Ok(record) => return Ok(record),
                 Err(Failure::Permanent(e)) => return Err(e),
-                Err(Failure::Transient(e)) if attempt >= self.retries => return Err(e),
+                Err(Failure::Transient(e)) if attempt >= self.retries => return Err(gave_up(e, attempt + 1)),
                 Err(Failure::Transient(_)) => {
                     std::thread::sleep(self.backoff * 2u32.saturating_pow(attempt));
                     attempt += 1;
@@ -109,6 +109,16 @@ impl Http {
             return Err(Failure::Permanent(FetchError::Size { file: file.to_string(), expected, got: got.bytes }));
         }
         Ok(got)
+    }
+}
+
+/// Says how many attempts a transient failure survived.
+fn gave_up(e: FetchError, attempts: u32) -> FetchError {
+    match e {
+        FetchError::Http { file, url, message } if attempts > 1 => {
+            FetchError::Http { file, url, message: format!("{message} (gave up after {attempts} attempts)") }
+        }
+        other => other,
     }
 }
 

@@ -101,7 +101,7 @@ fn a_dropped_connection_is_retried_then_reported() {
     server.set_mode(Mode::Drop);
     let root = tempfile::tempdir().unwrap();
     let e = fetch("cora", &settings(root.path(), &server), &mut progress::Silent).unwrap_err().to_string();
-    assert!(e.starts_with("ind.cora.x: "), "{e}");
+    assert!(e.starts_with("ind.cora.x: ") && e.ends_with("(gave up after 3 attempts)"), "{e}");
     assert_eq!(server.requests(), 3);
     assert_nothing_left(root.path());
 }

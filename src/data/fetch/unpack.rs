@@ -12,17 +12,31 @@ use super::cache::Record;
 use super::download::hex;
 use super::FetchError;
 
+/// The most an archive may unpack to: far above ogbn-products' (about 3 GB) and Reddit's, far
+/// below what would fill a disk by surprise.
+pub const MAX_UNPACKED_BYTES: u64 = 64 << 30;
+
 /// Unpacks `zip_path` into `dest` (which exists). Returns each file written, as its path
 /// relative to `dest` (with `/`), with its SHA-256 and size.
 pub fn unzip(zip_path: &Path, dest: &Path) -> Result<Vec<(String, Record)>, FetchError> {
+    unzip_at_most(zip_path, dest, MAX_UNPACKED_BYTES)
+}
+
+/// [`unzip`], refusing an archive whose entries declare more than `max_bytes` in all.
+fn unzip_at_most(zip_path: &Path, dest: &Path, max_bytes: u64) -> Result<Vec<(String, Record)>, FetchError> {
     let fail = |message: String| FetchError::Corrupt { path: zip_path.to_owned(), message };
     let file = std::fs::File::open(zip_path).map_err(|cause| FetchError::Io { path: zip_path.to_owned(), cause })?;
     let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| fail(e.to_string()))?;
     let mut names = Vec::with_capacity(archive.len());
+    let mut declared_total = 0u64;
     for i in 0..archive.len() {
         let entry = archive.by_index_raw(i).map_err(|e| fail(e.to_string()))?;
         let name = entry.enclosed_name().ok_or_else(|| fail(format!("entry `{}` leaves the folder", entry.name())))?;
+        declared_total = declared_total.saturating_add(entry.size());
         names.push((name, entry.is_dir()));
+    }
+    if declared_total > max_bytes {
+        return Err(fail(format!("its entries declare {declared_total} bytes, more than the {max_bytes} allowed")));
     }
     let strip = common_top_folder(&names);
     let mut written = Vec::new();
@@ -45,7 +59,8 @@ pub fn unzip(zip_path: &Path, dest: &Path) -> Result<Vec<(String, Record)>, Fetc
         }
         let mut entry = archive.by_index(i).map_err(|e| fail(format!("entry `{}`: {e}", name.display())))?;
         let declared = entry.size();
-        let record = copy_entry(&mut entry, &target).map_err(|e| match e {
+        // Never more than declared (plus one byte, to notice): an entry cannot outgrow the check.
+        let record = copy_entry(&mut (&mut entry).take(declared.saturating_add(1)), &target).map_err(|e| match e {
             EntryError::Read(e) => fail(format!("entry `{}`: {e}", name.display())),
             EntryError::Write(cause) => FetchError::Io { path: target.clone(), cause },
         })?;
@@ -140,6 +155,16 @@ mod tests {
         let dest = tempfile::tempdir().unwrap();
         unzip(z.path(), dest.path()).unwrap();
         assert!(dest.path().join("reddit_data.npz").is_file() && dest.path().join("reddit_graph.npz").is_file());
+    }
+
+    #[test]
+    fn an_archive_declaring_more_than_the_limit_is_refused_before_writing() {
+        let z = zip_of(&[("a/x", &[7u8; 600]), ("a/y", &[8u8; 500])]);
+        let dest = tempfile::tempdir().unwrap();
+        let e = unzip_at_most(z.path(), dest.path(), 1000).unwrap_err().to_string();
+        assert!(e.contains("1100 bytes") && e.contains("1000 allowed"), "{e}");
+        assert_eq!(std::fs::read_dir(dest.path()).unwrap().count(), 0);
+        assert_eq!(unzip_at_most(z.path(), dest.path(), 1100).unwrap().len(), 2);
     }
 
     #[test]
