@@ -23,11 +23,6 @@ fn export_command(args: &ExportArgs) -> anyhow::Result<()> {
     export::export(&ds, &args.dir, &args.split, &|n| bar.set_position(n))
         .with_context(|| format!("exporting `{}` to {}", args.dataset, args.dir.display()))?;
     bar.finish_and_clear();
-    println!(
-        "wrote {} ({}) in {:.1} s",
-        args.dir.display(),
-        ds.fingerprint(),
-        started.elapsed().as_secs_f64()
-    );
+    println!("wrote {} ({}) in {:.1} s", args.dir.display(), ds.fingerprint(), started.elapsed().as_secs_f64());
     Ok(())
 }

@@ -99,7 +99,8 @@ fn list_files(root: &Path, rel: &Path, out: &mut Vec<String>) -> std::io::Result
 pub fn write(path: &Path, key: &str, ds: &Dataset) -> std::io::Result<()> {
     let folder = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(folder)?;
-    let temp = folder.join(format!(".tmp-{}-{}", std::process::id(), path.file_name().unwrap_or_default().to_string_lossy()));
+    let temp =
+        folder.join(format!(".tmp-{}-{}", std::process::id(), path.file_name().unwrap_or_default().to_string_lossy()));
     let result = write_file(&temp, key, ds).and_then(|()| std::fs::rename(&temp, path));
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);
@@ -108,11 +109,18 @@ pub fn write(path: &Path, key: &str, ds: &Dataset) -> std::io::Result<()> {
 }
 
 fn write_file(temp: &Path, key: &str, ds: &Dataset) -> std::io::Result<()> {
-    let mut w = CrcWriter { out: BufWriter::with_capacity(1 << 20, File::create(temp)?), crc: crc32fast::Hasher::new() };
+    let mut w =
+        CrcWriter { out: BufWriter::with_capacity(1 << 20, File::create(temp)?), crc: crc32fast::Hasher::new() };
     w.put(MAGIC)?;
     w.bytes(key.as_bytes())?;
     w.bytes(ds.name.as_bytes())?;
-    w.words(&[ds.num_classes as u64, ds.adjacency.rows as u64, ds.adjacency.cols as u64, ds.features.rows as u64, ds.features.cols as u64])?;
+    w.words(&[
+        ds.num_classes as u64,
+        ds.adjacency.rows as u64,
+        ds.adjacency.cols as u64,
+        ds.features.rows as u64,
+        ds.features.cols as u64,
+    ])?;
     w.array(&ds.adjacency.row_ptr)?;
     w.array(&ds.adjacency.col_idx)?;
     w.array(&ds.adjacency.values)?;
@@ -179,7 +187,11 @@ fn invalid<T>(message: impl Into<String>) -> Result<T, CacheMiss> {
 pub fn read(path: &Path, key: &str) -> Result<Dataset, CacheMiss> {
     let file = File::open(path)?;
     let len = file.metadata()?.len();
-    let mut r = CrcReader { inp: BufReader::with_capacity(1 << 20, file), crc: crc32fast::Hasher::new(), left: len.saturating_sub(4) };
+    let mut r = CrcReader {
+        inp: BufReader::with_capacity(1 << 20, file),
+        crc: crc32fast::Hasher::new(),
+        left: len.saturating_sub(4),
+    };
     let mut magic = [0u8; 8];
     r.take(&mut magic)?;
     if &magic != MAGIC {
@@ -290,7 +302,8 @@ mod tests {
 
     /// A small exported CSBM folder and the dataset it holds.
     fn folder() -> (tempfile::TempDir, PathBuf, Dataset) {
-        let spec: DatasetSpec = "csbm:nodes=600,classes=3,features=4,train_per_class=3,valid=40,test=50".parse().unwrap();
+        let spec: DatasetSpec =
+            "csbm:nodes=600,classes=3,features=4,train_per_class=3,valid=40,test=50".parse().unwrap();
         let ds = spec.load().unwrap();
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().join("g");

@@ -35,12 +35,7 @@ pub fn total_lines(ds: &Dataset) -> u64 {
 
 /// Writes `ds` into the new folder `dir` (which must not exist, or be empty), calling `progress`
 /// with the number of lines written so far. The split goes to `split/<split_name>/`.
-pub fn export(
-    ds: &Dataset,
-    dir: &Path,
-    split_name: &str,
-    progress: &(dyn Fn(u64) + Sync),
-) -> Result<(), DataError> {
+pub fn export(ds: &Dataset, dir: &Path, split_name: &str, progress: &(dyn Fn(u64) + Sync)) -> Result<(), DataError> {
     check_target(dir, split_name)?;
     let staging = Staging::new(dir)?;
     write_all(ds, &staging.path, split_name, progress)?;
@@ -237,7 +232,8 @@ mod tests {
     use crate::data::DatasetSpec;
 
     fn csbm() -> Dataset {
-        let spec: DatasetSpec = "csbm:nodes=700,classes=3,features=5,train_per_class=4,valid=50,test=60".parse().unwrap();
+        let spec: DatasetSpec =
+            "csbm:nodes=700,classes=3,features=5,train_per_class=4,valid=50,test=60".parse().unwrap();
         spec.load().unwrap()
     }
 

@@ -55,7 +55,10 @@ impl Block {
 /// Calls `visit(line_within_block, line)` for every non-empty line of `text` (without its
 /// `\n` or `\r\n`), stopping at the first error. Returns the records visited without error and
 /// the error, if any, at its 0-based line.
-pub fn for_each_line(text: &[u8], mut visit: impl FnMut(u64, &[u8]) -> Result<(), String>) -> (u64, Option<(u64, String)>) {
+pub fn for_each_line(
+    text: &[u8],
+    mut visit: impl FnMut(u64, &[u8]) -> Result<(), String>,
+) -> (u64, Option<(u64, String)>) {
     let mut records = 0;
     for (i, line) in text.split(|&b| b == b'\n').enumerate() {
         let line = line.strip_suffix(b"\r").unwrap_or(line);

@@ -245,9 +245,7 @@ fn parse_file<B: Default + Send>(
         records += parsed.records;
         Ok(())
     };
-    let io_error = |cause: std::io::Error, line: u64| {
-        csv_error(path, csv::Error::from(cause), line.saturating_sub(1))
-    };
+    let io_error = |cause: std::io::Error, line: u64| csv_error(path, csv::Error::from(cause), line.saturating_sub(1));
     lines::parse_parallel(path, open(path)?, parse, merge_block, io_error)?;
     Ok(records)
 }
