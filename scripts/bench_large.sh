@@ -27,16 +27,23 @@ graph="$work/products"
 
 # `timed NAME CMD...`: runs CMD under /usr/bin/time -v and appends NAME,wall_s,peak_rss_mib.
 csv="$work/large.csv"
-echo "measure,wall_s,peak_rss_mib" >"$csv"
+# The process's wall and CPU (user + system) seconds, its CPU share (on a shared machine the wall
+# time says more about the neighbours than about gcnsim), and the "loading dataset: done in S s"
+# stage time where the process printed one.
+echo "measure,wall_s,cpu_s,cpu_percent,load_stage_s,peak_rss_mib" >"$csv"
 timed() {
     local name=$1
     shift
     /usr/bin/time -v -o "$work/$name.time" "$@" >"$work/$name.out" 2>"$work/$name.err"
-    local wall rss
+    local wall cpu share stage rss
     wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; print s}' "$work/$name.time")
+    cpu=$(awk -F': ' '/(User|System) time/ {s += $2} END {print s}' "$work/$name.time")
+    share=$(awk -F': ' '/Percent of CPU/ {print $2}' "$work/$name.time")
+    stage=$(sed -n 's/^loading dataset .*: done in \([0-9.]*\) s$/\1/p' "$work/$name.err" | head -1)
     rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2 / 1024}' "$work/$name.time")
-    echo "$name,$wall,$rss" >>"$csv"
-    printf '%-16s %8.1f s  peak RSS %6d MiB\n' "$name" "$wall" "$rss"
+    echo "$name,$wall,$cpu,${share%\%},${stage:-},$rss" >>"$csv"
+    printf '%-16s wall %7.1f s  cpu %7.1f s (%s)  load stage %6s s  peak RSS %6d MiB\n' \
+        "$name" "$wall" "$cpu" "$share" "${stage:--}" "$rss"
 }
 
 if [ ! -d "$graph" ]; then

@@ -922,6 +922,67 @@ mod tests {
     }
 
     #[test]
+    fn the_counting_sort_adjacency_equals_from_pairs() {
+        let mut rng = crate::rng::SplitMix64::new(7);
+        let nodes = 300;
+        // Duplicates, reverse duplicates and self-loops, as edge files may hold them.
+        let pairs: Vec<(u32, u32)> =
+            (0..5000).map(|_| (rng.below(nodes as u64) as u32, rng.below(nodes as u64) as u32)).collect();
+        let both: Vec<(u32, u32)> = pairs.iter().flat_map(|&(u, v)| [(u, v), (v, u)]).collect();
+        assert_eq!(adjacency_from_pairs(nodes, &pairs, true), Csr::from_pairs(nodes, nodes, both, true).unwrap());
+        assert_eq!(
+            adjacency_from_pairs(nodes, &pairs, false),
+            Csr::from_pairs(nodes, nodes, pairs.clone(), true).unwrap()
+        );
+    }
+
+    #[test]
+    fn errors_deep_in_large_files_name_their_line() {
+        // Enough rows for several parallel blocks; the bad row lies far from the first block.
+        let rows = 200_000;
+        let line = |i: usize| format!("{i}.5,{}\n", i % 7);
+        let mut feats: String = (0..rows).map(line).collect();
+        let labels: String = (0..rows).map(|i| format!("{}\n", i % 2)).collect();
+        let base = Files {
+            nodes: format!("{rows}\n"),
+            labels,
+            edges: (1..rows).map(|i| format!("{},{i}\n", i - 1)).collect(),
+            num_edges: None,
+            ..Files::default()
+        };
+        let bad_width = feats.replacen(&line(150_000), &format!("150000.5,{},1\n", 150_000 % 7), 1);
+        let message = Files { feats: bad_width, ..base_clone(&base) }.error();
+        assert_mentions(&message, &["node-feat.csv:150001:", "expected 2 features", "found 3"]);
+        let bad_value = feats.replacen("180000.5,", "oops,", 1);
+        let message = Files { feats: bad_value, ..base_clone(&base) }.error();
+        assert_mentions(&message, &["node-feat.csv:180001:", "field 1", "`oops`"]);
+        let bad_edge = base.edges.replacen("170000,170001\n", "170000,x\n", 1);
+        let message = Files { edges: bad_edge, feats: feats.clone(), ..base_clone(&base) }.error();
+        assert_mentions(&message, &["edge.csv:170001:", "`x`"]);
+        // One row too many is refused at its own line, after the rows the count allows.
+        feats.push_str("1,2\n");
+        let message = Files { feats: feats.clone(), ..base_clone(&base) }.error();
+        assert_mentions(&message, &[&format!("node-feat.csv:{}:", rows + 1), "more feature rows"]);
+        feats.truncate(feats.len() - 4);
+        let ds = Files { feats, ..base }.load().unwrap();
+        assert_eq!(ds.features.row(123_456), &[123_456.5, (123_456 % 7) as f32]);
+        assert_eq!(ds.num_undirected_edges(), rows - 1);
+    }
+
+    fn base_clone(f: &Files) -> Files {
+        Files {
+            edges: f.edges.clone(),
+            feats: f.feats.clone(),
+            labels: f.labels.clone(),
+            nodes: f.nodes.clone(),
+            num_edges: f.num_edges.clone(),
+            train: f.train.clone(),
+            valid: f.valid.clone(),
+            test: f.test.clone(),
+        }
+    }
+
+    #[test]
     fn split_folder_selection() {
         let dir = tempfile::tempdir().unwrap();
         Files::default().write_to(dir.path(), false);
