@@ -182,7 +182,7 @@ impl DatasetSpec {
                 let settings = fetch::Settings::from_env().ok();
                 let mut progress = fetch::progress::Bar::detect();
                 let dir = locate(path, env_root.as_deref(), fallback, settings.as_ref(), &mut progress)?;
-                if folder_bytes(&dir) < LARGE_FOLDER_BYTES {
+                if !wants_load_cache(&dir)? {
                     return format::load(&dir, split.as_deref());
                 }
                 cache::load_cached(&dir, &format!("split={split:?}"), || format::load(&dir, split.as_deref()))
@@ -219,6 +219,19 @@ fn locate(
 /// A folder whose files add up to this much shows progress while it loads and gets a load cache
 /// ([`cache`]); a smaller one parses in about a second and stays untouched (it may be shared).
 const LARGE_FOLDER_BYTES: u64 = 64 << 20;
+
+/// `GCNSIM_LOAD_CACHE`: `auto` (unset: large folders only), `always` or `off`.
+fn wants_load_cache(dir: &Path) -> Result<bool, DataError> {
+    match std::env::var("GCNSIM_LOAD_CACHE").as_deref() {
+        Err(_) | Ok("auto") => Ok(folder_bytes(dir) >= LARGE_FOLDER_BYTES),
+        Ok("always") => Ok(true),
+        Ok("off") => Ok(false),
+        Ok(other) => Err(DataError::Spec {
+            spec: format!("GCNSIM_LOAD_CACHE={other}"),
+            message: "expected auto, always or off".to_string(),
+        }),
+    }
+}
 
 /// The bytes of a dataset folder's files: OGB keeps them in raw/, Planetoid and Reddit in the
 /// folder itself.

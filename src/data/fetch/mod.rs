@@ -85,6 +85,8 @@ pub enum FetchError {
     Hash { file: String, expected: String, got: String },
     #[error("{file}: size mismatch: expected {expected} bytes, got {got}")]
     Size { file: String, expected: u64, got: u64 },
+    #[error("{file}: the server sent an empty file (no dataset file is empty); nothing was cached")]
+    Empty { file: String },
     #[error("{}: {cause}", path.display())]
     Io { path: PathBuf, cause: std::io::Error },
     #[error("{}: {message}", path.display())]
@@ -157,6 +159,11 @@ fn announcement(entry: &Entry, settings: &Settings) -> String {
 /// `got` against the compiled-in SHA-256 where there is one, else against what an earlier
 /// download recorded, if any.
 fn check(file: &str, got: &Record, compiled: Option<&str>, recorded: Option<&Record>) -> Result<(), FetchError> {
+    // Where no hash is known the first download is recorded as the truth: an empty answer (a
+    // misconfigured mirror) must not become it.
+    if got.bytes == 0 {
+        return Err(FetchError::Empty { file: file.to_string() });
+    }
     let expected = compiled.map(str::to_string).or(recorded.map(|r| r.sha256.clone()));
     if let Some(expected) = expected.filter(|e| !e.eq_ignore_ascii_case(&got.sha256)) {
         return Err(FetchError::Hash { file: file.to_string(), expected, got: got.sha256.clone() });

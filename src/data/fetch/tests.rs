@@ -94,6 +94,17 @@ fn a_404_is_not_retried_and_names_the_file_and_url() {
 }
 
 #[test]
+fn an_empty_download_is_refused_not_recorded() {
+    let server = TestServer::start([("arxiv.zip".to_string(), Vec::new())].into());
+    let root = tempfile::tempdir().unwrap();
+    let e = fetch("ogbn-arxiv", &settings(root.path(), &server), &mut progress::Silent).unwrap_err().to_string();
+    assert!(e.contains("arxiv.zip") && e.contains("empty file"), "{e}");
+    assert_nothing_left(root.path());
+    let sums = std::fs::read_to_string(root.path().join(cache::SUMS_FILE)).unwrap_or_default();
+    assert!(!sums.contains("arxiv.zip"), "{sums}");
+}
+
+#[test]
 fn a_dropped_connection_is_retried_then_reported() {
     let Some((server, _)) = planetoid_server() else {
         return;
