@@ -33,6 +33,10 @@ pub struct Cli {
     /// lie outside it, though the memory curves count them as staging.
     #[arg(long, global = true, value_name = "SIZE", value_parser = parse_bytes)]
     pub gpu_memory: Option<u64>,
+    /// Never touch the network: a named dataset (`--dataset citeseer`) must already be in the
+    /// cache. GCNSIM_OFFLINE=1 does the same.
+    #[arg(long, global = true)]
+    pub offline: bool,
 }
 
 impl Cli {
@@ -122,6 +126,11 @@ pub enum Command {
     DatasetInfo(DatasetArgs),
     /// Print per-partition statistics: owned nodes, edge cut, halo per hop, replication, balance.
     PartitionInfo(PartitionInfoArgs),
+    /// Datasets: fetch, list and remove the named ones (cora, citeseer, pubmed, ogbn-arxiv,
+    /// ogbn-products, reddit) in the cache ($GCNSIM_DATA_DIR, else ~/.cache/gcnsim/datasets);
+    /// export any dataset in the OGB raw layout.
+    #[command(subcommand)]
+    Data(DataCommand),
     /// List the GPU adapters wgpu can see.
     Devices,
     /// Measure milliseconds per training epoch for each backend and append them to
@@ -134,6 +143,49 @@ pub enum Command {
     /// these definitions; DIR is the repository root.
     #[command(hide = true)]
     GenerateDocs(GenerateDocsArgs),
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum DataCommand {
+    /// Download a named dataset from where PyG, DGL and OGB get it (or $GCNSIM_DATASET_MIRROR/
+    /// <file>), check every file's SHA-256, unpack it into the cache. A cached dataset is
+    /// verified instead, without a request.
+    Fetch(FetchArgs),
+    /// The named datasets: which are cached, their size on disk and their download size.
+    List,
+    /// Delete a named dataset from the cache (the hashes recorded for its downloads stay).
+    Remove(RemoveArgs),
+    /// Write a dataset (a folder gcnsim loads, a name, or `csbm[:key=value,...]`) into the new
+    /// folder DIR in the OGB raw layout (raw/*.csv.gz, split/NAME/*.csv.gz), each undirected edge
+    /// once. DIR appears only when complete.
+    Export(ExportArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct FetchArgs {
+    /// cora, citeseer, pubmed, ogbn-arxiv, ogbn-products or reddit.
+    #[arg(required_unless_present = "list")]
+    pub name: Option<String>,
+    /// List the named datasets instead (as `gcnsim data list`).
+    #[arg(long, conflicts_with = "name")]
+    pub list: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RemoveArgs {
+    /// The dataset's name.
+    pub name: String,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ExportArgs {
+    /// The dataset, as for `train --dataset`.
+    pub dataset: String,
+    /// The folder to create (it must not exist, or be empty).
+    pub dir: PathBuf,
+    /// The folder under split/ that holds train, valid and test.
+    #[arg(long, default_value = "default")]
+    pub split: String,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -151,8 +203,10 @@ pub struct GenerateDocsArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct DatasetArgs {
-    /// A directory in OGB raw layout (raw/*.csv[.gz], split/<name>/*.csv[.gz]), a bare name looked
-    /// up under $GCNSIM_DATA_DIR, or `csbm[:key=value,...]` for a generated graph
+    /// A dataset folder: OGB raw layout (raw/*.csv[.gz] or raw/data.npz, split/<name>/*.csv[.gz]),
+    /// Planetoid files (ind.NAME.*; `DIR:name=NAME` picks one) or Reddit's npz files; a bare name
+    /// looked up under $GCNSIM_DATA_DIR (a name `gcnsim data fetch` knows is fetched on first use);
+    /// or `csbm[:key=value,...]` for a generated graph
     /// (keys: nodes, classes, avg_degree, homophily, features, signal, seed, train_per_class, valid, test).
     #[arg(default_value = "csbm")]
     pub dataset: String,
@@ -160,7 +214,8 @@ pub struct DatasetArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct TrainArgs {
-    /// Dataset: an OGB-layout directory, a name under $GCNSIM_DATA_DIR, or `csbm[:key=value,...]`.
+    /// Dataset: an OGB-layout directory, a folder of Planetoid files (`DIR[:name=NAME]`), a name under
+    /// $GCNSIM_DATA_DIR, or `csbm[:key=value,...]`.
     #[arg(long, default_value = "csbm")]
     pub dataset: String,
     #[command(flatten)]

@@ -495,3 +495,43 @@ fn a_graph_beyond_memory_is_refused_before_generation() {
     assert!(err.contains("needs about") && err.contains("is available") && err.contains("lower `nodes`"), "{err}");
     assert!(err.contains("failed after") && !err.contains("done in"), "{err}");
 }
+
+#[test]
+fn data_export_writes_a_folder_that_loads_as_the_same_dataset_and_its_cache_agrees() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("g");
+    let spec = "csbm:nodes=2000,features=6,seed=4";
+    let o = gcnsim(&["data", "export", spec, dir.to_str().unwrap(), "--split", "mine"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let said = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(said.contains("2000 nodes") && said.contains("crc32"), "{said}");
+    assert!(dir.join("raw/edge.csv.gz").is_file() && dir.join("split/mine/test.csv.gz").is_file());
+    // The statistics of the folder (parsed, then from the cache) are those of the spec.
+    // A folder this small gets a load cache only when asked (`always`); by default only folders of
+    // 64 MiB or more do.
+    let info = |target: &str, cache: &str| {
+        let o = Command::new(env!("CARGO_BIN_EXE_gcnsim"))
+            .args(["dataset-info", target])
+            .env("GCNSIM_LOAD_CACHE", cache)
+            .output()
+            .expect("the binary runs");
+        assert!(o.status.success(), "{}", stderr(&o));
+        String::from_utf8_lossy(&o.stdout).lines().skip(1).collect::<Vec<_>>().join("\n")
+    };
+    let expected = info(spec, "auto");
+    assert_eq!(info(dir.to_str().unwrap(), "auto"), expected);
+    assert!(!dir.join(".gcnsim-cache").exists(), "a small folder stays untouched by default");
+    assert_eq!(info(dir.to_str().unwrap(), "always"), expected);
+    assert!(dir.join(".gcnsim-cache").is_dir());
+    assert_eq!(info(dir.to_str().unwrap(), "always"), expected);
+    let bad = Command::new(env!("CARGO_BIN_EXE_gcnsim"))
+        .args(["dataset-info", dir.to_str().unwrap()])
+        .env("GCNSIM_LOAD_CACHE", "sometimes")
+        .output()
+        .unwrap();
+    assert!(!bad.status.success() && stderr(&bad).contains("GCNSIM_LOAD_CACHE=sometimes"), "{}", stderr(&bad));
+    // A second export into the same folder is refused, naming it, and changes nothing.
+    let again = gcnsim(&["data", "export", spec, dir.to_str().unwrap()]);
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("not empty") && stderr(&again).contains("/g"), "{}", stderr(&again));
+}

@@ -1,7 +1,8 @@
-//! Fuzz targets for the parsers of untrusted text: spec strings (every grammar), experiment files
-//! and dataset folders. Each case mutates a valid input (`gcnsim::fuzz`), parses it and asserts:
-//! no panic, and either an error or a result that is consistent (a spec round-trips through its
-//! written form; an experiment has runs with distinct ids; a dataset's parts agree in size).
+//! Fuzz targets for the parsers of untrusted input: spec strings (every grammar), experiment
+//! files, dataset folders and npz files (Reddit's). Each case mutates a valid input
+//! (`gcnsim::fuzz`), parses it and asserts: no panic, and either an error or a result that is
+//! consistent (a spec round-trips through its written form; an experiment has runs with distinct
+//! ids; a dataset's parts agree in size).
 //!
 //! `cargo test` runs a bounded number of cases; `GCNSIM_FUZZ_CASES=N` sets the count of every
 //! target (long runs: `GCNSIM_FUZZ_CASES=1000000 cargo test --release --test fuzz_parsers`), and
@@ -13,7 +14,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use gcnsim::cost::Topology;
-use gcnsim::data::{ogb, DatasetSpec};
+use gcnsim::data::{ogb, reddit, Dataset, DatasetSpec};
 use gcnsim::experiment::Experiment;
 use gcnsim::fuzz::{self, Mutator, Outcome};
 use gcnsim::ps::robust::{Attack, PreAggregation, RobustRule};
@@ -89,6 +90,7 @@ const DATASETS: &[&str] = &[
     "csbm:nodes=1000,classes=4,homophily=0.9,seed=3",
     "csbm:avg_degree=2.5,signal=0.1,train_per_class=3,valid=7,test=9,features=3",
     "cora:split=planetoid",
+    "data/planetoid:name=citeseer",
 ];
 
 fn every_grammar(cases: u64) {
@@ -165,16 +167,114 @@ fn dataset_folders_never_panic() {
         let loaded = ogb::load(&dir, &ogb::OgbOptions::default());
         std::fs::remove_dir_all(&dir).unwrap();
         let Ok(ds) = loaded else { return Outcome::refused("refused") };
-        let n = ds.num_nodes();
-        assert_eq!(ds.labels.len(), n);
-        assert_eq!(ds.features.rows, n);
-        assert_eq!((ds.adjacency.rows, ds.adjacency.cols), (n, n));
-        assert!(ds.adjacency.col_idx.iter().all(|&c| (c as usize) < n));
-        assert!(ds.labels.iter().all(|&y| (y as usize) < ds.num_classes));
-        let mut seen = HashSet::new();
-        for id in ds.split.train.iter().chain(&ds.split.valid).chain(&ds.split.test) {
-            assert!((*id as usize) < n && seen.insert(*id), "split id {id}");
+        assert_consistent(&ds);
+        Outcome::Accepted
+    });
+    assert!(report.accepted > 0, "no mutant loaded");
+}
+
+/// One label and one feature row per node, a square adjacency over its nodes, labels below the
+/// class count, disjoint splits of its nodes.
+fn assert_consistent(ds: &Dataset) {
+    let n = ds.num_nodes();
+    assert_eq!(ds.labels.len(), n);
+    assert_eq!(ds.features.rows, n);
+    assert_eq!(ds.features.data.len(), n * ds.features.cols);
+    assert_eq!((ds.adjacency.rows, ds.adjacency.cols), (n, n));
+    assert!(ds.adjacency.col_idx.iter().all(|&c| (c as usize) < n));
+    assert!(ds.labels.iter().all(|&y| (y as usize) < ds.num_classes));
+    let mut seen = HashSet::new();
+    for id in ds.split.train.iter().chain(&ds.split.valid).chain(&ds.split.test) {
+        assert!((*id as usize) < n && seen.insert(*id), "split id {id}");
+    }
+}
+
+/// One array as `np.save` writes it.
+fn npy<T: npyz::AutoSerialize + Clone>(shape: &[u64], data: &[T]) -> Vec<u8> {
+    use npyz::WriterBuilder;
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    let mut writer = npyz::WriteOptions::new().default_dtype().shape(shape).writer(&mut bytes).begin_nd().unwrap();
+    writer.extend(data.iter().cloned()).unwrap();
+    writer.finish().unwrap();
+    bytes.into_inner()
+}
+
+/// `.npy` members zipped as `np.savez` does (stored).
+fn zipped(members: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut zip = npyz::zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = npyz::zip::write::FileOptions::default().compression_method(npyz::zip::CompressionMethod::Stored);
+    for (name, bytes) in members {
+        zip.start_file(format!("{name}.npy"), options).unwrap();
+        zip.write_all(bytes).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+/// An archive's arrays: (name, `.npy` bytes).
+type Members = Vec<(&'static str, Vec<u8>)>;
+
+/// A 6-node Reddit: (file name, its arrays).
+fn reddit_members() -> Vec<(&'static str, Members)> {
+    let features: Vec<f32> = (0..18).map(|i| i as f32 / 8.0).collect();
+    let data = vec![
+        ("feature", npy(&[6, 3], &features)),
+        ("label", npy(&[6], &[0i64, 1, 1, 0, 2, 1])),
+        ("node_types", npy(&[6], &[1u8, 1, 2, 3, 3, 1])),
+        ("node_ids", npy(&[6], &[0i64, 1, 2, 3, 4, 5])),
+    ];
+    let (row, col) = ([0i32, 1, 1, 2, 3, 4, 5, 5], [1i32, 0, 2, 1, 4, 3, 5, 0]);
+    let format = {
+        let mut bytes = npy(&[], &[0u8]);
+        // `|S3` b'coo', as scipy writes it: patch the header (same length) and the byte.
+        let at = bytes.windows(5).position(|w| w == b"'|u1'").expect("npyz writes u8 as |u1");
+        bytes[at..at + 5].copy_from_slice(b"'|S3'");
+        bytes.pop();
+        bytes.extend_from_slice(b"coo");
+        bytes
+    };
+    let graph = vec![
+        ("row", npy(&[8], &row)),
+        ("col", npy(&[8], &col)),
+        ("data", npy(&[8], &[1.0f32; 8])),
+        ("shape", npy(&[2], &[6i64, 6])),
+        ("format", format),
+    ];
+    vec![(reddit::DATA, data), (reddit::GRAPH, graph)]
+}
+
+/// Reddit's two files, mutated: mostly one array's `.npy` bytes (header or data), zipped again so
+/// the mutation reaches npyz's header parser and gcnsim's bounds; sometimes the archive's bytes.
+#[test]
+fn npz_files_never_panic() {
+    let members = reddit_members();
+    let valid = tempfile::tempdir().unwrap();
+    for (file, arrays) in &members {
+        std::fs::write(valid.path().join(file), zipped(arrays)).unwrap();
+    }
+    assert_consistent(&reddit::load(valid.path(), true).expect("the unmutated files load"));
+    let scratch = tempfile::tempdir().unwrap();
+    let report = fuzz::run_cases("npz files", fuzz::case_count(500), 0x6e92, |case, m| {
+        let dir = scratch.path().join(case.to_string());
+        std::fs::create_dir_all(&dir).unwrap();
+        let target = m.below(members.len());
+        let whole_archive = m.chance(0.2);
+        for (i, (file, arrays)) in members.iter().enumerate() {
+            let mut arrays = arrays.clone();
+            if i == target && !whole_archive {
+                let k = m.below(arrays.len());
+                m.havoc(&mut arrays[k].1, &[], 3);
+            }
+            let mut bytes = zipped(&arrays);
+            if i == target && whole_archive {
+                m.havoc(&mut bytes, &[], 3);
+            }
+            std::fs::write(dir.join(file), bytes).unwrap();
         }
+        let loaded = reddit::load(&dir, true);
+        std::fs::remove_dir_all(&dir).unwrap();
+        let Ok(ds) = loaded else { return Outcome::refused("refused") };
+        assert_consistent(&ds);
         Outcome::Accepted
     });
     assert!(report.accepted > 0, "no mutant loaded");

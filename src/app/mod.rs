@@ -2,6 +2,7 @@
 
 pub mod backend;
 pub mod bench;
+pub mod data;
 pub mod docs;
 pub mod experiment;
 pub mod info;
@@ -19,12 +20,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("--threads {n}: {e}"))?;
     }
     // Like --threads, one setting for every GPU backend this process creates.
+    crate::data::fetch::set_offline(cli.offline);
     crate::backend::gpu::Residency { set: cli.resident, budget: cli.gpu_memory }.set_process_default();
     match cli.command {
         Command::Train(args) => train::train_command(&args),
         Command::Resume(args) => train::resume_command(&args),
         Command::DatasetInfo(args) => info::dataset_info(&args),
         Command::PartitionInfo(args) => info::partition_info(&args),
+        Command::Data(command) => data::data_command(&command),
         Command::Devices => backend::devices(),
         Command::Run(args) => experiment::run_command(&args),
         Command::Bench(args) => bench::bench_command(&args),

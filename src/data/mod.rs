@@ -1,8 +1,18 @@
-//! Datasets: the in-memory form, the OGB raw-layout loader, and the CSBM generator.
+//! Datasets: the in-memory form, the readers (OGB folders, Planetoid's pickles, Reddit's npz
+//! files), and the CSBM generator.
 
+pub mod cache;
 pub mod csbm;
+pub mod export;
+pub mod fetch;
+pub mod format;
 pub mod info;
+pub mod lines;
+pub mod npz;
 pub mod ogb;
+pub mod pickle;
+pub mod planetoid;
+pub mod reddit;
 pub mod spec;
 pub mod testdata;
 
@@ -100,4 +110,7 @@ pub enum DataError {
     Invalid { path: PathBuf, message: String },
     #[error("dataset spec `{spec}`: {message}")]
     Spec { spec: String, message: String },
+    /// A named dataset that could not be fetched or verified.
+    #[error(transparent)]
+    Fetch(#[from] fetch::FetchError),
 }

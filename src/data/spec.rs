@@ -2,26 +2,41 @@
 //!
 //! - `csbm` — the built-in synthetic graph ([`CsbmParams::default`]);
 //! - `csbm:nodes=1000,classes=4,homophily=0.9,seed=3` — the same with overrides;
-//! - anything else — a directory in the OGB raw layout, optionally `<dir>:split=<name>` to pick a
-//!   folder under `split/`. A bare name (`cora`) that is not a directory here is also looked up
-//!   under `$GCNSIM_DATA_DIR` and `../shared/datasets`.
+//! - anything else — a dataset folder (OGB's layout, Planetoid's `ind.NAME.*` files, also as
+//!   `<dir>/raw/`, or Reddit's npz files; see [`super::format`]), optionally `<dir>:split=<name>`
+//!   to pick a folder under an OGB folder's `split/`, or `<dir>:name=<name>` to pick one Planetoid
+//!   dataset where the folder holds several. A bare name (`cora`) that is not a directory here is
+//!   also looked up under `$GCNSIM_DATA_DIR` and `../shared/datasets`; one of the names gcnsim
+//!   can fetch (`citeseer`, `ogbn-arxiv`, ...) found in neither is fetched into the cache on first
+//!   use.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use super::cache;
 use super::csbm::{self, CsbmParams};
-use super::ogb::{self, OgbOptions};
+use super::fetch::{self, registry};
+use super::{format, planetoid};
 use super::{DataError, Dataset};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum DatasetSpec {
-    Dir { path: PathBuf, split: Option<String> },
+    Dir {
+        path: PathBuf,
+        split: Option<String>,
+    },
+    /// `<dir>:name=<name>`: the Planetoid dataset `name` in a folder that may hold several.
+    Planetoid {
+        path: PathBuf,
+        name: String,
+    },
     Csbm(CsbmParams),
 }
 
 const CSBM: &str = "csbm";
 const SPLIT_SUFFIX: &str = ":split=";
+const NAME_SUFFIX: &str = ":name=";
 
 /// The keys of `csbm:key=value,...`, exactly the [`CsbmParams`] field names.
 pub const CSBM_KEYS: [&str; 10] =
@@ -43,6 +58,11 @@ impl FromStr for DatasetSpec {
 }
 
 fn parse_dir(s: &str) -> DatasetSpec {
+    if let Some((path, name)) = s.rsplit_once(NAME_SUFFIX) {
+        if !path.is_empty() && !name.is_empty() && !name.contains(['/', ':']) {
+            return DatasetSpec::Planetoid { path: PathBuf::from(path), name: name.to_string() };
+        }
+    }
     match s.rsplit_once(SPLIT_SUFFIX) {
         Some((path, split)) if !path.is_empty() && !split.is_empty() && !split.contains('/') => {
             DatasetSpec::Dir { path: PathBuf::from(path), split: Some(split.to_string()) }
@@ -121,6 +141,7 @@ impl fmt::Display for DatasetSpec {
         match self {
             DatasetSpec::Dir { path, split: None } => write!(f, "{}", path.display()),
             DatasetSpec::Dir { path, split: Some(split) } => write!(f, "{}{SPLIT_SUFFIX}{split}", path.display()),
+            DatasetSpec::Planetoid { path, name } => write!(f, "{}{NAME_SUFFIX}{name}", path.display()),
             DatasetSpec::Csbm(p) => {
                 let overrides = csbm_overrides(p);
                 if overrides.is_empty() {
@@ -140,14 +161,12 @@ impl DatasetSpec {
     pub fn looks_large(&self) -> bool {
         match self {
             DatasetSpec::Csbm(p) => p.nodes >= 1_000_000,
-            DatasetSpec::Dir { path, .. } => {
+            DatasetSpec::Dir { path, .. } | DatasetSpec::Planetoid { path, .. } => {
                 let env_root = std::env::var_os("GCNSIM_DATA_DIR").map(PathBuf::from);
                 let Ok(dir) = resolve_dir(path, env_root.as_deref(), Path::new("../shared/datasets")) else {
-                    return false;
+                    return false; // not there yet: a fetch shows its own progress
                 };
-                let size = |p: PathBuf| std::fs::metadata(p).map_or(0, |m| m.len());
-                let raw = std::fs::read_dir(dir.join("raw")).into_iter().flatten().flatten();
-                raw.map(|entry| size(entry.path())).sum::<u64>() >= 64 << 20
+                folder_bytes(&dir) >= LARGE_FOLDER_BYTES
             }
         }
     }
@@ -159,11 +178,68 @@ impl DatasetSpec {
             DatasetSpec::Csbm(params) => csbm::generate(params),
             DatasetSpec::Dir { path, split } => {
                 let env_root = std::env::var_os("GCNSIM_DATA_DIR").map(PathBuf::from);
+                let fallback = Path::new("../shared/datasets");
+                let settings = fetch::Settings::from_env().ok();
+                let mut progress = fetch::progress::Bar::detect();
+                let dir = locate(path, env_root.as_deref(), fallback, settings.as_ref(), &mut progress)?;
+                if !wants_load_cache(&dir)? {
+                    return format::load(&dir, split.as_deref());
+                }
+                cache::load_cached(&dir, &format!("split={split:?}"), || format::load(&dir, split.as_deref()))
+            }
+            DatasetSpec::Planetoid { path, name } => {
+                let env_root = std::env::var_os("GCNSIM_DATA_DIR").map(PathBuf::from);
                 let dir = resolve_dir(path, env_root.as_deref(), Path::new("../shared/datasets"))?;
-                ogb::load(&dir, &OgbOptions { split: split.clone(), symmetrize: true })
+                planetoid::load(&format::planetoid_dir(&dir).unwrap_or(dir), Some(name))
             }
         }
     }
+}
+
+/// [`resolve_dir`], then, for a name gcnsim can fetch, the cache: a folder found where the
+/// cache keeps it is verified, one found nowhere is fetched (or refused offline).
+fn locate(
+    path: &Path,
+    env_root: Option<&Path>,
+    fallback_root: &Path,
+    settings: Option<&fetch::Settings>,
+    progress: &mut dyn fetch::progress::Progress,
+) -> Result<PathBuf, DataError> {
+    let name = path.to_str().and_then(registry::find).filter(|_| !path.exists());
+    let Some(entry) = name else {
+        return resolve_dir(path, env_root, fallback_root);
+    };
+    let settings = settings.ok_or(fetch::FetchError::NoCacheDir)?;
+    match resolve_dir(path, env_root, fallback_root) {
+        Ok(dir) if dir != settings.root.join(entry.name) => Ok(dir),
+        _ => Ok(fetch::fetch(entry.name, settings, progress)?),
+    }
+}
+
+/// A folder whose files add up to this much shows progress while it loads and gets a load cache
+/// ([`cache`]); a smaller one parses in about a second and stays untouched (it may be shared).
+const LARGE_FOLDER_BYTES: u64 = 64 << 20;
+
+/// `GCNSIM_LOAD_CACHE`: `auto` (unset: large folders only), `always` or `off`.
+fn wants_load_cache(dir: &Path) -> Result<bool, DataError> {
+    match std::env::var("GCNSIM_LOAD_CACHE").as_deref() {
+        Err(_) | Ok("auto") => Ok(folder_bytes(dir) >= LARGE_FOLDER_BYTES),
+        Ok("always") => Ok(true),
+        Ok("off") => Ok(false),
+        Ok(other) => Err(DataError::Spec {
+            spec: format!("GCNSIM_LOAD_CACHE={other}"),
+            message: "expected auto, always or off".to_string(),
+        }),
+    }
+}
+
+/// The bytes of a dataset folder's files: OGB keeps them in raw/, Planetoid and Reddit in the
+/// folder itself.
+fn folder_bytes(dir: &Path) -> u64 {
+    let size = |p: PathBuf| std::fs::metadata(p).map_or(0, |m| m.len());
+    let files =
+        [dir.join("raw"), dir.to_path_buf()].into_iter().flat_map(|d| std::fs::read_dir(d).into_iter().flatten());
+    files.flatten().map(|entry| size(entry.path())).sum()
 }
 
 /// `path` itself if it exists; for a bare name, also `<env_root>/<name>` then
@@ -269,6 +345,82 @@ mod tests {
         assert!(missing.to_string().contains("also tried"), "{missing}");
         let not_bare = resolve_dir(Path::new("no/such/dir"), Some(env_root.path()), fallback.path()).unwrap_err();
         assert!(!not_bare.to_string().contains("also tried"), "{not_bare}");
+    }
+
+    #[test]
+    fn planetoid_names_parse_and_display() {
+        let spec = DatasetSpec::Planetoid { path: "data/planetoid".into(), name: "citeseer".into() };
+        assert_eq!(parse("data/planetoid:name=citeseer"), spec);
+        assert_eq!(spec.to_string(), "data/planetoid:name=citeseer");
+        assert_eq!(parse("data/x:name="), DatasetSpec::Dir { path: "data/x:name=".into(), split: None });
+    }
+
+    #[test]
+    fn folders_of_no_known_layout_show_every_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "hello").unwrap();
+        let spec = DatasetSpec::Dir { path: dir.path().to_owned(), split: None };
+        let message = spec.load().unwrap_err().to_string();
+        assert!(message.contains("no dataset folder gcnsim knows"), "{message}");
+        assert!(
+            message.contains("raw/edge.csv.gz")
+                && message.contains("ind.NAME.graph")
+                && message.contains("reddit_data.npz"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn planetoid_folders_load_as_is_from_raw_and_by_name() {
+        let Some(dir) = crate::data::testdata::dataset_dir("planetoid-cora") else { return };
+        let direct = DatasetSpec::Dir { path: dir.clone(), split: None }.load().unwrap();
+        assert_eq!(direct.num_nodes(), 2708);
+        let named = parse(&format!("{}:name=cora", dir.display())).load().unwrap();
+        assert_eq!(named.fingerprint(), direct.fingerprint());
+        let split = DatasetSpec::Dir { path: dir.clone(), split: Some("x".into()) }.load().unwrap_err().to_string();
+        assert!(split.contains("drop `:split=`"), "{split}");
+        let wrong = parse(&format!("{}:name=pubmed", dir.display())).load().unwrap_err().to_string();
+        assert!(wrong.contains("no Planetoid dataset `pubmed`") && wrong.contains("cora"), "{wrong}");
+        // PyG's folder: Cora/raw/ind.cora.* (and processed/, ignored).
+        let pyg = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(pyg.path().join("raw")).unwrap();
+        std::fs::create_dir_all(pyg.path().join("processed")).unwrap();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, pyg.path().join("raw").join(path.file_name().unwrap())).unwrap();
+        }
+        let from_pyg = DatasetSpec::Dir { path: pyg.path().to_owned(), split: None }.load().unwrap();
+        assert_eq!(from_pyg.fingerprint(), direct.fingerprint());
+    }
+
+    #[test]
+    fn fetchable_names_resolve_to_found_folders_first_then_the_cache() {
+        use fetch::testserver::{zip_folder, TestServer};
+        let Some(cora) = crate::data::testdata::dataset_dir("cora") else {
+            return;
+        };
+        let server = TestServer::start([("arxiv.zip".to_string(), zip_folder(&cora, "arxiv"))].into());
+        let cache = tempfile::tempdir().unwrap();
+        let fallback = tempfile::tempdir().unwrap();
+        let settings = fetch::Settings { mirror: Some(server.url()), ..fetch::Settings::new(cache.path().to_owned()) };
+        let mut quiet = fetch::progress::Silent;
+        // A bare name present under a data root resolves there, with no request (CI's `cora`).
+        std::fs::create_dir(fallback.path().join("ogbn-arxiv")).unwrap();
+        let found = locate(Path::new("ogbn-arxiv"), None, fallback.path(), Some(&settings), &mut quiet).unwrap();
+        assert_eq!((found, server.requests()), (fallback.path().join("ogbn-arxiv"), 0));
+        // Found nowhere: fetched into the cache, then found there without a request.
+        let empty = tempfile::tempdir().unwrap();
+        let fetched = locate(Path::new("ogbn-arxiv"), None, empty.path(), Some(&settings), &mut quiet).unwrap();
+        assert_eq!((&fetched, server.requests()), (&cache.path().join("ogbn-arxiv"), 1));
+        let again = locate(Path::new("ogbn-arxiv"), Some(cache.path()), empty.path(), Some(&settings), &mut quiet);
+        assert_eq!((again.unwrap(), server.requests()), (fetched.clone(), 1));
+        let ds = crate::data::ogb::load(&fetched, &crate::data::ogb::OgbOptions::default()).unwrap();
+        assert_eq!(ds.num_nodes(), 2708);
+        // Unknown names keep today's message; no cache folder at all is said plainly.
+        let unknown = locate(Path::new("nothing"), None, empty.path(), None, &mut quiet).unwrap_err().to_string();
+        assert!(unknown.contains("dataset directory not found"), "{unknown}");
+        let e = locate(Path::new("citeseer"), None, empty.path(), None, &mut quiet).unwrap_err().to_string();
+        assert!(e.contains("GCNSIM_DATA_DIR"), "{e}");
     }
 
     #[test]

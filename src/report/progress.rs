@@ -157,6 +157,22 @@ pub fn stage<T, E>(mode: ProgressMode, large: bool, what: &str, work: impl FnOnc
     out
 }
 
+/// A bar over `total` items (e.g. lines written) for a long step: drawn on a terminal when
+/// `large`, hidden otherwise (a log gets the caller's own summary line).
+pub fn count_bar(mode: ProgressMode, large: bool, total: u64, what: &str) -> ProgressBar {
+    if !large || mode != ProgressMode::Bars {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {human_pos}/{human_len}, {per_sec}, eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_string());
+    bar
+}
+
 /// A bar over `epochs` epochs that shows the latest losses.
 fn epoch_bar(epochs: u64, prefix: &str) -> ProgressBar {
     let bar = ProgressBar::new(epochs);
