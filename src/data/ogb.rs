@@ -439,74 +439,7 @@ fn read_adjacency(path: &Path, num_nodes: usize, symmetrize: bool) -> Result<(Cs
         Ok(())
     };
     let lines = parse_file(path, parse_line, merge, None)?;
-    Ok((adjacency_from_pairs(num_nodes, &pairs, symmetrize), lines))
-}
-
-/// The CSR of `pairs` (and their reverses when `symmetrize`), rows sorted, self-loops and
-/// duplicates dropped: what `Csr::from_pairs` gives, by a counting sort and parallel row sorts
-/// instead of one global sort of twice the pairs (ogbn-products: 124M entries).
-fn adjacency_from_pairs(nodes: usize, pairs: &[(u32, u32)], symmetrize: bool) -> Csr {
-    let mut fill = vec![0usize; nodes + 1];
-    for &(u, v) in pairs.iter().filter(|(u, v)| u != v) {
-        fill[u as usize + 1] += 1;
-        if symmetrize {
-            fill[v as usize + 1] += 1;
-        }
-    }
-    for r in 0..nodes {
-        fill[r + 1] += fill[r];
-    }
-    let bounds = fill.clone();
-    let mut cols = vec![0u32; fill[nodes]];
-    for &(u, v) in pairs.iter().filter(|(u, v)| u != v) {
-        cols[fill[u as usize]] = v;
-        fill[u as usize] += 1;
-        if symmetrize {
-            cols[fill[v as usize]] = u;
-            fill[v as usize] += 1;
-        }
-    }
-    drop(fill);
-    sort_rows_parallel(&bounds, &mut cols);
-    let mut row_ptr = Vec::with_capacity(nodes + 1);
-    row_ptr.push(0u32);
-    let mut write = 0usize;
-    for r in 0..nodes {
-        let mut last = None;
-        for k in bounds[r]..bounds[r + 1] {
-            let c = cols[k];
-            if last != Some(c) {
-                cols[write] = c;
-                write += 1;
-                last = Some(c);
-            }
-        }
-        // At most the entries, which `read_adjacency` keeps within u32.
-        row_ptr.push(write as u32);
-    }
-    cols.truncate(write);
-    cols.shrink_to_fit();
-    Csr { rows: nodes, cols: nodes, row_ptr, col_idx: cols, values: Vec::new() }
-}
-
-/// Sorts every row `cols[bounds[r]..bounds[r + 1]]`, rows shared out in parallel chunks.
-fn sort_rows_parallel(bounds: &[usize], cols: &mut [u32]) {
-    use rayon::prelude::*;
-    const ROWS_PER_CHUNK: usize = 4096;
-    let windows: Vec<&[usize]> = bounds.windows(2).collect();
-    let mut chunks = Vec::new();
-    let mut rest = cols;
-    for rows in windows.chunks(ROWS_PER_CHUNK) {
-        let (start, end) = (rows[0][0], rows[rows.len() - 1][1]);
-        let (chunk, tail) = rest.split_at_mut(end - start);
-        chunks.push((rows, chunk, start));
-        rest = tail;
-    }
-    chunks.into_par_iter().for_each(|(rows, chunk, start)| {
-        for w in rows {
-            chunk[w[0] - start..w[1] - start].sort_unstable();
-        }
-    });
+    Ok((Csr::from_pairs_bucketed(num_nodes, &pairs, symmetrize), lines))
 }
 
 /// `num-edge-list` is optional; when present it must agree with the edge file. Returns whether
@@ -919,21 +852,6 @@ mod tests {
     fn duplicate_id_within_a_split() {
         let message = Files { train: "0\n1\n0\n".into(), ..Files::default() }.error();
         assert_mentions(&message, &["train.csv:3:", "duplicate node id 0"]);
-    }
-
-    #[test]
-    fn the_counting_sort_adjacency_equals_from_pairs() {
-        let mut rng = crate::rng::SplitMix64::new(7);
-        let nodes = 300;
-        // Duplicates, reverse duplicates and self-loops, as edge files may hold them.
-        let pairs: Vec<(u32, u32)> =
-            (0..5000).map(|_| (rng.below(nodes as u64) as u32, rng.below(nodes as u64) as u32)).collect();
-        let both: Vec<(u32, u32)> = pairs.iter().flat_map(|&(u, v)| [(u, v), (v, u)]).collect();
-        assert_eq!(adjacency_from_pairs(nodes, &pairs, true), Csr::from_pairs(nodes, nodes, both, true).unwrap());
-        assert_eq!(
-            adjacency_from_pairs(nodes, &pairs, false),
-            Csr::from_pairs(nodes, nodes, pairs.clone(), true).unwrap()
-        );
     }
 
     #[test]
