@@ -94,11 +94,11 @@ impl Http {
         }
         progress.start(file, announced.or(bytes));
         let reader = response.into_body().into_reader();
-        let got = copy_hashed(reader, dest, progress).map_err(|(got, e)| match e {
-            Some(cause) => Failure::Permanent(FetchError::Io { path: dest.to_owned(), cause }),
-            None => Failure::Transient(http(match announced {
-                Some(total) => format!("the transfer broke after {got} of {total} bytes"),
-                None => format!("the transfer broke after {got} bytes"),
+        let got = copy_hashed(reader, dest, &mut |n| progress.advance(n)).map_err(|e| match e {
+            CopyError::Write(cause) => Failure::Permanent(FetchError::Io { path: dest.to_owned(), cause }),
+            CopyError::Read { copied, .. } => Failure::Transient(http(match announced {
+                Some(total) => format!("the transfer broke after {copied} of {total} bytes"),
+                None => format!("the transfer broke after {copied} bytes"),
             })),
         })?;
         if let Some(total) = announced.filter(|&total| total != got.bytes) {
@@ -122,14 +122,22 @@ fn gave_up(e: FetchError, attempts: u32) -> FetchError {
     }
 }
 
-/// Copies `reader` into a new file at `dest`, hashing. On failure: the bytes read so far, and
-/// the local I/O error (`None` when the network side failed).
-fn copy_hashed(
+/// Why [`copy_hashed`] stopped.
+pub(super) enum CopyError {
+    /// Reading the source failed (for a download: the network side) after `copied` bytes.
+    Read { copied: u64, cause: std::io::Error },
+    /// Creating, writing or syncing the destination failed.
+    Write(std::io::Error),
+}
+
+/// Copies `reader` into a new file at `dest`, hashing what passes and telling `on_chunk` each
+/// chunk's size; the file is synced before its record is returned.
+pub(super) fn copy_hashed(
     mut reader: impl Read,
     dest: &Path,
-    progress: &mut dyn Progress,
-) -> Result<Record, (u64, Option<std::io::Error>)> {
-    let mut out = std::fs::File::create(dest).map_err(|e| (0, Some(e)))?;
+    on_chunk: &mut dyn FnMut(u64),
+) -> Result<Record, CopyError> {
+    let mut out = std::fs::File::create(dest).map_err(CopyError::Write)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     let mut total = 0u64;
@@ -138,14 +146,14 @@ fn copy_hashed(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => return Err((total, None)),
+            Err(cause) => return Err(CopyError::Read { copied: total, cause }),
         };
-        out.write_all(&buf[..n]).map_err(|e| (total, Some(e)))?;
+        out.write_all(&buf[..n]).map_err(CopyError::Write)?;
         hasher.update(&buf[..n]);
         total += n as u64;
-        progress.advance(n as u64);
+        on_chunk(n as u64);
     }
-    out.sync_all().map_err(|e| (total, Some(e)))?;
+    out.sync_all().map_err(CopyError::Write)?;
     Ok(Record { sha256: hex(&hasher.finalize()), bytes: total })
 }
 

@@ -3,13 +3,11 @@
 //! names that would leave the folder (`../x`, `/etc/x`) are refused, and every entry must
 //! unpack to the size it declares.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use super::cache::Record;
-use super::download::hex;
+use super::download::{copy_hashed, CopyError};
 use super::FetchError;
 
 /// The most an archive may unpack to: far above ogbn-products' (about 3 GB) and Reddit's, far
@@ -60,9 +58,10 @@ fn unzip_at_most(zip_path: &Path, dest: &Path, max_bytes: u64) -> Result<Vec<(St
         let mut entry = archive.by_index(i).map_err(|e| fail(format!("entry `{}`: {e}", name.display())))?;
         let declared = entry.size();
         // Never more than declared (plus one byte, to notice): an entry cannot outgrow the check.
-        let record = copy_entry(&mut (&mut entry).take(declared.saturating_add(1)), &target).map_err(|e| match e {
-            EntryError::Read(e) => fail(format!("entry `{}`: {e}", name.display())),
-            EntryError::Write(cause) => FetchError::Io { path: target.clone(), cause },
+        let bounded = (&mut entry).take(declared.saturating_add(1));
+        let record = copy_hashed(bounded, &target, &mut |_| {}).map_err(|e| match e {
+            CopyError::Read { cause, .. } => fail(format!("entry `{}`: {cause}", name.display())),
+            CopyError::Write(cause) => FetchError::Io { path: target.clone(), cause },
         })?;
         if record.bytes != declared {
             return Err(fail(format!(
@@ -94,32 +93,10 @@ fn common_top_folder(names: &[(PathBuf, bool)]) -> Option<PathBuf> {
     top
 }
 
-enum EntryError {
-    Read(std::io::Error),
-    Write(std::io::Error),
-}
-
-fn copy_entry(entry: &mut impl Read, target: &Path) -> Result<Record, EntryError> {
-    let mut out = std::fs::File::create(target).map_err(EntryError::Write)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut total = 0u64;
-    loop {
-        let n = match entry.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(EntryError::Read(e)),
-        };
-        out.write_all(&buf[..n]).map_err(EntryError::Write)?;
-        hasher.update(&buf[..n]);
-        total += n as u64;
-    }
-    Ok(Record { sha256: hex(&hasher.finalize()), bytes: total })
-}
-
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+
     use super::*;
 
     fn zip_of(entries: &[(&str, &[u8])]) -> tempfile::NamedTempFile {
