@@ -285,6 +285,101 @@ pub trait Backend {
         stats: &mut Self::Stats,
         slot: usize,
     );
+    /// `out[r, dst_col0 + c] = src[r, src_col0 + c]` for r < `rows`, c < `cols` (a block of
+    /// columns, e.g. one part of an exchanged row).
+    fn copy_cols(
+        &self,
+        src: &Self::Matrix,
+        src_col0: usize,
+        dst: &mut Self::Matrix,
+        dst_col0: usize,
+        rows: usize,
+        cols: usize,
+    );
+    /// `out = x if x > 0 else exp(x) − 1` (ELU, α = 1).
+    fn elu(&self, x: &Self::Matrix, out: &mut Self::Matrix);
+    /// `out = grad · (output > 0 ? 1 : output + 1)`: ELU's derivative from its output.
+    fn elu_backward(&self, output: &Self::Matrix, grad: &Self::Matrix, out: &mut Self::Matrix);
+    /// Per-head scores (GAT's `aᵀz`): `out[i, h] = Σ_c x[i, h·C + c] · att[h, c]` with
+    /// H = `att.rows()` heads of C = `att.cols()` columns; x is n × H·C, out n × H.
+    fn head_dot(&self, x: &Self::Matrix, att: &Self::Matrix, out: &mut Self::Matrix);
+    /// Backward of [`Self::head_dot`]: `dx[i, h·C + c] += ds[i, h] · att[h, c]` (accumulates)
+    /// and `d_att[h, c] = Σ_i ds[i, h] · x[i, h·C + c]` (overwrites).
+    fn head_dot_backward(
+        &self,
+        x: &Self::Matrix,
+        att: &Self::Matrix,
+        ds: &Self::Matrix,
+        dx: &mut Self::Matrix,
+        d_att: &mut Self::Matrix,
+    );
+    // Graph attention over the entries of a CSR `a` (rows: destinations i, columns: sources j).
+    // An entry whose value is 0 is absent (a sampled-out edge); other values are ignored.
+    // Per-edge matrices have one row per entry of `a`, in CSR order, and one column per head.
+    /// `pre[e, h] = s_src[j, h] + s_dst[i, h]`, `α[e, ·] = softmax over row i's present entries
+    /// of LeakyReLU(pre, slope)`, max-subtracted; absent entries get α = 0 (a row with none:
+    /// all 0). s_src has ≥ `a.cols()` rows, s_dst ≥ `a.rows()`.
+    #[allow(clippy::too_many_arguments)]
+    fn edge_softmax(
+        &self,
+        a: &Self::Sparse,
+        s_src: &Self::Matrix,
+        s_dst: &Self::Matrix,
+        slope: f32,
+        pre: &mut Self::Matrix,
+        alpha: &mut Self::Matrix,
+    );
+    /// Backward of [`Self::edge_softmax`]: with `g = α ⊙ (dα − Σ_row α·dα)` (per head),
+    /// `d_pre = g · (pre > 0 ? 1 : slope)`; 0 on absent entries.
+    fn edge_softmax_backward(
+        &self,
+        a: &Self::Sparse,
+        pre: &Self::Matrix,
+        alpha: &Self::Matrix,
+        d_alpha: &Self::Matrix,
+        slope: f32,
+        d_pre: &mut Self::Matrix,
+    );
+    /// Dropout on attention coefficients: `out[e, h] = keep ? x[e, h] · scale : 0`, the draw a
+    /// function of (`spec.stream`, global destination `row_ids[i]`, global source
+    /// `col_ids[j]`, head h) only, so serial and partitioned runs drop the same edges. Also its
+    /// own backward (same mask and scale).
+    #[allow(clippy::too_many_arguments)]
+    fn edge_dropout(
+        &self,
+        a: &Self::Sparse,
+        row_ids: &Self::Index,
+        col_ids: &Self::Index,
+        spec: &DropoutSpec,
+        x: &Self::Matrix,
+        out: &mut Self::Matrix,
+    );
+    /// Attention-weighted SpMM: `out[i, h·C + c] = Σ_{e in row i} α[perm(e), h] · x[col(e), h·C + c]`
+    /// with H = `alpha.cols()`, C = `out.cols() / H`, `perm(e) = perm[e]` when given, else e.
+    /// Forward: `a` with no perm. Backward to the sources: `a` = the transpose's CSR and
+    /// `perm[e']` = the position in `a`'s CSR of the transpose's entry e'. Overwrites `out`'s
+    /// first `a.rows()` rows.
+    fn attention_spmm(
+        &self,
+        a: &Self::Sparse,
+        perm: Option<&Self::Index>,
+        alpha: &Self::Matrix,
+        x: &Self::Matrix,
+        out: &mut Self::Matrix,
+    );
+    /// `d_alpha[e, h] = Σ_c d_out[i, h·C + c] · x[j, h·C + c]` for every entry e = (i, j) of `a`
+    /// (the gradient of [`Self::attention_spmm`] with respect to α).
+    fn attention_spmm_backward_alpha(
+        &self,
+        a: &Self::Sparse,
+        x: &Self::Matrix,
+        d_out: &Self::Matrix,
+        d_alpha: &mut Self::Matrix,
+    );
+    /// `out[i, h] = Σ_{e in row i of a} x[perm(e), h]` (perm as in [`Self::attention_spmm`]);
+    /// overwrites `out`'s first `a.rows()` rows. With `a`'s transpose and its perm: the per-source
+    /// sum of a per-edge quantity.
+    fn edge_row_sum(&self, a: &Self::Sparse, perm: Option<&Self::Index>, x: &Self::Matrix, out: &mut Self::Matrix);
     /// Overwrites `stats[slot][AUX]` with Σ m².
     fn sum_squares(&self, m: &Self::Matrix, stats: &mut Self::Stats, slot: usize);
     /// `out = Σ_p weights[p] · inputs[p]` summed in `order`.

@@ -327,6 +327,104 @@ impl<B: Backend> Backend for Metered<'_, B> {
         })
     }
 
+    fn copy_cols(
+        &self,
+        src: &B::Matrix,
+        src_col0: usize,
+        dst: &mut B::Matrix,
+        dst_col0: usize,
+        rows: usize,
+        cols: usize,
+    ) {
+        unimplemented!("copy_cols: being written")
+    }
+
+    fn elu(&self, x: &B::Matrix, out: &mut B::Matrix) {
+        unimplemented!("elu: being written")
+    }
+
+    fn elu_backward(&self, output: &B::Matrix, grad: &B::Matrix, out: &mut B::Matrix) {
+        unimplemented!("elu_backward: being written")
+    }
+
+    fn head_dot(&self, x: &B::Matrix, att: &B::Matrix, out: &mut B::Matrix) {
+        unimplemented!("head_dot: being written")
+    }
+
+    fn head_dot_backward(
+        &self,
+        x: &B::Matrix,
+        att: &B::Matrix,
+        ds: &B::Matrix,
+        dx: &mut B::Matrix,
+        d_att: &mut B::Matrix,
+    ) {
+        unimplemented!("head_dot_backward: being written")
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn edge_softmax(
+        &self,
+        a: &B::Sparse,
+        s_src: &B::Matrix,
+        s_dst: &B::Matrix,
+        slope: f32,
+        pre: &mut B::Matrix,
+        alpha: &mut B::Matrix,
+    ) {
+        unimplemented!("edge_softmax: being written")
+    }
+
+    fn edge_softmax_backward(
+        &self,
+        a: &B::Sparse,
+        pre: &B::Matrix,
+        alpha: &B::Matrix,
+        d_alpha: &B::Matrix,
+        slope: f32,
+        d_pre: &mut B::Matrix,
+    ) {
+        unimplemented!("edge_softmax_backward: being written")
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn edge_dropout(
+        &self,
+        a: &B::Sparse,
+        row_ids: &B::Index,
+        col_ids: &B::Index,
+        spec: &DropoutSpec,
+        x: &B::Matrix,
+        out: &mut B::Matrix,
+    ) {
+        unimplemented!("edge_dropout: being written")
+    }
+
+    fn attention_spmm(
+        &self,
+        a: &B::Sparse,
+        perm: Option<&B::Index>,
+        alpha: &B::Matrix,
+        x: &B::Matrix,
+        out: &mut B::Matrix,
+    ) {
+        unimplemented!("attention_spmm: being written")
+    }
+
+    fn attention_spmm_backward_alpha(
+        &self,
+        a: &B::Sparse,
+        x: &B::Matrix,
+        d_out: &B::Matrix,
+        d_alpha: &mut B::Matrix,
+    ) {
+        unimplemented!("attention_spmm_backward_alpha: being written")
+    }
+
+    fn edge_row_sum(&self, a: &B::Sparse, perm: Option<&B::Index>, x: &B::Matrix, out: &mut B::Matrix) {
+        unimplemented!("edge_row_sum: being written")
+    }
+
     fn sum_squares(&self, m: &B::Matrix, stats: &mut B::Stats, slot: usize) {
         self.timed(KernelCost::reduction(m.len()), || self.inner.sum_squares(m, stats, slot))
     }

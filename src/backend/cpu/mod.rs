@@ -312,6 +312,104 @@ impl Backend for CpuBackend {
         ops::softmax_xent(slice(&logits.data), logits.cols(), &labels.data, &split.data, grad_scale, grad, slot);
     }
 
+    fn copy_cols(
+        &self,
+        src: &CpuMatrix,
+        src_col0: usize,
+        dst: &mut CpuMatrix,
+        dst_col0: usize,
+        rows: usize,
+        cols: usize,
+    ) {
+        unimplemented!("copy_cols: being written")
+    }
+
+    fn elu(&self, x: &CpuMatrix, out: &mut CpuMatrix) {
+        unimplemented!("elu: being written")
+    }
+
+    fn elu_backward(&self, output: &CpuMatrix, grad: &CpuMatrix, out: &mut CpuMatrix) {
+        unimplemented!("elu_backward: being written")
+    }
+
+    fn head_dot(&self, x: &CpuMatrix, att: &CpuMatrix, out: &mut CpuMatrix) {
+        unimplemented!("head_dot: being written")
+    }
+
+    fn head_dot_backward(
+        &self,
+        x: &CpuMatrix,
+        att: &CpuMatrix,
+        ds: &CpuMatrix,
+        dx: &mut CpuMatrix,
+        d_att: &mut CpuMatrix,
+    ) {
+        unimplemented!("head_dot_backward: being written")
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn edge_softmax(
+        &self,
+        a: &CpuSparse,
+        s_src: &CpuMatrix,
+        s_dst: &CpuMatrix,
+        slope: f32,
+        pre: &mut CpuMatrix,
+        alpha: &mut CpuMatrix,
+    ) {
+        unimplemented!("edge_softmax: being written")
+    }
+
+    fn edge_softmax_backward(
+        &self,
+        a: &CpuSparse,
+        pre: &CpuMatrix,
+        alpha: &CpuMatrix,
+        d_alpha: &CpuMatrix,
+        slope: f32,
+        d_pre: &mut CpuMatrix,
+    ) {
+        unimplemented!("edge_softmax_backward: being written")
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn edge_dropout(
+        &self,
+        a: &CpuSparse,
+        row_ids: &CpuIndex,
+        col_ids: &CpuIndex,
+        spec: &DropoutSpec,
+        x: &CpuMatrix,
+        out: &mut CpuMatrix,
+    ) {
+        unimplemented!("edge_dropout: being written")
+    }
+
+    fn attention_spmm(
+        &self,
+        a: &CpuSparse,
+        perm: Option<&CpuIndex>,
+        alpha: &CpuMatrix,
+        x: &CpuMatrix,
+        out: &mut CpuMatrix,
+    ) {
+        unimplemented!("attention_spmm: being written")
+    }
+
+    fn attention_spmm_backward_alpha(
+        &self,
+        a: &CpuSparse,
+        x: &CpuMatrix,
+        d_out: &CpuMatrix,
+        d_alpha: &mut CpuMatrix,
+    ) {
+        unimplemented!("attention_spmm_backward_alpha: being written")
+    }
+
+    fn edge_row_sum(&self, a: &CpuSparse, perm: Option<&CpuIndex>, x: &CpuMatrix, out: &mut CpuMatrix) {
+        unimplemented!("edge_row_sum: being written")
+    }
+
     fn sum_squares(&self, m: &CpuMatrix, stats: &mut CpuStats, slot: usize) {
         stats.data[slot * STATS_WIDTH + super::stat::AUX] = ops::sum_squares(slice(&m.data));
     }

@@ -483,6 +483,104 @@ impl Backend for GpuBackend {
         );
     }
 
+    fn copy_cols(
+        &self,
+        src: &GpuMatrix,
+        src_col0: usize,
+        dst: &mut GpuMatrix,
+        dst_col0: usize,
+        rows: usize,
+        cols: usize,
+    ) {
+        unimplemented!("copy_cols: being written")
+    }
+
+    fn elu(&self, x: &GpuMatrix, out: &mut GpuMatrix) {
+        unimplemented!("elu: being written")
+    }
+
+    fn elu_backward(&self, output: &GpuMatrix, grad: &GpuMatrix, out: &mut GpuMatrix) {
+        unimplemented!("elu_backward: being written")
+    }
+
+    fn head_dot(&self, x: &GpuMatrix, att: &GpuMatrix, out: &mut GpuMatrix) {
+        unimplemented!("head_dot: being written")
+    }
+
+    fn head_dot_backward(
+        &self,
+        x: &GpuMatrix,
+        att: &GpuMatrix,
+        ds: &GpuMatrix,
+        dx: &mut GpuMatrix,
+        d_att: &mut GpuMatrix,
+    ) {
+        unimplemented!("head_dot_backward: being written")
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn edge_softmax(
+        &self,
+        a: &GpuSparse,
+        s_src: &GpuMatrix,
+        s_dst: &GpuMatrix,
+        slope: f32,
+        pre: &mut GpuMatrix,
+        alpha: &mut GpuMatrix,
+    ) {
+        unimplemented!("edge_softmax: being written")
+    }
+
+    fn edge_softmax_backward(
+        &self,
+        a: &GpuSparse,
+        pre: &GpuMatrix,
+        alpha: &GpuMatrix,
+        d_alpha: &GpuMatrix,
+        slope: f32,
+        d_pre: &mut GpuMatrix,
+    ) {
+        unimplemented!("edge_softmax_backward: being written")
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn edge_dropout(
+        &self,
+        a: &GpuSparse,
+        row_ids: &GpuIndex,
+        col_ids: &GpuIndex,
+        spec: &DropoutSpec,
+        x: &GpuMatrix,
+        out: &mut GpuMatrix,
+    ) {
+        unimplemented!("edge_dropout: being written")
+    }
+
+    fn attention_spmm(
+        &self,
+        a: &GpuSparse,
+        perm: Option<&GpuIndex>,
+        alpha: &GpuMatrix,
+        x: &GpuMatrix,
+        out: &mut GpuMatrix,
+    ) {
+        unimplemented!("attention_spmm: being written")
+    }
+
+    fn attention_spmm_backward_alpha(
+        &self,
+        a: &GpuSparse,
+        x: &GpuMatrix,
+        d_out: &GpuMatrix,
+        d_alpha: &mut GpuMatrix,
+    ) {
+        unimplemented!("attention_spmm_backward_alpha: being written")
+    }
+
+    fn edge_row_sum(&self, a: &GpuSparse, perm: Option<&GpuIndex>, x: &GpuMatrix, out: &mut GpuMatrix) {
+        unimplemented!("edge_row_sum: being written")
+    }
+
     fn sum_squares(&self, m: &GpuMatrix, stats: &mut GpuStats, slot: usize) {
         self.kernels.reduce.sum_squares(&mut self.rec(), m, stats, slot);
     }
