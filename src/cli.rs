@@ -290,6 +290,7 @@ impl TrainArgs {
     /// once). The result is what summaries and checkpoints record.
     pub fn resolved_config(&self) -> Result<(RunConfig, Option<String>), crate::sim::ConfigError> {
         let mut cfg = self.config();
+        cfg.train.apply_model_preset(&|key| self.was_given(key));
         let note = if self.was_given("boundary") { None } else { cfg.choose_boundary() };
         cfg.check_given(&|key| self.was_given(key))?;
         cfg.validate()?;

@@ -77,6 +77,11 @@ impl<'a> Parsed<'a> {
         SpecError { what: self.what, spec: self.spec.to_string(), message }
     }
 
+    /// The raw value of `key`, for values that are words.
+    pub fn raw(&self, key: &str) -> Option<&'a str> {
+        self.pairs.iter().find(|(k, _)| *k == key).map(|&(_, v)| v)
+    }
+
     /// The value of `key`, parsed, checked by `valid` (which describes the accepted range).
     pub fn get<T: FromStr + Copy>(
         &self,

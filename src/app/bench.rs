@@ -11,7 +11,7 @@ use crate::backend::{
 };
 use crate::cli::BenchArgs;
 use crate::data::Dataset;
-use crate::model::{glorot_uniform, GcnWorkspace, Operator, Pass};
+use crate::model::{initial_parameters, Operator, Pass, Workspace};
 use crate::ps::{EventLog, Optimizer};
 use crate::sim::{self, Boundary, RunConfig, TrainTask};
 
@@ -115,8 +115,8 @@ impl BackendTask for MeasureStep<'_> {
         let problem = sim::prepare(self.ds, &self.cfg)?;
         let train = &self.cfg.train;
         let graph = &problem.locals[0];
-        let mut ws = GcnWorkspace::new(b, graph, &problem.shape, train.dropout, "bench")?;
-        let mut weights = glorot_uniform(&problem.shape, train.seed)
+        let mut ws = Workspace::new(b, graph, &problem.shape, train.dropout, "bench")?;
+        let mut weights = initial_parameters(&problem.shape.plan(), train.seed)
             .iter()
             .enumerate()
             .map(|(l, w)| b.upload(w, MemCategory::Weights, &format!("bench/w{l}")))

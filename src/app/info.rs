@@ -37,6 +37,7 @@ pub fn partition_info(args: &PartitionInfoArgs) -> anyhow::Result<()> {
     let features = InputFeatures::auto(ds.features.clone())?;
     let codes = ds.split.codes(ds.num_nodes());
     let global = local::GlobalGraph {
+        normalization: Normalization::Symmetric,
         adjacency: &ds.adjacency,
         a_hat: &a_hat,
         features: &features,

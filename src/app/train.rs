@@ -45,6 +45,7 @@ pub fn train_command(args: &TrainArgs) -> anyhow::Result<()> {
     };
     let ds = load_dataset(&args.dataset)?;
     let problem = prepare_with_progress(&ds, &cfg)?;
+    println!("{}", settings_line(&cfg));
     let checkpoint = match (args.checkpoint_every, &output) {
         (Some(every), Some(output)) => {
             anyhow::ensure!(every >= 1, "--checkpoint-every: at least 1 epoch");
@@ -173,6 +174,20 @@ fn train_and_write(
         println!("wrote {}", trace.display());
     }
     Ok(())
+}
+
+/// The model and the settings it trains with (its preset where no flag was given).
+fn settings_line(cfg: &RunConfig) -> String {
+    let t = &cfg.train;
+    let stop = match (t.patience, t.early_stopping) {
+        (Some(p), _) => format!(" (patience {p})"),
+        (None, Some(w)) => format!(" (early stopping {w})"),
+        (None, None) => String::new(),
+    };
+    format!(
+        "model {} | epochs {}{stop} | hidden {} | layers {} | lr {} | dropout {} | weight decay {} | optimizer {}",
+        t.model, t.epochs, t.hidden, t.layers, t.lr, t.dropout, t.weight_decay, t.optimizer
+    )
 }
 
 fn print_outcome(problem: &Problem, cfg: &RunConfig, run: &TrainedRun) {

@@ -146,7 +146,7 @@ pub trait IndexLen {
 
 pub trait Backend {
     /// Dense f32, row-major, resident on the backend's device.
-    type Matrix: Shape;
+    type Matrix: Shape + 'static;
     /// CSR with f32 values (Â, Âᵀ, X, Xᵀ), resident on the device.
     type Sparse: Shape + Nonzeros;
     /// u32 vector (labels, split codes, global node ids).

@@ -273,7 +273,10 @@ fn expand(
         let mut table = base.clone();
         table.extend(point.iter().map(|(k, v)| (k.clone(), v.clone())));
         let boundary_set = table.contains_key("boundary");
+        let given: Vec<String> = table.keys().cloned().collect();
         let mut config = config_from_table(table).map_err(|m| errors.at("grid".into(), m))?;
+        // Keys the run does not set take its model's published settings.
+        config.train.apply_model_preset(&|key| given.iter().any(|k| k == key));
         if !boundary_set {
             if let Some(note) = config.choose_boundary() {
                 if !notes.contains(&note) {

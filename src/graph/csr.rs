@@ -188,6 +188,12 @@ impl Csr {
     /// because input rows are visited in order (a stable counting sort). Same entry count, so
     /// the offsets fit whenever `self`'s do.
     pub fn transpose(&self) -> Csr {
+        self.transpose_with_permutation().0
+    }
+
+    /// The transpose and, for each of its entries, the position of the same entry in `self`
+    /// (what a kernel reading per-edge values of `self` in the transpose's order needs).
+    pub fn transpose_with_permutation(&self) -> (Csr, Vec<u32>) {
         let mut row_ptr = vec![0u32; self.cols + 1];
         for &c in &self.col_idx {
             row_ptr[c as usize + 1] += 1;
@@ -197,6 +203,7 @@ impl Csr {
         }
         let mut next = row_ptr.clone();
         let mut col_idx = vec![0u32; self.nnz()];
+        let mut permutation = vec![0u32; self.nnz()];
         let mut values = if self.values.is_empty() { Vec::new() } else { vec![0.0f32; self.nnz()] };
         for r in 0..self.rows {
             for k in self.row_ptr[r] as usize..self.row_ptr[r + 1] as usize {
@@ -204,12 +211,13 @@ impl Csr {
                 let dst = next[c] as usize;
                 next[c] += 1;
                 col_idx[dst] = r as u32;
+                permutation[dst] = k as u32;
                 if !values.is_empty() {
                     values[dst] = self.values[k];
                 }
             }
         }
-        Csr { rows: self.cols, cols: self.rows, row_ptr, col_idx, values }
+        (Csr { rows: self.cols, cols: self.rows, row_ptr, col_idx, values }, permutation)
     }
 
     /// Sparse copy of a dense matrix, keeping entries that are not exactly zero.
@@ -308,6 +316,23 @@ mod tests {
     fn small() -> Csr {
         // 0-1, 1-2 one-directional with a self-loop and a duplicate.
         Csr::from_pairs(3, 3, vec![(0, 1), (1, 2), (1, 2), (2, 2)], false).unwrap()
+    }
+
+    #[test]
+    fn transpose_permutation_points_at_the_same_entry() {
+        let a = Csr::from_pairs(4, 3, vec![(0, 2), (0, 1), (1, 0), (2, 2), (3, 0), (3, 1)], false).unwrap();
+        let a = Csr { values: (0..a.nnz()).map(|k| k as f32 + 0.5).collect(), ..a };
+        let (t, perm) = a.transpose_with_permutation();
+        assert_eq!(t, a.transpose());
+        for j in 0..t.rows {
+            for e in t.row_ptr[j] as usize..t.row_ptr[j + 1] as usize {
+                let k = perm[e] as usize;
+                assert_eq!(a.values[k], t.values[e]);
+                assert_eq!(a.col_idx[k] as usize, j);
+                let row = a.row_ptr.partition_point(|&p| p as usize <= k) - 1;
+                assert_eq!(row as u32, t.col_idx[e]);
+            }
+        }
     }
 
     #[test]

@@ -60,7 +60,10 @@ impl Boundary {
 /// The full graph, preprocessed.
 pub struct GlobalGraph<'a> {
     pub adjacency: &'a Csr,
+    /// The model's operator over the whole graph (`normalization` of `adjacency`).
     pub a_hat: &'a Csr,
+    /// How `a_hat` came from `adjacency` (`drop` normalizes each induced subgraph the same way).
+    pub normalization: normalize::Normalization,
     pub features: &'a InputFeatures,
     pub labels: &'a [u32],
     pub split_codes: &'a [u32],
@@ -282,8 +285,7 @@ fn drop_subgraph(
     ids.clear(owned);
     let sub = Csr { rows: n, cols: n, row_ptr, col_idx, values: Vec::new() };
     // A subgraph plus its self-loops is no larger than the full graph's Â, which fit.
-    let a_hat =
-        normalize::Normalization::Symmetric.apply(&sub).expect("a subgraph's Â fits when the full graph's does");
+    let a_hat = g.normalization.apply(&sub).expect("a subgraph's operator fits when the full graph's does");
     let b = boundary.len();
     let mut local = local_graph(g, owned.to_vec(), n, a_hat);
     local.neighbourhood = Neighbourhood::Dropped { boundary, full_a_hat: eval_a_hat };
@@ -352,7 +354,14 @@ mod tests {
         labels: &'a [u32],
         codes: &'a [u32],
     ) -> GlobalGraph<'a> {
-        GlobalGraph { adjacency: adj, a_hat, features: feats, labels, split_codes: codes }
+        GlobalGraph {
+            adjacency: adj,
+            a_hat,
+            normalization: Normalization::Symmetric,
+            features: feats,
+            labels,
+            split_codes: codes,
+        }
     }
 
     #[test]

@@ -10,6 +10,11 @@ use crate::tensor::HostMatrix;
 pub enum Normalization {
     /// Â = D^-1/2 (A+I) D^-1/2, D the degree of A+I: Kipf & Welling's renormalization trick.
     Symmetric,
+    /// A_ij / deg(i) without self-loops (rows without neighbours stay empty): the mean over
+    /// neighbours of GraphSAGE's mean aggregator.
+    Mean,
+    /// A+I with every value 1: the edges attention is computed over (GAT).
+    SelfLoops,
 }
 
 impl Normalization {
@@ -19,8 +24,24 @@ impl Normalization {
     pub fn apply(self, adj: &Csr) -> Result<Csr, TooLarge> {
         match self {
             Normalization::Symmetric => symmetric_with_self_loops(adj),
+            Normalization::Mean => Ok(row_mean(adj)),
+            Normalization::SelfLoops => {
+                let ones = vec![1.0; adj.rows.max(adj.cols)];
+                symmetric_with_degrees(adj, &ones, &ones)
+            }
         }
     }
+}
+
+/// Every row of `adj` scaled to sum 1 (values computed in f64, rounded once).
+fn row_mean(adj: &Csr) -> Csr {
+    let values = (0..adj.rows)
+        .flat_map(|r| {
+            let d = adj.degree(r);
+            std::iter::repeat_n((1.0 / d as f64) as f32, d)
+        })
+        .collect();
+    Csr { rows: adj.rows, cols: adj.cols, row_ptr: adj.row_ptr.clone(), col_idx: adj.col_idx.clone(), values }
 }
 
 /// Degree of A+I per node.
@@ -85,6 +106,19 @@ pub fn row_normalize(features: &mut HostMatrix) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mean_and_self_loop_operators() {
+        // 0-1, 0-2; node 3 isolated.
+        let adj = Csr::from_pairs(4, 4, vec![(0, 1), (1, 0), (0, 2), (2, 0)], false).unwrap();
+        let mean = Normalization::Mean.apply(&adj).unwrap();
+        assert_eq!(mean.row_ptr, adj.row_ptr);
+        assert_eq!(mean.values, vec![0.5, 0.5, 1.0, 1.0]);
+        let loops = Normalization::SelfLoops.apply(&adj).unwrap();
+        assert_eq!(loops.nnz(), adj.nnz() + 4);
+        assert!(loops.values.iter().all(|&v| v == 1.0));
+        assert_eq!(loops.row(3), &[3]);
+    }
 
     #[test]
     fn symmetric_matches_dense_formula() {

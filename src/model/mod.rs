@@ -1,24 +1,33 @@
-//! The GCN of Kipf & Welling (2017), written once over [`crate::backend::Backend`].
+//! The models (Kipf & Welling's GCN, GraphSAGE, GAT), written once over
+//! [`crate::backend::Backend`]: a workspace per worker shares the input, projection,
+//! activation and loss (`workspace`); each model is one module behind [`layer::LayerOps`] and
+//! [`layer::Architecture`] (`models`).
 //!
-//! Layer l: `H_d = dropout(H_l)`, `support = H_d · W_l`, `Z_l = Â · support`,
-//! `H_{l+1} = ReLU(Z_l)` (no activation on the last layer: its Z is the logits).
+//! Layer l: `H_d = dropout(H_l)`, `P = H_d · W_l`, `Z_l` from the rows of P the layer's
+//! operator gathers (the GCN: `Z_l = Â · P`), `H_{l+1} = act(Z_l)` (no activation on the last
+//! layer: its Z is the logits).
 
-pub mod gcn;
 pub mod init;
+pub mod layer;
+pub mod models;
 pub mod partitioned;
 pub mod problem;
 pub mod receptive;
+pub mod workspace;
 
-pub use gcn::{GcnWorkspace, Operator, Pass};
-pub use init::glorot_uniform;
+pub use init::initial_parameters;
+pub use models::ModelSpec;
+pub use workspace::{Operator, Pass, Workspace};
 // The local graph a worker trains on lives in `graph` (the partitioning builds it).
 pub use crate::graph::input::{self, InputFeatures, LocalGraph, Neighbourhood};
-pub use partitioned::{EvalMode, PartitionedGcn, Traffic};
+pub use partitioned::{EvalMode, PartitionedModel, Traffic};
 pub use problem::Problem;
 
 /// Shape of the network.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct GcnShape {
+    /// Which model (its layers' structure; `hidden` is per head for GAT).
+    pub model: ModelSpec,
     /// Input feature columns (0 with `features = none`).
     pub in_features: usize,
     /// Width of the learnable node embedding concatenated to the features (0: none).
@@ -29,6 +38,16 @@ pub struct GcnShape {
 }
 
 impl GcnShape {
+    /// The model's layers (parameter tensors and widths).
+    pub fn plan(&self) -> Vec<layer::LayerPlan> {
+        self.model.architecture().plan(self)
+    }
+
+    /// Width of the rows each layer's exchange moves per boundary row.
+    pub fn exchange_widths(&self) -> Vec<usize> {
+        self.plan().iter().map(|p| p.exchange).collect()
+    }
+
     /// (fan_in, fan_out) of every layer: F + D → hidden → … → hidden → C.
     pub fn layer_dims(&self) -> Vec<(usize, usize)> {
         (0..self.layers)
@@ -42,6 +61,6 @@ impl GcnShape {
 
     /// Number of f32 parameters.
     pub fn parameter_count(&self) -> usize {
-        self.layer_dims().iter().map(|(i, o)| i * o).sum()
+        self.plan().iter().flat_map(|p| &p.params).map(|t| t.rows * t.cols).sum()
     }
 }

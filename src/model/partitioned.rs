@@ -30,7 +30,7 @@
 //! The shared gradient buffer's zeroing is no worker's own work (each owner's receive buffer
 //! starts empty in a cluster) and is left unattributed. The hooks change no arithmetic.
 
-use super::gcn::{GcnWorkspace, Operator, Pass};
+use super::workspace::{Operator, Pass, Workspace};
 use super::Neighbourhood;
 use super::Problem;
 use crate::backend::snapshot::{download_all, overwrite, overwrite_all, RestoreError};
@@ -114,8 +114,8 @@ struct ExchangeBuffers<B: Backend> {
 }
 
 /// Every worker's workspace, and the exchange between them.
-pub struct PartitionedGcn<B: Backend> {
-    pub workers: Vec<GcnWorkspace<B>>,
+pub struct PartitionedModel<B: Backend> {
+    pub workers: Vec<Workspace<B>>,
     mode: Boundary,
     offsets: Vec<usize>,
     exchange: Option<ExchangeBuffers<B>>,
@@ -133,7 +133,7 @@ pub struct PartitionedGcn<B: Backend> {
     forwards_reused: u32,
 }
 
-impl<B: Backend> PartitionedGcn<B> {
+impl<B: Backend> PartitionedModel<B> {
     pub fn new(b: &B, problem: &Problem, mode: Boundary, dropout: f32) -> Result<Self, BackendError> {
         let mut workers = Vec::with_capacity(problem.locals.len());
         for (i, g) in problem.locals.iter().enumerate() {
@@ -141,7 +141,7 @@ impl<B: Backend> PartitionedGcn<B> {
             // A streaming GPU backend may move this working set to host memory while other
             // workers run.
             b.residency_group(Some(i));
-            let built = GcnWorkspace::new(b, g, &problem.shape, dropout, &label).and_then(|mut w| {
+            let built = Workspace::new(b, g, &problem.shape, dropout, &label).and_then(|mut w| {
                 if mode == Boundary::Sample {
                     w.enable_sampling(b, g, &label)?;
                 }
@@ -157,7 +157,10 @@ impl<B: Backend> PartitionedGcn<B> {
             problem.locals.iter().any(|g| matches!(g.neighbourhood, Neighbourhood::Exchange { .. }));
         let any_boundary = problem.locals.iter().any(|g| g.neighbourhood.boundary().is_some());
         let exchange = if any_boundary { Some(Self::buffers(b, problem, mode, trains_with_exchange)?) } else { None };
-        let forward_reusable = dropout == 0.0 && matches!(mode, Boundary::Exchange | Boundary::Replicate);
+        // An evaluation forward equals the next training forward only without training-only
+        // randomness (dropout on inputs or, GAT, on attention).
+        let draws = problem.shape.model.architecture().draws_in_training();
+        let forward_reusable = dropout == 0.0 && !draws && matches!(mode, Boundary::Exchange | Boundary::Replicate);
         Ok(Self {
             workers,
             mode,
@@ -301,12 +304,12 @@ impl<B: Backend> PartitionedGcn<B> {
     fn buffers(b: &B, problem: &Problem, mode: Boundary, training: bool) -> Result<ExchangeBuffers<B>, BackendError> {
         let n = problem.layout.order.len();
         let local = Self::max_local(problem);
-        let dims = problem.shape.layer_dims();
+        let widths = problem.shape.exchange_widths();
         let alloc = |rows: usize, w: usize, what: &str, l: usize| {
             b.alloc(rows, w, MemCategory::Exchange, &format!("exchange/{what}{l}"))
         };
         let (mut send, mut stale, mut grads, mut recv, mut back) = (vec![], vec![], vec![], vec![], vec![]);
-        for (l, &(_, w)) in dims.iter().enumerate() {
+        for (l, &w) in widths.iter().enumerate() {
             send.push(alloc(n, w, "send", l)?);
             recv.push(alloc(local, w, "recv", l)?);
             if mode == Boundary::Stale {
@@ -328,7 +331,7 @@ impl<B: Backend> PartitionedGcn<B> {
         }
         let training = problem.locals.iter().any(|g| matches!(g.neighbourhood, Neighbourhood::Exchange { .. }));
         let (n, local) = (problem.layout.order.len() as u128, Self::max_local(problem) as u128);
-        let widths: u128 = problem.shape.layer_dims().iter().map(|&(_, w)| w as u128).sum();
+        let widths: u128 = problem.shape.exchange_widths().iter().map(|&w| w as u128).sum();
         let stale = u128::from(mode == Boundary::Stale);
         let per_width = n + local + stale * n + if training { local + n + stale * n } else { 0 };
         4 * widths * per_width
@@ -424,7 +427,7 @@ impl<B: Backend> PartitionedGcn<B> {
     }
 
     fn forward(&mut self, b: &B, weights: &[&[B::Matrix]], pass: Pass, op: Operator, source: Source) {
-        let layers = weights[0].len();
+        let layers = self.workers[0].num_layers();
         let reads: Vec<bool> = self.workers.iter().map(|w| w.reads_boundary(op)).collect();
         for l in 0..layers {
             for (i, w) in self.workers.iter_mut().enumerate() {
@@ -434,7 +437,7 @@ impl<B: Backend> PartitionedGcn<B> {
             let Some(ex) = self.exchange.as_mut().filter(|_| reads.iter().any(|&r| r)) else {
                 for (i, w) in self.workers.iter_mut().enumerate() {
                     b.attribute(Some(i));
-                    w.aggregate(b, l, op, None);
+                    w.aggregate(b, weights[i], pass, l, op, None);
                 }
                 continue;
             };
@@ -457,14 +460,14 @@ impl<B: Backend> PartitionedGcn<B> {
             for (i, w) in self.workers.iter_mut().enumerate() {
                 b.attribute(Some(i));
                 if !reads[i] {
-                    w.aggregate(b, l, op, None);
+                    w.aggregate(b, weights[i], pass, l, op, None);
                     continue;
                 }
                 let from = if matches!(source, Source::Fresh) { &ex.send[l] } else { &ex.stale[l] };
                 let positions = w.boundary_positions().expect("a worker that reads boundary rows has them");
                 b.copy_rows(w.support_of(l), 0, &mut ex.recv[l], 0, w.num_rows());
                 b.gather_rows(from, positions, &mut ex.recv[l], w.num_rows());
-                w.aggregate(b, l, op, Some(&ex.recv[l]));
+                w.aggregate(b, weights[i], pass, l, op, Some(&ex.recv[l]));
             }
             // `stale`: this pass's rows are the next pass's boundary rows.
             if source == (Source::Stale { update: true }) {
@@ -482,7 +485,7 @@ impl<B: Backend> PartitionedGcn<B> {
     }
 
     fn backward(&mut self, b: &B, weights: &[&[B::Matrix]], pass: Pass) {
-        let layers = weights[0].len();
+        let layers = self.workers[0].num_layers();
         let stale = self.mode == Boundary::Stale;
         for l in (0..layers).rev() {
             for (i, w) in self.workers.iter_mut().enumerate() {
@@ -500,7 +503,7 @@ impl<B: Backend> PartitionedGcn<B> {
                     for (i, w) in self.workers.iter_mut().enumerate() {
                         b.attribute(Some(i));
                         let n = w.num_rows();
-                        w.propagate_into(b, l, &mut ex.back[l]);
+                        w.propagate_into(b, weights[i], pass, l, &mut ex.back[l]);
                         b.copy_rows(&ex.back[l], 0, w.d_support_mut(l), 0, n);
                         if let Some(positions) = w.boundary_positions() {
                             b.scatter_add_rows(&ex.back[l], n, positions, received);
@@ -522,7 +525,7 @@ impl<B: Backend> PartitionedGcn<B> {
                 None => {
                     for (i, w) in self.workers.iter_mut().enumerate() {
                         b.attribute(Some(i));
-                        w.propagate(b, l);
+                        w.propagate(b, weights[i], pass, l);
                     }
                 }
             }
@@ -561,7 +564,7 @@ impl<B: Backend> PartitionedGcn<B> {
             }
         }
         let total: u64 = rows.iter().flatten().sum();
-        let per_layer: Vec<u64> = problem.shape.layer_dims().iter().map(|&(_, w)| 4 * w as u64 * total).collect();
+        let per_layer: Vec<u64> = problem.shape.exchange_widths().iter().map(|&w| 4 * w as u64 * total).collect();
         Traffic { forward: per_layer.clone(), backward: per_layer, rows }
     }
 }
@@ -598,7 +601,7 @@ mod tests {
             (cfg.parallel.partitions, cfg.parallel.boundary) = (4, boundary);
             let problem = prepare(&ds, &cfg).unwrap();
             let b = CpuBackend::new();
-            let mut model = PartitionedGcn::new(&b, &problem, boundary, 0.5).unwrap();
+            let mut model = PartitionedModel::new(&b, &problem, boundary, 0.5).unwrap();
             let device_table = b.upload(&table, MemCategory::Embeddings, "table").unwrap();
             model.pull_embeddings(&b, &device_table);
             for (i, w) in model.workers.iter().enumerate() {

@@ -6,7 +6,7 @@
 //!    epochs and re-initializes them, since this round's pulls read every row (full-batch
 //!    training pulls each node's row by its owner): fresh N(0, 1/D) values from a counter-based
 //!    hash of (seed, row, generation), their optimizer state back to its initial value;
-//! 2. each worker pulls the rows its layer-0 input reads (`GcnWorkspace::pull_embeddings`);
+//! 2. each worker pulls the rows its layer-0 input reads (`Workspace::pull_embeddings`);
 //! 3. each worker pushes the rows its loss reaches (`model::receptive`): row ids + values;
 //! 4. [`EmbeddingTable::apply`] sums the pushes per row (weighted as the dense gradients are),
 //!    then steps only the rows pushed (a lazy sparse update, as PyTorch's SparseAdam and

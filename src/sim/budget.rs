@@ -3,7 +3,7 @@
 
 use super::Boundary;
 use super::{Problem, RunConfig};
-use crate::model::{GcnWorkspace, PartitionedGcn};
+use crate::model::{PartitionedModel, Workspace};
 
 #[derive(Debug, thiserror::Error)]
 #[error(
@@ -24,14 +24,14 @@ pub use crate::host::human;
 pub fn device_bytes<B: crate::backend::Backend>(problem: &Problem, mode: Boundary) -> u128 {
     let sampling = mode == Boundary::Sample;
     let workers: u128 =
-        problem.locals.iter().map(|g| GcnWorkspace::<B>::device_bytes(g, &problem.shape, sampling)).sum::<u128>()
+        problem.locals.iter().map(|g| Workspace::<B>::device_bytes(g, &problem.shape, sampling)).sum::<u128>()
             + problem
                 .embedding_rows
                 .iter()
-                .map(|rows| GcnWorkspace::<B>::push_bytes(rows.len(), problem.shape.embedding_dim))
+                .map(|rows| Workspace::<B>::push_bytes(rows.len(), problem.shape.embedding_dim))
                 .sum::<u128>();
     // Master copy, the published version, the aggregated gradient and Adam's two moments.
-    workers + PartitionedGcn::<B>::exchange_bytes(problem, mode) + 5 * parameter_bytes(problem)
+    workers + PartitionedModel::<B>::exchange_bytes(problem, mode) + 5 * parameter_bytes(problem)
 }
 
 /// Bytes of the server's embedding table (`ps::embedding`), 0 without embeddings.
@@ -55,7 +55,7 @@ pub fn embedding_bytes(problem: &Problem, settings: Option<&crate::ps::embedding
 }
 
 fn parameter_bytes(problem: &Problem) -> u128 {
-    4 * problem.shape.layer_dims().iter().map(|&(i, o)| i as u128 * o as u128).sum::<u128>()
+    4 * problem.shape.parameter_count() as u128
 }
 
 /// Refuses a run whose device buffers exceed `device_budget` (when the backend knows it) or
@@ -116,7 +116,7 @@ mod estimate_tests {
             cfg.parallel.boundary = mode;
             let problem = crate::sim::prepare(&ds, &cfg).unwrap();
             let b = CpuBackend::new();
-            let model = PartitionedGcn::new(&b, &problem, mode, 0.5).unwrap();
+            let model = PartitionedModel::new(&b, &problem, mode, 0.5).unwrap();
             let live = b.memory().snapshot();
             let workers_and_exchange = live.live_total() as u128;
             // device_bytes adds the server's five weight-sized sets on top.
@@ -139,7 +139,7 @@ mod estimate_tests {
         (cfg.train.embedding_dim, cfg.parallel.partitions) = (6, 3);
         let problem = crate::sim::prepare(&ds, &cfg).unwrap();
         let b = CpuBackend::new();
-        let model = PartitionedGcn::new(&b, &problem, Boundary::Exchange, 0.5).unwrap();
+        let model = PartitionedModel::new(&b, &problem, Boundary::Exchange, 0.5).unwrap();
         let workers = b.memory().snapshot().live_total() as u128;
         assert_eq!(device_bytes::<CpuBackend>(&problem, Boundary::Exchange) - 5 * parameter_bytes(&problem), workers);
         let settings = crate::ps::embedding::EmbeddingSettings {

@@ -6,6 +6,7 @@ use super::options::{defaults_from_clap, invalid};
 pub use crate::graph::local::Boundary;
 use crate::graph::partition::PartitionerKind;
 pub use crate::model::partitioned::EvalMode;
+pub use crate::model::ModelSpec;
 use crate::ps::{Aggregator, LrSchedule, OptimizerSpec};
 
 /// Whether input features are row-normalized (Kipf's `preprocess_features`).
@@ -34,6 +35,42 @@ pub enum FeatureSource {
     None,
 }
 
+fn parse_model(text: &str) -> Result<ModelSpec, String> {
+    text.parse().map_err(|e: crate::spec::SpecError| e.message)
+}
+
+fn is_gcn(m: &ModelSpec) -> bool {
+    *m == ModelSpec::Gcn
+}
+
+/// Keys a model's preset sets unless given.
+pub const PRESET_KEYS: &[&str] = &["epochs", "hidden", "lr", "dropout", "weight_decay", "patience"];
+
+impl TrainConfig {
+    /// The model's published settings for every key of [`PRESET_KEYS`] not `given`.
+    pub fn apply_model_preset(&mut self, given: &dyn Fn(&str) -> bool) {
+        let p = self.model.preset();
+        if !given("epochs") {
+            self.epochs = p.epochs;
+        }
+        if !given("hidden") {
+            self.hidden = p.hidden;
+        }
+        if !given("lr") {
+            self.lr = p.lr;
+        }
+        if !given("dropout") {
+            self.dropout = p.dropout;
+        }
+        if !given("weight_decay") {
+            self.weight_decay = p.weight_decay;
+        }
+        if !given("patience") {
+            self.patience = p.patience;
+        }
+    }
+}
+
 /// Embedding widths beyond this are refused: the table is nodes × width on one device.
 pub const MAX_EMBEDDING_DIM: usize = 4096;
 
@@ -43,6 +80,13 @@ pub const MAX_EMBEDDING_DIM: usize = 4096;
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, clap::Args)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainConfig {
+    /// Model: gcn (Kipf & Welling), sage[:root=B] (GraphSAGE, mean aggregator), or
+    /// gat[:heads=H,out_heads=O,negative_slope=S,attn_dropout=D] (8, 1, 0.2, 0.6). Each model's
+    /// published settings (epochs, hidden, lr, dropout, weight_decay, patience) are the
+    /// defaults of the options not given.
+    #[arg(long, default_value_t = ModelSpec::default(), value_parser = parse_model)]
+    #[serde(skip_serializing_if = "is_gcn")]
+    pub model: ModelSpec,
     /// Training epochs (1 to 1000000).
     #[arg(long, default_value_t = 200, value_parser = parse_epochs, allow_negative_numbers = true)]
     pub epochs: usize,
@@ -80,6 +124,10 @@ pub struct TrainConfig {
     /// exceeds the mean of the previous WINDOW epochs. Off by default.
     #[arg(long, value_name = "WINDOW")]
     pub early_stopping: Option<usize>,
+    /// Stop when neither the validation loss nor the validation accuracy improved on its best
+    /// for N epochs (the GAT paper's rule; its default for --model gat: 100). 0 turns it off.
+    #[arg(long, value_name = "N")]
+    pub patience: Option<usize>,
     /// Row-normalize input features: auto = when all are non-negative.
     #[arg(long, value_enum, default_value_t = FeatureNorm::Auto)]
     pub feature_norm: FeatureNorm,
@@ -549,6 +597,9 @@ impl RunConfig {
     pub fn label_with(&self, varies: impl Fn(&str) -> bool) -> String {
         let p = &self.parallel;
         let mut parts = Vec::new();
+        if varies("model") || self.train.model != ModelSpec::Gcn {
+            parts.push(self.train.model.to_string());
+        }
         if p.partitions == 1 {
             parts.push("serial".to_string());
         } else {
@@ -592,6 +643,7 @@ impl RunConfig {
             ("lr_schedule", t.lr_schedule.to_string()),
             ("embedding_decay", t.embedding_decay.to_string()),
             ("prune_after", t.prune_after.map_or("never".into(), |k| k.to_string())),
+            ("patience", t.patience.map_or("none".into(), |k| k.to_string())),
         ] {
             if varies(key) {
                 parts.push(format!("{key}={value}"));

@@ -19,7 +19,7 @@ use super::record::{EpochRecord, RunOutcome};
 use crate::backend::snapshot::RestoreError;
 use crate::backend::{stat, Backend, BackendError, MemCategory, ReduceOrder, Shape, STATS_WIDTH};
 use crate::cost::KernelCost;
-use crate::model::{glorot_uniform, PartitionedGcn};
+use crate::model::{initial_parameters, PartitionedModel};
 use crate::ps::embedding::{EmbeddingSettings, EmbeddingTable, WorkerRows};
 use crate::ps::robust::{RobustError, RobustOutcome, RobustServer};
 use crate::ps::shards::{ShardPlan, ShardTraffic};
@@ -76,7 +76,7 @@ pub(crate) struct Trainer<'a, M: Backend> {
     pub problem: &'a Problem,
     pub cfg: &'a RunConfig,
     pub cluster: Cluster,
-    pub model: PartitionedGcn<M>,
+    pub model: PartitionedModel<M>,
     pub store: WeightStore<M>,
     pub optimizer: Optimizer<M>,
     pub aggregated: Vec<M::Matrix>,
@@ -89,9 +89,13 @@ pub(crate) struct Trainer<'a, M: Backend> {
     pub trace: ClusterTrace,
     pub records: Vec<EpochRecord>,
     pub on_epoch: &'a mut dyn FnMut(&EpochRecord),
-    /// ‖W0‖² of the version the current round started from (the weight-decay term of its
-    /// training loss).
+    /// Σ‖p‖² of the decayed tensors (‖W0‖² for the GCN) of the version the current round started
+    /// from (the weight-decay term of its training loss).
     pub start_norm: f32,
+    /// The parameter tensors weight decay applies to, and where the stats slots for the norms
+    /// of all but the first begin (see [`stage_norm`]).
+    pub decayed: Vec<usize>,
+    pub norm_slots: usize,
     pub max_live_versions: usize,
     pub stopped_early: bool,
     /// Boundary bytes partition q sent partition p, summed over rounds.
@@ -318,7 +322,7 @@ impl<'a, M: Backend> Trainer<'a, M> {
             self.model.pull_embeddings(b, table.table());
         }
         self.model.evaluate(b, weights, self.cfg.parallel.eval, &mut self.stats, eval_slot);
-        b.sum_squares(&weights[0], &mut self.stats, p);
+        stage_norm(b, &mut self.stats, weights, &self.decayed, p, self.norm_slots);
         b.attribute(None);
         let values = b.read_stats(&self.stats)?;
         let mut record = self.record(&values, &round);
@@ -329,7 +333,7 @@ impl<'a, M: Backend> Trainer<'a, M> {
         record.shards = round.shards;
         record.comm_boundary_forward = round.boundary_forward;
         record.comm_boundary_backward = round.boundary_backward;
-        self.start_norm = values[p * STATS_WIDTH + stat::AUX];
+        self.start_norm = read_norm(&values, &self.decayed, p, self.norm_slots);
         if !record.train_loss.is_finite() {
             return Err(SimError::Diverged { epoch: record.epoch, loss: record.train_loss });
         }
@@ -349,6 +353,12 @@ impl<'a, M: Backend> Trainer<'a, M> {
                 return Ok(true);
             }
         }
+        if let Some(patience) = self.cfg.train.patience.filter(|&p| p > 0) {
+            if patience_stop(&self.records, patience) {
+                self.stopped_early = true;
+                return Ok(true);
+            }
+        }
         Ok(self.records.len() >= self.cfg.train.epochs)
     }
 
@@ -362,7 +372,7 @@ impl<'a, M: Backend> Trainer<'a, M> {
         let eval = |offset: usize| -> f64 { (0..p).map(|i| values[eval_slot(i) * STATS_WIDTH + offset] as f64).sum() };
         let ratio = |num: f64, den: f64| if den > 0.0 { num / den } else { 0.0 };
         let decay = |norm: f32| 0.5 * wd * norm as f64;
-        let next_norm = values[p * STATS_WIDTH + stat::AUX];
+        let next_norm = read_norm(values, &self.decayed, p, self.norm_slots);
         let applied = round.staleness.len().max(1) as f64;
         EpochRecord {
             epoch: round.epoch,
@@ -471,10 +481,12 @@ fn trainer<'a, M: Backend>(
     checkpoint: Option<CheckpointPlan>,
 ) -> Result<Trainer<'a, M>, SimError> {
     let (t, par, p) = (&cfg.train, &cfg.parallel, problem.locals.len());
-    let model = PartitionedGcn::new(m, problem, par.boundary, t.dropout)?;
-    let init = glorot_uniform(&problem.shape, t.seed);
+    let model = PartitionedModel::new(m, problem, par.boundary, t.dropout)?;
+    let init = initial_parameters(&problem.shape.plan(), t.seed);
     let store = WeightStore::new(m, &init, par.keep_versions)?;
-    let layer_decay: Vec<f32> = (0..t.layers).map(|l| if l == 0 { t.weight_decay } else { 0.0 }).collect();
+    let params: Vec<_> = problem.shape.plan().into_iter().flat_map(|l| l.params).collect();
+    let layer_decay: Vec<f32> = params.iter().map(|q| if q.decay { t.weight_decay } else { 0.0 }).collect();
+    let decayed: Vec<usize> = (0..params.len()).filter(|&k| params[k].decay).collect();
     let optimizer =
         Optimizer::new(m, t.optimizer, t.lr, layer_decay, store.master())?.scheduled(t.lr_schedule, t.epochs);
     let aggregated = init
@@ -496,7 +508,8 @@ fn trainer<'a, M: Backend>(
         shard_plan(cluster.servers, problem, &shapes, t.embedding_dim, embedding.is_some(), &embedding_pushed)
     });
     let train_slots = super::relaxed::train_slot_capacity(&cluster, p);
-    let stats = m.alloc_stats(p + 2 + train_slots, "ps/stats")?;
+    let norm_slots = p + 2 + train_slots;
+    let stats = m.alloc_stats(norm_slots + 2 * decayed.len().saturating_sub(1), "ps/stats")?;
     let set_bytes = store.set_bytes();
     Ok(Trainer {
         b: m,
@@ -516,6 +529,8 @@ fn trainer<'a, M: Backend>(
         records: Vec::new(),
         on_epoch,
         start_norm: 0.0,
+        decayed,
+        norm_slots,
         max_live_versions: 0,
         stopped_early: false,
         pair_bytes: vec![vec![0; p]; p],
@@ -532,7 +547,7 @@ fn robust_server<M: Backend>(
     m: &M,
     cfg: &RunConfig,
     problem: &Problem,
-    model: &mut PartitionedGcn<M>,
+    model: &mut PartitionedModel<M>,
     shapes: &[(usize, usize)],
     agg_weights: &[f32],
 ) -> Result<Option<RobustServer<M>>, SimError> {
@@ -607,10 +622,12 @@ impl<M: Backend> Trainer<'_, M> {
         self.log.push(0.0, 0, EventKind::Publish, v0, None, format!("{set_bytes} bytes"));
         {
             let (_, w) = self.store.current();
-            m.sum_squares(&w[0], &mut self.stats, p + 1);
+            let extra = self.norm_slots + self.decayed.len().saturating_sub(1);
+            stage_norm(m, &mut self.stats, w, &self.decayed, p + 1, extra);
         }
         let first = m.read_stats(&self.stats)?;
-        self.start_norm = first[(p + 1) * STATS_WIDTH + stat::AUX];
+        let extra = self.norm_slots + self.decayed.len().saturating_sub(1);
+        self.start_norm = read_norm(&first, &self.decayed, p + 1, extra);
         for w in 0..p {
             self.log.push(0.0, 0, EventKind::Register, v0, Some(w), String::new());
         }
@@ -673,6 +690,42 @@ fn kipf_early_stop(records: &[EpochRecord], window: usize) -> bool {
     records[n - 1].valid_loss > mean
 }
 
+/// Σ‖p‖² of the `decayed` tensors of `weights` into stats: the first into `slot` (the only one
+/// for the GCN), the others into the slots from `extra` on.
+fn stage_norm<M: Backend>(
+    b: &M,
+    stats: &mut M::Stats,
+    weights: &[M::Matrix],
+    decayed: &[usize],
+    slot: usize,
+    extra: usize,
+) {
+    for (k, &t) in decayed.iter().enumerate() {
+        b.sum_squares(&weights[t], stats, if k == 0 { slot } else { extra + k - 1 });
+    }
+}
+
+/// The norm [`stage_norm`] wrote, summed in tensor order.
+fn read_norm(values: &[f32], decayed: &[usize], slot: usize, extra: usize) -> f32 {
+    (0..decayed.len()).map(|k| values[(if k == 0 { slot } else { extra + k - 1 }) * STATS_WIDTH + stat::AUX]).sum()
+}
+
+/// The GAT paper's rule: stop once `patience` epochs in a row neither reached the best
+/// validation accuracy so far nor the lowest validation loss (ties count as reaching them).
+fn patience_stop(records: &[EpochRecord], patience: usize) -> bool {
+    let (mut best_acc, mut best_loss, mut since) = (f64::NEG_INFINITY, f64::INFINITY, 0usize);
+    for r in records {
+        if r.valid_acc >= best_acc || r.valid_loss <= best_loss {
+            best_acc = best_acc.max(r.valid_acc);
+            best_loss = best_loss.min(r.valid_loss);
+            since = 0;
+        } else {
+            since += 1;
+        }
+    }
+    since >= patience
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -707,6 +760,23 @@ mod tests {
             embedding: None,
             shards: Vec::new(),
         }
+    }
+
+    #[test]
+    fn patience_rule_counts_epochs_without_either_improvement() {
+        let mut records: Vec<EpochRecord> = (1..=5).map(|e| record(e, 1.0 / e as f64)).collect();
+        assert!(!patience_stop(&records, 2));
+        // Worse loss, same accuracy (0.0 ties the best): still improving.
+        records.push(record(6, 2.0));
+        assert!(!patience_stop(&records, 1));
+        let mut worse = record(7, 3.0);
+        worse.valid_acc = -1.0;
+        records.push(worse.clone());
+        assert!(!patience_stop(&records, 2));
+        worse.epoch = 8;
+        records.push(worse);
+        assert!(patience_stop(&records, 2));
+        assert!(!patience_stop(&records, 3));
     }
 
     #[test]

@@ -411,13 +411,7 @@ impl<B: Backend> Backend for Metered<'_, B> {
         unimplemented!("attention_spmm: being written")
     }
 
-    fn attention_spmm_backward_alpha(
-        &self,
-        a: &B::Sparse,
-        x: &B::Matrix,
-        d_out: &B::Matrix,
-        d_alpha: &mut B::Matrix,
-    ) {
+    fn attention_spmm_backward_alpha(&self, a: &B::Sparse, x: &B::Matrix, d_out: &B::Matrix, d_alpha: &mut B::Matrix) {
         unimplemented!("attention_spmm_backward_alpha: being written")
     }
 
@@ -494,7 +488,7 @@ mod tests {
     use super::*;
     use crate::backend::cpu::CpuBackend;
     use crate::data::DatasetSpec;
-    use crate::model::{glorot_uniform, PartitionedGcn};
+    use crate::model::{initial_parameters, PartitionedModel};
     use crate::sim::{prepare, Boundary, RunConfig};
 
     /// The roofline by hand: launch + max(flops / peak, bytes / bandwidth).
@@ -599,9 +593,11 @@ mod tests {
     /// the loss statistics.
     fn train_pass<B: Backend>(b: &B, problem: &crate::sim::Problem, mode: Boundary) -> (Vec<HostMatrix>, Vec<f32>) {
         let p = problem.locals.len();
-        let mut model = PartitionedGcn::new(b, problem, mode, 0.5).unwrap();
-        let weights: Vec<B::Matrix> =
-            glorot_uniform(&problem.shape, 7).iter().map(|w| b.upload(w, MemCategory::Weights, "w").unwrap()).collect();
+        let mut model = PartitionedModel::new(b, problem, mode, 0.5).unwrap();
+        let weights: Vec<B::Matrix> = initial_parameters(&problem.shape.plan(), 7)
+            .iter()
+            .map(|w| b.upload(w, MemCategory::Weights, "w").unwrap())
+            .collect();
         let all: Vec<&[B::Matrix]> = vec![&weights; p];
         let scales: Vec<f32> = model.workers.iter().map(|w| 1.0 / w.num_train().max(1) as f32).collect();
         let mut stats = b.alloc_stats(p, "stats").unwrap();

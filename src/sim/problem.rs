@@ -4,7 +4,7 @@
 use super::config::{Boundary, FeatureNorm, FeatureSource, RunConfig};
 use crate::data::Dataset;
 use crate::graph::local;
-use crate::graph::{normalize, partition, Normalization};
+use crate::graph::{normalize, partition};
 pub use crate::model::Problem;
 use crate::model::{GcnShape, InputFeatures};
 
@@ -24,7 +24,8 @@ pub fn prepare(ds: &Dataset, cfg: &RunConfig) -> Result<Problem, super::SimError
         normalize::row_normalize(&mut features);
     }
     let features = InputFeatures::auto(features)?;
-    let a_hat = Normalization::Symmetric.apply(&ds.adjacency)?;
+    let normalization = cfg.train.model.architecture().normalization();
+    let a_hat = normalization.apply(&ds.adjacency)?;
     let codes = ds.split.codes(ds.num_nodes());
     let p = &cfg.parallel;
     let assignment = partition::assign(&ds.adjacency, p.partitions, p.partitioner, cfg.train.seed)?;
@@ -34,6 +35,7 @@ pub fn prepare(ds: &Dataset, cfg: &RunConfig) -> Result<Problem, super::SimError
         &local::GlobalGraph {
             adjacency: &ds.adjacency,
             a_hat: &a_hat,
+            normalization,
             features: &features,
             labels: &ds.labels,
             split_codes: &codes,
@@ -44,6 +46,7 @@ pub fn prepare(ds: &Dataset, cfg: &RunConfig) -> Result<Problem, super::SimError
         cfg.train.layers,
     );
     let shape = GcnShape {
+        model: cfg.train.model,
         in_features: features.cols(),
         embedding_dim: cfg.train.embedding_dim,
         hidden: cfg.train.hidden,

@@ -169,7 +169,7 @@ impl<'t, 'a, 'm, B: Backend> Rounds<'t, 'a, 'm, B> {
         let cluster = t.cluster.clone();
         let mut failures = cluster.failures.clone();
         failures.sort_by(|a, b| a.at.total_cmp(&b.at).then(a.worker.cmp(&b.worker)));
-        let widths = t.problem.shape.layer_dims().iter().map(|&(_, w)| 4 * w as u64).collect();
+        let widths = t.problem.shape.exchange_widths().iter().map(|&w| 4 * w as u64).collect();
         Self {
             fabric: Fabric::sharded(&cluster.network, p, cluster.servers),
             shards: t.shards.clone(),

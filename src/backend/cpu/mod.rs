@@ -396,13 +396,7 @@ impl Backend for CpuBackend {
         unimplemented!("attention_spmm: being written")
     }
 
-    fn attention_spmm_backward_alpha(
-        &self,
-        a: &CpuSparse,
-        x: &CpuMatrix,
-        d_out: &CpuMatrix,
-        d_alpha: &mut CpuMatrix,
-    ) {
+    fn attention_spmm_backward_alpha(&self, a: &CpuSparse, x: &CpuMatrix, d_out: &CpuMatrix, d_alpha: &mut CpuMatrix) {
         unimplemented!("attention_spmm_backward_alpha: being written")
     }
 

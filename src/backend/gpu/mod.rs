@@ -567,13 +567,7 @@ impl Backend for GpuBackend {
         unimplemented!("attention_spmm: being written")
     }
 
-    fn attention_spmm_backward_alpha(
-        &self,
-        a: &GpuSparse,
-        x: &GpuMatrix,
-        d_out: &GpuMatrix,
-        d_alpha: &mut GpuMatrix,
-    ) {
+    fn attention_spmm_backward_alpha(&self, a: &GpuSparse, x: &GpuMatrix, d_out: &GpuMatrix, d_alpha: &mut GpuMatrix) {
         unimplemented!("attention_spmm_backward_alpha: being written")
     }
 

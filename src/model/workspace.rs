@@ -1,17 +1,22 @@
-//! Forward and backward passes of the GCN on one worker's device buffers.
+//! Forward and backward passes of a model on one worker's device buffers.
 //!
 //! The passes are split into per-layer phases so that a partitioned pass can move boundary
-//! rows between workers between them (`model::partitioned`); [`GcnWorkspace::run`] chains them
-//! for a worker that needs no other worker's rows.
+//! rows between workers between them (`model::partitioned`); [`Workspace::run`] chains them
+//! for a worker that needs no other worker's rows. What every model shares lives here: the
+//! input (features, embeddings, dropout), the projection, the activation and the loss; the rest
+//! of a layer is the model's [`LayerOps`] (`model::models`).
 //!
-//! Layer l forward: `H_d = dropout(H_l)` · `support = H_d · W_l` ([`GcnWorkspace::support`]) ·
-//! `Z_l = Â · support` and `H_{l+1} = ReLU(Z_l)` ([`GcnWorkspace::aggregate`]). Backward:
-//! `dZ_l = dH_{l+1} ⊙ [H_{l+1} > 0]` ([`GcnWorkspace::relu_grad`]) · `dSupport = Âᵀ · dZ_l`
-//! ([`GcnWorkspace::propagate`]) · `dW_l = H_dᵀ · dSupport`, `dH_l = dropout(dSupport · W_lᵀ)`
-//! ([`GcnWorkspace::weight_grad`]).
+//! Layer l forward: `H_d = dropout(H_l)` · `P = H_d · W_l` and the rows sources send
+//! ([`Workspace::support`]) · `Z_l` from the gathered rows and `H_{l+1} = act(Z_l)`
+//! ([`Workspace::aggregate`]). Backward: `dZ_l = dH_{l+1} ⊙ act'` ([`Workspace::relu_grad`]) ·
+//! the gradient of the gathered rows ([`Workspace::propagate`]) · `dP`, the layer's other
+//! parameter gradients, `dW_l = H_dᵀ · dP`, `dH_l = dropout(dP · W_lᵀ)`
+//! ([`Workspace::weight_grad`]). For the GCN, P is `support = H_d·W` and what crosses
+//! partitions, and `dP = Âᵀ·dZ`.
 
+use super::layer::{Activation, LayerOps, LayerPlan, LayerSite, Operators};
 use super::{GcnShape, InputFeatures, LocalGraph, Neighbourhood};
-use crate::backend::{Backend, BackendError, DropoutSpec, MemCategory, Shape, SparseLayout};
+use crate::backend::{Backend, BackendError, DropoutSpec, MemCategory, Nonzeros, Shape, SparseLayout};
 use crate::rng::MaskKey;
 
 /// Training pass (dropout on, gradients computed) or evaluation pass (dropout off, no gradients).
@@ -83,12 +88,12 @@ struct SplitWeight<B: Backend> {
 struct LayerBuffers<B: Backend> {
     /// Dropped-out input of layers ≥ 1 (layer 0 uses `DeviceInput`).
     h_drop: Option<B::Matrix>,
+    /// `P = H_d·W_l` (the GCN's support).
     support: B::Matrix,
     z: B::Matrix,
-    /// ReLU(z) for hidden layers.
+    /// act(z) for hidden layers.
     h: Option<B::Matrix>,
     dz: B::Matrix,
-    d_support: B::Matrix,
     /// Gradient w.r.t. `h_drop` and w.r.t. the previous layer's `h` (layers ≥ 1).
     d_h_drop: Option<B::Matrix>,
     d_h_prev: Option<B::Matrix>,
@@ -110,8 +115,19 @@ enum Extra<B: Backend> {
 
 /// Everything one worker keeps on the device: graph, features, labels, activations, and the
 /// weight gradients it pushes to the parameter server.
-pub struct GcnWorkspace<B: Backend> {
+pub struct Workspace<B: Backend> {
     shape: GcnShape,
+    plan: Vec<LayerPlan>,
+    /// Index of layer l's projection weight in the flat parameter list (its other tensors
+    /// follow it).
+    first_param: Vec<usize>,
+    activation: Activation,
+    /// The model's part of every layer.
+    ops: Vec<Box<dyn LayerOps<B>>>,
+    /// For each entry of the training Âᵀ, its position in Â (models that read per-edge values
+    /// backwards), and the global node id of every column of Â (models that draw per edge).
+    a_hat_t_perm: Option<B::Index>,
+    col_ids: Option<B::Index>,
     dropout: f32,
     num_rows: usize,
     num_train: usize,
@@ -137,7 +153,7 @@ fn csr_bytes(rows: u128, nnz: u128) -> u128 {
     4 * (rows + 1 + 2 * nnz)
 }
 
-impl<B: Backend> GcnWorkspace<B> {
+impl<B: Backend> Workspace<B> {
     pub fn new(b: &B, graph: &LocalGraph, shape: &GcnShape, dropout: f32, label: &str) -> Result<Self, BackendError> {
         let n = graph.num_nodes();
         assert_eq!(graph.features.cols(), shape.in_features, "workspace: feature width differs from the model's");
@@ -174,11 +190,12 @@ impl<B: Backend> GcnWorkspace<B> {
                 DeviceInput::Sparse { x: xs, xt, x_drop, xt_drop }
             }
         };
-        let dims = shape.layer_dims();
+        let arch = shape.model.architecture();
+        let plan = arch.plan(shape);
         let embedding = match shape.embedding_dim {
             0 => None,
             d => {
-                let (f, h) = (shape.in_features, dims[0].1);
+                let (f, h) = (shape.in_features, plan[0].projection);
                 let split = if f == 0 {
                     None
                 } else {
@@ -200,26 +217,40 @@ impl<B: Backend> GcnWorkspace<B> {
                 })
             }
         };
-        let mut layers = Vec::with_capacity(dims.len());
-        let mut weight_grads = Vec::with_capacity(dims.len());
-        for (l, &(fan_in, fan_out)) in dims.iter().enumerate() {
-            let act = |what: &str, cols: usize| b.alloc(n, cols, MemCategory::Activations, &lbl(&format!("{what}{l}")));
-            let grad = |what: &str, cols: usize| b.alloc(n, cols, MemCategory::Gradients, &lbl(&format!("{what}{l}")));
-            let hidden = l + 1 < dims.len();
-            layers.push(LayerBuffers {
-                h_drop: if l > 0 { Some(act("h_drop", fan_in)?) } else { None },
-                support: act("support", fan_out)?,
-                z: act("z", fan_out)?,
-                h: if hidden { Some(act("h", fan_out)?) } else { None },
-                dz: grad("dz", fan_out)?,
-                d_support: grad("d_support", fan_out)?,
-                d_h_drop: if l > 0 { Some(grad("d_h_drop", fan_in)?) } else { None },
-                d_h_prev: if l > 0 { Some(grad("d_h", fan_in)?) } else { None },
-            });
-            weight_grads.push(b.alloc(fan_in, fan_out, MemCategory::Gradients, &lbl(&format!("dW{l}")))?);
-        }
+        let (layers, weight_grads, first_param) = Self::layer_buffers(b, &plan, n, label)?;
+        // Per-edge buffers must hold every operator a layer aggregates with.
+        let (cols, nnz) = match &extra {
+            Extra::Full(full) => {
+                let full: &B::Sparse = full;
+                (a_hat.cols().max(full.cols()), a_hat.nnz().max(full.nnz()))
+            }
+            _ => (a_hat.cols(), a_hat.nnz()),
+        };
+        let ops = (0..plan.len())
+            .map(|layer| shape.model.layer(b, &LayerSite { plan: &plan, layer, rows: n, cols, nnz, label }))
+            .collect::<Result<Vec<_>, _>>()?;
+        let a_hat_t_perm = if arch.needs_transpose_permutation() {
+            Some(b.upload_index(
+                &graph.a_hat.transpose_with_permutation().1,
+                MemCategory::Graph,
+                &lbl("a_hat_t_perm"),
+            )?)
+        } else {
+            None
+        };
+        let col_ids = if arch.needs_column_ids() {
+            Some(b.upload_index(&Self::column_nodes(graph), MemCategory::Graph, &lbl("col_ids"))?)
+        } else {
+            None
+        };
         Ok(Self {
             shape: shape.clone(),
+            plan,
+            first_param,
+            activation: arch.activation(),
+            ops,
+            a_hat_t_perm,
+            col_ids,
             dropout,
             num_rows: n,
             num_train: graph.num_train(),
@@ -239,13 +270,58 @@ impl<B: Backend> GcnWorkspace<B> {
         })
     }
 
+    /// Per layer: the buffers every model has; the gradient of every parameter tensor (flat,
+    /// in the plan's order); and where each layer's tensors start.
+    #[allow(clippy::type_complexity)]
+    fn layer_buffers(
+        b: &B,
+        plan: &[LayerPlan],
+        n: usize,
+        label: &str,
+    ) -> Result<(Vec<LayerBuffers<B>>, Vec<B::Matrix>, Vec<usize>), BackendError> {
+        let lbl = |what: &str| format!("{label}/{what}");
+        let mut layers = Vec::with_capacity(plan.len());
+        let mut weight_grads = Vec::new();
+        let mut first_param = Vec::with_capacity(plan.len());
+        for (l, p) in plan.iter().enumerate() {
+            let act = |what: &str, cols: usize| b.alloc(n, cols, MemCategory::Activations, &lbl(&format!("{what}{l}")));
+            let grad = |what: &str, cols: usize| b.alloc(n, cols, MemCategory::Gradients, &lbl(&format!("{what}{l}")));
+            let hidden = l + 1 < plan.len();
+            layers.push(LayerBuffers {
+                h_drop: if l > 0 { Some(act("h_drop", p.fan_in)?) } else { None },
+                support: act("support", p.projection)?,
+                z: act("z", p.out)?,
+                h: if hidden { Some(act("h", p.out)?) } else { None },
+                dz: grad("dz", p.out)?,
+                d_h_drop: if l > 0 { Some(grad("d_h_drop", p.fan_in)?) } else { None },
+                d_h_prev: if l > 0 { Some(grad("d_h", p.fan_in)?) } else { None },
+            });
+            first_param.push(weight_grads.len());
+            for t in &p.params {
+                let name = format!("d{}", t.name);
+                weight_grads.push(b.alloc(t.rows, t.cols, MemCategory::Gradients, &lbl(&name))?);
+            }
+        }
+        Ok((layers, weight_grads, first_param))
+    }
+
+    /// Global node id of every column of the worker's operators: its rows, then its boundary.
+    fn column_nodes(graph: &LocalGraph) -> Vec<u32> {
+        let mut ids = graph.node_ids.clone();
+        if let Some(bd) = graph.neighbourhood.boundary() {
+            ids.extend_from_slice(&bd.nodes);
+        }
+        ids
+    }
+
     /// Makes the training Â sampleable (`boundary = sample`): keeps the full Â and Âᵀ aside
     /// as the sampling source and the evaluation operator; the training operators get their
     /// own values, written by [`Self::resample`].
     pub fn enable_sampling(&mut self, b: &B, graph: &LocalGraph, label: &str) -> Result<(), BackendError> {
-        let Some(bd) = graph.neighbourhood.boundary() else { return Ok(()) };
-        let mut col_nodes = graph.node_ids.clone();
-        col_nodes.extend_from_slice(&bd.nodes);
+        if graph.neighbourhood.boundary().is_none() {
+            return Ok(());
+        }
+        let col_nodes = Self::column_nodes(graph);
         let sampled = b.sparse_like(&self.a_hat, MemCategory::Graph, &format!("{label}/a_hat_sampled"))?;
         let sampled_t = b.sparse_like(&self.a_hat_t, MemCategory::Graph, &format!("{label}/a_hat_t_sampled"))?;
         let full = std::mem::replace(&mut self.a_hat, sampled);
@@ -295,9 +371,10 @@ impl<B: Backend> GcnWorkspace<B> {
             }
         };
         bytes += 3 * 4 * n; // node ids, labels, split codes
-        let dims = shape.layer_dims();
+        let arch = shape.model.architecture();
+        let plan = arch.plan(shape);
         if shape.embedding_dim > 0 {
-            let (d, f, h) = (shape.embedding_dim as u128, shape.in_features as u128, dims[0].1 as u128);
+            let (d, f, h) = (shape.embedding_dim as u128, shape.in_features as u128, plan[0].projection as u128);
             // Pulled rows, their dropout, dE before and after dropout's backward.
             bytes += 4 * 4 * n * d;
             if f > 0 {
@@ -306,16 +383,33 @@ impl<B: Backend> GcnWorkspace<B> {
             }
             // No push buffers here: `set_push_rows` adds them (see `push_bytes`).
         }
-        for (l, &(fan_in, fan_out)) in dims.iter().enumerate() {
-            let (fan_in, fan_out) = (fan_in as u128, fan_out as u128);
-            let hidden = l + 1 < dims.len();
-            // support, z, dz, d_support (+ h for hidden layers) of width fan_out.
-            let out_buffers = 4 + u128::from(hidden);
+        if arch.needs_transpose_permutation() {
+            bytes += 4 * a_nnz;
+        }
+        let (mut cols, mut nnz) = (graph.a_hat.cols as u128, a_nnz);
+        if let Neighbourhood::Dropped { full_a_hat, .. } = &graph.neighbourhood {
+            (cols, nnz) = (cols.max(full_a_hat.cols as u128), nnz.max(full_a_hat.nnz() as u128));
+        }
+        if arch.needs_column_ids() {
+            bytes += 4 * (n + graph.neighbourhood.boundary().map_or(0, |bd| bd.len() as u128));
+        }
+        for (l, p) in plan.iter().enumerate() {
+            let (fan_in, out, projection) = (p.fan_in as u128, p.out as u128, p.projection as u128);
+            let hidden = u128::from(l + 1 < plan.len());
+            // support (projection wide); z, dz (+ h for hidden layers) of width out.
+            let per_row = projection + (2 + hidden) * out;
             // h_drop, d_h_drop, d_h_prev of width fan_in for layers ≥ 1.
             let in_buffers = if l > 0 { 3 } else { 0 };
-            bytes += 4 * n * (out_buffers * fan_out + in_buffers * fan_in) + 4 * fan_in * fan_out;
+            let params: u128 = p.params.iter().map(|t| (t.rows * t.cols) as u128).sum();
+            bytes += 4 * n * (per_row + in_buffers * fan_in) + 4 * params;
+            bytes += arch.layer_bytes(&plan, l, n, cols, nnz);
         }
         bytes
+    }
+
+    /// Layers of the model.
+    pub fn num_layers(&self) -> usize {
+        self.layers.len()
     }
 
     /// Rows of the worker's activations (owned nodes, plus the halo for `replicate`).
@@ -393,24 +487,37 @@ impl<B: Backend> GcnWorkspace<B> {
         stats: &mut B::Stats,
         slot: usize,
     ) {
-        assert_eq!(weights.len(), self.layers.len(), "run: one weight matrix per layer");
+        assert_eq!(weights.len(), self.weight_grads.len(), "run: one matrix per parameter tensor");
         assert!(!self.reads_boundary(op), "run: this operator reads boundary rows; use a partitioned pass");
         for l in 0..self.layers.len() {
             self.support(b, weights, pass, l);
-            self.aggregate(b, l, op, None);
+            self.aggregate(b, weights, pass, l, op, None);
         }
         self.loss(b, pass, grad_scale, stats, slot);
         if matches!(pass, Pass::Train { .. }) {
             for l in (0..self.layers.len()).rev() {
                 self.relu_grad(b, l);
-                self.propagate(b, l);
+                self.propagate(b, weights, pass, l);
                 self.weight_grad(b, weights, pass, l);
             }
         }
     }
 
-    /// `support_l = dropout(H_l) · W_l` for every row.
+    /// Layer l's parameter tensors after its projection weight.
+    fn params_after_projection<'w>(&self, weights: &'w [B::Matrix], l: usize) -> &'w [B::Matrix] {
+        let end = self.first_param.get(l + 1).copied().unwrap_or(weights.len());
+        &weights[self.first_param[l] + 1..end]
+    }
+
+    /// `P_l = dropout(H_l) · W_l` for every row, then the rows the layer sends.
     pub fn support(&mut self, b: &B, weights: &[B::Matrix], pass: Pass, l: usize) {
+        self.project(b, weights, pass, l);
+        let rest = self.params_after_projection(weights, l);
+        self.ops[l].after_projection(b, rest, &self.layers[l].support);
+    }
+
+    /// `P_l = dropout(H_l) · W_l`.
+    fn project(&mut self, b: &B, weights: &[B::Matrix], pass: Pass, l: usize) {
         let spec = self.dropout_spec(pass, l);
         let e_spec = self.dropout_spec_embedding(pass);
         let (before, rest) = self.layers.split_at_mut(l);
@@ -475,32 +582,54 @@ impl<B: Backend> GcnWorkspace<B> {
                 }
                 None => h_prev,
             };
-            b.matmul(hin, &weights[l], &mut layer.support, false, false);
+            b.matmul(hin, &weights[self.first_param[l]], &mut layer.support, false, false);
         }
     }
 
-    /// This worker's rows of `support_l` (what an owner sends).
+    /// This worker's rows of what layer l's destinations need (what an owner sends).
     pub fn support_of(&self, l: usize) -> &B::Matrix {
-        &self.layers[l].support
+        self.ops[l].exchange_rows(&self.layers[l].support)
     }
 
-    /// `Z_l = Â · x` and, for hidden layers, `H_{l+1} = ReLU(Z_l)`. `x` is `gathered` (the
-    /// worker's rows followed by its boundary rows) when the operator reads boundary rows, else
-    /// the worker's own `support_l`.
-    pub fn aggregate(&mut self, b: &B, l: usize, op: Operator, gathered: Option<&B::Matrix>) {
+    /// `Z_l` from the rows sources sent and, for hidden layers, `H_{l+1} = act(Z_l)`. The rows
+    /// are `gathered` (the worker's rows followed by its boundary rows) when the operator reads
+    /// boundary rows, else the worker's own.
+    pub fn aggregate(
+        &mut self,
+        b: &B,
+        weights: &[B::Matrix],
+        pass: Pass,
+        l: usize,
+        op: Operator,
+        gathered: Option<&B::Matrix>,
+    ) {
         assert_eq!(
             gathered.is_some(),
             self.reads_boundary(op),
             "aggregate: boundary rows are needed iff the operator reads them"
         );
+        let rest = self.params_after_projection(weights, l);
         let a = match (&self.extra, op) {
             (Extra::Full(full), Operator::Full) | (Extra::Sampled { full, .. }, Operator::Full) => full,
             _ => &self.a_hat,
         };
+        let ops = Operators {
+            a,
+            a_t: &self.a_hat_t,
+            a_t_perm: self.a_hat_t_perm.as_ref(),
+            row_ids: &self.node_ids,
+            col_ids: self.col_ids.as_ref(),
+            pass,
+            layer: l,
+            rows: self.num_rows,
+        };
         let layer = &mut self.layers[l];
-        b.spmm(a, gathered.unwrap_or(&layer.support), &mut layer.z);
+        self.ops[l].aggregate(b, &ops, rest, &layer.support, gathered, &mut layer.z);
         if let Some(h) = layer.h.as_mut() {
-            b.relu(&layer.z, h);
+            match self.activation {
+                Activation::Relu => b.relu(&layer.z, h),
+                Activation::Elu => b.elu(&layer.z, h),
+            }
         }
     }
 
@@ -524,37 +653,62 @@ impl<B: Backend> GcnWorkspace<B> {
         );
     }
 
-    /// `dZ_l = dH_{l+1} ⊙ [H_{l+1} > 0]` for hidden layers (the last layer's dZ comes from the
+    /// `dZ_l = dH_{l+1} ⊙ act'(Z_l)` for hidden layers (the last layer's dZ comes from the
     /// loss); dH was left by layer l+1's [`Self::weight_grad`].
     pub fn relu_grad(&mut self, b: &B, l: usize) {
         let (layer, after) = self.layers[l..].split_first_mut().expect("layer l exists");
         if let Some(h) = &layer.h {
             let d_h = after[0].d_h_prev.as_ref().expect("layer l+1 wrote dH_l");
-            b.relu_backward(h, d_h, &mut layer.dz);
+            match self.activation {
+                Activation::Relu => b.relu_backward(h, d_h, &mut layer.dz),
+                Activation::Elu => b.elu_backward(h, d_h, &mut layer.dz),
+            }
         }
     }
 
-    /// `dSupport_l = Âᵀ · dZ_l` into the worker's own buffer (no boundary).
-    pub fn propagate(&mut self, b: &B, l: usize) {
-        let layer = &mut self.layers[l];
-        // Âᵀ through the precomputed transpose: no atomics, deterministic.
-        b.spmm(&self.a_hat_t, &layer.dz, &mut layer.d_support);
+    /// The gradient of layer l's gathered rows into the worker's own exchange gradient (no
+    /// boundary); for the GCN `dSupport_l = Âᵀ · dZ_l`.
+    pub fn propagate(&mut self, b: &B, weights: &[B::Matrix], pass: Pass, l: usize) {
+        self.propagate_to(b, weights, pass, l, None);
     }
 
-    /// `Âᵀ · dZ_l` for the worker's rows followed by its boundary rows, into `out` (at least
-    /// rows + boundary rows): the own part stays, the boundary part goes to the owners.
-    pub fn propagate_into(&self, b: &B, l: usize, out: &mut B::Matrix) {
-        b.spmm(&self.a_hat_t, &self.layers[l].dz, out);
+    /// The gradient of layer l's gathered rows (the worker's rows followed by its boundary
+    /// rows) into `out`: the own part stays, the boundary part goes to the owners.
+    pub fn propagate_into(&mut self, b: &B, weights: &[B::Matrix], pass: Pass, l: usize, out: &mut B::Matrix) {
+        self.propagate_to(b, weights, pass, l, Some(out));
     }
 
-    /// `dSupport_l`, for an exchange to fill.
+    fn propagate_to(&mut self, b: &B, weights: &[B::Matrix], pass: Pass, l: usize, out: Option<&mut B::Matrix>) {
+        let rest = self.params_after_projection(weights, l);
+        let ops = Operators {
+            a: &self.a_hat,
+            a_t: &self.a_hat_t,
+            a_t_perm: self.a_hat_t_perm.as_ref(),
+            row_ids: &self.node_ids,
+            col_ids: self.col_ids.as_ref(),
+            pass,
+            layer: l,
+            rows: self.num_rows,
+        };
+        let layer = &self.layers[l];
+        self.ops[l].propagate(b, &ops, rest, &layer.support, &layer.dz, out);
+    }
+
+    /// The gradient of the worker's own exchange rows of layer l, for an exchange to fill.
     pub fn d_support_mut(&mut self, l: usize) -> &mut B::Matrix {
-        &mut self.layers[l].d_support
+        self.ops[l].d_exchange_mut()
     }
 
-    /// `dW_l = H_dᵀ · dSupport_l` and, for l ≥ 1, `dH_l = dropout(dSupport_l · W_lᵀ)` (the same
-    /// mask and scale as the forward).
+    /// The layer's `dP_l` and other parameter gradients (from the completed exchange gradient),
+    /// then `dW_l = H_dᵀ · dP_l` and, for l ≥ 1, `dH_l = dropout(dP_l · W_lᵀ)` (the same mask
+    /// and scale as the forward).
     pub fn weight_grad(&mut self, b: &B, weights: &[B::Matrix], pass: Pass, l: usize) {
+        let first = self.first_param[l];
+        let end = self.first_param.get(l + 1).copied().unwrap_or(weights.len());
+        let rest = &weights[first + 1..end];
+        let layer = &self.layers[l];
+        self.ops[l].finish_backward(b, rest, &layer.support, &layer.dz, &mut self.weight_grads[first + 1..end]);
+        let d_proj = self.ops[l].d_projection();
         let spec = self.dropout_spec(pass, l);
         let e_spec = self.dropout_spec_embedding(pass);
         let (before, rest) = self.layers.split_at_mut(l);
@@ -569,7 +723,7 @@ impl<B: Backend> GcnWorkspace<B> {
                 DeviceInput::None => {}
                 DeviceInput::Dense { x, x_drop } => {
                     let xin = if spec.is_some() { &*x_drop } else { &*x };
-                    b.matmul(xin, &layer.d_support, dw_x, true, false);
+                    b.matmul(xin, d_proj, dw_x, true, false);
                 }
                 DeviceInput::Sparse { xt, xt_drop, .. } => {
                     let xtin = match spec {
@@ -579,7 +733,7 @@ impl<B: Backend> GcnWorkspace<B> {
                         }
                         None => &*xt,
                     };
-                    b.spmm(xtin, &layer.d_support, dw_x);
+                    b.spmm(xtin, d_proj, dw_x);
                 }
             }
             if let Some(e) = self.embedding.as_mut() {
@@ -587,15 +741,15 @@ impl<B: Backend> GcnWorkspace<B> {
                 // dW0e = E_dᵀ · dSupport_0 and dE_d = dSupport_0 · W0eᵀ.
                 match e.split.as_mut() {
                     Some(s) => {
-                        b.matmul(e_in, &layer.d_support, &mut s.dw_e, true, false);
+                        b.matmul(e_in, d_proj, &mut s.dw_e, true, false);
                         let (x_len, e_len) = (s.dw_x.len(), s.dw_e.len());
                         b.copy_region(&s.dw_x, 0, &mut self.weight_grads[0], 0, x_len);
                         b.copy_region(&s.dw_e, 0, &mut self.weight_grads[0], x_len, e_len);
-                        b.matmul(&layer.d_support, &s.w_e, &mut e.d_rows_drop, false, true);
+                        b.matmul(d_proj, &s.w_e, &mut e.d_rows_drop, false, true);
                     }
                     None => {
-                        b.matmul(e_in, &layer.d_support, &mut self.weight_grads[0], true, false);
-                        b.matmul(&layer.d_support, &weights[0], &mut e.d_rows_drop, false, true);
+                        b.matmul(e_in, d_proj, &mut self.weight_grads[0], true, false);
+                        b.matmul(d_proj, &weights[0], &mut e.d_rows_drop, false, true);
                     }
                 }
                 match e_spec {
@@ -607,9 +761,9 @@ impl<B: Backend> GcnWorkspace<B> {
         } else {
             let h_prev = before[l - 1].h.as_ref().expect("hidden layers keep ReLU output");
             let hin = if spec.is_some() { layer.h_drop.as_ref().expect("dropout buffer") } else { h_prev };
-            b.matmul(hin, &layer.d_support, &mut self.weight_grads[l], true, false);
+            b.matmul(hin, d_proj, &mut self.weight_grads[first], true, false);
             let d_h_drop = layer.d_h_drop.as_mut().expect("layers ≥ 1 keep dH_drop");
-            b.matmul(&layer.d_support, &weights[l], d_h_drop, false, true);
+            b.matmul(d_proj, &weights[first], d_h_drop, false, true);
             let d_h_prev = layer.d_h_prev.as_mut().expect("layers ≥ 1 keep dH_prev");
             match spec {
                 // The dropout mask and scale again: the backward of dropout.
@@ -679,9 +833,9 @@ impl<B: Backend> GcnWorkspace<B> {
         &self.shape
     }
 
-    /// Width of layer l's support (what an exchange moves per boundary row).
+    /// Width of layer l's exchanged rows (what an exchange moves per boundary row).
     pub fn width(&self, l: usize) -> usize {
-        self.shape.layer_dims()[l].1
+        self.plan[l].exchange
     }
 }
 
@@ -691,12 +845,18 @@ mod tests {
     use super::*;
     use crate::backend::cpu::CpuBackend;
     use crate::backend::{stat, Shape};
-    use crate::graph::{Csr, Normalization};
+    use crate::graph::Csr;
+    use crate::model::ModelSpec;
     use crate::rng::SplitMix64;
     use crate::tensor::HostMatrix;
 
     /// A random graph of `n` nodes with features of which about half are zero.
     fn random_problem(n: usize, f: usize, classes: usize, sparse: bool, seed: u64) -> LocalGraph {
+        random_problem_for(ModelSpec::Gcn, n, f, classes, sparse, seed)
+    }
+
+    /// [`random_problem`] with `model`'s operator.
+    fn random_problem_for(model: ModelSpec, n: usize, f: usize, classes: usize, sparse: bool, seed: u64) -> LocalGraph {
         let mut rng = SplitMix64::new(seed);
         let pairs = (0..3 * n)
             .map(|_| (rng.below(n as u64) as u32, rng.below(n as u64) as u32))
@@ -711,7 +871,7 @@ mod tests {
         LocalGraph {
             node_ids: (0..n as u32).collect(),
             num_owned: n,
-            a_hat: Normalization::Symmetric.apply(&adj).unwrap(),
+            a_hat: model.architecture().normalization().apply(&adj).unwrap(),
             features: if sparse {
                 InputFeatures::Sparse(Csr::from_dense(&x).unwrap())
             } else {
@@ -724,14 +884,18 @@ mod tests {
         }
     }
 
+    /// The pass every gradient check differentiates: a training pass (its dropout masks are the
+    /// same every time), so every model's training-only randomness is checked too.
+    const CHECKED_PASS: Pass = Pass::Train { seed: 3, epoch: 1 };
+
     /// The mean training loss, and which hidden units are active (to see ReLU kinks).
     fn mean_train_loss(
         b: &CpuBackend,
-        ws: &mut GcnWorkspace<CpuBackend>,
+        ws: &mut Workspace<CpuBackend>,
         weights: &[crate::backend::cpu::CpuMatrix],
     ) -> (f64, Vec<bool>) {
         let mut stats = b.alloc_stats(1, "stats").unwrap();
-        ws.run(b, weights, Pass::Eval, Operator::Train, 1.0, &mut stats, 0);
+        ws.run(b, weights, CHECKED_PASS, Operator::Train, 1.0, &mut stats, 0);
         let s = b.read_stats(&stats).unwrap();
         let active =
             ws.layers.iter().filter_map(|l| l.h.as_ref()).flat_map(|h| h.data.iter().map(|&x| x > 0.0)).collect();
@@ -742,18 +906,36 @@ mod tests {
         check_gradient_with(layers, sparse, 0, true);
     }
 
-    /// Central differences of the mean training loss against the analytic gradient of every
-    /// weight and, with `embedding_dim`, every embedding entry (pulled from a table).
     fn check_gradient_with(layers: usize, sparse: bool, embedding_dim: usize, features: bool) {
+        check_model_gradient(ModelSpec::Gcn, 0.0, layers, sparse, embedding_dim, features);
+    }
+
+    /// Central differences of the mean training loss against the analytic gradient of every
+    /// parameter tensor and, with `embedding_dim`, every embedding entry (pulled from a table).
+    fn check_model_gradient(
+        model: ModelSpec,
+        dropout: f32,
+        layers: usize,
+        sparse: bool,
+        embedding_dim: usize,
+        features: bool,
+    ) {
         let b = CpuBackend::new();
-        let mut graph = random_problem(23, 7, 3, sparse, 11);
+        let mut graph = random_problem_for(model, 23, 7, 3, sparse, 11);
         if !features {
             graph.features = InputFeatures::Dense(HostMatrix::from_vec(23, 0, Vec::new()));
         }
         let in_features = graph.features.cols();
-        let shape = GcnShape { in_features, embedding_dim, hidden: 5, layers, classes: 3 };
-        let mut ws = GcnWorkspace::new(&b, &graph, &shape, 0.0, "gradcheck").unwrap();
-        let init = crate::model::glorot_uniform(&shape, 5);
+        let shape = GcnShape { model, in_features, embedding_dim, hidden: 5, layers, classes: 3 };
+        let mut ws = Workspace::new(&b, &graph, &shape, dropout, "gradcheck").unwrap();
+        let mut init = crate::model::initial_parameters(&shape.plan(), 5);
+        // Biases start at 0; random ones make the check see their effect on the rest.
+        let mut rng = SplitMix64::new(9);
+        for (w, t) in init.iter_mut().zip(shape.plan().iter().flat_map(|p| p.params.clone())) {
+            if t.init == crate::model::layer::Init::Zeros {
+                w.data.iter_mut().for_each(|x| *x = 0.1 * rng.normal() as f32);
+            }
+        }
         let mut weights: Vec<_> = init.iter().map(|w| b.upload(w, MemCategory::Weights, "w").unwrap()).collect();
         let mut rng = SplitMix64::new(4);
         let table_host =
@@ -764,7 +946,7 @@ mod tests {
         }
         let mut stats = b.alloc_stats(1, "stats").unwrap();
         let scale = 1.0 / ws.num_train() as f32;
-        ws.run(&b, &weights, Pass::Train { seed: 0, epoch: 0 }, Operator::Train, scale, &mut stats, 0);
+        ws.run(&b, &weights, CHECKED_PASS, Operator::Train, scale, &mut stats, 0);
         let analytic: Vec<HostMatrix> = ws.weight_grads().iter().map(|g| b.download(g).unwrap()).collect();
         let analytic_e = ws.embedding_grad().map(|g| b.download(g).unwrap());
         // f32 forward: a step of 1e-2 keeps the rounding error of the quotient (~1e-7/h) small;
@@ -785,10 +967,10 @@ mod tests {
             checked += 1;
             assert!(
                 (numeric - got).abs() <= abs_tol + 1e-2 * got.abs(),
-                "layers {layers}, sparse {sparse}, embedding {embedding_dim}: {what} analytic {got:e} vs numeric {numeric:e}"
+                "{model} layers {layers}, sparse {sparse}, embedding {embedding_dim}: {what} analytic {got:e} vs numeric {numeric:e}"
             );
         };
-        for l in 0..layers {
+        for l in 0..weights.len() {
             for i in 0..weights[l].len() {
                 let (r, c) = (i / weights[l].cols(), i % weights[l].cols());
                 let orig = weights[l].data[[r, c]];
@@ -796,7 +978,7 @@ mod tests {
                     weights[l].data[[r, c]] = v;
                     mean_train_loss(&b, &mut ws, &weights)
                 };
-                check(format!("dW{l}[{r},{c}]"), analytic[l].data[i] as f64, &mut set, orig);
+                check(format!("tensor {l} [{r},{c}]"), analytic[l].data[i] as f64, &mut set, orig);
             }
         }
         if let Some(d_e) = &analytic_e {
@@ -845,6 +1027,41 @@ mod tests {
     }
 
     #[test]
+    fn sage_gradient_matches_finite_differences() {
+        check_model_gradient(ModelSpec::sage(), 0.3, 2, true, 0, true);
+        check_model_gradient(ModelSpec::Sage { root: false }, 0.0, 3, false, 0, true);
+        check_model_gradient(ModelSpec::sage(), 0.0, 2, true, 4, true);
+    }
+
+    #[test]
+    fn gat_gradient_matches_finite_differences() {
+        let gat = ModelSpec::Gat { heads: 3, out_heads: 2, negative_slope: 0.2, attn_dropout: 0.4 };
+        check_model_gradient(gat, 0.3, 2, true, 0, true);
+        check_model_gradient(ModelSpec::gat(), 0.0, 3, false, 0, true);
+        check_model_gradient(gat, 0.0, 2, false, 3, false);
+    }
+
+    #[test]
+    fn device_bytes_of_every_model_is_what_new_allocates() {
+        let gat = ModelSpec::Gat { heads: 3, out_heads: 2, negative_slope: 0.2, attn_dropout: 0.5 };
+        for model in [ModelSpec::sage(), ModelSpec::Sage { root: false }, ModelSpec::gat(), gat] {
+            for (layers, sparse, embedding_dim) in [(1, true, 0), (2, false, 0), (3, true, 4)] {
+                let b = CpuBackend::new();
+                let graph = random_problem_for(model, 31, 9, 4, sparse, 3);
+                let shape = GcnShape { model, in_features: 9, embedding_dim, hidden: 6, layers, classes: 4 };
+                let ws = Workspace::new(&b, &graph, &shape, 0.5, "w").unwrap();
+                let live = b.memory().snapshot().live_total() as u128;
+                assert_eq!(
+                    Workspace::<CpuBackend>::device_bytes(&graph, &shape, false),
+                    live,
+                    "{model} layers {layers} sparse {sparse}"
+                );
+                drop(ws);
+            }
+        }
+    }
+
+    #[test]
     fn device_bytes_is_what_new_allocates() {
         for (layers, sparse, embedding_dim, features) in
             [(1, true, 0, true), (2, false, 0, true), (3, true, 0, true), (2, true, 5, true), (2, false, 8, false)]
@@ -855,11 +1072,11 @@ mod tests {
                 graph.features = InputFeatures::Dense(HostMatrix::from_vec(31, 0, Vec::new()));
             }
             let in_features = graph.features.cols();
-            let shape = GcnShape { in_features, embedding_dim, hidden: 6, layers, classes: 4 };
-            let ws = GcnWorkspace::new(&b, &graph, &shape, 0.5, "w").unwrap();
+            let shape = GcnShape { model: ModelSpec::Gcn, in_features, embedding_dim, hidden: 6, layers, classes: 4 };
+            let ws = Workspace::new(&b, &graph, &shape, 0.5, "w").unwrap();
             let live = b.memory().snapshot().live_total() as u128;
             assert_eq!(
-                GcnWorkspace::<CpuBackend>::device_bytes(&graph, &shape, false),
+                Workspace::<CpuBackend>::device_bytes(&graph, &shape, false),
                 live,
                 "layers {layers} sparse {sparse}"
             );
