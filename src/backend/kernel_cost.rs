@@ -225,3 +225,33 @@ impl KernelCost {
         }
     }
 }
+
+#[cfg(test)]
+mod attention_tests {
+    use super::*;
+
+    /// One head reads one α per entry where SpMM reads one value: the same roofline.
+    #[test]
+    fn one_head_attention_spmm_costs_an_spmm() {
+        assert_eq!(KernelCost::attention_spmm(100, 700, 1, 16, false), KernelCost::spmm(100, 80, 700, 16));
+        let with_perm = KernelCost::attention_spmm(100, 700, 1, 16, true);
+        assert_eq!(with_perm.bytes - KernelCost::spmm(100, 80, 700, 16).bytes, 700.0 * U32);
+    }
+
+    /// Every attention op's counts grow with its entries and heads.
+    #[test]
+    fn attention_costs_scale_with_entries_and_heads() {
+        type Op = fn(usize, usize, usize) -> KernelCost;
+        let ops: [(&str, Op); 3] = [
+            ("edge_softmax", KernelCost::edge_softmax),
+            ("edge_softmax_backward", KernelCost::edge_softmax_backward),
+            ("edge_dropout", KernelCost::edge_dropout),
+        ];
+        for (name, op) in ops {
+            let (base, more_edges, more_heads) = (op(50, 400, 2), op(50, 800, 2), op(50, 400, 8));
+            assert!(base.flops > 0.0 && base.bytes > 0.0, "{name}");
+            assert!(more_edges.flops > base.flops && more_edges.bytes > base.bytes, "{name}: entries");
+            assert!(more_heads.flops > base.flops && more_heads.bytes > base.bytes, "{name}: heads");
+        }
+    }
+}
