@@ -4,6 +4,9 @@
 // dropout: dense, row r is node node_ids[r]; a matrix larger than one binding is bound in row
 // ranges, one dispatch each, row0 telling the range's first row. dropout_sparse: one thread per stored entry, the
 // entry's row found by binary search in row_ptr; node_cols selects the layout.
+// edge_dropout: attention dropout on an nnz × heads per-edge matrix (cols = heads), one thread
+// per element; its draw is rng::edge_mask_key of (stream, node_ids[row], col_ids[column]), then
+// the head as the column of mask_uniform_in_row.
 
 struct Params {
     n: u32,        // elements (dense) or stored entries (sparse)
@@ -24,6 +27,7 @@ const WG: u32 = 256u;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<storage, read> row_ptr: array<u32>;
 @group(0) @binding(4) var<storage, read> col_idx: array<u32>;
+@group(0) @binding(5) var<storage, read> col_ids: array<u32>; // edge_dropout: global source ids
 @group(1) @binding(0) var<uniform> p: Params;
 
 // rng::hash32 (lowbias32).
@@ -108,4 +112,18 @@ fn dropout_sparse(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
         column = lo;
     }
     out[e] = apply(x[e], node, column);
+}
+
+@compute @workgroup_size(256)
+fn edge_dropout(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.x + wid.y * nwg.x) * WG + lid;
+    if i >= p.n {
+        return;
+    }
+    let e = i / p.cols;
+    let h = i - e * p.cols;
+    // rng::edge_mask_key(stream, dst, src), then rng::mask_uniform_in_row(key, h).
+    let key = hash32(hash32(p.stream ^ (node_ids[row_of(e)] * 0x27d4eb2fu)) ^ col_ids[col_idx[e]]);
+    let u = f32(hash32(key ^ h) >> 8u) * (1.0 / 16777216.0);
+    out[i] = select(0.0, x[i] * p.scale, u >= p.rate);
 }

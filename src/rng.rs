@@ -71,6 +71,15 @@ pub fn dropout_keep(stream: u32, node: u32, column: u32, rate: f32) -> bool {
     mask_uniform(stream, node, column) >= rate
 }
 
+/// The key of one edge's attention-dropout draws: `hash32(mask_row_key(stream, dst) ^ src)`.
+/// A bijection in `src` for a fixed destination, so two sources of one row never share draws;
+/// head h's draw is then [`mask_uniform_in_row`]`(edge key, h)`. The WGSL twin is
+/// `edge_dropout` in `shaders/dropout.wgsl`.
+#[inline]
+pub fn edge_mask_key(stream: u32, dst: u32, src: u32) -> u32 {
+    hash32(mask_row_key(stream, dst) ^ src)
+}
+
 /// SplitMix64: tiny, seedable, reproducible across platforms.
 #[derive(Clone, Debug)]
 pub struct SplitMix64(u64);

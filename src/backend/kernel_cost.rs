@@ -107,6 +107,48 @@ impl KernelCost {
         Self::elementwise(nnz, 1, 1, 1.0) + KernelCost { flops: 0.0, bytes: ((rows + 1) + nnz + node_ids) as f64 * U32 }
     }
 
+    /// Graph-attention softmax (`Backend::edge_softmax`) over the `nnz` entries of a CSR with
+    /// `rows` rows, `heads` heads, as its two kernels run. Scores: pre = s_src + s_dst (1 FLOP),
+    /// reading row_ptr (rows + 1), col_idx (nnz), s_src **gathered per entry** (nnz·heads, the
+    /// SpMM convention) and s_dst (rows·heads), writing pre (nnz·heads). Softmax, per (entry,
+    /// head) over its row's three passes: LeakyReLU (compare, multiply: 2), the presence test
+    /// (1) and the running max (1); LeakyReLU again (2), minus the max and exp (2), the sum (1);
+    /// the divide (1): 10 FLOPs, reading row_ptr, values (nnz) and pre, writing α (nnz·heads).
+    /// The sum is charged as one launch (the second launch's overhead is not counted).
+    pub fn edge_softmax(rows: usize, nnz: usize, heads: usize) -> Self {
+        let (r, e, h) = (rows as f64, nnz as f64, heads as f64);
+        let scores = KernelCost { flops: e * h, bytes: (r + 1.0 + e) * U32 + (e * h + r * h + e * h) * F32 };
+        let softmax = KernelCost { flops: 10.0 * e * h, bytes: (r + 1.0 + e) * U32 + 2.0 * e * h * F32 };
+        scores + softmax
+    }
+
+    /// Its backward (`Backend::edge_softmax_backward`). Per (entry, head): the presence test
+    /// (1), dot += α·dα (2), dα − dot (1), times α (1), the sign test of pre (1) and the slope
+    /// multiply (1): 7 FLOPs. Bytes: row_ptr (rows + 1) and values (nnz); pre, α and dα read
+    /// (3·nnz·heads), d_pre written (nnz·heads).
+    pub fn edge_softmax_backward(rows: usize, nnz: usize, heads: usize) -> Self {
+        let (r, e, h) = (rows as f64, nnz as f64, heads as f64);
+        KernelCost { flops: 7.0 * e * h, bytes: (r + 1.0 + e) * U32 + 4.0 * e * h * F32 }
+    }
+
+    /// Attention dropout (`Backend::edge_dropout`) of an nnz × heads per-edge matrix of a CSR
+    /// with `rows` rows: 1 FLOP (the scale multiply) per element, x in and out; row_ptr,
+    /// col_idx, one destination id per row and one source id **gathered per entry**.
+    pub fn edge_dropout(rows: usize, nnz: usize, heads: usize) -> Self {
+        Self::elementwise(nnz * heads, 1, 1, 1.0)
+            + KernelCost { flops: 0.0, bytes: ((rows + 1) + 2 * nnz + rows) as f64 * U32 }
+    }
+
+    /// Attention-weighted SpMM (`Backend::attention_spmm`): `out (rows × k)` from a CSR with
+    /// `nnz` entries, `heads` heads of k / heads columns. FLOPs 2·nnz·k, as [`Self::spmm`].
+    /// Bytes: row_ptr (rows + 1), col_idx (nnz), the permutation (nnz) when given; α (nnz·heads,
+    /// each entry's heads read once); x **gathered per entry** (nnz·k); out (rows·k).
+    pub fn attention_spmm(rows: usize, nnz: usize, heads: usize, k: usize, perm: bool) -> Self {
+        let (r, e, h, k) = (rows as f64, nnz as f64, heads as f64, k as f64);
+        let perm = if perm { e } else { 0.0 };
+        KernelCost { flops: 2.0 * e * k, bytes: (r + 1.0 + e + perm) * U32 + (e * h + e * k + r * k) * F32 }
+    }
+
     /// One step of `step` on `n` parameters: reads param, grad and the state slots, writes param
     /// and the state; FLOPs as `OptimizerStep::flops_per_element` counts them.
     pub fn optimizer_step(n: usize, step: &super::OptimizerStep) -> Self {
@@ -180,6 +222,36 @@ impl KernelCost {
             PreAggregationStep::Bucketing { .. } => {
                 Self::elementwise(n * d, 1, 0, 1.0) + Self::elementwise(pre.rows_out(n) * d, 0, 1, 0.0)
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod attention_tests {
+    use super::*;
+
+    /// One head reads one α per entry where SpMM reads one value: the same roofline.
+    #[test]
+    fn one_head_attention_spmm_costs_an_spmm() {
+        assert_eq!(KernelCost::attention_spmm(100, 700, 1, 16, false), KernelCost::spmm(100, 80, 700, 16));
+        let with_perm = KernelCost::attention_spmm(100, 700, 1, 16, true);
+        assert_eq!(with_perm.bytes - KernelCost::spmm(100, 80, 700, 16).bytes, 700.0 * U32);
+    }
+
+    /// Every attention op's counts grow with its entries and heads.
+    #[test]
+    fn attention_costs_scale_with_entries_and_heads() {
+        type Op = fn(usize, usize, usize) -> KernelCost;
+        let ops: [(&str, Op); 3] = [
+            ("edge_softmax", KernelCost::edge_softmax),
+            ("edge_softmax_backward", KernelCost::edge_softmax_backward),
+            ("edge_dropout", KernelCost::edge_dropout),
+        ];
+        for (name, op) in ops {
+            let (base, more_edges, more_heads) = (op(50, 400, 2), op(50, 800, 2), op(50, 400, 8));
+            assert!(base.flops > 0.0 && base.bytes > 0.0, "{name}");
+            assert!(more_edges.flops > base.flops && more_edges.bytes > base.bytes, "{name}: entries");
+            assert!(more_heads.flops > base.flops && more_heads.bytes > base.bytes, "{name}: heads");
         }
     }
 }

@@ -8,6 +8,7 @@
 //! Shape mismatches are bugs and panic with the operation's name; resource limits (a buffer
 //! larger than the device allows) are [`BackendError`]s.
 
+pub mod attention;
 pub mod choice;
 pub mod cpu;
 pub mod gpu;

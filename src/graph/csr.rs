@@ -220,6 +220,24 @@ impl Csr {
         (Csr { rows: self.cols, cols: self.rows, row_ptr, col_idx, values }, permutation)
     }
 
+    /// [`Self::transpose`] and, for each of its entries e', the position `perm[e']` in `self`'s
+    /// CSR order of the entry it came from (a per-edge matrix of `self` read through `perm` is
+    /// the transpose's).
+    pub fn transpose_with_permutation(&self) -> (Csr, Vec<u32>) {
+        let t = self.transpose();
+        let mut next = t.row_ptr.clone();
+        let mut perm = vec![0u32; self.nnz()];
+        // The same stable visit as `transpose`, so position `next[c]` is where entry k landed.
+        for r in 0..self.rows {
+            for k in self.row_ptr[r]..self.row_ptr[r + 1] {
+                let c = self.col_idx[k as usize] as usize;
+                perm[next[c] as usize] = k;
+                next[c] += 1;
+            }
+        }
+        (t, perm)
+    }
+
     /// Sparse copy of a dense matrix, keeping entries that are not exactly zero.
     pub fn from_dense(m: &HostMatrix) -> Result<Csr, TooLarge> {
         Self::from_dense_within(m, MAX_ENTRIES)
@@ -378,6 +396,26 @@ mod tests {
             }
         }
         assert_eq!(t.transpose(), a);
+    }
+
+    #[test]
+    fn transpose_permutation_points_at_the_original_entries() {
+        let mut a = small();
+        a.values = (0..a.nnz()).map(|k| k as f32 + 1.0).collect();
+        let (t, perm) = a.transpose_with_permutation();
+        assert_eq!(t, a.transpose());
+        let mut seen = perm.clone();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..a.nnz() as u32).collect::<Vec<_>>(), "perm is a permutation");
+        for i in 0..t.rows {
+            for e in t.row_ptr[i] as usize..t.row_ptr[i + 1] as usize {
+                let k = perm[e] as usize;
+                assert_eq!(t.values[e], a.values[k]);
+                assert_eq!(a.col_idx[k] as usize, i, "the original entry's column is the transpose's row");
+                let row = a.row_ptr.partition_point(|&p| p as usize <= k) - 1;
+                assert_eq!(row as u32, t.col_idx[e]);
+            }
+        }
     }
 
     #[test]

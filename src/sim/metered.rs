@@ -362,6 +362,7 @@ impl<B: Backend> Backend for Metered<'_, B> {
         unimplemented!("head_dot_backward: being written")
     }
 
+    /// As [`KernelCost::edge_softmax`] of A's rows and entries, one head per column of α.
     #[allow(clippy::too_many_arguments)]
     fn edge_softmax(
         &self,
@@ -372,7 +373,9 @@ impl<B: Backend> Backend for Metered<'_, B> {
         pre: &mut B::Matrix,
         alpha: &mut B::Matrix,
     ) {
-        unimplemented!("edge_softmax: being written")
+        self.timed(KernelCost::edge_softmax(a.rows(), a.nnz(), alpha.cols()), || {
+            self.inner.edge_softmax(a, s_src, s_dst, slope, pre, alpha)
+        })
     }
 
     fn edge_softmax_backward(
@@ -384,7 +387,9 @@ impl<B: Backend> Backend for Metered<'_, B> {
         slope: f32,
         d_pre: &mut B::Matrix,
     ) {
-        unimplemented!("edge_softmax_backward: being written")
+        self.timed(KernelCost::edge_softmax_backward(a.rows(), a.nnz(), alpha.cols()), || {
+            self.inner.edge_softmax_backward(a, pre, alpha, d_alpha, slope, d_pre)
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -397,9 +402,12 @@ impl<B: Backend> Backend for Metered<'_, B> {
         x: &B::Matrix,
         out: &mut B::Matrix,
     ) {
-        unimplemented!("edge_dropout: being written")
+        self.timed(KernelCost::edge_dropout(a.rows(), a.nnz(), x.cols()), || {
+            self.inner.edge_dropout(a, row_ids, col_ids, spec, x, out)
+        })
     }
 
+    /// A's rows and entries; `out` may be taller (only A's rows count).
     fn attention_spmm(
         &self,
         a: &B::Sparse,
@@ -408,7 +416,8 @@ impl<B: Backend> Backend for Metered<'_, B> {
         x: &B::Matrix,
         out: &mut B::Matrix,
     ) {
-        unimplemented!("attention_spmm: being written")
+        let cost = KernelCost::attention_spmm(a.rows(), a.nnz(), alpha.cols(), out.cols(), perm.is_some());
+        self.timed(cost, || self.inner.attention_spmm(a, perm, alpha, x, out))
     }
 
     fn attention_spmm_backward_alpha(&self, a: &B::Sparse, x: &B::Matrix, d_out: &B::Matrix, d_alpha: &mut B::Matrix) {

@@ -4,6 +4,8 @@
 pub mod ops;
 pub mod optim;
 pub mod robust;
+#[cfg(test)]
+pub(crate) mod tests_attention;
 
 use std::sync::Arc;
 
@@ -357,7 +359,16 @@ impl Backend for CpuBackend {
         pre: &mut CpuMatrix,
         alpha: &mut CpuMatrix,
     ) {
-        unimplemented!("edge_softmax: being written")
+        let heads = super::attention::check_edge_softmax(a, s_src, s_dst, pre, alpha);
+        ops::edge_softmax(
+            &a.view(),
+            &slice(&s_src.data)[..a.cols() * heads],
+            &slice(&s_dst.data)[..a.rows() * heads],
+            heads,
+            slope,
+            slice_mut(&mut pre.data),
+            slice_mut(&mut alpha.data),
+        );
     }
 
     fn edge_softmax_backward(
@@ -369,7 +380,9 @@ impl Backend for CpuBackend {
         slope: f32,
         d_pre: &mut CpuMatrix,
     ) {
-        unimplemented!("edge_softmax_backward: being written")
+        let heads = super::attention::check_edge_softmax_backward(a, pre, alpha, d_alpha, d_pre);
+        let (pre, alpha, d_alpha) = (slice(&pre.data), slice(&alpha.data), slice(&d_alpha.data));
+        ops::edge_softmax_backward(&a.view(), pre, alpha, d_alpha, heads, slope, slice_mut(&mut d_pre.data));
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -382,7 +395,9 @@ impl Backend for CpuBackend {
         x: &CpuMatrix,
         out: &mut CpuMatrix,
     ) {
-        unimplemented!("edge_dropout: being written")
+        super::attention::check_edge_dropout(a, row_ids, col_ids, x, out);
+        let (ids, heads) = ((&row_ids.data, &col_ids.data), x.cols());
+        ops::edge_dropout(&a.view(), ids.0, ids.1, spec, slice(&x.data), heads, slice_mut(&mut out.data));
     }
 
     fn attention_spmm(
@@ -393,7 +408,23 @@ impl Backend for CpuBackend {
         x: &CpuMatrix,
         out: &mut CpuMatrix,
     ) {
-        unimplemented!("attention_spmm: being written")
+        super::attention::check_attention_spmm(a, perm, alpha, x, out);
+        if let Some(p) = perm {
+            assert!(
+                p.data.iter().all(|&e| (e as usize) < alpha.rows()),
+                "attention_spmm: a perm entry is out of range"
+            );
+        }
+        let (perm, k) = (perm.map(|p| p.data.as_slice()), x.cols());
+        ops::attention_spmm(
+            &a.view(),
+            perm,
+            slice(&alpha.data),
+            alpha.cols(),
+            slice(&x.data),
+            k,
+            slice_mut(&mut out.data),
+        );
     }
 
     fn attention_spmm_backward_alpha(&self, a: &CpuSparse, x: &CpuMatrix, d_out: &CpuMatrix, d_alpha: &mut CpuMatrix) {

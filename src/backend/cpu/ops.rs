@@ -307,6 +307,215 @@ pub fn sample_boundary(
     }
 }
 
+// ---------------------------------------------------------------- graph attention (GAT)
+// Per-edge matrices are (nnz × heads) row-major in the CSR's entry order; an entry whose value
+// is 0 is an absent edge. Each (row, head) is computed by one loop over the row's entries in
+// stored order, the order the WGSL kernels use.
+
+/// LeakyReLU with negative slope `slope` (the select the WGSL kernels use, bit for bit).
+#[inline]
+pub fn leaky_relu(x: f32, slope: f32) -> f32 {
+    if x > 0.0 {
+        x
+    } else {
+        x * slope
+    }
+}
+
+/// Splits a per-edge matrix (`heads` values per entry) into blocks of the entries of
+/// [`ROW_CHUNK`] rows each.
+fn edge_blocks<'a>(row_ptr: &[u32], m: &'a mut [f32], heads: usize) -> Vec<&'a mut [f32]> {
+    let rows = row_ptr.len() - 1;
+    let mut blocks = Vec::with_capacity(rows.div_ceil(ROW_CHUNK));
+    let mut rest = m;
+    for c in 0..rows.div_ceil(ROW_CHUNK) {
+        let len = (row_ptr[((c + 1) * ROW_CHUNK).min(rows)] - row_ptr[c * ROW_CHUNK]) as usize * heads;
+        let (block, tail) = std::mem::take(&mut rest).split_at_mut(len);
+        blocks.push(block);
+        rest = tail;
+    }
+    blocks
+}
+
+/// [`for_row_chunks`] for N per-edge outputs split alike by [`edge_blocks`]: `f(chunk, blocks)`
+/// where chunk c holds rows `c·ROW_CHUNK ..` and its blocks start at the chunk's first entry.
+fn for_edge_chunks<const N: usize>(
+    row_ptr: &[u32],
+    heads: usize,
+    outs: [&mut [f32]; N],
+    work: usize,
+    f: impl Fn(usize, [&mut [f32]; N]) + Sync,
+) {
+    let mut blocks: Vec<_> = outs.into_iter().map(|m| edge_blocks(row_ptr, m, heads).into_iter()).collect();
+    let chunks: Vec<[&mut [f32]; N]> = (0..(row_ptr.len() - 1).div_ceil(ROW_CHUNK))
+        .map(|_| std::array::from_fn(|k| blocks[k].next().expect("one block per chunk")))
+        .collect();
+    if work < PARALLEL_MIN_WORK {
+        chunks.into_iter().enumerate().for_each(|(c, b)| f(c, b));
+    } else {
+        chunks.into_par_iter().enumerate().for_each(|(c, b)| f(c, b));
+    }
+}
+
+/// Work units of one (entry, head) of the edge softmax (about a dozen FLOPs and an exp).
+const SOFTMAX_WORK: usize = 16;
+
+/// See `Backend::edge_softmax`. Per (row i, head h), over the row's entries in stored order:
+/// pre = s_src[j] + s_dst[i] (every entry); m = the first largest LeakyReLU(pre) of the present
+/// entries; α = exp(LeakyReLU(pre) − m), summed, then divided by the sum (present entries), 0
+/// (absent).
+#[allow(clippy::too_many_arguments)]
+pub fn edge_softmax(
+    a: &CsrView<'_>,
+    s_src: &[f32],
+    s_dst: &[f32],
+    heads: usize,
+    slope: f32,
+    pre: &mut [f32],
+    alpha: &mut [f32],
+) {
+    let nnz = a.values.len();
+    assert!(pre.len() == nnz * heads && alpha.len() == nnz * heads, "edge_softmax: per-edge outputs are nnz × heads");
+    assert!(s_src.len() >= a.cols * heads && s_dst.len() >= a.rows * heads, "edge_softmax: scores too short");
+    let rows_of = |chunk: usize, [pre, alpha]: [&mut [f32]; 2]| {
+        let first = chunk * ROW_CHUNK;
+        let base = a.row_ptr[first] as usize;
+        for i in first..(first + ROW_CHUNK).min(a.rows) {
+            let span = a.row_ptr[i] as usize..a.row_ptr[i + 1] as usize;
+            for h in 0..heads {
+                let at = |e: usize| (e - base) * heads + h;
+                let (mut max, mut found) = (0.0f32, false);
+                for e in span.clone() {
+                    let p = s_src[a.col_idx[e] as usize * heads + h] + s_dst[i * heads + h];
+                    pre[at(e)] = p;
+                    let l = leaky_relu(p, slope);
+                    if a.values[e] != 0.0 && (!found || l > max) {
+                        (max, found) = (l, true);
+                    }
+                }
+                let mut sum = 0.0f32;
+                for e in span.clone() {
+                    let x = if a.values[e] != 0.0 { (leaky_relu(pre[at(e)], slope) - max).exp() } else { 0.0 };
+                    alpha[at(e)] = x;
+                    sum += x;
+                }
+                for e in span.clone() {
+                    alpha[at(e)] = if a.values[e] != 0.0 { alpha[at(e)] / sum } else { 0.0 };
+                }
+            }
+        }
+    };
+    for_edge_chunks(a.row_ptr, heads, [pre, alpha], nnz * heads * SOFTMAX_WORK, rows_of);
+}
+
+/// See `Backend::edge_softmax_backward`. Per (row i, head h): dot = Σ α·dα over the present
+/// entries in stored order, then d_pre = g·(pre > 0 ? 1 : slope) with g = α·(dα − dot), and 0
+/// on absent entries.
+pub fn edge_softmax_backward(
+    a: &CsrView<'_>,
+    pre: &[f32],
+    alpha: &[f32],
+    d_alpha: &[f32],
+    heads: usize,
+    slope: f32,
+    d_pre: &mut [f32],
+) {
+    let n = a.values.len() * heads;
+    let lens = [pre.len(), alpha.len(), d_alpha.len(), d_pre.len()];
+    assert!(lens.iter().all(|&l| l == n), "edge_softmax_backward: per-edge matrices are nnz × heads");
+    let rows_of = |chunk: usize, [d_pre]: [&mut [f32]; 1]| {
+        let first = chunk * ROW_CHUNK;
+        let base = a.row_ptr[first] as usize;
+        for i in first..(first + ROW_CHUNK).min(a.rows) {
+            let span = a.row_ptr[i] as usize..a.row_ptr[i + 1] as usize;
+            for h in 0..heads {
+                let mut dot = 0.0f32;
+                for e in span.clone().filter(|&e| a.values[e] != 0.0) {
+                    dot += alpha[e * heads + h] * d_alpha[e * heads + h];
+                }
+                for e in span.clone() {
+                    let k = e * heads + h;
+                    let g = alpha[k] * (d_alpha[k] - dot);
+                    d_pre[(e - base) * heads + h] = if a.values[e] == 0.0 {
+                        0.0
+                    } else if pre[k] > 0.0 {
+                        g
+                    } else {
+                        g * slope
+                    };
+                }
+            }
+        }
+    };
+    for_edge_chunks(a.row_ptr, heads, [d_pre], n * 4, rows_of);
+}
+
+/// See `Backend::edge_dropout`: entry e = (i, j), head h is kept iff
+/// `mask_uniform_in_row(edge_mask_key(stream, row_ids[i], col_ids[j]), h) >= rate`.
+#[allow(clippy::too_many_arguments)]
+pub fn edge_dropout(
+    a: &CsrView<'_>,
+    row_ids: &[u32],
+    col_ids: &[u32],
+    spec: &DropoutSpec,
+    x: &[f32],
+    heads: usize,
+    out: &mut [f32],
+) {
+    let n = a.values.len() * heads;
+    assert!(x.len() == n && out.len() == n, "edge_dropout: per-edge matrices are nnz × heads");
+    assert!(row_ids.len() >= a.rows && col_ids.len() >= a.cols, "edge_dropout: one global id per row and column");
+    let rows_of = |chunk: usize, [out]: [&mut [f32]; 1]| {
+        let first = chunk * ROW_CHUNK;
+        let base = a.row_ptr[first] as usize;
+        for i in first..(first + ROW_CHUNK).min(a.rows) {
+            for e in a.row_ptr[i] as usize..a.row_ptr[i + 1] as usize {
+                let key = rng::edge_mask_key(spec.stream, row_ids[i], col_ids[a.col_idx[e] as usize]);
+                let dst = &mut out[(e - base) * heads..(e - base + 1) * heads];
+                masked_row(|_| key, |h| h as u32, &x[e * heads..(e + 1) * heads], spec, dst);
+            }
+        }
+    };
+    for_edge_chunks(a.row_ptr, heads, [out], n * DROPOUT_WORK, rows_of);
+}
+
+/// See `Backend::attention_spmm`: `out[i, h·C + c] = Σ_{e in row i} α[perm(e), h] · x[col(e),
+/// h·C + c]` summed in stored order (k = H·C columns; `x` and `out` may be taller).
+pub fn attention_spmm(
+    a: &CsrView<'_>,
+    perm: Option<&[u32]>,
+    alpha: &[f32],
+    heads: usize,
+    x: &[f32],
+    k: usize,
+    out: &mut [f32],
+) {
+    assert!(heads > 0 && k % heads == 0, "attention_spmm: {k} columns do not split into {heads} heads");
+    assert!(alpha.len() >= a.values.len() * heads, "attention_spmm: alpha is nnz × heads");
+    assert!(x.len() >= a.cols * k && out.len() >= a.rows * k, "attention_spmm: x or out too short");
+    if let Some(p) = perm {
+        assert_eq!(p.len(), a.values.len(), "attention_spmm: one perm entry per entry of a");
+    }
+    if k == 0 {
+        return;
+    }
+    let c_per_head = k / heads;
+    let rows_of = |chunk: usize, block: &mut [f32]| {
+        for (r, dst) in block.chunks_mut(k).enumerate() {
+            let i = chunk * ROW_CHUNK + r;
+            dst.fill(0.0);
+            for e in a.row_ptr[i] as usize..a.row_ptr[i + 1] as usize {
+                let w = &alpha[perm.map_or(e, |p| p[e] as usize) * heads..][..heads];
+                let src = &x[a.col_idx[e] as usize * k..][..k];
+                for (c, (d, &s)) in dst.iter_mut().zip(src).enumerate() {
+                    *d += w[c / c_per_head] * s;
+                }
+            }
+        }
+    };
+    for_row_chunks(&mut out[..a.rows * k], k, a.values.len() * k, rows_of);
+}
+
 /// Masked softmax cross-entropy; see `Backend::softmax_xent`. Sums run in f64 in node order.
 pub fn softmax_xent(
     logits: &[f32],

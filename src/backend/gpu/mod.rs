@@ -19,6 +19,8 @@ pub mod shaders;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_attention;
+#[cfg(test)]
 mod tests_residency;
 #[cfg(test)]
 mod tests_robust;
@@ -528,7 +530,7 @@ impl Backend for GpuBackend {
         pre: &mut GpuMatrix,
         alpha: &mut GpuMatrix,
     ) {
-        unimplemented!("edge_softmax: being written")
+        self.kernels.attention.edge_softmax(&mut self.rec(), a, s_src, s_dst, slope, pre, alpha);
     }
 
     fn edge_softmax_backward(
@@ -540,7 +542,7 @@ impl Backend for GpuBackend {
         slope: f32,
         d_pre: &mut GpuMatrix,
     ) {
-        unimplemented!("edge_softmax_backward: being written")
+        self.kernels.attention.edge_softmax_backward(&mut self.rec(), a, pre, alpha, d_alpha, slope, d_pre);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -553,7 +555,7 @@ impl Backend for GpuBackend {
         x: &GpuMatrix,
         out: &mut GpuMatrix,
     ) {
-        unimplemented!("edge_dropout: being written")
+        self.kernels.dropout.edge(&mut self.rec(), a, row_ids, col_ids, spec, x, out);
     }
 
     fn attention_spmm(
@@ -564,7 +566,7 @@ impl Backend for GpuBackend {
         x: &GpuMatrix,
         out: &mut GpuMatrix,
     ) {
-        unimplemented!("attention_spmm: being written")
+        self.kernels.attention.attention_spmm(&mut self.rec(), a, perm, alpha, x, out);
     }
 
     fn attention_spmm_backward_alpha(&self, a: &GpuSparse, x: &GpuMatrix, d_out: &GpuMatrix, d_alpha: &mut GpuMatrix) {

@@ -1,4 +1,5 @@
-//! Dense and sparse dropout with the counter-based mask: see `shaders/dropout.wgsl`.
+//! Dense, sparse and attention (per-edge) dropout with the counter-based mask: see
+//! `shaders/dropout.wgsl`.
 
 use std::sync::Arc;
 
@@ -31,6 +32,7 @@ pub struct Dropout {
     dense: Kernel,
     sparse: Kernel,
     sample: Kernel,
+    edge: Kernel,
 }
 
 impl Dropout {
@@ -43,6 +45,7 @@ impl Dropout {
             dense: kernel(device, params_layout, &m, "dropout", &[(0, r), (1, r), (2, w)]),
             sparse: kernel(device, params_layout, &m, "dropout_sparse", &[(0, r), (1, r), (2, w), (3, r), (4, r)]),
             sample: kernel(device, params_layout, &m, "sample_boundary", &[(0, r), (1, r), (2, w), (3, r), (4, r)]),
+            edge: kernel(device, params_layout, &m, "edge_dropout", &[(0, r), (1, r), (2, w), (3, r), (4, r), (5, r)]),
         }
     }
 
@@ -94,6 +97,54 @@ impl Dropout {
         out: &GpuSparse,
     ) {
         self.encode_sparse(rec, "dropout_sparse", x, node_ids, layout, spec, None, out);
+    }
+
+    /// `Backend::edge_dropout`: x and out are `a`'s per-edge matrices (nnz × heads).
+    #[allow(clippy::too_many_arguments)]
+    pub fn edge(
+        &self,
+        rec: &mut Recorder,
+        a: &GpuSparse,
+        row_ids: &GpuIndex,
+        col_ids: &GpuIndex,
+        spec: &DropoutSpec,
+        x: &GpuMatrix,
+        out: &GpuMatrix,
+    ) {
+        let op = "edge_dropout";
+        let heads = crate::backend::attention::check_edge_dropout(a, row_ids, col_ids, x, out);
+        let s = &a.structure;
+        check_buf(op, "row_ptr", &s.row_ptr, s.rows + 1);
+        check_buf(op, "col_idx", &s.col_idx, s.nnz);
+        check_buf(op, "row_ids", &row_ids.buf, s.rows);
+        check_buf(op, "col_ids", &col_ids.buf, s.cols);
+        check_buf(op, "x", &x.buf, x.len());
+        check_buf(op, "out", &out.buf, out.len());
+        let n = x.len();
+        if n == 0 {
+            return;
+        }
+        let params = DropoutParams {
+            n: u32::try_from(n).expect("edge_dropout: nnz × heads fits u32"),
+            cols: heads as u32,
+            rows: s.rows as u32,
+            stream: spec.stream,
+            rate: spec.rate,
+            scale: spec.scale,
+            node_cols: 0,
+            first_boundary: 0,
+            row0: 0,
+        };
+        let slot = rec.params(&params);
+        let binds = [
+            Bind::Buf(&x.buf),
+            Bind::Buf(&row_ids.buf),
+            Bind::Buf(&out.buf),
+            Bind::Buf(&s.row_ptr),
+            Bind::Buf(&s.col_idx),
+            Bind::Buf(&col_ids.buf),
+        ];
+        rec.dispatch(&self.edge, &binds, slot, groups(op, n, Self::WORKGROUP as usize));
     }
 
     /// `Backend::sample_boundary`.

@@ -3,6 +3,7 @@
 //! buffer sizes (panicking with the op's name: a caller bug), and records through the
 //! [`Recorder`].
 
+pub mod attention;
 pub mod byzantine_attack;
 pub mod centered_clipping;
 pub mod combine_rows;
@@ -136,6 +137,7 @@ pub struct Kernels {
     pub geometric_median: geometric_median::GeometricMedian,
     pub centered_clipping: centered_clipping::CenteredClipping,
     pub byzantine_attack: byzantine_attack::ByzantineAttack,
+    pub attention: attention::Attention,
 }
 
 impl Kernels {
@@ -161,6 +163,7 @@ impl Kernels {
             geometric_median: geometric_median::GeometricMedian::new(device, pl),
             centered_clipping: centered_clipping::CenteredClipping::new(device, pl),
             byzantine_attack: byzantine_attack::ByzantineAttack::new(device, pl),
+            attention: attention::Attention::new(device, pl),
         }
     }
 }
