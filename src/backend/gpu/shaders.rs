@@ -25,6 +25,9 @@ pub const WEIGHTED_ROWS: &str = with_row_space!("../../../shaders/weighted_rows.
 pub const GEOMETRIC_MEDIAN: &str = with_row_space!("../../../shaders/geometric_median.wgsl");
 pub const CENTERED_CLIPPING: &str = with_row_space!("../../../shaders/centered_clipping.wgsl");
 pub const BYZANTINE_ATTACK: &str = include_str!("../../../shaders/byzantine_attack.wgsl");
+pub const ELU: &str = include_str!("../../../shaders/elu.wgsl");
+pub const HEADS: &str = include_str!("../../../shaders/heads.wgsl");
+pub const EDGE_SUMS: &str = include_str!("../../../shaders/edge_sums.wgsl");
 
 /// (file name, source) of every shader.
 pub const ALL: &[(&str, &str)] = &[
@@ -47,4 +50,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("geometric_median.wgsl", GEOMETRIC_MEDIAN),
     ("centered_clipping.wgsl", CENTERED_CLIPPING),
     ("byzantine_attack.wgsl", BYZANTINE_ATTACK),
+    ("elu.wgsl", ELU),
+    ("heads.wgsl", HEADS),
+    ("edge_sums.wgsl", EDGE_SUMS),
 ];
