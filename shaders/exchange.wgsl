@@ -6,12 +6,19 @@
 // scatter_rows:     dst[rows[k]·w + c]         = src[(src_row0 + k)·w + c]
 // scatter_add_rows: dst[rows[k]·w + c]        += src[(src_row0 + k)·w + c]
 // add_rows:         dst[(dst_row0 + k)·w + c] += src[(src_row0 + k)·w + c]
+// copy_cols:        dst[k·dst_width + dst_col0 + c] = src[k·src_width + src_col0 + c]
+//                   (a block of `count` rows × `width` columns; the row moves leave the last
+//                   four fields 0)
 
 struct Params {
     count: u32,
     width: u32,
     src_row0: u32,
     dst_row0: u32,
+    src_width: u32,
+    dst_width: u32,
+    src_col0: u32,
+    dst_col0: u32,
 }
 
 const WG: u32 = 256u;
@@ -63,4 +70,15 @@ fn add_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     }
     let d = p.dst_row0 * p.width + i;
     dst[d] = dst[d] + src[p.src_row0 * p.width + i];
+}
+
+@compute @workgroup_size(256)
+fn copy_cols(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.x + wid.y * nwg.x) * WG + lid;
+    if i >= p.count * p.width {
+        return;
+    }
+    let k = i / p.width;
+    let c = i - k * p.width;
+    dst[k * p.dst_width + p.dst_col0 + c] = src[k * p.src_width + p.src_col0 + c];
 }

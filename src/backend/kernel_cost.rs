@@ -94,6 +94,53 @@ impl KernelCost {
         Self::elementwise(n, 1, 1, 0.0)
     }
 
+    /// `out = x > 0 ? x : exp(x) − 1`: 1 in, 1 out, 3 FLOPs (compare, exp, subtract).
+    pub fn elu(n: usize) -> Self {
+        Self::elementwise(n, 1, 1, 3.0)
+    }
+
+    /// `out = grad · (output > 0 ? 1 : output + 1)`: 2 in, 1 out, 3 FLOPs (compare, add, multiply).
+    pub fn elu_backward(n: usize) -> Self {
+        Self::elementwise(n, 2, 1, 3.0)
+    }
+
+    /// `s (rows × heads) = per-head dots of x (rows × heads·c) with att (heads × c)`: 2·rows·heads·c
+    /// FLOPs; x, att read once, s written once.
+    pub fn head_dot(rows: usize, heads: usize, c: usize) -> Self {
+        let (r, h, c) = (rows as f64, heads as f64, c as f64);
+        KernelCost { flops: 2.0 * r * h * c, bytes: (r * h * c + h * c + r * h) * F32 }
+    }
+
+    /// Backward of [`Self::head_dot`]: `dx += ds · att` (2 FLOPs per element of x; dx read and
+    /// written) and `d_att = Σ_rows ds · x` (2 per element of x); x, ds, att read once, d_att
+    /// written once. The row-block partials of d_att (heads·c per 256 rows) are not counted.
+    pub fn head_dot_backward(rows: usize, heads: usize, c: usize) -> Self {
+        let (r, h, c) = (rows as f64, heads as f64, c as f64);
+        KernelCost { flops: 4.0 * r * h * c, bytes: (3.0 * r * h * c + r * h + 2.0 * h * c) * F32 }
+    }
+
+    /// `out (rows × heads)`: per row of a CSR with `nnz` entries, the sum of its entries' rows of
+    /// a per-edge matrix (nnz × heads), through a permutation if `permuted`. FLOPs nnz·heads
+    /// (one add each); bytes: row_ptr, the values (absent entries are skipped), the permutation,
+    /// the per-edge rows and out.
+    pub fn edge_row_sum(rows: usize, nnz: usize, heads: usize, permuted: bool) -> Self {
+        let (r, e, h) = (rows as f64, nnz as f64, heads as f64);
+        let perm = if permuted { e * U32 } else { 0.0 };
+        KernelCost { flops: e * h, bytes: (r + 1.0) * U32 + e * F32 + perm + e * h * F32 + r * h * F32 }
+    }
+
+    /// `d_alpha (nnz × heads)`: per entry (i, j) of a CSR and head, the dot of row i of d_out with
+    /// row j of x over the head's c columns. FLOPs 2·nnz·heads·c; bytes as [`Self::spmm`]'s
+    /// (row_ptr, col_idx and values, x's rows **gathered per entry**, d_out's rows read once)
+    /// plus d_alpha written once.
+    pub fn attention_spmm_backward_alpha(rows: usize, nnz: usize, heads: usize, c: usize) -> Self {
+        let (r, e, h, c) = (rows as f64, nnz as f64, heads as f64, c as f64);
+        KernelCost {
+            flops: 2.0 * e * h * c,
+            bytes: (r + 1.0) * U32 + e * (U32 + F32) + e * h * c * F32 + r * h * c * F32 + e * h * F32,
+        }
+    }
+
     /// Dense dropout of a rows × cols matrix: 1 in, 1 out, 1 FLOP (the scale multiply) per element,
     /// plus one u32 node id per row. The mask hash is integer work and not counted.
     pub fn dropout(rows: usize, cols: usize) -> Self {

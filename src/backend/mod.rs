@@ -12,6 +12,7 @@ pub mod attention;
 pub mod choice;
 pub mod cpu;
 pub mod gpu;
+pub mod head_shapes;
 pub mod kernel_cost;
 pub mod memory;
 pub mod optim;

@@ -220,24 +220,6 @@ impl Csr {
         (Csr { rows: self.cols, cols: self.rows, row_ptr, col_idx, values }, permutation)
     }
 
-    /// [`Self::transpose`] and, for each of its entries e', the position `perm[e']` in `self`'s
-    /// CSR order of the entry it came from (a per-edge matrix of `self` read through `perm` is
-    /// the transpose's).
-    pub fn transpose_with_permutation(&self) -> (Csr, Vec<u32>) {
-        let t = self.transpose();
-        let mut next = t.row_ptr.clone();
-        let mut perm = vec![0u32; self.nnz()];
-        // The same stable visit as `transpose`, so position `next[c]` is where entry k landed.
-        for r in 0..self.rows {
-            for k in self.row_ptr[r]..self.row_ptr[r + 1] {
-                let c = self.col_idx[k as usize] as usize;
-                perm[next[c] as usize] = k;
-                next[c] += 1;
-            }
-        }
-        (t, perm)
-    }
-
     /// Sparse copy of a dense matrix, keeping entries that are not exactly zero.
     pub fn from_dense(m: &HostMatrix) -> Result<Csr, TooLarge> {
         Self::from_dense_within(m, MAX_ENTRIES)

@@ -327,6 +327,7 @@ impl<B: Backend> Backend for Metered<'_, B> {
         })
     }
 
+    /// A block copy: [`KernelCost::copy`] of its rows × cols.
     fn copy_cols(
         &self,
         src: &B::Matrix,
@@ -336,19 +337,19 @@ impl<B: Backend> Backend for Metered<'_, B> {
         rows: usize,
         cols: usize,
     ) {
-        unimplemented!("copy_cols: being written")
+        self.timed(KernelCost::copy(rows * cols), || self.inner.copy_cols(src, src_col0, dst, dst_col0, rows, cols))
     }
 
     fn elu(&self, x: &B::Matrix, out: &mut B::Matrix) {
-        unimplemented!("elu: being written")
+        self.timed(KernelCost::elu(x.len()), || self.inner.elu(x, out))
     }
 
     fn elu_backward(&self, output: &B::Matrix, grad: &B::Matrix, out: &mut B::Matrix) {
-        unimplemented!("elu_backward: being written")
+        self.timed(KernelCost::elu_backward(output.len()), || self.inner.elu_backward(output, grad, out))
     }
 
     fn head_dot(&self, x: &B::Matrix, att: &B::Matrix, out: &mut B::Matrix) {
-        unimplemented!("head_dot: being written")
+        self.timed(KernelCost::head_dot(x.rows(), att.rows(), att.cols()), || self.inner.head_dot(x, att, out))
     }
 
     fn head_dot_backward(
@@ -359,7 +360,9 @@ impl<B: Backend> Backend for Metered<'_, B> {
         dx: &mut B::Matrix,
         d_att: &mut B::Matrix,
     ) {
-        unimplemented!("head_dot_backward: being written")
+        self.timed(KernelCost::head_dot_backward(x.rows(), att.rows(), att.cols()), || {
+            self.inner.head_dot_backward(x, att, ds, dx, d_att)
+        })
     }
 
     /// As [`KernelCost::edge_softmax`] of A's rows and entries, one head per column of α.
@@ -420,12 +423,16 @@ impl<B: Backend> Backend for Metered<'_, B> {
         self.timed(cost, || self.inner.attention_spmm(a, perm, alpha, x, out))
     }
 
+    /// H = d_alpha's columns, C = d_out's width / H (as the op reads them).
     fn attention_spmm_backward_alpha(&self, a: &B::Sparse, x: &B::Matrix, d_out: &B::Matrix, d_alpha: &mut B::Matrix) {
-        unimplemented!("attention_spmm_backward_alpha: being written")
+        let heads = d_alpha.cols().max(1);
+        let cost = KernelCost::attention_spmm_backward_alpha(a.rows(), a.nnz(), heads, d_out.cols() / heads);
+        self.timed(cost, || self.inner.attention_spmm_backward_alpha(a, x, d_out, d_alpha))
     }
 
     fn edge_row_sum(&self, a: &B::Sparse, perm: Option<&B::Index>, x: &B::Matrix, out: &mut B::Matrix) {
-        unimplemented!("edge_row_sum: being written")
+        let cost = KernelCost::edge_row_sum(a.rows(), a.nnz(), x.cols(), perm.is_some());
+        self.timed(cost, || self.inner.edge_row_sum(a, perm, x, out))
     }
 
     fn sum_squares(&self, m: &B::Matrix, stats: &mut B::Stats, slot: usize) {

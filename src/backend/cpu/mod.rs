@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use ndarray::Array2;
 
+use super::head_shapes;
 use super::{
     AttackStep, Backend, BackendError, DropoutSpec, IndexLen, MemCategory, MemGuard, MemoryTracker, Nonzeros,
     OptimizerStep, PreAggregationStep, ReduceOrder, RobustStep, Shape, SparseLayout, STATS_WIDTH,
@@ -323,19 +324,25 @@ impl Backend for CpuBackend {
         rows: usize,
         cols: usize,
     ) {
-        unimplemented!("copy_cols: being written")
+        head_shapes::copy_cols(src, src_col0, dst, dst_col0, rows, cols);
+        let (sw, dw) = (src.cols(), dst.cols());
+        ops::copy_cols(slice(&src.data), sw, src_col0, slice_mut(&mut dst.data), dw, dst_col0, rows, cols);
     }
 
     fn elu(&self, x: &CpuMatrix, out: &mut CpuMatrix) {
-        unimplemented!("elu: being written")
+        super::check_shape("elu", "out", (out.rows(), out.cols()), (x.rows(), x.cols()));
+        ops::elu(slice(&x.data), slice_mut(&mut out.data));
     }
 
     fn elu_backward(&self, output: &CpuMatrix, grad: &CpuMatrix, out: &mut CpuMatrix) {
-        unimplemented!("elu_backward: being written")
+        super::check_shape("elu_backward", "grad", (grad.rows(), grad.cols()), (output.rows(), output.cols()));
+        super::check_shape("elu_backward", "out", (out.rows(), out.cols()), (output.rows(), output.cols()));
+        ops::elu_backward(slice(&output.data), slice(&grad.data), slice_mut(&mut out.data));
     }
 
     fn head_dot(&self, x: &CpuMatrix, att: &CpuMatrix, out: &mut CpuMatrix) {
-        unimplemented!("head_dot: being written")
+        let (heads, c) = head_shapes::head_dot(x, att, out);
+        ops::head_dot(slice(&x.data), slice(&att.data), heads, c, slice_mut(&mut out.data));
     }
 
     fn head_dot_backward(
@@ -346,7 +353,9 @@ impl Backend for CpuBackend {
         dx: &mut CpuMatrix,
         d_att: &mut CpuMatrix,
     ) {
-        unimplemented!("head_dot_backward: being written")
+        let (heads, c) = head_shapes::head_dot_backward(x, att, ds, dx, d_att);
+        let (x, att, ds) = (slice(&x.data), slice(&att.data), slice(&ds.data));
+        ops::head_dot_backward(x, att, ds, heads, c, slice_mut(&mut dx.data), slice_mut(&mut d_att.data));
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -428,11 +437,19 @@ impl Backend for CpuBackend {
     }
 
     fn attention_spmm_backward_alpha(&self, a: &CpuSparse, x: &CpuMatrix, d_out: &CpuMatrix, d_alpha: &mut CpuMatrix) {
-        unimplemented!("attention_spmm_backward_alpha: being written")
+        let (heads, c) = head_shapes::attention_spmm_backward_alpha(a, x, d_out, d_alpha);
+        let (x, d_out) = (slice(&x.data), slice(&d_out.data));
+        ops::attention_spmm_backward_alpha(&a.view(), x, d_out, heads, heads * c, slice_mut(&mut d_alpha.data));
     }
 
     fn edge_row_sum(&self, a: &CpuSparse, perm: Option<&CpuIndex>, x: &CpuMatrix, out: &mut CpuMatrix) {
-        unimplemented!("edge_row_sum: being written")
+        let heads = head_shapes::edge_row_sum(a, perm, x, out);
+        let perm = perm.map(|p| p.data.as_slice());
+        assert!(
+            perm.is_none_or(|p| p.iter().all(|&e| (e as usize) < x.rows())),
+            "edge_row_sum: a perm entry is out of range"
+        );
+        ops::edge_row_sum(&a.view(), perm, slice(&x.data), heads, slice_mut(&mut out.data));
     }
 
     fn sum_squares(&self, m: &CpuMatrix, stats: &mut CpuStats, slot: usize) {

@@ -7,6 +7,11 @@ use rayon::prelude::*;
 use crate::backend::{check_shape, stat, DropoutSpec, ReduceOrder, SparseLayout};
 use crate::rng;
 
+mod heads;
+pub use heads::{
+    attention_spmm_backward_alpha, copy_cols, edge_row_sum, elu, elu_backward, head_dot, head_dot_backward, D_ATT_BLOCK,
+};
+
 /// Borrowed CSR with values.
 #[derive(Clone, Copy, Debug)]
 pub struct CsrView<'a> {

@@ -494,19 +494,19 @@ impl Backend for GpuBackend {
         rows: usize,
         cols: usize,
     ) {
-        unimplemented!("copy_cols: being written")
+        self.kernels.exchange.copy_cols(&mut self.rec(), src, src_col0, dst, dst_col0, rows, cols);
     }
 
     fn elu(&self, x: &GpuMatrix, out: &mut GpuMatrix) {
-        unimplemented!("elu: being written")
+        self.kernels.elu.elu(&mut self.rec(), x, out);
     }
 
     fn elu_backward(&self, output: &GpuMatrix, grad: &GpuMatrix, out: &mut GpuMatrix) {
-        unimplemented!("elu_backward: being written")
+        self.kernels.elu.elu_backward(&mut self.rec(), output, grad, out);
     }
 
     fn head_dot(&self, x: &GpuMatrix, att: &GpuMatrix, out: &mut GpuMatrix) {
-        unimplemented!("head_dot: being written")
+        self.kernels.heads.head_dot(&mut self.rec(), x, att, out);
     }
 
     fn head_dot_backward(
@@ -517,7 +517,7 @@ impl Backend for GpuBackend {
         dx: &mut GpuMatrix,
         d_att: &mut GpuMatrix,
     ) {
-        unimplemented!("head_dot_backward: being written")
+        self.kernels.heads.head_dot_backward(&mut self.rec(), x, att, ds, dx, d_att);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -570,11 +570,11 @@ impl Backend for GpuBackend {
     }
 
     fn attention_spmm_backward_alpha(&self, a: &GpuSparse, x: &GpuMatrix, d_out: &GpuMatrix, d_alpha: &mut GpuMatrix) {
-        unimplemented!("attention_spmm_backward_alpha: being written")
+        self.kernels.edge_sums.attention_spmm_backward_alpha(&mut self.rec(), a, x, d_out, d_alpha);
     }
 
     fn edge_row_sum(&self, a: &GpuSparse, perm: Option<&GpuIndex>, x: &GpuMatrix, out: &mut GpuMatrix) {
-        unimplemented!("edge_row_sum: being written")
+        self.kernels.edge_sums.edge_row_sum(&mut self.rec(), a, perm, x, out);
     }
 
     fn sum_squares(&self, m: &GpuMatrix, stats: &mut GpuStats, slot: usize) {

@@ -26,6 +26,9 @@ pub const GEOMETRIC_MEDIAN: &str = with_row_space!("../../../shaders/geometric_m
 pub const CENTERED_CLIPPING: &str = with_row_space!("../../../shaders/centered_clipping.wgsl");
 pub const BYZANTINE_ATTACK: &str = include_str!("../../../shaders/byzantine_attack.wgsl");
 pub const ATTENTION: &str = include_str!("../../../shaders/attention.wgsl");
+pub const ELU: &str = include_str!("../../../shaders/elu.wgsl");
+pub const HEADS: &str = include_str!("../../../shaders/heads.wgsl");
+pub const EDGE_SUMS: &str = include_str!("../../../shaders/edge_sums.wgsl");
 
 /// (file name, source) of every shader.
 pub const ALL: &[(&str, &str)] = &[
@@ -49,4 +52,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("centered_clipping.wgsl", CENTERED_CLIPPING),
     ("byzantine_attack.wgsl", BYZANTINE_ATTACK),
     ("attention.wgsl", ATTENTION),
+    ("elu.wgsl", ELU),
+    ("heads.wgsl", HEADS),
+    ("edge_sums.wgsl", EDGE_SUMS),
 ];

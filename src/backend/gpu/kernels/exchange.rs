@@ -1,12 +1,12 @@
-//! `gather_rows`, `scatter_rows`, `scatter_add_rows`, `add_rows` (and `copy_rows`, `zero` as buffer commands):
-//! the boundary exchange between partition buffers; see `shaders/exchange.wgsl`.
+//! `gather_rows`, `scatter_rows`, `scatter_add_rows`, `add_rows`, `copy_cols` (and `copy_rows`, `zero` as buffer
+//! commands): the boundary exchange between partition buffers; see `shaders/exchange.wgsl`.
 
 use bytemuck::{Pod, Zeroable};
 
 use super::{check_buf, groups, kernel, module, Access};
 use crate::backend::gpu::recorder::{Bind, Kernel, Recorder, PARAM_BYTES};
 use crate::backend::gpu::{shaders, GpuIndex, GpuMatrix};
-use crate::backend::Shape;
+use crate::backend::{head_shapes, Shape};
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
@@ -15,6 +15,11 @@ pub struct ExchangeParams {
     pub width: u32,
     pub src_row0: u32,
     pub dst_row0: u32,
+    /// copy_cols only (0 for the row moves).
+    pub src_width: u32,
+    pub dst_width: u32,
+    pub src_col0: u32,
+    pub dst_col0: u32,
 }
 const _: () = assert!(size_of::<ExchangeParams>() as u64 <= PARAM_BYTES);
 
@@ -23,6 +28,7 @@ pub struct Exchange {
     scatter: Kernel,
     scatter_add: Kernel,
     add: Kernel,
+    copy_cols: Kernel,
 }
 
 /// A row index as the u32 the kernels take (rows of device buffers fit: the allocator checks
@@ -42,6 +48,7 @@ impl Exchange {
             scatter: kernel(device, params_layout, &m, "scatter_rows", &[(0, r), (1, r), (2, w)]),
             scatter_add: kernel(device, params_layout, &m, "scatter_add_rows", &[(0, r), (1, r), (2, w)]),
             add: kernel(device, params_layout, &m, "add_rows", &[(0, r), (2, w)]),
+            copy_cols: kernel(device, params_layout, &m, "copy_cols", &[(0, r), (2, w)]),
         }
     }
 
@@ -51,6 +58,7 @@ impl Exchange {
             width: row(op, width),
             src_row0: row(op, src_row0),
             dst_row0: row(op, dst_row0),
+            ..Zeroable::zeroed()
         }
     }
 
@@ -131,6 +139,42 @@ impl Exchange {
             &[Bind::Buf(&src.buf), Bind::Buf(&dst.buf)],
             slot,
             groups("add_rows", n, Self::WORKGROUP as usize),
+        );
+    }
+
+    /// `dst[r, dst_col0 + c] = src[r, src_col0 + c]` for r < `rows`, c < `cols`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn copy_cols(
+        &self,
+        rec: &mut Recorder,
+        src: &GpuMatrix,
+        src_col0: usize,
+        dst: &GpuMatrix,
+        dst_col0: usize,
+        rows: usize,
+        cols: usize,
+    ) {
+        head_shapes::copy_cols(src, src_col0, dst, dst_col0, rows, cols);
+        check_buf("copy_cols", "src", &src.buf, src.len());
+        check_buf("copy_cols", "dst", &dst.buf, dst.len());
+        let n = rows * cols;
+        if n == 0 {
+            return;
+        }
+        let op = "copy_cols";
+        let params = ExchangeParams {
+            src_width: row(op, src.cols()),
+            dst_width: row(op, dst.cols()),
+            src_col0: row(op, src_col0),
+            dst_col0: row(op, dst_col0),
+            ..Self::params(op, rows, cols, 0, 0)
+        };
+        let slot = rec.params(&params);
+        rec.dispatch(
+            &self.copy_cols,
+            &[Bind::Buf(&src.buf), Bind::Buf(&dst.buf)],
+            slot,
+            groups(op, n, Self::WORKGROUP as usize),
         );
     }
 

@@ -8,8 +8,11 @@ pub mod byzantine_attack;
 pub mod centered_clipping;
 pub mod combine_rows;
 pub mod dropout;
+pub mod edge_sums;
+pub mod elu;
 pub mod exchange;
 pub mod geometric_median;
+pub mod heads;
 pub mod krum;
 pub mod matmul;
 pub mod nnm;
@@ -138,6 +141,9 @@ pub struct Kernels {
     pub centered_clipping: centered_clipping::CenteredClipping,
     pub byzantine_attack: byzantine_attack::ByzantineAttack,
     pub attention: attention::Attention,
+    pub elu: elu::Elu,
+    pub heads: heads::Heads,
+    pub edge_sums: edge_sums::EdgeSums,
 }
 
 impl Kernels {
@@ -164,6 +170,9 @@ impl Kernels {
             centered_clipping: centered_clipping::CenteredClipping::new(device, pl),
             byzantine_attack: byzantine_attack::ByzantineAttack::new(device, pl),
             attention: attention::Attention::new(device, pl),
+            elu: elu::Elu::new(device, pl),
+            heads: heads::Heads::new(device, pl),
+            edge_sums: edge_sums::EdgeSums::new(device, pl),
         }
     }
 }
