@@ -140,6 +140,11 @@ pub trait LayerOps<B: Backend> {
     );
     /// `dP` (n × projection) after [`LayerOps::finish_backward`].
     fn d_projection(&self) -> &B::Matrix;
+    /// Which side of each kink of its piecewise-linear functions the last forward was on
+    /// (a finite-difference check must not step across one); empty for smooth layers.
+    fn kink_sides(&self, _b: &B) -> Vec<bool> {
+        Vec::new()
+    }
 }
 
 /// What a layer's constructor gets.

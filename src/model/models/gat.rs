@@ -323,4 +323,10 @@ impl<B: Backend> LayerOps<B> for GatLayer<B::Matrix> {
     fn d_projection(&self) -> &B::Matrix {
         &self.d_projection
     }
+
+    /// The side of every LeakyReLU input; inputs within 1e-6 of the kink count as below it (a
+    /// step that keeps them that close changes the loss by less than the check resolves).
+    fn kink_sides(&self, b: &B) -> Vec<bool> {
+        b.download(&self.pre).map(|m| m.data.iter().map(|&x| x > 1e-6).collect()).unwrap_or_default()
+    }
 }
