@@ -214,6 +214,7 @@ fn edge_dropout(a: &Csr, rows: &[u32], cols: &[u32], spec: &DropoutSpec, x: &[f3
 /// The documented formula; the same edge in a partition's renumbered CSR (a subset of the
 /// destinations, sources in another local order) draws the same mask; about 1 − rate is kept.
 #[test]
+#[allow(clippy::needless_range_loop)] // row i indexes row_ptr and row_ids
 fn edge_dropout_mask_is_a_function_of_global_ids() {
     let mut rng = SplitMix64::new(12);
     let (rows, cols, heads) = (60, 50, 8);
