@@ -64,7 +64,7 @@ pub fn check_attention_spmm<S: Shape + Nonzeros, I: IndexLen, M: Shape>(
     let op = "attention_spmm";
     let heads = per_edge(op, "alpha", a, alpha);
     let k = out.cols();
-    assert!(heads > 0 && k % heads == 0, "{op}: out's {k} columns do not split into {heads} heads");
+    assert!(heads > 0 && k.is_multiple_of(heads), "{op}: out's {k} columns do not split into {heads} heads");
     assert!(x.cols() == k, "{op}: x has {} columns, out {k}", x.cols());
     assert!(x.rows() >= a.cols(), "{op}: x has {} rows, A has {} columns", x.rows(), a.cols());
     assert!(out.rows() >= a.rows(), "{op}: out has {} rows, A has {} rows", out.rows(), a.rows());

@@ -344,8 +344,10 @@ pub trait Backend {
     );
     /// Dropout on attention coefficients: `out[e, h] = keep ? x[e, h] · scale : 0`, the draw a
     /// function of (`spec.stream`, global destination `row_ids[i]`, global source
-    /// `col_ids[j]`, head h) only, so serial and partitioned runs drop the same edges. Also its
-    /// own backward (same mask and scale).
+    /// `col_ids[j]`, head h) only, so serial and partitioned runs drop the same edges: kept iff
+    /// `rng::mask_uniform_in_row(rng::edge_mask_key(stream, dst, src), h) >= rate`, where
+    /// `edge_mask_key = hash32(mask_row_key(stream, dst) ^ src)`. Also its own backward (same
+    /// mask and scale).
     #[allow(clippy::too_many_arguments)]
     fn edge_dropout(
         &self,

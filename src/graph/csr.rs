@@ -381,6 +381,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::needless_range_loop)] // row i indexes row_ptr and perm's entries
     fn transpose_permutation_points_at_the_original_entries() {
         let mut a = small();
         a.values = (0..a.nnz()).map(|k| k as f32 + 1.0).collect();

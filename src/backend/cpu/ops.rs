@@ -457,7 +457,8 @@ pub fn edge_softmax_backward(
 
 /// See `Backend::edge_dropout`: entry e = (i, j), head h is kept iff
 /// `mask_uniform_in_row(edge_mask_key(stream, row_ids[i], col_ids[j]), h) >= rate`.
-#[allow(clippy::too_many_arguments)]
+// Row i indexes row_ptr and row_ids.
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
 pub fn edge_dropout(
     a: &CsrView<'_>,
     row_ids: &[u32],
@@ -495,7 +496,7 @@ pub fn attention_spmm(
     k: usize,
     out: &mut [f32],
 ) {
-    assert!(heads > 0 && k % heads == 0, "attention_spmm: {k} columns do not split into {heads} heads");
+    assert!(heads > 0 && k.is_multiple_of(heads), "attention_spmm: {k} columns do not split into {heads} heads");
     assert!(alpha.len() >= a.values.len() * heads, "attention_spmm: alpha is nnz × heads");
     assert!(x.len() >= a.cols * k && out.len() >= a.rows * k, "attention_spmm: x or out too short");
     if let Some(p) = perm {

@@ -214,6 +214,7 @@ fn edge_dropout(a: &Csr, rows: &[u32], cols: &[u32], spec: &DropoutSpec, x: &[f3
 /// The documented formula; the same edge in a partition's renumbered CSR (a subset of the
 /// destinations, sources in another local order) draws the same mask; about 1 − rate is kept.
 #[test]
+#[allow(clippy::needless_range_loop)] // row i indexes row_ptr and row_ids
 fn edge_dropout_mask_is_a_function_of_global_ids() {
     let mut rng = SplitMix64::new(12);
     let (rows, cols, heads) = (60, 50, 8);
@@ -271,6 +272,52 @@ fn edge_dropout_mask_is_a_function_of_global_ids() {
                     "edge {r}->{src} head {h}"
                 );
             }
+        }
+    }
+}
+
+/// Each op on a CSR of many row chunks (serially with one head, in parallel with 8) gives, bit
+/// for bit, what it gives on each row alone: the chunked loops find every row's entries.
+#[test]
+fn attention_twins_split_rows_alike() {
+    for (heads, seed) in [(1, 51), (8, 52)] {
+        let mut rng = SplitMix64::new(seed);
+        let (rows, cols, c, slope) = (700, 300, 3, 0.2);
+        let k = heads * c;
+        let a = attention_csr(&mut rng, rows, cols, 0.03);
+        let n = a.nnz() * heads;
+        let (s_src, s_dst) = (random(&mut rng, cols * heads), random(&mut rng, rows * heads));
+        let (d_alpha, x) = (random(&mut rng, n), random(&mut rng, cols * k));
+        let row_ids: Vec<u32> = (0..rows as u32).map(|r| r * 13 + 5).collect();
+        let col_ids: Vec<u32> = (0..cols as u32).map(|c| c * 11 + 2).collect();
+        let spec = DropoutSpec::new(MaskKey { seed: 3, epoch: 1, layer: 0 }, 0.5);
+        // pre, α, d_pre, dropped α and out on (a, its scores and per-edge inputs, its ids).
+        let run = |a: &Csr, s_dst: &[f32], d_alpha: &[f32], row_ids: &[u32]| {
+            let (pre, alpha) = softmax(a, &s_src, s_dst, heads, slope);
+            let mut d_pre = vec![f32::NAN; alpha.len()];
+            ops::edge_softmax_backward(&view(a), &pre, &alpha, d_alpha, heads, slope, &mut d_pre);
+            let dropped = edge_dropout(a, row_ids, &col_ids, &spec, &alpha, heads);
+            let out = attention_spmm(a, None, &alpha, heads, &x, k);
+            [pre, alpha, d_pre, dropped, out]
+        };
+        let full = run(&a, &s_dst, &d_alpha, &row_ids);
+        for i in 0..rows {
+            let span = a.row_ptr[i] as usize..a.row_ptr[i + 1] as usize;
+            let one = Csr {
+                rows: 1,
+                cols,
+                row_ptr: vec![0, span.len() as u32],
+                col_idx: a.col_idx[span.clone()].to_vec(),
+                values: a.values[span.clone()].to_vec(),
+            };
+            let edges = span.start * heads..span.end * heads;
+            let alone = run(&one, &s_dst[i * heads..(i + 1) * heads], &d_alpha[edges.clone()], &row_ids[i..=i]);
+            for (what, (f, o)) in ["pre", "alpha", "d_pre", "edge_dropout"].iter().zip(full.iter().zip(&alone)) {
+                let same = f[edges.clone()].iter().zip(o).all(|(x, y)| x.to_bits() == y.to_bits());
+                assert!(same, "heads {heads} row {i}: {what}");
+            }
+            let same = full[4][i * k..(i + 1) * k].iter().zip(&alone[4]).all(|(x, y)| x.to_bits() == y.to_bits());
+            assert!(same, "heads {heads} row {i}: attention_spmm");
         }
     }
 }
