@@ -19,6 +19,8 @@ pub mod shaders;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_heads;
+#[cfg(test)]
 mod tests_residency;
 #[cfg(test)]
 mod tests_robust;
