@@ -156,7 +156,10 @@ pub fn attention_spmm_backward_alpha(
     width: usize,
     d_alpha: &mut [f32],
 ) {
-    assert!(heads > 0 && width % heads == 0, "attention_spmm_backward_alpha: {width} columns in {heads} heads");
+    assert!(
+        heads > 0 && width.is_multiple_of(heads),
+        "attention_spmm_backward_alpha: {width} columns in {heads} heads"
+    );
     let c = width / heads;
     let rows_of = |chunk: usize, block: &mut [f32]| {
         let first = chunk * ROW_CHUNK;
