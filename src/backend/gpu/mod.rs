@@ -19,11 +19,11 @@ pub mod shaders;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_heads;
+#[cfg(test)]
 mod tests_residency;
 #[cfg(test)]
 mod tests_robust;
-#[cfg(test)]
-mod tests_heads;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
