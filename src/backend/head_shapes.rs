@@ -84,7 +84,7 @@ pub fn attention_spmm_backward_alpha(
 ) -> (usize, usize) {
     let (heads, width) = (d_alpha.cols(), d_out.cols());
     let op = "attention_spmm_backward_alpha";
-    assert!(heads > 0 && width % heads == 0, "{op}: d_out's {width} columns do not split into {heads} heads");
+    assert!(heads > 0 && width.is_multiple_of(heads), "{op}: d_out's {width} columns do not split into {heads} heads");
     assert!(x.cols() == width, "{op}: x has {} columns, d_out {width}", x.cols());
     assert!(x.rows() >= a.cols(), "{op}: x has {} rows, a has {} columns", x.rows(), a.cols());
     assert!(d_out.rows() >= a.rows(), "{op}: d_out has {} rows, a has {}", d_out.rows(), a.rows());

@@ -70,4 +70,22 @@ mod tests {
         let total: KernelCost = [KernelCost::relu(4), KernelCost::copy(4)].into_iter().sum();
         assert_eq!(total, KernelCost { flops: 4.0, bytes: 64.0 });
     }
+
+    /// GAT's head and edge ops, counted by hand on small shapes.
+    #[test]
+    fn head_and_edge_costs_count_by_hand() {
+        assert_eq!(KernelCost::elu(10), KernelCost { flops: 30.0, bytes: 80.0 });
+        assert_eq!(KernelCost::elu_backward(10), KernelCost { flops: 30.0, bytes: 120.0 });
+        // 5 rows, 2 heads of 3: x 30 + att 6 + s 10 floats; 2·30 FLOPs.
+        assert_eq!(KernelCost::head_dot(5, 2, 3), KernelCost { flops: 60.0, bytes: 46.0 * 4.0 });
+        // x, dx in, dx out (3·30) + ds 10 + att, d_att (2·6); 4·30 FLOPs.
+        assert_eq!(KernelCost::head_dot_backward(5, 2, 3), KernelCost { flops: 120.0, bytes: 112.0 * 4.0 });
+        // 4 rows, 7 entries, 2 heads: row_ptr 5, values 7, perm 7, x 14, out 8.
+        assert_eq!(KernelCost::edge_row_sum(4, 7, 2, true), KernelCost { flops: 14.0, bytes: 41.0 * 4.0 });
+        assert_eq!(KernelCost::edge_row_sum(4, 7, 2, false), KernelCost { flops: 14.0, bytes: 34.0 * 4.0 });
+        // 4 rows, 7 entries, 2 heads of 3: row_ptr 5, (col, value) 14, gathered x 42, d_out 24,
+        // d_alpha 14; 2·7·6 FLOPs.
+        let d_alpha = KernelCost::attention_spmm_backward_alpha(4, 7, 2, 3);
+        assert_eq!(d_alpha, KernelCost { flops: 84.0, bytes: 99.0 * 4.0 });
+    }
 }

@@ -21,6 +21,8 @@ mod tests;
 #[cfg(test)]
 mod tests_attention;
 #[cfg(test)]
+mod tests_heads;
+#[cfg(test)]
 mod tests_residency;
 #[cfg(test)]
 mod tests_robust;

@@ -27,7 +27,7 @@ pub(super) fn nan_matrix(rows: usize, cols: usize) -> HostMatrix {
 }
 
 /// Random CSR with values; every 7th row (and row 0) is empty.
-fn rand_csr(rng: &mut SplitMix64, rows: usize, cols: usize, density: f64) -> Csr {
+pub(super) fn rand_csr(rng: &mut SplitMix64, rows: usize, cols: usize, density: f64) -> Csr {
     let mut row_ptr = vec![0u32];
     let (mut col_idx, mut values) = (Vec::new(), Vec::new());
     for r in 0..rows {

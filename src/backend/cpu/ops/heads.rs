@@ -156,7 +156,10 @@ pub fn attention_spmm_backward_alpha(
     width: usize,
     d_alpha: &mut [f32],
 ) {
-    assert!(heads > 0 && width % heads == 0, "attention_spmm_backward_alpha: {width} columns in {heads} heads");
+    assert!(
+        heads > 0 && width.is_multiple_of(heads),
+        "attention_spmm_backward_alpha: {width} columns in {heads} heads"
+    );
     let c = width / heads;
     let rows_of = |chunk: usize, block: &mut [f32]| {
         let first = chunk * ROW_CHUNK;
@@ -203,5 +206,191 @@ fn for_edge_row_chunks(
         blocks.into_iter().for_each(|(c, block)| f(c, block));
     } else {
         blocks.into_par_iter().for_each(|(c, block)| f(c, block));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::SplitMix64;
+
+    fn rand_vec(rng: &mut SplitMix64, n: usize) -> Vec<f32> {
+        (0..n).map(|_| (rng.next_f64() * 2.0 - 1.0) as f32).collect()
+    }
+
+    /// Σ w ⊙ out in f64: the scalar whose gradient the backward ops compute.
+    fn weighted(w: &[f32], out: &[f32]) -> f64 {
+        w.iter().zip(out).map(|(&a, &b)| a as f64 * b as f64).sum()
+    }
+
+    /// Central differences of `f` at each element of `x`, step `h`.
+    fn central_diff(x: &[f32], h: f32, f: impl Fn(&[f32]) -> f64) -> Vec<f64> {
+        (0..x.len())
+            .map(|i| {
+                let (mut up, mut down) = (x.to_vec(), x.to_vec());
+                up[i] += h;
+                down[i] -= h;
+                (f(&up) - f(&down)) / (2.0 * h as f64)
+            })
+            .collect()
+    }
+
+    #[track_caller]
+    fn assert_grad(what: &str, analytic: &[f32], numeric: &[f64], tol: f64) {
+        assert_eq!(analytic.len(), numeric.len(), "{what}: length");
+        for (i, (&a, &n)) in analytic.iter().zip(numeric).enumerate() {
+            assert!((a as f64 - n).abs() <= tol * (1.0 + n.abs()), "{what}[{i}]: analytic {a} vs numeric {n}");
+        }
+    }
+
+    #[test]
+    fn copy_cols_moves_one_block() {
+        // src 2 × 3, dst 3 × 4: columns 1..3 of src's first two rows into columns 2..4 of dst.
+        let src = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let mut dst = [0.0; 12];
+        copy_cols(&src, 3, 1, &mut dst, 4, 2, 2, 2);
+        assert_eq!(dst, [0.0, 0.0, 2.0, 3.0, 0.0, 0.0, 5.0, 6.0, 0.0, 0.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn elu_known_values() {
+        let x = [2.0f32, 0.0, -1.0, -1e-4, -30.0];
+        let mut y = [f32::NAN; 5];
+        elu(&x, &mut y);
+        let want = [2.0, 0.0, (-1.0f64).exp_m1(), (-1e-4f64).exp_m1(), -1.0];
+        for (i, (&g, &w)) in y.iter().zip(&want).enumerate() {
+            assert!((g as f64 - w).abs() <= 1e-7 * w.abs().max(1e-3), "elu[{i}] = {g}, want {w}");
+        }
+        let mut d = [f32::NAN; 5];
+        elu_backward(&y, &[1.0, 2.0, 3.0, 1.0, 1.0], &mut d);
+        // x > 0: grad; x ≤ 0: grad · exp(x) (0 → 1·2).
+        assert_eq!(d[..2], [1.0, 2.0]);
+        assert!((d[2] as f64 - 3.0 * (-1.0f64).exp()).abs() < 1e-6 && d[4].abs() < 1e-12, "{d:?}");
+    }
+
+    #[test]
+    fn elu_backward_matches_central_differences() {
+        let mut rng = SplitMix64::new(21);
+        // Away from 0 by more than the step (ELU's second derivative jumps there).
+        let x: Vec<f32> =
+            rand_vec(&mut rng, 60).iter().map(|&v| if v.abs() < 0.01 { v + 0.05 } else { v * 3.0 }).collect();
+        let w = rand_vec(&mut rng, 60);
+        let loss = |x: &[f32]| {
+            let mut y = vec![0.0; x.len()];
+            elu(x, &mut y);
+            weighted(&w, &y)
+        };
+        let mut y = vec![0.0; 60];
+        elu(&x, &mut y);
+        let mut dx = vec![f32::NAN; 60];
+        elu_backward(&y, &w, &mut dx);
+        // f32 outputs of magnitude ≤ 3 differ by rounding (~2e-7) over a step of 2e-3: 1e-4.
+        assert_grad("elu dx", &dx, &central_diff(&x, 1e-3, loss), 1e-3);
+    }
+
+    #[test]
+    fn head_dot_known_values() {
+        // 2 rows, 2 heads of C = 2: att = [[1, 2], [3, 4]].
+        let x = [1.0, 1.0, 1.0, 0.0, 2.0, -1.0, 0.5, 0.5];
+        let att = [1.0, 2.0, 3.0, 4.0];
+        let mut s = [f32::NAN; 4];
+        head_dot(&x, &att, 2, 2, &mut s);
+        assert_eq!(s, [3.0, 3.0, 0.0, 3.5]);
+        // ds = [[1, 0], [0, 2]]: dx gets att row h scaled by ds[i, h] on top of 1.
+        let ds = [1.0, 0.0, 0.0, 2.0];
+        let (mut dx, mut d_att) = ([1.0; 8], [f32::NAN; 4]);
+        head_dot_backward(&x, &att, &ds, 2, 2, &mut dx, &mut d_att);
+        assert_eq!(dx, [2.0, 3.0, 1.0, 1.0, 1.0, 1.0, 7.0, 9.0]);
+        // d_att[0] = 1·x[0, 0..2], d_att[1] = 2·x[1, 2..4].
+        assert_eq!(d_att, [1.0, 1.0, 1.0, 1.0]);
+    }
+
+    #[test]
+    fn head_dot_backward_matches_central_differences() {
+        let mut rng = SplitMix64::new(22);
+        // 300 rows: two blocks of d_att partials; heads 1 and 8.
+        for (rows, heads, c) in [(300, 3, 4), (5, 1, 6), (2, 8, 2)] {
+            let w = heads * c;
+            let (x, att) = (rand_vec(&mut rng, rows * w), rand_vec(&mut rng, w));
+            let weights = rand_vec(&mut rng, rows * heads);
+            let forward = |x: &[f32], att: &[f32]| {
+                let mut s = vec![0.0; rows * heads];
+                head_dot(x, att, heads, c, &mut s);
+                weighted(&weights, &s)
+            };
+            let (mut dx, mut d_att) = (vec![0.0; rows * w], vec![f32::NAN; w]);
+            head_dot_backward(&x, &att, &weights, heads, c, &mut dx, &mut d_att);
+            // Linear in each input: the difference is exact up to f32 rounding of the outputs.
+            let what = format!("head_dot {rows}x{heads}x{c}");
+            assert_grad(&format!("{what} dx"), &dx, &central_diff(&x, 1e-2, |x| forward(x, &att)), 1e-3);
+            assert_grad(&format!("{what} d_att"), &d_att, &central_diff(&att, 1e-2, |a| forward(&x, a)), 1e-3);
+        }
+    }
+
+    /// 3 × 4 CSR: row 0 = {0: 1, 2: 0 (absent), 3: 2}, row 1 empty, row 2 = {1: 1, 3: 1}.
+    fn small_csr() -> (Vec<u32>, Vec<u32>, Vec<f32>) {
+        (vec![0, 3, 3, 5], vec![0, 2, 3, 1, 3], vec![1.0, 0.0, 2.0, 1.0, 1.0])
+    }
+
+    #[test]
+    fn edge_row_sum_skips_absent_entries() {
+        let (row_ptr, col_idx, values) = small_csr();
+        let a = CsrView { rows: 3, cols: 4, row_ptr: &row_ptr, col_idx: &col_idx, values: &values };
+        // 2 heads; the absent entry's row is NaN and must not be read.
+        let x = [1.0, 10.0, f32::NAN, f32::NAN, 2.0, 20.0, 3.0, 30.0, 4.0, 40.0];
+        let mut out = [f32::NAN; 6];
+        edge_row_sum(&a, None, &x, 2, &mut out);
+        assert_eq!(out, [3.0, 30.0, 0.0, 0.0, 7.0, 70.0]);
+        // Reversed entry order through perm: entry e reads x's row 4 − e (the absent entry: row 3).
+        let perm = [4, 3, 2, 1, 0];
+        let x = [1.0, 10.0, 2.0, 20.0, 3.0, 30.0, f32::NAN, f32::NAN, 4.0, 40.0];
+        edge_row_sum(&a, Some(&perm), &x, 2, &mut out);
+        assert_eq!(out, [7.0, 70.0, 0.0, 0.0, 3.0, 30.0]);
+    }
+
+    /// The forward `attention_spmm` by its definition (absent entries contribute nothing).
+    fn attention_spmm_reference(a: &CsrView<'_>, alpha: &[f32], x: &[f32], heads: usize, c: usize) -> Vec<f32> {
+        let w = heads * c;
+        let mut out = vec![0.0f32; a.rows * w];
+        for i in 0..a.rows {
+            for e in a.row_ptr[i] as usize..a.row_ptr[i + 1] as usize {
+                if a.values[e] == 0.0 {
+                    continue;
+                }
+                let j = a.col_idx[e] as usize;
+                for k in 0..w {
+                    out[i * w + k] += alpha[e * heads + k / c] * x[j * w + k];
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn attention_spmm_backward_alpha_known_values_and_absent_entries() {
+        let (row_ptr, col_idx, values) = small_csr();
+        let a = CsrView { rows: 3, cols: 4, row_ptr: &row_ptr, col_idx: &col_idx, values: &values };
+        // 1 head of C = 2; x's row 2 is only reached through the absent entry: NaN, never read.
+        let x = [1.0, 2.0, 3.0, 4.0, f32::NAN, f32::NAN, 5.0, 6.0];
+        let d_out = [1.0, -1.0, 9.0, 9.0, 0.5, 2.0];
+        let mut d_alpha = [f32::NAN; 5];
+        attention_spmm_backward_alpha(&a, &x, &d_out, 1, 2, &mut d_alpha);
+        assert_eq!(d_alpha, [-1.0, 0.0, -1.0, 9.5, 14.5]);
+    }
+
+    #[test]
+    fn attention_spmm_backward_alpha_matches_central_differences() {
+        let mut rng = SplitMix64::new(23);
+        let (row_ptr, col_idx, values) = small_csr();
+        let a = CsrView { rows: 3, cols: 4, row_ptr: &row_ptr, col_idx: &col_idx, values: &values };
+        for (heads, c) in [(1, 3), (8, 2)] {
+            let w = heads * c;
+            let (alpha, x) = (rand_vec(&mut rng, 5 * heads), rand_vec(&mut rng, 4 * w));
+            let weights = rand_vec(&mut rng, 3 * w);
+            let forward = |alpha: &[f32]| weighted(&weights, &attention_spmm_reference(&a, alpha, &x, heads, c));
+            let mut d_alpha = vec![f32::NAN; 5 * heads];
+            attention_spmm_backward_alpha(&a, &x, &weights, heads, w, &mut d_alpha);
+            assert_grad(&format!("d_alpha heads {heads}"), &d_alpha, &central_diff(&alpha, 1e-2, forward), 1e-3);
+        }
     }
 }
