@@ -2,20 +2,29 @@
 //! after it), shared by every backend so that each panics alike, with the op's name, on a
 //! caller's shape mismatch. Each returns the number of heads.
 
-use super::{check_shape, IndexLen, Nonzeros, Shape};
+use super::{IndexLen, Nonzeros, Shape};
 
-/// The heads of a per-edge matrix of `a`: its columns, after checking it has one row per entry.
+/// The heads of a per-edge matrix of `a`: its columns, after checking it has a row per entry
+/// (rows past `a`'s entries are neither read nor written: one buffer may serve operators of
+/// different sizes).
 #[track_caller]
 fn per_edge<S: Nonzeros, M: Shape>(op: &str, what: &str, a: &S, m: &M) -> usize {
-    assert!(m.rows() == a.nnz(), "{op}: {what} has {} rows for {} entries", m.rows(), a.nnz());
+    assert!(m.rows() >= a.nnz(), "{op}: {what} has {} rows for {} entries", m.rows(), a.nnz());
     m.cols()
+}
+
+/// Another per-edge matrix of `a` with `heads` columns.
+#[track_caller]
+fn same_heads<S: Nonzeros, M: Shape>(op: &str, what: &str, a: &S, m: &M, heads: usize) {
+    assert!(m.cols() == heads, "{op}: {what} has {} heads, not {heads}", m.cols());
+    per_edge(op, what, a, m);
 }
 
 #[track_caller]
 pub fn check_edge_softmax<S: Shape + Nonzeros, M: Shape>(a: &S, s_src: &M, s_dst: &M, pre: &M, alpha: &M) -> usize {
     let op = "edge_softmax";
     let heads = per_edge(op, "pre", a, pre);
-    check_shape(op, "alpha", (alpha.rows(), alpha.cols()), (a.nnz(), heads));
+    same_heads(op, "alpha", a, alpha, heads);
     assert!(
         s_src.cols() == heads && s_dst.cols() == heads,
         "{op}: the scores have {} and {} heads, pre {heads}",
@@ -32,7 +41,7 @@ pub fn check_edge_softmax_backward<S: Nonzeros, M: Shape>(a: &S, pre: &M, alpha:
     let op = "edge_softmax_backward";
     let heads = per_edge(op, "pre", a, pre);
     for (what, m) in [("alpha", alpha), ("d_alpha", d_alpha), ("d_pre", d_pre)] {
-        check_shape(op, what, (m.rows(), m.cols()), (a.nnz(), heads));
+        same_heads(op, what, a, m, heads);
     }
     heads
 }
@@ -47,7 +56,7 @@ pub fn check_edge_dropout<S: Shape + Nonzeros, I: IndexLen, M: Shape>(
 ) -> usize {
     let op = "edge_dropout";
     let heads = per_edge(op, "x", a, x);
-    check_shape(op, "out", (out.rows(), out.cols()), (x.rows(), heads));
+    same_heads(op, "out", a, out, heads);
     assert!(row_ids.index_len() >= a.rows(), "{op}: {} row ids for {} rows", row_ids.index_len(), a.rows());
     assert!(col_ids.index_len() >= a.cols(), "{op}: {} column ids for {} columns", col_ids.index_len(), a.cols());
     heads

@@ -375,8 +375,8 @@ impl Backend for CpuBackend {
             &slice(&s_dst.data)[..a.rows() * heads],
             heads,
             slope,
-            slice_mut(&mut pre.data),
-            slice_mut(&mut alpha.data),
+            &mut slice_mut(&mut pre.data)[..a.nnz() * heads],
+            &mut slice_mut(&mut alpha.data)[..a.nnz() * heads],
         );
     }
 
@@ -390,8 +390,9 @@ impl Backend for CpuBackend {
         d_pre: &mut CpuMatrix,
     ) {
         let heads = super::attention::check_edge_softmax_backward(a, pre, alpha, d_alpha, d_pre);
-        let (pre, alpha, d_alpha) = (slice(&pre.data), slice(&alpha.data), slice(&d_alpha.data));
-        ops::edge_softmax_backward(&a.view(), pre, alpha, d_alpha, heads, slope, slice_mut(&mut d_pre.data));
+        let e = a.nnz() * heads;
+        let (pre, alpha, d_alpha) = (&slice(&pre.data)[..e], &slice(&alpha.data)[..e], &slice(&d_alpha.data)[..e]);
+        ops::edge_softmax_backward(&a.view(), pre, alpha, d_alpha, heads, slope, &mut slice_mut(&mut d_pre.data)[..e]);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -406,7 +407,16 @@ impl Backend for CpuBackend {
     ) {
         super::attention::check_edge_dropout(a, row_ids, col_ids, x, out);
         let (ids, heads) = ((&row_ids.data, &col_ids.data), x.cols());
-        ops::edge_dropout(&a.view(), ids.0, ids.1, spec, slice(&x.data), heads, slice_mut(&mut out.data));
+        let e = a.nnz() * heads;
+        ops::edge_dropout(
+            &a.view(),
+            ids.0,
+            ids.1,
+            spec,
+            &slice(&x.data)[..e],
+            heads,
+            &mut slice_mut(&mut out.data)[..e],
+        );
     }
 
     fn attention_spmm(
@@ -428,7 +438,7 @@ impl Backend for CpuBackend {
         ops::attention_spmm(
             &a.view(),
             perm,
-            slice(&alpha.data),
+            &slice(&alpha.data)[..a.nnz() * alpha.cols()],
             alpha.cols(),
             slice(&x.data),
             k,

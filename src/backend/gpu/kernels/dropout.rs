@@ -120,7 +120,7 @@ impl Dropout {
         check_buf(op, "col_ids", &col_ids.buf, s.cols);
         check_buf(op, "x", &x.buf, x.len());
         check_buf(op, "out", &out.buf, out.len());
-        let n = x.len();
+        let n = s.nnz * heads;
         if n == 0 {
             return;
         }
