@@ -51,6 +51,20 @@ pub enum Activation {
     Elu,
 }
 
+/// A model's published training settings: what `--model NAME` trains with unless a flag says
+/// otherwise.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Preset {
+    pub epochs: usize,
+    pub hidden: usize,
+    pub lr: f32,
+    pub dropout: f32,
+    pub weight_decay: f32,
+    /// Stop when neither the validation loss nor the validation accuracy improved for this
+    /// many epochs (the GAT paper's rule).
+    pub patience: Option<usize>,
+}
+
 /// A model's static description (no device): everything a configuration, a memory estimate
 /// or the server needs.
 pub trait Architecture: Send + Sync + std::fmt::Debug {
@@ -59,6 +73,8 @@ pub trait Architecture: Send + Sync + std::fmt::Debug {
     fn activation(&self) -> Activation;
     /// The layers for a network of `shape` (the input width includes embeddings).
     fn plan(&self, shape: &super::GcnShape) -> Vec<LayerPlan>;
+    /// Its published settings.
+    fn preset(&self) -> Preset;
     /// Whether the layers read the global node id of every operator column (edge dropout).
     fn needs_column_ids(&self) -> bool {
         false

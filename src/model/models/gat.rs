@@ -10,7 +10,7 @@
 use crate::backend::{Backend, DropoutSpec, MemCategory, Shape};
 use crate::graph::Normalization;
 use crate::model::layer::{
-    Activation, Architecture, Init, LayerOps, LayerPlan, LayerResult, LayerSite, Operators, ParamSpec,
+    Activation, Architecture, Init, LayerOps, LayerPlan, LayerResult, LayerSite, Operators, ParamSpec, Preset,
 };
 use crate::model::{GcnShape, Pass};
 use crate::rng::MaskKey;
@@ -42,6 +42,12 @@ impl Gat {
 impl Architecture for Gat {
     fn normalization(&self) -> Normalization {
         Normalization::SelfLoops
+    }
+
+    /// The paper's Cora protocol: 8 hidden per head, dropout 0.6 (inputs; α has its own),
+    /// rate 0.005, decay 5e-4, patience 100, at most 1000 epochs.
+    fn preset(&self) -> Preset {
+        Preset { epochs: 1000, hidden: 8, lr: 0.005, dropout: 0.6, weight_decay: 5e-4, patience: Some(100) }
     }
 
     fn activation(&self) -> Activation {

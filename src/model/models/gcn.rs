@@ -4,7 +4,7 @@
 use crate::backend::{Backend, MemCategory};
 use crate::graph::Normalization;
 use crate::model::layer::{
-    Activation, Architecture, Init, LayerOps, LayerPlan, LayerResult, LayerSite, Operators, ParamSpec,
+    Activation, Architecture, Init, LayerOps, LayerPlan, LayerResult, LayerSite, Operators, ParamSpec, Preset,
 };
 use crate::model::GcnShape;
 
@@ -14,6 +14,11 @@ pub struct Gcn;
 impl Architecture for Gcn {
     fn normalization(&self) -> Normalization {
         Normalization::Symmetric
+    }
+
+    /// Kipf & Welling's: 200 epochs, 16 hidden, rate 0.01, dropout 0.5, decay 5e-4 (first layer).
+    fn preset(&self) -> Preset {
+        Preset { epochs: 200, hidden: 16, lr: 0.01, dropout: 0.5, weight_decay: 5e-4, patience: None }
     }
 
     fn activation(&self) -> Activation {

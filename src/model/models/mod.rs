@@ -1,6 +1,7 @@
 //! The models, one module each, and their registration: [`ModelSpec::architecture`] (what the
 //! configuration, the server and the memory estimate need) and [`ModelSpec::layer`] (a layer
-//! on a device). Adding a model: its module, a `MODELS` entry and a variant with its arms here.
+//! on a device). Adding a model: its module, a `MODELS` entry, and its variant with an arm in
+//! each of the two functions here.
 
 pub mod gat;
 pub mod gcn;
@@ -10,21 +11,8 @@ pub mod spec;
 pub use spec::ModelSpec;
 
 use crate::backend::Backend;
+pub use crate::model::layer::Preset;
 use crate::model::layer::{Architecture, LayerResult, LayerSite};
-
-/// A model's published training settings: what `--model NAME` trains with unless a flag says
-/// otherwise.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Preset {
-    pub epochs: usize,
-    pub hidden: usize,
-    pub lr: f32,
-    pub dropout: f32,
-    pub weight_decay: f32,
-    /// Stop when neither the validation loss nor the validation accuracy improved for this
-    /// many epochs (the GAT paper's rule).
-    pub patience: Option<usize>,
-}
 
 impl ModelSpec {
     pub fn architecture(&self) -> Box<dyn Architecture> {
@@ -48,22 +36,8 @@ impl ModelSpec {
         }
     }
 
-    /// The model's published settings. GCN: Kipf & Welling's (200 epochs, 16 hidden, rate
-    /// 0.01, dropout 0.5, decay 5e-4 on the first layer). GraphSAGE: PyG's full-graph example
-    /// settings for Cora (see the book's models chapter for the sweep that chose hidden 64).
-    /// GAT: the paper's Cora protocol (8 heads × 8 hidden, dropout 0.6 on inputs and attention,
-    /// rate 0.005, decay 5e-4, patience 100, at most 1000 epochs).
+    /// The model's published settings (see each model's `Architecture::preset`).
     pub fn preset(&self) -> Preset {
-        match self {
-            ModelSpec::Gcn => {
-                Preset { epochs: 200, hidden: 16, lr: 0.01, dropout: 0.5, weight_decay: 5e-4, patience: None }
-            }
-            ModelSpec::Sage { .. } => {
-                Preset { epochs: 200, hidden: 64, lr: 0.01, dropout: 0.5, weight_decay: 5e-4, patience: None }
-            }
-            ModelSpec::Gat { .. } => {
-                Preset { epochs: 1000, hidden: 8, lr: 0.005, dropout: 0.6, weight_decay: 5e-4, patience: Some(100) }
-            }
-        }
+        self.architecture().preset()
     }
 }
