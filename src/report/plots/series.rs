@@ -16,10 +16,44 @@ pub(super) fn draw_line<DB: DrawingBackend, X: Ranged<ValueType = f64>, Y: Range
     look: Look,
 ) -> PlotResult<DB> {
     match look.dash.pattern() {
-        Some((dash, gap)) => chart.draw_series(DashedLineSeries::new(points, dash, gap, look.stroke()))?,
-        None => chart.draw_series(LineSeries::new(points, look.stroke()))?,
+        Some((dash, gap)) => {
+            chart.draw_series(DashedLineSeries::new(points, dash, gap, look.stroke()))?;
+        }
+        None => {
+            let pixels: Vec<(i32, i32)> = points.iter().map(|p| chart.backend_coord(p)).collect();
+            for piece in split_at_sharp_turns(&pixels, look.width) {
+                chart.draw_series(LineSeries::new(points[piece].to_vec(), look.stroke()))?;
+            }
+        }
     };
     Ok(())
+}
+
+/// Index ranges of `pixels` to draw as separate polylines, split (sharing the point) where the
+/// line folds back so sharply that a thick stroke's mitred join would spike far beyond the
+/// curve (a curve that swings every epoch); a smooth curve stays one polyline.
+fn split_at_sharp_turns(pixels: &[(i32, i32)], width: u32) -> Vec<std::ops::Range<usize>> {
+    if width <= 1 || pixels.len() < 3 {
+        return vec![0..pixels.len()];
+    }
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    for i in 1..pixels.len() - 1 {
+        let (a, b, c) = (pixels[i - 1], pixels[i], pixels[i + 1]);
+        let (u, v) = ((a.0 - b.0, a.1 - b.1), (c.0 - b.0, c.1 - b.1));
+        let (lu, lv) = (((u.0 * u.0 + u.1 * u.1) as f64).sqrt(), ((v.0 * v.0 + v.1 * v.1) as f64).sqrt());
+        if lu == 0.0 || lv == 0.0 {
+            continue;
+        }
+        // The angle between the two segments at b: below 30° the miter is over 3.9 widths long.
+        let cos = (u.0 * v.0 + u.1 * v.1) as f64 / (lu * lv);
+        if cos > 30f64.to_radians().cos() {
+            pieces.push(start..i + 1);
+            start = i;
+        }
+    }
+    pieces.push(start..pixels.len());
+    pieces
 }
 
 /// The shaded region between `lower` and `upper` (same x values, ascending).
@@ -376,6 +410,16 @@ pub(super) fn clip_y(points: &[(f64, f64)], lo: f64, hi: f64) -> Vec<Vec<(f64, f
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thick_lines_split_only_where_they_fold_back() {
+        let smooth = [(0, 100), (10, 90), (20, 85), (30, 84)];
+        assert_eq!(split_at_sharp_turns(&smooth, 3), vec![0..4]);
+        // Up 80 px and back down within 2 px: a 3 px stroke's miter would spike ~80 px.
+        let swing = [(0, 100), (2, 20), (4, 100), (6, 95)];
+        assert_eq!(split_at_sharp_turns(&swing, 3), vec![0..2, 1..3, 2..4]);
+        assert_eq!(split_at_sharp_turns(&swing, 1), vec![0..4]);
+    }
 
     #[test]
     fn shared_words_leave_the_labels() {
