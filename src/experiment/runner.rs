@@ -183,25 +183,30 @@ impl Sweeping<'_> {
         plan.announce(choice);
         let queue = Queue::new(pending, crate::host::available_bytes().map(u128::from));
         let worker = || Worker { s: self, queue: &queue, progress, done: &done };
-        std::thread::scope(|scope| -> anyhow::Result<()> {
-            let handles: Vec<_> = (0..plan.jobs)
-                .map(|_| {
-                    scope.spawn(|| match plan.threads {
-                        Some(t) => rayon::ThreadPoolBuilder::new()
-                            .num_threads(t)
-                            .build()
-                            .map_err(|e| anyhow::anyhow!("a pool of {t} threads for a run: {e}"))?
-                            .install(|| with_backend(choice, worker())),
-                        None => with_backend(choice, worker()),
+        match plan.threads {
+            // One at a time: on this thread and the process's pool, as without --jobs.
+            None => with_backend(choice, worker())?,
+            Some(threads) => std::thread::scope(|scope| -> anyhow::Result<()> {
+                let handles: Vec<_> = (0..plan.jobs)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            // The main thread's stack size: a run's recursion (METIS) sees the same.
+                            rayon::ThreadPoolBuilder::new()
+                                .num_threads(threads)
+                                .stack_size(8 << 20)
+                                .build()
+                                .map_err(|e| anyhow::anyhow!("a pool of {threads} threads for a run: {e}"))?
+                                .install(|| with_backend(choice, worker()))
+                        })
                     })
-                })
-                .collect();
-            let results: Vec<anyhow::Result<()>> = handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-                .collect();
-            results.into_iter().collect()
-        })?;
+                    .collect();
+                let results: Vec<anyhow::Result<()>> = handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                    .collect();
+                results.into_iter().collect()
+            })?,
+        }
         Ok(done.into_inner().unwrap_or_else(|e| e.into_inner()))
     }
 }
