@@ -119,6 +119,10 @@ pub enum Command {
     /// Continue a `train --out OUT --checkpoint-every N` run that was interrupted, from its last
     /// checkpoint, and complete OUT (its metrics.csv is byte-identical to an uninterrupted run's).
     Resume(ResumeArgs),
+    /// Merge the shard folders of one experiment (`run --shard K/N`) into the results folder one
+    /// machine would have written, figures included; refuses shards of different experiments,
+    /// commits or datasets, and missing or duplicated runs.
+    Merge(MergeArgs),
     /// Redraw every plot of a results folder (`run` or `train --out`) from its CSVs, without
     /// training.
     Plot(PlotArgs),
@@ -308,6 +312,34 @@ pub struct RunArgs {
     /// Compute backend for every run.
     #[arg(long, value_enum)]
     pub backend: Option<BackendChoice>,
+    /// Runs at once in this process (default: the cores over --threads, 1 without --threads or
+    /// on a GPU). The files are the same bytes at any N; a run starts only while the runs in
+    /// progress and its memory estimate fit in the available memory.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub jobs: Option<u32>,
+    /// Run only shard K of N (from 1) and write a shard folder (default
+    /// results/<name>.shard-K-of-N) for `gcnsim merge`. Without it, SLURM_ARRAY_TASK_ID and
+    /// SLURM_ARRAY_TASK_COUNT (a Slurm job array), or JOB_COMPLETION_INDEX with --shards (a
+    /// Kubernetes Indexed Job), choose the shard.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// How many shards a Kubernetes Indexed Job runs (its completions); JOB_COMPLETION_INDEX
+    /// names this process's.
+    #[arg(long, value_name = "N", conflicts_with = "shard")]
+    pub shards: Option<usize>,
+    /// Start from zero: discard the runs that an interrupted run into the same folder finished
+    /// (by default they are kept and only the others run).
+    #[arg(long)]
+    pub restart: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct MergeArgs {
+    /// The results folder to write.
+    pub out: PathBuf,
+    /// The shard folders, every shard of the experiment once.
+    #[arg(required = true)]
+    pub shards: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]

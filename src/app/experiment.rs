@@ -4,28 +4,59 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::cli::{PlotArgs, RunArgs};
-use crate::experiment::{run_experiment, Experiment};
+use crate::cli::{MergeArgs, PlotArgs, RunArgs};
+use crate::experiment::merge::merge_shards;
+use crate::experiment::{run_sweep, shard, Experiment, RunOptions};
 use crate::report::output::lock::DirLock;
 use crate::report::output::{record_written, resolve};
 use crate::report::plots;
 use crate::report::progress::ProgressMode;
 
-pub fn run_command(args: &RunArgs) -> anyhow::Result<()> {
+pub fn run_command(args: &RunArgs, threads: Option<usize>) -> anyhow::Result<()> {
     let exp = Experiment::load(&args.experiment)?;
     for note in &exp.notes {
         eprintln!("note: {}: {note}", args.experiment.display());
     }
-    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&exp.name));
+    let explicit = args.shard.as_deref().map(str::parse).transpose().map_err(|e| anyhow::anyhow!("--shard: {e}"))?;
+    let shard = shard::choose(explicit, args.shards, |name| std::env::var(name).ok()).map_err(anyhow::Error::msg)?;
+    if let Some((_, Some(from))) = &shard {
+        eprintln!("{from}");
+    }
+    let shard = shard.map(|(s, _)| s);
+    let default_out = match shard {
+        Some(s) => format!("{}.shard-{}-of-{}", exp.name, s.index, s.count),
+        None => exp.name.clone(),
+    };
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(default_out));
     println!("experiment {}: {} runs on {}", exp.name, exp.runs.len(), exp.dataset);
     let started = std::time::Instant::now();
-    let output = run_experiment(&exp, &out, args.backend, ProgressMode::detect())
-        .with_context(|| format!("experiment {}", args.experiment.display()))?;
+    let opts = RunOptions {
+        backend: args.backend,
+        progress: ProgressMode::detect(),
+        jobs: args.jobs.map(|j| j as usize),
+        threads,
+        shard,
+        restart: args.restart,
+    };
+    let output = run_sweep(&exp, &out, &opts).with_context(|| format!("experiment {}", args.experiment.display()))?;
     println!("{:<40} {:>8} {:>10} {:>10}", "run", "epochs", "test acc", "ms/epoch");
     for (r, t) in output.runs.iter().zip(&output.timings) {
         println!("{:<40} {:>8} {:>10.4} {:>10.2}", r.run_id, r.epochs_run, r.final_test_acc, t.ms_per_epoch);
     }
-    println!("backend {} | {:.1} s | wrote {}", output.backend, started.elapsed().as_secs_f64(), output.dir.display());
+    println!(
+        "backend {} | {} runs, {} run now | {:.1} s | wrote {}",
+        output.backend,
+        output.runs.len(),
+        output.executed,
+        started.elapsed().as_secs_f64(),
+        output.dir.display()
+    );
+    Ok(())
+}
+
+pub fn merge_command(args: &MergeArgs) -> anyhow::Result<()> {
+    let (dir, runs) = merge_shards(&args.out, &args.shards)?;
+    println!("merged {runs} runs from {} shards into {}", args.shards.len(), dir.display());
     Ok(())
 }
 

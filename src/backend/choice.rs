@@ -34,18 +34,23 @@ pub fn with_backend_profiled<T: BackendTask>(choice: BackendChoice, task: T) -> 
 
 fn run_on<T: BackendTask>(choice: BackendChoice, profile: bool, task: T) -> anyhow::Result<T::Output> {
     let gpu = || if profile { GpuBackend::profiled(&Default::default()) } else { GpuBackend::new() };
-    match choice {
+    match resolve(choice) {
         BackendChoice::Cpu => task.run(&CpuBackend::new()),
-        BackendChoice::Gpu => task.run(&gpu()?),
+        BackendChoice::Gpu | BackendChoice::Auto => task.run(&gpu()?),
+    }
+}
+
+/// `Auto` made definite: `Gpu` with a hardware adapter, else `Cpu` (with a warning); the others
+/// as they are. Resolved once, several backends of one process agree.
+pub fn resolve(choice: BackendChoice) -> BackendChoice {
+    match choice {
+        BackendChoice::Auto if has_hardware_gpu() => BackendChoice::Gpu,
         BackendChoice::Auto => {
-            if has_hardware_gpu() {
-                task.run(&gpu()?)
-            } else {
-                // A software adapter (lavapipe) is slower than the CPU backend for this work.
-                eprintln!("warning: no hardware GPU adapter found; using the CPU backend (--backend gpu forces wgpu, a software adapter included)");
-                task.run(&CpuBackend::new())
-            }
+            // A software adapter (lavapipe) is slower than the CPU backend for this work.
+            eprintln!("warning: no hardware GPU adapter found; using the CPU backend (--backend gpu forces wgpu, a software adapter included)");
+            BackendChoice::Cpu
         }
+        other => other,
     }
 }
 

@@ -23,7 +23,7 @@ pub mod snapshot;
 use crate::graph::Csr;
 use crate::tensor::HostMatrix;
 
-pub use choice::{with_backend, with_backend_profiled, BackendChoice, BackendTask};
+pub use choice::{resolve, with_backend, with_backend_profiled, BackendChoice, BackendTask};
 pub use kernel_cost::KernelCost;
 pub use memory::{MemCategory, MemGuard, MemorySnapshot, MemoryTracker};
 pub use optim::OptimizerStep;

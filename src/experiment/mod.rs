@@ -18,7 +18,12 @@
 //! one run.
 
 pub mod file;
+pub mod jobs;
+pub mod merge;
+pub mod results;
 pub mod runner;
+pub mod shard;
+pub mod stored;
 
 pub use file::{Experiment, ExperimentError, RunSpec};
-pub use runner::run_experiment;
+pub use runner::{run_experiment, run_sweep, RunOptions};

@@ -91,6 +91,9 @@ pub struct RunsProgress {
     multi: MultiProgress,
     overall: ProgressBar,
     total: u64,
+    /// Runs finished before this process started (a resumed sweep): not in the ETA's rate.
+    skipped: std::sync::atomic::AtomicU64,
+    started: std::time::Instant,
 }
 
 impl RunsProgress {
@@ -100,7 +103,15 @@ impl RunsProgress {
             multi.set_draw_target(ProgressDrawTarget::hidden());
         }
         let overall = multi.add(runs_bar(runs));
-        Self { mode, multi, overall, total: runs }
+        let (skipped, started) = (Default::default(), std::time::Instant::now());
+        Self { mode, multi, overall, total: runs, skipped, started }
+    }
+
+    /// `runs` finished earlier (kept by a resumed sweep).
+    pub fn skip(&self, runs: u64) {
+        self.skipped.fetch_add(runs, std::sync::atomic::Ordering::Relaxed);
+        self.overall.inc(runs);
+        self.overall.reset_eta();
     }
 
     /// The progress of the next run's epochs.
@@ -116,12 +127,23 @@ impl RunsProgress {
         self.multi.remove(run.bar());
         self.overall.inc(1);
         if self.mode == ProgressMode::Lines {
-            eprintln!("[{}/{}] {summary}", self.overall.position(), self.total);
+            let done = self.overall.position();
+            eprintln!("[{done}/{}] {summary}{}", self.total, self.eta(done));
         }
     }
 
     pub fn finish(&self) {
         self.overall.finish_and_clear();
+    }
+
+    /// `, eta …` from this process's rate so far, while runs are left.
+    fn eta(&self, done: u64) -> String {
+        let ran = done.saturating_sub(self.skipped.load(std::sync::atomic::Ordering::Relaxed));
+        if ran == 0 || done >= self.total {
+            return String::new();
+        }
+        let left = self.started.elapsed().mul_f64((self.total - done) as f64 / ran as f64);
+        format!(", eta {}", indicatif::HumanDuration(left))
     }
 }
 

@@ -425,7 +425,6 @@ pub fn run_persistent<B: Backend>(
 ) -> Result<(Vec<EpochRecord>, RunOutcome), SimError> {
     cfg.validate()?;
     let p = problem.locals.len();
-    let par = &cfg.parallel;
     let cluster = cfg.cluster.resolve(p)?;
     if !persistence.is_none() {
         super::checkpoint::supported(cfg)?;
@@ -433,8 +432,7 @@ pub fn run_persistent<B: Backend>(
     if persistence.checkpoint.as_ref().is_some_and(|c| c.every == 0) {
         return Err(super::ConfigError { key: "checkpoint_every".into(), message: "must be at least 1".into() }.into());
     }
-    let device_bytes = super::budget::device_bytes::<B>(problem, par.boundary)
-        + super::budget::embedding_bytes(problem, embedding_settings(cfg).as_ref());
+    let device_bytes = estimated_device_bytes::<B>(problem, cfg);
     super::budget::check(problem, cfg, device_bytes, b.memory_budget())?;
     let meter = meter(b, &cluster, p)?;
     let mut trainer = trainer(&meter, problem, cfg, cluster, events, on_epoch, persistence.checkpoint)?;
@@ -664,6 +662,13 @@ fn outcome<B: Backend, M: Backend>(trainer: Trainer<'_, M>, b: &B, sim_end: f64)
     outcome.failures = trace.failures.clone();
     outcome.trace = trace;
     (records, outcome)
+}
+
+/// The memory estimate a run checks before it allocates: its workers', exchange's, server's and
+/// embedding table's bytes on `B`'s device (`gcnsim run --jobs` admits runs by it).
+pub fn estimated_device_bytes<B: Backend>(problem: &Problem, cfg: &RunConfig) -> u128 {
+    super::budget::device_bytes::<B>(problem, cfg.parallel.boundary)
+        + super::budget::embedding_bytes(problem, embedding_settings(cfg).as_ref())
 }
 
 /// The embedding table's settings, `None` without embeddings.

@@ -41,6 +41,8 @@ pub enum OutputKind {
     Experiment,
     /// `gcnsim train --out`: one run.
     Train,
+    /// `gcnsim run --shard K/N`: a shard's finished runs, for `gcnsim merge`.
+    Shard,
 }
 
 #[derive(Debug, thiserror::Error)]
