@@ -35,6 +35,18 @@ const SAMPLE_W: i32 = 56;
 const SAMPLE_GAP: i32 = 10;
 const COL_GAP: i32 = 36;
 pub(super) const ROW_H: i32 = 32;
+/// A generous average glyph width of the legend font, as a share of its size (no font is at
+/// hand when a figure's canvas is sized).
+const GLYPH_SHARE: f64 = 0.62;
+
+/// How many legend columns of `labels` a figure `width` pixels wide can hold, estimated before
+/// drawing (at least 1): the canvas grows for the rows the rest need.
+pub(super) fn columns_that_fit(labels: &[String], width: u32) -> usize {
+    let widest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0) as f64 * GLYPH_SHARE * LEGEND_PX;
+    let col = (SAMPLE_W + SAMPLE_GAP + COL_GAP) as f64 + widest;
+    let room = width as f64 - 12.0 - (2 * STRIP_PAD) as f64 + COL_GAP as f64;
+    ((room / col).floor() as usize).max(1)
+}
 const STRIP_PAD: i32 = 10;
 
 /// A strip's measurements: column width (text included) and heading width, in pixels.

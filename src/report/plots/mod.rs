@@ -263,7 +263,10 @@ impl Figure {
 /// `rows_in_size` rows [`FIGURE_SIZE`] leaves room for, so the panels keep the height their axis
 /// titles need.
 fn legend_growth(metrics: &[LongMetricsRow], per_row: usize, rows_in_size: usize) -> u32 {
-    let rows = series::label_looks(metrics).len().div_ceil(per_row);
+    let labels: Vec<String> = series::label_looks(metrics).into_iter().map(|(label, _)| label).collect();
+    // Long labels fit fewer to a row than the layout was planned for.
+    let per_row = per_row.min(legend::columns_that_fit(&labels, FIGURE_SIZE.0));
+    let rows = labels.len().div_ceil(per_row);
     (rows.saturating_sub(rows_in_size) * legend::ROW_H as usize) as u32
 }
 

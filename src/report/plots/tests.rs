@@ -448,3 +448,11 @@ fn a_focused_time_figure_spans_only_the_drawn_runs() {
     let largest = numbers.iter().copied().fold(0.0, f64::max);
     assert!((150.0..250.0).contains(&largest), "largest axis label {largest} (ms), want P = 8's ~192");
 }
+
+#[test]
+fn long_legend_labels_fit_fewer_columns() {
+    let short: Vec<String> = (0..6).map(|i| format!("P={i} exchange")).collect();
+    assert!(legend::columns_that_fit(&short, FIGURE_SIZE.0) >= 2);
+    let long = vec!["gat P=10 replicate random centered_clipping:tau=0.1 F=3 scaled:factor=-10".to_string()];
+    assert_eq!(legend::columns_that_fit(&long, FIGURE_SIZE.0), 1);
+}
