@@ -33,8 +33,9 @@ pub(super) fn draw_line<DB: DrawingBackend, X: Ranged<ValueType = f64>, Y: Range
 /// line folds back so sharply that a thick stroke's mitred join would spike far beyond the
 /// curve (a curve that swings every epoch); a smooth curve stays one polyline.
 fn split_at_sharp_turns(pixels: &[(i32, i32)], width: u32) -> Vec<std::ops::Range<usize>> {
+    let whole = 0..pixels.len();
     if width <= 1 || pixels.len() < 3 {
-        return vec![0..pixels.len()];
+        return vec![whole];
     }
     let mut pieces = Vec::new();
     let mut start = 0;
@@ -414,11 +415,12 @@ mod tests {
     #[test]
     fn thick_lines_split_only_where_they_fold_back() {
         let smooth = [(0, 100), (10, 90), (20, 85), (30, 84)];
-        assert_eq!(split_at_sharp_turns(&smooth, 3), vec![0..4]);
+        let whole = 0..4;
+        assert_eq!(split_at_sharp_turns(&smooth, 3), std::slice::from_ref(&whole));
         // Up 80 px and back down within 2 px: a 3 px stroke's miter would spike ~80 px.
         let swing = [(0, 100), (2, 20), (4, 100), (6, 95)];
-        assert_eq!(split_at_sharp_turns(&swing, 3), vec![0..2, 1..3, 2..4]);
-        assert_eq!(split_at_sharp_turns(&swing, 1), vec![0..4]);
+        assert_eq!(split_at_sharp_turns(&swing, 3), [0..2, 1..3, 2..4]);
+        assert_eq!(split_at_sharp_turns(&swing, 1), [whole]);
     }
 
     #[test]
