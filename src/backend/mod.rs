@@ -13,6 +13,7 @@ pub mod choice;
 pub mod cpu;
 pub mod gpu;
 pub mod head_shapes;
+pub mod kernel_class;
 pub mod kernel_cost;
 pub mod memory;
 pub mod optim;
@@ -24,6 +25,7 @@ use crate::graph::Csr;
 use crate::tensor::HostMatrix;
 
 pub use choice::{resolve, with_backend, with_backend_profiled, BackendChoice, BackendTask};
+pub use kernel_class::{KernelClass, Work};
 pub use kernel_cost::KernelCost;
 pub use memory::{MemCategory, MemGuard, MemorySnapshot, MemoryTracker};
 pub use optim::OptimizerStep;

@@ -16,6 +16,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::kernel_rates::{self, KernelRates};
 use super::profile::{self, NumberKey, Profile, ProfileError};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -27,6 +28,12 @@ pub struct DeviceProfile {
     pub mem_bandwidth: f64,
     /// Fixed cost of one kernel (launch, dispatch, drain), seconds.
     pub launch_latency: f64,
+    /// Achieved rates per kernel class (a calibrated profile, `[kernels.CLASS]` tables); a class
+    /// without them uses the three numbers above. Empty for the presets.
+    pub kernels: KernelRates,
+    /// Where a calibrated profile comes from (`[calibration]`: machine, backend, adapter, date,
+    /// the fit's residuals), kept as written so that results carry it.
+    pub calibration: Option<toml::Table>,
 }
 
 /// Per-kernel fixed cost of the GPU presets: 5 µs. Measured CUDA launch + synchronize costs are
@@ -38,23 +45,35 @@ pub struct DeviceProfile {
 const GPU_LAUNCH_LATENCY: f64 = 5e-6;
 
 impl DeviceProfile {
+    /// A profile of one roofline for every kernel (no per-class rates, no calibration).
+    pub fn roofline(name: impl Into<String>, peak_flops: f64, mem_bandwidth: f64, launch_latency: f64) -> Self {
+        Self {
+            name: name.into(),
+            peak_flops,
+            mem_bandwidth,
+            launch_latency,
+            kernels: KernelRates::new(),
+            calibration: None,
+        }
+    }
+
     /// NVIDIA H100 **SXM5** 80 GB: 67 TFLOP/s FP32 (non-tensor), 3.35 TB/s HBM3; NVIDIA H100 Tensor
     /// Core GPU datasheet (<https://www.nvidia.com/en-us/data-center/h100/>). The PCIe card is
     /// slower (51 TFLOP/s, 2 TB/s).
     pub fn h100() -> Self {
-        Self { name: "h100".into(), peak_flops: 67e12, mem_bandwidth: 3.35e12, launch_latency: GPU_LAUNCH_LATENCY }
+        Self::roofline("h100", 67e12, 3.35e12, GPU_LAUNCH_LATENCY)
     }
 
     /// NVIDIA A100 **SXM4 80 GB**: 19.5 TFLOP/s FP32, 2,039 GB/s HBM2e; NVIDIA A100 Tensor Core GPU
     /// datasheet (<https://www.nvidia.com/en-us/data-center/a100/>). The 40 GB part has 1,555 GB/s.
     pub fn a100() -> Self {
-        Self { name: "a100".into(), peak_flops: 19.5e12, mem_bandwidth: 2.039e12, launch_latency: GPU_LAUNCH_LATENCY }
+        Self::roofline("a100", 19.5e12, 2.039e12, GPU_LAUNCH_LATENCY)
     }
 
     /// NVIDIA V100 **SXM2**: 15.7 TFLOP/s FP32, 900 GB/s HBM2; NVIDIA Tesla V100 datasheet
     /// (<https://www.nvidia.com/en-us/data-center/v100/>). The PCIe card has 14 TFLOP/s.
     pub fn v100() -> Self {
-        Self { name: "v100".into(), peak_flops: 15.7e12, mem_bandwidth: 900e9, launch_latency: GPU_LAUNCH_LATENCY }
+        Self::roofline("v100", 15.7e12, 900e9, GPU_LAUNCH_LATENCY)
     }
 
     /// A 2-core x86 machine like the one this crate is developed on. Assumptions, not
@@ -67,7 +86,7 @@ impl DeviceProfile {
     ///   dual-channel DDR4 server, well below the channels' 2 × 25.6 GB/s peak at DDR4-3200.
     /// - per op call: 0.5 µs for the backend call itself (shape checks, views, loop set-up).
     pub fn cpu() -> Self {
-        Self { name: "cpu".into(), peak_flops: 192e9, mem_bandwidth: 20e9, launch_latency: 0.5e-6 }
+        Self::roofline("cpu", 192e9, 20e9, 0.5e-6)
     }
 
     pub fn presets() -> Vec<Self> {
@@ -99,11 +118,33 @@ impl Profile for DeviceProfile {
     }
 
     fn from_parts(name: String, v: &[f64]) -> Self {
-        Self { name, peak_flops: v[0], mem_bandwidth: v[1], launch_latency: v[2] }
+        Self::roofline(name, v[0], v[1], v[2])
     }
 
     fn values(&self) -> Vec<f64> {
         vec![self.peak_flops, self.mem_bandwidth, self.launch_latency]
+    }
+
+    const TABLES: &'static [&'static str] = &["kernels", "calibration"];
+
+    fn set_table(&mut self, key: &str, value: &toml::Value) -> Result<(), (String, String)> {
+        match (key, value) {
+            ("kernels", v) => self.kernels = kernel_rates::from_toml(v)?,
+            ("calibration", toml::Value::Table(t)) => self.calibration = Some(t.clone()),
+            (key, _) => return Err((key.to_string(), "expected a table".into())),
+        }
+        Ok(())
+    }
+
+    fn tables(&self) -> Vec<(&'static str, toml::Value)> {
+        let mut tables = Vec::new();
+        if !self.kernels.is_empty() {
+            tables.push(("kernels", kernel_rates::to_toml(&self.kernels)));
+        }
+        if let Some(c) = &self.calibration {
+            tables.push(("calibration", toml::Value::Table(c.clone())));
+        }
+        tables
     }
 }
 
@@ -125,7 +166,12 @@ impl fmt::Display for DeviceProfile {
             self.peak_flops / 1e12,
             self.mem_bandwidth / 1e9,
             self.launch_latency * 1e6
-        )
+        )?;
+        if !self.kernels.is_empty() {
+            let classes: Vec<_> = self.kernels.keys().map(|c| c.name()).collect();
+            write!(f, ", calibrated rates for {}", classes.join(", "))?;
+        }
+        Ok(())
     }
 }
 
@@ -162,7 +208,7 @@ mod tests {
     #[test]
     fn a_file_with_all_keys_parses_and_integers_are_accepted() {
         let d = parse("name = \"x\"\npeak_flops = 1e9\nmem_bandwidth = 2.5e9\nlaunch_latency = 1e-6\n").unwrap();
-        assert_eq!(d, DeviceProfile { name: "x".into(), peak_flops: 1e9, mem_bandwidth: 2.5e9, launch_latency: 1e-6 });
+        assert_eq!(d, DeviceProfile::roofline("x", 1e9, 2.5e9, 1e-6));
         // Without `name`, the file stem names it.
         let d = parse("peak_flops = 1e12\nmem_bandwidth = 1e9\nlaunch_latency = 1e-6\n").unwrap();
         assert_eq!(d.name, "gpu");
@@ -206,6 +252,43 @@ mod tests {
             let msg = parse(text).unwrap_err().to_string();
             assert!(msg.contains(needle), "{text:?}: {msg}");
         }
+    }
+
+    const CALIBRATED: &str = "name = \"lab\"\npeak_flops = 1e10\nmem_bandwidth = 5e9\nlaunch_latency = 1e-6\n\n\
+        [kernels.spmm]\nlaunch_latency = 2e-6\npeak_flops = 3e9\nmem_bandwidth = 4e9\ncache_bytes = 3e7\ncache_bandwidth = 2e10\n\n\
+        [kernels.matmul]\nlaunch_latency = 3e-6\npeak_flops = 2e10\nmem_bandwidth = 6e9\n\n\
+        [calibration]\nmachine = \"host\"\nbackend = \"cpu\"\n";
+
+    #[test]
+    fn a_calibrated_file_keeps_its_class_rates_and_provenance_through_a_config() {
+        use crate::backend::{KernelClass, KernelCost, Work};
+        let d = parse(CALIBRATED).unwrap();
+        assert_eq!(d.kernels.len(), 2);
+        assert_eq!(d.kernels[&KernelClass::Matmul].peak_flops, 2e10);
+        assert_eq!(d.calibration.as_ref().unwrap()["backend"].as_str(), Some("cpu"));
+        // Classes with rates use them; the others the profile's own roofline.
+        let matmul = Work::new(KernelClass::Matmul, KernelCost::matmul(100, 100, 100));
+        assert_eq!(d.work_time(&matmul), 3e-6 + 2e6 / 2e10);
+        let relu = Work::new(KernelClass::Elementwise, KernelCost::relu(1000));
+        assert_eq!(d.work_time(&relu), d.kernel_time(&KernelCost::relu(1000)));
+        assert!(d.to_string().contains("calibrated rates for spmm, matmul"), "{d}");
+
+        #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+        struct Cfg {
+            device: DeviceProfile,
+        }
+        let cfg = Cfg { device: d };
+        let text = toml::to_string(&cfg).unwrap();
+        assert_eq!(toml::from_str::<Cfg>(&text).unwrap(), cfg, "{text}");
+    }
+
+    #[test]
+    fn a_bad_class_table_names_the_dotted_key_and_the_table_line() {
+        let text = CALIBRATED.replace("mem_bandwidth = 4e9", "mem_bandwidth = 0");
+        let msg = parse(&text).unwrap_err().to_string();
+        assert!(msg.contains("profiles/gpu.toml") && msg.contains("key `kernels.spmm.mem_bandwidth`"), "{msg}");
+        let msg = parse(&CALIBRATED.replace("[calibration]\nmachine", "calibration = 3\n[x]\nmachine")).unwrap_err();
+        assert!(msg.to_string().contains("calibration"), "{msg}");
     }
 
     #[test]

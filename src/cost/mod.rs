@@ -42,6 +42,7 @@
 //! is ascending partial index, so the GPU can reproduce it.
 
 pub mod device;
+pub mod kernel_rates;
 pub mod link;
 pub mod network;
 mod profile;
@@ -50,6 +51,7 @@ pub mod schedule;
 pub mod topology;
 
 pub use device::DeviceProfile;
+pub use kernel_rates::{CacheRates, ClassRates, KernelRates};
 pub use link::{Fabric, Link, Message, Node, Transfer};
 pub use network::NetworkProfile;
 pub use profile::{readable, ProfileError};

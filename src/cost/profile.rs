@@ -56,6 +56,16 @@ pub(crate) trait Profile: Sized + Clone + PartialEq {
     /// Builds from already validated values (positive, finite), in [`Profile::KEYS`] order.
     fn from_parts(name: String, values: &[f64]) -> Self;
     fn values(&self) -> Vec<f64>;
+    /// Keys whose values are tables rather than numbers, each optional (none by default).
+    const TABLES: &'static [&'static str] = &[];
+    /// Takes table key `key` (one of [`Profile::TABLES`]); an error is (dotted key, message).
+    fn set_table(&mut self, key: &str, _value: &toml::Value) -> Result<(), (String, String)> {
+        Err((key.to_string(), "not a table key of this profile".into()))
+    }
+    /// The table keys this profile has, to serialize after the numbers.
+    fn tables(&self) -> Vec<(&'static str, toml::Value)> {
+        Vec::new()
+    }
 }
 
 fn preset_names<P: Profile>() -> String {
@@ -105,7 +115,7 @@ pub(crate) fn parse_toml<P: Profile>(text: &str, path: &Path) -> Result<P, Profi
         message,
     };
     for key in table.keys() {
-        if key != "name" && !P::KEYS.iter().any(|k| k.name == key) {
+        if key != "name" && !P::KEYS.iter().any(|k| k.name == key) && !P::TABLES.contains(&key.as_str()) {
             return Err(key_err(key, format!("unknown key; valid keys: {}", valid_keys::<P>())));
         }
     }
@@ -126,11 +136,24 @@ pub(crate) fn parse_toml<P: Profile>(text: &str, path: &Path) -> Result<P, Profi
         };
         values.push(check_range(key, number).map_err(|m| key_err(key.name, m))?);
     }
-    Ok(P::from_parts(name, &values))
+    let mut profile = P::from_parts(name, &values);
+    for key in P::TABLES {
+        if let Some(value) = table.get(*key) {
+            // A nested key has no line of its own here: the table's line locates it.
+            profile.set_table(key, value).map_err(|(dotted, message)| ProfileError::Key {
+                path: path.to_path_buf(),
+                line: key_lines.get(*key).copied(),
+                key: dotted,
+                message,
+            })?;
+        }
+    }
+    Ok(profile)
 }
 
 fn valid_keys<P: Profile>() -> String {
-    std::iter::once("name").chain(P::KEYS.iter().map(|k| k.name)).collect::<Vec<_>>().join(", ")
+    let numbers = P::KEYS.iter().map(|k| k.name);
+    std::iter::once("name").chain(numbers).chain(P::TABLES.iter().copied()).collect::<Vec<_>>().join(", ")
 }
 
 /// Every number of a profile is a rate or a duration, bounded to what hardware can be: zero,
@@ -166,10 +189,14 @@ pub(crate) fn serialize<P: Profile, S: serde::Serializer>(profile: &P, s: S) -> 
     if P::presets().iter().any(|p| p == profile) {
         return s.serialize_str(profile.name());
     }
-    let mut map = s.serialize_map(Some(P::KEYS.len() + 1))?;
+    let tables = profile.tables();
+    let mut map = s.serialize_map(Some(P::KEYS.len() + 1 + tables.len()))?;
     map.serialize_entry("name", profile.name())?;
     for (key, value) in P::KEYS.iter().zip(profile.values()) {
         map.serialize_entry(key.name, &value)?;
+    }
+    for (key, value) in &tables {
+        map.serialize_entry(key, value)?;
     }
     map.end()
 }
@@ -197,9 +224,12 @@ impl<'de, P: Profile> serde::de::Visitor<'de> for ProfileVisitor<P> {
         use serde::de::Error;
         let mut name = None;
         let mut values: Vec<Option<f64>> = vec![None; P::KEYS.len()];
+        let mut tables = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
             if key == "name" {
                 name = Some(map.next_value::<String>()?);
+            } else if let Some(table_key) = P::TABLES.iter().find(|t| **t == key) {
+                tables.push((*table_key, map.next_value::<toml::Value>()?));
             } else if let Some(i) = P::KEYS.iter().position(|k| k.name == key) {
                 let v = map.next_value::<f64>()?;
                 values[i] =
@@ -214,6 +244,10 @@ impl<'de, P: Profile> serde::de::Visitor<'de> for ProfileVisitor<P> {
                 A::Error::custom(format!("key `{}`: missing; give the value in {}", key.name, key.unit))
             })?);
         }
-        Ok(P::from_parts(name.unwrap_or_else(|| "custom".to_string()), &checked))
+        let mut profile = P::from_parts(name.unwrap_or_else(|| "custom".to_string()), &checked);
+        for (key, value) in tables {
+            profile.set_table(key, &value).map_err(|(k, m)| A::Error::custom(format!("key `{k}`: {m}")))?;
+        }
+        Ok(profile)
     }
 }

@@ -6,11 +6,21 @@
 
 use super::device::DeviceProfile;
 pub use crate::backend::kernel_cost::KernelCost;
+use crate::backend::Work;
 
 impl DeviceProfile {
     /// Seconds for one kernel: its launch plus the slower of compute and memory traffic.
     pub fn kernel_time(&self, cost: &KernelCost) -> f64 {
         self.launch_latency + (cost.flops / self.peak_flops).max(cost.bytes / self.mem_bandwidth)
+    }
+
+    /// Seconds for one kernel of a class: at the class's calibrated rates where the profile has
+    /// them, else [`Self::kernel_time`].
+    pub fn work_time(&self, work: &Work) -> f64 {
+        match self.kernels.get(&work.class) {
+            Some(rates) => rates.time(work),
+            None => self.kernel_time(&work.cost),
+        }
     }
 }
 
@@ -27,7 +37,7 @@ mod tests {
 
     /// 1 GFLOP/s, 1 GB/s, 1 µs launch: times in seconds are FLOPs or bytes / 1e9.
     fn toy() -> DeviceProfile {
-        DeviceProfile { name: "toy".into(), peak_flops: 1e9, mem_bandwidth: 1e9, launch_latency: 1e-6 }
+        DeviceProfile::roofline("toy", 1e9, 1e9, 1e-6)
     }
 
     #[test]

@@ -17,7 +17,7 @@ use super::metered::Metered;
 use super::problem::Problem;
 use super::record::{EpochRecord, RunOutcome};
 use crate::backend::snapshot::RestoreError;
-use crate::backend::{stat, Backend, BackendError, MemCategory, ReduceOrder, Shape, STATS_WIDTH};
+use crate::backend::{stat, Backend, BackendError, KernelClass, MemCategory, ReduceOrder, Shape, Work, STATS_WIDTH};
 use crate::cost::KernelCost;
 use crate::model::{initial_parameters, PartitionedModel};
 use crate::ps::embedding::{EmbeddingSettings, EmbeddingTable, WorkerRows};
@@ -166,18 +166,23 @@ impl<'a, M: Backend> Trainer<'a, M> {
             .map(|g| {
                 let n = g.len();
                 let step = crate::ps::optimizer::kernel_step(&self.cfg.train.optimizer, self.cfg.train.lr, 0.0, 1);
-                d.kernel_time(&KernelCost::optimizer_step(n, &step))
+                d.work_time(&Work::new(KernelClass::Optimizer, KernelCost::optimizer_step(n, &step)))
             })
             .sum();
         let combine: f64 = match &self.robust {
             // The attack is the attackers' work, not the server's: it costs the server nothing.
             Some(r) => {
                 let d_total: usize = self.aggregated.iter().map(|g| g.len()).sum();
-                d.kernel_time(&r.plan().server_cost(d_total))
+                d.work_time(&Work::new(KernelClass::Robust, r.plan().server_cost(d_total)))
             }
-            None => self.aggregated.iter().map(|g| d.kernel_time(&KernelCost::weighted_sum(inputs, g.len()))).sum(),
+            None => self
+                .aggregated
+                .iter()
+                .map(|g| d.work_time(&Work::new(KernelClass::Reduction, KernelCost::weighted_sum(inputs, g.len()))))
+                .sum(),
         };
-        let embedding = self.embedding.as_ref().map_or(0.0, |e| d.kernel_time(&e.update_cost()));
+        let embedding =
+            self.embedding.as_ref().map_or(0.0, |e| d.work_time(&Work::new(KernelClass::Optimizer, e.update_cost())));
         (steps + combine, embedding)
     }
 

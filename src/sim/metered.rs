@@ -16,11 +16,12 @@
 //! download, stats readback, flush, `describe` and `memory` are delegated free of charge.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use crate::backend::{
-    AttackStep, Backend, BackendError, DropoutSpec, IndexLen, MemCategory, MemoryTracker, Nonzeros, OptimizerStep,
-    PreAggregationStep, ReduceOrder, RobustStep, Shape, SparseLayout,
+    AttackStep, Backend, BackendError, DropoutSpec, IndexLen, KernelClass, MemCategory, MemoryTracker, Nonzeros,
+    OptimizerStep, PreAggregationStep, ReduceOrder, RobustStep, Shape, SparseLayout, Work,
 };
 use crate::cost::{DeviceProfile, KernelCost};
 use crate::graph::Csr;
@@ -39,6 +40,8 @@ struct Meter {
     /// `segments[s][i]`: worker i's seconds in segment s; the last segment is the open one.
     segments: Vec<Vec<f64>>,
     server: f64,
+    /// Seconds charged per kernel class (workers and server together), since the meter began.
+    by_class: BTreeMap<KernelClass, f64>,
 }
 
 /// `inner` with each kernel charged `profile.kernel_time(&cost)` to the current worker.
@@ -53,7 +56,7 @@ pub struct Metered<'a, B: Backend> {
 impl<'a, B: Backend> Metered<'a, B> {
     /// A meter for `workers` workers, all at zero, charging the server until told otherwise.
     pub fn new(inner: &'a B, profile: DeviceProfile, workers: usize) -> Self {
-        let meter = Meter { current: None, segments: vec![vec![0.0; workers]], server: 0.0 };
+        let meter = Meter { current: None, segments: vec![vec![0.0; workers]], server: 0.0, by_class: BTreeMap::new() };
         Self { inner, profile, workers, meter: RefCell::new(meter), measured: false }
     }
 
@@ -89,6 +92,12 @@ impl<'a, B: Backend> Metered<'a, B> {
         std::mem::take(&mut self.meter.borrow_mut().server)
     }
 
+    /// Seconds charged to each kernel class since the meter was made (not reset by the takes):
+    /// what `validate` compares class by class.
+    pub fn class_totals(&self) -> BTreeMap<KernelClass, f64> {
+        self.meter.borrow().by_class.clone()
+    }
+
     /// Each worker's seconds summed over the segments since the last take; resets the segments
     /// like [`Self::take_segments`].
     pub fn take_totals(&self) -> Vec<f64> {
@@ -109,21 +118,27 @@ impl<'a, B: Backend> Metered<'a, B> {
         self
     }
 
-    /// Runs `kernel` and charges it: its roofline time for `cost`, or what it took when measuring.
-    fn timed<R>(&self, cost: KernelCost, kernel: impl FnOnce() -> R) -> R {
+    /// Runs `kernel` and charges it: its modelled time as a kernel of `class` costing `cost`, or
+    /// what it took when measuring.
+    fn timed<R>(&self, class: KernelClass, cost: KernelCost, kernel: impl FnOnce() -> R) -> R {
+        self.timed_work(Work::new(class, cost), kernel)
+    }
+
+    fn timed_work<R>(&self, work: Work, kernel: impl FnOnce() -> R) -> R {
         if !self.measured {
-            self.charge(self.profile.kernel_time(&cost));
+            self.charge(work.class, self.profile.work_time(&work));
             return kernel();
         }
         let started = Instant::now();
         let r = kernel();
-        self.charge(started.elapsed().as_secs_f64());
+        self.charge(work.class, started.elapsed().as_secs_f64());
         r
     }
 
-    /// Charges `t` seconds to the current worker (or the server).
-    fn charge(&self, t: f64) {
+    /// Charges `t` seconds to the current worker (or the server) and to `class`'s total.
+    fn charge(&self, class: KernelClass, t: f64) {
         let mut m = self.meter.borrow_mut();
+        *m.by_class.entry(class).or_insert(0.0) += t;
         match m.current {
             Some(i) => m.segments.last_mut().expect("at least one segment")[i] += t,
             None => m.server += t,
@@ -217,23 +232,25 @@ impl<B: Backend> Backend for Metered<'_, B> {
     }
 
     fn copy(&self, src: &B::Matrix, dst: &mut B::Matrix) {
-        self.timed(KernelCost::copy(src.len()), || self.inner.copy(src, dst))
+        self.timed(KernelClass::Elementwise, KernelCost::copy(src.len()), || self.inner.copy(src, dst))
     }
 
     /// A's rows, columns and nonzeros; `x` and `out` may be taller (only A's rows count).
     fn spmm(&self, a: &B::Sparse, x: &B::Matrix, out: &mut B::Matrix) {
-        self.timed(KernelCost::spmm(a.rows(), a.cols(), a.nnz(), x.cols()), || self.inner.spmm(a, x, out))
+        self.timed_work(Work::spmm(a.rows(), a.cols(), a.nnz(), x.cols()), || self.inner.spmm(a, x, out))
     }
 
     /// A copy of the `rows × width` block.
     fn copy_rows(&self, src: &B::Matrix, src_row0: usize, dst: &mut B::Matrix, dst_row0: usize, rows: usize) {
-        self.timed(KernelCost::copy(rows * src.cols()), || self.inner.copy_rows(src, src_row0, dst, dst_row0, rows))
+        self.timed(KernelClass::Elementwise, KernelCost::copy(rows * src.cols()), || {
+            self.inner.copy_rows(src, src_row0, dst, dst_row0, rows)
+        })
     }
 
     /// A copy of the gathered rows, plus their row indices.
     fn gather_rows(&self, src: &B::Matrix, rows: &B::Index, dst: &mut B::Matrix, dst_row0: usize) {
         let n = rows.index_len();
-        self.timed(KernelCost::copy(n * src.cols()) + index_bytes(n), || {
+        self.timed(KernelClass::Elementwise, KernelCost::copy(n * src.cols()) + index_bytes(n), || {
             self.inner.gather_rows(src, rows, dst, dst_row0)
         })
     }
@@ -241,7 +258,7 @@ impl<B: Backend> Backend for Metered<'_, B> {
     /// A copy of the scattered rows, plus their row indices.
     fn scatter_rows(&self, src: &B::Matrix, src_row0: usize, rows: &B::Index, dst: &mut B::Matrix) {
         let n = rows.index_len();
-        self.timed(KernelCost::copy(n * src.cols()) + index_bytes(n), || {
+        self.timed(KernelClass::Elementwise, KernelCost::copy(n * src.cols()) + index_bytes(n), || {
             self.inner.scatter_rows(src, src_row0, rows, dst)
         })
     }
@@ -249,40 +266,48 @@ impl<B: Backend> Backend for Metered<'_, B> {
     /// Per element of the added rows: src and dst in, dst out, one add; plus the row indices.
     fn scatter_add_rows(&self, src: &B::Matrix, src_row0: usize, rows: &B::Index, dst: &mut B::Matrix) {
         let n = rows.index_len();
-        self.timed(KernelCost::elementwise(n * src.cols(), 2, 1, 1.0) + index_bytes(n), || {
-            self.inner.scatter_add_rows(src, src_row0, rows, dst)
-        })
+        self.timed(
+            KernelClass::Elementwise,
+            KernelCost::elementwise(n * src.cols(), 2, 1, 1.0) + index_bytes(n),
+            || self.inner.scatter_add_rows(src, src_row0, rows, dst),
+        )
     }
 
     /// Per element of the added rows: src and dst in, dst out, one add.
     fn add_rows(&self, src: &B::Matrix, src_row0: usize, dst: &mut B::Matrix, dst_row0: usize, rows: usize) {
-        self.timed(KernelCost::elementwise(rows * src.cols(), 2, 1, 1.0), || {
+        self.timed(KernelClass::Elementwise, KernelCost::elementwise(rows * src.cols(), 2, 1, 1.0), || {
             self.inner.add_rows(src, src_row0, dst, dst_row0, rows)
         })
     }
 
     /// Every element written once, nothing read.
     fn zero(&self, m: &mut B::Matrix) {
-        self.timed(KernelCost::elementwise(m.len(), 0, 1, 0.0), || self.inner.zero(m))
+        self.timed(KernelClass::Elementwise, KernelCost::elementwise(m.len(), 0, 1, 0.0), || self.inner.zero(m))
     }
 
     /// `op(A)` is m × k and `op(B)` k × n; a transpose changes neither FLOPs nor bytes.
     fn matmul(&self, a: &B::Matrix, b: &B::Matrix, out: &mut B::Matrix, transpose_a: bool, transpose_b: bool) {
         let (m, k) = if transpose_a { (a.cols(), a.rows()) } else { (a.rows(), a.cols()) };
         let n = if transpose_b { b.rows() } else { b.cols() };
-        self.timed(KernelCost::matmul(m, k, n), || self.inner.matmul(a, b, out, transpose_a, transpose_b))
+        self.timed(KernelClass::Matmul, KernelCost::matmul(m, k, n), || {
+            self.inner.matmul(a, b, out, transpose_a, transpose_b)
+        })
     }
 
     fn relu(&self, x: &B::Matrix, out: &mut B::Matrix) {
-        self.timed(KernelCost::relu(x.len()), || self.inner.relu(x, out))
+        self.timed(KernelClass::Elementwise, KernelCost::relu(x.len()), || self.inner.relu(x, out))
     }
 
     fn relu_backward(&self, output: &B::Matrix, grad: &B::Matrix, out: &mut B::Matrix) {
-        self.timed(KernelCost::relu_backward(output.len()), || self.inner.relu_backward(output, grad, out))
+        self.timed(KernelClass::Elementwise, KernelCost::relu_backward(output.len()), || {
+            self.inner.relu_backward(output, grad, out)
+        })
     }
 
     fn dropout(&self, x: &B::Matrix, node_ids: &B::Index, spec: &DropoutSpec, out: &mut B::Matrix) {
-        self.timed(KernelCost::dropout(x.rows(), x.cols()), || self.inner.dropout(x, node_ids, spec, out))
+        self.timed(KernelClass::Elementwise, KernelCost::dropout(x.rows(), x.cols()), || {
+            self.inner.dropout(x, node_ids, spec, out)
+        })
     }
 
     /// One node id per row (`NodeRows`) or per column (`NodeCols`), as [`KernelCost::dropout_sparse`].
@@ -294,7 +319,9 @@ impl<B: Backend> Backend for Metered<'_, B> {
         spec: &DropoutSpec,
         out: &mut B::Sparse,
     ) {
-        self.timed(sparse_mask_cost(x, layout), || self.inner.dropout_sparse(x, node_ids, layout, spec, out))
+        self.timed(KernelClass::Elementwise, sparse_mask_cost(x, layout), || {
+            self.inner.dropout_sparse(x, node_ids, layout, spec, out)
+        })
     }
 
     /// The same work as a sparse dropout of `base` (a hash, compare and scale per stored value).
@@ -307,7 +334,7 @@ impl<B: Backend> Backend for Metered<'_, B> {
         spec: &DropoutSpec,
         out: &mut B::Sparse,
     ) {
-        self.timed(sparse_mask_cost(base, layout), || {
+        self.timed(KernelClass::Elementwise, sparse_mask_cost(base, layout), || {
             self.inner.sample_boundary(base, node_ids, layout, first_boundary, spec, out)
         })
     }
@@ -322,9 +349,11 @@ impl<B: Backend> Backend for Metered<'_, B> {
         stats: &mut B::Stats,
         slot: usize,
     ) {
-        self.timed(KernelCost::softmax_xent(logits.rows(), logits.cols(), grad.is_some()), || {
-            self.inner.softmax_xent(logits, labels, split, grad_scale, grad, stats, slot)
-        })
+        self.timed(
+            KernelClass::Elementwise,
+            KernelCost::softmax_xent(logits.rows(), logits.cols(), grad.is_some()),
+            || self.inner.softmax_xent(logits, labels, split, grad_scale, grad, stats, slot),
+        )
     }
 
     /// A block copy: [`KernelCost::copy`] of its rows × cols.
@@ -337,19 +366,25 @@ impl<B: Backend> Backend for Metered<'_, B> {
         rows: usize,
         cols: usize,
     ) {
-        self.timed(KernelCost::copy(rows * cols), || self.inner.copy_cols(src, src_col0, dst, dst_col0, rows, cols))
+        self.timed(KernelClass::Elementwise, KernelCost::copy(rows * cols), || {
+            self.inner.copy_cols(src, src_col0, dst, dst_col0, rows, cols)
+        })
     }
 
     fn elu(&self, x: &B::Matrix, out: &mut B::Matrix) {
-        self.timed(KernelCost::elu(x.len()), || self.inner.elu(x, out))
+        self.timed(KernelClass::Elementwise, KernelCost::elu(x.len()), || self.inner.elu(x, out))
     }
 
     fn elu_backward(&self, output: &B::Matrix, grad: &B::Matrix, out: &mut B::Matrix) {
-        self.timed(KernelCost::elu_backward(output.len()), || self.inner.elu_backward(output, grad, out))
+        self.timed(KernelClass::Elementwise, KernelCost::elu_backward(output.len()), || {
+            self.inner.elu_backward(output, grad, out)
+        })
     }
 
     fn head_dot(&self, x: &B::Matrix, att: &B::Matrix, out: &mut B::Matrix) {
-        self.timed(KernelCost::head_dot(x.rows(), att.rows(), att.cols()), || self.inner.head_dot(x, att, out))
+        self.timed(KernelClass::Attention, KernelCost::head_dot(x.rows(), att.rows(), att.cols()), || {
+            self.inner.head_dot(x, att, out)
+        })
     }
 
     fn head_dot_backward(
@@ -360,7 +395,7 @@ impl<B: Backend> Backend for Metered<'_, B> {
         dx: &mut B::Matrix,
         d_att: &mut B::Matrix,
     ) {
-        self.timed(KernelCost::head_dot_backward(x.rows(), att.rows(), att.cols()), || {
+        self.timed(KernelClass::Attention, KernelCost::head_dot_backward(x.rows(), att.rows(), att.cols()), || {
             self.inner.head_dot_backward(x, att, ds, dx, d_att)
         })
     }
@@ -376,7 +411,7 @@ impl<B: Backend> Backend for Metered<'_, B> {
         pre: &mut B::Matrix,
         alpha: &mut B::Matrix,
     ) {
-        self.timed(KernelCost::edge_softmax(a.rows(), a.nnz(), alpha.cols()), || {
+        self.timed(KernelClass::Attention, KernelCost::edge_softmax(a.rows(), a.nnz(), alpha.cols()), || {
             self.inner.edge_softmax(a, s_src, s_dst, slope, pre, alpha)
         })
     }
@@ -390,7 +425,7 @@ impl<B: Backend> Backend for Metered<'_, B> {
         slope: f32,
         d_pre: &mut B::Matrix,
     ) {
-        self.timed(KernelCost::edge_softmax_backward(a.rows(), a.nnz(), alpha.cols()), || {
+        self.timed(KernelClass::Attention, KernelCost::edge_softmax_backward(a.rows(), a.nnz(), alpha.cols()), || {
             self.inner.edge_softmax_backward(a, pre, alpha, d_alpha, slope, d_pre)
         })
     }
@@ -405,7 +440,7 @@ impl<B: Backend> Backend for Metered<'_, B> {
         x: &B::Matrix,
         out: &mut B::Matrix,
     ) {
-        self.timed(KernelCost::edge_dropout(a.rows(), a.nnz(), x.cols()), || {
+        self.timed(KernelClass::Attention, KernelCost::edge_dropout(a.rows(), a.nnz(), x.cols()), || {
             self.inner.edge_dropout(a, row_ids, col_ids, spec, x, out)
         })
     }
@@ -420,58 +455,68 @@ impl<B: Backend> Backend for Metered<'_, B> {
         out: &mut B::Matrix,
     ) {
         let cost = KernelCost::attention_spmm(a.rows(), a.nnz(), alpha.cols(), out.cols(), perm.is_some());
-        self.timed(cost, || self.inner.attention_spmm(a, perm, alpha, x, out))
+        self.timed_work(Work::gathering(KernelClass::Attention, cost, x.rows(), x.cols()), || {
+            self.inner.attention_spmm(a, perm, alpha, x, out)
+        })
     }
 
     /// H = d_alpha's columns, C = d_out's width / H (as the op reads them).
     fn attention_spmm_backward_alpha(&self, a: &B::Sparse, x: &B::Matrix, d_out: &B::Matrix, d_alpha: &mut B::Matrix) {
         let heads = d_alpha.cols().max(1);
         let cost = KernelCost::attention_spmm_backward_alpha(a.rows(), a.nnz(), heads, d_out.cols() / heads);
-        self.timed(cost, || self.inner.attention_spmm_backward_alpha(a, x, d_out, d_alpha))
+        self.timed(KernelClass::Attention, cost, || self.inner.attention_spmm_backward_alpha(a, x, d_out, d_alpha))
     }
 
     fn edge_row_sum(&self, a: &B::Sparse, perm: Option<&B::Index>, x: &B::Matrix, out: &mut B::Matrix) {
         let cost = KernelCost::edge_row_sum(a.rows(), a.nnz(), x.cols(), perm.is_some());
-        self.timed(cost, || self.inner.edge_row_sum(a, perm, x, out))
+        self.timed(KernelClass::Attention, cost, || self.inner.edge_row_sum(a, perm, x, out))
     }
 
     fn sum_squares(&self, m: &B::Matrix, stats: &mut B::Stats, slot: usize) {
-        self.timed(KernelCost::reduction(m.len()), || self.inner.sum_squares(m, stats, slot))
+        self.timed(KernelClass::Reduction, KernelCost::reduction(m.len()), || self.inner.sum_squares(m, stats, slot))
     }
 
     fn weighted_sum(&self, inputs: &[&B::Matrix], weights: &[f32], order: ReduceOrder, out: &mut B::Matrix) {
-        self.timed(KernelCost::weighted_sum(inputs.len(), out.len()), || {
+        self.timed(KernelClass::Reduction, KernelCost::weighted_sum(inputs.len(), out.len()), || {
             self.inner.weighted_sum(inputs, weights, order, out)
         })
     }
 
     fn optimizer_step(&self, param: &mut B::Matrix, grad: &B::Matrix, state: &mut [B::Matrix], step: &OptimizerStep) {
-        self.timed(KernelCost::optimizer_step(param.len(), step), || {
+        self.timed(KernelClass::Optimizer, KernelCost::optimizer_step(param.len(), step), || {
             self.inner.optimizer_step(param, grad, state, step)
         })
     }
 
     /// A copy of `len` elements.
     fn copy_region(&self, src: &B::Matrix, src_offset: usize, dst: &mut B::Matrix, dst_offset: usize, len: usize) {
-        self.timed(KernelCost::copy(len), || self.inner.copy_region(src, src_offset, dst, dst_offset, len))
+        self.timed(KernelClass::Elementwise, KernelCost::copy(len), || {
+            self.inner.copy_region(src, src_offset, dst, dst_offset, len)
+        })
     }
 
     /// The Gram matrix `g·gᵀ` (n × d times d × n); the n × n fix-up is fused into it.
     fn pairwise_sq_dists(&self, g: &B::Matrix, out: &mut B::Matrix) {
-        self.timed(KernelCost::matmul(g.rows(), g.cols(), g.rows()), || self.inner.pairwise_sq_dists(g, out))
+        self.timed(KernelClass::Robust, KernelCost::matmul(g.rows(), g.cols(), g.rows()), || {
+            self.inner.pairwise_sq_dists(g, out)
+        })
     }
 
     /// Every element of g read and written once with one FLOP, plus the n flags (an upper
     /// bound: honest rows are only read).
     fn byzantine_attack(&self, g: &mut B::Matrix, byzantine: &B::Index, attack: &AttackStep) {
-        self.timed(KernelCost::elementwise(g.len(), 1, 1, 1.0) + index_bytes(byzantine.index_len()), || {
-            self.inner.byzantine_attack(g, byzantine, attack)
-        })
+        self.timed(
+            KernelClass::Elementwise,
+            KernelCost::elementwise(g.len(), 1, 1, 1.0) + index_bytes(byzantine.index_len()),
+            || self.inner.byzantine_attack(g, byzantine, attack),
+        )
     }
 
     /// [`KernelCost::pre_aggregate`].
     fn pre_aggregate(&self, g: &B::Matrix, pre: &PreAggregationStep, out: &mut B::Matrix) {
-        self.timed(KernelCost::pre_aggregate(pre, g.rows(), g.cols()), || self.inner.pre_aggregate(g, pre, out))
+        self.timed(KernelClass::Robust, KernelCost::pre_aggregate(pre, g.rows(), g.cols()), || {
+            self.inner.pre_aggregate(g, pre, out)
+        })
     }
 
     /// [`KernelCost::robust_aggregate`], plus the centre read once.
@@ -486,7 +531,7 @@ impl<B: Backend> Backend for Metered<'_, B> {
         let centre_len = centre.map_or(0, |c| c.len());
         let cost =
             KernelCost::robust_aggregate(rule, g.rows(), g.cols()) + KernelCost::elementwise(centre_len, 1, 0, 0.0);
-        self.timed(cost, || self.inner.robust_aggregate(g, rule, centre, out, selection))
+        self.timed(KernelClass::Robust, cost, || self.inner.robust_aggregate(g, rule, centre, out, selection))
     }
 }
 
