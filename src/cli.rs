@@ -140,6 +140,10 @@ pub enum Command {
     /// Measure milliseconds per training epoch for each backend and append them to
     /// target/bench/bench.csv (or --out DIR).
     Bench(BenchArgs),
+    /// Measure each kernel class (SpMM, matmul, element-wise, reductions, optimizer, attention,
+    /// robust rules) over a range of shapes on this machine's backend, fit each class's rates and
+    /// write them as a device profile (`--device-profile FILE`), printing the fit's residuals.
+    Calibrate(CalibrateArgs),
     /// Print a shell completion script to stdout, e.g.
     /// `gcnsim completions bash > ~/.local/share/bash-completion/completions/gcnsim`.
     Completions(CompletionsArgs),
@@ -368,6 +372,26 @@ pub struct PartitionInfoArgs {
     pub hidden: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CalibrateArgs {
+    /// The device profile to write (TOML); its file stem names the profile.
+    #[arg(long, value_name = "PROFILE.toml")]
+    pub out: PathBuf,
+    /// Backend whose kernels are measured. Only `cpu` for now: the GPU backend needs per-kernel
+    /// device times (timestamp queries) to be measured the same way.
+    #[arg(long, value_enum, default_value_t = CalibrateBackend::Cpu)]
+    pub backend: CalibrateBackend,
+    /// Fewer and smaller shapes, timed briefly (seconds instead of minutes; for tests).
+    #[arg(long)]
+    pub quick: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CalibrateBackend {
+    /// The ndarray reference backend.
+    Cpu,
 }
 
 #[derive(Args, Debug, Clone)]

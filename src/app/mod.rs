@@ -2,6 +2,7 @@
 
 pub mod backend;
 pub mod bench;
+pub mod calibrate;
 pub mod data;
 pub mod docs;
 pub mod experiment;
@@ -32,6 +33,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run(args) => experiment::run_command(&args, cli.threads),
         Command::Merge(args) => experiment::merge_command(&args),
         Command::Bench(args) => bench::bench_command(&args),
+        Command::Calibrate(args) => calibrate::calibrate_command(&args, cli.threads),
         Command::Plot(args) => experiment::plot_command(&args),
         Command::Completions(args) => docs::completions(&args),
         Command::GenerateDocs(args) => docs::generate_docs(&args),

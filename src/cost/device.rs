@@ -93,6 +93,11 @@ impl DeviceProfile {
         vec![Self::h100(), Self::a100(), Self::v100(), Self::cpu()]
     }
 
+    /// Parses the text of a profile file; `path` labels errors and names a profile without `name`.
+    pub fn parse(text: &str, path: &std::path::Path) -> Result<Self, ProfileError> {
+        profile::parse_toml(text, path)
+    }
+
     /// Reads a profile file (see the module docs for its keys).
     pub fn load(path: &std::path::Path) -> Result<Self, ProfileError> {
         profile::load_file(path)

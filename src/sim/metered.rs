@@ -42,6 +42,8 @@ struct Meter {
     server: f64,
     /// Seconds charged per kernel class (workers and server together), since the meter began.
     by_class: BTreeMap<KernelClass, f64>,
+    /// Every kernel's work and charged seconds, in call order, when recording (calibration).
+    records: Option<Vec<(Work, f64)>>,
 }
 
 /// `inner` with each kernel charged `profile.kernel_time(&cost)` to the current worker.
@@ -56,7 +58,13 @@ pub struct Metered<'a, B: Backend> {
 impl<'a, B: Backend> Metered<'a, B> {
     /// A meter for `workers` workers, all at zero, charging the server until told otherwise.
     pub fn new(inner: &'a B, profile: DeviceProfile, workers: usize) -> Self {
-        let meter = Meter { current: None, segments: vec![vec![0.0; workers]], server: 0.0, by_class: BTreeMap::new() };
+        let meter = Meter {
+            current: None,
+            segments: vec![vec![0.0; workers]],
+            server: 0.0,
+            by_class: BTreeMap::new(),
+            records: None,
+        };
         Self { inner, profile, workers, meter: RefCell::new(meter), measured: false }
     }
 
@@ -118,6 +126,18 @@ impl<'a, B: Backend> Metered<'a, B> {
         self
     }
 
+    /// Keeps every kernel's [`Work`] and the seconds charged for it, for [`Self::take_records`]:
+    /// what calibration fits, so that it sees each op exactly as the clock does.
+    pub fn recording(self) -> Self {
+        self.meter.borrow_mut().records = Some(Vec::new());
+        self
+    }
+
+    /// The kernels recorded since the last take, in call order (empty unless recording).
+    pub fn take_records(&self) -> Vec<(Work, f64)> {
+        self.meter.borrow_mut().records.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
     /// Runs `kernel` and charges it: its modelled time as a kernel of `class` costing `cost`, or
     /// what it took when measuring.
     fn timed<R>(&self, class: KernelClass, cost: KernelCost, kernel: impl FnOnce() -> R) -> R {
@@ -126,19 +146,22 @@ impl<'a, B: Backend> Metered<'a, B> {
 
     fn timed_work<R>(&self, work: Work, kernel: impl FnOnce() -> R) -> R {
         if !self.measured {
-            self.charge(work.class, self.profile.work_time(&work));
+            self.charge(&work, self.profile.work_time(&work));
             return kernel();
         }
         let started = Instant::now();
         let r = kernel();
-        self.charge(work.class, started.elapsed().as_secs_f64());
+        self.charge(&work, started.elapsed().as_secs_f64());
         r
     }
 
     /// Charges `t` seconds to the current worker (or the server) and to `class`'s total.
-    fn charge(&self, class: KernelClass, t: f64) {
+    fn charge(&self, work: &Work, t: f64) {
         let mut m = self.meter.borrow_mut();
-        *m.by_class.entry(class).or_insert(0.0) += t;
+        *m.by_class.entry(work.class).or_insert(0.0) += t;
+        if let Some(records) = &mut m.records {
+            records.push((*work, t));
+        }
         match m.current {
             Some(i) => m.segments.last_mut().expect("at least one segment")[i] += t,
             None => m.server += t,

@@ -4,6 +4,7 @@
 
 pub mod budget;
 pub mod byzantine;
+pub mod calibrate;
 pub mod checkpoint;
 pub mod cluster;
 pub mod config;

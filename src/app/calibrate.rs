@@ -1,0 +1,126 @@
+//! `gcnsim calibrate`: measures the kernel classes on this machine and writes the fitted device
+//! profile, with where and when it was made.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+
+use crate::backend::cpu::CpuBackend;
+use crate::backend::Backend;
+use crate::cli::CalibrateArgs;
+use crate::report::atomic::write_atomic;
+use crate::report::provenance::SourceState;
+use crate::sim::calibrate::{self, Budget, Calibration};
+
+pub fn calibrate_command(args: &CalibrateArgs, threads: Option<usize>) -> anyhow::Result<()> {
+    let name = args
+        .out
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .filter(|s| !s.is_empty())
+        .with_context(|| format!("--out {}: needs a file name", args.out.display()))?;
+    let backend = CpuBackend::new();
+    let budget = Budget {
+        quick: args.quick,
+        per_shape: if args.quick { Duration::from_millis(5) } else { Duration::from_millis(300) },
+    };
+    eprintln!("calibrating {} ({} threads)", backend.describe(), rayon::current_num_threads());
+    let started = std::time::Instant::now();
+    let cal = calibrate::calibrate(&backend, budget, &mut |m| {
+        eprintln!("  {:<48} {:>12.1} µs", m.label, m.sample.seconds * 1e6);
+    })?;
+    print_residuals(&cal);
+    let profile = cal.profile(&name, provenance(&backend.describe(), threads, args.quick));
+    let text = format!(
+        "# A device profile fitted by `gcnsim calibrate` to microbenchmarks of each kernel class on\n\
+         # the machine named in [calibration] ({:.0} s of measurement). Use it with\n\
+         # --device-profile {}.\n{}",
+        started.elapsed().as_secs_f64(),
+        args.out.display(),
+        toml::to_string(&profile).context("serializing the profile")?
+    );
+    write_atomic(&args.out, |w| w.write_all(text.as_bytes()))?;
+    println!("wrote {}: {profile}", args.out.display());
+    Ok(())
+}
+
+fn print_residuals(cal: &Calibration) {
+    println!("{:<48} {:>12} {:>12} {:>8}", "kernel", "measured µs", "fitted µs", "error");
+    for m in &cal.measured {
+        let rates = &cal.rates[&m.sample.work.class];
+        let fitted = rates.time(&m.sample.work);
+        let error = fitted / m.sample.seconds - 1.0;
+        println!("{:<48} {:>12.2} {:>12.2} {:>+7.1}%", m.label, m.sample.seconds * 1e6, fitted * 1e6, error * 100.0);
+    }
+    println!("\n{:<12} {:>8} {:>15} {:>12}", "class", "shapes", "geomean error", "worst");
+    for (class, fit) in &cal.fits {
+        println!(
+            "{:<12} {:>8} {:>14.1}% {:>11.1}%",
+            class.name(),
+            fit.samples,
+            fit.geomean_error * 100.0,
+            fit.worst_error * 100.0
+        );
+    }
+}
+
+/// The `[calibration]` table: the machine, backend, date and the build that measured.
+fn provenance(backend: &str, threads: Option<usize>, quick: bool) -> toml::Table {
+    let mut t = toml::Table::new();
+    t.insert("machine".into(), machine().into());
+    t.insert("backend".into(), backend.into());
+    t.insert("adapter".into(), backend.into());
+    t.insert("threads".into(), (threads.unwrap_or_else(rayon::current_num_threads) as i64).into());
+    t.insert("date".into(), today().into());
+    t.insert("quick".into(), quick.into());
+    t.insert("gcnsim_version".into(), env!("CARGO_PKG_VERSION").into());
+    if let Some(source) = SourceState::of_this_build() {
+        t.insert("source_commit".into(), source.commit.into());
+        t.insert("source_dirty".into(), source.dirty.into());
+    }
+    t
+}
+
+/// The CPU model and core count, as the OS reports them.
+fn machine() -> String {
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    format!("{model}, {cores} logical cores, {}", std::env::consts::OS)
+}
+
+/// Today's UTC date, `YYYY-MM-DD` (Howard Hinnant's days-to-civil algorithm).
+fn today() -> String {
+    let days = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() / 86_400) as i64;
+    civil(days)
+}
+
+fn civil(days_since_epoch: i64) -> String {
+    let z = days_since_epoch + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn civil_dates() {
+        assert_eq!(super::civil(0), "1970-01-01");
+        assert_eq!(super::civil(11_016), "2000-02-29");
+        assert_eq!(super::civil(20_794), "2026-12-07");
+    }
+}
