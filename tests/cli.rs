@@ -535,3 +535,34 @@ fn data_export_writes_a_folder_that_loads_as_the_same_dataset_and_its_cache_agre
     assert!(!again.status.success());
     assert!(stderr(&again).contains("not empty") && stderr(&again).contains("/g"), "{}", stderr(&again));
 }
+
+/// `calibrate --quick` writes a profile with per-class rates and its provenance, and training
+/// accepts it; a run charged on it reports the profile by name.
+#[test]
+fn a_quick_calibration_writes_a_profile_that_training_uses() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("here.toml");
+    let o = gcnsim(&["calibrate", "--quick", "--out", profile.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("geomean error") && stdout.contains("spmm"), "{stdout}");
+    let text = fs::read_to_string(&profile).unwrap();
+    for key in ["[kernels.spmm]", "[kernels.matmul]", "[calibration]", "machine =", "date =", "cache_bytes"] {
+        assert!(text.contains(key), "{key} missing from\n{text}");
+    }
+    let out = dir.path().join("run");
+    let o = gcnsim(&[
+        "train",
+        "--partitions",
+        "2",
+        "--epochs",
+        "2",
+        "--device-profile",
+        profile.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary = fs::read_to_string(out.join("summary.json")).unwrap();
+    assert!(summary.contains("here"), "{summary}");
+}
