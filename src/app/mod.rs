@@ -2,6 +2,7 @@
 
 pub mod backend;
 pub mod bench;
+pub mod compare;
 pub mod data;
 pub mod docs;
 pub mod experiment;
@@ -33,6 +34,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Merge(args) => experiment::merge_command(&args),
         Command::Bench(args) => bench::bench_command(&args),
         Command::Plot(args) => experiment::plot_command(&args),
+        Command::Compare(args) => compare::compare_command(&args),
         Command::Completions(args) => docs::completions(&args),
         Command::GenerateDocs(args) => docs::generate_docs(&args),
     }
