@@ -126,6 +126,9 @@ pub enum Command {
     /// Redraw every plot of a results folder (`run` or `train --out`) from its CSVs, without
     /// training.
     Plot(PlotArgs),
+    /// Overlay several results folders (`run` and `train --out`, one dataset) in one set of
+    /// figures and a table (compare.csv), configurations labelled by what differs between them.
+    Compare(CompareArgs),
     /// Print statistics of a dataset: nodes, edges, features, classes, splits, degrees.
     DatasetInfo(DatasetArgs),
     /// Print per-partition statistics: owned nodes, edge cut, halo per hop, replication, balance.
@@ -351,6 +354,17 @@ pub struct PlotArgs {
     /// A results folder written by `gcnsim run` (it holds runs.csv) or `gcnsim train --out`
     /// (it holds summary.json).
     pub results: PathBuf,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CompareArgs {
+    /// Results folders written by `gcnsim run` or `gcnsim train --out`, of one dataset.
+    #[arg(required = true, num_args = 1..)]
+    pub results: Vec<PathBuf>,
+    /// The folder to write compare.csv and the figures into (replaced as a whole: an earlier
+    /// comparison's, or empty, or new).
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -3,6 +3,7 @@
 pub mod backend;
 pub mod bench;
 pub mod calibrate;
+pub mod compare;
 pub mod data;
 pub mod docs;
 pub mod experiment;
@@ -35,6 +36,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => bench::bench_command(&args),
         Command::Calibrate(args) => calibrate::calibrate_command(&args, cli.threads),
         Command::Plot(args) => experiment::plot_command(&args),
+        Command::Compare(args) => compare::compare_command(&args),
         Command::Completions(args) => docs::completions(&args),
         Command::GenerateDocs(args) => docs::generate_docs(&args),
     }

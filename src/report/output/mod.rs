@@ -43,6 +43,8 @@ pub enum OutputKind {
     Train,
     /// `gcnsim run --shard K/N`: a shard's finished runs, for `gcnsim merge`.
     Shard,
+    /// `gcnsim compare`: figures and a table of several results folders.
+    Compare,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -29,27 +29,15 @@ pub fn draw_convergence<DB: DrawingBackend>(
     metrics: &[LongMetricsRow],
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let _ = super::ensure_font(); // a failure shows up as the font error of the first text
-    let all: Vec<Group<'_>> = group_by_label(metrics).into_iter().filter(|g| !g.keep_versions).collect();
-    let (groups, focus_note) = focus(all);
+    let (groups, focus_note) = drawn_groups(metrics);
     let looks = looks(&groups);
     let loss: Vec<Curve> = groups.iter().map(|g| Curve::of(&g.rows, |r| r.train_loss, |v| v > 0.0)).collect();
     let valid: Vec<Curve> = groups.iter().map(|g| Curve::of(&g.rows, |r| r.valid_acc, |_| true)).collect();
     let test: Vec<Curve> = groups.iter().map(|g| Curve::of(&g.rows, |r| r.test_acc, |_| true)).collect();
     let diffs = differences_to_serial(&groups);
 
-    let several_seeds = groups.iter().any(|g| g.seeds() > 1);
-    let mut title = format!("{experiment}: convergence");
-    let notes: Vec<String> =
-        focus_note.into_iter().chain(several_seeds.then(|| "mean over seeds, band min–max".to_string())).collect();
-    if !notes.is_empty() {
-        title = format!("{title} ({})", notes.join("; "));
-    }
-    let entries = groups
-        .iter()
-        .zip(&looks)
-        .map(|(g, l)| Entry { text: g.legend_text(), look: *l, band: g.seeds() > 1 })
-        .collect();
-    let panels = layout_grid(root, &title, (2, 2), &[Strip { heading: None, entries }])?;
+    let (title, strip) = configuration_legend(experiment, &groups, &looks, focus_note, LEGEND_WORDS);
+    let panels = layout_reserving(root, &title, (2, 2), &[strip])?;
 
     let x = epoch_range(union(loss.iter().chain(&valid).chain(&test).map(Curve::x_bounds)));
     let x_fmt = |v: &f64| fmt_num(*v);
@@ -109,6 +97,15 @@ pub fn draw_convergence<DB: DrawingBackend>(
     }
     root.present()
 }
+
+/// The legend strip [`draw_convergence`] draws, for sizing its canvas.
+pub(super) fn legend_strip(metrics: &[LongMetricsRow]) -> Strip {
+    let (groups, note) = drawn_groups(metrics);
+    configuration_legend("", &groups, &looks(&groups), note, LEGEND_WORDS).1
+}
+
+/// What the title calls the figure, and how it combines seeds.
+const LEGEND_WORDS: (&str, &str) = ("convergence", "mean, band min–max");
 
 /// The model and optimizer tokens of a label (`lr=5`, `optimizer=sgd`, `emb=16`, …): a
 /// partitioned run is compared with the serial run that trains the same model (embeddings

@@ -6,8 +6,9 @@ use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::series::PlotResult;
+use super::series::{Group, Labels, PlotResult};
 use super::style::{marker_element, text, Look, AXIS_DESC_PX, CAPTION_PX, LEGEND_PX, TITLE_PX};
+use super::text::text_width;
 
 /// One legend line: a sample of the series and its text.
 #[derive(Clone, Debug)]
@@ -50,26 +51,19 @@ pub(super) fn columns_that_fit(labels: &[String], width: u32) -> usize {
 const STRIP_PAD: i32 = 10;
 
 /// A strip's measurements: column width (text included) and heading width, in pixels.
+/// Measured with the embedded font's advance widths, as plotters lays text out, so a canvas
+/// can be sized before it exists and the layout drawn on it agrees.
 struct Measure {
     col_w: i32,
     heading_w: i32,
 }
 
 impl Measure {
-    fn of<DB: DrawingBackend>(
-        area: &DrawingArea<DB, Shift>,
-        strip: &Strip,
-    ) -> Result<Self, DrawingAreaErrorKind<DB::ErrorType>> {
-        let font = text(LEGEND_PX);
-        let mut widest = 0;
-        for e in &strip.entries {
-            widest = widest.max(area.estimate_text_size(&e.text, &font)?.0 as i32);
-        }
-        let heading_w = match &strip.heading {
-            Some(h) => area.estimate_text_size(h, &font)?.0 as i32,
-            None => 0,
-        };
-        Ok(Self { col_w: SAMPLE_W + SAMPLE_GAP + widest + COL_GAP, heading_w })
+    fn of(strip: &Strip) -> Self {
+        let width = |t: &str| text_width(t, LEGEND_PX).ceil() as i32;
+        let widest = strip.entries.iter().map(|e| width(&e.text)).max().unwrap_or(0);
+        let heading_w = strip.heading.as_deref().map_or(0, width);
+        Self { col_w: SAMPLE_W + SAMPLE_GAP + widest + COL_GAP, heading_w }
     }
 
     /// Box width with `cols` columns.
@@ -80,6 +74,69 @@ impl Measure {
 
 fn strip_height(rows: usize, heading: bool) -> i32 {
     2 * STRIP_PAD + (rows as i32 + i32::from(heading)) * ROW_H
+}
+
+/// How the non-empty strips sit side by side in a band `width` wide: the fewest rows with
+/// which all of them fit, each strip's columns, and the band's height.
+struct Arrangement {
+    cols: Vec<usize>,
+    height: i32,
+    measures: Vec<Measure>,
+}
+
+impl Arrangement {
+    fn of(strips: &[&Strip], width: i32) -> Self {
+        let measures: Vec<Measure> = strips.iter().map(|s| Measure::of(s)).collect();
+        let max_rows = strips.iter().map(|s| s.entries.len()).max().unwrap_or(0).max(1);
+        let cols_for = |rows: usize| -> Vec<usize> { strips.iter().map(|s| s.entries.len().div_ceil(rows)).collect() };
+        let total_w = |cols: &[usize]| -> i32 { measures.iter().zip(cols).map(|(m, c)| m.box_w(*c)).sum() };
+        let rows = (1..=max_rows).find(|r| total_w(&cols_for(*r)) <= width).unwrap_or(max_rows);
+        let cols = cols_for(rows);
+        let height =
+            strips.iter().map(|s| strip_height(rows.min(s.entries.len()), s.heading.is_some())).max().unwrap_or(0);
+        Self { cols, height, measures }
+    }
+
+    fn total_w(&self) -> i32 {
+        self.measures.iter().zip(&self.cols).map(|(m, c)| m.box_w(*c)).sum()
+    }
+}
+
+/// Legend rows (a heading counts as one) that the figures with a legend entry per
+/// configuration always reserve: their panels have the same height with 1 configuration as
+/// with 24, and the canvas grows by what a longer legend needs.
+pub(super) const RESERVED_ROWS: usize = 3;
+
+/// Margins around the title and panels: top, bottom, left, right.
+const MARGIN: (i32, i32, i32, i32) = (8, 4, 8, 8);
+
+/// Pixels a canvas `width` wide must grow so that `strips` fit under panels of the height
+/// [`layout_reserving`] keeps.
+pub(super) fn growth(strips: &[Strip], width: u32) -> u32 {
+    let strips: Vec<&Strip> = strips.iter().filter(|s| !s.entries.is_empty()).collect();
+    let band = Arrangement::of(&strips, width as i32 - MARGIN.2 - MARGIN.3).height;
+    (band - strip_height(RESERVED_ROWS, false)).max(0) as u32
+}
+
+/// The title and legend of a figure with a line per configuration: the words every label
+/// shares go to the title, each entry says what differs. `words` are the figure's name and
+/// how it combines seeds.
+pub(super) fn configuration_legend(
+    experiment: &str,
+    groups: &[Group<'_>],
+    looks: &[Look],
+    focus_note: Option<String>,
+    (what, seeds): (&str, &str),
+) -> (String, Strip) {
+    let labels = Labels::of(groups);
+    let title = labels.title(experiment, what, focus_note.into_iter().collect(), seeds);
+    let entries = labels
+        .texts
+        .into_iter()
+        .zip(groups.iter().zip(looks))
+        .map(|(text, (g, l))| Entry { text, look: *l, band: g.seeds() > 1 })
+        .collect();
+    (title, Strip { heading: None, entries })
 }
 
 /// Fills the background, draws the title and the legend strips, and returns the panel areas
@@ -98,35 +155,69 @@ pub(super) fn layout<DB: DrawingBackend>(
 pub(super) fn layout_grid<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
-    (panel_rows, panel_cols): (usize, usize),
+    grid: (usize, usize),
     strips: &[Strip],
 ) -> Result<Vec<DrawingArea<DB, Shift>>, DrawingAreaErrorKind<DB::ErrorType>> {
+    layout_with(root, title, grid, strips, 0)
+}
+
+/// [`layout_grid`] keeping [`RESERVED_ROWS`] legend rows under the panels however short the
+/// legend (the legend sits at the top of that band), for a canvas sized with [`growth`].
+pub(super) fn layout_reserving<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    grid: (usize, usize),
+    strips: &[Strip],
+) -> Result<Vec<DrawingArea<DB, Shift>>, DrawingAreaErrorKind<DB::ErrorType>> {
+    layout_with(root, title, grid, strips, RESERVED_ROWS)
+}
+
+fn layout_with<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    (panel_rows, panel_cols): (usize, usize),
+    strips: &[Strip],
+    reserved_rows: usize,
+) -> Result<Vec<DrawingArea<DB, Shift>>, DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&WHITE)?;
-    let body = root.margin(8, 4, 8, 8).titled(title, text(TITLE_PX))?;
+    let body = titled(&root.margin(MARGIN.0, MARGIN.1, MARGIN.2, MARGIN.3), title)?;
     let (w, h) = body.dim_in_pixel();
     let strips: Vec<&Strip> = strips.iter().filter(|s| !s.entries.is_empty()).collect();
-    let mut measures = Vec::with_capacity(strips.len());
-    for s in &strips {
-        measures.push(Measure::of(&body, s)?);
-    }
-    let max_rows = strips.iter().map(|s| s.entries.len()).max().unwrap_or(0).max(1);
-    let cols_for = |rows: usize| -> Vec<usize> { strips.iter().map(|s| s.entries.len().div_ceil(rows)).collect() };
-    let total_w = |cols: &[usize]| -> i32 { measures.iter().zip(cols).map(|(m, c)| m.box_w(*c)).sum() };
-    let rows = (1..=max_rows).find(|r| total_w(&cols_for(*r)) <= w as i32).unwrap_or(max_rows);
-    let cols = cols_for(rows);
-    let strip_h =
-        strips.iter().map(|s| strip_height(rows.min(s.entries.len()), s.heading.is_some())).max().unwrap_or(0);
-
-    let (top, bottom) = body.split_vertically(h as i32 - strip_h);
+    let arranged = Arrangement::of(&strips, w as i32);
+    let reserved = if reserved_rows > 0 { strip_height(reserved_rows, false) } else { 0 };
+    let (top, bottom) = body.split_vertically(h as i32 - arranged.height.max(reserved));
     // Equal gaps between and around the boxes.
-    let gap = ((w as i32 - total_w(&cols)) / (strips.len() as i32 + 1)).max(0);
+    let gap = ((w as i32 - arranged.total_w()) / (strips.len() as i32 + 1)).max(0);
     let mut x = gap;
-    for ((s, m), c) in strips.iter().zip(&measures).zip(&cols) {
+    for ((s, m), c) in strips.iter().zip(&arranged.measures).zip(&arranged.cols) {
         let r = s.entries.len().div_ceil(*c);
         draw_strip(&bottom, s, m, (x, *c, r))?;
         x += m.box_w(*c) + gap;
     }
     Ok(top.split_evenly((panel_rows.max(1), panel_cols.max(1))))
+}
+
+/// Smallest title size: a title longer than the canvas at [`TITLE_PX`] shrinks down to it.
+const MIN_TITLE_PX: f64 = 20.0;
+
+/// The title centred at the top of `area` (as plotters' `titled`, whose band height it keeps,
+/// so panels do not move), shrunk to the width when too long; returns the area under it.
+fn titled<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+) -> Result<DrawingArea<DB, Shift>, DrawingAreaErrorKind<DB::ErrorType>> {
+    let (w, _) = area.dim_in_pixel();
+    let room = f64::from(w) - 8.0;
+    let mut px = TITLE_PX;
+    while px > MIN_TITLE_PX && text_width(title, px) > room {
+        px -= 1.0;
+    }
+    // plotters' band: the text box height (size / 1.24) and 5 px above and below.
+    let box_h = |px: f64| (px / 1.24) as i32;
+    let band = box_h(TITLE_PX) + 10;
+    let y = 5 + (box_h(TITLE_PX) - box_h(px)) / 2;
+    area.draw_text(title, &text(px).pos(Pos::new(HPos::Center, VPos::Top)), (w as i32 / 2, y))?;
+    Ok(area.margin(band, 0, 0, 0))
 }
 
 fn draw_strip<DB: DrawingBackend>(

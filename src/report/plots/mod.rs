@@ -10,6 +10,8 @@
 //! plotters' glyph spacing. SVG text is left to the viewer's sans-serif font.
 
 mod axes;
+#[cfg(test)]
+mod boxes;
 mod convergence;
 mod legend;
 mod memory;
@@ -37,6 +39,7 @@ pub use memory::draw_memory;
 pub use optimizers::draw_optimizers;
 pub use partitions::draw_partitions;
 pub use robustness::draw_robustness;
+pub(crate) use series::shorten_labels;
 pub use staleness::draw_staleness;
 pub use time::draw_time;
 pub use timeline::draw_timeline;
@@ -84,9 +87,15 @@ pub fn redraw(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
         };
     }
     if dir.join("summary.json").is_file() {
-        let (title, runs, metrics) = read_train_run(dir)?;
+        let (dataset, runs, metrics) = read_train_run(dir)?;
         let (workers, gradients) = read_train_traces(dir, &runs[0].run_id)?;
-        return draw_all_titled(dir, &title, &runs, &metrics, Traces { workers: &workers, gradients: &gradients });
+        return draw_all_titled(
+            dir,
+            &format!("train on {dataset}"),
+            &runs,
+            &metrics,
+            Traces { workers: &workers, gradients: &gradients },
+        );
     }
     Err(ReportError::Format {
         path: dir.to_path_buf(),
@@ -107,8 +116,8 @@ struct TrainSummary {
     partitioning: crate::graph::local::PartitioningSummary,
 }
 
-/// One `train --out` run as the rows of a one-run experiment.
-fn read_train_run(dir: &Path) -> Result<(String, Vec<RunRow>, Vec<LongMetricsRow>), ReportError> {
+/// One `train --out` run as the rows of a one-run experiment, and its dataset.
+pub(crate) fn read_train_run(dir: &Path) -> Result<(String, Vec<RunRow>, Vec<LongMetricsRow>), ReportError> {
     let path = dir.join("summary.json");
     let text = std::fs::read_to_string(&path).map_err(|cause| ReportError::Io { path: path.clone(), cause })?;
     let s: TrainSummary = serde_json::from_str(&text).map_err(|e| ReportError::Parse {
@@ -122,7 +131,7 @@ fn read_train_run(dir: &Path) -> Result<(String, Vec<RunRow>, Vec<LongMetricsRow
     let metrics: Vec<super::metrics::MetricsRow> = read_csv(&dir.join("metrics.csv"))?;
     let run = RunRow::new("train", &label, &config, &s.outcome, &s.partitioning, &metrics);
     let long = metrics.iter().map(|m| LongMetricsRow::new(&run, m)).collect();
-    Ok((format!("train on {}", s.dataset), vec![run], long))
+    Ok((s.dataset, vec![run], long))
 }
 
 /// One `train --out` run's `workers.csv` and `gradients.csv` (rows without a run id) as an
@@ -226,14 +235,17 @@ impl Figure {
     }
 
     /// Pixel size: [`FIGURE_SIZE`], except the timeline, whose height follows its rows, and
-    /// the figures with a legend entry per configuration, which grow with a long legend.
+    /// the figures with a legend entry per configuration (or partitioner), which grow with a
+    /// long legend so that their panels keep their height.
     fn size(self, inputs: &Inputs<'_>) -> (u32, u32) {
         match self {
             Figure::Timeline => timeline::timeline_size(inputs.runs, inputs.traces.workers),
             Figure::Robustness => robustness::robustness_size(inputs.runs),
             // Configurations two to a legend row beside nothing, or one to a row beside the
             // memory categories.
-            Figure::Convergence | Figure::Time => (FIGURE_SIZE.0, FIGURE_SIZE.1 + legend_growth(inputs.metrics, 2, 6)),
+            Figure::Convergence => grown(&[convergence::legend_strip(inputs.metrics)]),
+            Figure::Time => grown(&[time::legend_strip(inputs.metrics)]),
+            Figure::Partitions => grown(&partitions::strips(inputs.runs)),
             Figure::Memory => (FIGURE_SIZE.0, FIGURE_SIZE.1 + legend_growth(inputs.metrics, 1, 10)),
             _ => FIGURE_SIZE,
         }
@@ -257,6 +269,11 @@ impl Figure {
             Figure::Optimizers => draw_optimizers(root, inputs.experiment, inputs.runs, inputs.metrics),
         }
     }
+}
+
+/// [`FIGURE_SIZE`] grown by what `strips` need beyond the legend rows every such figure keeps.
+fn grown(strips: &[legend::Strip]) -> (u32, u32) {
+    (FIGURE_SIZE.0, FIGURE_SIZE.1 + legend::growth(strips, FIGURE_SIZE.0))
 }
 
 /// Extra height for a legend of configurations (`per_row` to a legend row) longer than the

@@ -98,7 +98,7 @@ pub fn draw_partitions<DB: DrawingBackend>(
 
     let strips = legend_strips(&partitioners, &boundaries, !serial.is_empty());
     let title = format!("{experiment}: effect of the number of partitions (mean over seeds, bars: min–max)");
-    let panels = layout_grid(root, &title, (2, 2), &strips)?;
+    let panels = layout_reserving(root, &title, (2, 2), &strips)?;
 
     let n = combos.len();
     let combo_series: Vec<Series> = combos
@@ -151,7 +151,7 @@ pub fn draw_partitions<DB: DrawingBackend>(
         ("(d) final test accuracy", "test accuracy (fraction correct)", &acc, |r| r.final_test_acc),
     ];
     let linear_panels = [&panels[0], &panels[1], &panels[3]];
-    traffic_panel(&panels[2], &x_of, &acc, runs, ps.len(), &x_fmt)?;
+    traffic_panel(&panels[2], &x_of, (&acc, serial_series.as_ref()), runs, ps.len(), &x_fmt)?;
     for (i, (panel, (caption, y_desc, series, value))) in linear_panels.into_iter().zip(specs).enumerate() {
         let caption = if i == 1 { halo_caption.as_str() } else { caption };
         let reference = (i == 2).then_some(serial.as_slice());
@@ -177,6 +177,14 @@ fn group_runs(runs: &[RunRow]) -> Grouped<'_> {
         }
     }
     (combos, by_partitioner, serial)
+}
+
+/// The legend strips [`draw_partitions`] draws, for sizing its canvas.
+pub(super) fn strips(runs: &[RunRow]) -> [Strip; 2] {
+    let (combos, by_partitioner, serial) = group_runs(runs);
+    let partitioners: Vec<&str> = by_partitioner.keys().copied().collect();
+    let boundaries: Vec<&str> = combos.keys().map(|k| k.1).collect::<BTreeSet<_>>().into_iter().collect();
+    legend_strips(&partitioners, &boundaries, !serial.is_empty())
 }
 
 /// Legends: the colour strip (partitioners, and serial), the style strip (boundary modes).
@@ -260,11 +268,12 @@ fn linear_panel<DB: DrawingBackend>(
 }
 
 /// (c) Boundary traffic per epoch (activations forward + gradients back) of the exchanging
-/// modes on a log axis, and for scale the weight broadcast + gradient push every mode pays (grey).
+/// modes on a log axis, and for scale the weight broadcast + gradient push every mode pays
+/// (grey), which starts from serial training's (its marker at P = 1: it has no boundary).
 fn traffic_panel<DB: DrawingBackend>(
     panel: &DrawingArea<DB, Shift>,
     x_of: &BTreeMap<usize, usize>,
-    series: &[&Series],
+    (series, serial): (&[&Series], Option<&Series>),
     runs: &[RunRow],
     categories: usize,
     x_fmt: &dyn Fn(&f64) -> String,
@@ -277,13 +286,17 @@ fn traffic_panel<DB: DrawingBackend>(
         weights.insert(r.partitions, r.comm_bytes_per_epoch - r.boundary_bytes_per_epoch);
     }
     let reference: Vec<(f64, f64)> = weights.iter().map(|(p, w)| (x_of[p] as f64, *w)).collect();
+    let serial_points: Vec<(f64, Stat)> =
+        serial.map(|s| s.points(x_of, |r| r.comm_bytes_per_epoch)).unwrap_or_default();
+    let serial_points: Vec<(f64, Stat)> = serial_points.into_iter().filter(|(_, st)| st.mean > 0.0).collect();
     let bounds = union(
         points
             .iter()
             .flatten()
             .filter(|(_, s)| s.lo > 0.0)
             .map(|(_, s)| Some((s.lo, s.hi)))
-            .chain(reference.iter().filter(|p| p.1 > 0.0).map(|p| Some((p.1, p.1)))),
+            .chain(reference.iter().filter(|p| p.1 > 0.0).map(|p| Some((p.1, p.1))))
+            .chain(serial_points.iter().map(|(_, s)| Some((s.lo, s.hi)))),
     );
     let y = log_padded(bounds);
     let ticks = byte_ticks(&y);
@@ -304,6 +317,11 @@ fn traffic_panel<DB: DrawingBackend>(
         .draw()?;
     let grey = Look::plain(RGBColor(0x99, 0x99, 0x99), LINE_WIDTH + 3, Dash::Solid);
     draw_line(&mut chart, reference.iter().copied().filter(|p| p.1 > 0.0).collect(), grey)?;
+    if let Some(s) = serial {
+        for (x, st) in &serial_points {
+            draw_marker(&chart, s.look.marker.unwrap_or(Marker::Circle), (*x, st.mean), s.look.color)?;
+        }
+    }
     for (s, pts) in series.iter().zip(&points) {
         let line: Vec<(f64, f64)> = pts.iter().filter(|(_, st)| st.mean > 0.0).map(|(x, st)| (*x, st.mean)).collect();
         draw_line(&mut chart, line.clone(), s.look)?;

@@ -133,7 +133,7 @@ pub(super) fn draw_curves<DB: DrawingBackend, X: Ranged<ValueType = f64>, Y: Ran
 /// Labels without the words all of them share (each label a space-separated list of words):
 /// (the shared words, said once in a title; each label's rest). With fewer than two labels,
 /// or where a label would be left empty, nothing is shortened.
-pub(super) fn shorten_labels(labels: &[&str]) -> (String, Vec<String>) {
+pub(crate) fn shorten_labels(labels: &[&str]) -> (String, Vec<String>) {
     let keep_all = || (String::new(), labels.iter().map(|l| l.to_string()).collect());
     if labels.len() < 2 {
         return keep_all();
@@ -208,14 +208,60 @@ impl Group<'_> {
 
     /// Legend text: the label, marked when serial, with the seed count when > 1.
     pub fn legend_text(&self) -> String {
-        let mut s = self.label.clone();
+        self.legend_text_of(&self.label, true)
+    }
+
+    /// [`Self::legend_text`] with `text` for the label, the seed count only `with_seeds`.
+    fn legend_text_of(&self, text: &str, with_seeds: bool) -> String {
+        let mut s = text.to_string();
         if self.is_serial() && !self.label.contains("serial") {
             s.push_str(" (serial)");
         }
-        if self.seeds() > 1 {
+        if with_seeds && self.seeds() > 1 {
             s.push_str(&format!(" ×{} seeds", self.seeds()));
         }
         s
+    }
+}
+
+/// What the legend of a per-configuration figure says and what its title says for it.
+pub(super) struct Labels {
+    /// The words every label shares (empty with one label): said once, in the title.
+    pub common: String,
+    /// Per group, what differs (and "(serial)" where the label does not say so).
+    pub texts: Vec<String>,
+    /// The seed count when every group has the same one: said once, in the title.
+    pub seeds: Option<usize>,
+}
+
+impl Labels {
+    pub fn of(groups: &[Group<'_>]) -> Self {
+        let labels: Vec<&str> = groups.iter().map(|g| g.label.as_str()).collect();
+        let (common, rest) = shorten_labels(&labels);
+        let counts: BTreeSet<usize> = groups.iter().map(Group::seeds).collect();
+        let seeds = if counts.len() == 1 { counts.first().copied() } else { None };
+        let texts = groups.iter().zip(&rest).map(|(g, r)| g.legend_text_of(r, seeds.is_none())).collect();
+        Self { common, texts, seeds }
+    }
+
+    /// The figure's title: `experiment: what — shared words (notes; how seeds combine)`.
+    pub fn title(&self, experiment: &str, what: &str, notes: Vec<String>, seed_note: &str) -> String {
+        let mut title = format!("{experiment}: {what}");
+        if !self.common.is_empty() {
+            title = format!("{title} — {}", self.common);
+        }
+        let seeds = match self.seeds {
+            Some(1) => None,
+            Some(k) => Some(format!("{k} seeds: {seed_note}")),
+            None if self.texts.is_empty() => None,
+            None => Some(format!("seeds: {seed_note}")),
+        };
+        let notes: Vec<String> = notes.into_iter().chain(seeds).collect();
+        if notes.is_empty() {
+            title
+        } else {
+            format!("{title} ({})", notes.join("; "))
+        }
     }
 }
 
@@ -253,6 +299,12 @@ pub(super) fn focus(groups: Vec<Group<'_>>) -> (Vec<Group<'_>>, Option<String>) 
     (kept, Some(format!("P = {p} and serial")))
 }
 
+/// The groups a per-configuration figure draws: keep_versions runs left out (they train
+/// exactly like their releasing twins), [`focus`]ed past [`MAX_CURVES`].
+pub(super) fn drawn_groups(metrics: &[LongMetricsRow]) -> (Vec<Group<'_>>, Option<String>) {
+    focus(group_by_label(metrics).into_iter().filter(|g| !g.keep_versions).collect())
+}
+
 /// Looks per group: black for serial, palette colours for the rest in order.
 pub(super) fn looks(groups: &[Group<'_>]) -> Vec<Look> {
     let (mut next, mut next_serial) = (0, 0);
@@ -282,8 +334,7 @@ pub(super) fn looks(groups: &[Group<'_>]) -> Vec<Look> {
 /// The look of each label the per-configuration figures draw, the same in every figure:
 /// the groups of [`focus`] (keep_versions runs left out), in legend order.
 pub(super) fn label_looks(metrics: &[LongMetricsRow]) -> Vec<(String, Look)> {
-    let all: Vec<Group<'_>> = group_by_label(metrics).into_iter().filter(|g| !g.keep_versions).collect();
-    let (groups, _) = focus(all);
+    let (groups, _) = drawn_groups(metrics);
     groups.iter().zip(looks(&groups)).map(|(g, l)| (g.label.clone(), l)).collect()
 }
 

@@ -298,9 +298,11 @@ fn draw_all_writes_every_figure_with_its_data() {
     }
     let svg = |stem: &str| fs::read_to_string(dir.join(format!("{stem}.svg"))).unwrap();
     let convergence = svg("convergence");
-    for s in ["serial ×2 seeds", "p4-metis-exact ×2 seeds", "training loss", "serial loss", "epoch"] {
+    // Every configuration has two seeds: the title says so once.
+    for s in ["2 seeds: mean, band min–max", "p4-metis-exact", "training loss", "serial loss", "epoch"] {
         assert!(convergence.contains(s), "convergence.svg lacks {s:?}");
     }
+    assert!(!convergence.contains("×2 seeds"), "the seed count is in the title only");
     // keep_versions trains exactly like release: it belongs to the memory figure only.
     assert!(!convergence.contains("p4-metis-exact-keep"), "convergence.svg shows a keep_versions run");
     let memory = svg("memory");
@@ -456,3 +458,5 @@ fn long_legend_labels_fit_fewer_columns() {
     let long = vec!["gat P=10 replicate random centered_clipping:tau=0.1 F=3 scaled:factor=-10".to_string()];
     assert_eq!(legend::columns_that_fit(&long, FIGURE_SIZE.0), 1);
 }
+
+mod scaling;

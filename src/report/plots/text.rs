@@ -32,6 +32,77 @@ impl std::fmt::Display for NoFont {
 
 impl std::error::Error for NoFont {}
 
+/// Width in pixels of `text` at `px` as laid out (advance widths plus kerning, as plotters
+/// measures it): known before any canvas exists, so a figure can be sized to its legend.
+pub(super) fn text_width(text: &str, px: f64) -> f64 {
+    let Some(font) = font() else { return text.chars().count() as f64 * px * 0.62 };
+    let scaled = font.as_scaled(PxScale::from(px as f32));
+    let (mut width, mut prev) = (0.0f32, None);
+    for c in text.chars() {
+        let id = scaled.glyph_id(c);
+        if let Some(p) = prev {
+            width += scaled.kern(p, id);
+        }
+        prev = Some(id);
+        width += scaled.h_advance(id);
+    }
+    f64::from(width)
+}
+
+/// Offset of the top-left corner of a `(w, h)` layout box from the anchor point.
+fn anchor_offset<S: BackendTextStyle>(style: &S, (w, h): (i32, i32)) -> (i32, i32) {
+    let dx = match style.anchor().h_pos {
+        HPos::Left => 0,
+        HPos::Right => -w,
+        HPos::Center => -w / 2,
+    };
+    let dy = match style.anchor().v_pos {
+        VPos::Top => 0,
+        VPos::Center => -h / 2,
+        VPos::Bottom => -h,
+    };
+    (dx, dy)
+}
+
+/// Where [`GlyphText`] puts the ink of `text` anchored at `pos`, given plotters' layout box
+/// `(w, h)` of it: `[left, top, right, bottom]` in pixels (right and bottom exclusive),
+/// rotation included; `None` for text without ink. The figures' tests measure overlaps with it.
+#[cfg(test)]
+pub(super) fn ink_box<S: BackendTextStyle>(
+    text: &str,
+    style: &S,
+    pos: BackendCoord,
+    layout: (i32, i32),
+) -> Option<[i32; 4]> {
+    let font = font()?;
+    let size = style.size() as f32;
+    let scaled = font.as_scaled(PxScale::from(size));
+    let (dx, dy) = anchor_offset(style, layout);
+    let (mut caret, mut prev) = (0.0f32, None);
+    let mut ink: Option<[f32; 4]> = None;
+    for c in text.chars() {
+        let id = scaled.glyph_id(c);
+        if let Some(p) = prev {
+            caret += scaled.kern(p, id);
+        }
+        prev = Some(id);
+        let glyph = id.with_scale_and_position(size, point(caret, BASELINE * size));
+        caret += scaled.h_advance(id);
+        let Some(outline) = font.outline_glyph(glyph) else { continue };
+        let b = outline.px_bounds();
+        ink = Some(match ink {
+            None => [b.min.x, b.min.y, b.max.x, b.max.y],
+            Some(i) => [i[0].min(b.min.x), i[1].min(b.min.y), i[2].max(b.max.x), i[3].max(b.max.y)],
+        });
+    }
+    let [l, t, r, b] = ink?;
+    let corners = [(l as i32 + dx, t as i32 + dy), (r as i32 + dx, b as i32 + dy)];
+    let moved: Vec<(i32, i32)> =
+        corners.iter().map(|&(x, y)| style.transform().transform(x, y)).map(|(x, y)| (pos.0 + x, pos.1 + y)).collect();
+    let (xs, ys) = ((moved[0].0, moved[1].0), (moved[0].1, moved[1].1));
+    Some([xs.0.min(xs.1), ys.0.min(ys.1), xs.0.max(xs.1), ys.0.max(ys.1)])
+}
+
 pub(super) struct GlyphText<B>(pub B);
 
 impl<B: DrawingBackend> DrawingBackend for GlyphText<B> {
@@ -126,17 +197,7 @@ impl<B: DrawingBackend> DrawingBackend for GlyphText<B> {
         let scaled = font.as_scaled(PxScale::from(size));
         // The box plotters lays out with: advance widths plus kerning, height size / 1.24.
         let (w, h) = self.estimate_text_size(text, style)?;
-        let (w, h) = (w as i32, h as i32);
-        let dx = match style.anchor().h_pos {
-            HPos::Left => 0,
-            HPos::Right => -w,
-            HPos::Center => -w / 2,
-        };
-        let dy = match style.anchor().v_pos {
-            VPos::Top => 0,
-            VPos::Center => -h / 2,
-            VPos::Bottom => -h,
-        };
+        let (dx, dy) = anchor_offset(style, (w as i32, h as i32));
         let transform = style.transform();
         let (width, height) = self.get_size();
         let mut caret = 0.0f32;

@@ -22,6 +22,15 @@ pub fn has_simulated_time(metrics: &[LongMetricsRow]) -> bool {
     metrics.iter().any(|r| r.sim_time_s > 0.0)
 }
 
+/// What the title calls the figure, and how it combines seeds.
+const LEGEND_WORDS: (&str, &str) = ("convergence against simulated time", "mean at each round, band min–max");
+
+/// The legend strip [`draw_time`] draws, for sizing its canvas.
+pub(super) fn legend_strip(metrics: &[LongMetricsRow]) -> Strip {
+    let (groups, note) = drawn_groups(metrics);
+    configuration_legend("", &groups, &looks(&groups), note, LEGEND_WORDS).1
+}
+
 /// Four panels, 2 × 2: (a) training loss (log axis), (b) validation and (c) test accuracy
 /// against simulated time, and (d) simulated time per round against the test accuracy at the
 /// best validation epoch (mean over seeds, min–max bars).
@@ -32,8 +41,7 @@ pub fn draw_time<DB: DrawingBackend>(
     metrics: &[LongMetricsRow],
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let _ = super::ensure_font();
-    let all: Vec<Group<'_>> = group_by_label(metrics).into_iter().filter(|g| !g.keep_versions).collect();
-    let (groups, focus_note) = focus(all);
+    let (groups, focus_note) = drawn_groups(metrics);
     let looks = looks(&groups);
     // The drawn configurations' time only: a focused figure leaves the others' longer runs out.
     let max_t = groups.iter().flat_map(|g| &g.rows).map(|r| r.sim_time_s).filter(|t| t.is_finite()).fold(0.0, f64::max);
@@ -45,24 +53,8 @@ pub fn draw_time<DB: DrawingBackend>(
     let valid = of(|r| r.valid_acc, |_| true);
     let test = of(|r| r.test_acc, |_| true);
 
-    let texts: Vec<String> = groups.iter().map(Group::legend_text).collect();
-    let (common, texts) = shorten_labels(&texts.iter().map(String::as_str).collect::<Vec<_>>());
-    let several_seeds = groups.iter().any(|g| g.seeds() > 1);
-    // What every line shares, and how seeds are combined, head the legend: the title stays short.
-    let notes: Vec<String> = (!common.is_empty())
-        .then_some(common)
-        .into_iter()
-        .chain(focus_note)
-        .chain(several_seeds.then(|| "mean over seeds at each round, band min–max".to_string()))
-        .collect();
-    let heading = (!notes.is_empty()).then(|| notes.join("; "));
-    let title = format!("{experiment}: convergence against simulated time");
-    let entries = texts
-        .into_iter()
-        .zip(groups.iter().zip(&looks))
-        .map(|(text, (g, l))| Entry { text, look: *l, band: g.seeds() > 1 })
-        .collect();
-    let panels = layout_grid(root, &title, (2, 2), &[Strip { heading, entries }])?;
+    let (title, strip) = configuration_legend(experiment, &groups, &looks, focus_note, LEGEND_WORDS);
+    let panels = layout_reserving(root, &title, (2, 2), &[strip])?;
 
     let x = Ticked::linear(0.0..(max_t * k * 1.02).max(1e-9), 8);
     let x_fmt = |v: &f64| x.label(*v);
