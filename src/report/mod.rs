@@ -3,6 +3,7 @@
 //! half-written file behind.
 
 pub mod atomic;
+pub mod html;
 pub mod metrics;
 pub mod nonfinite;
 pub mod output;
