@@ -126,6 +126,10 @@ pub enum Command {
     /// Redraw every plot of a results folder (`run` or `train --out`) from its CSVs, without
     /// training.
     Plot(PlotArgs),
+    /// Write one self-contained HTML page (no network, no server) of a results folder (`run`,
+    /// `merge` or `train --out`): description, configuration, provenance, the runs table
+    /// (sortable), every figure, the time per round and, for cluster runs, a worker timeline.
+    Report(ReportArgs),
     /// Print statistics of a dataset: nodes, edges, features, classes, splits, degrees.
     DatasetInfo(DatasetArgs),
     /// Print per-partition statistics: owned nodes, edge cut, halo per hop, replication, balance.
@@ -331,6 +335,9 @@ pub struct RunArgs {
     /// (by default they are kept and only the others run).
     #[arg(long)]
     pub restart: bool,
+    /// Do not write report.html (the results page) into the results folder.
+    #[arg(long)]
+    pub no_report: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -340,6 +347,9 @@ pub struct MergeArgs {
     /// The shard folders, every shard of the experiment once.
     #[arg(required = true)]
     pub shards: Vec<PathBuf>,
+    /// Do not write report.html (the results page) into the results folder.
+    #[arg(long)]
+    pub no_report: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -347,6 +357,15 @@ pub struct PlotArgs {
     /// A results folder written by `gcnsim run` (it holds runs.csv) or `gcnsim train --out`
     /// (it holds summary.json).
     pub results: PathBuf,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReportArgs {
+    /// A results folder written by `gcnsim run`, `gcnsim merge` or `gcnsim train --out`.
+    pub results: PathBuf,
+    /// Where to write the page (default: RESULTS/report.html).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -33,6 +33,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Merge(args) => experiment::merge_command(&args),
         Command::Bench(args) => bench::bench_command(&args),
         Command::Plot(args) => experiment::plot_command(&args),
+        Command::Report(args) => experiment::report_command(&args),
         Command::Completions(args) => docs::completions(&args),
         Command::GenerateDocs(args) => docs::generate_docs(&args),
     }

@@ -142,7 +142,7 @@ fn figures(figures: &[(String, String)]) -> String {
         let name = html(name);
         let _ = writeln!(
             out,
-            "<figure class=\"figure\"><img alt=\"{name}\" src=\"{}\"><figcaption>{name}</figcaption></figure>",
+            "<figure class=\"figure\"><img alt=\"{name}\" src='{}'><figcaption>{name}</figcaption></figure>",
             svg_data_url(svg)
         );
     }

@@ -176,16 +176,17 @@ Timeline.prototype.move = function (e) {
 
 // The event of an interval, as the tooltip shows it.
 Timeline.prototype.describe = function (iv) {
-  const [worker, activity, clock, version, start, end] = iv;
+  const [worker, activity, clock, version, start, end, round] = iv;
   const lines = [
     "worker " + worker + ": " + this.data.activities[activity],
-    "round (clock) " + clock + ", weight version " + version,
+    clock === null ? "round " + round + " (no clock of its own: the worker's last was " + round + ")"
+      : "round (clock) " + clock + ", weight version " + (version === null ? "none" : version),
     "start " + seconds(start) + ", end " + seconds(end) + " (" + seconds(end - start) + ")",
   ];
-  const exchanged = this.run.exchange_bytes[clock];
+  const exchanged = this.run.exchange_bytes[round];
   if (exchanged !== undefined) lines.push("boundary exchange in the round: " + bytes(exchanged) + " (all workers)");
-  const gradient = this.run.gradients[worker + "/" + clock];
-  if (gradient !== undefined) lines.push("gradient: " + gradient);
+  const gradient = this.run.gradients[worker + "/" + round];
+  if (gradient !== undefined && clock !== null) lines.push("gradient: " + gradient);
   return lines.join("\n");
 };
 

@@ -37,7 +37,7 @@ fn the_page_holds_every_part_with_file_text_escaped() {
     assert_eq!(page.matches("</script>").count(), 2, "the page's script and the timeline's data");
     let (a, b) = (page.find("alt=\"a.svg\"").unwrap(), page.find("alt=\"b.svg\"").unwrap());
     assert!(a < b, "figures in name order");
-    assert!(page.contains("50%25 %231"));
+    assert!(page.contains("50%25 %231") && page.contains("src='data:image/svg+xml,<svg xmlns=\"http"));
     assert!(page.contains("id=\"breakdown\"") && page.contains("width:66.667%") && page.contains("width:33.333%"));
     assert!(!page.contains("1.234567"), "the wall clock is not on the page");
     assert!(page.contains("\\u003c/script>"), "the activity name stays inside the JSON");

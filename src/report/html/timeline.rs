@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use crate::report::ReportError;
 
-/// Intervals the page holds in all: ~45 bytes each in the page, so about 1 MB.
-pub const TOTAL_INTERVALS: usize = 24_000;
+/// Intervals the page holds in all: ~40 bytes each in the page, so well under 1 MB.
+pub const TOTAL_INTERVALS: usize = 16_000;
 /// Intervals per run at most (the first rounds that fit), and at least (fewer runs then).
 pub const MAX_PER_RUN: usize = 4_000;
 pub const MIN_PER_RUN: usize = 400;
@@ -35,13 +35,17 @@ pub struct RunTimeline {
     pub rounds: u64,
     pub rounds_total: u64,
     pub intervals_total: usize,
-    /// `[worker, activity, clock, version, start_s, end_s]`, by start.
-    pub intervals: Vec<(u64, usize, u64, u64, f64, f64)>,
+    /// `[worker, activity, clock, version, start_s, end_s, round]`, by start. A wait or a
+    /// down time has no clock or version (null); its round is the worker's clock before it.
+    pub intervals: Vec<Interval>,
     /// Bytes of boundary exchange in the round (all workers; `comm.csv`, epoch = clock + 1).
     pub exchange_bytes: BTreeMap<u64, u64>,
     /// The gradient a worker pushed in a round (`gradients.csv`), keyed `"worker/clock"`.
     pub gradients: BTreeMap<String, String>,
 }
+
+/// See [`RunTimeline::intervals`].
+pub type Interval = (u64, usize, Option<u64>, Option<u64>, f64, f64, u64);
 
 /// Column positions in a CSV by name; a missing one is a clear error.
 struct Columns {
@@ -81,10 +85,20 @@ struct Row {
     run: String,
     worker: u64,
     activity: String,
-    clock: u64,
-    version: u64,
+    clock: Option<u64>,
+    version: Option<u64>,
+    /// `clock`, or the worker's last clock before this row (0 before any).
+    round: u64,
     start: f64,
     end: f64,
+}
+
+/// An empty cell as `None`, else a number.
+fn optional(path: &Path, record: &csv::StringRecord, at: usize) -> Result<Option<u64>, ReportError> {
+    match record.get(at).map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(_) => number(path, record, at).map(Some),
+    }
 }
 
 /// Calls `each` with every row of `workers.csv` (a folder of one run has no `run_id` column:
@@ -95,14 +109,21 @@ fn for_each_row(path: &Path, single: &str, mut each: impl FnMut(Row)) -> Result<
     let [worker, activity, clock, version, start, end] =
         ["worker", "activity", "clock", "version", "start_s", "end_s"].map(|n| cols.need(n));
     let (worker, activity, clock, version, start, end) = (worker?, activity?, clock?, version?, start?, end?);
+    let mut last_clock: HashMap<(String, u64), u64> = HashMap::new();
     for record in reader.records() {
         let r = record.map_err(|cause| ReportError::Csv { path: path.to_path_buf(), cause })?;
+        let run = run_at.and_then(|i| r.get(i)).unwrap_or(single).to_string();
+        let (worker, clock) = (number(path, &r, worker)?, optional(path, &r, clock)?);
+        let last = last_clock.entry((run.clone(), worker)).or_default();
+        let round = clock.unwrap_or(*last);
+        *last = round;
         each(Row {
-            run: run_at.and_then(|i| r.get(i)).unwrap_or(single).to_string(),
-            worker: number(path, &r, worker)?,
+            run,
+            worker,
             activity: r.get(activity).unwrap_or_default().to_string(),
-            clock: number(path, &r, clock)?,
-            version: number(path, &r, version)?,
+            clock,
+            version: optional(path, &r, version)?,
+            round,
             start: number(path, &r, start)?,
             end: number(path, &r, end)?,
         });
@@ -120,9 +141,14 @@ fn plan(path: &Path, single: &str) -> Result<Vec<(String, BTreeMap<u64, usize>)>
             runs.push((row.run.clone(), BTreeMap::new()));
             runs.len() - 1
         });
-        *runs[at].1.entry(row.clock).or_default() += 1;
+        *runs[at].1.entry(row.round).or_default() += 1;
     })?;
     Ok(runs)
+}
+
+/// `x` to 7 significant digits: the page shows 4, and the full 17 would double its timeline.
+fn seven_digits(x: f64) -> f64 {
+    format!("{x:.6e}").parse().unwrap_or(x)
 }
 
 /// Rounds 0..k with the most intervals not above `cap` (at least one round).
@@ -167,14 +193,15 @@ pub fn read(dir: &Path, single: &str) -> Result<Option<Timeline>, ReportError> {
     let mut activities: Vec<String> = Vec::new();
     for_each_row(&path, single, |row| {
         let Some(run) = index.get(&row.run).map(|&i| &mut runs[i]) else { return };
-        if row.clock >= run.rounds || run.intervals.len() >= per_run {
+        if row.round >= run.rounds || run.intervals.len() >= per_run {
             return;
         }
         let activity = activities.iter().position(|a| *a == row.activity).unwrap_or_else(|| {
             activities.push(row.activity.clone());
             activities.len() - 1
         });
-        run.intervals.push((row.worker, activity, row.clock, row.version, row.start, row.end));
+        let (start, end) = (seven_digits(row.start), seven_digits(row.end));
+        run.intervals.push((row.worker, activity, row.clock, row.version, start, end, row.round));
     })?;
     for run in &mut runs {
         run.intervals.sort_by(|a, b| a.4.total_cmp(&b.4).then(a.0.cmp(&b.0)));
@@ -290,10 +317,24 @@ mod tests {
         assert_eq!(run.rounds, MAX_PER_RUN as u64 / 4);
         assert_eq!(run.intervals.len(), MAX_PER_RUN);
         assert_eq!(run.workers, [0, 1]);
-        assert_eq!(run.intervals[0], (0, 0, 0, 0, 0.0, 0.5));
+        assert_eq!(run.intervals[0], (0, 0, Some(0), Some(0), 0.0, 0.5, 0));
         assert_eq!(run.exchange_bytes[&0], 100);
         assert_eq!(run.gradients["1/0"], "applied (computed from version 0, staleness 0)");
         assert!(read(&dir.path().join("none"), "run").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_wait_without_a_clock_belongs_to_the_round_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("workers.csv"),
+            "worker,activity,start_s,end_s,clock,version\n0,push,0,1,0,0\n0,wait,1,2,,\n0,pull,2,3,1,1\n",
+        )
+        .unwrap();
+        let t = read(dir.path(), "run").unwrap().unwrap();
+        assert_eq!(t.runs[0].id, "run");
+        assert_eq!(t.runs[0].intervals[1], (0, 1, None, None, 1.0, 2.0, 0));
+        assert_eq!(t.runs[0].rounds_total, 2);
     }
 
     #[test]
