@@ -175,7 +175,10 @@ impl Drop for Browser {
 fn check_report(browser: &mut Browser, dir: &Path) {
     browser.events.clear();
     browser.open(&dir.join("report.html"));
-    let svgs = std::fs::read_dir(dir).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".svg")).count();
+    let svgs = std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".svg"))
+        .count();
     let figures = browser.eval(
         "Array.from(document.querySelectorAll('#figures img')).filter(i => i.complete && i.naturalWidth > 0).length",
     );
@@ -213,7 +216,8 @@ fn hover(browser: &mut Browser, index: usize) -> (Value, String) {
     ));
     assert!(!found.is_null(), "interval {index} is drawn");
     browser.call("Input.dispatchMouseEvent", json!({"type": "mouseMoved", "x": found["x"], "y": found["y"]}));
-    let tip = browser.eval("(() => { const t = document.getElementById('tooltip'); return t.hidden ? '' : t.textContent; })()");
+    let tip = browser
+        .eval("(() => { const t = document.getElementById('tooltip'); return t.hidden ? '' : t.textContent; })()");
     (found["iv"].clone(), tip.as_str().unwrap_or_default().to_string())
 }
 

@@ -23,10 +23,7 @@ fn files_in(dir: &Path) -> BTreeSet<String> {
 /// `env.json` (or the page showing it) without the lines naming the sources' commit, which a
 /// re-run at a later commit legitimately changes.
 fn env_without_commit(text: &str) -> String {
-    text.lines()
-        .filter(|l| !l.contains("source_commit") && !l.contains("source_dirty"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    text.lines().filter(|l| !l.contains("source_commit") && !l.contains("source_dirty")).collect::<Vec<_>>().join("\n")
 }
 
 #[test]

@@ -102,10 +102,7 @@ fn provenance(path: &Path) -> Result<Vec<(String, String)>, ReportError> {
     let Some(object) = value.as_object() else {
         return Err(ReportError::Format { path: path.to_path_buf(), message: "not a JSON object".into() });
     };
-    Ok(object
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
-        .collect())
+    Ok(object.iter().map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string))).collect())
 }
 
 fn read_table(path: &Path) -> Result<Table, ReportError> {

@@ -49,7 +49,11 @@ pub fn render(c: &Contents) -> String {
     if let Some(t) = &c.timeline {
         out.push_str(&timeline(t));
     }
-    let _ = write!(out, "<footer>Written by gcnsim {} (`gcnsim report`).</footer>\n<script>\n{SCRIPT}</script>\n</body>\n</html>\n", env!("CARGO_PKG_VERSION"));
+    let _ = write!(
+        out,
+        "<footer>Written by gcnsim {} (`gcnsim report`).</footer>\n<script>\n{SCRIPT}</script>\n</body>\n</html>\n",
+        env!("CARGO_PKG_VERSION")
+    );
     out
 }
 
@@ -107,7 +111,9 @@ fn breakdown(t: &Table) -> String {
         return String::new();
     }
     let id_at = t.header.iter().position(|h| h == "run_id");
-    let value = |row: &[String], i: usize| row.get(i).and_then(|v| v.parse::<f64>().ok()).filter(|v| v.is_finite() && *v >= 0.0);
+    let value = |row: &[String], i: usize| {
+        row.get(i).and_then(|v| v.parse::<f64>().ok()).filter(|v| v.is_finite() && *v >= 0.0)
+    };
     let total = |row: &[String]| columns.iter().filter_map(|&i| value(row, i)).sum::<f64>();
     let longest = t.rows.iter().map(|r| total(r)).fold(0.0_f64, f64::max);
     let mut out = String::from(
@@ -125,7 +131,12 @@ fn breakdown(t: &Table) -> String {
         for (k, &i) in columns.iter().enumerate() {
             let Some(v) = value(row, i).filter(|_| longest > 0.0) else { continue };
             let name = html(&t.header[i]);
-            let _ = write!(out, "<span class=\"c{}\" style=\"width:{:.3}%\" title=\"{name} = {v:e} s\"></span>", k % 8, 100.0 * v / longest);
+            let _ = write!(
+                out,
+                "<span class=\"c{}\" style=\"width:{:.3}%\" title=\"{name} = {v:e} s\"></span>",
+                k % 8,
+                100.0 * v / longest
+            );
         }
         let _ = writeln!(out, "</div></td><td class=\"num\">{:.3e} s</td></tr>", total(row));
     }
@@ -154,7 +165,10 @@ fn timeline(t: &Timeline) -> String {
     let json = serde_json::to_string(t).expect("the timeline serializes");
     let runs = t.runs.len();
     let left_out = if runs < t.runs_total {
-        format!(" The first {runs} of the {} runs are here; the others are left out to keep the page small.", t.runs_total)
+        format!(
+            " The first {runs} of the {} runs are here; the others are left out to keep the page small.",
+            t.runs_total
+        )
     } else {
         String::new()
     };

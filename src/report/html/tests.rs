@@ -4,8 +4,11 @@ use super::*;
 fn folder() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
-    std::fs::write(p.join("experiment.resolved.toml"), "name = \"demo\"\ndescription = \"a <b>bold</b> claim & more\"\n")
-        .unwrap();
+    std::fs::write(
+        p.join("experiment.resolved.toml"),
+        "name = \"demo\"\ndescription = \"a <b>bold</b> claim & more\"\n",
+    )
+    .unwrap();
     std::fs::write(p.join("env.json"), "{\"source_commit\": \"abc\", \"seeds\": [0, 1]}\n").unwrap();
     std::fs::write(
         p.join("runs.csv"),
@@ -13,9 +16,13 @@ fn folder() -> tempfile::TempDir {
          r2,ok,0.7,0.001,0\n",
     )
     .unwrap();
-    std::fs::write(p.join("b.svg"), "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\"><text>50% #1</text></svg>")
+    std::fs::write(
+        p.join("b.svg"),
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\"><text>50% #1</text></svg>",
+    )
+    .unwrap();
+    std::fs::write(p.join("a.svg"), "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\"></svg>")
         .unwrap();
-    std::fs::write(p.join("a.svg"), "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\"></svg>").unwrap();
     std::fs::write(p.join("timing.csv"), "run_id,ms_per_epoch,seconds\nr1,1.234567,0.1\n").unwrap();
     std::fs::write(
         p.join("workers.csv"),

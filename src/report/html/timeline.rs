@@ -205,7 +205,8 @@ pub fn read(dir: &Path, single: &str) -> Result<Option<Timeline>, ReportError> {
     })?;
     for run in &mut runs {
         run.intervals.sort_by(|a, b| a.4.total_cmp(&b.4).then(a.0.cmp(&b.0)));
-        run.workers = run.intervals.iter().map(|i| i.0).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        run.workers =
+            run.intervals.iter().map(|i| i.0).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     }
     add_exchange_bytes(dir, single, &mut runs, &index)?;
     add_gradients(dir, single, &mut runs, &index)?;
@@ -302,8 +303,11 @@ mod tests {
             }
         }
         std::fs::write(dir.path().join("workers.csv"), workers).unwrap();
-        std::fs::write(dir.path().join("comm.csv"), "run_id,epoch,layer,direction,bytes\na<b,1,0,forward,64\na<b,1,1,forward,36\n")
-            .unwrap();
+        std::fs::write(
+            dir.path().join("comm.csv"),
+            "run_id,epoch,layer,direction,bytes\na<b,1,0,forward,64\na<b,1,1,forward,36\n",
+        )
+        .unwrap();
         std::fs::write(
             dir.path().join("gradients.csv"),
             "run_id,partition,worker,clock,computed_from,applied_to,staleness,fate,reason,time_s\n\
