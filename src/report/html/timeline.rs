@@ -131,10 +131,13 @@ fn for_each_row(path: &Path, single: &str, mut each: impl FnMut(Row)) -> Result<
     Ok(())
 }
 
+/// Intervals per round of one run.
+type RoundCounts = BTreeMap<u64, usize>;
+
 /// The rounds of each run that fit in `per_run` intervals: the first pass over `workers.csv`
 /// counts intervals per round, so the second keeps only what the page holds.
-fn plan(path: &Path, single: &str) -> Result<Vec<(String, BTreeMap<u64, usize>)>, ReportError> {
-    let mut runs: Vec<(String, BTreeMap<u64, usize>)> = Vec::new();
+fn plan(path: &Path, single: &str) -> Result<Vec<(String, RoundCounts)>, ReportError> {
+    let mut runs: Vec<(String, RoundCounts)> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     for_each_row(path, single, |row| {
         let at = *index.entry(row.run.clone()).or_insert_with(|| {
