@@ -129,6 +129,10 @@ pub enum Command {
     /// Overlay several results folders (`run` and `train --out`, one dataset) in one set of
     /// figures and a table (compare.csv), configurations labelled by what differs between them.
     Compare(CompareArgs),
+    /// Write one self-contained HTML page (no network, no server) of a results folder (`run`,
+    /// `merge` or `train --out`): description, configuration, provenance, the runs table
+    /// (sortable), every figure, the time per round and, for cluster runs, a worker timeline.
+    Report(ReportArgs),
     /// Print statistics of a dataset: nodes, edges, features, classes, splits, degrees.
     DatasetInfo(DatasetArgs),
     /// Print per-partition statistics: owned nodes, edge cut, halo per hop, replication, balance.
@@ -338,6 +342,9 @@ pub struct RunArgs {
     /// (by default they are kept and only the others run).
     #[arg(long)]
     pub restart: bool,
+    /// Do not write report.html (the results page) into the results folder.
+    #[arg(long)]
+    pub no_report: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -347,6 +354,9 @@ pub struct MergeArgs {
     /// The shard folders, every shard of the experiment once.
     #[arg(required = true)]
     pub shards: Vec<PathBuf>,
+    /// Do not write report.html (the results page) into the results folder.
+    #[arg(long)]
+    pub no_report: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -365,6 +375,15 @@ pub struct CompareArgs {
     /// comparison's, or empty, or new).
     #[arg(long)]
     pub out: PathBuf,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReportArgs {
+    /// A results folder written by `gcnsim run`, `gcnsim merge` or `gcnsim train --out`.
+    pub results: PathBuf,
+    /// Where to write the page (default: RESULTS/report.html).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]

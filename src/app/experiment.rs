@@ -1,10 +1,10 @@
-//! `gcnsim run` and `gcnsim plot`.
+//! `gcnsim run`, `gcnsim merge`, `gcnsim plot` and `gcnsim report`.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::cli::{MergeArgs, PlotArgs, RunArgs};
+use crate::cli::{MergeArgs, PlotArgs, ReportArgs, RunArgs};
 use crate::experiment::merge::merge_shards;
 use crate::experiment::{run_sweep, shard, Experiment, RunOptions};
 use crate::report::output::lock::DirLock;
@@ -37,6 +37,7 @@ pub fn run_command(args: &RunArgs, threads: Option<usize>) -> anyhow::Result<()>
         threads,
         shard,
         restart: args.restart,
+        report: !args.no_report,
     };
     let output = run_sweep(&exp, &out, &opts).with_context(|| format!("experiment {}", args.experiment.display()))?;
     println!("{:<40} {:>8} {:>10} {:>10}", "run", "epochs", "test acc", "ms/epoch");
@@ -55,7 +56,7 @@ pub fn run_command(args: &RunArgs, threads: Option<usize>) -> anyhow::Result<()>
 }
 
 pub fn merge_command(args: &MergeArgs) -> anyhow::Result<()> {
-    let (dir, runs) = merge_shards(&args.out, &args.shards)?;
+    let (dir, runs) = merge_shards(&args.out, &args.shards, !args.no_report)?;
     println!("merged {runs} runs from {} shards into {}", args.shards.len(), dir.display());
     Ok(())
 }
@@ -70,5 +71,18 @@ pub fn plot_command(args: &PlotArgs) -> anyhow::Result<()> {
     for path in written {
         println!("wrote {}", path.display());
     }
+    Ok(())
+}
+
+pub fn report_command(args: &ReportArgs) -> anyhow::Result<()> {
+    let dir = resolve(&args.results)?;
+    anyhow::ensure!(dir.is_dir(), "{}: there is no such folder", args.results.display());
+    // The default page lies in the folder: locked, and added to its manifest, as `plot` does.
+    let _lock = if args.out.is_none() { Some(DirLock::acquire(&dir)?) } else { None };
+    let written = crate::report::html::write_report(&dir, args.out.as_deref())?;
+    if args.out.is_none() {
+        record_written(&dir, std::slice::from_ref(&written))?;
+    }
+    println!("wrote {}", written.display());
     Ok(())
 }

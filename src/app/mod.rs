@@ -37,6 +37,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Calibrate(args) => calibrate::calibrate_command(&args, cli.threads),
         Command::Plot(args) => experiment::plot_command(&args),
         Command::Compare(args) => compare::compare_command(&args),
+        Command::Report(args) => experiment::report_command(&args),
         Command::Completions(args) => docs::completions(&args),
         Command::GenerateDocs(args) => docs::generate_docs(&args),
     }

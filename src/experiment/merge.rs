@@ -10,8 +10,9 @@ use super::results::{write_results, ShardFile, SHARD_FILE};
 use super::stored::{file_name, Identity, StoredRun};
 use crate::report::output::{OutputDir, OutputKind};
 
-/// Merges `shards` into `out` (see the module docs); returns the folder written and its runs.
-pub fn merge_shards(out: &Path, shards: &[PathBuf]) -> anyhow::Result<(PathBuf, usize)> {
+/// Merges `shards` into `out` (see the module docs), with `report.html` if `report`; returns the
+/// folder written and its runs.
+pub fn merge_shards(out: &Path, shards: &[PathBuf], report: bool) -> anyhow::Result<(PathBuf, usize)> {
     anyhow::ensure!(!shards.is_empty(), "name the shard folders to merge");
     let files: Vec<ShardFile> = shards.iter().map(|d| read_shard(d)).collect::<anyhow::Result<_>>()?;
     for (dir, file) in shards.iter().zip(&files).skip(1) {
@@ -25,7 +26,7 @@ pub fn merge_shards(out: &Path, shards: &[PathBuf]) -> anyhow::Result<(PathBuf, 
     let output = OutputDir::begin(out, OutputKind::Experiment)?;
     let runs: Vec<StoredRun> =
         identity.run_ids.iter().map(|id| read_run(&holders[id][0], id)).collect::<anyhow::Result<_>>()?;
-    write_results(output.staging(), identity, &runs)?;
+    write_results(output.staging(), identity, &runs, report)?;
     Ok((output.commit()?, runs.len()))
 }
 

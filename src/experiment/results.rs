@@ -46,8 +46,9 @@ pub struct ShardFile {
 
 pub const SHARD_FILE: &str = "shard.json";
 
-/// Writes the results of `runs` (every run of the experiment, in its order) into `dir`.
-pub fn write_results(dir: &Path, identity: &Identity, runs: &[StoredRun]) -> anyhow::Result<()> {
+/// Writes the results of `runs` (every run of the experiment, in its order) into `dir`, and
+/// with `report` the page that shows them, last: it reads the files written before it.
+pub fn write_results(dir: &Path, identity: &Identity, runs: &[StoredRun], report: bool) -> anyhow::Result<()> {
     let backend = one_backend(runs)?;
     write_atomic(&dir.join("experiment.resolved.toml"), |w| w.write_all(identity.resolved.as_bytes()))?;
     for name in identity.files() {
@@ -71,6 +72,9 @@ pub fn write_results(dir: &Path, identity: &Identity, runs: &[StoredRun]) -> any
     let (workers, gradients) = crate::report::plots::read_traces(dir)?;
     let traces = crate::report::plots::Traces { workers: &workers, gradients: &gradients };
     crate::report::plots::draw_all_titled(dir, &identity.name, &rows, &metrics, traces)?;
+    if report {
+        crate::report::html::write_report(dir, None)?;
+    }
     Ok(())
 }
 

@@ -52,12 +52,14 @@ pub struct RunOptions {
     pub shard: Option<Shard>,
     /// Discard the runs an interrupted sweep into the same folder finished.
     pub restart: bool,
+    /// Write `report.html` into the results folder, last (not into a shard folder).
+    pub report: bool,
 }
 
 impl RunOptions {
     /// One run at a time, all runs, as before `--jobs` and `--shard`.
     pub fn new(backend: Option<BackendChoice>, progress: ProgressMode) -> Self {
-        Self { backend, progress, jobs: Some(1), threads: None, shard: None, restart: false }
+        Self { backend, progress, jobs: Some(1), threads: None, shard: None, restart: false, report: true }
     }
 }
 
@@ -161,7 +163,7 @@ impl Sweeping<'_> {
             .collect();
         match self.opts.shard {
             Some(shard) => write_shard(staging, identity, shard, &runs)?,
-            None => write_results(staging, identity, &runs)?,
+            None => write_results(staging, identity, &runs, self.opts.report)?,
         }
         Ok((runs, executed))
     }

@@ -4,6 +4,7 @@
 
 pub mod atomic;
 pub mod compare;
+pub mod html;
 pub mod metrics;
 pub mod nonfinite;
 pub mod output;

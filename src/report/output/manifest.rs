@@ -61,6 +61,8 @@ pub const GCNSIM_NAMES: &[&str] = &[
     "robustness.svg",
     "optimizers.png",
     "optimizers.svg",
+    // the page (`run`, `merge`, `report`)
+    "report.html",
 ];
 
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
