@@ -113,11 +113,17 @@ fn print_table(output: &crate::experiment::runner::ExperimentOutput, targets: &[
 /// among runs that all use P = 8 and metis reads `exchange`), and those words. A label left
 /// empty keeps its full text.
 fn short_labels(labels: &[&str]) -> (Vec<String>, Vec<String>) {
-    let partitioned: Vec<&str> = labels.iter().copied().filter(|l| !l.starts_with("serial")).collect();
-    let shared: Vec<&str> = match partitioned.as_slice() {
+    let mut partitioned: Vec<&str> = labels.iter().copied().filter(|l| !l.starts_with("serial")).collect();
+    partitioned.sort_unstable();
+    partitioned.dedup();
+    let mut shared: Vec<&str> = match partitioned.as_slice() {
         [] | [_] => Vec::new(),
         [first, ..] => first.split(' ').filter(|w| partitioned.iter().all(|l| l.split(' ').any(|x| x == *w))).collect(),
     };
+    // A label made only of shared words would print as nothing.
+    if labels.iter().any(|l| l.split(' ').all(|w| shared.contains(&w))) {
+        shared.clear();
+    }
     let short = labels
         .iter()
         .map(|l| {
@@ -142,8 +148,11 @@ mod tests {
         let (short, shared) = short_labels(&labels);
         assert_eq!(short, ["serial", "exchange", "drop", "drop"]);
         assert_eq!(shared, ["P=8", "metis", "bsp"]);
-        let (short, shared) = short_labels(&["P=2 drop", "P=2 drop"]);
-        assert_eq!((short, shared.len()), (vec!["P=2 drop".to_string(), "P=2 drop".to_string()], 0));
+        let (short, shared) = short_labels(&["P=2 drop", "P=2 drop", "P=2 drop exact"]);
+        assert_eq!(
+            (short, shared.len()),
+            (vec!["P=2 drop".to_string(), "P=2 drop".into(), "P=2 drop exact".into()], 0)
+        );
         assert!(short_labels(&["serial lr=5", "P=2 lr=5"]).1.is_empty(), "one partitioned configuration");
         assert!(short_labels(&[]).0.is_empty());
     }

@@ -412,6 +412,11 @@ fn render_synthetic_for_inspection() {
 
 /// Serial plus every P ∈ {2, 4, 8, 16} × partitioner × boundary: 17 labels, more than the
 /// palette holds.
+/// The runs of [`many_configs`] (17 configurations), for figures drawn from runs.csv alone.
+pub(super) fn many_runs() -> Vec<RunRow> {
+    synthetic_from(&many_configs()).0
+}
+
 fn many_configs() -> Vec<Config> {
     let mut configs = vec![Config { seeds: &[0, 1, 2], ..CONFIGS[0] }];
     for p in [2, 4, 8, 16] {
