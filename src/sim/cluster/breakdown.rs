@@ -43,7 +43,7 @@ fn state(a: Activity) -> Option<usize> {
 impl RoundBreakdown {
     /// The breakdown of `trace` for `workers` workers over `[0, end_s]` and `rounds` rounds.
     pub fn of(trace: &ClusterTrace, workers: usize, end_s: f64, rounds: usize) -> Self {
-        if workers == 0 || rounds == 0 || !(end_s > 0.0) {
+        if workers == 0 || rounds == 0 || end_s.is_nan() || end_s <= 0.0 {
             return Self::default();
         }
         // (time, state, +1 entering / −1 leaving) per worker, clipped to the run.
