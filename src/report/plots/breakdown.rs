@@ -29,9 +29,13 @@ const ROW_PX: u32 = 48;
 /// Title, legend and axis above and below the bars.
 const CHROME_PX: u32 = 300;
 
-/// Whether any run has simulated time to break down.
+/// Whether any run has a breakdown (results written before it have simulated time but none).
 pub fn has_breakdown(runs: &[RunRow]) -> bool {
-    runs.iter().any(|r| r.sim_seconds_per_round > 0.0)
+    runs.iter().any(has_parts)
+}
+
+fn has_parts(r: &RunRow) -> bool {
+    r.sim_seconds_per_round > 0.0 && r.round_compute_s + r.round_server_s + r.round_wait_s > 0.0
 }
 
 /// Grows with the configurations, never below 700 pixels.
@@ -49,7 +53,7 @@ struct Bar {
 /// The configurations in `runs.csv`'s order (serial first where the experiment lists it so).
 fn bars(runs: &[RunRow]) -> Vec<Bar> {
     let mut out: Vec<Bar> = Vec::new();
-    for r in runs.iter().filter(|r| r.sim_seconds_per_round > 0.0) {
+    for r in runs.iter().filter(|r| has_parts(r)) {
         let parts =
             [r.round_compute_s, r.round_exchange_s, r.round_push_s, r.round_server_s, r.round_pull_s, r.round_wait_s];
         let bar = match out.iter_mut().position(|b| b.label == r.label) {
@@ -191,6 +195,11 @@ mod tests {
         assert!((b[0].ms[0] - mean).abs() < 1e-12);
         assert_eq!(breakdown_size(&runs).1, CHROME_PX + 17 * ROW_PX);
         assert!(!has_breakdown(&many_runs()), "no simulated time, no figure");
+        let mut older = runs.clone();
+        for r in &mut older {
+            (r.round_compute_s, r.round_server_s, r.round_wait_s) = (0.0, 0.0, 0.0);
+        }
+        assert!(!has_breakdown(&older), "results written before the breakdown: no figure");
     }
 
     /// Every configuration's label is drawn once, at its own height, at least a text line
