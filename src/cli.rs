@@ -266,6 +266,10 @@ pub struct TrainArgs {
     /// state, epoch, versions, simulated clock; `gcnsim resume DIR` continues an interrupted run.
     #[arg(long, value_name = "N")]
     pub checkpoint_every: Option<u32>,
+    /// Accuracy targets (0 < T ≤ 1, comma-separated): print, and write to summary.json, the
+    /// first epoch and the simulated time at which validation accuracy reaches each.
+    #[arg(long, value_name = "T,...", value_parser = parse_targets)]
+    pub target_acc: Option<Targets>,
     /// The options given on the command line (clap ids = config keys), not defaulted; filled
     /// by [`Cli::parse_tracked`].
     #[arg(skip)]
@@ -345,6 +349,18 @@ pub struct RunArgs {
     /// Do not write report.html (the results page) into the results folder.
     #[arg(long)]
     pub no_report: bool,
+    /// Accuracy targets (0 < T ≤ 1, comma-separated) for runs.csv's `epoch_to_acc_T` and
+    /// `time_to_acc_T_s` columns; replaces the experiment's `targets`.
+    #[arg(long, value_name = "T,...", value_parser = parse_targets)]
+    pub target_acc: Option<Targets>,
+}
+
+/// `--target-acc`'s accuracies, in the order given.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Targets(pub Vec<f64>);
+
+fn parse_targets(text: &str) -> Result<Targets, String> {
+    crate::report::targets::parse_targets(text).map(Targets)
 }
 
 #[derive(Args, Debug, Clone)]

@@ -16,6 +16,7 @@ use crate::report::output::trace::TraceFile;
 use crate::report::output::{Claim, OutputDir, OutputKind};
 use crate::report::progress::{EpochProgress, ProgressMode};
 use crate::report::summary::RunSummary;
+use crate::report::targets::{CurvePoint, Reached, TimeToAccuracy};
 use crate::report::{atomic::write_json_atomic, write_csv_atomic, ReportError};
 use crate::sim::checkpoint::{self, Checkpoint, CheckpointPlan, Persistence, RunIdentity};
 use crate::sim::{self, Problem, RunConfig, TrainTask, TrainedRun};
@@ -68,7 +69,8 @@ pub fn train_command(args: &TrainArgs) -> anyhow::Result<()> {
     } else {
         ProgressMode::detect()
     };
-    train_and_write(&problem, &cfg, args.backend, log, mode, output, persistence, trace)
+    let targets = args.target_acc.as_ref().map(|t| t.0.clone()).unwrap_or_default();
+    train_and_write(&problem, &cfg, args.backend, log, mode, output, persistence, trace, &targets)
 }
 
 /// `gcnsim resume OUT`: continues the run whose checkpoint OUT holds and completes OUT.
@@ -132,7 +134,8 @@ pub fn resume_command(args: &ResumeArgs) -> anyhow::Result<()> {
     let choice = id.backend_choice;
     let persistence = Persistence { checkpoint: Some(plan), resume: Some(c.state) };
     let mode = ProgressMode::detect();
-    train_and_write(&problem, &cfg, choice, EventLog::new(), mode, Some(output), persistence, None)
+    // The targets of the interrupted command are not recorded: the default target only.
+    train_and_write(&problem, &cfg, choice, EventLog::new(), mode, Some(output), persistence, None, &[])
 }
 
 /// A directory given to `--dataset` is recorded as an absolute path, so `resume` finds it from
@@ -156,6 +159,7 @@ fn train_and_write(
     output: Option<OutputDir>,
     persistence: Persistence,
     trace: Option<TraceFile>,
+    targets: &[f64],
 ) -> anyhow::Result<()> {
     let progress = EpochProgress::new(mode, cfg.train.epochs as u64, "train");
     let mut on_epoch = |r: &sim::EpochRecord| progress.epoch(r);
@@ -165,8 +169,10 @@ fn train_and_write(
     // The task, and with it the trace's writer, is flushed and gone.
     let trace = trace.map(TraceFile::finish).transpose()?;
     print_outcome(problem, cfg, &run);
+    let reached = time_to_accuracy(cfg, &run, targets);
+    print_time(&run.outcome, &reached);
     if let Some(output) = output {
-        write_run_dir(output.staging(), problem, cfg, &run)?;
+        write_run_dir(output.staging(), problem, cfg, &run, &reached)?;
         let dir = output.commit()?;
         println!("wrote {}", dir.display());
     }
@@ -230,6 +236,17 @@ fn print_outcome(problem: &Problem, cfg: &RunConfig, run: &TrainedRun) {
         g.discarded,
         g.mean_staleness
     );
+    if let Some(r) = &o.robust {
+        let workers: Vec<String> = r.byzantine_workers.iter().map(|w| w.to_string()).collect();
+        let share = |v: Option<f64>| v.map_or("n/a (the rule drops no rows)".to_string(), |v| format!("{v:.3}"));
+        println!(
+            "byzantine workers [{}] | detection precision {} recall {} | mean byzantine weight {:.4}",
+            workers.join(", "),
+            share(r.detection_precision),
+            share(r.detection_recall),
+            r.mean_byzantine_weight
+        );
+    }
     for f in &o.failures {
         let detected =
             f.detected_s.map_or("not detected (back first)".to_string(), |d| format!("declared dead at {d:.6} s"));
@@ -244,7 +261,13 @@ fn print_outcome(problem: &Problem, cfg: &RunConfig, run: &TrainedRun) {
 /// `embeddings.csv` (each round's rows pulled, pushed, updated and pruned); with sharded servers
 /// also `shards.csv` (each shard's bytes in and out per round; their imbalance is a column of
 /// `metrics.csv`).
-pub fn write_run_dir(dir: &Path, problem: &Problem, cfg: &RunConfig, run: &TrainedRun) -> Result<(), ReportError> {
+pub fn write_run_dir(
+    dir: &Path,
+    problem: &Problem,
+    cfg: &RunConfig,
+    run: &TrainedRun,
+    reached: &TimeToAccuracy,
+) -> Result<(), ReportError> {
     let metrics: Vec<MetricsRow> = run.records.iter().map(MetricsRow::from).collect();
     let timing: Vec<TimingRow> = run.records.iter().map(TimingRow::from).collect();
     let events: Vec<EventRow> = run.events.iter().map(EventRow::from).collect();
@@ -268,10 +291,10 @@ pub fn write_run_dir(dir: &Path, problem: &Problem, cfg: &RunConfig, run: &Train
         let rows: Vec<ShardRow> = run.records.iter().flat_map(ShardRow::of).collect();
         write_csv_atomic(&dir.join("shards.csv"), &rows)?;
     }
-    write_json_atomic(&dir.join("summary.json"), &summary(problem, cfg, run))
+    write_json_atomic(&dir.join("summary.json"), &summary(problem, cfg, run, reached.clone()))
 }
 
-pub fn summary(problem: &Problem, cfg: &RunConfig, run: &TrainedRun) -> RunSummary {
+pub fn summary(problem: &Problem, cfg: &RunConfig, run: &TrainedRun, reached: TimeToAccuracy) -> RunSummary {
     let nodes: usize = problem.partitions.iter().map(|p| p.owned).sum();
     RunSummary {
         gcnsim_version: env!("CARGO_PKG_VERSION"),
@@ -285,7 +308,16 @@ pub fn summary(problem: &Problem, cfg: &RunConfig, run: &TrainedRun) -> RunSumma
         outcome: run.outcome.clone(),
         partitioning: local::summarize(&problem.partitions, nodes, problem.undirected_edges),
         partitions: problem.partitions.clone(),
+        time_to_accuracy: reached,
     }
+}
+
+/// The run's time to accuracy. A serial run is its own reference for the default target; a
+/// partitioned `train` has no serial run to refer to (`gcnsim run` pairs them), so no default.
+fn time_to_accuracy(cfg: &RunConfig, run: &TrainedRun, targets: &[f64]) -> TimeToAccuracy {
+    let curve: Vec<CurvePoint> = run.records.iter().map(CurvePoint::of).collect();
+    let serial_best = (cfg.parallel.partitions == 1).then_some(run.outcome.best_valid_acc);
+    TimeToAccuracy::of(&curve, serial_best, targets)
 }
 
 /// Normalizes, partitions and lays out the graph, with progress on a graph of a million nodes or
@@ -295,4 +327,25 @@ fn prepare_with_progress(ds: &crate::data::Dataset, cfg: &RunConfig) -> anyhow::
     let what = format!("partitioning {} nodes into {} parts", ds.num_nodes(), cfg.parallel.partitions);
     crate::report::progress::stage(ProgressMode::detect(), large, &what, || sim::prepare(ds, cfg))
         .context("preparing the problem")
+}
+
+/// The time to each target, and what a simulated round is made of.
+fn print_time(o: &crate::sim::RunOutcome, reached: &TimeToAccuracy) {
+    let line = |what: String, r: &Reached| match (r.epoch, r.time_s) {
+        (Some(e), Some(t)) => println!("{what}: epoch {e}, simulated {t:.6} s"),
+        _ => println!("{what}: not reached in {} epochs", o.epochs_run),
+    };
+    match &reached.default {
+        Some(r) => line(format!("time to 97% of best valid acc ({:.4})", r.target), r),
+        None => println!(
+            "time to the default target: needs a serial run of the same seed (`gcnsim run` pairs them); --target-acc \
+             sets targets"
+        ),
+    }
+    for r in &reached.targets {
+        line(format!("time to valid acc {}", r.target), r);
+    }
+    let b = &o.time_breakdown;
+    let parts: Vec<String> = b.states().iter().map(|(name, s)| format!("{name} {:.4}", s * 1e3)).collect();
+    println!("a round, ms per worker: {} (sum {:.4})", parts.join(" | "), b.total() * 1e3);
 }

@@ -79,6 +79,8 @@ struct ExperimentFile {
     /// written with the per-epoch files; `false` keeps `metrics.csv` and `comm.csv` for grids
     /// whose every worker interval would run to hundreds of megabytes.
     traces: Option<bool>,
+    /// Accuracy targets for the time-to-accuracy columns of `runs.csv`, e.g. `[0.75, 0.8]`.
+    targets: Option<toml::Value>,
     #[serde(default)]
     base: toml::Table,
     /// `[grid]` (one grid) or `[[grid]]` (several, their runs joined); see [`grids`].
@@ -139,6 +141,9 @@ pub struct Experiment {
     /// See the file key `traces`; written to the resolved file only where it was turned off.
     #[serde(skip_serializing_if = "is_true")]
     pub traces: bool,
+    /// See the file key `targets`; `run --target-acc` replaces them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<f64>,
     pub runs: Vec<RunSpec>,
     /// Choices made for the user (a boundary left unset where `exchange` is refused), each
     /// once, for the command to print; the runs' configurations record them.
@@ -178,6 +183,7 @@ impl Experiment {
             backend: file.backend.unwrap_or_default(),
             per_epoch,
             traces: per_epoch && file.traces.unwrap_or(true),
+            targets: targets_of(file.targets.as_ref()).map_err(|m| errors.at("targets".into(), m))?,
             runs,
             notes,
         })
@@ -189,6 +195,20 @@ impl Experiment {
         s.dedup();
         s
     }
+}
+
+/// The key `targets`: a list of accuracies, each 0 < T ≤ 1.
+fn targets_of(value: Option<&toml::Value>) -> Result<Vec<f64>, String> {
+    let Some(value) = value else { return Ok(Vec::new()) };
+    let items = value.as_array().ok_or("must be a list of accuracies, e.g. `targets = [0.75, 0.8]`")?;
+    items
+        .iter()
+        .map(|v| match v {
+            toml::Value::Float(f) => crate::report::targets::check_target(*f),
+            toml::Value::Integer(i) => crate::report::targets::check_target(*i as f64),
+            other => Err(format!("`{other}` is not a number: give accuracies, e.g. `targets = [0.75, 0.8]`")),
+        })
+        .collect()
 }
 
 /// Errors that name a key of the file: `key` is `section.name`, and the message gets the key's

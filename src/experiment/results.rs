@@ -11,6 +11,8 @@ use anyhow::Context;
 
 use super::shard::Shard;
 use super::stored::{write_run, Identity, StoredRun};
+use crate::report::rows::RunRow;
+use crate::report::targets::{self, CurvePoint, Reached};
 use crate::report::{atomic::write_json_atomic, write_atomic};
 
 /// `env.json`: what made the results. Nothing here changes when the same commit re-runs the
@@ -46,13 +48,36 @@ pub struct ShardFile {
 
 pub const SHARD_FILE: &str = "shard.json";
 
+/// A stored run's validation curve (see [`StoredRun`]).
+pub const CURVE_FILE: &str = "curve.csv";
+
+/// Every run's `runs.csv` row with its default-target columns filled, and when each reached
+/// each of `targets`: they need every run of the experiment (the serial references).
+pub fn run_rows(runs: &[StoredRun], targets: &[f64]) -> anyhow::Result<(Vec<RunRow>, Vec<Vec<Reached>>)> {
+    let (mut rows, mut curves) = (Vec::new(), Vec::new());
+    for run in runs {
+        let text = |name: &str| run.files.get(name).map(String::as_str).unwrap_or_default();
+        let row: Vec<RunRow> = read_rows(text("runs.csv")).with_context(|| format!("run {}", run.run_id))?;
+        anyhow::ensure!(row.len() == 1, "run {}: {} rows of runs.csv, not one", run.run_id, row.len());
+        rows.extend(row);
+        curves.push(read_rows::<CurvePoint>(text(CURVE_FILE)).with_context(|| format!("run {}", run.run_id))?);
+    }
+    let reached = targets::fill(&mut rows, &curves, targets);
+    Ok((rows, reached))
+}
+
 /// Writes the results of `runs` (every run of the experiment, in its order) into `dir`, and
 /// with `report` the page that shows them, last: it reads the files written before it.
 pub fn write_results(dir: &Path, identity: &Identity, runs: &[StoredRun], report: bool) -> anyhow::Result<()> {
     let backend = one_backend(runs)?;
     write_atomic(&dir.join("experiment.resolved.toml"), |w| w.write_all(identity.resolved.as_bytes()))?;
     for name in identity.files() {
-        let text = joined(runs, name)?;
+        let text = if name == "runs.csv" && !runs.is_empty() {
+            let (rows, reached) = run_rows(runs, &identity.targets)?;
+            targets::runs_csv(&rows, &reached, &identity.targets).context("writing runs.csv")?
+        } else {
+            joined(runs, name)?
+        };
         write_atomic(&dir.join(name), |w| w.write_all(text.as_bytes()))?;
     }
     let env = EnvInfo {

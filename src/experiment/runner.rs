@@ -14,7 +14,7 @@ use std::time::Instant;
 use anyhow::Context;
 
 use super::jobs::Queue;
-use super::results::{read_rows, write_results, write_shard};
+use super::results::{run_rows, write_results, write_shard, CURVE_FILE};
 use super::shard::Shard;
 use super::stored::{csv_text, Identity, StoredRun, Sweep};
 use super::{Experiment, RunSpec};
@@ -26,12 +26,15 @@ use crate::report::metrics::{CommRow, MetricsRow};
 use crate::report::output::{OutputDir, OutputKind};
 use crate::report::progress::{ProgressMode, RunsProgress};
 use crate::report::rows::{LongCommRow, LongGradientRow, LongMetricsRow, LongWorkerRow, RunRow, RunTimingRow};
+use crate::report::targets::{CurvePoint, Reached};
 use crate::sim::{self, TrainTask};
 
 /// What an experiment (or a shard of it) wrote.
 pub struct ExperimentOutput {
     pub dir: PathBuf,
     pub runs: Vec<RunRow>,
+    /// Per run, when it reached each of the experiment's `targets`.
+    pub reached: Vec<Vec<Reached>>,
     pub timings: Vec<RunTimingRow>,
     pub backend: String,
     /// Runs executed by this process; the others had finished before it started.
@@ -99,8 +102,9 @@ pub fn run_sweep(exp: &Experiment, out: &Path, opts: &RunOptions) -> anyhow::Res
             let dir = output.commit()?;
             sweep.remove()?;
             let backend = runs.first().map(|r| r.backend.clone()).unwrap_or_default();
-            let (runs, timings) = table(&runs)?;
-            Ok(ExperimentOutput { dir, runs, timings, backend, executed })
+            let timings = timings(&runs)?;
+            let (runs, reached) = run_rows(&runs, &identity.targets)?;
+            Ok(ExperimentOutput { dir, runs, reached, timings, backend, executed })
         }
         Err(e) => {
             // A run that failed fails again (runs are deterministic): nothing is kept.
@@ -110,15 +114,14 @@ pub fn run_sweep(exp: &Experiment, out: &Path, opts: &RunOptions) -> anyhow::Res
     }
 }
 
-/// The rows `gcnsim run` prints: each run's `runs.csv` and `timing.csv` row.
-fn table(runs: &[StoredRun]) -> anyhow::Result<(Vec<RunRow>, Vec<RunTimingRow>)> {
-    let (mut rows, mut timings) = (Vec::new(), Vec::new());
+/// Each run's `timing.csv` row, for `gcnsim run` to print.
+fn timings(runs: &[StoredRun]) -> anyhow::Result<Vec<RunTimingRow>> {
+    let mut timings = Vec::new();
     for r in runs {
-        let text = |name: &str| r.files.get(name).map(String::as_str).unwrap_or_default();
-        rows.extend(read_rows::<RunRow>(text("runs.csv"))?);
-        timings.extend(read_rows::<RunTimingRow>(text("timing.csv"))?);
+        let text = r.files.get("timing.csv").map(String::as_str).unwrap_or_default();
+        timings.extend(super::results::read_rows::<RunTimingRow>(text)?);
     }
-    Ok((rows, timings))
+    Ok(timings)
 }
 
 /// One sweep in progress.
@@ -306,6 +309,11 @@ impl Worker<'_, '_> {
         let row = RunRow::new(&spec.run_id, &spec.label, &spec.config, o, &summary, &rows);
         let mut files = std::collections::BTreeMap::new();
         files.insert("runs.csv".to_string(), csv_text(std::slice::from_ref(&row))?);
+        let curve: Vec<CurvePoint> = rows
+            .iter()
+            .map(|m| CurvePoint { epoch: m.epoch, valid_acc: m.valid_acc, sim_time_s: m.sim_time_s })
+            .collect();
+        files.insert(CURVE_FILE.to_string(), csv_text(&curve)?);
         if exp.per_epoch {
             let metrics: Vec<LongMetricsRow> = rows.iter().map(|m| LongMetricsRow::new(&row, m)).collect();
             let comm: Vec<LongCommRow> = trained

@@ -33,6 +33,9 @@ pub struct Identity {
     pub source_commit: Option<String>,
     pub source_dirty: Option<bool>,
     pub dataset_fingerprint: String,
+    /// The accuracy targets of `runs.csv`'s time-to-accuracy columns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<f64>,
 }
 
 impl Identity {
@@ -49,6 +52,7 @@ impl Identity {
             source_commit: source.as_ref().map(|s| s.commit.clone()),
             source_dirty: source.as_ref().map(|s| s.dirty),
             dataset_fingerprint,
+            targets: exp.targets.clone(),
         })
     }
 
@@ -67,7 +71,8 @@ impl Identity {
 }
 
 /// One finished run: its rows of each result file, as the CSV text (header first) that the
-/// one-machine results hold for it.
+/// one-machine results hold for it, and its validation curve (`curve.csv`, which no result file
+/// holds: `runs.csv`'s time to accuracy is computed from it when every run is known).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StoredRun {
     pub run_id: String,

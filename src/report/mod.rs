@@ -13,5 +13,6 @@ pub mod progress;
 pub mod provenance;
 pub mod rows;
 pub mod summary;
+pub mod targets;
 
 pub use atomic::{write_atomic, write_csv_atomic, ReportError};

@@ -104,6 +104,30 @@ pub struct RunRow {
     pub embedding_dim: usize,
     #[serde(default)]
     pub servers: usize,
+    /// Mean simulated seconds per round of a worker in each state (see `RoundBreakdown`); they
+    /// sum to `sim_seconds_per_round`.
+    #[serde(default)]
+    pub round_compute_s: f64,
+    #[serde(default)]
+    pub round_exchange_s: f64,
+    #[serde(default)]
+    pub round_push_s: f64,
+    #[serde(default)]
+    pub round_server_s: f64,
+    #[serde(default)]
+    pub round_pull_s: f64,
+    #[serde(default)]
+    pub round_wait_s: f64,
+    /// The default target (97% of the best validation accuracy of the serial run of the same
+    /// seed and training settings) and the first epoch, and its simulated time, reaching it;
+    /// empty without a serial run or when never reached. Filled where every run is known
+    /// (`report::targets`); `epoch_to_acc_T` columns follow for the experiment's `targets`.
+    #[serde(default)]
+    pub target_acc_default: Option<f64>,
+    #[serde(default)]
+    pub epoch_to_default: Option<u32>,
+    #[serde(default)]
+    pub time_to_default_s: Option<f64>,
 }
 
 /// `timing.csv` of an experiment: wall-clock figures, the only ones that differ between
@@ -188,6 +212,15 @@ impl RunRow {
             features: name(format!("{:?}", c.train.features)),
             embedding_dim: c.train.embedding_dim,
             servers: c.cluster.servers,
+            round_compute_s: o.time_breakdown.compute_s,
+            round_exchange_s: o.time_breakdown.exchange_s,
+            round_push_s: o.time_breakdown.push_s,
+            round_server_s: o.time_breakdown.server_s,
+            round_pull_s: o.time_breakdown.pull_s,
+            round_wait_s: o.time_breakdown.wait_s,
+            target_acc_default: None,
+            epoch_to_default: None,
+            time_to_default_s: None,
         }
     }
 

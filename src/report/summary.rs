@@ -17,4 +17,7 @@ pub struct RunSummary {
     pub outcome: RunOutcome,
     pub partitioning: PartitioningSummary,
     pub partitions: Vec<PartitionStats>,
+    /// When validation accuracy first reached the default target (a serial run: 97% of its own
+    /// best) and each `--target-acc`.
+    pub time_to_accuracy: super::targets::TimeToAccuracy,
 }

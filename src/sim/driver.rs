@@ -653,6 +653,7 @@ fn resume<M: Backend>(trainer: &mut Trainer<'_, M>, state: TrainerState) -> Resu
 /// The run's records and outcome, from the trainer after its last round.
 fn outcome<B: Backend, M: Backend>(trainer: Trainer<'_, M>, b: &B, sim_end: f64) -> (Vec<EpochRecord>, RunOutcome) {
     let forwards_reused = trainer.model.forwards_reused();
+    let workers = trainer.workers();
     let Trainer { records, trace, max_live_versions, stopped_early, pair_bytes, robust, .. } = trainer;
     let mut outcome = RunOutcome::from_records(&records, stopped_early);
     outcome.robust = robust.map(|r| RobustOutcome::of(r.plan(), records.iter().filter_map(|r| r.aggregation.as_ref())));
@@ -660,6 +661,7 @@ fn outcome<B: Backend, M: Backend>(trainer: Trainer<'_, M>, b: &B, sim_end: f64)
     outcome.exchange_bytes_per_epoch =
         pair_bytes.iter().map(|row| row.iter().map(|&v| v as f64 / rounds).collect()).collect();
     outcome.sim_time_s = sim_end;
+    outcome.time_breakdown = crate::sim::cluster::RoundBreakdown::of(&trace, workers, sim_end, records.len());
     outcome.max_live_versions = max_live_versions;
     outcome.forwards_reused = forwards_reused;
     outcome.streaming = b.streaming_stats().filter(|s| s.evictions > 0);

@@ -84,6 +84,10 @@ pub struct RunOutcome {
     pub sim_time_s: f64,
     #[serde(default, with = "crate::report::nonfinite")]
     pub sim_seconds_per_round: f64,
+    /// Mean simulated seconds per round of a worker in each state (they sum to
+    /// `sim_seconds_per_round`).
+    #[serde(default)]
+    pub time_breakdown: crate::sim::cluster::RoundBreakdown,
     /// The most weight versions alive at once.
     #[serde(default)]
     pub max_live_versions: usize,
@@ -123,6 +127,7 @@ impl RunOutcome {
             exchange_bytes_per_epoch: Vec::new(),
             sim_time_s: last.sim_time_s,
             sim_seconds_per_round: last.sim_time_s / records.len() as f64,
+            time_breakdown: Default::default(),
             max_live_versions: records.iter().map(|r| r.live_versions).max().unwrap_or(0),
             gradients: Default::default(),
             failures: Vec::new(),

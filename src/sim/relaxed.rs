@@ -363,6 +363,7 @@ impl<'t, 'a, B: Backend> Loop<'t, 'a, B> {
         }
         if let Some(job) = self.jobs.pop_front() {
             let seconds = self.t.update_time(job.len());
+            self.t.trace.server_busy(self.now, self.now + seconds);
             self.applying = Some(job);
             self.q.at(self.now + seconds, usize::MAX, Ev::Applied);
         }

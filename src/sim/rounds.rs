@@ -422,6 +422,7 @@ impl<'t, 'a, 'm, B: Backend> Rounds<'t, 'a, 'm, B> {
                 (agg, published)
             }
         };
+        self.t.trace.server_busy(schedule.reduced, published);
         for q in 0..p {
             let (h, end) = (self.assignment[q], self.push_end(&schedule, q));
             self.t.trace.interval(h, Activity::Push, sched.ready[q], end, Some((q, r.clock, r.version)));

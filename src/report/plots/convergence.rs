@@ -13,6 +13,7 @@ use super::legend::*;
 use super::series::*;
 use super::style::*;
 use crate::report::rows::LongMetricsRow;
+use crate::report::targets::training_tokens;
 
 /// Differences to serial below this are drawn at it: f32 round-off of equal computations.
 pub const DIFF_FLOOR: f64 = 1e-9;
@@ -106,27 +107,6 @@ pub(super) fn legend_strip(metrics: &[LongMetricsRow]) -> Strip {
 
 /// What the title calls the figure, and how it combines seeds.
 const LEGEND_WORDS: (&str, &str) = ("convergence", "mean, band min–max");
-
-/// The model and optimizer tokens of a label (`lr=5`, `optimizer=sgd`, `emb=16`, …): a
-/// partitioned run is compared with the serial run that trains the same model (embeddings
-/// included) with the same optimizer.
-fn training_tokens(label: &str) -> Vec<&str> {
-    const KEYS: [&str; 12] = [
-        "epochs=",
-        "hidden=",
-        "layers=",
-        "lr=",
-        "dropout=",
-        "weight_decay=",
-        "optimizer=",
-        "lr_schedule=",
-        "features=",
-        "emb=",
-        "embedding_decay=",
-        "prune_after=",
-    ];
-    label.split(' ').filter(|t| KEYS.iter().any(|k| t.starts_with(k))).collect()
-}
 
 /// Per group, |loss − serial loss| paired by seed at each epoch (floored at [`DIFF_FLOOR`]) with
 /// the serial run of the same training tokens (or the only serial configuration there is);

@@ -3,7 +3,8 @@
 //! `time` (convergence against simulated time), `timeline` (per-worker Gantt, from
 //! `workers.csv`), when any gradient was stale, `staleness` (from `gradients.csv`), and with
 //! Byzantine workers or robust rules `robustness` (attack × aggregator heat maps, from
-//! `runs.csv`), and with several optimizers `optimizers` (a panel each). Each is written as PNG and SVG from the same drawing code.
+//! `runs.csv`), and with several optimizers `optimizers` (a panel each), and with simulated
+//! time `breakdown` (what a round is made of, from `runs.csv`). Each is written as PNG and SVG from the same drawing code.
 //!
 //! Text uses DejaVu Sans embedded in the binary (plotters' `ab_glyph` feature), so drawing
 //! needs no system font library; PNG text is rasterized by `text::GlyphText`, which fixes
@@ -12,6 +13,7 @@
 mod axes;
 #[cfg(test)]
 mod boxes;
+mod breakdown;
 mod convergence;
 mod legend;
 mod memory;
@@ -34,6 +36,7 @@ use std::sync::OnceLock;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+pub use breakdown::draw_breakdown;
 pub use convergence::draw_convergence;
 pub use memory::draw_memory;
 pub use optimizers::draw_optimizers;
@@ -204,6 +207,7 @@ enum Figure {
     Staleness,
     Robustness,
     Optimizers,
+    Breakdown,
 }
 
 /// The simulated cluster's records the `timeline` and `staleness` figures read.
@@ -231,6 +235,7 @@ impl Figure {
             Figure::Staleness => "staleness",
             Figure::Robustness => "robustness",
             Figure::Optimizers => "optimizers",
+            Figure::Breakdown => "breakdown",
         }
     }
 
@@ -241,6 +246,7 @@ impl Figure {
         match self {
             Figure::Timeline => timeline::timeline_size(inputs.runs, inputs.traces.workers),
             Figure::Robustness => robustness::robustness_size(inputs.runs),
+            Figure::Breakdown => breakdown::breakdown_size(inputs.runs),
             // Configurations two to a legend row beside nothing, or one to a row beside the
             // memory categories.
             Figure::Convergence => grown(&[convergence::legend_strip(inputs.metrics)]),
@@ -267,6 +273,7 @@ impl Figure {
             }
             Figure::Robustness => draw_robustness(root, inputs.experiment, inputs.runs),
             Figure::Optimizers => draw_optimizers(root, inputs.experiment, inputs.runs, inputs.metrics),
+            Figure::Breakdown => draw_breakdown(root, inputs.experiment, inputs.runs),
         }
     }
 }
@@ -334,6 +341,9 @@ pub fn draw_all_titled(
     }
     if !metrics.is_empty() && optimizers::has_optimizers(runs) {
         figures.push(Figure::Optimizers);
+    }
+    if breakdown::has_breakdown(runs) {
+        figures.push(Figure::Breakdown);
     }
     let mut written = Vec::with_capacity(2 * figures.len());
     for fig in figures {

@@ -159,6 +159,16 @@ fn synthetic_from(configs: &[Config]) -> (Vec<RunRow>, Vec<LongMetricsRow>) {
                 features: "dataset".into(),
                 embedding_dim: 0,
                 servers: 1,
+                // Launch-bound compute that shrinks little with P, and a barrier that grows.
+                round_compute_s: 4e-5 + 1e-4 / p as f64,
+                round_exchange_s: if c.boundary == "exchange" { 2e-5 } else { 0.0 },
+                round_push_s: 1e-5 * p as f64,
+                round_server_s: 1.5e-5,
+                round_pull_s: 1e-5,
+                round_wait_s: 5e-6 * (p - 1) as f64,
+                target_acc_default: None,
+                epoch_to_default: None,
+                time_to_default_s: None,
             };
             let weights = 92 * KIB * (p + 1); // one copy per worker and the server
             for epoch in 1..=EPOCHS {
@@ -404,6 +414,11 @@ fn render_synthetic_for_inspection() {
 
 /// Serial plus every P ∈ {2, 4, 8, 16} × partitioner × boundary: 17 labels, more than the
 /// palette holds.
+/// The runs of [`many_configs`] (17 configurations), for figures drawn from runs.csv alone.
+pub(super) fn many_runs() -> Vec<RunRow> {
+    synthetic_from(&many_configs()).0
+}
+
 fn many_configs() -> Vec<Config> {
     let mut configs = vec![Config { seeds: &[0, 1, 2], ..CONFIGS[0] }];
     for p in [2, 4, 8, 16] {

@@ -3,6 +3,7 @@
 //! ([`ClusterTrace`]). The loops that use them are `sim::rounds` (BSP) and `sim::relaxed`
 //! (SSP, ASP); the cost models are in `crate::cost`.
 
+pub mod breakdown;
 pub mod config;
 pub mod failures;
 pub mod heartbeat;
@@ -10,6 +11,7 @@ mod spec;
 pub mod stragglers;
 pub mod trace;
 
+pub use breakdown::RoundBreakdown;
 pub use config::{Cluster, ClusterConfig, ComputeTime, Consistency, OnFailure};
 pub use failures::FailureSpec;
 pub use heartbeat::detection_time;

@@ -115,6 +115,10 @@ pub struct ClusterTrace {
     pub intervals: Vec<WorkerInterval>,
     pub gradients: Vec<GradientRecord>,
     pub failures: Vec<FailureRecord>,
+    /// When the server was applying an update (start, end): the `server` share of the time
+    /// breakdown is a worker's idle time inside these.
+    #[serde(default)]
+    pub server: Vec<(f64, f64)>,
 }
 
 impl ClusterTrace {
@@ -132,6 +136,13 @@ impl ClusterTrace {
                 None => (None, None, None),
             };
             self.intervals.push(WorkerInterval { worker, activity, start_s, end_s, partition, clock, version });
+        }
+    }
+
+    /// The server applies an update from `start_s` to `end_s`.
+    pub fn server_busy(&mut self, start_s: f64, end_s: f64) {
+        if end_s > start_s {
+            self.server.push((start_s, end_s));
         }
     }
 
