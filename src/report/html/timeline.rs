@@ -105,6 +105,9 @@ fn optional(path: &Path, record: &csv::StringRecord, at: usize) -> Result<Option
 /// its rows belong to `single`).
 fn for_each_row(path: &Path, single: &str, mut each: impl FnMut(Row)) -> Result<(), ReportError> {
     let (mut reader, cols) = open(path)?;
+    if cols.names.is_empty() {
+        return Ok(());
+    }
     let run_at = cols.find("run_id");
     let [worker, activity, clock, version, start, end] =
         ["worker", "activity", "clock", "version", "start_s", "end_s"].map(|n| cols.need(n));
@@ -228,6 +231,10 @@ fn add_exchange_bytes(
         return Ok(());
     }
     let (mut reader, cols) = open(&path)?;
+    // A run set without rows of this file (no exchange, no gradient) writes it empty, headerless.
+    if cols.names.is_empty() {
+        return Ok(());
+    }
     let run_at = cols.find("run_id");
     let (epoch, bytes) = (cols.need("epoch")?, cols.need("bytes")?);
     for record in reader.records() {
@@ -254,6 +261,10 @@ fn add_gradients(
         return Ok(());
     }
     let (mut reader, cols) = open(&path)?;
+    // A run set without rows of this file (no exchange, no gradient) writes it empty, headerless.
+    if cols.names.is_empty() {
+        return Ok(());
+    }
     let run_at = cols.find("run_id");
     let [worker, clock, from, staleness, fate] =
         ["worker", "clock", "computed_from", "staleness", "fate"].map(|n| cols.need(n));
