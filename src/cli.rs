@@ -151,6 +151,10 @@ pub enum Command {
     /// robust rules) over a range of shapes on this machine's backend, fit each class's rates and
     /// write them as a device profile (`--device-profile FILE`), printing the fit's residuals.
     Calibrate(CalibrateArgs),
+    /// Run each configuration of experiment files twice on the CPU backend, with compute time
+    /// modelled on a device profile and measured, and report the model's error per configuration
+    /// and kernel class (validation.csv, a figure, geometric-mean error, worst error, Kendall τ).
+    Validate(ValidateArgs),
     /// Print a shell completion script to stdout, e.g.
     /// `gcnsim completions bash > ~/.local/share/bash-completion/completions/gcnsim`.
     Completions(CompletionsArgs),
@@ -435,6 +439,19 @@ pub struct CalibrateArgs {
     /// Fewer and smaller shapes, timed briefly (seconds instead of minutes; for tests).
     #[arg(long)]
     pub quick: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ValidateArgs {
+    /// Experiment files, or folders of them (every `*.toml`), whose configurations are checked.
+    #[arg(required = true, num_args = 1..)]
+    pub experiments: Vec<PathBuf>,
+    /// The device profile whose predictions are checked: a preset or a file from `gcnsim calibrate`.
+    #[arg(long)]
+    pub profile: String,
+    /// Folder for validation.csv, validation.png/svg, summary.txt and a copy of the profile.
+    #[arg(long, default_value = "results/validation")]
+    pub out: PathBuf,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -566,3 +566,45 @@ fn a_quick_calibration_writes_a_profile_that_training_uses() {
     let summary = fs::read_to_string(out.join("summary.json")).unwrap();
     assert!(summary.contains("here"), "{summary}");
 }
+
+/// `validate` runs each configuration modelled and measured and writes the comparison: one row
+/// per configuration with per-class columns, the figure, the summary and the profile it checked.
+#[test]
+fn validate_compares_modelled_and_measured_compute_time_per_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = dir.path().join("tiny.toml");
+    fs::write(
+        &exp,
+        "name = \"tiny\"\ndescription = \"two\"\ndataset = \"csbm\"\ntraces = false\n\n[base]\nepochs = 2\n\
+         patience = 0\n\n[[grid]]\npartitions = [1, 4]\nboundary = [\"exchange\"]\n",
+    )
+    .unwrap();
+    let out = dir.path().join("validation");
+    let o = gcnsim(&["validate", exp.to_str().unwrap(), "--profile", "cpu", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = fs::read_to_string(out.join("validation.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(lines[0].contains("predicted_s_per_round,measured_s_per_round") && lines[0].contains("measured_spmm_s"));
+    for line in &lines[1..] {
+        let cells: Vec<&str> = line.split(',').collect();
+        let (p, m): (f64, f64) = (cells[9].parse().unwrap(), cells[10].parse().unwrap());
+        assert!(p > 0.0 && m > 0.0, "{line}");
+    }
+    let summary = fs::read_to_string(out.join("summary.txt")).unwrap();
+    assert!(summary.contains("2 configurations on profile cpu") && summary.contains("Kendall"), "{summary}");
+    for file in ["validation.png", "validation.svg", "profile.toml"] {
+        assert!(out.join(file).is_file(), "{file}");
+    }
+    // A profile that does not exist is refused before anything is written.
+    let o = gcnsim(&[
+        "validate",
+        exp.to_str().unwrap(),
+        "--profile",
+        "nope.toml",
+        "--out",
+        dir.path().join("x").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success() && stderr(&o).contains("nope.toml"), "{}", stderr(&o));
+    assert!(!dir.path().join("x").exists());
+}

@@ -37,7 +37,7 @@ pub fn calibrate_command(args: &CalibrateArgs, threads: Option<usize>) -> anyhow
          # --device-profile {}.\n{}",
         started.elapsed().as_secs_f64(),
         args.out.display(),
-        toml::to_string(&profile).context("serializing the profile")?
+        profile.to_file_text()
     );
     write_atomic(&args.out, |w| w.write_all(text.as_bytes()))?;
     println!("wrote {}: {profile}", args.out.display());

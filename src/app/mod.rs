@@ -10,6 +10,7 @@ pub mod experiment;
 pub mod info;
 pub mod signals;
 pub mod train;
+pub mod validate;
 
 use crate::cli::{Cli, Command};
 
@@ -34,6 +35,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run(args) => experiment::run_command(&args, cli.threads),
         Command::Merge(args) => experiment::merge_command(&args),
         Command::Bench(args) => bench::bench_command(&args),
+        Command::Validate(args) => validate::validate_command(&args),
         Command::Calibrate(args) => calibrate::calibrate_command(&args, cli.threads),
         Command::Plot(args) => experiment::plot_command(&args),
         Command::Compare(args) => compare::compare_command(&args),

@@ -98,6 +98,20 @@ impl DeviceProfile {
         profile::parse_toml(text, path)
     }
 
+    /// The profile as a file's text, every number written (a preset too, whose config form is
+    /// only its name).
+    pub fn to_file_text(&self) -> String {
+        let mut t = toml::Table::new();
+        t.insert("name".into(), self.name.clone().into());
+        for (key, value) in Self::KEYS.iter().zip(self.values()) {
+            t.insert(key.name.into(), value.into());
+        }
+        for (key, value) in self.tables() {
+            t.insert(key.into(), value);
+        }
+        t.to_string()
+    }
+
     /// Reads a profile file (see the module docs for its keys).
     pub fn load(path: &std::path::Path) -> Result<Self, ProfileError> {
         profile::load_file(path)
@@ -282,6 +296,8 @@ mod tests {
         struct Cfg {
             device: DeviceProfile,
         }
+        assert_eq!(parse(&d.to_file_text()).unwrap(), d);
+        assert_eq!(parse(&DeviceProfile::v100().to_file_text()).unwrap(), DeviceProfile::v100());
         let cfg = Cfg { device: d };
         let text = toml::to_string(&cfg).unwrap();
         assert_eq!(toml::from_str::<Cfg>(&text).unwrap(), cfg, "{text}");

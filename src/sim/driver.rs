@@ -450,7 +450,9 @@ pub fn run_persistent<B: Backend>(
         super::Consistency::Bsp => super::rounds::run(&mut trainer, resumed)?,
         _ => super::relaxed::run(&mut trainer)?,
     };
-    Ok(outcome(trainer, b, sim_end))
+    let mut outcome = outcome(trainer, b, sim_end);
+    outcome.1.compute_by_class = meter.class_totals();
+    Ok(outcome)
 }
 
 /// The backend as the cluster's devices see it: every kernel timed by the roofline, or

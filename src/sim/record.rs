@@ -103,6 +103,10 @@ pub struct RunOutcome {
     /// Worker intervals and gradient fates (`workers.csv`, `gradients.csv`).
     #[serde(skip)]
     pub trace: crate::sim::cluster::ClusterTrace,
+    /// Seconds the workers' kernels were charged per kernel class over the whole run
+    /// (modelled, or measured with `compute_time = measured`): what `gcnsim validate` compares.
+    #[serde(skip)]
+    pub compute_by_class: std::collections::BTreeMap<crate::backend::KernelClass, f64>,
 }
 
 impl RunOutcome {
@@ -133,6 +137,7 @@ impl RunOutcome {
             failures: Vec::new(),
             robust: None,
             trace: Default::default(),
+            compute_by_class: Default::default(),
         }
     }
 }

@@ -45,6 +45,8 @@ pub enum OutputKind {
     Shard,
     /// `gcnsim compare`: figures and a table of several results folders.
     Compare,
+    /// `gcnsim validate`: the clock's predictions against measured kernel times.
+    Validation,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -26,6 +26,7 @@ mod style;
 mod text;
 mod time;
 mod timeline;
+mod validation;
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -46,6 +47,7 @@ pub(crate) use series::shorten_labels;
 pub use staleness::draw_staleness;
 pub use time::draw_time;
 pub use timeline::draw_timeline;
+pub use validation::{draw_validation, ValidationPoint};
 
 use super::atomic::{write_atomic, ReportError};
 use super::rows::{LongGradientRow, LongMetricsRow, LongWorkerRow, RunRow};
@@ -381,6 +383,28 @@ fn write_svg(path: &Path, fig: Figure, inputs: &Inputs<'_>) -> Result<(), Report
         fig.draw(&root, inputs).map_err(|e| plot_error(path, e))?;
     }
     write_atomic(path, |out| out.write_all(svg.as_bytes()))
+}
+
+/// Writes `validation.png` and `validation.svg` (square) into `dir`.
+pub fn write_validation(dir: &Path, title: &str, points: &[ValidationPoint]) -> Result<Vec<PathBuf>, ReportError> {
+    ensure_font().map_err(|m| plot_error(dir, m))?;
+    let (w, h) = (1200, 1200);
+    let png = dir.join("validation.png");
+    let mut rgb = vec![0u8; 3 * w as usize * h as usize];
+    {
+        let root = text::GlyphText(BitMapBackend::with_buffer(&mut rgb, (w, h))).into_drawing_area();
+        draw_validation(&root, title, points).map_err(|e| plot_error(&png, e))?;
+    }
+    let encoded = encode_png(&rgb, w, h).map_err(|e| plot_error(&png, e))?;
+    write_atomic(&png, |out| out.write_all(&encoded))?;
+    let svg_path = dir.join("validation.svg");
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
+        draw_validation(&root, title, points).map_err(|e| plot_error(&svg_path, e))?;
+    }
+    write_atomic(&svg_path, |out| out.write_all(svg.as_bytes()))?;
+    Ok(vec![png, svg_path])
 }
 
 /// A minimal PNG (8-bit RGB, filter 0 on every row, one zlib IDAT) from a packed RGB buffer;

@@ -2,6 +2,7 @@
 //! ([`cases`]), fits each class's rates ([`fit`]) and makes a device profile of them, with its
 //! residuals and provenance. The clock then charges every kernel at its class's fitted rates.
 
+pub mod agreement;
 pub mod cases;
 pub mod fit;
 

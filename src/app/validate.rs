@@ -1,0 +1,175 @@
+//! `gcnsim validate`: runs every configuration of one or more experiment files twice on the CPU
+//! backend, once charged by the device profile's model and once by each kernel's measured time,
+//! and reports how far the model's compute time per round is from the measurement: per
+//! configuration and kernel class (`validation.csv`), as a figure, and as the geometric-mean
+//! error, the worst error and Kendall's τ of the two orderings.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::backend::cpu::CpuBackend;
+use crate::backend::{BackendTask, KernelClass};
+use crate::cli::ValidateArgs;
+use crate::cost::DeviceProfile;
+use crate::experiment::{Experiment, RunSpec};
+use crate::ps::EventLog;
+use crate::report::atomic::write_atomic;
+use crate::report::output::{OutputDir, OutputKind};
+use crate::report::plots::{write_validation, ValidationPoint};
+use crate::sim::calibrate::agreement::{kendall_tau, worst_error};
+use crate::sim::calibrate::geomean_error;
+use crate::sim::cluster::ComputeTime;
+use crate::sim::{self, TrainTask};
+
+/// One configuration: what it is, and predicted and measured compute seconds per round, in total
+/// and per kernel class.
+struct Compared {
+    experiment: String,
+    spec: RunSpec,
+    nodes: usize,
+    predicted: BTreeMap<KernelClass, f64>,
+    measured: BTreeMap<KernelClass, f64>,
+}
+
+impl Compared {
+    fn total(per_class: &BTreeMap<KernelClass, f64>) -> f64 {
+        per_class.values().sum()
+    }
+}
+
+pub fn validate_command(args: &ValidateArgs) -> anyhow::Result<()> {
+    let profile: DeviceProfile = args.profile.parse().with_context(|| format!("--profile {}", args.profile))?;
+    let mut files = Vec::new();
+    for path in &args.experiments {
+        if path.is_dir() {
+            files.extend(experiment_files(path)?)
+        } else {
+            files.push(path.clone())
+        }
+    }
+    anyhow::ensure!(!files.is_empty(), "no experiment files in {}", args.experiments[0].display());
+    let experiments = files
+        .iter()
+        .map(|p| Experiment::load(p).with_context(|| format!("experiment {}", p.display())))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let output = OutputDir::begin(&args.out, OutputKind::Validation)?;
+    let mut compared = Vec::new();
+    for exp in &experiments {
+        compared.extend(compare_experiment(exp, &args.profile)?);
+    }
+    anyhow::ensure!(!compared.is_empty(), "the experiments have no runs to validate");
+    let summary = write_outputs(output.staging(), &compared, &profile)?;
+    let dir = output.commit()?;
+    println!("{summary}");
+    println!("wrote {}", dir.display());
+    Ok(())
+}
+
+fn compare_experiment(exp: &Experiment, profile: &str) -> anyhow::Result<Vec<Compared>> {
+    let spec: crate::data::DatasetSpec = exp.dataset.parse()?;
+    let ds = spec.load().with_context(|| format!("loading dataset `{}`", exp.dataset))?;
+    let mut out = Vec::new();
+    for run in &exp.runs {
+        let per_round = |compute_time: ComputeTime| -> anyhow::Result<BTreeMap<KernelClass, f64>> {
+            let mut config = run.config.clone();
+            config.cluster.compute_time = compute_time;
+            if compute_time == ComputeTime::Model {
+                config.cluster.device_profile = profile.to_string();
+            }
+            let problem = sim::prepare(&ds, &config).with_context(|| format!("run {}", run.run_id))?;
+            let trained = TrainTask {
+                problem: &problem,
+                config: &config,
+                log: EventLog::new(),
+                on_epoch: &mut |_| {},
+                persistence: Default::default(),
+            }
+            .run(&CpuBackend::new())
+            .with_context(|| format!("run {}", run.run_id))?;
+            let rounds = trained.outcome.epochs_run.max(1) as f64;
+            Ok(trained.outcome.compute_by_class.iter().map(|(c, s)| (*c, s / rounds)).collect())
+        };
+        let measured = per_round(ComputeTime::Measured)?;
+        let predicted = per_round(ComputeTime::Model)?;
+        let c =
+            Compared { experiment: exp.name.clone(), spec: run.clone(), nodes: ds.num_nodes(), predicted, measured };
+        let (p, m) = (Compared::total(&c.predicted), Compared::total(&c.measured));
+        eprintln!(
+            "{:<40} {:<48} predicted {:>9.3} ms  measured {:>9.3} ms  {:>+6.1}%",
+            c.experiment,
+            run.run_id,
+            p * 1e3,
+            m * 1e3,
+            (p / m - 1.0) * 100.0
+        );
+        out.push(c);
+    }
+    Ok(out)
+}
+
+/// Writes validation.csv, the figure and a copy of the profile into `dir`; returns the summary.
+fn write_outputs(dir: &Path, compared: &[Compared], profile: &DeviceProfile) -> anyhow::Result<String> {
+    let mut csv = String::from(
+        "experiment,run_id,label,model,nodes,partitions,boundary,hidden,epochs,predicted_s_per_round,\
+         measured_s_per_round,error",
+    );
+    for class in KernelClass::ALL {
+        csv.push_str(&format!(",predicted_{class}_s,measured_{class}_s"));
+    }
+    csv.push('\n');
+    let mut points = Vec::new();
+    for c in compared {
+        let (p, m) = (Compared::total(&c.predicted), Compared::total(&c.measured));
+        let cfg = &c.spec.config;
+        csv.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{p},{m},{}",
+            c.experiment,
+            c.spec.run_id,
+            c.spec.label,
+            cfg.train.model,
+            c.nodes,
+            cfg.parallel.partitions,
+            format!("{:?}", cfg.parallel.boundary).to_lowercase(),
+            cfg.train.hidden,
+            cfg.train.epochs,
+            p / m - 1.0
+        ));
+        for class in KernelClass::ALL {
+            let get = |t: &BTreeMap<KernelClass, f64>| t.get(&class).copied().unwrap_or(0.0);
+            csv.push_str(&format!(",{},{}", get(&c.predicted), get(&c.measured)));
+        }
+        csv.push('\n');
+        points.push(ValidationPoint { group: cfg.train.model.to_string(), predicted_s: p, measured_s: m });
+    }
+    write_atomic(&dir.join("validation.csv"), |w| w.write_all(csv.as_bytes()))?;
+    let pairs: Vec<(f64, f64)> = points.iter().map(|p| (p.predicted_s, p.measured_s)).collect();
+    let (predicted, measured): (Vec<f64>, Vec<f64>) = pairs.iter().copied().unzip();
+    let tau = kendall_tau(&predicted, &measured);
+    let summary = format!(
+        "{} configurations on profile {}: geometric-mean error {:.1}%, worst {:.1}%, Kendall τ {}",
+        pairs.len(),
+        profile.name,
+        geomean_error(pairs.iter().copied()) * 100.0,
+        worst_error(pairs.iter().copied()) * 100.0,
+        tau.map_or("undefined (fewer than two distinct values)".to_string(), |t| format!("{t:.3}"))
+    );
+    let title = format!("compute time per round on {}: predicted against measured", profile.name);
+    write_validation(dir, &title, &points)?;
+    let profile_text = profile.to_file_text();
+    write_atomic(&dir.join("profile.toml"), |w| w.write_all(profile_text.as_bytes()))?;
+    write_atomic(&dir.join("summary.txt"), |w| writeln!(w, "{summary}"))?;
+    Ok(summary)
+}
+
+/// The experiment files (`*.toml`) of `dir`, sorted.
+fn experiment_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("{}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
