@@ -103,8 +103,9 @@ pub struct RunOutcome {
     /// Worker intervals and gradient fates (`workers.csv`, `gradients.csv`).
     #[serde(skip)]
     pub trace: crate::sim::cluster::ClusterTrace,
-    /// Seconds the workers' kernels were charged per kernel class over the whole run
-    /// (modelled, or measured with `compute_time = measured`): what `gcnsim validate` compares.
+    /// Seconds the workers' kernels were charged per kernel class (modelled, or measured with
+    /// `compute_time = measured`) by this process: the whole run, or after a resume the rounds
+    /// since it. What `gcnsim validate` compares; not a result.
     #[serde(skip)]
     pub compute_by_class: std::collections::BTreeMap<crate::backend::KernelClass, f64>,
 }

@@ -197,7 +197,16 @@ mod tests {
         let resumed = run(cfg, Persistence { checkpoint: Some(plan), resume: Some(c.state.clone()) });
         assert_eq!(resumed.0, whole.0, "{name}: records differ after resuming");
         assert_eq!(resumed.2, whole.2, "{name}: events differ after resuming");
-        assert_eq!(resumed.1, whole.1, "{name}: outcome differs after resuming");
+        // The per-class kernel seconds count what this process ran: after a resume, only the
+        // rounds since it (a measurement aid for `validate`, not a result).
+        let (mut resumed_outcome, mut whole_outcome) = (resumed.1.clone(), whole.1.clone());
+        assert!(
+            resumed_outcome.compute_by_class.values().sum::<f64>()
+                < whole_outcome.compute_by_class.values().sum::<f64>()
+        );
+        resumed_outcome.compute_by_class.clear();
+        whole_outcome.compute_by_class.clear();
+        assert_eq!(resumed_outcome, whole_outcome, "{name}: outcome differs after resuming");
         assert_eq!(whole.0.len(), cfg.train.epochs, "{name}");
         c.state
     }
