@@ -70,6 +70,16 @@ fn open(path: &Path) -> Result<(csv::Reader<std::fs::File>, Columns), ReportErro
     Ok((reader, Columns { path: path.to_path_buf(), names }))
 }
 
+/// [`open`], or `None` when the file is absent or empty: a run set without rows of it (no
+/// exchange, no gradient) writes it empty, without a header.
+fn open_rows(path: &Path) -> Result<Option<(csv::Reader<std::fs::File>, Columns)>, ReportError> {
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let (reader, cols) = open(path)?;
+    Ok((!cols.names.is_empty()).then_some((reader, cols)))
+}
+
 /// Reads `field` of `record` as a number, naming the line on failure.
 fn number<T: std::str::FromStr>(path: &Path, record: &csv::StringRecord, at: usize) -> Result<T, ReportError> {
     let text = record.get(at).unwrap_or_default();
@@ -104,10 +114,7 @@ fn optional(path: &Path, record: &csv::StringRecord, at: usize) -> Result<Option
 /// Calls `each` with every row of `workers.csv` (a folder of one run has no `run_id` column:
 /// its rows belong to `single`).
 fn for_each_row(path: &Path, single: &str, mut each: impl FnMut(Row)) -> Result<(), ReportError> {
-    let (mut reader, cols) = open(path)?;
-    if cols.names.is_empty() {
-        return Ok(());
-    }
+    let Some((mut reader, cols)) = open_rows(path)? else { return Ok(()) };
     let run_at = cols.find("run_id");
     let [worker, activity, clock, version, start, end] =
         ["worker", "activity", "clock", "version", "start_s", "end_s"].map(|n| cols.need(n));
@@ -227,14 +234,7 @@ fn add_exchange_bytes(
     index: &HashMap<String, usize>,
 ) -> Result<(), ReportError> {
     let path = dir.join("comm.csv");
-    if !path.is_file() {
-        return Ok(());
-    }
-    let (mut reader, cols) = open(&path)?;
-    // A run set without rows of this file (no exchange, no gradient) writes it empty, headerless.
-    if cols.names.is_empty() {
-        return Ok(());
-    }
+    let Some((mut reader, cols)) = open_rows(&path)? else { return Ok(()) };
     let run_at = cols.find("run_id");
     let (epoch, bytes) = (cols.need("epoch")?, cols.need("bytes")?);
     for record in reader.records() {
@@ -257,14 +257,7 @@ fn add_gradients(
     index: &HashMap<String, usize>,
 ) -> Result<(), ReportError> {
     let path = dir.join("gradients.csv");
-    if !path.is_file() {
-        return Ok(());
-    }
-    let (mut reader, cols) = open(&path)?;
-    // A run set without rows of this file (no exchange, no gradient) writes it empty, headerless.
-    if cols.names.is_empty() {
-        return Ok(());
-    }
+    let Some((mut reader, cols)) = open_rows(&path)? else { return Ok(()) };
     let run_at = cols.find("run_id");
     let [worker, clock, from, staleness, fate] =
         ["worker", "clock", "computed_from", "staleness", "fate"].map(|n| cols.need(n));
