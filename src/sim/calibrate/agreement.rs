@@ -25,9 +25,10 @@ pub fn kendall_tau(a: &[f64], b: &[f64]) -> Option<f64> {
     (n_a > 0.0 && n_b > 0.0).then(|| (concordant - discordant) as f64 / (n_a * n_b).sqrt())
 }
 
-/// `|predicted / measured − 1|`, the largest over the pairs (0 for none).
+/// The largest `exp(|ln(predicted / measured)|) − 1` over the pairs (0 for none): half and
+/// double are both 100% off, as in the geometric-mean error.
 pub fn worst_error(pairs: impl IntoIterator<Item = (f64, f64)>) -> f64 {
-    pairs.into_iter().map(|(p, m)| (p / m - 1.0).abs()).fold(0.0, f64::max)
+    pairs.into_iter().map(|(p, m)| (p / m).ln().abs().exp() - 1.0).fold(0.0, f64::max)
 }
 
 #[cfg(test)]
@@ -49,8 +50,9 @@ mod tests {
     }
 
     #[test]
-    fn the_worst_error_is_relative_to_the_measurement() {
-        assert_eq!(worst_error([(1.1, 1.0), (0.5, 1.0), (2.0, 2.0)]), 0.5);
+    fn the_worst_error_is_symmetric_in_the_ratio() {
+        assert!((worst_error([(1.1, 1.0), (0.5, 1.0), (2.0, 2.0)]) - 1.0).abs() < 1e-12);
+        assert!((worst_error([(1.0, 1.25)]) - 0.25).abs() < 1e-12);
         assert_eq!(worst_error(std::iter::empty()), 0.0);
     }
 }

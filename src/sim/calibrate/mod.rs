@@ -21,7 +21,7 @@ pub struct ClassFit {
     /// `exp(mean |ln(modelled / measured)|) − 1`: the geometric mean of the ratio's distance
     /// from 1 (0.1: typically 10% off in either direction).
     pub geomean_error: f64,
-    /// The largest `|modelled / measured − 1|`.
+    /// The largest `exp(|ln(modelled / measured)|) − 1` (half and double: both 100%).
     pub worst_error: f64,
 }
 
@@ -63,11 +63,11 @@ pub fn fit_all(measured: Vec<Measured>) -> Calibration {
             continue;
         }
         let r = fit::fit(&samples, cases::gathers(class));
-        let errors = fit::residuals(&r, &samples);
+        let pairs = || samples.iter().map(|s| (r.time(&s.work), s.seconds));
         let fit = ClassFit {
             samples: samples.len(),
-            geomean_error: geomean_error(samples.iter().map(|s| (r.time(&s.work), s.seconds))),
-            worst_error: errors.iter().fold(0.0, |w: f64, e| w.max(e.abs())),
+            geomean_error: geomean_error(pairs()),
+            worst_error: agreement::worst_error(pairs()),
         };
         rates.insert(class, r);
         fits.insert(class, fit);
