@@ -591,8 +591,28 @@ fn validate_compares_modelled_and_measured_compute_time_per_configuration() {
         let (p, m): (f64, f64) = (cells[9].parse().unwrap(), cells[10].parse().unwrap());
         assert!(p > 0.0 && m > 0.0, "{line}");
     }
+    // Op by op: every op of every configuration, and the per-op table in the summary.
+    let kernels = fs::read_to_string(out.join("kernels.csv")).unwrap();
+    let header = kernels.lines().next().unwrap();
+    assert_eq!(header, "experiment,run_id,class,op,calls_per_round,predicted_s_per_round,measured_s_per_round");
+    for op in ["spmm", "matmul", "matmul_at", "relu", "dropout", "softmax_xent"] {
+        assert!(kernels.lines().any(|l| l.split(',').nth(3) == Some(op)), "{op}: {kernels}");
+    }
+    // The per-class columns are the sums of the ops' seconds.
+    let spmm_total: f64 = kernels
+        .lines()
+        .filter(|l| l.contains(",tiny-serial") || l.contains("serial"))
+        .filter(|l| l.split(',').nth(2) == Some("spmm"))
+        .map(|l| l.split(',').nth(6).unwrap().parse::<f64>().unwrap())
+        .sum();
+    let header_cells: Vec<&str> = lines[0].split(',').collect();
+    let spmm_col = header_cells.iter().position(|c| *c == "measured_spmm_s").unwrap();
+    let serial = lines.iter().find(|l| l.contains("serial")).unwrap();
+    let spmm_csv: f64 = serial.split(',').nth(spmm_col).unwrap().parse().unwrap();
+    assert!((spmm_total - spmm_csv).abs() <= 1e-12 * spmm_csv.max(1.0), "{spmm_total} against {spmm_csv}");
     let summary = fs::read_to_string(out.join("summary.txt")).unwrap();
     assert!(summary.contains("2 configurations on profile cpu") && summary.contains("Kendall"), "{summary}");
+    assert!(summary.contains("pred/meas") && summary.contains("softmax_xent"), "{summary}");
     for file in ["validation.png", "validation.svg", "profile.toml"] {
         assert!(out.join(file).is_file(), "{file}");
     }

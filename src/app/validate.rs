@@ -21,21 +21,28 @@ use crate::report::plots::{write_validation, ValidationPoint};
 use crate::sim::calibrate::agreement::{kendall_tau, worst_error};
 use crate::sim::calibrate::geomean_error;
 use crate::sim::cluster::ComputeTime;
+use crate::sim::metered::{OpKey, OpTotal};
 use crate::sim::{self, TrainTask};
 
-/// One configuration: what it is, and predicted and measured compute seconds per round, in total
-/// and per kernel class.
+/// Calls and seconds per round of each op.
+type PerOp = BTreeMap<OpKey, OpTotal>;
+
+/// One configuration: what it is, and predicted and measured compute per round, op by op.
 struct Compared {
     experiment: String,
     spec: RunSpec,
     nodes: usize,
-    predicted: BTreeMap<KernelClass, f64>,
-    measured: BTreeMap<KernelClass, f64>,
+    predicted: PerOp,
+    measured: PerOp,
 }
 
 impl Compared {
-    fn total(per_class: &BTreeMap<KernelClass, f64>) -> f64 {
-        per_class.values().sum()
+    fn total(per_op: &PerOp) -> f64 {
+        per_op.values().map(|t| t.seconds).sum()
+    }
+
+    fn class(per_op: &PerOp, class: KernelClass) -> f64 {
+        per_op.iter().filter(|((c, _), _)| *c == class).map(|(_, t)| t.seconds).sum()
     }
 }
 
@@ -72,7 +79,7 @@ fn compare_experiment(exp: &Experiment, profile: &str) -> anyhow::Result<Vec<Com
     let ds = spec.load().with_context(|| format!("loading dataset `{}`", exp.dataset))?;
     let mut out = Vec::new();
     for run in &exp.runs {
-        let per_round = |compute_time: ComputeTime| -> anyhow::Result<BTreeMap<KernelClass, f64>> {
+        let per_round = |compute_time: ComputeTime| -> anyhow::Result<PerOp> {
             let mut config = run.config.clone();
             config.cluster.compute_time = compute_time;
             if compute_time == ComputeTime::Model {
@@ -88,8 +95,21 @@ fn compare_experiment(exp: &Experiment, profile: &str) -> anyhow::Result<Vec<Com
             }
             .run(&CpuBackend::new())
             .with_context(|| format!("run {}", run.run_id))?;
-            let rounds = trained.outcome.epochs_run.max(1) as f64;
-            Ok(trained.outcome.compute_by_class.iter().map(|(c, s)| (*c, s / rounds)).collect())
+            let outcome = &trained.outcome;
+            // The rounds after the first (cold caches, first touches of fresh buffers) are what
+            // a profile predicts; every validation run has at least two.
+            anyhow::ensure!(
+                outcome.epochs_run >= 2 && !outcome.compute_by_op_after_first_round.is_empty(),
+                "run {}: validation needs at least two bulk-synchronous rounds (epochs ≥ 2, \
+                 consistency bsp, no early stop)",
+                run.run_id
+            );
+            let rounds = (outcome.epochs_run - 1) as f64;
+            Ok(outcome
+                .compute_by_op_after_first_round
+                .iter()
+                .map(|(op, t)| (*op, OpTotal { calls: t.calls, seconds: t.seconds / rounds }))
+                .collect())
         };
         let measured = per_round(ComputeTime::Measured)?;
         let predicted = per_round(ComputeTime::Model)?;
@@ -137,13 +157,13 @@ fn write_outputs(dir: &Path, compared: &[Compared], profile: &DeviceProfile) -> 
             p / m - 1.0
         ));
         for class in KernelClass::ALL {
-            let get = |t: &BTreeMap<KernelClass, f64>| t.get(&class).copied().unwrap_or(0.0);
-            csv.push_str(&format!(",{},{}", get(&c.predicted), get(&c.measured)));
+            csv.push_str(&format!(",{},{}", Compared::class(&c.predicted, class), Compared::class(&c.measured, class)));
         }
         csv.push('\n');
         points.push(ValidationPoint { group: cfg.train.model.to_string(), predicted_s: p, measured_s: m });
     }
     write_atomic(&dir.join("validation.csv"), |w| w.write_all(csv.as_bytes()))?;
+    write_atomic(&dir.join("kernels.csv"), |w| w.write_all(kernels_csv(compared).as_bytes()))?;
     let pairs: Vec<(f64, f64)> = points.iter().map(|p| (p.predicted_s, p.measured_s)).collect();
     let (predicted, measured): (Vec<f64>, Vec<f64>) = pairs.iter().copied().unzip();
     let tau = kendall_tau(&predicted, &measured);
@@ -159,8 +179,65 @@ fn write_outputs(dir: &Path, compared: &[Compared], profile: &DeviceProfile) -> 
     write_validation(dir, &title, &points)?;
     let profile_text = profile.to_file_text();
     write_atomic(&dir.join("profile.toml"), |w| w.write_all(profile_text.as_bytes()))?;
+    let summary = format!("{summary}\n\n{}", op_table(compared));
     write_atomic(&dir.join("summary.txt"), |w| writeln!(w, "{summary}"))?;
     Ok(summary)
+}
+
+/// `kernels.csv`: every configuration's ops, with calls, predicted and measured seconds per round.
+fn kernels_csv(compared: &[Compared]) -> String {
+    let mut csv =
+        String::from("experiment,run_id,class,op,calls_per_round,predicted_s_per_round,measured_s_per_round\n");
+    for c in compared {
+        for (key, m) in &c.measured {
+            let p = c.predicted.get(key).map_or(0.0, |t| t.seconds);
+            let rounds = (c.spec.config.train.epochs - 1) as f64;
+            csv.push_str(&format!(
+                "{},{},{},{},{},{p},{}\n",
+                c.experiment,
+                c.spec.run_id,
+                key.0,
+                key.1,
+                m.calls as f64 / rounds,
+                m.seconds
+            ));
+        }
+    }
+    csv
+}
+
+/// Each op over every configuration: its share of the measured time, and the geometric mean,
+/// lowest and highest of predicted / measured across configurations. Which kernels a profile
+/// misses, and how.
+fn op_table(compared: &[Compared]) -> String {
+    let measured_total: f64 = compared.iter().map(|c| Compared::total(&c.measured)).sum();
+    let mut ratios: BTreeMap<OpKey, (f64, Vec<f64>)> = BTreeMap::new();
+    for c in compared {
+        for (key, m) in &c.measured {
+            let p = c.predicted.get(key).map_or(0.0, |t| t.seconds);
+            let entry = ratios.entry(*key).or_default();
+            entry.0 += m.seconds;
+            if p > 0.0 && m.seconds > 0.0 {
+                entry.1.push(p / m.seconds);
+            }
+        }
+    }
+    let mut table =
+        format!("{:<12} {:<34} {:>7} {:>9} {:>7} {:>7}\n", "class", "op", "share", "pred/meas", "lowest", "highest");
+    for ((class, op), (seconds, r)) in &ratios {
+        let geomean = (r.iter().map(|x| x.ln()).sum::<f64>() / r.len().max(1) as f64).exp();
+        let (lo, hi) = r.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
+        table.push_str(&format!(
+            "{:<12} {:<34} {:>6.1}% {:>9.2} {:>7.2} {:>7.2}\n",
+            class.name(),
+            op,
+            100.0 * seconds / measured_total,
+            geomean,
+            lo,
+            hi
+        ));
+    }
+    table
 }
 
 /// The experiment files (`*.toml`) of `dir`, sorted.

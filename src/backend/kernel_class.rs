@@ -78,21 +78,46 @@ pub struct Work {
     /// rows of x: `cols · k · 4`); 0 when every byte is streamed once. A profile with a cache
     /// model serves the fraction of this set that fits in cache at cache bandwidth.
     pub reused_bytes: f64,
+    /// The backend op (its trait method's name: `relu`, `dropout`, ...), or "" where no op is
+    /// named. A calibrated profile may give an op its own rates within its class.
+    pub op: &'static str,
+    /// Bytes other kernels touch between two uses of this kernel's data, which compete with it
+    /// for the cache: the device's live bytes when the clock charges a training kernel (an
+    /// iterative loop touches all of them each round), the eviction buffer's size in a
+    /// microbenchmark; 0 when unknown.
+    pub context_bytes: f64,
 }
 
 impl Work {
     pub fn new(class: KernelClass, cost: KernelCost) -> Self {
-        Self { class, cost, reused_bytes: 0.0 }
+        Self { class, cost, reused_bytes: 0.0, op: "", context_bytes: 0.0 }
     }
 
     /// `cost` gathering rows from a `rows × width` f32 matrix.
     pub fn gathering(class: KernelClass, cost: KernelCost, rows: usize, width: usize) -> Self {
-        Self { class, cost, reused_bytes: rows as f64 * width as f64 * 4.0 }
+        Self { class, cost, reused_bytes: rows as f64 * width as f64 * 4.0, op: "", context_bytes: 0.0 }
     }
 
     /// An SpMM `A (rows × cols, nnz) · x (cols × k)`: [`KernelCost::spmm`] gathering x.
     pub fn spmm(rows: usize, cols: usize, nnz: usize, k: usize) -> Self {
-        Self::gathering(KernelClass::Spmm, KernelCost::spmm(rows, cols, nnz, k), cols, k)
+        Self::gathering(KernelClass::Spmm, KernelCost::spmm(rows, cols, nnz, k), cols, k).named("spmm")
+    }
+
+    /// The bytes that decide whether a cache holds the kernel's data: its reused set (or, for a
+    /// kernel that streams, all its traffic) and the bytes competing with it.
+    pub fn working_set(&self) -> f64 {
+        let own = if self.reused_bytes > 0.0 { self.reused_bytes } else { self.cost.bytes };
+        own + self.context_bytes
+    }
+
+    /// The same work, with `bytes` competing for the cache.
+    pub fn in_context(self, bytes: f64) -> Self {
+        Self { context_bytes: bytes, ..self }
+    }
+
+    /// The same work, as the op `op`.
+    pub fn named(self, op: &'static str) -> Self {
+        Self { op, ..self }
     }
 }
 

@@ -88,6 +88,11 @@ impl MemoryTracker {
         MemGuard { tracker: Arc::clone(self), category, bytes }
     }
 
+    /// Bytes live now, over every category.
+    pub fn live_total(&self) -> u64 {
+        self.live.iter().map(|a| a.load(Ordering::Relaxed)).sum()
+    }
+
     pub fn snapshot(&self) -> MemorySnapshot {
         let mut live = [0u64; MemCategory::COUNT];
         for (dst, src) in live.iter_mut().zip(&self.live) {

@@ -166,7 +166,9 @@ impl<'a, M: Backend> Trainer<'a, M> {
             .map(|g| {
                 let n = g.len();
                 let step = crate::ps::optimizer::kernel_step(&self.cfg.train.optimizer, self.cfg.train.lr, 0.0, 1);
-                d.work_time(&Work::new(KernelClass::Optimizer, KernelCost::optimizer_step(n, &step)))
+                d.work_time(
+                    &Work::new(KernelClass::Optimizer, KernelCost::optimizer_step(n, &step)).named("optimizer_step"),
+                )
             })
             .sum();
         let combine: f64 = match &self.robust {
@@ -178,7 +180,10 @@ impl<'a, M: Backend> Trainer<'a, M> {
             None => self
                 .aggregated
                 .iter()
-                .map(|g| d.work_time(&Work::new(KernelClass::Reduction, KernelCost::weighted_sum(inputs, g.len()))))
+                .map(|g| {
+                    let work = Work::new(KernelClass::Reduction, KernelCost::weighted_sum(inputs, g.len()));
+                    d.work_time(&work.named("weighted_sum"))
+                })
                 .sum(),
         };
         let embedding =
@@ -452,6 +457,7 @@ pub fn run_persistent<B: Backend>(
     };
     let mut outcome = outcome(trainer, b, sim_end);
     outcome.1.compute_by_class = meter.class_totals();
+    outcome.1.compute_by_op_after_first_round = meter.op_totals_after_first_round();
     Ok(outcome)
 }
 

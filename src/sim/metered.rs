@@ -42,8 +42,22 @@ struct Meter {
     server: f64,
     /// Seconds charged per kernel class (workers and server together), since the meter began.
     by_class: BTreeMap<KernelClass, f64>,
+    /// Calls and seconds per op (workers and server together), since the meter began.
+    by_op: BTreeMap<OpKey, OpTotal>,
+    /// `by_op` when the first round ended ([`Metered::mark_first_round`]).
+    by_op_at_first_round: Option<BTreeMap<OpKey, OpTotal>>,
     /// Every kernel's work and charged seconds, in call order, when recording (calibration).
     records: Option<Vec<(Work, f64)>>,
+}
+
+/// A backend op by its kernel class and trait method name (`spmm`, `relu`, `dropout`, ...).
+pub type OpKey = (KernelClass, &'static str);
+
+/// What one op was charged over a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct OpTotal {
+    pub calls: u64,
+    pub seconds: f64,
 }
 
 /// `inner` with each kernel charged `profile.kernel_time(&cost)` to the current worker.
@@ -53,6 +67,9 @@ pub struct Metered<'a, B: Backend> {
     workers: usize,
     meter: RefCell<Meter>,
     measured: bool,
+    /// The bytes competing with each kernel for the cache ([`Work::context_bytes`]): fixed by
+    /// a microbenchmark, else the inner backend's live bytes at the call.
+    context_bytes: std::cell::Cell<Option<f64>>,
 }
 
 impl<'a, B: Backend> Metered<'a, B> {
@@ -63,9 +80,11 @@ impl<'a, B: Backend> Metered<'a, B> {
             segments: vec![vec![0.0; workers]],
             server: 0.0,
             by_class: BTreeMap::new(),
+            by_op: BTreeMap::new(),
+            by_op_at_first_round: None,
             records: None,
         };
-        Self { inner, profile, workers, meter: RefCell::new(meter), measured: false }
+        Self { inner, profile, workers, meter: RefCell::new(meter), measured: false, context_bytes: Default::default() }
     }
 
     pub fn inner(&self) -> &'a B {
@@ -106,6 +125,36 @@ impl<'a, B: Backend> Metered<'a, B> {
         self.meter.borrow().by_class.clone()
     }
 
+    /// Calls and seconds charged to each op since the meter was made: what `validate` writes
+    /// op by op, to show which kernels a profile misses.
+    pub fn op_totals(&self) -> BTreeMap<OpKey, OpTotal> {
+        self.meter.borrow().by_op.clone()
+    }
+
+    /// Remembers the per-op totals at the end of the first round: the first round pays for
+    /// first touches of fresh allocations and cold caches that later rounds do not.
+    pub fn mark_first_round(&self) {
+        let mut m = self.meter.borrow_mut();
+        if m.by_op_at_first_round.is_none() {
+            m.by_op_at_first_round = Some(m.by_op.clone());
+        }
+    }
+
+    /// Per-op totals charged after the first round ([`Self::mark_first_round`]); empty if it
+    /// was never marked.
+    pub fn op_totals_after_first_round(&self) -> BTreeMap<OpKey, OpTotal> {
+        let m = self.meter.borrow();
+        let Some(first) = &m.by_op_at_first_round else { return BTreeMap::new() };
+        m.by_op
+            .iter()
+            .map(|(key, total)| {
+                let before = first.get(key).copied().unwrap_or_default();
+                (*key, OpTotal { calls: total.calls - before.calls, seconds: total.seconds - before.seconds })
+            })
+            .filter(|(_, t)| t.calls > 0)
+            .collect()
+    }
+
     /// Each worker's seconds summed over the segments since the last take; resets the segments
     /// like [`Self::take_segments`].
     pub fn take_totals(&self) -> Vec<f64> {
@@ -126,6 +175,13 @@ impl<'a, B: Backend> Metered<'a, B> {
         self
     }
 
+    /// Charges the kernels that follow as if `bytes` competed with them for the cache (`None`:
+    /// the inner backend's live bytes, the default): what a microbenchmark that evicts a known
+    /// number of bytes between repetitions sets.
+    pub fn set_context_bytes(&self, bytes: Option<f64>) {
+        self.context_bytes.set(bytes);
+    }
+
     /// Keeps every kernel's [`Work`] and the seconds charged for it, for [`Self::take_records`]:
     /// what calibration fits, so that it sees each op exactly as the clock does.
     pub fn recording(self) -> Self {
@@ -140,25 +196,30 @@ impl<'a, B: Backend> Metered<'a, B> {
 
     /// Runs `kernel` and charges it: its modelled time as a kernel of `class` costing `cost`, or
     /// what it took when measuring.
-    fn timed<R>(&self, class: KernelClass, cost: KernelCost, kernel: impl FnOnce() -> R) -> R {
-        self.timed_work(Work::new(class, cost), kernel)
+    fn timed<R>(&self, op: &'static str, class: KernelClass, cost: KernelCost, kernel: impl FnOnce() -> R) -> R {
+        self.timed_work(op, Work::new(class, cost), kernel)
     }
 
-    fn timed_work<R>(&self, work: Work, kernel: impl FnOnce() -> R) -> R {
+    fn timed_work<R>(&self, op: &'static str, work: Work, kernel: impl FnOnce() -> R) -> R {
+        let context = self.context_bytes.get().unwrap_or_else(|| self.inner.memory().live_total() as f64);
+        let work = work.named(op).in_context(context);
         if !self.measured {
-            self.charge(&work, self.profile.work_time(&work));
+            self.charge(op, &work, self.profile.work_time(&work));
             return kernel();
         }
         let started = Instant::now();
         let r = kernel();
-        self.charge(&work, started.elapsed().as_secs_f64());
+        self.charge(op, &work, started.elapsed().as_secs_f64());
         r
     }
 
-    /// Charges `t` seconds to the current worker (or the server) and to `class`'s total.
-    fn charge(&self, work: &Work, t: f64) {
+    /// Charges `t` seconds to the current worker (or the server), to `class`'s and `op`'s totals.
+    fn charge(&self, op: &'static str, work: &Work, t: f64) {
         let mut m = self.meter.borrow_mut();
         *m.by_class.entry(work.class).or_insert(0.0) += t;
+        let total = m.by_op.entry((work.class, op)).or_default();
+        total.calls += 1;
+        total.seconds += t;
         if let Some(records) = &mut m.records {
             records.push((*work, t));
         }
@@ -255,17 +316,17 @@ impl<B: Backend> Backend for Metered<'_, B> {
     }
 
     fn copy(&self, src: &B::Matrix, dst: &mut B::Matrix) {
-        self.timed(KernelClass::Elementwise, KernelCost::copy(src.len()), || self.inner.copy(src, dst))
+        self.timed("copy", KernelClass::Elementwise, KernelCost::copy(src.len()), || self.inner.copy(src, dst))
     }
 
     /// A's rows, columns and nonzeros; `x` and `out` may be taller (only A's rows count).
     fn spmm(&self, a: &B::Sparse, x: &B::Matrix, out: &mut B::Matrix) {
-        self.timed_work(Work::spmm(a.rows(), a.cols(), a.nnz(), x.cols()), || self.inner.spmm(a, x, out))
+        self.timed_work("spmm", Work::spmm(a.rows(), a.cols(), a.nnz(), x.cols()), || self.inner.spmm(a, x, out))
     }
 
     /// A copy of the `rows × width` block.
     fn copy_rows(&self, src: &B::Matrix, src_row0: usize, dst: &mut B::Matrix, dst_row0: usize, rows: usize) {
-        self.timed(KernelClass::Elementwise, KernelCost::copy(rows * src.cols()), || {
+        self.timed("copy_rows", KernelClass::Elementwise, KernelCost::copy(rows * src.cols()), || {
             self.inner.copy_rows(src, src_row0, dst, dst_row0, rows)
         })
     }
@@ -273,7 +334,7 @@ impl<B: Backend> Backend for Metered<'_, B> {
     /// A copy of the gathered rows, plus their row indices.
     fn gather_rows(&self, src: &B::Matrix, rows: &B::Index, dst: &mut B::Matrix, dst_row0: usize) {
         let n = rows.index_len();
-        self.timed(KernelClass::Elementwise, KernelCost::copy(n * src.cols()) + index_bytes(n), || {
+        self.timed("gather_rows", KernelClass::Elementwise, KernelCost::copy(n * src.cols()) + index_bytes(n), || {
             self.inner.gather_rows(src, rows, dst, dst_row0)
         })
     }
@@ -281,7 +342,7 @@ impl<B: Backend> Backend for Metered<'_, B> {
     /// A copy of the scattered rows, plus their row indices.
     fn scatter_rows(&self, src: &B::Matrix, src_row0: usize, rows: &B::Index, dst: &mut B::Matrix) {
         let n = rows.index_len();
-        self.timed(KernelClass::Elementwise, KernelCost::copy(n * src.cols()) + index_bytes(n), || {
+        self.timed("scatter_rows", KernelClass::Elementwise, KernelCost::copy(n * src.cols()) + index_bytes(n), || {
             self.inner.scatter_rows(src, src_row0, rows, dst)
         })
     }
@@ -290,6 +351,7 @@ impl<B: Backend> Backend for Metered<'_, B> {
     fn scatter_add_rows(&self, src: &B::Matrix, src_row0: usize, rows: &B::Index, dst: &mut B::Matrix) {
         let n = rows.index_len();
         self.timed(
+            "scatter_add_rows",
             KernelClass::Elementwise,
             KernelCost::elementwise(n * src.cols(), 2, 1, 1.0) + index_bytes(n),
             || self.inner.scatter_add_rows(src, src_row0, rows, dst),
@@ -298,37 +360,44 @@ impl<B: Backend> Backend for Metered<'_, B> {
 
     /// Per element of the added rows: src and dst in, dst out, one add.
     fn add_rows(&self, src: &B::Matrix, src_row0: usize, dst: &mut B::Matrix, dst_row0: usize, rows: usize) {
-        self.timed(KernelClass::Elementwise, KernelCost::elementwise(rows * src.cols(), 2, 1, 1.0), || {
+        self.timed("add_rows", KernelClass::Elementwise, KernelCost::elementwise(rows * src.cols(), 2, 1, 1.0), || {
             self.inner.add_rows(src, src_row0, dst, dst_row0, rows)
         })
     }
 
     /// Every element written once, nothing read.
     fn zero(&self, m: &mut B::Matrix) {
-        self.timed(KernelClass::Elementwise, KernelCost::elementwise(m.len(), 0, 1, 0.0), || self.inner.zero(m))
+        self.timed("zero", KernelClass::Elementwise, KernelCost::elementwise(m.len(), 0, 1, 0.0), || self.inner.zero(m))
     }
 
     /// `op(A)` is m × k and `op(B)` k × n; a transpose changes neither FLOPs nor bytes.
     fn matmul(&self, a: &B::Matrix, b: &B::Matrix, out: &mut B::Matrix, transpose_a: bool, transpose_b: bool) {
         let (m, k) = if transpose_a { (a.cols(), a.rows()) } else { (a.rows(), a.cols()) };
         let n = if transpose_b { b.rows() } else { b.cols() };
-        self.timed(KernelClass::Matmul, KernelCost::matmul(m, k, n), || {
+        // The three forms run different loops (a transposed operand is read down its columns).
+        let op = match (transpose_a, transpose_b) {
+            (false, false) => "matmul",
+            (true, false) => "matmul_at",
+            (false, true) => "matmul_bt",
+            (true, true) => "matmul_at_bt",
+        };
+        self.timed(op, KernelClass::Matmul, KernelCost::matmul(m, k, n), || {
             self.inner.matmul(a, b, out, transpose_a, transpose_b)
         })
     }
 
     fn relu(&self, x: &B::Matrix, out: &mut B::Matrix) {
-        self.timed(KernelClass::Elementwise, KernelCost::relu(x.len()), || self.inner.relu(x, out))
+        self.timed("relu", KernelClass::Elementwise, KernelCost::relu(x.len()), || self.inner.relu(x, out))
     }
 
     fn relu_backward(&self, output: &B::Matrix, grad: &B::Matrix, out: &mut B::Matrix) {
-        self.timed(KernelClass::Elementwise, KernelCost::relu_backward(output.len()), || {
+        self.timed("relu_backward", KernelClass::Elementwise, KernelCost::relu_backward(output.len()), || {
             self.inner.relu_backward(output, grad, out)
         })
     }
 
     fn dropout(&self, x: &B::Matrix, node_ids: &B::Index, spec: &DropoutSpec, out: &mut B::Matrix) {
-        self.timed(KernelClass::Elementwise, KernelCost::dropout(x.rows(), x.cols()), || {
+        self.timed("dropout", KernelClass::Elementwise, KernelCost::dropout(x.rows(), x.cols()), || {
             self.inner.dropout(x, node_ids, spec, out)
         })
     }
@@ -342,7 +411,7 @@ impl<B: Backend> Backend for Metered<'_, B> {
         spec: &DropoutSpec,
         out: &mut B::Sparse,
     ) {
-        self.timed(KernelClass::Elementwise, sparse_mask_cost(x, layout), || {
+        self.timed("dropout_sparse", KernelClass::Elementwise, sparse_mask_cost(x, layout), || {
             self.inner.dropout_sparse(x, node_ids, layout, spec, out)
         })
     }
@@ -357,7 +426,7 @@ impl<B: Backend> Backend for Metered<'_, B> {
         spec: &DropoutSpec,
         out: &mut B::Sparse,
     ) {
-        self.timed(KernelClass::Elementwise, sparse_mask_cost(base, layout), || {
+        self.timed("sample_boundary", KernelClass::Elementwise, sparse_mask_cost(base, layout), || {
             self.inner.sample_boundary(base, node_ids, layout, first_boundary, spec, out)
         })
     }
@@ -373,6 +442,7 @@ impl<B: Backend> Backend for Metered<'_, B> {
         slot: usize,
     ) {
         self.timed(
+            "softmax_xent",
             KernelClass::Elementwise,
             KernelCost::softmax_xent(logits.rows(), logits.cols(), grad.is_some()),
             || self.inner.softmax_xent(logits, labels, split, grad_scale, grad, stats, slot),
@@ -389,23 +459,23 @@ impl<B: Backend> Backend for Metered<'_, B> {
         rows: usize,
         cols: usize,
     ) {
-        self.timed(KernelClass::Elementwise, KernelCost::copy(rows * cols), || {
+        self.timed("copy_cols", KernelClass::Elementwise, KernelCost::copy(rows * cols), || {
             self.inner.copy_cols(src, src_col0, dst, dst_col0, rows, cols)
         })
     }
 
     fn elu(&self, x: &B::Matrix, out: &mut B::Matrix) {
-        self.timed(KernelClass::Elementwise, KernelCost::elu(x.len()), || self.inner.elu(x, out))
+        self.timed("elu", KernelClass::Elementwise, KernelCost::elu(x.len()), || self.inner.elu(x, out))
     }
 
     fn elu_backward(&self, output: &B::Matrix, grad: &B::Matrix, out: &mut B::Matrix) {
-        self.timed(KernelClass::Elementwise, KernelCost::elu_backward(output.len()), || {
+        self.timed("elu_backward", KernelClass::Elementwise, KernelCost::elu_backward(output.len()), || {
             self.inner.elu_backward(output, grad, out)
         })
     }
 
     fn head_dot(&self, x: &B::Matrix, att: &B::Matrix, out: &mut B::Matrix) {
-        self.timed(KernelClass::Attention, KernelCost::head_dot(x.rows(), att.rows(), att.cols()), || {
+        self.timed("head_dot", KernelClass::Attention, KernelCost::head_dot(x.rows(), att.rows(), att.cols()), || {
             self.inner.head_dot(x, att, out)
         })
     }
@@ -418,9 +488,12 @@ impl<B: Backend> Backend for Metered<'_, B> {
         dx: &mut B::Matrix,
         d_att: &mut B::Matrix,
     ) {
-        self.timed(KernelClass::Attention, KernelCost::head_dot_backward(x.rows(), att.rows(), att.cols()), || {
-            self.inner.head_dot_backward(x, att, ds, dx, d_att)
-        })
+        self.timed(
+            "head_dot_backward",
+            KernelClass::Attention,
+            KernelCost::head_dot_backward(x.rows(), att.rows(), att.cols()),
+            || self.inner.head_dot_backward(x, att, ds, dx, d_att),
+        )
     }
 
     /// As [`KernelCost::edge_softmax`] of A's rows and entries, one head per column of α.
@@ -434,9 +507,12 @@ impl<B: Backend> Backend for Metered<'_, B> {
         pre: &mut B::Matrix,
         alpha: &mut B::Matrix,
     ) {
-        self.timed(KernelClass::Attention, KernelCost::edge_softmax(a.rows(), a.nnz(), alpha.cols()), || {
-            self.inner.edge_softmax(a, s_src, s_dst, slope, pre, alpha)
-        })
+        self.timed(
+            "edge_softmax",
+            KernelClass::Attention,
+            KernelCost::edge_softmax(a.rows(), a.nnz(), alpha.cols()),
+            || self.inner.edge_softmax(a, s_src, s_dst, slope, pre, alpha),
+        )
     }
 
     fn edge_softmax_backward(
@@ -448,9 +524,12 @@ impl<B: Backend> Backend for Metered<'_, B> {
         slope: f32,
         d_pre: &mut B::Matrix,
     ) {
-        self.timed(KernelClass::Attention, KernelCost::edge_softmax_backward(a.rows(), a.nnz(), alpha.cols()), || {
-            self.inner.edge_softmax_backward(a, pre, alpha, d_alpha, slope, d_pre)
-        })
+        self.timed(
+            "edge_softmax_backward",
+            KernelClass::Attention,
+            KernelCost::edge_softmax_backward(a.rows(), a.nnz(), alpha.cols()),
+            || self.inner.edge_softmax_backward(a, pre, alpha, d_alpha, slope, d_pre),
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -463,9 +542,12 @@ impl<B: Backend> Backend for Metered<'_, B> {
         x: &B::Matrix,
         out: &mut B::Matrix,
     ) {
-        self.timed(KernelClass::Attention, KernelCost::edge_dropout(a.rows(), a.nnz(), x.cols()), || {
-            self.inner.edge_dropout(a, row_ids, col_ids, spec, x, out)
-        })
+        self.timed(
+            "edge_dropout",
+            KernelClass::Attention,
+            KernelCost::edge_dropout(a.rows(), a.nnz(), x.cols()),
+            || self.inner.edge_dropout(a, row_ids, col_ids, spec, x, out),
+        )
     }
 
     /// A's rows and entries; `out` may be taller (only A's rows count).
@@ -478,7 +560,7 @@ impl<B: Backend> Backend for Metered<'_, B> {
         out: &mut B::Matrix,
     ) {
         let cost = KernelCost::attention_spmm(a.rows(), a.nnz(), alpha.cols(), out.cols(), perm.is_some());
-        self.timed_work(Work::gathering(KernelClass::Attention, cost, x.rows(), x.cols()), || {
+        self.timed_work("attention_spmm", Work::gathering(KernelClass::Attention, cost, x.rows(), x.cols()), || {
             self.inner.attention_spmm(a, perm, alpha, x, out)
         })
     }
@@ -487,40 +569,44 @@ impl<B: Backend> Backend for Metered<'_, B> {
     fn attention_spmm_backward_alpha(&self, a: &B::Sparse, x: &B::Matrix, d_out: &B::Matrix, d_alpha: &mut B::Matrix) {
         let heads = d_alpha.cols().max(1);
         let cost = KernelCost::attention_spmm_backward_alpha(a.rows(), a.nnz(), heads, d_out.cols() / heads);
-        self.timed(KernelClass::Attention, cost, || self.inner.attention_spmm_backward_alpha(a, x, d_out, d_alpha))
+        self.timed("attention_spmm_backward_alpha", KernelClass::Attention, cost, || {
+            self.inner.attention_spmm_backward_alpha(a, x, d_out, d_alpha)
+        })
     }
 
     fn edge_row_sum(&self, a: &B::Sparse, perm: Option<&B::Index>, x: &B::Matrix, out: &mut B::Matrix) {
         let cost = KernelCost::edge_row_sum(a.rows(), a.nnz(), x.cols(), perm.is_some());
-        self.timed(KernelClass::Attention, cost, || self.inner.edge_row_sum(a, perm, x, out))
+        self.timed("edge_row_sum", KernelClass::Attention, cost, || self.inner.edge_row_sum(a, perm, x, out))
     }
 
     fn sum_squares(&self, m: &B::Matrix, stats: &mut B::Stats, slot: usize) {
-        self.timed(KernelClass::Reduction, KernelCost::reduction(m.len()), || self.inner.sum_squares(m, stats, slot))
+        self.timed("sum_squares", KernelClass::Reduction, KernelCost::reduction(m.len()), || {
+            self.inner.sum_squares(m, stats, slot)
+        })
     }
 
     fn weighted_sum(&self, inputs: &[&B::Matrix], weights: &[f32], order: ReduceOrder, out: &mut B::Matrix) {
-        self.timed(KernelClass::Reduction, KernelCost::weighted_sum(inputs.len(), out.len()), || {
+        self.timed("weighted_sum", KernelClass::Reduction, KernelCost::weighted_sum(inputs.len(), out.len()), || {
             self.inner.weighted_sum(inputs, weights, order, out)
         })
     }
 
     fn optimizer_step(&self, param: &mut B::Matrix, grad: &B::Matrix, state: &mut [B::Matrix], step: &OptimizerStep) {
-        self.timed(KernelClass::Optimizer, KernelCost::optimizer_step(param.len(), step), || {
+        self.timed("optimizer_step", KernelClass::Optimizer, KernelCost::optimizer_step(param.len(), step), || {
             self.inner.optimizer_step(param, grad, state, step)
         })
     }
 
     /// A copy of `len` elements.
     fn copy_region(&self, src: &B::Matrix, src_offset: usize, dst: &mut B::Matrix, dst_offset: usize, len: usize) {
-        self.timed(KernelClass::Elementwise, KernelCost::copy(len), || {
+        self.timed("copy_region", KernelClass::Elementwise, KernelCost::copy(len), || {
             self.inner.copy_region(src, src_offset, dst, dst_offset, len)
         })
     }
 
     /// The Gram matrix `g·gᵀ` (n × d times d × n); the n × n fix-up is fused into it.
     fn pairwise_sq_dists(&self, g: &B::Matrix, out: &mut B::Matrix) {
-        self.timed(KernelClass::Robust, KernelCost::matmul(g.rows(), g.cols(), g.rows()), || {
+        self.timed("pairwise_sq_dists", KernelClass::Robust, KernelCost::matmul(g.rows(), g.cols(), g.rows()), || {
             self.inner.pairwise_sq_dists(g, out)
         })
     }
@@ -529,6 +615,7 @@ impl<B: Backend> Backend for Metered<'_, B> {
     /// bound: honest rows are only read).
     fn byzantine_attack(&self, g: &mut B::Matrix, byzantine: &B::Index, attack: &AttackStep) {
         self.timed(
+            "byzantine_attack",
             KernelClass::Elementwise,
             KernelCost::elementwise(g.len(), 1, 1, 1.0) + index_bytes(byzantine.index_len()),
             || self.inner.byzantine_attack(g, byzantine, attack),
@@ -537,7 +624,7 @@ impl<B: Backend> Backend for Metered<'_, B> {
 
     /// [`KernelCost::pre_aggregate`].
     fn pre_aggregate(&self, g: &B::Matrix, pre: &PreAggregationStep, out: &mut B::Matrix) {
-        self.timed(KernelClass::Robust, KernelCost::pre_aggregate(pre, g.rows(), g.cols()), || {
+        self.timed("pre_aggregate", KernelClass::Robust, KernelCost::pre_aggregate(pre, g.rows(), g.cols()), || {
             self.inner.pre_aggregate(g, pre, out)
         })
     }
@@ -554,7 +641,9 @@ impl<B: Backend> Backend for Metered<'_, B> {
         let centre_len = centre.map_or(0, |c| c.len());
         let cost =
             KernelCost::robust_aggregate(rule, g.rows(), g.cols()) + KernelCost::elementwise(centre_len, 1, 0, 0.0);
-        self.timed(KernelClass::Robust, cost, || self.inner.robust_aggregate(g, rule, centre, out, selection))
+        self.timed("robust_aggregate", KernelClass::Robust, cost, || {
+            self.inner.robust_aggregate(g, rule, centre, out, selection)
+        })
     }
 }
 
@@ -618,6 +707,53 @@ mod tests {
         m.matmul(&a_dense, &w_t, &mut out, false, true);
         assert_eq!(m.take_totals(), vec![2.0 * matmul]);
         assert_eq!(m.take_server(), 0.0);
+
+        // Op by op: calls and seconds under each op's name, the matmul forms apart.
+        let ops = m.op_totals();
+        let get = |class, op| ops[&(class, op)];
+        assert_eq!(get(KernelClass::Spmm, "spmm"), OpTotal { calls: 1, seconds: spmm });
+        for form in ["matmul", "matmul_at", "matmul_bt"] {
+            assert_eq!(get(KernelClass::Matmul, form), OpTotal { calls: 1, seconds: matmul }, "{form}");
+        }
+        assert_eq!(ops.len(), 4);
+        // Nothing after the first round until it is marked; then only what follows.
+        assert!(m.op_totals_after_first_round().is_empty());
+        m.mark_first_round();
+        m.spmm(&a, &x, &mut out);
+        m.mark_first_round(); // only the first mark counts
+        m.spmm(&a, &x, &mut out);
+        let after = m.op_totals_after_first_round();
+        assert_eq!(after.len(), 1);
+        let spmm_after = after[&(KernelClass::Spmm, "spmm")];
+        assert_eq!(spmm_after.calls, 2);
+        assert!((spmm_after.seconds - 2.0 * spmm).abs() < 1e-12 * spmm, "{spmm_after:?}");
+    }
+
+    /// A profile with a cache sees each kernel with the backend's live bytes competing for it,
+    /// unless a microbenchmark fixed them.
+    #[test]
+    fn kernels_are_charged_in_the_context_of_the_live_bytes() {
+        let cpu = CpuBackend::new();
+        let mut profile = DeviceProfile::cpu();
+        let mut rates = crate::cost::ClassRates::roofline(1e-6, 1e9, 1e9);
+        rates.cache = Some(crate::cost::CacheRates { bytes: 1e6, bandwidth: 1e11 });
+        profile.kernels.insert(KernelClass::Elementwise, rates.clone());
+        let m = Metered::new(&cpu, profile, 1).recording();
+        let x = m.alloc(100, 10, MemCategory::Activations, "x").unwrap();
+        let mut out = m.alloc(100, 10, MemCategory::Activations, "out").unwrap();
+        m.relu(&x, &mut out);
+        let live = cpu.memory().live_total() as f64;
+        assert!(live >= 8000.0);
+        m.set_context_bytes(Some(5e6));
+        m.relu(&x, &mut out);
+        let records = m.take_records();
+        assert_eq!(records[0].0.context_bytes, live);
+        assert_eq!(records[1].0.context_bytes, 5e6);
+        assert_eq!(records[1].0.op, "relu");
+        for (work, seconds) in &records {
+            assert_eq!(*seconds, rates.time(work));
+        }
+        assert!(records[1].1 > records[0].1, "more competing bytes, fewer cache hits");
     }
 
     #[test]

@@ -108,6 +108,12 @@ pub struct RunOutcome {
     /// since it. What `gcnsim validate` compares; not a result.
     #[serde(skip)]
     pub compute_by_class: std::collections::BTreeMap<crate::backend::KernelClass, f64>,
+    /// Calls and seconds per op in the rounds after this process's first (BSP only: the first
+    /// round pays for cold caches and first touches), over `epochs_run − 1` rounds of a run not
+    /// resumed. What `gcnsim validate` compares op by op; empty for one round.
+    #[serde(skip)]
+    pub compute_by_op_after_first_round:
+        std::collections::BTreeMap<crate::sim::metered::OpKey, crate::sim::metered::OpTotal>,
 }
 
 impl RunOutcome {
@@ -139,6 +145,7 @@ impl RunOutcome {
             robust: None,
             trace: Default::default(),
             compute_by_class: Default::default(),
+            compute_by_op_after_first_round: Default::default(),
         }
     }
 }

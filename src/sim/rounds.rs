@@ -155,7 +155,9 @@ pub(crate) fn run<B: Backend>(
         }
     };
     for e in first_epoch..epochs {
-        if rounds.round(e)? {
+        let stop = rounds.round(e)?;
+        rounds.t.b.mark_first_round();
+        if stop {
             break;
         }
     }

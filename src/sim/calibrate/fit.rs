@@ -17,15 +17,10 @@ pub struct Sample {
 /// present, cache bytes and cache bytes/s.
 /// Each parameter is held to the range a profile file accepts, so a parameter the samples do
 /// not determine (the launch cost when every kernel is large) stays a valid, physical value.
-fn rates_of(p: &[f64]) -> ClassRates {
+fn rates_of(p: &[f64], overlap: bool) -> ClassRates {
     let at = |i: usize, (lo, hi): (f64, f64)| p[i].exp().clamp(lo, hi);
     let cache = (p.len() == 5).then(|| CacheRates { bytes: at(3, (1e3, 1e12)), bandwidth: at(4, (1e6, 1e16)) });
-    ClassRates {
-        launch_latency: at(0, (1e-9, 1.0)),
-        peak_flops: at(1, (1e6, 1e18)),
-        mem_bandwidth: at(2, (1e6, 1e15)),
-        cache,
-    }
+    ClassRates { cache, overlap, ..ClassRates::roofline(at(0, (1e-9, 1.0)), at(1, (1e6, 1e18)), at(2, (1e6, 1e15))) }
 }
 
 /// Mean squared log error of `rates` on `samples`.
@@ -39,9 +34,20 @@ pub fn residuals(rates: &ClassRates, samples: &[Sample]) -> Vec<f64> {
     samples.iter().map(|s| rates.time(&s.work) / s.seconds - 1.0).collect()
 }
 
-/// The best rates for `samples` (at least one, every time positive); with a cache model when
-/// `with_cache` (for classes whose kernels gather). Deterministic for given samples.
+/// The best rates for `samples` (at least one, every time positive): with or without a cache
+/// model (only with one when `with_cache`: the classes whose kernels gather, where the reused
+/// set decides), compute and traffic overlapping (the roofline) or adding, whichever form fits
+/// best. Deterministic for given samples.
 pub fn fit(samples: &[Sample], with_cache: bool) -> ClassRates {
+    let forms = [(false, true), (false, false), (true, true), (true, false)];
+    let fits = forms
+        .iter()
+        .filter(|(cache, _)| *cache || !with_cache)
+        .map(|&(cache, overlap)| fit_form(samples, cache, overlap));
+    fits.min_by(|a, b| log_error(a, samples).total_cmp(&log_error(b, samples))).expect("at least one form")
+}
+
+fn fit_form(samples: &[Sample], with_cache: bool, overlap: bool) -> ClassRates {
     assert!(!samples.is_empty() && samples.iter().all(|s| s.seconds > 0.0), "fit: no samples or a non-positive time");
     // Starting point from the samples' extremes: the fastest kernel's time as launch cost, the
     // highest rates seen as peaks (every kernel at least as slow as its roofline).
@@ -50,14 +56,18 @@ pub fn fit(samples: &[Sample], with_cache: bool) -> ClassRates {
     let flops = rate(|s| s.work.cost.flops);
     let bandwidth = rate(|s| s.work.cost.bytes);
     let start = vec![launch.ln(), flops.ln(), bandwidth.ln()];
-    let objective = |p: &[f64]| log_error(&rates_of(p), samples);
+    let objective = |p: &[f64]| log_error(&rates_of(p, overlap), samples);
     let mut starts = vec![start.clone()];
     if with_cache {
         // The cache size is the hard parameter (the error is flat between two samples' reused
         // sets): start once from each reused-set size seen, the cache twice as fast as memory.
-        let mut sizes: Vec<f64> = samples.iter().map(|s| s.work.reused_bytes).filter(|&r| r > 0.0).collect();
+        let mut sizes: Vec<f64> = samples.iter().map(|s| s.work.working_set()).filter(|&r| r > 0.0).collect();
         sizes.sort_by(f64::total_cmp);
         sizes.dedup();
+        // At most eight starts, spread over the sizes' range.
+        if sizes.len() > 8 {
+            sizes = (0..8).map(|i| sizes[i * (sizes.len() - 1) / 7]).collect();
+        }
         starts = sizes.iter().map(|&r| [start.clone(), vec![r.ln(), (bandwidth * 2.0).ln()]].concat()).collect();
         if starts.is_empty() {
             starts.push([start, vec![1e6f64.ln(), (bandwidth * 2.0).ln()]].concat());
@@ -75,7 +85,7 @@ pub fn fit(samples: &[Sample], with_cache: bool) -> ClassRates {
             best = Some((e, p));
         }
     }
-    rates_of(&best.expect("at least one start").1)
+    rates_of(&best.expect("at least one start").1, overlap)
 }
 
 /// Nelder–Mead minimisation of `f` from `x0` with an initial simplex of side `step`; standard
@@ -140,7 +150,7 @@ mod tests {
 
     #[test]
     fn recovers_a_roofline_from_its_own_times() {
-        let truth = ClassRates { launch_latency: 3e-6, peak_flops: 2e10, mem_bandwidth: 5e9, cache: None };
+        let truth = ClassRates::roofline(3e-6, 2e10, 5e9);
         // Both regimes: small (launch), FLOP-bound and bandwidth-bound kernels.
         let mut works = Vec::new();
         for m in [10, 100, 1000, 10_000, 100_000] {
@@ -159,7 +169,7 @@ mod tests {
     #[test]
     fn recovers_a_cache_from_gathers_on_both_sides_of_it() {
         let cache = CacheRates { bytes: 4e6, bandwidth: 4e10 };
-        let truth = ClassRates { launch_latency: 1e-6, peak_flops: 1e11, mem_bandwidth: 4e9, cache: Some(cache) };
+        let truth = ClassRates { cache: Some(cache), ..ClassRates::roofline(1e-6, 1e11, 4e9) };
         let mut works = Vec::new();
         for cols in [1_000, 10_000, 100_000, 1_000_000] {
             for k in [8, 64] {

@@ -62,7 +62,18 @@ pub fn fit_all(measured: Vec<Measured>) -> Calibration {
         if samples.is_empty() {
             continue;
         }
-        let r = fit::fit(&samples, cases::gathers(class));
+        let mut r = fit::fit(&samples, cases::gathers(class));
+        // An op measured at enough shapes gets its own rates where its class has several ops
+        // (three parameters need at least four shapes).
+        let mut ops: BTreeMap<&'static str, Vec<Sample>> = BTreeMap::new();
+        for s in &samples {
+            ops.entry(s.work.op).or_default().push(*s);
+        }
+        if ops.len() > 1 {
+            for (op, op_samples) in ops.iter().filter(|(op, s)| !op.is_empty() && s.len() >= 4) {
+                r.ops.insert(op.to_string(), fit::fit(op_samples, cases::gathers(class)));
+            }
+        }
         let pairs = || samples.iter().map(|s| (r.time(&s.work), s.seconds));
         let fit = ClassFit {
             samples: samples.len(),
@@ -80,12 +91,8 @@ impl Calibration {
     /// class that was not measured) the matmul fit's FLOP/s and the element-wise fit's bandwidth
     /// and launch cost. `provenance` becomes its `[calibration]` table, with each class's fit.
     pub fn profile(&self, name: &str, mut provenance: toml::Table) -> DeviceProfile {
-        let fallback = crate::cost::ClassRates {
-            launch_latency: DeviceProfile::cpu().launch_latency,
-            peak_flops: DeviceProfile::cpu().peak_flops,
-            mem_bandwidth: DeviceProfile::cpu().mem_bandwidth,
-            cache: None,
-        };
+        let cpu = DeviceProfile::cpu();
+        let fallback = crate::cost::ClassRates::roofline(cpu.launch_latency, cpu.peak_flops, cpu.mem_bandwidth);
         let matmul = self.rates.get(&KernelClass::Matmul).unwrap_or(&fallback);
         let stream = self.rates.get(&KernelClass::Elementwise).unwrap_or(&fallback);
         let mut profile = DeviceProfile::roofline(name, matmul.peak_flops, stream.mem_bandwidth, stream.launch_latency);
@@ -132,7 +139,6 @@ mod tests {
             assert!(fit.samples >= 2 && fit.geomean_error.is_finite(), "{class}: {fit:?}");
         }
         assert!(cal.rates[&KernelClass::Spmm].cache.is_some());
-        assert!(cal.rates[&KernelClass::Matmul].cache.is_none());
         let mut provenance = toml::Table::new();
         provenance.insert("backend".into(), "cpu".into());
         let profile = cal.profile("here", provenance);

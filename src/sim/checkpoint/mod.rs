@@ -206,6 +206,8 @@ mod tests {
         );
         resumed_outcome.compute_by_class.clear();
         whole_outcome.compute_by_class.clear();
+        resumed_outcome.compute_by_op_after_first_round.clear();
+        whole_outcome.compute_by_op_after_first_round.clear();
         assert_eq!(resumed_outcome, whole_outcome, "{name}: outcome differs after resuming");
         assert_eq!(whole.0.len(), cfg.train.epochs, "{name}");
         c.state
