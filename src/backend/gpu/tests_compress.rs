@@ -5,7 +5,7 @@
 //! allows to be a few ulps off (and a driver may fuse `lo + q·scale`): a scale or decoded value
 //! may differ by rel 1e-6, and a value that sits on a rounding boundary may land on the
 //! neighbouring level, i.e. differ by exactly one quantization step; at most 1% of the values
-//! may do so (on lavapipe none do). PowerSGD goes through matmul, whose sums run in another
+//! may do so. PowerSGD goes through matmul, whose sums run in another
 //! order than ndarray's, and Gram–Schmidt amplifies that by 1/σ of P's columns: rel 1e-3.
 
 use super::tests::{assert_bits_eq, assert_close, down, nan_matrix, rand_matrix, up};
