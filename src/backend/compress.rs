@@ -247,7 +247,7 @@ pub fn compress_work(codec: &RowCodec, rows: usize, cols: usize, error_feedback:
     let mut cost =
         KernelCost::elementwise(n, codec.passes(), 1, flops) + KernelCost { flops: 0.0, bytes: 4.0 * rows as f64 };
     if error_feedback {
-        cost = cost + KernelCost::elementwise(n, 3, 2, 2.0);
+        cost += KernelCost::elementwise(n, 3, 2, 2.0);
     }
     Work::new(codec.class(), cost)
 }
@@ -258,9 +258,9 @@ pub fn compress_work(codec: &RowCodec, rows: usize, cols: usize, error_feedback:
 pub fn powersgd_work(n: usize, m: usize, r: usize, error_feedback: bool) -> Work {
     let mut cost = KernelCost::matmul(n, m, r) + KernelCost::matmul(m, n, r) + KernelCost::matmul(n, r, m);
     let pairs = r * (r + 1) / 2;
-    cost = cost + KernelCost { flops: 4.0 * (pairs * n) as f64, bytes: 8.0 * (pairs * n) as f64 };
+    cost += KernelCost { flops: 4.0 * (pairs * n) as f64, bytes: 8.0 * (pairs * n) as f64 };
     if error_feedback {
-        cost = cost + KernelCost::elementwise(n * m, 3, 2, 2.0);
+        cost += KernelCost::elementwise(n * m, 3, 2, 2.0);
     }
     Work::new(KernelClass::Matmul, cost)
 }

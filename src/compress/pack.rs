@@ -28,7 +28,7 @@ struct BitWriter {
 impl BitWriter {
     fn put(&mut self, value: u32, width: u32) {
         for b in 0..width {
-            if self.bits % 8 == 0 {
+            if self.bits.is_multiple_of(8) {
                 self.bytes.push(0);
             }
             if (value >> b) & 1 == 1 {
@@ -80,7 +80,7 @@ fn level_bits(levels: u32) -> u32 {
 /// The bytes a sender puts on the wire for `v` (rows × cols); `row_ids` and `stream` key the
 /// random draws as in the fused ops.
 pub fn encode(codec: &RowCodec, stream: u32, v: &[f32], cols: usize, row_ids: &[u32]) -> Vec<u8> {
-    let rows = if cols == 0 { 0 } else { v.len() / cols };
+    let rows = v.len().checked_div(cols).unwrap_or(0);
     let row = |r: usize| &v[r * cols..(r + 1) * cols];
     let draw = |r: usize, c: usize| crate::rng::mask_uniform(stream, row_ids[r], c as u32);
     let mut head = Vec::new();
@@ -141,8 +141,8 @@ pub fn encode(codec: &RowCodec, stream: u32, v: &[f32], cols: usize, row_ids: &[
         }
         RowCodec::RandK { k } => {
             head.extend_from_slice(&stream.to_le_bytes());
-            for r in 0..rows {
-                let keys: Vec<u32> = (0..cols as u32).map(|c| randk_key(stream, row_ids[r], c)).collect();
+            for (r, &id) in row_ids.iter().enumerate().take(rows) {
+                let keys: Vec<u32> = (0..cols as u32).map(|c| randk_key(stream, id, c)).collect();
                 for c in select_k(&keys, k) {
                     put_f32(&mut head, row(r)[c]);
                 }

@@ -15,7 +15,7 @@ const U32: u64 = 4;
 
 /// Splits the `ef` flag off a spec: `int8:ef`, `topk:ratio=0.01,ef` and `signsgd,ef` give the
 /// spec without it and `true`.
-fn split_ef<'a>(what: &'static str, spec: &'a str) -> Result<(String, bool), SpecError> {
+fn split_ef(what: &'static str, spec: &str) -> Result<(String, bool), SpecError> {
     let fail = |message: String| SpecError { what, spec: spec.to_string(), message };
     let (name, rest) = match spec.find([':', ',']) {
         Some(i) => (&spec[..i], &spec[i + 1..]),
