@@ -313,6 +313,10 @@ pub enum PullCompression {
 }
 
 impl PullCompression {
+    pub fn is_none(&self) -> bool {
+        *self == PullCompression::None
+    }
+
     pub fn encoded_bytes(&self, rows: usize, cols: usize) -> u64 {
         let n = (rows * cols) as u64;
         match self {
