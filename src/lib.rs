@@ -16,6 +16,7 @@ pub mod app;
 pub mod backend;
 pub mod bounded;
 pub mod cli;
+pub mod compress;
 pub mod cost;
 pub mod data;
 pub mod experiment;

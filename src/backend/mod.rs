@@ -10,6 +10,7 @@
 
 pub mod attention;
 pub mod choice;
+pub mod compress;
 pub mod cpu;
 pub mod gpu;
 pub mod head_shapes;
@@ -25,6 +26,7 @@ use crate::graph::Csr;
 use crate::tensor::HostMatrix;
 
 pub use choice::{resolve, with_backend, with_backend_profiled, BackendChoice, BackendTask};
+pub use compress::{CompressStep, RowCodec};
 pub use kernel_class::{KernelClass, Work};
 pub use kernel_cost::KernelCost;
 pub use memory::{MemCategory, MemGuard, MemorySnapshot, MemoryTracker};
@@ -426,6 +428,32 @@ pub trait Backend {
         centre: Option<&Self::Matrix>,
         out: &mut Self::Matrix,
         selection: &mut Self::Matrix,
+    );
+
+    // Compression of exchanged rows, pushed gradients and pulled weights (see [`compress`]).
+
+    /// `out = decode(encode(v))` row by row with `step`'s codec, where `v = x`, or with a
+    /// residual e (same shape as x) `v = x + e` and then `e ← v − out` (error feedback).
+    /// `row_ids` (at least one per row) key row r's random draws: global node ids for boundary
+    /// rows, worker ids for the server's rows of per-worker gradients.
+    fn compress_rows(
+        &self,
+        x: &Self::Matrix,
+        row_ids: &Self::Index,
+        step: &CompressStep,
+        residual: Option<&mut Self::Matrix>,
+        out: &mut Self::Matrix,
+    );
+    /// PowerSGD of `m` (n × c) at rank r = `q.cols()` ≤ min(n, c), warm-started from `q`
+    /// (c × r): P = M·Q into `p` (n × r), P orthonormalized by Gram–Schmidt, Q = Mᵀ·P into `q`,
+    /// `out` = P·Qᵀ; M = m, or m + e with a residual e, then `e ← M − out`.
+    fn powersgd(
+        &self,
+        m: &Self::Matrix,
+        q: &mut Self::Matrix,
+        p: &mut Self::Matrix,
+        residual: Option<&mut Self::Matrix>,
+        out: &mut Self::Matrix,
     );
 }
 

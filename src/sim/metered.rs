@@ -20,8 +20,8 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use crate::backend::{
-    AttackStep, Backend, BackendError, DropoutSpec, IndexLen, KernelClass, MemCategory, MemoryTracker, Nonzeros,
-    OptimizerStep, PreAggregationStep, ReduceOrder, RobustStep, Shape, SparseLayout, Work,
+    compress, AttackStep, Backend, BackendError, CompressStep, DropoutSpec, IndexLen, KernelClass, MemCategory,
+    MemoryTracker, Nonzeros, OptimizerStep, PreAggregationStep, ReduceOrder, RobustStep, Shape, SparseLayout, Work,
 };
 use crate::cost::{DeviceProfile, KernelCost};
 use crate::graph::Csr;
@@ -644,6 +644,32 @@ impl<B: Backend> Backend for Metered<'_, B> {
         self.timed("robust_aggregate", KernelClass::Robust, cost, || {
             self.inner.robust_aggregate(g, rule, centre, out, selection)
         })
+    }
+
+    /// [`compress::compress_work`]: the codec's passes, error feedback's traffic.
+    fn compress_rows(
+        &self,
+        x: &B::Matrix,
+        row_ids: &B::Index,
+        step: &CompressStep,
+        residual: Option<&mut B::Matrix>,
+        out: &mut B::Matrix,
+    ) {
+        let work = compress::compress_work(&step.codec, x.rows(), x.cols(), residual.is_some());
+        self.timed_work(work, || self.inner.compress_rows(x, row_ids, step, residual, out))
+    }
+
+    /// [`compress::powersgd_work`]: three products, Gram–Schmidt, error feedback's traffic.
+    fn powersgd(
+        &self,
+        m: &B::Matrix,
+        q: &mut B::Matrix,
+        p: &mut B::Matrix,
+        residual: Option<&mut B::Matrix>,
+        out: &mut B::Matrix,
+    ) {
+        let work = compress::powersgd_work(m.rows(), m.cols(), q.cols(), residual.is_some());
+        self.timed_work(work, || self.inner.powersgd(m, q, p, residual, out))
     }
 }
 

@@ -1,6 +1,7 @@
 //! The reference backend: ndarray on the host. Every GPU kernel is tested against the twin of
 //! the same name in [`ops`].
 
+pub mod compress;
 pub mod ops;
 pub mod optim;
 pub mod robust;
@@ -13,8 +14,8 @@ use ndarray::Array2;
 
 use super::head_shapes;
 use super::{
-    AttackStep, Backend, BackendError, DropoutSpec, IndexLen, MemCategory, MemGuard, MemoryTracker, Nonzeros,
-    OptimizerStep, PreAggregationStep, ReduceOrder, RobustStep, Shape, SparseLayout, STATS_WIDTH,
+    AttackStep, Backend, BackendError, CompressStep, DropoutSpec, IndexLen, MemCategory, MemGuard, MemoryTracker,
+    Nonzeros, OptimizerStep, PreAggregationStep, ReduceOrder, RobustStep, Shape, SparseLayout, STATS_WIDTH,
 };
 use crate::graph::Csr;
 use crate::tensor::HostMatrix;
@@ -533,6 +534,53 @@ impl Backend for CpuBackend {
             slice_mut(&mut out.data),
             slice_mut(&mut selection.data),
         );
+    }
+
+    fn compress_rows(
+        &self,
+        x: &CpuMatrix,
+        row_ids: &CpuIndex,
+        step: &CompressStep,
+        residual: Option<&mut CpuMatrix>,
+        out: &mut CpuMatrix,
+    ) {
+        super::check_shape("compress_rows", "out", out.data.dim(), x.data.dim());
+        let cols = x.cols();
+        match residual {
+            None => compress::compress_rows(slice(&x.data), cols, &row_ids.data, step, slice_mut(&mut out.data)),
+            Some(e) => {
+                super::check_shape("compress_rows", "residual", e.data.dim(), x.data.dim());
+                let mut v = vec![0.0; x.len()];
+                compress::ef_add(slice(&x.data), slice(&e.data), &mut v);
+                compress::compress_rows(&v, cols, &row_ids.data, step, slice_mut(&mut out.data));
+                compress::ef_residual(&v, slice(&out.data), slice_mut(&mut e.data));
+            }
+        }
+    }
+
+    fn powersgd(
+        &self,
+        m: &CpuMatrix,
+        q: &mut CpuMatrix,
+        p: &mut CpuMatrix,
+        residual: Option<&mut CpuMatrix>,
+        out: &mut CpuMatrix,
+    ) {
+        let (n, c, r) = (m.rows(), m.cols(), q.cols());
+        super::check_shape("powersgd", "q", q.data.dim(), (c, r));
+        super::check_shape("powersgd", "p", p.data.dim(), (n, r));
+        super::check_shape("powersgd", "out", out.data.dim(), (n, c));
+        assert!(r >= 1 && r <= n.min(c), "powersgd: rank {r} of a {n}x{c} matrix");
+        match residual {
+            None => compress::powersgd(m.data.view(), q.data.view_mut(), p.data.view_mut(), out.data.view_mut()),
+            Some(e) => {
+                super::check_shape("powersgd", "residual", e.data.dim(), (n, c));
+                let mut v = Array2::zeros((n, c));
+                compress::ef_add(slice(&m.data), slice(&e.data), slice_mut(&mut v));
+                compress::powersgd(v.view(), q.data.view_mut(), p.data.view_mut(), out.data.view_mut());
+                compress::ef_residual(slice(&v), slice(&out.data), slice_mut(&mut e.data));
+            }
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 //! - [`kernels`]: one typed wrapper per WGSL kernel family in [`shaders`].
 
 pub mod alloc;
+pub mod compress;
 pub mod context;
 pub mod kernels;
 pub mod pager;
@@ -21,6 +22,8 @@ mod tests;
 #[cfg(test)]
 mod tests_attention;
 #[cfg(test)]
+mod tests_compress;
+#[cfg(test)]
 mod tests_heads;
 #[cfg(test)]
 mod tests_residency;
@@ -33,8 +36,9 @@ pub use alloc::{Allocator, GpuBuffer};
 pub use context::{list_adapters, AdapterPreference, AdapterSummary, GpuContext};
 
 use super::{
-    check_shape, AttackStep, Backend, BackendError, DropoutSpec, IndexLen, KernelProfile, MemCategory, MemoryTracker,
-    Nonzeros, OptimizerStep, PreAggregationStep, ReduceOrder, RobustStep, Shape, SparseLayout, STATS_WIDTH,
+    check_shape, AttackStep, Backend, BackendError, CompressStep, DropoutSpec, IndexLen, KernelProfile, MemCategory,
+    MemoryTracker, Nonzeros, OptimizerStep, PreAggregationStep, ReduceOrder, RobustStep, Shape, SparseLayout,
+    STATS_WIDTH,
 };
 use crate::graph::Csr;
 use crate::tensor::HostMatrix;
@@ -616,6 +620,28 @@ impl Backend for GpuBackend {
         selection: &mut GpuMatrix,
     ) {
         robust::robust_aggregate(&self.kernels, &mut self.rec(), g, rule, centre, out, selection);
+    }
+
+    fn compress_rows(
+        &self,
+        x: &GpuMatrix,
+        row_ids: &GpuIndex,
+        step: &CompressStep,
+        residual: Option<&mut GpuMatrix>,
+        out: &mut GpuMatrix,
+    ) {
+        compress::compress_rows(&self.kernels, &mut self.rec(), x, row_ids, step, residual.as_deref(), out);
+    }
+
+    fn powersgd(
+        &self,
+        m: &GpuMatrix,
+        q: &mut GpuMatrix,
+        p: &mut GpuMatrix,
+        residual: Option<&mut GpuMatrix>,
+        out: &mut GpuMatrix,
+    ) {
+        compress::powersgd(&self.kernels, &mut self.rec(), m, q, p, residual.as_deref(), out);
     }
 }
 

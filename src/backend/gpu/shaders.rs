@@ -29,6 +29,9 @@ pub const ATTENTION: &str = include_str!("../../../shaders/attention.wgsl");
 pub const ELU: &str = include_str!("../../../shaders/elu.wgsl");
 pub const HEADS: &str = include_str!("../../../shaders/heads.wgsl");
 pub const EDGE_SUMS: &str = include_str!("../../../shaders/edge_sums.wgsl");
+pub const QUANTIZE: &str = include_str!("../../../shaders/quantize.wgsl");
+pub const SPARSIFY: &str = include_str!("../../../shaders/sparsify.wgsl");
+pub const POWERSGD: &str = include_str!("../../../shaders/powersgd.wgsl");
 
 /// (file name, source) of every shader.
 pub const ALL: &[(&str, &str)] = &[
@@ -55,4 +58,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("elu.wgsl", ELU),
     ("heads.wgsl", HEADS),
     ("edge_sums.wgsl", EDGE_SUMS),
+    ("quantize.wgsl", QUANTIZE),
+    ("sparsify.wgsl", SPARSIFY),
+    ("powersgd.wgsl", POWERSGD),
 ];

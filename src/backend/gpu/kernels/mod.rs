@@ -18,10 +18,13 @@ pub mod matmul;
 pub mod nnm;
 pub mod optimizer;
 pub mod pairwise_sq_dists;
+pub mod powersgd;
+pub mod quantize;
 pub mod reduce;
 pub mod relu;
 pub mod row_distances;
 pub mod softmax_xent;
+pub mod sparsify;
 pub mod spmm;
 pub mod trimmed_mean;
 pub mod weighted_rows;
@@ -144,6 +147,9 @@ pub struct Kernels {
     pub elu: elu::Elu,
     pub heads: heads::Heads,
     pub edge_sums: edge_sums::EdgeSums,
+    pub quantize: quantize::Quantize,
+    pub sparsify: sparsify::Sparsify,
+    pub powersgd: powersgd::PowerSgd,
 }
 
 impl Kernels {
@@ -173,6 +179,9 @@ impl Kernels {
             elu: elu::Elu::new(device, pl),
             heads: heads::Heads::new(device, pl),
             edge_sums: edge_sums::EdgeSums::new(device, pl),
+            quantize: quantize::Quantize::new(device, pl),
+            sparsify: sparsify::Sparsify::new(device, pl),
+            powersgd: powersgd::PowerSgd::new(device, pl),
         }
     }
 }
