@@ -656,7 +656,7 @@ impl<B: Backend> Backend for Metered<'_, B> {
         out: &mut B::Matrix,
     ) {
         let work = compress::compress_work(&step.codec, x.rows(), x.cols(), residual.is_some());
-        self.timed_work(work, || self.inner.compress_rows(x, row_ids, step, residual, out))
+        self.timed_work("compress_rows", work, || self.inner.compress_rows(x, row_ids, step, residual, out))
     }
 
     /// [`compress::powersgd_work`]: three products, Gram–Schmidt, error feedback's traffic.
@@ -669,7 +669,7 @@ impl<B: Backend> Backend for Metered<'_, B> {
         out: &mut B::Matrix,
     ) {
         let work = compress::powersgd_work(m.rows(), m.cols(), q.cols(), residual.is_some());
-        self.timed_work(work, || self.inner.powersgd(m, q, p, residual, out))
+        self.timed_work("powersgd", work, || self.inner.powersgd(m, q, p, residual, out))
     }
 }
 
