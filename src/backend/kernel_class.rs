@@ -103,11 +103,17 @@ impl Work {
         Self::gathering(KernelClass::Spmm, KernelCost::spmm(rows, cols, nnz, k), cols, k).named("spmm")
     }
 
-    /// The bytes that decide whether a cache holds the kernel's data: its reused set (or, for a
-    /// kernel that streams, all its traffic) and the bytes competing with it.
+    /// The bytes that decide whether a cache holds the kernel's data. A kernel that gathers
+    /// reads its reused set many times within itself: whether those reads hit depends on the set
+    /// alone (after its first touch, what other kernels left in the cache is gone). A kernel that
+    /// streams reads each byte once, as the kernel before left it: its traffic and the bytes
+    /// competing with it.
     pub fn working_set(&self) -> f64 {
-        let own = if self.reused_bytes > 0.0 { self.reused_bytes } else { self.cost.bytes };
-        own + self.context_bytes
+        if self.reused_bytes > 0.0 {
+            self.reused_bytes
+        } else {
+            self.cost.bytes + self.context_bytes
+        }
     }
 
     /// The same work, with `bytes` competing for the cache.

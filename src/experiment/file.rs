@@ -573,7 +573,7 @@ mod tests {
     #[test]
     fn two_runs_may_not_share_a_run_id() {
         let dir = tempfile::tempdir().unwrap();
-        let profile = std::fs::read_to_string("experiments/devices/cpu-achieved.toml").unwrap();
+        let profile = std::fs::read_to_string("experiments/devices/cpu-calibrated.toml").unwrap();
         for name in ["dev-a.toml", "dev_a.toml"] {
             std::fs::write(dir.path().join(name), &profile).unwrap();
         }
