@@ -231,7 +231,8 @@ fn measured_compute_time_on_the_gpu_charges_device_time() {
             let commands = (after.dispatches - before.dispatches) + (after.transfers - before.transfers);
             (result, commands, gpu.take_kernel_profile())
         };
-        let (on_cpu, _) = sim::run(&CpuBackend::new(), &problem, &model, &mut EventLog::default(), &mut |_| {}).unwrap();
+        let (_, on_cpu) =
+            sim::run(&CpuBackend::new(), &problem, &model, &mut EventLog::default(), &mut |_| {}).unwrap();
         let (modelled, _, _) = on_gpu(&model);
         let (model_records, modelled) = modelled.unwrap();
         assert_eq!(modelled.compute_by_class, on_cpu.compute_by_class, "{name}: the model's charges");
@@ -245,7 +246,11 @@ fn measured_compute_time_on_the_gpu_charges_device_time() {
         let (records, outcome) = result.unwrap();
         let classes: Vec<_> = outcome.compute_by_class.keys().collect();
         assert_eq!(classes, modelled.compute_by_class.keys().collect::<Vec<_>>(), "{name}: the classes charged");
-        assert!(outcome.compute_by_class.values().all(|&t| t > 0.0 && t.is_finite()), "{name}: {:?}", outcome.compute_by_class);
+        assert!(
+            outcome.compute_by_class.values().all(|&t| t > 0.0 && t.is_finite()),
+            "{name}: {:?}",
+            outcome.compute_by_class
+        );
         assert!(outcome.sim_time_s > 0.0 && outcome.sim_time_s.is_finite(), "{name}");
         let profile = profile.expect("measuring turned profiling on");
         assert_eq!(profile.kernels.iter().map(|k| k.dispatches).sum::<u64>(), commands, "{name}: untimed commands");

@@ -223,6 +223,12 @@ pub trait Backend {
         None
     }
 
+    /// The most bytes one matrix may span when a kernel binds it whole (the GPU's
+    /// `max_storage_buffer_binding_size`; SpMM's dense operands are bound so); `None`: no limit.
+    fn max_binding_bytes(&self) -> Option<u64> {
+        None
+    }
+
     // Device timing of ops, for `compute_time = measured` on a backend that records kernels and
     // runs them later: the metering wrapper brackets each op with `begin_timed_op` and
     // `end_timed_op`, and reads the ops' device seconds, in call order, with `take_op_times`.

@@ -338,6 +338,10 @@ impl<B: Backend> Backend for Metered<'_, B> {
         self.inner.take_kernel_profile()
     }
 
+    fn max_binding_bytes(&self) -> Option<u64> {
+        self.inner.max_binding_bytes()
+    }
+
     fn device_timing(&self) -> Result<(), String> {
         self.inner.device_timing()
     }

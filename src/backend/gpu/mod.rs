@@ -403,6 +403,10 @@ impl Backend for GpuBackend {
         Some(KernelProfile { kernels: profiler.take() })
     }
 
+    fn max_binding_bytes(&self) -> Option<u64> {
+        Some(self.alloc.binding_limit())
+    }
+
     fn device_timing(&self) -> Result<(), String> {
         if self.has_timestamps() {
             return Ok(());

@@ -86,6 +86,20 @@ impl<B: Backend> Bench<'_, '_, B> {
         self.meter.upload_sparse(&csr, MemCategory::Graph, "calibration")
     }
 
+    /// Whether a shape whose largest operand has `elems` elements fits one binding of the
+    /// device; some kernels bind an operand whole (SpMM's dense ones, transposed matmuls), so a
+    /// device with small bindings (lavapipe's 128 MiB) skips the largest shapes, saying so.
+    fn fits(&self, label: &str, elems: usize) -> bool {
+        let bytes = 4 * elems as u64;
+        match self.meter.max_binding_bytes().filter(|&limit| bytes > limit) {
+            Some(limit) => {
+                eprintln!("  {label:<48} skipped: an operand of {bytes} B exceeds one binding ({limit} B)");
+                false
+            }
+            None => true,
+        }
+    }
+
     /// Times `op` (one backend call) after a warm-up; records the median of the calls.
     fn time(&mut self, label: String, mut op: impl FnMut()) -> Result<(), BackendError> {
         op();
@@ -115,6 +129,9 @@ impl<B: Backend> Bench<'_, '_, B> {
             for degree in self.pick(&[4], &[4, 16]) {
                 let a = self.graph(n, n, degree)?;
                 for k in self.pick(&[16, 64], &[16, 64, 256]) {
+                    if !self.fits(&format!("spmm n={n} degree={degree} k={k}"), n * k) {
+                        continue;
+                    }
                     let x = self.matrix(n, k)?;
                     let mut out = self.matrix(n, k)?;
                     self.time(format!("spmm n={n} degree={degree} k={k}"), || self.meter.spmm(&a, &x, &mut out))?;
@@ -128,6 +145,9 @@ impl<B: Backend> Bench<'_, '_, B> {
         let shapes = self.pick(&[(16, 16), (256, 16)], &[(16, 16), (64, 64), (256, 256), (1433, 16), (128, 7)]);
         for m in self.pick(&[500, 4000], &[1000, 10_000, 100_000]) {
             for &(k, n) in &shapes {
+                if !self.fits(&format!("matmul m={m} k={k} n={n}"), m * k.max(n)) {
+                    continue;
+                }
                 // The three forms the models use: X·W, Xᵀ·G (weight gradient), G·Wᵀ (input gradient).
                 let (x, w, g) = (self.matrix(m, k)?, self.matrix(k, n)?, self.matrix(m, n)?);
                 let (mut p, mut dw, mut dx) = (self.matrix(m, n)?, self.matrix(k, n)?, self.matrix(m, k)?);
