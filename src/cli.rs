@@ -151,8 +151,8 @@ pub enum Command {
     /// robust rules) over a range of shapes on this machine's backend, fit each class's rates and
     /// write them as a device profile (`--device-profile FILE`), printing the fit's residuals.
     Calibrate(CalibrateArgs),
-    /// Run each configuration of experiment files twice on the CPU backend, with compute time
-    /// modelled on a device profile and measured, and report the model's error per configuration
+    /// Run each configuration of experiment files twice, with compute time modelled on a device
+    /// profile and measured on the chosen backend, and report the model's error per configuration
     /// and kernel class (validation.csv, a figure, geometric-mean error, worst error, Kendall τ).
     Validate(ValidateArgs),
     /// Print a shell completion script to stdout, e.g.
@@ -432,8 +432,8 @@ pub struct CalibrateArgs {
     /// The device profile to write (TOML); its file stem names the profile.
     #[arg(long, value_name = "PROFILE.toml")]
     pub out: PathBuf,
-    /// Backend whose kernels are measured. Only `cpu` for now: the GPU backend needs per-kernel
-    /// device times (timestamp queries) to be measured the same way.
+    /// Backend whose kernels are measured: `cpu` (host time of each call) or `gpu` (the wgpu
+    /// backend on the best adapter, software included: device time from timestamp queries).
     #[arg(long, value_enum, default_value_t = CalibrateBackend::Cpu)]
     pub backend: CalibrateBackend,
     /// Fewer and smaller shapes, timed briefly (seconds instead of minutes; for tests).
@@ -452,12 +452,21 @@ pub struct ValidateArgs {
     /// Folder for validation.csv, validation.png/svg, summary.txt and a copy of the profile.
     #[arg(long, default_value = "results/validation")]
     pub out: PathBuf,
+    /// Backend of the measured runs: `cpu` (host time of each kernel) or `gpu` (device time from
+    /// timestamp queries). The modelled runs charge the same kernels whichever it is, and run on
+    /// the CPU backend.
+    #[arg(long, value_enum, default_value_t = CalibrateBackend::Cpu)]
+    pub backend: CalibrateBackend,
 }
 
+/// The backend `calibrate` and `validate` measure.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CalibrateBackend {
     /// The ndarray reference backend.
     Cpu,
+    /// The wgpu backend on the best adapter (software adapters included); needs timestamp
+    /// queries inside passes and encoders.
+    Gpu,
 }
 
 #[derive(Args, Debug, Clone)]

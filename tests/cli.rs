@@ -567,6 +567,64 @@ fn a_quick_calibration_writes_a_profile_that_training_uses() {
     assert!(summary.contains("here"), "{summary}");
 }
 
+/// `calibrate --backend gpu --quick` times each shape by its device time and writes a profile
+/// whose `[calibration]` names the backend and the adapter (name, driver, device type); then
+/// `validate --backend gpu` measures a tiny experiment on that adapter against the profile and
+/// says, in summary.txt and validation.csv, what it measured on. Skips without an adapter.
+#[test]
+fn calibrate_and_validate_measure_on_the_gpu() {
+    use gcnsim::backend::Backend;
+    let Some(gpu) = gcnsim::backend::gpu::gpu_for_tests() else { return };
+    let info = gpu.context().info.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("gpu.toml");
+    let o = gcnsim(&["calibrate", "--backend", "gpu", "--quick", "--out", profile.to_str().unwrap()]);
+    if let Err(why) = gpu.device_timing() {
+        assert!(!o.status.success() && stderr(&o).contains("--backend gpu"), "{why}: {}", stderr(&o));
+        println!("skipping: {why}");
+        return;
+    }
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("geomean error") && stdout.contains("spmm"), "{stdout}");
+    let text = fs::read_to_string(&profile).unwrap();
+    let parsed = gcnsim::cost::DeviceProfile::parse(&text, &profile).unwrap();
+    for class in gcnsim::backend::KernelClass::ALL {
+        assert!(parsed.kernels.contains_key(&class), "{class} missing from\n{text}");
+    }
+    let cal = parsed.calibration.as_ref().expect("a [calibration] table");
+    let get = |key: &str| cal.get(key).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    assert!(get("backend").starts_with("gpu (wgpu)"), "{text}");
+    assert_eq!(get("adapter"), info.name);
+    assert_eq!(get("driver"), info.driver);
+    assert_eq!(get("device_type"), format!("{:?}", info.device_type));
+
+    let exp = dir.path().join("tiny.toml");
+    fs::write(
+        &exp,
+        "name = \"tiny\"\ndescription = \"two\"\ndataset = \"csbm:nodes=2000\"\ntraces = false\n\n[base]\n\
+         epochs = 2\npatience = 0\n\n[[grid]]\npartitions = [1, 3]\nboundary = [\"exchange\"]\n",
+    )
+    .unwrap();
+    let out = dir.path().join("validation");
+    let args = ["validate", exp.to_str().unwrap(), "--profile", profile.to_str().unwrap(), "--backend", "gpu"];
+    let o = gcnsim(&[&args[..], &["--out", out.to_str().unwrap()]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary = fs::read_to_string(out.join("summary.txt")).unwrap();
+    assert!(summary.contains("2 configurations on profile gpu, measured on gpu (wgpu)"), "{summary}");
+    assert!(summary.contains(&info.name), "{summary}");
+    let csv = fs::read_to_string(out.join("validation.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(lines[0].ends_with(",measured_on"), "{}", lines[0]);
+    for line in &lines[1..] {
+        let cells: Vec<&str> = line.split(',').collect();
+        let (p, m): (f64, f64) = (cells[9].parse().unwrap(), cells[10].parse().unwrap());
+        assert!(p > 0.0 && m > 0.0, "{line}");
+        assert!(line.contains(&format!("\"gpu (wgpu): {}", info.name)), "{line}");
+    }
+}
+
 /// `validate` runs each configuration modelled and measured and writes the comparison: one row
 /// per configuration with per-class columns, the figure, the summary and the profile it checked.
 #[test]

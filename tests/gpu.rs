@@ -195,13 +195,74 @@ fn cluster_runs_are_deterministic_on_the_gpu() {
         assert_eq!(kinds(&la), kinds(&lc), "{consistency:?}: GPU and CPU event order");
         assert!(!oa.failures.is_empty(), "{consistency:?}: the failure happened");
     }
-    // Measured compute time needs kernels that run when called: the GPU backend is refused.
-    let mut cfg = RunConfig::default();
-    cfg.cluster.compute_time = gcnsim::sim::cluster::ComputeTime::Measured;
-    let problem = sim::prepare(&ds, &cfg).unwrap();
-    let gpu = gpu_for_tests().unwrap();
-    let err = sim::run(&gpu, &problem, &cfg, &mut EventLog::default(), &mut |_| {}).unwrap_err().to_string();
-    assert!(err.contains("compute_time") && err.contains("CPU backend"), "{err}");
+}
+
+/// `compute_time = measured` on the GPU charges each kernel its device time (timestamp queries),
+/// serial, partitioned (exchange) and in a cluster (SSP): every kernel class the run charges gets
+/// a positive time, every command the ops recorded is timed, and under BSP the arithmetic is the
+/// modelled run's. The modelled run is untouched: its per-class seconds are the CPU backend's, bit for bit
+/// (the charged work is a function of the shapes). An adapter without timestamps is refused,
+/// named.
+#[test]
+fn measured_compute_time_on_the_gpu_charges_device_time() {
+    use gcnsim::sim::cluster::ComputeTime;
+    use gcnsim::sim::{Boundary, Consistency};
+    let Some(probe) = gpu_for_tests() else { return };
+    let ds = common::csbm("csbm:nodes=2000");
+    let mut serial = RunConfig::default();
+    serial.train.epochs = 4;
+    let mut exchange = serial.clone();
+    exchange.parallel.partitions = 3;
+    exchange.parallel.boundary = Boundary::Exchange;
+    let mut ssp = serial.clone();
+    ssp.parallel.partitions = 4;
+    ssp.parallel.boundary = Boundary::Drop;
+    ssp.cluster.consistency = Consistency::Ssp;
+    ssp.cluster.staleness = 1;
+    for (name, model) in [("serial", serial), ("exchange", exchange), ("ssp", ssp)] {
+        let problem = sim::prepare(&ds, &model).unwrap();
+        let mut measured = model.clone();
+        measured.cluster.compute_time = ComputeTime::Measured;
+        let on_gpu = |cfg: &RunConfig| {
+            let gpu = gpu_for_tests().unwrap();
+            let before = gpu.counters();
+            let result = sim::run(&gpu, &problem, cfg, &mut EventLog::default(), &mut |_| {});
+            let after = gpu.counters();
+            let commands = (after.dispatches - before.dispatches) + (after.transfers - before.transfers);
+            (result, commands, gpu.take_kernel_profile())
+        };
+        let (_, on_cpu) =
+            sim::run(&CpuBackend::new(), &problem, &model, &mut EventLog::default(), &mut |_| {}).unwrap();
+        let (modelled, _, _) = on_gpu(&model);
+        let (model_records, modelled) = modelled.unwrap();
+        assert_eq!(modelled.compute_by_class, on_cpu.compute_by_class, "{name}: the model's charges");
+        let (result, commands, profile) = on_gpu(&measured);
+        if let Err(why) = probe.device_timing() {
+            let err = result.unwrap_err().to_string();
+            assert!(err.contains("compute_time") && err.contains(&probe.context().info.name), "{err}");
+            println!("skipping: {why}");
+            return;
+        }
+        let (records, outcome) = result.unwrap();
+        let classes: Vec<_> = outcome.compute_by_class.keys().collect();
+        assert_eq!(classes, modelled.compute_by_class.keys().collect::<Vec<_>>(), "{name}: the classes charged");
+        assert!(
+            outcome.compute_by_class.values().all(|&t| t > 0.0 && t.is_finite()),
+            "{name}: {:?}",
+            outcome.compute_by_class
+        );
+        assert!(outcome.sim_time_s > 0.0 && outcome.sim_time_s.is_finite(), "{name}");
+        let profile = profile.expect("measuring turned profiling on");
+        assert_eq!(profile.kernels.iter().map(|k| k.dispatches).sum::<u64>(), commands, "{name}: untimed commands");
+        assert_eq!(records.len(), model_records.len(), "{name}");
+        if model.cluster.consistency != Consistency::Bsp {
+            // Under SSP the clock orders the updates: the losses follow it.
+            continue;
+        }
+        for (m, r) in model_records.iter().zip(&records) {
+            assert_eq!(m.train_loss.to_bits(), r.train_loss.to_bits(), "{name}: epoch {} loss", r.epoch);
+        }
+    }
 }
 
 /// Byzantine workers and robust rules on the GPU: two runs with the same seed give identical

@@ -265,12 +265,11 @@ fn profile_rows(args: &BenchArgs, row: &BenchRow, m: &Measured) -> Vec<ProfileRo
         );
     }
     println!(
-        "  {:<28} {:>12} {:>14.3}   (device time of the timed kernels; wall time per {} above){}",
+        "  {:<28} {:>12} {:>14.3}   (device time of the timed kernels; wall time per {} above)",
         "total",
         "",
         total / passes / 1e6,
         row.measure,
-        if profile.untimed > 0 { format!("; {} dispatches untimed", profile.untimed) } else { String::new() }
     );
     rows
 }

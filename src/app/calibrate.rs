@@ -6,8 +6,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 
 use crate::backend::cpu::CpuBackend;
+use crate::backend::gpu::GpuBackend;
 use crate::backend::Backend;
-use crate::cli::CalibrateArgs;
+use crate::cli::{CalibrateArgs, CalibrateBackend};
 use crate::report::atomic::write_atomic;
 use crate::report::provenance::SourceState;
 use crate::sim::calibrate::{self, Budget, Calibration};
@@ -19,18 +20,41 @@ pub fn calibrate_command(args: &CalibrateArgs, threads: Option<usize>) -> anyhow
         .map(|s| s.to_string_lossy().into_owned())
         .filter(|s| !s.is_empty())
         .with_context(|| format!("--out {}: needs a file name", args.out.display()))?;
-    let backend = CpuBackend::new();
+    match args.backend {
+        CalibrateBackend::Cpu => {
+            let backend = CpuBackend::new();
+            eprintln!("calibrating {} ({} threads)", backend.describe(), rayon::current_num_threads());
+            let provenance = provenance(&backend.describe(), threads, args.quick);
+            calibrate_on(&backend, args, &name, provenance)
+        }
+        CalibrateBackend::Gpu => {
+            let backend = GpuBackend::new().context("--backend gpu")?;
+            eprintln!("calibrating {}", backend.describe());
+            let mut provenance = provenance(&backend.describe(), threads, args.quick);
+            adapter_provenance(&mut provenance, &backend.context().info);
+            calibrate_on(&backend, args, &name, provenance)
+        }
+    }
+}
+
+/// Measures every class on `backend`, prints the residuals and writes the profile.
+fn calibrate_on<B: Backend>(
+    backend: &B,
+    args: &CalibrateArgs,
+    name: &str,
+    provenance: toml::Table,
+) -> anyhow::Result<()> {
     let budget = Budget {
         quick: args.quick,
         per_shape: if args.quick { Duration::from_millis(5) } else { Duration::from_millis(300) },
     };
-    eprintln!("calibrating {} ({} threads)", backend.describe(), rayon::current_num_threads());
     let started = std::time::Instant::now();
-    let cal = calibrate::calibrate(&backend, budget, &mut |m| {
+    let cal = calibrate::calibrate(backend, budget, &mut |m| {
         eprintln!("  {:<48} {:>12.1} µs", m.label, m.sample.seconds * 1e6);
-    })?;
+    })
+    .with_context(|| format!("--backend {}", format!("{:?}", args.backend).to_lowercase()))?;
     print_residuals(&cal);
-    let profile = cal.profile(&name, provenance(&backend.describe(), threads, args.quick));
+    let profile = cal.profile(name, provenance);
     let text = format!(
         "# A device profile fitted by `gcnsim calibrate` to microbenchmarks of each kernel class on\n\
          # the machine named in [calibration] ({:.0} s of measurement). Use it with\n\
@@ -42,6 +66,16 @@ pub fn calibrate_command(args: &CalibrateArgs, threads: Option<usize>) -> anyhow
     write_atomic(&args.out, |w| w.write_all(text.as_bytes()))?;
     println!("wrote {}: {profile}", args.out.display());
     Ok(())
+}
+
+/// The GPU adapter measured, as wgpu describes it: `adapter` becomes its name, and its driver,
+/// driver details, device type and graphics API join it.
+fn adapter_provenance(t: &mut toml::Table, info: &wgpu::AdapterInfo) {
+    t.insert("adapter".into(), info.name.clone().into());
+    t.insert("driver".into(), info.driver.clone().into());
+    t.insert("driver_info".into(), info.driver_info.clone().into());
+    t.insert("device_type".into(), format!("{:?}", info.device_type).into());
+    t.insert("graphics_api".into(), info.backend.to_string().into());
 }
 
 fn print_residuals(cal: &Calibration) {

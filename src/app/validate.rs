@@ -1,6 +1,7 @@
-//! `gcnsim validate`: runs every configuration of one or more experiment files twice on the CPU
-//! backend, once charged by the device profile's model and once by each kernel's measured time,
-//! and reports how far the model's compute time per round is from the measurement: per
+//! `gcnsim validate`: runs every configuration of one or more experiment files twice, once
+//! charged by the device profile's model (on the CPU backend: the charged work is a function of
+//! the ops' shapes, the same on every backend) and once by each kernel's measured time on the
+//! chosen backend (`--backend`: host time on the CPU, device time on the GPU), and reports how far the model's compute time per round is from the measurement: per
 //! configuration and kernel class (`validation.csv`), as a figure, and as the geometric-mean
 //! error, the worst error and Kendall's τ of the two orderings.
 
@@ -10,8 +11,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::backend::cpu::CpuBackend;
-use crate::backend::{BackendTask, KernelClass};
-use crate::cli::ValidateArgs;
+use crate::backend::gpu::GpuBackend;
+use crate::backend::{Backend, BackendTask, KernelClass};
+use crate::cli::{CalibrateBackend, ValidateArgs};
 use crate::cost::DeviceProfile;
 use crate::experiment::{Experiment, RunSpec};
 use crate::ps::EventLog;
@@ -62,19 +64,39 @@ pub fn validate_command(args: &ValidateArgs) -> anyhow::Result<()> {
         .map(|p| Experiment::load(p).with_context(|| format!("experiment {}", p.display())))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let output = OutputDir::begin(&args.out, OutputKind::Validation)?;
-    let mut compared = Vec::new();
-    for exp in &experiments {
-        compared.extend(compare_experiment(exp, &args.profile)?);
-    }
+    let (compared, measured_on) = match args.backend {
+        CalibrateBackend::Cpu => compare_all(&experiments, &args.profile, &CpuBackend::new())?,
+        CalibrateBackend::Gpu => {
+            let gpu = GpuBackend::new().context("--backend gpu")?;
+            // Refused before the first run, naming the adapter and the flag.
+            gpu.device_timing()
+                .map_err(|why| anyhow::anyhow!("--backend gpu: validate measures each kernel, but {why}"))?;
+            compare_all(&experiments, &args.profile, &gpu)?
+        }
+    };
     anyhow::ensure!(!compared.is_empty(), "the experiments have no runs to validate");
-    let summary = write_outputs(output.staging(), &compared, &profile)?;
+    let summary = write_outputs(output.staging(), &compared, &profile, &measured_on)?;
     let dir = output.commit()?;
     println!("{summary}");
     println!("wrote {}", dir.display());
     Ok(())
 }
 
-fn compare_experiment(exp: &Experiment, profile: &str) -> anyhow::Result<Vec<Compared>> {
+/// Every experiment's configurations, measured on `measure`; and what `measure` is.
+fn compare_all<B: Backend>(
+    experiments: &[Experiment],
+    profile: &str,
+    measure: &B,
+) -> anyhow::Result<(Vec<Compared>, String)> {
+    eprintln!("measuring on {}", measure.describe());
+    let mut compared = Vec::new();
+    for exp in experiments {
+        compared.extend(compare_experiment(exp, profile, measure)?);
+    }
+    Ok((compared, measure.describe()))
+}
+
+fn compare_experiment<B: Backend>(exp: &Experiment, profile: &str, measure: &B) -> anyhow::Result<Vec<Compared>> {
     let spec: crate::data::DatasetSpec = exp.dataset.parse()?;
     let ds = spec.load().with_context(|| format!("loading dataset `{}`", exp.dataset))?;
     let mut out = Vec::new();
@@ -86,14 +108,17 @@ fn compare_experiment(exp: &Experiment, profile: &str) -> anyhow::Result<Vec<Com
                 config.cluster.device_profile = profile.to_string();
             }
             let problem = sim::prepare(&ds, &config).with_context(|| format!("run {}", run.run_id))?;
-            let trained = TrainTask {
+            let task = TrainTask {
                 problem: &problem,
                 config: &config,
                 log: EventLog::new(),
                 on_epoch: &mut |_| {},
                 persistence: Default::default(),
+            };
+            let trained = match compute_time {
+                ComputeTime::Measured => task.run(measure),
+                ComputeTime::Model => task.run(&CpuBackend::new()),
             }
-            .run(&CpuBackend::new())
             .with_context(|| format!("run {}", run.run_id))?;
             let outcome = &trained.outcome;
             // The rounds after the first (cold caches, first touches of fresh buffers) are what
@@ -130,7 +155,13 @@ fn compare_experiment(exp: &Experiment, profile: &str) -> anyhow::Result<Vec<Com
 }
 
 /// Writes validation.csv, the figure and a copy of the profile into `dir`; returns the summary.
-fn write_outputs(dir: &Path, compared: &[Compared], profile: &DeviceProfile) -> anyhow::Result<String> {
+/// `measured_on` is the measuring backend's description (adapter and driver on the GPU).
+fn write_outputs(
+    dir: &Path,
+    compared: &[Compared],
+    profile: &DeviceProfile,
+    measured_on: &str,
+) -> anyhow::Result<String> {
     let mut csv = String::from(
         "experiment,run_id,label,model,nodes,partitions,boundary,hidden,epochs,predicted_s_per_round,\
          measured_s_per_round,error",
@@ -138,7 +169,9 @@ fn write_outputs(dir: &Path, compared: &[Compared], profile: &DeviceProfile) -> 
     for class in KernelClass::ALL {
         csv.push_str(&format!(",predicted_{class}_s,measured_{class}_s"));
     }
-    csv.push('\n');
+    csv.push_str(",measured_on\n");
+    // Quoted: an adapter's description has commas.
+    let measured_on_cell = format!("\"{}\"", measured_on.replace('"', "\"\""));
     let mut points = Vec::new();
     for c in compared {
         let (p, m) = (Compared::total(&c.predicted), Compared::total(&c.measured));
@@ -159,7 +192,7 @@ fn write_outputs(dir: &Path, compared: &[Compared], profile: &DeviceProfile) -> 
         for class in KernelClass::ALL {
             csv.push_str(&format!(",{},{}", Compared::class(&c.predicted, class), Compared::class(&c.measured, class)));
         }
-        csv.push('\n');
+        csv.push_str(&format!(",{measured_on_cell}\n"));
         points.push(ValidationPoint { group: cfg.train.model.to_string(), predicted_s: p, measured_s: m });
     }
     write_atomic(&dir.join("validation.csv"), |w| w.write_all(csv.as_bytes()))?;
@@ -168,7 +201,8 @@ fn write_outputs(dir: &Path, compared: &[Compared], profile: &DeviceProfile) -> 
     let (predicted, measured): (Vec<f64>, Vec<f64>) = pairs.iter().copied().unzip();
     let tau = kendall_tau(&predicted, &measured);
     let summary = format!(
-        "{} configurations on profile {}: geometric-mean error {:.1}%, worst {:.1}%, Kendall τ {}",
+        "{} configurations on profile {}, measured on {measured_on}: geometric-mean error {:.1}%, worst {:.1}%, \
+         Kendall τ {}",
         pairs.len(),
         profile.name,
         geomean_error(pairs.iter().copied()) * 100.0,

@@ -105,12 +105,12 @@ pub struct KernelTime {
     pub device_ns: f64,
 }
 
-/// Per-kernel device times, slowest first, and how many dispatches went untimed (more in one
-/// submission than the timestamp query set holds).
+/// Per-kernel device times, slowest first: every dispatch, and every buffer copy and clear an
+/// op records (as `copy_buffer`, `clear_buffer`), since the last take. A full timestamp query
+/// set makes the recorder submit, so none goes untimed.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct KernelProfile {
     pub kernels: Vec<KernelTime>,
-    pub untimed: u64,
 }
 
 #[derive(Clone, Debug, thiserror::Error)]
@@ -219,9 +219,34 @@ pub trait Backend {
     }
 
     /// Device time per kernel since the last call, when the backend was created with profiling
-    /// on and the device has timestamp queries (the GPU backend); `None` otherwise.
+    /// on (or has timed ops, below) and the device has timestamp queries (the GPU backend);
+    /// `None` otherwise.
     fn take_kernel_profile(&self) -> Option<KernelProfile> {
         None
+    }
+
+    /// The most bytes one matrix may span when a kernel binds it whole (the GPU's
+    /// `max_storage_buffer_binding_size`; SpMM's dense operands are bound so); `None`: no limit.
+    fn max_binding_bytes(&self) -> Option<u64> {
+        None
+    }
+
+    // Device timing of ops, for `compute_time = measured` on a backend that records kernels and
+    // runs them later: the metering wrapper brackets each op with `begin_timed_op` and
+    // `end_timed_op`, and reads the ops' device seconds, in call order, with `take_op_times`.
+
+    /// `Ok` when this backend can time each op on its device; otherwise why not (naming the
+    /// device), for the refusal of `compute_time = measured`.
+    fn device_timing(&self) -> Result<(), String> {
+        Err(format!("{} keeps no per-kernel device times", self.describe()))
+    }
+    /// Every command recorded from here to [`Self::end_timed_op`] is one op's.
+    fn begin_timed_op(&self) {}
+    fn end_timed_op(&self) {}
+    /// Submits what is recorded, waits for it, and returns the device seconds of each op begun
+    /// since the last call (the sum over its dispatches, copies and clears), in call order.
+    fn take_op_times(&self) -> Result<Vec<f64>, BackendError> {
+        Ok(Vec::new())
     }
 
     /// `dst = src` (same shape).

@@ -456,27 +456,31 @@ pub fn run_persistent<B: Backend>(
         _ => super::relaxed::run(&mut trainer)?,
     };
     let mut outcome = outcome(trainer, b, sim_end);
+    meter.settled()?;
     outcome.1.compute_by_class = meter.class_totals();
     outcome.1.compute_by_op_after_first_round = meter.op_totals_after_first_round();
     Ok(outcome)
 }
 
 /// The backend as the cluster's devices see it: every kernel timed by the roofline, or
-/// (`compute_time = measured`) by the wall clock as it runs.
+/// (`compute_time = measured`) by the wall clock as it runs (CPU backend) or by the device's
+/// timestamps around its commands (GPU backend).
 fn meter<'b, B: Backend>(b: &'b B, cluster: &Cluster, p: usize) -> Result<Metered<'b, B>, SimError> {
+    let metered = Metered::new(b, cluster.device.clone(), p);
     match cluster.compute_time {
-        ComputeTime::Model => Ok(Metered::new(b, cluster.device.clone(), p)),
-        ComputeTime::Measured if b.runs_when_called() => Ok(Metered::new(b, cluster.device.clone(), p).measuring()),
-        ComputeTime::Measured => Err(super::ConfigError {
-            key: "compute_time".into(),
-            message: format!(
-                "measured compute time times each kernel as it runs, but {} records kernels and runs them \
-                 together at the end of an epoch (per-kernel GPU timestamps are not built); use the CPU \
-                 backend, or compute_time = model",
-                b.describe()
-            ),
-        }
-        .into()),
+        ComputeTime::Model => Ok(metered),
+        ComputeTime::Measured if b.runs_when_called() => Ok(metered.measuring()),
+        ComputeTime::Measured => match b.device_timing() {
+            Ok(()) => Ok(metered.measuring()),
+            Err(why) => Err(super::ConfigError {
+                key: "compute_time".into(),
+                message: format!(
+                    "measured compute time times each kernel on the device, but {why}; use the CPU backend, \
+                     or compute_time = model"
+                ),
+            }
+            .into()),
+        },
     }
 }
 

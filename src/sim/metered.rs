@@ -48,6 +48,32 @@ struct Meter {
     by_op_at_first_round: Option<BTreeMap<OpKey, OpTotal>>,
     /// Every kernel's work and charged seconds, in call order, when recording (calibration).
     records: Option<Vec<(Work, f64)>>,
+    /// Kernels measured on the device whose seconds are not known yet, in call order, with
+    /// where they are charged (see [`Timing::Device`]).
+    deferred: Vec<(Work, Destination)>,
+    /// The first failure to read the device's times; [`Metered::settled`] and `flush` return it.
+    failed: Option<BackendError>,
+}
+
+/// Who a kernel is charged to: worker `i` in segment `s`, or the server.
+#[derive(Clone, Copy, Debug)]
+enum Destination {
+    Worker { segment: usize, worker: usize },
+    Server,
+}
+
+/// Where the seconds charged for each kernel come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Timing {
+    /// The profile's roofline of the kernel's [`Work`]: deterministic.
+    Model,
+    /// The host clock around the call, for a backend that runs kernels when called.
+    Host,
+    /// The device's timestamps around the op's commands ([`Backend::begin_timed_op`]), for a
+    /// backend that records kernels and runs them later: each charge is recorded at call time
+    /// with its destination and filled in when the times are read, which every reader of the
+    /// meter (the takes, [`Metered::class_totals`], `flush`) does first.
+    Device,
 }
 
 /// A backend op by its kernel class and trait method name (`spmm`, `relu`, `dropout`, ...).
@@ -66,7 +92,7 @@ pub struct Metered<'a, B: Backend> {
     profile: DeviceProfile,
     workers: usize,
     meter: RefCell<Meter>,
-    measured: bool,
+    timing: Timing,
     /// The bytes competing with each kernel for the cache ([`Work::context_bytes`]): fixed by
     /// a microbenchmark, else the inner backend's live bytes at the call.
     context_bytes: std::cell::Cell<Option<f64>>,
@@ -83,8 +109,17 @@ impl<'a, B: Backend> Metered<'a, B> {
             by_op: BTreeMap::new(),
             by_op_at_first_round: None,
             records: None,
+            deferred: Vec::new(),
+            failed: None,
         };
-        Self { inner, profile, workers, meter: RefCell::new(meter), measured: false, context_bytes: Default::default() }
+        Self {
+            inner,
+            profile,
+            workers,
+            meter: RefCell::new(meter),
+            timing: Timing::Model,
+            context_bytes: Default::default(),
+        }
     }
 
     pub fn inner(&self) -> &'a B {
@@ -103,6 +138,7 @@ impl<'a, B: Backend> Metered<'a, B> {
     /// segments separated by [`Backend::segment_end`]; at least one (the open one, possibly all
     /// zeros). Resets the segments; the attribution stays.
     pub fn take_segments(&self) -> Vec<Vec<f64>> {
+        self.settle();
         std::mem::replace(&mut self.meter.borrow_mut().segments, vec![vec![0.0; self.workers]])
     }
 
@@ -111,17 +147,21 @@ impl<'a, B: Backend> Metered<'a, B> {
     /// from that forward's charges.
     pub fn put_segments(&self, segments: Vec<Vec<f64>>) {
         assert!(!segments.is_empty() && segments.iter().all(|s| s.len() == self.workers), "put_segments: not a take");
+        // Kernels charged to the segments being replaced stay theirs, as in the model.
+        self.settle();
         self.meter.borrow_mut().segments = segments;
     }
 
     /// Seconds charged to the server (`attribute(None)`) since the last take; resets them.
     pub fn take_server(&self) -> f64 {
+        self.settle();
         std::mem::take(&mut self.meter.borrow_mut().server)
     }
 
     /// Seconds charged to each kernel class since the meter was made (not reset by the takes):
     /// what `validate` compares class by class.
     pub fn class_totals(&self) -> BTreeMap<KernelClass, f64> {
+        self.settle();
         self.meter.borrow().by_class.clone()
     }
 
@@ -167,11 +207,12 @@ impl<'a, B: Backend> Metered<'a, B> {
         totals
     }
 
-    /// Charges kernels their measured host time instead of the roofline: for a backend that
-    /// runs each kernel when called ([`Backend::runs_when_called`]); the simulated clock then
-    /// follows this machine and is no longer deterministic.
+    /// Charges kernels their measured time instead of the roofline: the host time of the call
+    /// for a backend that runs each kernel when called ([`Backend::runs_when_called`]), else the
+    /// device time of the op's commands (the backend must time ops, [`Backend::device_timing`]).
+    /// The simulated clock then follows this machine and is no longer deterministic.
     pub fn measuring(mut self) -> Self {
-        self.measured = true;
+        self.timing = if self.inner.runs_when_called() { Timing::Host } else { Timing::Device };
         self
     }
 
@@ -180,6 +221,39 @@ impl<'a, B: Backend> Metered<'a, B> {
     /// number of bytes between repetitions sets.
     pub fn set_context_bytes(&self, bytes: Option<f64>) {
         self.context_bytes.set(bytes);
+    }
+
+    /// Fills in every kernel measured on the device so far; the first failure to read the
+    /// device's times, if any (those kernels are charged nothing).
+    pub fn settled(&self) -> Result<(), BackendError> {
+        self.settle();
+        self.meter.borrow().failed.clone().map_or(Ok(()), Err)
+    }
+
+    /// Charges the deferred kernels their device seconds (see [`Timing::Device`]).
+    fn settle(&self) {
+        if self.meter.borrow().deferred.is_empty() {
+            return;
+        }
+        let times = self.inner.take_op_times();
+        let deferred = std::mem::take(&mut self.meter.borrow_mut().deferred);
+        match times {
+            Ok(times) => {
+                assert_eq!(
+                    times.len(),
+                    deferred.len(),
+                    "the device timed {} ops for {} charged",
+                    times.len(),
+                    deferred.len()
+                );
+                for ((work, to), t) in deferred.iter().zip(times) {
+                    self.charge_to(work, *to, t);
+                }
+            }
+            Err(e) => {
+                self.meter.borrow_mut().failed.get_or_insert(e);
+            }
+        }
     }
 
     /// Keeps every kernel's [`Work`] and the seconds charged for it, for [`Self::take_records`]:
@@ -191,6 +265,7 @@ impl<'a, B: Backend> Metered<'a, B> {
 
     /// The kernels recorded since the last take, in call order (empty unless recording).
     pub fn take_records(&self) -> Vec<(Work, f64)> {
+        self.settle();
         self.meter.borrow_mut().records.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
@@ -203,29 +278,55 @@ impl<'a, B: Backend> Metered<'a, B> {
     fn timed_work<R>(&self, op: &'static str, work: Work, kernel: impl FnOnce() -> R) -> R {
         let context = self.context_bytes.get().unwrap_or_else(|| self.inner.memory().live_total() as f64);
         let work = work.named(op).in_context(context);
-        if !self.measured {
-            self.charge(op, &work, self.profile.work_time(&work));
-            return kernel();
+        match self.timing {
+            Timing::Model => {
+                self.charge(&work, self.profile.work_time(&work));
+                kernel()
+            }
+            Timing::Host => {
+                let started = Instant::now();
+                let r = kernel();
+                self.charge(&work, started.elapsed().as_secs_f64());
+                r
+            }
+            Timing::Device => {
+                self.inner.begin_timed_op();
+                let r = kernel();
+                self.inner.end_timed_op();
+                let to = self.destination();
+                self.meter.borrow_mut().deferred.push((work, to));
+                r
+            }
         }
-        let started = Instant::now();
-        let r = kernel();
-        self.charge(op, &work, started.elapsed().as_secs_f64());
-        r
     }
 
-    /// Charges `t` seconds to the current worker (or the server), to `class`'s and `op`'s totals.
-    fn charge(&self, op: &'static str, work: &Work, t: f64) {
+    /// The current worker in the open segment, or the server.
+    fn destination(&self) -> Destination {
+        let m = self.meter.borrow();
+        match m.current {
+            Some(worker) => Destination::Worker { segment: m.segments.len() - 1, worker },
+            None => Destination::Server,
+        }
+    }
+
+    /// Charges `t` seconds to the current worker (or the server), to the class's and the op's
+    /// totals.
+    fn charge(&self, work: &Work, t: f64) {
+        self.charge_to(work, self.destination(), t);
+    }
+
+    fn charge_to(&self, work: &Work, to: Destination, t: f64) {
         let mut m = self.meter.borrow_mut();
         *m.by_class.entry(work.class).or_insert(0.0) += t;
-        let total = m.by_op.entry((work.class, op)).or_default();
+        let total = m.by_op.entry((work.class, work.op)).or_default();
         total.calls += 1;
         total.seconds += t;
         if let Some(records) = &mut m.records {
             records.push((*work, t));
         }
-        match m.current {
-            Some(i) => m.segments.last_mut().expect("at least one segment")[i] += t,
-            None => m.server += t,
+        match to {
+            Destination::Worker { segment, worker } => m.segments[segment][worker] += t,
+            Destination::Server => m.server += t,
         }
     }
 }
@@ -292,12 +393,38 @@ impl<B: Backend> Backend for Metered<'_, B> {
         self.inner.read_stats(stats)
     }
 
+    /// Also fills in the kernels measured on the device (and reports a failure to read them).
     fn flush(&self) -> Result<(), BackendError> {
+        self.settled()?;
         self.inner.flush()
     }
 
     fn runs_when_called(&self) -> bool {
         self.inner.runs_when_called()
+    }
+
+    fn take_kernel_profile(&self) -> Option<crate::backend::KernelProfile> {
+        self.inner.take_kernel_profile()
+    }
+
+    fn max_binding_bytes(&self) -> Option<u64> {
+        self.inner.max_binding_bytes()
+    }
+
+    fn device_timing(&self) -> Result<(), String> {
+        self.inner.device_timing()
+    }
+
+    fn begin_timed_op(&self) {
+        self.inner.begin_timed_op();
+    }
+
+    fn end_timed_op(&self) {
+        self.inner.end_timed_op();
+    }
+
+    fn take_op_times(&self) -> Result<Vec<f64>, BackendError> {
+        self.inner.take_op_times()
     }
 
     /// Recorded here, and passed on (a wrapped wrapper attributes too).
@@ -833,6 +960,57 @@ mod tests {
         m.copy(&x, &mut out);
         assert_eq!(m.take_totals(), vec![0.0, 2.0 * t]);
         assert_eq!(m.take_server(), 0.0);
+    }
+
+    /// Measured on the GPU, each kernel is charged its device time, filled in when the meter is
+    /// read: a partitioned training pass charges every class it runs a positive time and every
+    /// worker in every segment; the classes sum to what the workers and the server were
+    /// charged; every command the ops recorded was timed; the results are the unmetered
+    /// backend's, bit for bit.
+    #[test]
+    fn measuring_on_the_gpu_charges_each_kernel_its_device_time() {
+        use crate::backend::gpu::gpu_for_tests;
+        let Some(gpu) = gpu_for_tests() else { return };
+        if let Err(why) = gpu.device_timing() {
+            println!("skipping: {why}");
+            return;
+        }
+        let ds = "csbm:nodes=600,valid=100,test=200".parse::<DatasetSpec>().unwrap().load().unwrap();
+        let mut cfg = RunConfig::default();
+        cfg.parallel.partitions = 3;
+        cfg.parallel.boundary = Boundary::Exchange;
+        let problem = prepare(&ds, &cfg).unwrap();
+        let bare = train_pass(&gpu, &problem, Boundary::Exchange);
+
+        let gpu = gpu_for_tests().unwrap();
+        let before = gpu.counters();
+        let metered = Metered::new(&gpu, DeviceProfile::h100(), 3).measuring();
+        let wrapped = train_pass(&metered, &problem, Boundary::Exchange);
+        let after = gpu.counters();
+        let bits = |m: &HostMatrix| m.data.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for (g, h) in bare.0.iter().zip(&wrapped.0) {
+            assert_eq!(bits(g), bits(h), "gradients differ");
+        }
+        assert_eq!(bare.1, wrapped.1, "statistics differ");
+
+        let by_class = metered.class_totals();
+        for class in [KernelClass::Spmm, KernelClass::Matmul, KernelClass::Elementwise] {
+            assert!(by_class.get(&class).is_some_and(|&t| t > 0.0), "{class}: {by_class:?}");
+        }
+        assert!(by_class.values().all(|&t| t > 0.0 && t < 10.0), "{by_class:?}");
+        let segments = metered.take_segments();
+        assert_eq!(segments.len(), 2 * problem.shape.layers + 1);
+        assert!(segments.iter().flatten().all(|&t| t > 0.0), "{segments:?}");
+        let charged = segments.iter().flatten().sum::<f64>() + metered.take_server();
+        let classes: f64 = by_class.values().sum();
+        assert!((classes - charged).abs() <= 1e-12 * charged, "{classes} vs {charged}");
+        metered.settled().unwrap();
+
+        let profile = gpu.take_kernel_profile().expect("the timed ops turned profiling on");
+        let timed: u64 = profile.kernels.iter().map(|k| k.dispatches).sum();
+        assert_eq!(timed, (after.dispatches - before.dispatches) + (after.transfers - before.transfers));
+        let device_s = profile.kernels.iter().map(|k| k.device_ns).sum::<f64>() * 1e-9;
+        assert!((device_s - charged).abs() <= 1e-9 * charged, "{device_s} vs {charged}");
     }
 
     /// One training pass of every worker, then every worker's downloaded weight gradients and

@@ -174,7 +174,13 @@ impl GpuBackend {
 
     /// A backend with its own memory policy (see [`residency`]) instead of the process's.
     pub fn with_residency(preference: &AdapterPreference, residency: Residency) -> Result<Self, BackendError> {
-        Self::build(GpuContext::new(preference)?, |_| {}, residency)
+        Self::build(Self::open_context(preference)?, |_| {}, residency)
+    }
+
+    /// The device, with timestamp queries where the adapter has them: requesting them changes no
+    /// kernel, and lets any backend time its ops when a run asks ([`Backend::begin_timed_op`]).
+    fn open_context(preference: &AdapterPreference) -> Result<GpuContext, BackendError> {
+        GpuContext::with_features(preference, profiler::FEATURES)
     }
 
     /// A backend whose allocator enforces limits tightened by `tighten` (never looser than the
@@ -183,21 +189,28 @@ impl GpuBackend {
         preference: &AdapterPreference,
         tighten: impl FnOnce(&mut wgpu::Limits),
     ) -> Result<Self, BackendError> {
-        Self::build(GpuContext::new(preference)?, tighten, Residency::process_default())
+        Self::build(Self::open_context(preference)?, tighten, Residency::process_default())
     }
 
     /// A backend that times every kernel with timestamp queries where the adapter has them
     /// (see [`profiler`]); [`Backend::take_kernel_profile`] returns the times. Without them it
     /// runs unprofiled and returns `None`.
     pub fn profiled(preference: &AdapterPreference) -> Result<Self, BackendError> {
-        let ctx = GpuContext::with_features(preference, profiler::FEATURES)?;
-        let backend = Self::build(ctx, |_| {}, Residency::process_default())?;
-        if backend.ctx.features().contains(profiler::FEATURES) {
-            let mut rec = backend.rec();
-            let p = profiler::Profiler::new(&backend.ctx.device, &backend.ctx.queue, &backend.alloc)?;
-            rec.profiler = Some(p);
+        let backend = Self::build(Self::open_context(preference)?, |_| {}, Residency::process_default())?;
+        if backend.has_timestamps() {
+            let p = backend.profiler()?;
+            backend.rec().profiler = Some(p);
         }
         Ok(backend)
+    }
+
+    /// Whether the device has the timestamp queries [`profiler`] needs.
+    pub fn has_timestamps(&self) -> bool {
+        self.ctx.features().contains(profiler::FEATURES)
+    }
+
+    fn profiler(&self) -> Result<profiler::Profiler, BackendError> {
+        profiler::Profiler::new(&self.ctx.device, &self.ctx.queue, &self.alloc)
     }
 
     fn build(
@@ -391,8 +404,48 @@ impl Backend for GpuBackend {
     fn take_kernel_profile(&self) -> Option<KernelProfile> {
         let mut rec = self.rec();
         let profiler = rec.profiler.as_mut()?;
-        let (kernels, untimed) = profiler.take();
-        Some(KernelProfile { kernels, untimed })
+        Some(KernelProfile { kernels: profiler.take() })
+    }
+
+    fn max_binding_bytes(&self) -> Option<u64> {
+        Some(self.alloc.binding_limit())
+    }
+
+    fn device_timing(&self) -> Result<(), String> {
+        if self.has_timestamps() {
+            return Ok(());
+        }
+        let features = "TIMESTAMP_QUERY, TIMESTAMP_QUERY_INSIDE_PASSES, TIMESTAMP_QUERY_INSIDE_ENCODERS";
+        Err(format!(
+            "the adapter {} has no timestamp queries inside passes and encoders ({features})",
+            self.ctx.describe()
+        ))
+    }
+
+    /// Turns profiling on at the first op (its staging buffers are allocated then); a failure
+    /// poisons the recorder, so the next flush reports it.
+    fn begin_timed_op(&self) {
+        let mut rec = self.rec();
+        if rec.profiler.is_none() {
+            assert!(self.has_timestamps(), "begin_timed_op: {}", self.device_timing().unwrap_err());
+            match self.profiler() {
+                Ok(p) => rec.profiler = Some(p),
+                Err(e) => return rec.fail(e),
+            }
+        }
+        rec.profiler.as_mut().expect("profiler on").begin_op();
+    }
+
+    fn end_timed_op(&self) {
+        if let Some(p) = self.rec().profiler.as_mut() {
+            p.end_op();
+        }
+    }
+
+    fn take_op_times(&self) -> Result<Vec<f64>, BackendError> {
+        let mut rec = self.rec();
+        rec.flush()?;
+        Ok(rec.profiler.as_mut().map(|p| p.take_ops()).unwrap_or_default())
     }
 
     fn copy(&self, src: &GpuMatrix, dst: &mut GpuMatrix) {

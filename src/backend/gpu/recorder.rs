@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use super::alloc::{read_mapped, Allocator, GpuBuffer, HostCopy, Page, READBACK};
 use super::pager::{Pager, RING_BYTES};
+use super::profiler;
 use super::residency::ResidentSet;
 use crate::backend::{BackendError, MemCategory};
 
@@ -85,6 +86,8 @@ struct BindKey {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
     pub dispatches: u64,
+    /// Buffer copies and clears recorded by ops (the recorder's own readbacks not counted).
+    pub transfers: u64,
     pub submissions: u64,
     /// Group-0 bind groups created; stays flat once a training loop's buffers are all seen.
     pub bind_groups_created: u64,
@@ -289,7 +292,7 @@ impl Recorder {
     pub fn dispatch(&mut self, kernel: &Kernel, binds: &[Bind<'_>], slot: ParamSlot, groups: u32) {
         assert_eq!(binds.len(), kernel.bindings.len(), "{}: wrong number of bindings", kernel.name);
         assert!(binds.len() <= MAX_BINDINGS, "{}: more than {MAX_BINDINGS} bindings", kernel.name);
-        if groups == 0 || self.failed() {
+        if groups == 0 || self.failed() || !self.make_timing_room() {
             return;
         }
         let used: Vec<&GpuBuffer> = binds
@@ -372,7 +375,7 @@ impl Recorder {
                 .forget_lifetime();
             self.pass = Some(pass);
         }
-        let timed = self.profiler.as_mut().and_then(|p| p.next(kernel.name));
+        let timed = self.profiler.as_mut().map(|p| p.next(kernel.name));
         let pass = self.pass.as_mut().expect("pass just opened");
         pass.set_pipeline(&kernel.pipeline);
         pass.set_bind_group(0, &self.bind_cache[&key], &[]);
@@ -388,9 +391,9 @@ impl Recorder {
         self.counters.dispatches += 1;
     }
 
-    /// Records a buffer-to-buffer copy of `bytes` (no-op for 0).
+    /// Records a buffer-to-buffer copy of `bytes` (no-op for 0), timed when profiling.
     pub fn copy(&mut self, src: &GpuBuffer, src_offset: u64, dst: &GpuBuffer, dst_offset: u64, bytes: u64) {
-        if bytes == 0 || self.failed() {
+        if bytes == 0 || self.failed() || !self.make_timing_room() {
             return;
         }
         assert!(src_offset + bytes <= src.size() && dst_offset + bytes <= dst.size(), "copy: range out of bounds");
@@ -399,13 +402,15 @@ impl Recorder {
             return;
         }
         written(dst);
-        self.end_pass();
-        self.encoder().copy_buffer_to_buffer(&src.raw(), src_offset, &dst.raw(), dst_offset, bytes);
+        self.transfer(profiler::COPY, |e| {
+            e.copy_buffer_to_buffer(&src.raw(), src_offset, &dst.raw(), dst_offset, bytes)
+        });
     }
 
-    /// Records zero-filling `bytes` of `dst` from `offset` (both multiples of 4; no-op for 0).
+    /// Records zero-filling `bytes` of `dst` from `offset` (both multiples of 4; no-op for 0),
+    /// timed when profiling.
     pub fn clear(&mut self, dst: &GpuBuffer, offset: u64, bytes: u64) {
-        if bytes == 0 || self.failed() {
+        if bytes == 0 || self.failed() || !self.make_timing_room() {
             return;
         }
         assert!(offset + bytes <= dst.size(), "clear: range out of bounds");
@@ -414,8 +419,38 @@ impl Recorder {
             return;
         }
         written(dst);
+        self.transfer(profiler::CLEAR, |e| e.clear_buffer(&dst.raw(), offset, Some(bytes)));
+    }
+
+    /// Records a transfer command outside the compute pass, between two timestamps when
+    /// profiling (the recorder's own readbacks and evictions are not ops and stay untimed).
+    fn transfer(&mut self, name: &'static str, record: impl FnOnce(&mut wgpu::CommandEncoder)) {
         self.end_pass();
-        self.encoder().clear_buffer(&dst.raw(), offset, Some(bytes));
+        self.encoder();
+        let timed = self.profiler.as_mut().map(|p| p.next(name));
+        let encoder = self.encoder.as_mut().expect("encoder just opened");
+        let queries = self.profiler.as_ref().map(|p| p.queries());
+        if let (Some((before, _)), Some(q)) = (timed, queries) {
+            encoder.write_timestamp(q, before);
+        }
+        record(encoder);
+        if let (Some((_, after)), Some(q)) = (timed, queries) {
+            encoder.write_timestamp(q, after);
+        }
+        self.counters.transfers += 1;
+    }
+
+    /// When the timestamp query set is full, submits what is recorded so that the next command
+    /// is timed too (mid-op, like an eviction: the parameter arena keeps its slots). False when
+    /// that submission failed; the recorder is poisoned then.
+    fn make_timing_room(&mut self) -> bool {
+        if self.profiler.as_ref().is_some_and(|p| p.is_full()) {
+            if let Err(e) = self.submit(false) {
+                self.fail(e);
+                return false;
+            }
+        }
+        true
     }
 
     /// A scratch buffer named `name` of at least `bytes`, grown (replaced) when too small. Only

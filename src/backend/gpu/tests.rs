@@ -977,13 +977,64 @@ fn profiled_backend_times_every_dispatch() {
         println!("skipping: the adapter has no timestamp queries inside passes");
         return;
     };
-    assert_eq!(profile.untimed, 0);
     assert_eq!(profile.kernels.iter().map(|k| k.dispatches).sum::<u64>(), dispatches, "{profile:?}");
     let relu = profile.kernels.iter().find(|k| k.kernel == "relu").expect("relu was timed");
     assert_eq!(relu.dispatches, 3);
     assert!(profile.kernels.iter().all(|k| k.device_ns >= 0.0) && profile.kernels.iter().any(|k| k.device_ns > 0.0));
     // Taking resets the totals.
     assert_eq!(gpu.take_kernel_profile().map(|p| p.kernels.len()), Some(0));
+}
+
+/// Op timing (measured compute time): each op's device seconds are the sum over its commands
+/// (dispatches, copies and clears), one entry per op in call order; more commands than the
+/// timestamp query set holds make the recorder submit in between, so every one is timed.
+#[test]
+fn op_times_sum_each_ops_commands_past_the_query_set() {
+    let Some(gpu) = gpu_for_tests() else { return };
+    if let Err(why) = gpu.device_timing() {
+        assert!(!gpu.has_timestamps() && why.contains(&gpu.context().info.name), "{why}");
+        println!("skipping: {why}");
+        return;
+    }
+    assert_eq!(gpu.take_kernel_profile(), None, "profiling starts with the first timed op");
+    let mut rng = SplitMix64::new(5);
+    let x = up(&gpu, &rand_matrix(&mut rng, 64, 16));
+    let mut out = up(&gpu, &nan_matrix(64, 16));
+    let before = gpu.counters();
+    // Two timestamps per command, 4096 queries: 2100 relus and 1050 copies overflow the set.
+    let ops = 2100;
+    for i in 0..ops {
+        gpu.begin_timed_op();
+        gpu.relu(&x, &mut out);
+        if i % 2 == 0 {
+            gpu.copy(&x, &mut out);
+        }
+        gpu.end_timed_op();
+    }
+    // A command outside any op is timed for the profile but belongs to no op.
+    gpu.zero(&mut out);
+    let times = gpu.take_op_times().unwrap();
+    let after = gpu.counters();
+    assert_eq!(times.len(), ops);
+    assert!(times.iter().all(|&t| t > 0.0 && t < 1.0), "{:?}", &times[..8]);
+    assert!(after.submissions - before.submissions >= 2, "the full query set made the recorder submit");
+    let profile = gpu.take_kernel_profile().unwrap();
+    let count = |name: &str| profile.kernels.iter().find(|k| k.kernel == name).map_or(0, |k| k.dispatches);
+    assert_eq!((count("relu"), count(profiler::COPY), count(profiler::CLEAR)), (2100, 1050, 1));
+    let timed: u64 = profile.kernels.iter().map(|k| k.dispatches).sum();
+    assert_eq!(timed, (after.dispatches - before.dispatches) + (after.transfers - before.transfers));
+    // The ops' seconds are the profile's, less the clear outside them (1e-9 relative: the
+    // same nanoseconds summed in another order).
+    let clear_ns = profile.kernels.iter().find(|k| k.kernel == profiler::CLEAR).unwrap().device_ns;
+    let profile_s = (profile.kernels.iter().map(|k| k.device_ns).sum::<f64>() - clear_ns) * 1e-9;
+    let ops_s: f64 = times.iter().sum();
+    assert!((ops_s - profile_s).abs() <= 1e-9 * profile_s, "{ops_s} vs {profile_s}");
+    // Taking resets; an op with no command takes no time.
+    gpu.begin_timed_op();
+    gpu.end_timed_op();
+    assert_eq!(gpu.take_op_times().unwrap(), vec![0.0]);
+    // The results are the untimed kernels': relu then (even ops) the copy of x; last the zero.
+    assert!(gpu.download(&out).unwrap().data.iter().all(|&v| v == 0.0));
 }
 
 /// Every optimizer's kernel against its CPU twin, three steps from random state (Adagrad's and

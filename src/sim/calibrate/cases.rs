@@ -31,14 +31,17 @@ pub struct Budget {
     pub per_shape: Duration,
 }
 
-/// Runs every class's microbenchmarks on `b` (which must run kernels when called: the CPU
-/// backend), calling `progress` with each finished shape.
+/// Runs every class's microbenchmarks on `b` (one that runs kernels when called, timed by the
+/// host clock, or one that times ops on its device: [`Backend::device_timing`]), calling
+/// `progress` with each finished shape.
 pub fn run_all<B: Backend>(
     b: &B,
     budget: Budget,
     progress: &mut dyn FnMut(&Measured),
 ) -> Result<Vec<Measured>, BackendError> {
-    assert!(b.runs_when_called(), "calibration cases need a backend that runs kernels when called");
+    if !b.runs_when_called() {
+        b.device_timing().map_err(|why| BackendError::Device(format!("calibration times each kernel, but {why}")))?;
+    }
     let meter = Metered::new(b, crate::cost::DeviceProfile::cpu(), 1).measuring().recording();
     let scratch = vec![0u8; *EVICTION_BYTES.iter().max().expect("eviction sizes")];
     let rng = SplitMix64::new(0x5eed);
@@ -94,6 +97,20 @@ impl<B: Backend> Bench<'_, '_, B> {
         let mut csr = Csr::from_pairs(rows, cols, pairs, false).expect("calibration graphs fit a CSR");
         csr.values = vec![1.0 / degree as f32; csr.nnz()];
         self.meter.upload_sparse(&csr, MemCategory::Graph, "calibration")
+    }
+
+    /// Whether a shape whose largest operand has `elems` elements fits one binding of the
+    /// device; some kernels bind an operand whole (SpMM's dense ones, transposed matmuls), so a
+    /// device with small bindings (lavapipe's 128 MiB) skips the largest shapes, saying so.
+    fn fits(&self, label: &str, elems: usize) -> bool {
+        let bytes = 4 * elems as u64;
+        match self.meter.max_binding_bytes().filter(|&limit| bytes > limit) {
+            Some(limit) => {
+                eprintln!("  {label:<48} skipped: an operand of {bytes} B exceeds one binding ({limit} B)");
+                false
+            }
+            None => true,
+        }
     }
 
     /// Times `op` (one backend call) after a warm-up; records the median of the calls.
@@ -157,7 +174,9 @@ impl<B: Backend> Bench<'_, '_, B> {
     fn dense_shapes(&self) -> Vec<(usize, usize)> {
         let rows = self.pick(&[100, 2000], &[200, 3000, 30_000, 200_000]);
         let widths = self.pick(&[16, 64], &[16, 64, 256]);
-        rows.iter().flat_map(|&r| widths.iter().map(move |&w| (r, w))).collect()
+        let shapes: Vec<(usize, usize)> = rows.iter().flat_map(|&r| widths.iter().map(move |&w| (r, w))).collect();
+        // The widest operand is `copy_cols`' destination, twice as wide.
+        shapes.into_iter().filter(|&(r, w)| self.fits(&format!("row-wise ops {r}x{w}"), r * 2 * w)).collect()
     }
 
     fn spmm(&mut self) -> Result<(), BackendError> {
@@ -165,6 +184,9 @@ impl<B: Backend> Bench<'_, '_, B> {
             for degree in self.pick(&[4], &[4, 16]) {
                 let a = self.graph(n, n, degree)?;
                 for k in self.pick(&[16, 64], &[16, 64, 256]) {
+                    if !self.fits(&format!("spmm n={n} degree={degree} k={k}"), n * k) {
+                        continue;
+                    }
                     let x = self.matrix(n, k)?;
                     let mut out = self.matrix(n, k)?;
                     self.time(format!("spmm n={n} degree={degree} k={k}"), || self.meter.spmm(&a, &x, &mut out))?;
@@ -181,6 +203,9 @@ impl<B: Backend> Bench<'_, '_, B> {
         );
         for m in self.pick(&[500, 4000], &[200, 2000, 20_000, 100_000]) {
             for &(k, n) in &shapes {
+                if !self.fits(&format!("matmul m={m} k={k} n={n}"), m * k.max(n)) {
+                    continue;
+                }
                 // The three forms the models use: X·W, Xᵀ·G (weight gradient), G·Wᵀ (input gradient).
                 let (x, w, g) = (self.matrix(m, k)?, self.matrix(k, n)?, self.matrix(m, n)?);
                 let (mut p, mut dw, mut dx) = (self.matrix(m, n)?, self.matrix(k, n)?, self.matrix(m, k)?);
@@ -277,6 +302,9 @@ impl<B: Backend> Bench<'_, '_, B> {
         let heads = 8;
         let spec = self.dropout_spec();
         for n in self.pick(&[256, 2048], &[256, 4096, 32_768, 131_072]) {
+            if !self.fits(&format!("attention n={n} heads={heads}"), n * heads * 32) {
+                continue;
+            }
             let a = self.graph(n, n, 8)?;
             // Repeated random columns merge: fewer than 8n entries.
             let nnz = a.nnz();

@@ -54,8 +54,8 @@ pub enum ComputeTime {
     /// every backend and machine.
     #[default]
     Model,
-    /// Each kernel's host time as it ran here (CPU backend only: GPU kernels run batched at the
-    /// end of an epoch, and per-kernel GPU timestamps are not built). Not deterministic: the
+    /// Each kernel's time as it ran here: its host time on the CPU backend, its device time
+    /// (timestamp queries around its commands) on the GPU backend. Not deterministic: the
     /// simulated clock, and with it SSP/ASP orders, vary from run to run.
     Measured,
 }
@@ -80,8 +80,8 @@ pub struct ClusterConfig {
     #[arg(long, default_value = "h100")]
     pub device_profile: String,
     /// Workers' kernel times: `model` (the roofline on `device_profile`, deterministic) or
-    /// `measured` (each kernel's host time on the CPU backend; the server's update keeps its
-    /// roofline on `server_profile`).
+    /// `measured` (each kernel's host time on the CPU backend, its device time on the GPU
+    /// backend; the server's update keeps its roofline on `server_profile`).
     #[arg(long, value_enum, default_value_t = ComputeTime::Model)]
     pub compute_time: ComputeTime,
     /// Device of the parameter server, for the time of its reductions and optimizer steps:
