@@ -26,8 +26,9 @@ const FLOORS: &[&[&str]] = &[
     &["graph"],
     // Loaders and generators of graphs; the CPU and GPU backends (and each op's `KernelCost`).
     &["data", "backend"],
-    // The GCN over the backend; the parameter server (weights, aggregation, optimizers).
-    &["model", "ps"],
+    // The GCN over the backend; the parameter server (weights, aggregation, optimizers); the
+    // compression codecs' specs and encoded sizes (over the backend's codec ops).
+    &["model", "ps", "compress"],
     // Time of kernels on devices, of messages on networks.
     &["cost"],
     // The driver: configuration, BSP rounds, SSP/ASP events, the simulated cluster, checkpoints.
