@@ -23,11 +23,18 @@ use crate::report::plots::{write_validation, ValidationPoint};
 use crate::sim::calibrate::agreement::{kendall_tau, worst_error};
 use crate::sim::calibrate::geomean_error;
 use crate::sim::cluster::ComputeTime;
-use crate::sim::metered::{OpKey, OpTotal};
+use crate::sim::metered::OpKey;
 use crate::sim::{self, TrainTask};
 
-/// Calls and seconds per round of each op.
-type PerOp = BTreeMap<OpKey, OpTotal>;
+/// Each op's calls and seconds over the compared rounds, divided by their number: per round.
+type PerOp = BTreeMap<OpKey, PerRound>;
+
+/// One op's calls and seconds per round.
+#[derive(Clone, Copy, Debug, Default)]
+struct PerRound {
+    calls: f64,
+    seconds: f64,
+}
 
 /// One configuration: what it is, and predicted and measured compute per round, op by op.
 struct Compared {
@@ -133,7 +140,7 @@ fn compare_experiment<B: Backend>(exp: &Experiment, profile: &str, measure: &B) 
             Ok(outcome
                 .compute_by_op_after_first_round
                 .iter()
-                .map(|(op, t)| (*op, OpTotal { calls: t.calls, seconds: t.seconds / rounds }))
+                .map(|(op, t)| (*op, PerRound { calls: t.calls as f64 / rounds, seconds: t.seconds / rounds }))
                 .collect())
         };
         let measured = per_round(ComputeTime::Measured)?;
@@ -225,15 +232,9 @@ fn kernels_csv(compared: &[Compared]) -> String {
     for c in compared {
         for (key, m) in &c.measured {
             let p = c.predicted.get(key).map_or(0.0, |t| t.seconds);
-            let rounds = (c.spec.config.train.epochs - 1) as f64;
             csv.push_str(&format!(
                 "{},{},{},{},{},{p},{}\n",
-                c.experiment,
-                c.spec.run_id,
-                key.0,
-                key.1,
-                m.calls as f64 / rounds,
-                m.seconds
+                c.experiment, c.spec.run_id, key.0, key.1, m.calls, m.seconds
             ));
         }
     }
