@@ -36,6 +36,17 @@ struct PerRound {
     seconds: f64,
 }
 
+/// How often each configuration's measured run repeats: at least `min` times, more while the
+/// measured compute per round summed over the runs is under `enough_seconds`, at most `max`.
+/// A configuration whose rounds take seconds runs once; one of a millisecond, `max` times.
+struct Repeats {
+    min: usize,
+    max: usize,
+    enough_seconds: f64,
+}
+
+const MEASURED_RUNS: Repeats = Repeats { min: 1, max: 5, enough_seconds: 1.0 };
+
 /// One configuration: what it is, and predicted and measured compute per round, op by op.
 struct Compared {
     experiment: String,
@@ -143,7 +154,18 @@ fn compare_experiment<B: Backend>(exp: &Experiment, profile: &str, measure: &B) 
                 .map(|(op, t)| (*op, PerRound { calls: t.calls as f64 / rounds, seconds: t.seconds / rounds }))
                 .collect())
         };
-        let measured = per_round(ComputeTime::Measured)?;
+        // One measured run of a few rounds swings by tens of percent on a busy or cold machine
+        // (a page fault, another process on the shared cache): repeat cheap configurations and
+        // keep the run of median total, so one disturbed run does not decide a configuration.
+        let mut runs = vec![per_round(ComputeTime::Measured)?];
+        while runs.len() < MEASURED_RUNS.max
+            && (runs.len() < MEASURED_RUNS.min
+                || runs.iter().map(Compared::total).sum::<f64>() < MEASURED_RUNS.enough_seconds)
+        {
+            runs.push(per_round(ComputeTime::Measured)?);
+        }
+        runs.sort_by(|a, b| Compared::total(a).total_cmp(&Compared::total(b)));
+        let measured = runs.swap_remove(runs.len() / 2);
         let predicted = per_round(ComputeTime::Model)?;
         let c =
             Compared { experiment: exp.name.clone(), spec: run.clone(), nodes: ds.num_nodes(), predicted, measured };

@@ -45,7 +45,7 @@ pub fn run_all<B: Backend>(
     let meter = Metered::new(b, crate::cost::DeviceProfile::cpu(), 1).measuring().recording();
     let scratch = vec![0u8; *EVICTION_BYTES.iter().max().expect("eviction sizes")];
     let rng = SplitMix64::new(0x5eed);
-    let mut bench = Bench { meter: &meter, budget, out: Vec::new(), progress, rng, scratch, evict: 0, shapes: 0 };
+    let mut bench = Bench { meter: &meter, budget, out: Vec::new(), progress, rng, scratch, evict: 0 };
     bench.spmm()?;
     bench.matmul()?;
     bench.elementwise()?;
@@ -66,13 +66,16 @@ struct Bench<'a, 'p, B: Backend> {
     scratch: Vec<u8>,
     /// Bytes of `scratch` written between repetitions of the current shape.
     evict: usize,
-    /// Shapes measured so far.
-    shapes: usize,
 }
 
 /// Bytes written between repetitions, by turns: within a core's private cache (1–4 MiB
 /// today), and beyond a last-level cache (tens of MiB).
 const EVICTION_BYTES: [usize; 3] = [1 << 20, 8 << 20, 32 << 20];
+
+/// FNV-1a: a fixed, well-mixed hash of a shape's label (the same on every machine and run).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+}
 
 impl<B: Backend> Bench<'_, '_, B> {
     fn pick<T: Copy>(&self, quick: &[T], full: &[T]) -> Vec<T> {
@@ -115,10 +118,12 @@ impl<B: Backend> Bench<'_, '_, B> {
 
     /// Times `op` (one backend call) after a warm-up; records the median of the calls.
     fn time(&mut self, label: String, mut op: impl FnMut()) -> Result<(), BackendError> {
-        // Shapes alternate between a little competing data (it fits in a core's private cache)
-        // and much (more than a last-level cache), so the fit sees both sides of the cache.
-        self.shapes += 1;
-        self.evict = EVICTION_BYTES[self.shapes % EVICTION_BYTES.len()];
+        // Shapes see a little competing data (it fits in a core's private cache) or much (more
+        // than a last-level cache), so the fit sees both sides of the cache. The amount is drawn
+        // from the label rather than taken by turns: by turns it would follow the loops' nesting
+        // (every k = 256 SpMM, every transposed matmul at one amount), and the fit would read a
+        // shape's effect as the cache's.
+        self.evict = EVICTION_BYTES[(fnv1a(label.as_bytes()) % EVICTION_BYTES.len() as u64) as usize];
         self.meter.set_context_bytes(Some(self.evict as f64));
         op();
         self.meter.flush()?;
@@ -172,7 +177,7 @@ impl<B: Backend> Bench<'_, '_, B> {
     /// narrow layer to a large graph's widest, where the per-call cost and the memory bandwidth
     /// each dominate at one end.
     fn dense_shapes(&self) -> Vec<(usize, usize)> {
-        let rows = self.pick(&[100, 2000], &[200, 3000, 30_000, 200_000]);
+        let rows = self.pick(&[100, 2000], &[40, 200, 3000, 30_000, 200_000]);
         let widths = self.pick(&[16, 64], &[16, 64, 256]);
         let shapes: Vec<(usize, usize)> = rows.iter().flat_map(|&r| widths.iter().map(move |&w| (r, w))).collect();
         // The widest operand is `copy_cols`' destination, twice as wide.
@@ -180,8 +185,8 @@ impl<B: Backend> Bench<'_, '_, B> {
     }
 
     fn spmm(&mut self) -> Result<(), BackendError> {
-        for n in self.pick(&[256, 8192], &[256, 4096, 32_768, 262_144]) {
-            for degree in self.pick(&[4], &[4, 16]) {
+        for n in self.pick(&[256, 8192], &[64, 256, 4096, 32_768, 262_144]) {
+            for degree in self.pick(&[4], &[4, 8, 16]) {
                 let a = self.graph(n, n, degree)?;
                 for k in self.pick(&[16, 64], &[16, 64, 256]) {
                     if !self.fits(&format!("spmm n={n} degree={degree} k={k}"), n * k) {
@@ -201,7 +206,7 @@ impl<B: Backend> Bench<'_, '_, B> {
             &[(16, 16), (256, 16)],
             &[(16, 16), (32, 64), (64, 64), (32, 256), (256, 256), (1433, 16), (128, 7), (256, 7)],
         );
-        for m in self.pick(&[500, 4000], &[200, 2000, 20_000, 100_000]) {
+        for m in self.pick(&[500, 4000], &[40, 200, 2000, 20_000, 100_000]) {
             for &(k, n) in &shapes {
                 if !self.fits(&format!("matmul m={m} k={k} n={n}"), m * k.max(n)) {
                     continue;
