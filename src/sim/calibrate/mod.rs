@@ -64,13 +64,15 @@ pub fn fit_all(measured: Vec<Measured>) -> Calibration {
         }
         let mut r = fit::fit(&samples, cases::gathers(class));
         // An op measured at enough shapes gets its own rates where its class has several ops
-        // (three parameters need at least four shapes).
+        // (its three roofline parameters at least twice over).
         let mut ops: BTreeMap<&'static str, Vec<Sample>> = BTreeMap::new();
         for s in &samples {
             ops.entry(s.work.op).or_default().push(*s);
         }
         if ops.len() > 1 {
-            for (op, op_samples) in ops.iter().filter(|(op, s)| !op.is_empty() && s.len() >= 4) {
+            for (op, op_samples) in
+                ops.iter().filter(|(op, s)| !op.is_empty() && s.len() >= 3 * fit::MIN_SAMPLES_PER_PARAMETER)
+            {
                 r.ops.insert(op.to_string(), fit::fit(op_samples, cases::gathers(class)));
             }
         }
