@@ -51,21 +51,7 @@ pub fn fit(samples: &[Sample], with_cache: bool) -> ClassRates {
         .iter()
         .filter(|(cache, _)| if with_cache && cache_determined { *cache } else { !*cache || cache_determined })
         .map(|&(cache, overlap)| fit_form(samples, cache, overlap));
-    fits.filter(|r| cache_is_determined(r, samples))
-        .min_by(|a, b| log_error(a, samples).total_cmp(&log_error(b, samples)))
-        .expect("a form without a cache is always determined")
-}
-
-/// Whether the samples pin down `rates`' cache: a cache faster than memory, with measured
-/// working sets on both sides of its size (at least two within it and two at twice it or more).
-/// Without samples beyond it the memory bandwidth is whatever the search left (a kernel larger
-/// than every sample then costs thousands of times its measure); without samples within it, the
-/// cache's bandwidth.
-fn cache_is_determined(rates: &ClassRates, samples: &[Sample]) -> bool {
-    let Some(cache) = rates.cache else { return true };
-    let within = samples.iter().filter(|s| s.work.working_set() <= cache.bytes).count();
-    let beyond = samples.iter().filter(|s| s.work.working_set() >= 2.0 * cache.bytes).count();
-    cache.bandwidth >= rates.mem_bandwidth && within >= 2 && beyond >= 2
+    fits.min_by(|a, b| log_error(a, samples).total_cmp(&log_error(b, samples))).expect("at least one form")
 }
 
 fn fit_form(samples: &[Sample], with_cache: bool, overlap: bool) -> ClassRates {
