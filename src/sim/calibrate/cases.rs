@@ -302,18 +302,15 @@ impl<B: Backend> Bench<'_, '_, B> {
         Ok(())
     }
 
-    /// GAT's kernels, forward and backward, over random graphs of degree 4 and 8 with 8 heads:
-    /// from a 16-way partition's slice of Cora to a large graph.
+    /// GAT's kernels, forward and backward, over random graphs of degree 8 with 8 heads.
     fn attention(&mut self) -> Result<(), BackendError> {
         let heads = 8;
         let spec = self.dropout_spec();
-        let graphs = self.pick(&[(256, 8), (2048, 8)], &[64, 256, 1024, 4096, 32_768, 131_072].map(|n| (n, 8)));
-        let sparser = self.pick(&[], &[64, 256, 1024, 4096, 32_768].map(|n| (n, 4)));
-        for (n, degree) in graphs.into_iter().chain(sparser) {
-            if !self.fits(&format!("attention n={n} degree={degree} heads={heads}"), n * heads * 32) {
+        for n in self.pick(&[256, 2048], &[256, 4096, 32_768, 131_072]) {
+            if !self.fits(&format!("attention n={n} heads={heads}"), n * heads * 32) {
                 continue;
             }
-            let a = self.graph(n, n, degree)?;
+            let a = self.graph(n, n, 8)?;
             // Repeated random columns merge: fewer than 8n entries.
             let nnz = a.nnz();
             let ids = self.index((0..n as u32).collect())?;
@@ -327,19 +324,19 @@ impl<B: Backend> Bench<'_, '_, B> {
             let (mut pre, mut alpha) = (self.matrix(nnz, heads)?, self.matrix(nnz, heads)?);
             let (d_alpha, mut d_pre) = (self.matrix(nnz, heads)?, self.matrix(nnz, heads)?);
             let mut per_node = self.matrix(n, heads)?;
-            self.time(format!("edge softmax n={n} degree={degree} heads={heads}"), || {
+            self.time(format!("edge softmax n={n} heads={heads}"), || {
                 self.meter.edge_softmax(&a, &s_src, &s_dst, 0.2, &mut pre, &mut alpha)
             })?;
-            self.time(format!("edge softmax backward n={n} degree={degree} heads={heads}"), || {
+            self.time(format!("edge softmax backward n={n} heads={heads}"), || {
                 self.meter.edge_softmax_backward(&a, &pre, &alpha, &d_alpha, 0.2, &mut d_pre)
             })?;
-            self.time(format!("edge dropout n={n} degree={degree} heads={heads}"), || {
+            self.time(format!("edge dropout n={n} heads={heads}"), || {
                 self.meter.edge_dropout(&a, &ids, &ids, &spec, &alpha, &mut d_pre)
             })?;
-            self.time(format!("edge row sum n={n} degree={degree} heads={heads}"), || {
+            self.time(format!("edge row sum n={n} heads={heads}"), || {
                 self.meter.edge_row_sum(&a, None, &alpha, &mut per_node)
             })?;
-            self.time(format!("edge row sum (transposed) n={n} degree={degree} heads={heads}"), || {
+            self.time(format!("edge row sum (transposed) n={n} heads={heads}"), || {
                 self.meter.edge_row_sum(&a, Some(&perm), &alpha, &mut per_node)
             })?;
             for c in self.pick(&[8], &[8, 32]) {
@@ -348,19 +345,19 @@ impl<B: Backend> Bench<'_, '_, B> {
                     (self.matrix(n, heads * c)?, self.matrix(n, heads * c)?, self.matrix(n, heads * c)?);
                 let mut d_att = self.matrix(heads, c)?;
                 let mut scores = self.matrix(n, heads)?;
-                self.time(format!("attention spmm n={n} degree={degree} heads={heads} c={c}"), || {
+                self.time(format!("attention spmm n={n} heads={heads} c={c}"), || {
                     self.meter.attention_spmm(&a, None, &alpha, &x, &mut out)
                 })?;
-                self.time(format!("attention spmm (transposed) n={n} degree={degree} heads={heads} c={c}"), || {
+                self.time(format!("attention spmm (transposed) n={n} heads={heads} c={c}"), || {
                     self.meter.attention_spmm(&a, Some(&perm), &alpha, &x, &mut out)
                 })?;
-                self.time(format!("attention alpha backward n={n} degree={degree} heads={heads} c={c}"), || {
+                self.time(format!("attention alpha backward n={n} heads={heads} c={c}"), || {
                     self.meter.attention_spmm_backward_alpha(&a, &x, &d_out, &mut d_pre)
                 })?;
-                self.time(format!("head dot n={n} degree={degree} heads={heads} c={c}"), || {
+                self.time(format!("head dot n={n} heads={heads} c={c}"), || {
                     self.meter.head_dot(&x, &att, &mut scores)
                 })?;
-                self.time(format!("head dot backward n={n} degree={degree} heads={heads} c={c}"), || {
+                self.time(format!("head dot backward n={n} heads={heads} c={c}"), || {
                     self.meter.head_dot_backward(&x, &att, &per_node, &mut dx, &mut d_att)
                 })?;
             }

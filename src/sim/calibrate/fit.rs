@@ -23,10 +23,6 @@ fn rates_of(p: &[f64], overlap: bool) -> ClassRates {
     ClassRates { cache, overlap, ..ClassRates::roofline(at(0, (1e-9, 1.0)), at(1, (1e6, 1e18)), at(2, (1e6, 1e15))) }
 }
 
-/// Samples a fit needs per parameter it determines: fewer, and the cache's two parameters are
-/// left out (and an op's own rates, see `fit_all`, are not fitted at all).
-pub const MIN_SAMPLES_PER_PARAMETER: usize = 2;
-
 /// Mean squared log error of `rates` on `samples`.
 pub fn log_error(rates: &ClassRates, samples: &[Sample]) -> f64 {
     let sum: f64 = samples.iter().map(|s| (rates.time(&s.work) / s.seconds).ln().powi(2)).sum();
@@ -40,16 +36,13 @@ pub fn residuals(rates: &ClassRates, samples: &[Sample]) -> Vec<f64> {
 
 /// The best rates for `samples` (at least one, every time positive): with or without a cache
 /// model (only with one when `with_cache`: the classes whose kernels gather, where the reused
-/// set decides; never with one on fewer than [`MIN_SAMPLES_PER_PARAMETER`] × 5 samples), compute and traffic overlapping (the roofline) or adding, whichever form fits
+/// set decides), compute and traffic overlapping (the roofline) or adding, whichever form fits
 /// best. Deterministic for given samples.
 pub fn fit(samples: &[Sample], with_cache: bool) -> ClassRates {
     let forms = [(false, true), (false, false), (true, true), (true, false)];
-    // Five parameters on a handful of shapes fit the noise: one of them absorbs a single slow
-    // shape (a 144 µs launch cost from one small kernel), and kernels between the shapes pay.
-    let cache_determined = samples.len() >= MIN_SAMPLES_PER_PARAMETER * 5;
     let fits = forms
         .iter()
-        .filter(|(cache, _)| if with_cache && cache_determined { *cache } else { !*cache || cache_determined })
+        .filter(|(cache, _)| *cache || !with_cache)
         .map(|&(cache, overlap)| fit_form(samples, cache, overlap));
     fits.min_by(|a, b| log_error(a, samples).total_cmp(&log_error(b, samples))).expect("at least one form")
 }

@@ -64,15 +64,13 @@ pub fn fit_all(measured: Vec<Measured>) -> Calibration {
         }
         let mut r = fit::fit(&samples, cases::gathers(class));
         // An op measured at enough shapes gets its own rates where its class has several ops
-        // (its three roofline parameters at least twice over).
+        // (three parameters need at least four shapes).
         let mut ops: BTreeMap<&'static str, Vec<Sample>> = BTreeMap::new();
         for s in &samples {
             ops.entry(s.work.op).or_default().push(*s);
         }
         if ops.len() > 1 {
-            for (op, op_samples) in
-                ops.iter().filter(|(op, s)| !op.is_empty() && s.len() >= 3 * fit::MIN_SAMPLES_PER_PARAMETER)
-            {
+            for (op, op_samples) in ops.iter().filter(|(op, s)| !op.is_empty() && s.len() >= 4) {
                 r.ops.insert(op.to_string(), fit::fit(op_samples, cases::gathers(class)));
             }
         }
