@@ -117,56 +117,65 @@ fn compare_all<B: Backend>(
 fn compare_experiment<B: Backend>(exp: &Experiment, profile: &str, measure: &B) -> anyhow::Result<Vec<Compared>> {
     let spec: crate::data::DatasetSpec = exp.dataset.parse()?;
     let ds = spec.load().with_context(|| format!("loading dataset `{}`", exp.dataset))?;
-    let mut out = Vec::new();
-    for run in &exp.runs {
-        let per_round = |compute_time: ComputeTime| -> anyhow::Result<PerOp> {
-            let mut config = run.config.clone();
-            config.cluster.compute_time = compute_time;
-            if compute_time == ComputeTime::Model {
-                config.cluster.device_profile = profile.to_string();
-            }
-            let problem = sim::prepare(&ds, &config).with_context(|| format!("run {}", run.run_id))?;
-            let task = TrainTask {
-                problem: &problem,
-                config: &config,
-                log: EventLog::new(),
-                on_epoch: &mut |_| {},
-                persistence: Default::default(),
-            };
-            let trained = match compute_time {
-                ComputeTime::Measured => task.run(measure),
-                ComputeTime::Model => task.run(&CpuBackend::new()),
-            }
-            .with_context(|| format!("run {}", run.run_id))?;
-            let outcome = &trained.outcome;
-            // The rounds after the first (cold caches, first touches of fresh buffers) are what
-            // a profile predicts; every validation run has at least two.
-            anyhow::ensure!(
-                outcome.epochs_run >= 2 && !outcome.compute_by_op_after_first_round.is_empty(),
-                "run {}: validation needs at least two bulk-synchronous rounds (epochs ≥ 2, \
-                 consistency bsp, no early stop)",
-                run.run_id
-            );
-            let rounds = (outcome.epochs_run - 1) as f64;
-            Ok(outcome
-                .compute_by_op_after_first_round
-                .iter()
-                .map(|(op, t)| (*op, PerRound { calls: t.calls as f64 / rounds, seconds: t.seconds / rounds }))
-                .collect())
-        };
-        // One measured run of a few rounds swings by tens of percent on a busy or cold machine
-        // (a page fault, another process on the shared cache): repeat cheap configurations and
-        // keep the run of median total, so one disturbed run does not decide a configuration.
-        let mut runs = vec![per_round(ComputeTime::Measured)?];
-        while runs.len() < MEASURED_RUNS.max
-            && (runs.len() < MEASURED_RUNS.min
-                || runs.iter().map(Compared::total).sum::<f64>() < MEASURED_RUNS.enough_seconds)
-        {
-            runs.push(per_round(ComputeTime::Measured)?);
+    let per_round = |run: &RunSpec, compute_time: ComputeTime| -> anyhow::Result<PerOp> {
+        let mut config = run.config.clone();
+        config.cluster.compute_time = compute_time;
+        if compute_time == ComputeTime::Model {
+            config.cluster.device_profile = profile.to_string();
         }
+        let problem = sim::prepare(&ds, &config).with_context(|| format!("run {}", run.run_id))?;
+        let task = TrainTask {
+            problem: &problem,
+            config: &config,
+            log: EventLog::new(),
+            on_epoch: &mut |_| {},
+            persistence: Default::default(),
+        };
+        let trained = match compute_time {
+            ComputeTime::Measured => task.run(measure),
+            ComputeTime::Model => task.run(&CpuBackend::new()),
+        }
+        .with_context(|| format!("run {}", run.run_id))?;
+        let outcome = &trained.outcome;
+        // The rounds after the first (cold caches, first touches of fresh buffers) are what
+        // a profile predicts; every validation run has at least two.
+        anyhow::ensure!(
+            outcome.epochs_run >= 2 && !outcome.compute_by_op_after_first_round.is_empty(),
+            "run {}: validation needs at least two bulk-synchronous rounds (epochs ≥ 2, \
+             consistency bsp, no early stop)",
+            run.run_id
+        );
+        let rounds = (outcome.epochs_run - 1) as f64;
+        Ok(outcome
+            .compute_by_op_after_first_round
+            .iter()
+            .map(|(op, t)| (*op, PerRound { calls: t.calls as f64 / rounds, seconds: t.seconds / rounds }))
+            .collect())
+    };
+
+    // One measured run of a few rounds swings by tens of percent on a busy or cold machine (a page
+    // fault, another process on the shared cache): cheap configurations are measured again, in
+    // later passes over the experiment rather than back to back (a disturbance that lasts a
+    // moment then spoils one of a configuration's runs, not all of them), and the run of median
+    // total is kept.
+    let mut measured: Vec<Vec<PerOp>> = Vec::new();
+    for run in &exp.runs {
+        measured.push(vec![per_round(run, ComputeTime::Measured)?]);
+    }
+    for _pass in 1..MEASURED_RUNS.max {
+        for (run, runs) in exp.runs.iter().zip(&mut measured) {
+            if runs.len() < MEASURED_RUNS.min
+                || runs.iter().map(Compared::total).sum::<f64>() < MEASURED_RUNS.enough_seconds
+            {
+                runs.push(per_round(run, ComputeTime::Measured)?);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (run, mut runs) in exp.runs.iter().zip(measured) {
         runs.sort_by(|a, b| Compared::total(a).total_cmp(&Compared::total(b)));
         let measured = runs.swap_remove(runs.len() / 2);
-        let predicted = per_round(ComputeTime::Model)?;
+        let predicted = per_round(run, ComputeTime::Model)?;
         let c =
             Compared { experiment: exp.name.clone(), spec: run.clone(), nodes: ds.num_nodes(), predicted, measured };
         let (p, m) = (Compared::total(&c.predicted), Compared::total(&c.measured));
