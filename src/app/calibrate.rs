@@ -24,13 +24,15 @@ pub fn calibrate_command(args: &CalibrateArgs, threads: Option<usize>) -> anyhow
         CalibrateBackend::Cpu => {
             let backend = CpuBackend::new();
             eprintln!("calibrating {} ({} threads)", backend.describe(), rayon::current_num_threads());
-            let provenance = provenance(&backend.describe(), threads, args.quick);
+            let threads = threads.unwrap_or_else(rayon::current_num_threads);
+            let provenance = provenance(&backend.describe(), Some(threads), args.quick);
             calibrate_on(&backend, args, &name, provenance)
         }
         CalibrateBackend::Gpu => {
             let backend = GpuBackend::new().context("--backend gpu")?;
             eprintln!("calibrating {}", backend.describe());
-            let mut provenance = provenance(&backend.describe(), threads, args.quick);
+            // The device's own parallelism, not the host's thread pool, runs its kernels.
+            let mut provenance = provenance(&backend.describe(), None, args.quick);
             adapter_provenance(&mut provenance, &backend.context().info);
             calibrate_on(&backend, args, &name, provenance)
         }
@@ -98,13 +100,16 @@ fn print_residuals(cal: &Calibration) {
     }
 }
 
-/// The `[calibration]` table: the machine, backend, date and the build that measured.
-fn provenance(backend: &str, threads: Option<usize>, quick: bool) -> toml::Table {
+/// The `[calibration]` table: the machine, backend, date and the build that measured, and the
+/// CPU backend's threads (`cpu_threads`; none for a device backend).
+fn provenance(backend: &str, cpu_threads: Option<usize>, quick: bool) -> toml::Table {
     let mut t = toml::Table::new();
     t.insert("machine".into(), machine().into());
     t.insert("backend".into(), backend.into());
     t.insert("adapter".into(), backend.into());
-    t.insert("threads".into(), (threads.unwrap_or_else(rayon::current_num_threads) as i64).into());
+    if let Some(threads) = cpu_threads {
+        t.insert("threads".into(), (threads as i64).into());
+    }
     t.insert("date".into(), today().into());
     t.insert("quick".into(), quick.into());
     t.insert("gcnsim_version".into(), env!("CARGO_PKG_VERSION").into());
@@ -156,5 +161,11 @@ mod tests {
         assert_eq!(super::civil(0), "1970-01-01");
         assert_eq!(super::civil(11_016), "2000-02-29");
         assert_eq!(super::civil(20_794), "2026-12-07");
+    }
+
+    #[test]
+    fn threads_are_recorded_for_the_cpu_backend_only() {
+        assert_eq!(super::provenance("cpu", Some(3), false).get("threads"), Some(&toml::Value::Integer(3)));
+        assert!(super::provenance("gpu", None, false).get("threads").is_none());
     }
 }
