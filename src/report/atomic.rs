@@ -55,6 +55,44 @@ pub fn write_csv_atomic<R: serde::Serialize>(path: &Path, rows: &[R]) -> Result<
     write_atomic(path, |w| w.write_all(&buf))
 }
 
+/// [`write_csv_atomic`] less the columns named in `drop` (header and every row): columns that
+/// only an optional feature fills stay out of the files of runs without it, so those files are
+/// what they were before the feature existed.
+pub fn write_csv_atomic_without<R: serde::Serialize>(
+    path: &Path,
+    rows: &[R],
+    drop: &[&str],
+) -> Result<(), ReportError> {
+    let mut buf = Vec::new();
+    {
+        let mut w = csv::Writer::from_writer(&mut buf);
+        for r in rows {
+            w.serialize(r).map_err(|cause| ReportError::Csv { path: path.to_path_buf(), cause })?;
+        }
+        w.flush().map_err(io_err(path))?;
+    }
+    let buf = without_columns(&buf, drop).map_err(|cause| ReportError::Csv { path: path.to_path_buf(), cause })?;
+    write_atomic(path, |w| w.write_all(&buf))
+}
+
+/// CSV text (with a header) less the columns named in `drop`; unchanged when none is present.
+pub fn without_columns(csv_text: &[u8], drop: &[&str]) -> Result<Vec<u8>, csv::Error> {
+    let mut r = csv::ReaderBuilder::new().has_headers(false).from_reader(csv_text);
+    let mut records = r.records();
+    let Some(header) = records.next().transpose()? else { return Ok(csv_text.to_vec()) };
+    let keep: Vec<usize> = (0..header.len()).filter(|&i| !drop.contains(&&header[i])).collect();
+    if keep.len() == header.len() {
+        return Ok(csv_text.to_vec());
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(keep.iter().map(|&i| &header[i]))?;
+    for record in records {
+        let record = record?;
+        w.write_record(keep.iter().map(|&i| &record[i]))?;
+    }
+    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
 /// Pretty JSON, written atomically.
 pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), ReportError> {
     let text = serde_json::to_string_pretty(value)
@@ -70,6 +108,15 @@ pub fn temp_name(path: &Path) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn without_columns_drops_the_named_columns_from_header_and_rows() {
+        let text = b"a,b,c\n1,2,3\n4,\"x,y\",6\n";
+        let out = super::without_columns(text, &["b"]).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "a,c\n1,3\n4,6\n");
+        assert_eq!(super::without_columns(text, &["z"]).unwrap(), text.to_vec());
+        assert_eq!(super::without_columns(b"", &["a"]).unwrap(), Vec::<u8>::new());
+    }
+
     use super::*;
 
     #[test]
