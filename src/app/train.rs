@@ -11,13 +11,15 @@ use crate::cli::{ResumeArgs, TrainArgs};
 use crate::data::DatasetSpec;
 use crate::graph::local;
 use crate::ps::EventLog;
+use crate::report::atomic::{write_csv_atomic_without, write_json_atomic};
+use crate::report::metrics::metrics_columns_left_out;
 use crate::report::metrics::{CommRow, EmbeddingRow, EventRow, MetricsRow, SelectionRow, ShardRow, TimingRow};
 use crate::report::output::trace::TraceFile;
 use crate::report::output::{Claim, OutputDir, OutputKind};
 use crate::report::progress::{EpochProgress, ProgressMode};
 use crate::report::summary::RunSummary;
 use crate::report::targets::{CurvePoint, Reached, TimeToAccuracy};
-use crate::report::{atomic::write_json_atomic, write_csv_atomic, ReportError};
+use crate::report::{write_csv_atomic, ReportError};
 use crate::sim::checkpoint::{self, Checkpoint, CheckpointPlan, Persistence, RunIdentity};
 use crate::sim::{self, Problem, RunConfig, TrainTask, TrainedRun};
 
@@ -272,7 +274,7 @@ pub fn write_run_dir(
     let timing: Vec<TimingRow> = run.records.iter().map(TimingRow::from).collect();
     let events: Vec<EventRow> = run.events.iter().map(EventRow::from).collect();
     let comm: Vec<CommRow> = run.records.iter().flat_map(CommRow::of).collect();
-    write_csv_atomic(&dir.join("metrics.csv"), &metrics)?;
+    write_csv_atomic_without(&dir.join("metrics.csv"), &metrics, metrics_columns_left_out([cfg]))?;
     write_csv_atomic(&dir.join("comm.csv"), &comm)?;
     write_csv_atomic(&dir.join("timing.csv"), &timing)?;
     write_csv_atomic(&dir.join("events.csv"), &events)?;

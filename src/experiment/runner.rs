@@ -16,13 +16,13 @@ use anyhow::Context;
 use super::jobs::Queue;
 use super::results::{run_rows, write_results, write_shard, CURVE_FILE};
 use super::shard::Shard;
-use super::stored::{csv_text, Identity, StoredRun, Sweep};
+use super::stored::{csv_text, csv_text_without, Identity, StoredRun, Sweep};
 use super::{Experiment, RunSpec};
 use crate::backend::{resolve, with_backend, Backend, BackendChoice, BackendTask};
 use crate::data::Dataset;
 use crate::graph::local;
 use crate::ps::EventLog;
-use crate::report::metrics::{CommRow, MetricsRow};
+use crate::report::metrics::{metrics_columns_left_out, CommRow, MetricsRow};
 use crate::report::output::{OutputDir, OutputKind};
 use crate::report::progress::{ProgressMode, RunsProgress};
 use crate::report::rows::{LongCommRow, LongGradientRow, LongMetricsRow, LongWorkerRow, RunRow, RunTimingRow};
@@ -328,7 +328,9 @@ impl Worker<'_, '_> {
                     bytes: c.bytes,
                 })
                 .collect();
-            files.insert("metrics.csv".to_string(), csv_text(&metrics)?);
+            // One experiment, one set of columns: left out only where no run of it compresses.
+            let left_out = metrics_columns_left_out(exp.runs.iter().map(|r| &r.config));
+            files.insert("metrics.csv".to_string(), csv_text_without(&metrics, left_out)?);
             files.insert("comm.csv".to_string(), csv_text(&comm)?);
             if exp.traces {
                 let workers: Vec<LongWorkerRow> =

@@ -91,6 +91,13 @@ pub fn csv_text<R: serde::Serialize>(rows: &[R]) -> anyhow::Result<String> {
     String::from_utf8(bytes).context("CSV rows as text")
 }
 
+/// [`csv_text`] less the columns named in `drop`.
+pub fn csv_text_without<R: serde::Serialize>(rows: &[R], drop: &[&str]) -> anyhow::Result<String> {
+    let text = csv_text(rows)?;
+    let kept = crate::report::atomic::without_columns(text.as_bytes(), drop).context("dropping CSV columns")?;
+    String::from_utf8(kept).context("CSV rows as text")
+}
+
 /// The file name of a run's file in a sweep or shard folder. Run ids are made of letters,
 /// digits, `.` and `-` (see `file::slug`); a very long one is named by its hash.
 pub fn file_name(run_id: &str) -> String {

@@ -249,3 +249,23 @@ impl From<&Event> for EventRow {
         }
     }
 }
+
+/// `metrics.csv`'s columns that only compressed pushes and pulls fill (without them the raw
+/// bytes are the bytes carried and there is no decoding error).
+pub const PUSH_PULL_COMPRESSION_COLUMNS: [&str; 3] =
+    ["comm_broadcast_raw_bytes", "comm_gradient_raw_bytes", "push_rel_error"];
+
+/// The columns to leave out of a `metrics.csv` holding the runs of `configs`: the compression
+/// columns where none of them compresses its pushes or pulls, so the files of uncompressed runs
+/// are what they were before compression existed; none otherwise.
+pub fn metrics_columns_left_out<'a>(
+    configs: impl IntoIterator<Item = &'a crate::sim::RunConfig>,
+) -> &'static [&'static str] {
+    let compressed =
+        configs.into_iter().any(|c| !c.parallel.compress_push.is_none() || !c.parallel.compress_pull.is_none());
+    if compressed {
+        &[]
+    } else {
+        &PUSH_PULL_COMPRESSION_COLUMNS
+    }
+}
