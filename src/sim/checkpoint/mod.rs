@@ -126,6 +126,17 @@ pub struct Persistence {
 
 /// Checkpoints are taken between BSP rounds: other consistency models are refused, naming the key.
 pub fn supported(cfg: &super::RunConfig) -> Result<(), super::ConfigError> {
+    let push = cfg.parallel.compress_push;
+    if crate::compress::push::is_stateful(&push) {
+        return Err(super::ConfigError {
+            key: "checkpoint_every".into(),
+            message: format!(
+                "compress_push = {push} keeps state on every worker between rounds (error-feedback residuals or \
+                 PowerSGD's Q) that checkpoints do not hold yet; use checkpoint_every without it, or a codec \
+                 without `ef` other than powersgd"
+            ),
+        });
+    }
     let consistency = cfg.cluster.consistency;
     if consistency == super::Consistency::Bsp {
         return Ok(());
@@ -248,6 +259,10 @@ mod tests {
         robust.byzantine.byzantine = 1;
         robust.byzantine.attack = "gaussian".parse().unwrap();
         let state = resumes_identically("Byzantine worker, centered clipping", &robust, 9);
+        let mut compressed = config(4, Boundary::Drop);
+        compressed.parallel.compress_push = "qsgd:levels=4".parse().unwrap();
+        compressed.parallel.compress_pull = crate::compress::PullCompression::Fp16;
+        resumes_identically("stateless push codec, fp16 pulls", &compressed, 7);
         assert!(state.robust_centre.is_some());
         // Embeddings with pruning: rows evicted before the checkpoint (rounds 4, 7) and after it (round 10).
         let mut embedded = config(3, Boundary::Exchange);
