@@ -271,6 +271,51 @@ impl<B: Backend> PushEncoder<B> {
     }
 }
 
+/// What the workers' encoders carry from round to round, for checkpoints: every residual and
+/// every PowerSGD Q, in (worker, matrix) order, those that exist.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PushState {
+    pub residuals: Vec<HostMatrix>,
+    pub q: Vec<HostMatrix>,
+}
+
+impl<B: Backend> PushEncoder<B> {
+    /// The state a checkpoint keeps (downloads from the device).
+    pub fn save(&self, b: &B) -> Result<PushState, BackendError> {
+        let mut state = PushState::default();
+        for slot in self.state.iter().flatten() {
+            if let Some(e) = &slot.residual {
+                state.residuals.push(b.download(e)?);
+            }
+            if let Some(q) = &slot.q {
+                state.q.push(b.download(q)?);
+            }
+        }
+        Ok(state)
+    }
+
+    /// Puts a checkpoint's state in place; the counts and shapes must be this run's.
+    pub fn restore(&mut self, b: &B, state: &PushState) -> Result<(), crate::backend::snapshot::RestoreError> {
+        use crate::backend::snapshot::{overwrite, RestoreError};
+        let (mut residuals, mut qs): (Vec<&mut B::Matrix>, Vec<&mut B::Matrix>) = (Vec::new(), Vec::new());
+        for slot in self.state.iter_mut().flatten() {
+            residuals.extend(slot.residual.as_mut());
+            qs.extend(slot.q.as_mut());
+        }
+        for (what, dst, host) in
+            [("push residuals", &mut residuals, &state.residuals), ("PowerSGD's Q", &mut qs, &state.q)]
+        {
+            if dst.len() != host.len() {
+                return Err(RestoreError::Count { what: what.into(), expected: dst.len(), got: host.len() });
+            }
+            for (i, (d, h)) in dst.iter_mut().zip(host).enumerate() {
+                overwrite(b, d, h, &format!("{what}[{i}]"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// How a `rows × cols` matrix travels under `spec`.
 fn route(spec: &PushCompression, rows: usize, cols: usize) -> Route {
     match spec.codec {

@@ -269,6 +269,7 @@ impl<'a, M: Backend> Trainer<'a, M> {
             stale: self.model.save(b)?,
             robust_centre: self.robust.as_ref().map(|r| r.save(b)).transpose()?.flatten(),
             embedding: self.embedding.as_ref().map(|e| e.save(b)).transpose()?,
+            push: self.push.as_ref().map(|p| p.save(b)).transpose()?,
             records: self.records.clone(),
             events: self.log.events().to_vec(),
             trace: self.trace.clone(),
@@ -317,6 +318,17 @@ impl<'a, M: Backend> Trainer<'a, M> {
                 return Err(SimError::Restore(RestoreError::Count {
                     what: "embedding tables".into(),
                     expected: usize::from(table.is_some()),
+                    got: usize::from(state.is_some()),
+                }))
+            }
+        }
+        match (self.push.as_mut(), s.push.as_ref()) {
+            (Some(push), Some(state)) => push.restore(b, state)?,
+            (None, None) => {}
+            (push, state) => {
+                return Err(SimError::Restore(RestoreError::Count {
+                    what: "push encoder states".into(),
+                    expected: usize::from(push.is_some()),
                     got: usize::from(state.is_some()),
                 }))
             }

@@ -7,7 +7,7 @@ use super::{prepare, run, Boundary, EpochRecord, RunConfig, RunOutcome};
 use crate::backend::cpu::CpuBackend;
 use crate::backend::Backend;
 use crate::compress::push::{encoded_set_bytes, pull_set_bytes};
-use crate::compress::{PullCompression, PushCompression};
+use crate::compress::PullCompression;
 use crate::data::{Dataset, DatasetSpec};
 use crate::graph::partition::PartitionerKind;
 use crate::ps::EventLog;
@@ -187,19 +187,6 @@ fn compression_composes_with_consistency_shards_and_attacks() {
     let (k, _) = train(&ds, &attacked);
     assert!(k.iter().all(|r| r.aggregation.is_some() && r.push_rel_error.is_some()));
     assert_eq!(rows(&k), rows(&train(&ds, &attacked).0));
-}
-
-/// Stateful codecs (error feedback, PowerSGD's Q) and checkpoints are refused together, naming
-/// both keys; a stateless codec checkpoints (its resumed run is checked in `checkpoint`).
-#[test]
-fn checkpoints_refuse_stateful_codecs() {
-    for codec in ["topk:ratio=0.01,ef", "powersgd:rank=2"] {
-        let e = super::checkpoint::supported(&config(4, codec)).unwrap_err();
-        assert!(e.key == "checkpoint_every" && e.message.contains("compress_push"), "{e}");
-    }
-    super::checkpoint::supported(&config(4, "qsgd:levels=4")).unwrap();
-    let stateless: PushCompression = "qsgd:levels=4".parse().unwrap();
-    assert!(!crate::compress::push::is_stateful(&stateless));
 }
 
 /// The GPU backend's kernels give the CPU's run within round-off, through a short run with

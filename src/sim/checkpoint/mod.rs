@@ -77,6 +77,9 @@ pub struct TrainerState {
     pub robust_centre: Option<HostMatrix>,
     /// The embedding table, its optimizer state and its rows' bookkeeping.
     pub embedding: Option<crate::ps::embedding::EmbeddingState>,
+    /// With `compress_push`: the workers' error-feedback residuals and PowerSGD's Q.
+    #[serde(default)]
+    pub push: Option<crate::compress::push::PushState>,
     pub records: Vec<EpochRecord>,
     pub events: Vec<Event>,
     pub trace: ClusterTrace,
@@ -126,17 +129,6 @@ pub struct Persistence {
 
 /// Checkpoints are taken between BSP rounds: other consistency models are refused, naming the key.
 pub fn supported(cfg: &super::RunConfig) -> Result<(), super::ConfigError> {
-    let push = cfg.parallel.compress_push;
-    if crate::compress::push::is_stateful(&push) {
-        return Err(super::ConfigError {
-            key: "checkpoint_every".into(),
-            message: format!(
-                "compress_push = {push} keeps state on every worker between rounds (error-feedback residuals or \
-                 PowerSGD's Q) that checkpoints do not hold yet; use checkpoint_every without it, or a codec \
-                 without `ef` other than powersgd"
-            ),
-        });
-    }
     let consistency = cfg.cluster.consistency;
     if consistency == super::Consistency::Bsp {
         return Ok(());
@@ -263,6 +255,13 @@ mod tests {
         compressed.parallel.compress_push = "qsgd:levels=4".parse().unwrap();
         compressed.parallel.compress_pull = crate::compress::PullCompression::Fp16;
         resumes_identically("stateless push codec, fp16 pulls", &compressed, 7);
+        compressed.parallel.compress_push = "topk:ratio=0.05,ef".parse().unwrap();
+        let ef = resumes_identically("top-k with error feedback", &compressed, 7);
+        assert_eq!(ef.push.as_ref().map(|p| (p.residuals.len(), p.q.len())), Some((8, 0)), "4 workers × 2 tensors");
+        compressed.parallel.compress_push = "powersgd:rank=1,ef".parse().unwrap();
+        let powersgd = resumes_identically("PowerSGD with error feedback", &compressed, 7);
+        let push = powersgd.push.expect("the checkpoint holds the encoders' state");
+        assert!(push.residuals.len() == push.q.len() && !push.q.is_empty());
         assert!(state.robust_centre.is_some());
         // Embeddings with pruning: rows evicted before the checkpoint (rounds 4, 7) and after it (round 10).
         let mut embedded = config(3, Boundary::Exchange);
