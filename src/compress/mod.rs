@@ -6,10 +6,14 @@
 //! - [`spec`]: the flags' specs, their `Display`/serde round trip and exact encoded sizes.
 //! - [`pack`]: the wire format on the host (bit-packing encoder and decoder), the reference the
 //!   fused backend ops are proven against.
+//! - [`push`]: the workers' side of the push ([`push::PushEncoder`]: per worker and parameter
+//!   matrix, residuals and PowerSGD's Q) and of the pull ([`push::WeightPull`]), as the
+//!   training driver applies them.
 //! - The ops themselves are [`crate::backend::Backend::compress_rows`] and
 //!   [`crate::backend::Backend::powersgd`] (step types in [`crate::backend::compress`]).
 
 pub mod pack;
+pub mod push;
 pub mod spec;
 
 pub use spec::{BoundaryCodec, BoundaryCompression, PullCompression, PushCodec, PushCompression};

@@ -79,6 +79,21 @@ impl Fabric {
     /// `update` seconds at the root (each worker for the ring) applying them, and brings the new
     /// weights (again `bytes`) to every worker.
     pub fn aggregate(&mut self, topology: Topology, ready: &[f64], bytes: u64, update: f64) -> AggregationSchedule {
+        self.aggregate_encoded(topology, ready, bytes, bytes, update)
+    }
+
+    /// [`Self::aggregate`] with gradients of `push` bytes and weights of `pull` bytes on the
+    /// wire (compressed pushes and pulls). The ring sends `push`-byte chunks both ways: it has
+    /// no broadcast (the configuration refuses compression with a ring).
+    pub fn aggregate_encoded(
+        &mut self,
+        topology: Topology,
+        ready: &[f64],
+        push: u64,
+        pull: u64,
+        update: f64,
+    ) -> AggregationSchedule {
+        let bytes = push;
         let p = self.workers();
         assert_eq!(ready.len(), p, "aggregate: one ready time per worker");
         assert!(update.is_finite() && update >= 0.0, "aggregate: update time {update}");
@@ -89,7 +104,7 @@ impl Fabric {
         };
         let hosts = hosts(p, &levels, root);
         let (reduced, mut messages) = self.reduce_tree(&levels, root, &hosts, ready, bytes);
-        let (weights_at, broadcast) = self.broadcast_tree(&levels, root, &hosts, reduced + update, bytes);
+        let (weights_at, broadcast) = self.broadcast_tree(&levels, root, &hosts, reduced + update, pull);
         messages.extend(broadcast);
         AggregationSchedule { reduced, weights_at, messages }
     }
@@ -101,9 +116,25 @@ impl Fabric {
     /// weights when its last block arrives. Returns the schedule (`reduced`: when the last shard
     /// has its aggregate) and when the last shard has published. One shard is the flat topology.
     pub fn aggregate_sharded(&mut self, ready: &[f64], bytes: &[u64], update: &[f64]) -> (AggregationSchedule, f64) {
+        self.aggregate_sharded_encoded(ready, bytes, bytes, update)
+    }
+
+    /// [`Self::aggregate_sharded`] with each shard's gradient block `push[s]` bytes and weight
+    /// block `pull[s]` bytes on the wire (compressed pushes and pulls).
+    pub fn aggregate_sharded_encoded(
+        &mut self,
+        ready: &[f64],
+        push: &[u64],
+        pull: &[u64],
+        update: &[f64],
+    ) -> (AggregationSchedule, f64) {
+        let bytes = push;
         let (p, shards) = (self.workers(), self.shards());
         assert_eq!(ready.len(), p, "aggregate_sharded: one ready time per worker");
-        assert!(bytes.len() == shards && update.len() == shards, "aggregate_sharded: one block and update per shard");
+        assert!(
+            bytes.len() == shards && pull.len() == shards && update.len() == shards,
+            "aggregate_sharded: one block and update per shard"
+        );
         let latest_ready = ready.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let pushes: Vec<Transfer> = (0..p)
             .flat_map(|i| {
@@ -122,10 +153,10 @@ impl Fabric {
             .collect();
         let published_at: Vec<f64> = reduced_at.iter().zip(update).map(|(r, u)| r + u).collect();
         let mut pulls = Vec::with_capacity(p * shards);
-        for s in (0..shards).filter(|&s| bytes[s] > 0) {
+        for s in (0..shards).filter(|&s| pull[s] > 0) {
             for i in 0..p {
                 let (from, to) = (Node::shard(s), Node::Worker(i));
-                pulls.push(Transfer { from, to, bytes: bytes[s], ready: published_at[s], after: vec![] });
+                pulls.push(Transfer { from, to, bytes: pull[s], ready: published_at[s], after: vec![] });
             }
         }
         let broadcast = self.run(&pulls);
@@ -386,6 +417,23 @@ mod tests {
                 assert_close(last(&s.weights_at), 2.0 * (a + p as f64 * w), "flat total");
                 assert_eq!(s.messages.len(), 2 * p);
             }
+        }
+    }
+
+    /// Compressed pushes and pulls: the reduce moves P pushes of `push` bytes, the broadcast
+    /// `pull` bytes per worker; sharded, each shard its blocks of each.
+    #[test]
+    fn flat_closed_form_with_encoded_sizes() {
+        let net = toy();
+        let (a, up, down) = (net.latency, 1.0 / net.bandwidth, 4.0 / net.bandwidth);
+        for p in [1usize, 3] {
+            let s = Fabric::new(&net, p).aggregate_encoded(Topology::Flat, &vec![0.0; p], 1, 4, 0.0);
+            assert_close(s.reduced, a + p as f64 * up, "flat encoded reduce");
+            for (i, &t) in s.weights_at.iter().enumerate() {
+                assert_close(t, 2.0 * a + p as f64 * up + (i + 1) as f64 * down, "flat encoded broadcast");
+            }
+            let (one, _) = Fabric::sharded(&net, p, 1).aggregate_sharded_encoded(&vec![0.0; p], &[1], &[4], &[0.0]);
+            assert_eq!(one.weights_at, s.weights_at);
         }
     }
 

@@ -54,6 +54,10 @@ pub struct ShardPlan {
     pub shards: usize,
     /// Bytes of the dense weights (= of a gradient) each shard holds.
     pub dense_bytes: Vec<u64>,
+    /// Bytes each worker pushes to / pulls from each shard per round: `dense_bytes`, or with
+    /// compression its share of the encoded set ([`Self::encoded`]).
+    pub push_bytes: Vec<u64>,
+    pub pull_bytes: Vec<u64>,
     /// `[worker][shard]`: embedding bytes the worker pulls from / pushes to each shard.
     pub embedding_pull: Vec<Vec<u64>>,
     pub embedding_push: Vec<Vec<u64>>,
@@ -65,7 +69,7 @@ impl ShardPlan {
     /// `layers`: (rows, cols) of every dense matrix; `pulled[i]` / `pushed[i]`: the global
     /// embedding rows worker i pulls / pushes each round (empty without embeddings), `dim` wide.
     pub fn new(shards: usize, layers: &[(usize, usize)], dim: usize, pulled: &[&[u32]], pushed: &[&[u32]]) -> Self {
-        let dense_bytes = (0..shards)
+        let dense_bytes: Vec<u64> = (0..shards)
             .map(|s| layers.iter().map(|&(r, c)| 4 * (row_block(r, s, shards).len() * c) as u64).sum())
             .collect();
         let per_shard = |rows: &[u32], bytes_per_row: u64| {
@@ -86,6 +90,8 @@ impl ShardPlan {
         }
         Self {
             shards,
+            push_bytes: dense_bytes.clone(),
+            pull_bytes: dense_bytes.clone(),
             dense_bytes,
             embedding_pull: pulled.iter().map(|rows| per_shard(rows, 4 * d)).collect(),
             embedding_push: pushed.iter().map(|rows| per_shard(rows, 4 * (d + 1))).collect(),
@@ -93,13 +99,23 @@ impl ShardPlan {
         }
     }
 
+    /// With compressed pushes or pulls: a worker's encoded gradient set (`push` bytes) and
+    /// weight set (`pull`) split across the shards in proportion to the blocks they hold (an
+    /// encoded message has no row blocks of its own; the shares are rounded so that they sum to
+    /// the whole).
+    pub fn encoded(mut self, push: u64, pull: u64) -> Self {
+        self.push_bytes = proportional(&self.dense_bytes, push);
+        self.pull_bytes = proportional(&self.dense_bytes, pull);
+        self
+    }
+
     /// One BSP round's bytes per shard: every worker pushes its gradient and embedding rows and
     /// pulls the weights and its embedding rows.
     pub fn round_traffic(&self, workers: usize) -> Vec<ShardTraffic> {
         (0..self.shards)
             .map(|s| ShardTraffic {
-                bytes_in: workers as u64 * self.dense_bytes[s] + self.embedding_push.iter().map(|w| w[s]).sum::<u64>(),
-                bytes_out: workers as u64 * self.dense_bytes[s] + self.embedding_pull.iter().map(|w| w[s]).sum::<u64>(),
+                bytes_in: workers as u64 * self.push_bytes[s] + self.embedding_push.iter().map(|w| w[s]).sum::<u64>(),
+                bytes_out: workers as u64 * self.pull_bytes[s] + self.embedding_pull.iter().map(|w| w[s]).sum::<u64>(),
             })
             .collect()
     }
@@ -116,9 +132,45 @@ impl ShardPlan {
     }
 }
 
+/// `total` split in proportion to `weights`: share s is ⌊total·W_{s+1}/W⌋ − ⌊total·W_s/W⌋ with
+/// W_s the prefix sums, so the shares sum to `total` exactly.
+fn proportional(weights: &[u64], total: u64) -> Vec<u64> {
+    let whole: u128 = weights.iter().map(|&w| w as u128).sum();
+    if whole == 0 {
+        return vec![0; weights.len()];
+    }
+    let mut prefix = 0u128;
+    let mut before = 0u128;
+    weights
+        .iter()
+        .map(|&w| {
+            prefix += w as u128;
+            let upto = total as u128 * prefix / whole;
+            let share = upto - before;
+            before = upto;
+            share as u64
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encoded_bytes_split_in_proportion_and_sum_to_the_whole() {
+        assert_eq!(proportional(&[10, 20, 10], 100), vec![25, 50, 25]);
+        assert_eq!(proportional(&[1, 1, 1], 10), vec![3, 3, 4]);
+        assert_eq!(proportional(&[0, 5], 7), vec![0, 7]);
+        let plan = ShardPlan::new(3, &[(10, 4), (4, 2)], 0, &[&[], &[]], &[&[], &[]]);
+        assert_eq!(plan.push_bytes, plan.dense_bytes);
+        let encoded = plan.clone().encoded(101, 96);
+        assert_eq!(encoded.push_bytes.iter().sum::<u64>(), 101);
+        assert_eq!(encoded.pull_bytes.iter().sum::<u64>(), 96);
+        let t = encoded.round_traffic(2);
+        assert_eq!(t.iter().map(|s| s.bytes_in).sum::<u64>(), 202);
+        assert_eq!(t.iter().map(|s| s.bytes_out).sum::<u64>(), 192);
+    }
 
     /// Going from S to S + 1 shards moves about 1/(S + 1) of the rows, every one of them to the
     /// new shard; the shards stay balanced.

@@ -55,6 +55,17 @@ pub struct MetricsRow {
     /// With sharded servers: the busiest shard's bytes (in + out) over the mean (empty otherwise).
     #[serde(default)]
     pub shard_imbalance: Option<f64>,
+    /// The weight pulls and gradient pushes before encoding, in f32: the two `comm_broadcast_bytes`
+    /// and `comm_gradient_bytes` above are what the links carried, the encoded sizes under
+    /// `compress_pull` / `compress_push` (0 in files written before compression existed).
+    #[serde(default)]
+    pub comm_broadcast_raw_bytes: u64,
+    #[serde(default)]
+    pub comm_gradient_raw_bytes: u64,
+    /// With `compress_push`: ‖decoded − original‖ / ‖original‖ of the round's pushes (empty
+    /// otherwise).
+    #[serde(default)]
+    pub push_rel_error: Option<f64>,
 }
 
 impl From<&EpochRecord> for MetricsRow {
@@ -94,6 +105,9 @@ impl From<&EpochRecord> for MetricsRow {
             agg_rel_dist_honest: r.aggregation.as_ref().map(|a| a.rel_dist_honest),
             lr: Some(r.lr),
             shard_imbalance: (!r.shards.is_empty()).then(|| crate::ps::shards::ShardPlan::imbalance(&r.shards)),
+            comm_broadcast_raw_bytes: r.comm_broadcast_raw_bytes,
+            comm_gradient_raw_bytes: r.comm_gradient_raw_bytes,
+            push_rel_error: r.push_rel_error,
         }
     }
 }

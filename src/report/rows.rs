@@ -280,6 +280,12 @@ pub struct LongMetricsRow {
     pub lr: Option<f64>,
     #[serde(default)]
     pub shard_imbalance: Option<f64>,
+    #[serde(default)]
+    pub comm_broadcast_raw_bytes: u64,
+    #[serde(default)]
+    pub comm_gradient_raw_bytes: u64,
+    #[serde(default)]
+    pub push_rel_error: Option<f64>,
 }
 
 impl LongMetricsRow {
@@ -323,6 +329,9 @@ impl LongMetricsRow {
             agg_rel_dist_honest: m.agg_rel_dist_honest,
             lr: m.lr,
             shard_imbalance: m.shard_imbalance,
+            comm_broadcast_raw_bytes: m.comm_broadcast_raw_bytes,
+            comm_gradient_raw_bytes: m.comm_gradient_raw_bytes,
+            push_rel_error: m.push_rel_error,
         }
     }
 }

@@ -18,6 +18,7 @@ use super::problem::Problem;
 use super::record::{EpochRecord, RunOutcome};
 use crate::backend::snapshot::RestoreError;
 use crate::backend::{stat, Backend, BackendError, KernelClass, MemCategory, ReduceOrder, Shape, Work, STATS_WIDTH};
+use crate::compress::push::{encoded_set_bytes, pull_set_bytes, PushEncoder, WeightPull};
 use crate::cost::KernelCost;
 use crate::model::{initial_parameters, PartitionedModel};
 use crate::ps::embedding::{EmbeddingSettings, EmbeddingTable, WorkerRows};
@@ -83,8 +84,17 @@ pub(crate) struct Trainer<'a, M: Backend> {
     pub grad_scales: Vec<f32>,
     pub agg_weights: Vec<f32>,
     pub stats: M::Stats,
-    /// Bytes of one weight set (a pull or a push).
+    /// Bytes of one weight set (a pull or a push) in f32.
     pub set_bytes: u64,
+    /// Bytes of one worker's gradient set and of one weight set on the wire (`set_bytes`, or
+    /// the encoded sizes under `compress_push` / `compress_pull`).
+    pub push_bytes: u64,
+    pub pull_bytes: u64,
+    /// With `compress_push`: the workers' encoders (compression happens on the worker, before
+    /// the server, a Byzantine attack included, sees the gradient).
+    pub push: Option<PushEncoder<M>>,
+    /// With `compress_pull`: the copy of the weights the workers compute from.
+    pub pull: Option<WeightPull<M>>,
     pub log: &'a mut EventLog,
     pub trace: ClusterTrace,
     pub records: Vec<EpochRecord>,
@@ -259,6 +269,7 @@ impl<'a, M: Backend> Trainer<'a, M> {
             stale: self.model.save(b)?,
             robust_centre: self.robust.as_ref().map(|r| r.save(b)).transpose()?.flatten(),
             embedding: self.embedding.as_ref().map(|e| e.save(b)).transpose()?,
+            push: self.push.as_ref().map(|p| p.save(b)).transpose()?,
             records: self.records.clone(),
             events: self.log.events().to_vec(),
             trace: self.trace.clone(),
@@ -311,6 +322,17 @@ impl<'a, M: Backend> Trainer<'a, M> {
                 }))
             }
         }
+        match (self.push.as_mut(), s.push.as_ref()) {
+            (Some(push), Some(state)) => push.restore(b, state)?,
+            (None, None) => {}
+            (push, state) => {
+                return Err(SimError::Restore(RestoreError::Count {
+                    what: "push encoder states".into(),
+                    expected: usize::from(push.is_some()),
+                    got: usize::from(state.is_some()),
+                }))
+            }
+        }
         b.flush()?;
         self.records = s.records;
         self.log.restore(s.events);
@@ -343,6 +365,7 @@ impl<'a, M: Backend> Trainer<'a, M> {
         record.shards = round.shards;
         record.comm_boundary_forward = round.boundary_forward;
         record.comm_boundary_backward = round.boundary_backward;
+        record.push_rel_error = self.push.as_mut().map(|p| p.take_rel_error(b)).transpose()?;
         self.start_norm = read_norm(&values, &self.decayed, p, self.norm_slots);
         if !record.train_loss.is_finite() {
             return Err(SimError::Diverged { epoch: record.epoch, loss: record.train_loss });
@@ -395,8 +418,11 @@ impl<'a, M: Backend> Trainer<'a, M> {
             test_loss: ratio(eval(stat::TEST + stat::LOSS), eval(stat::TEST + stat::COUNT)),
             test_acc: ratio(eval(stat::TEST + stat::CORRECT), eval(stat::TEST + stat::COUNT)),
             memory: self.b.memory().snapshot(),
-            comm_broadcast_bytes: round.pulls * self.set_bytes,
-            comm_gradient_bytes: round.pushes * self.set_bytes,
+            comm_broadcast_bytes: round.pulls * self.pull_bytes,
+            comm_gradient_bytes: round.pushes * self.push_bytes,
+            comm_broadcast_raw_bytes: round.pulls * self.set_bytes,
+            comm_gradient_raw_bytes: round.pushes * self.set_bytes,
+            push_rel_error: None,
             comm_halo_bytes: if round.epoch == 1 { self.problem.halo_feature_bytes() } else { 0 },
             comm_boundary_forward: Vec::new(),
             comm_boundary_backward: Vec::new(),
@@ -510,7 +536,8 @@ fn trainer<'a, M: Backend>(
         .map(|(l, w)| m.alloc(w.rows, w.cols, MemCategory::Gradients, &format!("ps/aggregated_dW{l}")))
         .collect::<Result<Vec<_>, _>>()?;
     let mut model = model;
-    if par.recompute_forward {
+    // With fp16 pulls the training forward runs on other weights than the evaluation's.
+    if par.recompute_forward || !par.compress_pull.is_none() {
         model.recompute_forward();
     }
     let train_counts: Vec<usize> = model.workers.iter().map(|w| w.num_train()).collect();
@@ -519,13 +546,31 @@ fn trainer<'a, M: Backend>(
     let robust = robust_server(m, cfg, problem, &mut model, &shapes, &agg_weights)?;
     let embedding_pushed = embedding_pushed(problem);
     let embedding = embedding_table(m, cfg, problem, &embedding_pushed, &agg_weights)?;
+    let set_bytes = store.set_bytes();
+    let (push_bytes, pull_bytes) = match (par.compress_push.is_none(), par.compress_pull.is_none()) {
+        (true, true) => (set_bytes, set_bytes),
+        _ => (encoded_set_bytes(&par.compress_push, &shapes), pull_set_bytes(&par.compress_pull, &shapes)),
+    };
     let shards = (cluster.servers > 1).then(|| {
-        shard_plan(cluster.servers, problem, &shapes, t.embedding_dim, embedding.is_some(), &embedding_pushed)
+        let plan =
+            shard_plan(cluster.servers, problem, &shapes, t.embedding_dim, embedding.is_some(), &embedding_pushed);
+        if push_bytes == set_bytes && pull_bytes == set_bytes {
+            plan
+        } else {
+            plan.encoded(push_bytes, pull_bytes)
+        }
     });
+    let push = match par.compress_push.is_none() {
+        true => None,
+        false => {
+            let bsp = cluster.consistency == super::Consistency::Bsp;
+            Some(PushEncoder::new(m, par.compress_push, &shapes, p, t.seed, bsp)?)
+        }
+    };
+    let pull = WeightPull::new(m, par.compress_pull, &shapes)?;
     let train_slots = super::relaxed::train_slot_capacity(&cluster, p);
     let norm_slots = p + 2 + train_slots;
     let stats = m.alloc_stats(norm_slots + 2 * decayed.len().saturating_sub(1), "ps/stats")?;
-    let set_bytes = store.set_bytes();
     Ok(Trainer {
         b: m,
         problem,
@@ -539,6 +584,10 @@ fn trainer<'a, M: Backend>(
         agg_weights,
         stats,
         set_bytes,
+        push_bytes,
+        pull_bytes,
+        push,
+        pull,
         log: events,
         trace: ClusterTrace::default(),
         records: Vec::new(),
@@ -771,6 +820,9 @@ mod tests {
             memory: MemorySnapshot::default(),
             comm_broadcast_bytes: 0,
             comm_gradient_bytes: 0,
+            comm_broadcast_raw_bytes: 0,
+            comm_gradient_raw_bytes: 0,
+            push_rel_error: None,
             comm_halo_bytes: 0,
             comm_boundary_forward: Vec::new(),
             comm_boundary_backward: Vec::new(),

@@ -12,6 +12,8 @@ pub mod driver;
 pub mod metered;
 pub mod options;
 pub mod problem;
+#[cfg(test)]
+mod push_tests;
 pub mod record;
 mod relaxed;
 mod rounds;

@@ -22,6 +22,17 @@ pub struct EpochRecord {
     pub comm_broadcast_bytes: u64,
     pub comm_gradient_bytes: u64,
     pub comm_halo_bytes: u64,
+    /// The weight pulls and gradient pushes before encoding (f32): equal to the two above
+    /// without `compress_pull` / `compress_push`, which make those the encoded sizes.
+    #[serde(default)]
+    pub comm_broadcast_raw_bytes: u64,
+    #[serde(default)]
+    pub comm_gradient_raw_bytes: u64,
+    /// With `compress_push`: ‖decoded − original‖ / ‖original‖ over the round's pushed gradients
+    /// (every worker's matrices together; the original is the gradient the worker computed,
+    /// before its error-feedback residual is added).
+    #[serde(default)]
+    pub push_rel_error: Option<f64>,
     /// Boundary rows moved by this epoch's training, bytes per layer: activations forward,
     /// gradients back (empty without exchange).
     pub comm_boundary_forward: Vec<u64>,

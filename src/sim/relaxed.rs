@@ -243,7 +243,7 @@ impl<'t, 'a, B: Backend> Loop<'t, 'a, B> {
             self.t.trace.interval(h, Activity::Wait, since, self.now, None);
         }
         self.t.store.acquire(version);
-        let pulled = self.fabric.pull(h, self.now, self.t.set_bytes).end;
+        let pulled = self.fabric.pull(h, self.now, self.t.pull_bytes).end;
         self.round_pulls += 1;
         self.busy[q] = true;
         self.hosts[h].step =
@@ -265,12 +265,24 @@ impl<'t, 'a, B: Backend> Loop<'t, 'a, B> {
         let b = t.b;
         let entry = self.pool.take(b, &self.shapes)?;
         let slot = self.pool.sets[entry].1;
-        let weights = t.store.weights(step.version).expect("a version being read is live");
+        let master = t.store.weights(step.version).expect("a version being read is live");
+        let weights = match t.pull.as_mut() {
+            Some(pull) => pull.pull(b, master),
+            None => master,
+        };
         b.take_segments();
         t.model.train_one(b, step.q, weights, t.cfg.train.seed, step.clock, t.grad_scales[step.q], &mut t.stats, slot);
+        // The worker encodes its push on its own clock; the pending set holds what the server
+        // decodes.
+        if let Some(push) = t.push.as_mut() {
+            let grads = t.model.workers[step.q].weight_grads();
+            push.encode(b, step.q, grads, step.clock, &mut self.pool.sets[entry].0)?;
+        }
         let seconds: f64 = b.take_segments().iter().map(|seg| seg[step.q]).sum();
-        for (l, g) in t.model.workers[step.q].weight_grads().iter().enumerate() {
-            b.copy(g, &mut self.pool.sets[entry].0[l]);
+        if t.push.is_none() {
+            for (l, g) in t.model.workers[step.q].weight_grads().iter().enumerate() {
+                b.copy(g, &mut self.pool.sets[entry].0[l]);
+            }
         }
         b.attribute(None);
         let factor = self.t.cluster.stragglers.factor(self.t.cfg.train.seed, h, self.hosts[h].steps);
@@ -688,7 +700,7 @@ pub(crate) fn run<'a, B: Backend>(t: &mut Trainer<'a, Metered<'a, B>>) -> Result
                 l.compute(h)?
             }
             Ev::ComputeDone { h, generation } if l.hosts[h].generation == generation => {
-                let arrival = l.fabric.push(h, l.now, l.t.set_bytes).end;
+                let arrival = l.fabric.push(h, l.now, l.t.push_bytes).end;
                 l.q.at(arrival, h, Ev::PushArrive { h, generation });
             }
             Ev::PushArrive { h, generation } if l.hosts[h].generation == generation => l.push_arrived(h),

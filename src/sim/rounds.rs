@@ -46,14 +46,14 @@ use crate::ps::shards::ShardPlan;
 use crate::ps::{BspBarrier, EventKind};
 use schedule::{RoundInputs, Schedule};
 
-/// Worker `h` fetches the whole weight set (`bytes`), ready at `at`: from the server, or each
-/// shard's block from its shard; returns when the last byte arrives.
+/// Worker `h` fetches the whole weight set (`bytes` on the wire), ready at `at`: from the
+/// server, or each shard's block from its shard; returns when the last byte arrives.
 fn pull_weights(fabric: &mut Fabric, plan: Option<&ShardPlan>, h: usize, at: f64, bytes: u64) -> f64 {
     match plan {
         None => fabric.pull(h, at, bytes).end,
         Some(plan) => (0..plan.shards)
-            .filter(|&s| plan.dense_bytes[s] > 0)
-            .map(|s| fabric.send(Node::shard(s), Node::Worker(h), at, plan.dense_bytes[s]).end)
+            .filter(|&s| plan.pull_bytes[s] > 0)
+            .map(|s| fabric.send(Node::shard(s), Node::Worker(h), at, plan.pull_bytes[s]).end)
             .fold(at, f64::max),
     }
 }
@@ -199,7 +199,7 @@ impl<'t, 'a, 'm, B: Backend> Rounds<'t, 'a, 'm, B> {
     /// Round zero: every worker pulls the initial weights (from the server, or each shard's
     /// block from its shard; with a ring, every worker initialises them from the seed itself).
     fn pull_initial(&mut self) {
-        let (p, bytes) = (self.p(), self.t.set_bytes);
+        let (p, bytes) = (self.p(), self.t.pull_bytes);
         self.weights_at = match &self.shards {
             Some(plan) => (0..p).map(|h| pull_weights(&mut self.fabric, Some(plan), h, 0.0, bytes)).collect(),
             None => match self.fabric.broadcast(self.cluster.topology, 0.0, bytes) {
@@ -325,7 +325,11 @@ impl<'t, 'a, 'm, B: Backend> Rounds<'t, 'a, 'm, B> {
         if embedding_pruned > 0 {
             t.model.invalidate_forward();
         }
-        let (version, weights) = t.store.current();
+        let (version, master) = t.store.current();
+        let weights = match t.pull.as_mut() {
+            Some(pull) => pull.pull(b, master),
+            None => master,
+        };
         let all: Vec<&[B::Matrix]> = vec![weights; p];
         // With a reused forward, the last evaluation's forward kernels are this pass's.
         let evaluation = b.take_segments();
@@ -336,6 +340,12 @@ impl<'t, 'a, 'm, B: Backend> Rounds<'t, 'a, 'm, B> {
         t.model.train(b, &all, seed, e, sample_rate, &t.grad_scales, &mut t.stats, |i| p + 2 + i);
         if t.embedding.is_some() {
             t.model.stage_embedding_pushes(b);
+        }
+        // Each worker encodes its push on its own clock, after its backward pass.
+        if let Some(push) = t.push.as_mut() {
+            for q in 0..p {
+                push.encode_set(b, q, t.model.workers[q].weight_grads(), e)?;
+            }
         }
         let segments = b.take_segments();
         if let Some(&bad) = segments.iter().flatten().find(|s| !s.is_finite()) {
@@ -416,10 +426,16 @@ impl<'t, 'a, 'm, B: Backend> Rounds<'t, 'a, 'm, B> {
         let p = self.p();
         let ready = self.push_embeddings(sched);
         let (schedule, published) = match &self.shards {
-            Some(plan) => self.fabric.aggregate_sharded(&ready, &plan.dense_bytes, &self.t.shard_update_times(p)),
+            Some(plan) => self.fabric.aggregate_sharded_encoded(
+                &ready,
+                &plan.push_bytes,
+                &plan.pull_bytes,
+                &self.t.shard_update_times(p),
+            ),
             None => {
                 let update = self.t.update_time(p);
-                let agg = self.fabric.aggregate(self.cluster.topology, &ready, self.t.set_bytes, update);
+                let (push, pull) = (self.t.push_bytes, self.t.pull_bytes);
+                let agg = self.fabric.aggregate_encoded(self.cluster.topology, &ready, push, pull, update);
                 let published = agg.reduced + update;
                 (agg, published)
             }
@@ -536,7 +552,11 @@ impl<'t, 'a, 'm, B: Backend> Rounds<'t, 'a, 'm, B> {
         }
         let (t, p) = (&mut *self.t, self.assignment.len());
         let b = t.b;
-        let grads: Vec<&[B::Matrix]> = t.model.workers.iter().map(|w| w.weight_grads()).collect();
+        // What the server received: the decoded pushes, or the gradients themselves.
+        let grads: Vec<&[B::Matrix]> = match t.push.as_ref() {
+            Some(push) => push.sets(),
+            None => t.model.workers.iter().map(|w| w.weight_grads()).collect(),
+        };
         b.attribute(None);
         match t.robust.as_mut() {
             // The topology is flat.

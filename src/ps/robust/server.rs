@@ -3,6 +3,11 @@
 //! rows), unpack the aggregate into the per-layer buffers the optimizer reads, and measure how
 //! far the aggregate lies from the honest workers' mean. Everything runs on the backend in the
 //! round's submission; [`RobustServer::read`] reads the round's diagnostics back.
+//!
+//! With `compress_push` the gradients it receives are the decoded pushes: every worker encodes
+//! on its own device before anything here happens, so the attack replaces or edits the decoded
+//! gradient (a Byzantine worker sends whatever it likes; its message still has the codec's size
+//! on the wire).
 
 use super::{RobustError, RobustPlan, Steps};
 use crate::backend::STATS_WIDTH;

@@ -216,6 +216,9 @@ fn synthetic_from(configs: &[Config]) -> (Vec<RunRow>, Vec<LongMetricsRow>) {
                     agg_rel_dist_honest: None,
                     lr: Some(0.01),
                     shard_imbalance: None,
+                    comm_broadcast_raw_bytes: weights * p,
+                    comm_gradient_raw_bytes: weights * p,
+                    push_rel_error: None,
                 };
                 let total = m.live_graph_bytes
                     + m.live_features_bytes

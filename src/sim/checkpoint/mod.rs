@@ -77,6 +77,9 @@ pub struct TrainerState {
     pub robust_centre: Option<HostMatrix>,
     /// The embedding table, its optimizer state and its rows' bookkeeping.
     pub embedding: Option<crate::ps::embedding::EmbeddingState>,
+    /// With `compress_push`: the workers' error-feedback residuals and PowerSGD's Q.
+    #[serde(default)]
+    pub push: Option<crate::compress::push::PushState>,
     pub records: Vec<EpochRecord>,
     pub events: Vec<Event>,
     pub trace: ClusterTrace,
@@ -248,6 +251,17 @@ mod tests {
         robust.byzantine.byzantine = 1;
         robust.byzantine.attack = "gaussian".parse().unwrap();
         let state = resumes_identically("Byzantine worker, centered clipping", &robust, 9);
+        let mut compressed = config(4, Boundary::Drop);
+        compressed.parallel.compress_push = "qsgd:levels=4".parse().unwrap();
+        compressed.parallel.compress_pull = crate::compress::PullCompression::Fp16;
+        resumes_identically("stateless push codec, fp16 pulls", &compressed, 7);
+        compressed.parallel.compress_push = "topk:ratio=0.05,ef".parse().unwrap();
+        let ef = resumes_identically("top-k with error feedback", &compressed, 7);
+        assert_eq!(ef.push.as_ref().map(|p| (p.residuals.len(), p.q.len())), Some((8, 0)), "4 workers × 2 tensors");
+        compressed.parallel.compress_push = "powersgd:rank=1,ef".parse().unwrap();
+        let powersgd = resumes_identically("PowerSGD with error feedback", &compressed, 7);
+        let push = powersgd.push.expect("the checkpoint holds the encoders' state");
+        assert!(push.residuals.len() == push.q.len() && !push.q.is_empty());
         assert!(state.robust_centre.is_some());
         // Embeddings with pruning: rows evicted before the checkpoint (rounds 4, 7) and after it (round 10).
         let mut embedded = config(3, Boundary::Exchange);

@@ -115,7 +115,7 @@ impl<B: Backend> Rounds<'_, '_, '_, B> {
         })?;
         self.registered[h] = back;
         self.t.log.push(back, r.epoch, EventKind::Register, r.version, Some(h), String::new());
-        let pulled = pull_weights(&mut self.fabric, self.shards.as_ref(), h, back, self.t.set_bytes);
+        let pulled = pull_weights(&mut self.fabric, self.shards.as_ref(), h, back, self.t.pull_bytes);
         self.t.trace.interval(h, Activity::Pull, back, pulled, Some((h, r.clock, r.version)));
         r.occupied.push((h, back, pulled));
         self.t.log.push(pulled, r.epoch, EventKind::Pull, r.version, Some(h), String::new());
