@@ -311,28 +311,12 @@ impl<'a, M: Backend> Trainer<'a, M> {
         if let Some(r) = self.robust.as_mut() {
             r.restore(b, s.robust_centre.as_ref())?;
         }
-        match (self.embedding.as_mut(), s.embedding.as_ref()) {
-            (Some(table), Some(state)) => table.restore(b, state)?,
-            (None, None) => {}
-            (table, state) => {
-                return Err(SimError::Restore(RestoreError::Count {
-                    what: "embedding tables".into(),
-                    expected: usize::from(table.is_some()),
-                    got: usize::from(state.is_some()),
-                }))
-            }
-        }
-        match (self.push.as_mut(), s.push.as_ref()) {
-            (Some(push), Some(state)) => push.restore(b, state)?,
-            (None, None) => {}
-            (push, state) => {
-                return Err(SimError::Restore(RestoreError::Count {
-                    what: "push encoder states".into(),
-                    expected: usize::from(push.is_some()),
-                    got: usize::from(state.is_some()),
-                }))
-            }
-        }
+        restore_optional("embedding tables", self.embedding.as_mut(), s.embedding.as_ref(), |table, state| {
+            Ok(table.restore(b, state)?)
+        })?;
+        restore_optional("push encoder states", self.push.as_mut(), s.push.as_ref(), |push, state| {
+            Ok(push.restore(b, state)?)
+        })?;
         b.flush()?;
         self.records = s.records;
         self.log.restore(s.events);
@@ -797,6 +781,25 @@ fn patience_stop(records: &[EpochRecord], patience: usize) -> bool {
         }
     }
     since >= patience
+}
+
+/// Restores an optional part of the trainer from its optional saved state: both present or both
+/// absent, else the checkpoint belongs to another configuration.
+fn restore_optional<T, S>(
+    what: &str,
+    part: Option<&mut T>,
+    state: Option<&S>,
+    restore: impl FnOnce(&mut T, &S) -> Result<(), SimError>,
+) -> Result<(), SimError> {
+    match (part, state) {
+        (Some(part), Some(state)) => restore(part, state),
+        (None, None) => Ok(()),
+        (part, state) => Err(SimError::Restore(RestoreError::Count {
+            what: what.into(),
+            expected: usize::from(part.is_some()),
+            got: usize::from(state.is_some()),
+        })),
+    }
 }
 
 #[cfg(test)]
