@@ -110,8 +110,6 @@ pub enum CodecStream {
     Push = 0x6a09_e667,
 }
 
-/// Layer tag of a push's key: the pushed row holds every layer's gradient.
-pub const PUSH_LAYER: u32 = u32::MAX - 2;
 /// Layer tag of PowerSGD's initial Q.
 pub const POWERSGD_INIT_LAYER: u32 = u32::MAX - 3;
 

@@ -44,15 +44,7 @@ pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> std::io::R
 
 /// One CSV of `rows`, written atomically.
 pub fn write_csv_atomic<R: serde::Serialize>(path: &Path, rows: &[R]) -> Result<(), ReportError> {
-    let mut buf = Vec::new();
-    {
-        let mut w = csv::Writer::from_writer(&mut buf);
-        for r in rows {
-            w.serialize(r).map_err(|cause| ReportError::Csv { path: path.to_path_buf(), cause })?;
-        }
-        w.flush().map_err(io_err(path))?;
-    }
-    write_atomic(path, |w| w.write_all(&buf))
+    write_csv_atomic_without(path, rows, &[])
 }
 
 /// [`write_csv_atomic`] less the columns named in `drop` (header and every row): columns that
